@@ -1,0 +1,48 @@
+/**
+ * The metrics contract between the collector (which emits them) and the stack
+ * (whose alarms and dashboard read them). Every distinct name + dimension set is
+ * a billed custom metric, so each fact is emitted under exactly one name.
+ */
+export const METRIC_NAMESPACE = 'CloudConnexa';
+
+/** The old script's metric filter target; kept so existing alarms keep working. */
+export const LEGACY_METRIC = 'HighLatencyOrLoss';
+export const LEGACY_FILTER_PATTERN = '{ ($.LATENCY_FLAG = "1") || ($.LOSS_FLAG = "1") }';
+
+export type MetricGranularity = 'fleet' | 'host' | 'resource';
+export const METRIC_GRANULARITIES: readonly MetricGranularity[] = ['fleet', 'host', 'resource'];
+
+/** Fleet metrics: dimension Stage only. One data point per host-round; read with Sum or Maximum. */
+export const FLEET_METRICS = {
+  hostsChecked: 'HostsChecked',
+  hostsFlagged: 'HostsFlagged',
+  hostsFailed: 'HostsFailed',
+  hostsBlind: 'HostsBlind',
+  hostsMisconfigured: 'HostsMisconfigured',
+  worstLatencyMs: 'WorstLatencyMs',
+  worstLossPct: 'WorstLossPct',
+} as const;
+
+/** Per-host metrics (granularity host or resource): dimensions Stage, InstanceId. */
+export const HOST_METRICS = {
+  latencyMs: 'HostLatencyMs',
+  lossPct: 'HostLossPct',
+  flagged: 'HostFlagged',
+} as const;
+
+/** Per-resource metrics (granularity resource): dimensions Stage, InstanceId, Resource. */
+export const RESOURCE_METRICS = {
+  latencyMs: 'ResourceLatencyMs',
+  lossPct: 'ResourceLossPct',
+} as const;
+
+export const DIMENSIONS = { stage: 'Stage', instanceId: 'InstanceId', resource: 'Resource' } as const;
+
+/** Custom metrics created per host for each granularity, with R resources per host. */
+export function customMetricsPerHost(granularity: MetricGranularity, resourcesPerHost: number): number {
+  const host = Object.keys(HOST_METRICS).length;
+  const resource = Object.keys(RESOURCE_METRICS).length;
+  if (granularity === 'fleet') return 0;
+  if (granularity === 'host') return host;
+  return host + resource * resourcesPerHost;
+}
