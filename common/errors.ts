@@ -19,6 +19,9 @@ export type ErrorCode =
   | 'E_PROCESS_TIMEOUT'
   | 'E_GATEWAY'
   | 'E_RESULT_DOCUMENT'
+  | 'E_NODE_MISSING'
+  | 'E_SSM_AGENT_VERSION'
+  | 'E_AGENT_INTEGRITY'
   | 'E_INTERNAL';
 
 /** Plain-data form of an error, as it appears in result documents and log records. */

@@ -1,0 +1,121 @@
+/**
+ * Turns a path analysis (and, when the destination ignores ICMP, a TCP connect
+ * or HTTP timing of it) into the verdict reported for a resource.
+ *
+ * Many resources (Windows hosts, AWS security groups without ICMP) never answer
+ * mtr's probes although they serve traffic; calling them unreachable would raise
+ * alarms for healthy resources, so their latency and loss come from the
+ * fallback instead, while the first hops of the mtr path still count.
+ */
+import { MonitorError } from '../../common/errors.ts';
+import type { ProbeMethod, TroubleSpot, Verdict } from '../../common/result-schema.ts';
+import { type PathAnalysis, type PathThresholds, round3, troubleSide } from './analyse-path.ts';
+
+export interface FallbackMeasurement {
+  method: 'tcp' | 'http';
+  /** One entry per attempt; null when that attempt got no answer. */
+  rttsMs: (number | null)[];
+}
+
+export interface ResourceJudgement {
+  method: ProbeMethod | null;
+  latencyMs: number | null;
+  lossPct: number;
+  latencyFlag: boolean;
+  lossFlag: boolean;
+  trouble: TroubleSpot | null;
+  verdict: Verdict;
+}
+
+/** The destination answered ICMP: the analysis is the verdict. */
+export function judgeIcmp(analysis: PathAnalysis): ResourceJudgement {
+  if (!analysis.destinationAnswered) {
+    throw new MonitorError(
+      'E_INTERNAL',
+      'judgeIcmp needs a destination that answered ICMP; use judgeWithFallback for a silent destination',
+    );
+  }
+  return {
+    method: 'icmp',
+    latencyMs: analysis.latencyMs,
+    lossPct: round3(analysis.lossPct),
+    latencyFlag: analysis.latencyFlag,
+    lossFlag: analysis.lossFlag,
+    trouble: analysis.trouble,
+    verdict: verdictOf(analysis.latencyFlag, analysis.lossFlag),
+  };
+}
+
+/**
+ * The destination did not answer ICMP. With a fallback that got at least one
+ * answer, the fallback measures the destination; without one the resource is
+ * unreachable. A destination that did answer ICMP is judged by judgeIcmp.
+ */
+export function judgeWithFallback(
+  analysis: PathAnalysis,
+  fallback: FallbackMeasurement | null,
+  thresholds: PathThresholds,
+): ResourceJudgement {
+  if (analysis.destinationAnswered) return judgeIcmp(analysis);
+  // Beyond the last hop that answered is where the silence (or the unmeasured
+  // trouble) starts.
+  const beyondHop = (analysis.lastRespondingHop ?? 0) + 1;
+  const beyond = (kind: TroubleSpot['kind']): TroubleSpot => ({
+    kind,
+    hop: beyondHop,
+    host: null,
+    side: troubleSide(beyondHop, thresholds),
+  });
+  const answers = (fallback?.rttsMs ?? []).filter((rtt): rtt is number => rtt !== null);
+  if (fallback === null || answers.length === 0) {
+    return {
+      method: null,
+      latencyMs: null,
+      lossPct: 100,
+      // The silent destination does not erase a slow tunnel seen on the first hops.
+      latencyFlag: analysis.latencyFlag,
+      lossFlag: true,
+      trouble: beyond('loss'),
+      verdict: 'unreachable',
+    };
+  }
+  const latencyMs = round3(answers.reduce((sum, rtt) => sum + rtt, 0) / answers.length);
+  const lossPct = round3(((fallback.rttsMs.length - answers.length) / fallback.rttsMs.length) * 100);
+  // With a silent destination the analysis' latency flag can only come from
+  // the first hops, which the old rule keeps counting.
+  const latencyFlag = latencyMs > thresholds.latencyThresholdMs || analysis.latencyFlag;
+  const lossFlag = lossPct > thresholds.lossThresholdPct;
+  return {
+    method: fallback.method,
+    latencyMs,
+    lossPct,
+    latencyFlag,
+    lossFlag,
+    trouble: pickTrouble(analysis.trouble, latencyFlag, lossFlag, beyond),
+    verdict: verdictOf(latencyFlag, lossFlag),
+  };
+}
+
+function pickTrouble(
+  fromPath: TroubleSpot | null,
+  latencyFlag: boolean,
+  lossFlag: boolean,
+  beyond: (kind: TroubleSpot['kind']) => TroubleSpot,
+): TroubleSpot | null {
+  if (!latencyFlag && !lossFlag) return null;
+  // The path's spot explains the fallback's finding only when it is the same kind of trouble.
+  if (
+    fromPath !== null &&
+    ((fromPath.kind === 'loss' && lossFlag) || (fromPath.kind === 'latency' && latencyFlag))
+  ) {
+    return fromPath;
+  }
+  return beyond(lossFlag ? 'loss' : 'latency');
+}
+
+function verdictOf(latencyFlag: boolean, lossFlag: boolean): Verdict {
+  if (latencyFlag && lossFlag) return 'latency+loss';
+  if (latencyFlag) return 'latency';
+  if (lossFlag) return 'loss';
+  return 'ok';
+}

@@ -1,0 +1,45 @@
+import { DEFAULTS, LIMITS } from '../../common/settings.ts';
+import { ROTATION_DEFAULTS } from './resolve-options.ts';
+
+export function helpText(version: string): string {
+  return `cc-monitor ${version}: CloudConnexa resource monitor agent
+
+Usage:
+  node agent.js check --resources <list> [options]     run one monitoring round
+  node agent.js watch --every <minutes> --resources <list> [options]
+                                                       repeat rounds (like the old cron job)
+
+Resources:
+  --resources <list>          comma-separated IPv4/IPv6 addresses, host names or http(s):// URLs
+                              (at most ${LIMITS.maxResources})
+Measurement:
+  --count <n>                 probes per resource (default ${DEFAULTS.count})
+  --interval <seconds>        seconds between probes (default ${DEFAULTS.intervalSec}; below 1 needs root)
+  --latency-threshold <ms>    flag latency above this (default ${DEFAULTS.latencyThresholdMs})
+  --loss-threshold <percent>  flag loss above this (default ${DEFAULTS.lossThresholdPct})
+  --hops <n>                  first hops checked for latency: the CloudConnexa side (default ${DEFAULTS.hops})
+  --loss-rule <rule>          persistent: loss that persists to the last responding hop (default)
+                              any-hop: loss at any of the first hops (the old script's rule)
+  --tcp-port <port>           TCP port measured when a resource ignores ICMP (default ${DEFAULTS.tcpPort})
+  --concurrency <n>           paths probed at once (default ${DEFAULTS.concurrency})
+Gateway (the CloudConnexa server the tunnel uses):
+  --gateway-ip <ip>           skip discovery
+  --openvpn-management <ep>   OpenVPN 2.x management interface, host:port or a unix socket path
+  --openvpn-log <file>        OpenVPN 2.x client log
+                              (OpenVPN 3 sessions are found with openvpn3 sessions-list)
+Files:
+  --log-dir <dir>             where the report and MTR files go (default ${DEFAULTS.logDir})
+  --max-report-bytes <n>      rotate the JSON report past this size (default ${ROTATION_DEFAULTS.maxReportBytes})
+  --keep-reports <n>          rotated reports kept (default ${ROTATION_DEFAULTS.keepReports})
+  --max-mtr-files <n>         MTR files kept (default ${ROTATION_DEFAULTS.maxMtrFiles})
+Output and control:
+  --json                      print exactly one JSON result document on stdout
+  --config <file>             JSON object with any of the options above (flags win)
+  --every <minutes>           watch: minutes between round starts
+  --rounds <n>                watch: stop after n rounds
+  --help, --version
+
+Exit codes: 0 round completed (flagged or not), 2 invalid input, 3 environment problem
+(mtr missing or not permitted, log dir not writable), 4 another round still running.
+`;
+}

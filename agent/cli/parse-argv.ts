@@ -1,0 +1,104 @@
+/**
+ * Splits argv into a command and raw flag values. Knows only the shape of
+ * flags (which take a value, which are switches); what the values mean is
+ * checked in resolve-options.ts, where config-file values are checked the same way.
+ */
+import { InvalidInputError } from '../../common/errors.ts';
+
+export type CommandName = 'check' | 'watch';
+
+export const COMMANDS: readonly CommandName[] = ['check', 'watch'];
+
+/** Flags that take a value; each is also a key of the JSON config file. */
+export const VALUE_FLAGS = [
+  'resources',
+  'count',
+  'interval',
+  'latency-threshold',
+  'loss-threshold',
+  'hops',
+  'loss-rule',
+  'tcp-port',
+  'concurrency',
+  'log-dir',
+  'gateway-ip',
+  'openvpn-management',
+  'openvpn-log',
+  'max-report-bytes',
+  'keep-reports',
+  'max-mtr-files',
+  'every',
+  'rounds',
+] as const;
+
+export type ValueFlag = (typeof VALUE_FLAGS)[number];
+
+/** Flags valid only for `watch`. */
+export const WATCH_ONLY_FLAGS: readonly ValueFlag[] = ['every', 'rounds'];
+
+const SWITCHES = ['json', 'help', 'version'] as const;
+type Switch = (typeof SWITCHES)[number];
+
+export interface ParsedArgv {
+  command: CommandName | null;
+  values: Partial<Record<ValueFlag, string>>;
+  config: string | null;
+  switches: Record<Switch, boolean>;
+}
+
+const isValueFlag = (name: string): name is ValueFlag => (VALUE_FLAGS as readonly string[]).includes(name);
+const isSwitch = (name: string): name is Switch => (SWITCHES as readonly string[]).includes(name);
+
+export function parseArgv(argv: readonly string[]): ParsedArgv {
+  const parsed: ParsedArgv = {
+    command: null,
+    values: {},
+    config: null,
+    switches: { json: false, help: false, version: false },
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (!arg.startsWith('--')) {
+      if (parsed.command !== null) {
+        throw new InvalidInputError(
+          'argument',
+          arg,
+          `one command (${COMMANDS.join(' or ')}) followed by --flags`,
+        );
+      }
+      if (arg !== 'check' && arg !== 'watch') {
+        throw new InvalidInputError('command', arg, `one of ${COMMANDS.join(', ')} (see --help)`);
+      }
+      parsed.command = arg;
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+    const inline = eq < 0 ? null : arg.slice(eq + 1);
+    if (isSwitch(name)) {
+      if (inline !== null) throw new InvalidInputError(`--${name}`, inline, 'no value (it is a switch)');
+      parsed.switches[name] = true;
+      continue;
+    }
+    if (name !== 'config' && !isValueFlag(name)) {
+      throw new InvalidInputError('option', `--${name}`, 'a known option (see --help)');
+    }
+    let value = inline;
+    if (value === null) {
+      const next = argv[i + 1];
+      // A following `--flag` means the value was forgotten; a value may not look like an option.
+      if (next === undefined || next.startsWith('--')) {
+        throw new InvalidInputError(`--${name}`, undefined, 'a value after the option');
+      }
+      value = next;
+      i++;
+    }
+    if (name === 'config') parsed.config = value;
+    else if (isValueFlag(name)) {
+      if (parsed.values[name] !== undefined)
+        throw new InvalidInputError(`--${name}`, value, 'the option once');
+      parsed.values[name] = value;
+    }
+  }
+  return parsed;
+}

@@ -1,0 +1,176 @@
+/**
+ * Turns raw flag values and config-file values into validated options.
+ * Flags win over the config file; both go through the same validators, so an
+ * error names the flag (`--count`) or the config key (`config count`) the user
+ * has to fix.
+ */
+import { InvalidInputError } from '../../common/errors.ts';
+import type { RoundSettings } from '../../common/result-schema.ts';
+import {
+  DEFAULTS,
+  parseConcurrency,
+  parseCount,
+  parseHops,
+  parseIntervalSec,
+  parseIpAddress,
+  parseLatencyThresholdMs,
+  parseLossRule,
+  parseLossThresholdPct,
+  parsePath,
+  parseResourceList,
+  parseTcpPort,
+  type ResourceSpec,
+} from '../../common/settings.ts';
+import {
+  type CommandName,
+  type ParsedArgv,
+  VALUE_FLAGS,
+  type ValueFlag,
+  WATCH_ONLY_FLAGS,
+} from './parse-argv.ts';
+
+export interface RotationLimits {
+  maxReportBytes: number;
+  keepReports: number;
+  maxMtrFiles: number;
+}
+
+export interface CheckOptions {
+  resources: ResourceSpec[];
+  settings: RoundSettings;
+  logDir: string;
+  gatewayIp: string | null;
+  openvpnManagement: string | null;
+  openvpnLog: string | null;
+  rotation: RotationLimits;
+  json: boolean;
+}
+
+export interface WatchOptions extends CheckOptions {
+  everyMinutes: number;
+  /** Stop after this many rounds; null runs until a signal. */
+  rounds: number | null;
+}
+
+export const ROTATION_DEFAULTS: RotationLimits = {
+  maxReportBytes: 10 * 1024 * 1024,
+  keepReports: 5,
+  maxMtrFiles: 500,
+};
+
+type RawValue = string | number | string[];
+
+function boundedInteger(field: string, value: unknown, min: number, max: number): number {
+  const n = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    throw new InvalidInputError(field, value, `an integer from ${min} to ${max}`);
+  }
+  return n;
+}
+
+function boundedNumber(field: string, value: unknown, min: number, max: number): number {
+  const n = typeof value === 'string' && /^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < min || n > max) {
+    throw new InvalidInputError(field, value, `a number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+/** Checks a parsed config file: an object whose keys are option names. */
+export function readConfigObject(value: unknown, source: string): Partial<Record<ValueFlag, RawValue>> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidInputError(`config ${source}`, value, 'a JSON object whose keys are option names');
+  }
+  const result: Partial<Record<ValueFlag, RawValue>> = {};
+  for (const [key, raw] of Object.entries(value)) {
+    if (!(VALUE_FLAGS as readonly string[]).includes(key)) {
+      throw new InvalidInputError(`config key`, key, `one of ${VALUE_FLAGS.join(', ')}`);
+    }
+    const ok =
+      typeof raw === 'string' ||
+      typeof raw === 'number' ||
+      (Array.isArray(raw) && raw.every((item) => typeof item === 'string'));
+    if (!ok)
+      throw new InvalidInputError(
+        `config ${key}`,
+        raw,
+        'a string, a number or (resources) an array of strings',
+      );
+    result[key as ValueFlag] = raw as RawValue;
+  }
+  return result;
+}
+
+export function resolveOptions(
+  command: CommandName,
+  argv: ParsedArgv,
+  config: Partial<Record<ValueFlag, RawValue>>,
+): CheckOptions | WatchOptions {
+  const pick = (flag: ValueFlag): { value: RawValue; field: string } | null => {
+    const fromFlag = argv.values[flag];
+    if (fromFlag !== undefined) return { value: fromFlag, field: `--${flag}` };
+    const fromConfig = config[flag];
+    if (fromConfig !== undefined) return { value: fromConfig, field: `config ${flag}` };
+    return null;
+  };
+  const get = <T>(flag: ValueFlag, parse: (v: unknown, field: string) => T, fallback: T): T => {
+    const found = pick(flag);
+    return found === null ? fallback : parse(found.value, found.field);
+  };
+
+  if (command === 'check') {
+    for (const flag of WATCH_ONLY_FLAGS) {
+      if (argv.values[flag] !== undefined)
+        throw new InvalidInputError(`--${flag}`, argv.values[flag], 'only with watch');
+    }
+  }
+
+  const resourcesRaw = pick('resources');
+  if (resourcesRaw === null) {
+    throw new InvalidInputError(
+      '--resources',
+      undefined,
+      'a comma-separated list of IPs, host names or URLs',
+    );
+  }
+  const options: CheckOptions = {
+    resources: parseResourceList(resourcesRaw.value, resourcesRaw.field),
+    settings: {
+      count: get('count', parseCount, DEFAULTS.count),
+      intervalSec: get('interval', parseIntervalSec, DEFAULTS.intervalSec),
+      latencyThresholdMs: get('latency-threshold', parseLatencyThresholdMs, DEFAULTS.latencyThresholdMs),
+      lossThresholdPct: get('loss-threshold', parseLossThresholdPct, DEFAULTS.lossThresholdPct),
+      hops: get('hops', parseHops, DEFAULTS.hops),
+      lossRule: get('loss-rule', parseLossRule, DEFAULTS.lossRule),
+      tcpPort: get('tcp-port', parseTcpPort, DEFAULTS.tcpPort),
+      concurrency: get('concurrency', parseConcurrency, DEFAULTS.concurrency),
+    },
+    logDir: get('log-dir', parsePath, DEFAULTS.logDir),
+    gatewayIp: get('gateway-ip', parseIpAddress, null),
+    openvpnManagement: get('openvpn-management', (v, f) => parsePath(v, f), null),
+    openvpnLog: get('openvpn-log', (v, f) => parsePath(v, f), null),
+    rotation: {
+      maxReportBytes: get(
+        'max-report-bytes',
+        (v, f) => boundedInteger(f, v, 4096, 2 ** 31),
+        ROTATION_DEFAULTS.maxReportBytes,
+      ),
+      keepReports: get('keep-reports', (v, f) => boundedInteger(f, v, 0, 100), ROTATION_DEFAULTS.keepReports),
+      maxMtrFiles: get(
+        'max-mtr-files',
+        (v, f) => boundedInteger(f, v, 2, 100_000),
+        ROTATION_DEFAULTS.maxMtrFiles,
+      ),
+    },
+    json: argv.switches.json,
+  };
+  if (command === 'check') return options;
+  const every = pick('every');
+  if (every === null)
+    throw new InvalidInputError('--every', undefined, 'minutes between rounds, e.g. --every 5');
+  return {
+    ...options,
+    everyMinutes: boundedNumber(every.field, every.value, 0.01, 1440),
+    rounds: get('rounds', (v, f) => boundedInteger(f, v, 1, 1_000_000), null),
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * Appends one record to a line-oriented file (the JSON report) so that readers
+ * (people, the CloudWatch agent tailing the file) never see half a record.
+ *
+ * Why one write(2) on an O_APPEND descriptor: the kernel moves the offset to the
+ * end and copies the data under the inode lock, so concurrent appenders never
+ * interleave, and a process killed between writes leaves whole lines only.
+ *
+ * No fsync per line: the records are also in the result document the caller
+ * prints, and what we guard against is a killed process, after which the page
+ * cache still reaches the disk. A power loss can leave a torn or zero-filled
+ * tail; the next append repairs the line boundary (below), so one damaged
+ * record never makes later records unreadable. An fsync per round would cost
+ * a disk flush on every host every few minutes for no such gain.
+ */
+import * as fs from 'node:fs';
+import { MonitorError } from '../../common/errors.ts';
+
+const NEWLINE = 0x0a;
+/** A write(2) of one record takes microseconds, even a throttled one far less than this. */
+const TORN_MIN_AGE_MS = 1_000;
+const TORN_WAIT_LIMIT_MS = 3_000;
+
+export function appendLine(path: string, line: string): void {
+  if (line.includes('\n') || line.includes('\r')) {
+    // A record split over lines would be read as two broken records.
+    throw new MonitorError('E_INTERNAL', `appendLine: the record for ${path} contains a line break`);
+  }
+  const { fd, readable } = openForAppend(path);
+  try {
+    // A torn tail (crash, full disk, an older version) is closed first so the
+    // new record starts on its own line and stays parseable.
+    const prefix = readable && hasTornTail(fd) ? '\n' : '';
+    writeAll(fd, Buffer.from(`${prefix}${line}\n`, 'utf8'));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** 'a+' lets us read the last byte; a file we may append to but not read is still appended to. */
+function openForAppend(path: string): { fd: number; readable: boolean } {
+  try {
+    return { fd: fs.openSync(path, 'a+', 0o644), readable: true };
+  } catch (error) {
+    if (errnoOf(error) !== 'EACCES' && errnoOf(error) !== 'EPERM') throw error;
+    return { fd: fs.openSync(path, 'a', 0o644), readable: false };
+  }
+}
+
+/**
+ * A tail without '\n' may be another appender's record in flight (the kernel
+ * grows the file page by page, and a writer can be descheduled mid-write), not
+ * a torn record. In-flight writes have just set the mtime, so the tail counts
+ * as torn only once the file has been unchanged for TORN_MIN_AGE_MS; a write
+ * in flight finishes sooner and then ends with '\n'. Appenders repairing one
+ * real torn tail at the same instant can leave empty lines, which line readers
+ * skip; that is preferred to gluing a record onto the fragment and losing it.
+ * The wait (up to TORN_MIN_AGE_MS) happens only once, right after a crash.
+ */
+function hasTornTail(fd: number): boolean {
+  const deadline = Date.now() + TORN_WAIT_LIMIT_MS;
+  for (;;) {
+    const stat = fs.fstatSync(fd);
+    if (stat.size === 0 || lastByte(fd, stat.size) === NEWLINE) return false;
+    if (Date.now() - stat.mtimeMs >= TORN_MIN_AGE_MS && fs.fstatSync(fd).size === stat.size) return true;
+    // Still ambiguous: repair anyway, since a stray empty line loses nothing and a glued record is lost.
+    if (Date.now() >= deadline) return true;
+    sleepMs(5);
+  }
+}
+
+function lastByte(fd: number, size: number): number | undefined {
+  const last = Buffer.alloc(1);
+  return fs.readSync(fd, last, 0, 1, size - 1) === 1 ? last[0] : undefined;
+}
+
+function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** write(2) to a regular file is short only when the disk fills or a signal lands; then finish the rest. */
+function writeAll(fd: number, buffer: Buffer): void {
+  let offset = 0;
+  while (offset < buffer.length) {
+    const written = fs.writeSync(fd, buffer, offset, buffer.length - offset);
+    if (written <= 0) throw new MonitorError('E_INTERNAL', 'appendLine: write made no progress');
+    offset += written;
+  }
+}
+
+function errnoOf(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error
+    ? String((error as { code: unknown }).code)
+    : undefined;
+}

@@ -1,0 +1,105 @@
+/**
+ * The old tool's JSON line (see common/result-schema.ts SeedRecord). CloudWatch
+ * metric filters and alarms written for the Bash script match on these keys and
+ * string values, so key order, types and number formats are a contract.
+ */
+import type { ResourceResult, RoundSettings, SeedRecord } from '../../common/result-schema.ts';
+import { SEED_KEYS } from '../../common/result-schema.ts';
+
+export interface SeedInput {
+  hostname: string;
+  resources: ResourceResult[];
+  gatewayIp: string | null;
+  settings: Pick<RoundSettings, 'latencyThresholdMs' | 'lossThresholdPct'>;
+  /** The round's id; recorded only when something is flagged (see buildSeedRecord). */
+  mtrId: string;
+}
+
+/**
+ * Builds the record. MTR-ID is the round's id when a flag is set and "0" when
+ * the round is clean: MTR text files exist only for flagged rounds, so an id in a
+ * clean line would point at files that were never written. The rule lives here so
+ * that every writer of the line applies it the same way.
+ */
+export function buildSeedRecord(input: SeedInput): SeedRecord {
+  const { resources, settings } = input;
+  const latencyFlag = resources.some((r) => r.latencyFlag);
+  const lossFlag = resources.some((r) => r.lossFlag);
+  const shown = pickShownResource(resources, settings);
+  return {
+    HOSTNAME: input.hostname,
+    'RESOURCE(S)': resources.map((r) => r.target),
+    GATEWAY_IP: input.gatewayIp ?? 'N/A',
+    LATENCY_FLAG: latencyFlag ? '1' : '0',
+    'LATENCY_(ms)': formatMeasurement(shown?.latencyMs ?? null),
+    'LATENCY_THRESHOLD_(ms)': formatThreshold(settings.latencyThresholdMs),
+    LOSS_FLAG: lossFlag ? '1' : '0',
+    'HOP_LOSS_(%)': formatMeasurement(shown?.lossPct ?? null),
+    'LOSS_THRESHOLD_(%)': formatThreshold(settings.lossThresholdPct),
+    'MTR-ID_(YYYYMMDDHHMMSS)': latencyFlag || lossFlag ? input.mtrId : '0',
+  };
+}
+
+/** One line of JSON, keys in SEED_KEYS order, no trailing newline. */
+export function serializeSeedRecord(record: SeedRecord): string {
+  const ordered: Record<string, unknown> = {};
+  for (const key of SEED_KEYS) ordered[key] = record[key];
+  return JSON.stringify(ordered);
+}
+
+/**
+ * The old script showed the last resource checked, which hid the one in
+ * trouble. Now the worst flagged resource is shown (largest excess over a
+ * threshold); with nothing flagged the last one, as before.
+ */
+function pickShownResource(
+  resources: ResourceResult[],
+  settings: Pick<RoundSettings, 'latencyThresholdMs' | 'lossThresholdPct'>,
+): ResourceResult | undefined {
+  let worst: ResourceResult | undefined;
+  let worstScore = -1;
+  for (const resource of resources) {
+    if (!resource.latencyFlag && !resource.lossFlag) continue;
+    const score = severity(resource, settings);
+    if (
+      worst === undefined ||
+      score > worstScore ||
+      (score === worstScore && tieBreak(resource, worst) > 0)
+    ) {
+      worst = resource;
+      worstScore = score;
+    }
+  }
+  return worst ?? resources[resources.length - 1];
+}
+
+function severity(
+  resource: ResourceResult,
+  settings: Pick<RoundSettings, 'latencyThresholdMs' | 'lossThresholdPct'>,
+): number {
+  const latency = resource.latencyMs ?? 0;
+  const latencyRatio = settings.latencyThresholdMs > 0 ? latency / settings.latencyThresholdMs : 0;
+  let lossRatio: number;
+  if (settings.lossThresholdPct > 0) lossRatio = resource.lossPct / settings.lossThresholdPct;
+  // A threshold of 0 means "no loss tolerated": any loss outranks every latency excess.
+  else lossRatio = resource.lossPct > 0 ? Number.POSITIVE_INFINITY : 0;
+  return Math.max(latencyRatio, lossRatio);
+}
+
+/** Equal severity (typically several resources with loss at a 0 % threshold): more loss, then more latency. */
+function tieBreak(a: ResourceResult, b: ResourceResult): number {
+  if (a.lossPct !== b.lossPct) return a.lossPct - b.lossPct;
+  return (a.latencyMs ?? 0) - (b.latencyMs ?? 0);
+}
+
+/** mtr's report prints one decimal; a hop that never answered shows 0.0. */
+function formatMeasurement(value: number | null): string {
+  if (value === null || !Number.isFinite(value)) return '0.0';
+  const text = value.toFixed(1);
+  return text === '-0.0' ? '0.0' : text;
+}
+
+/** Thresholds as the user gave them: 75, 5, 0.5 (no trailing zeros). */
+function formatThreshold(value: number): string {
+  return String(value);
+}

@@ -1,0 +1,142 @@
+/**
+ * The agent's entry point, and the only module that touches `process`:
+ * argv, environment, stdout/stderr, signals and the exit code.
+ */
+import { hostname } from 'node:os';
+import { RESULT_SCHEMA } from '../common/result-schema.ts';
+import { helpText } from './cli/help.ts';
+import { parseArgv } from './cli/parse-argv.ts';
+import { readConfigFile } from './cli/read-config-file.ts';
+import { readConfigObject, resolveOptions, type WatchOptions } from './cli/resolve-options.ts';
+import { discoverGateway } from './gateway/discover-gateway.ts';
+import { httpProbe } from './probes/http-probe.ts';
+import { resolveAddress } from './probes/resolve-address.ts';
+import { checkMtr, runMtr } from './probes/run-mtr.ts';
+import { tcpProbe } from './probes/tcp-probe.ts';
+import { killAllProcessGroups, runProcess } from './process/run-process.ts';
+import { renderTable } from './render/render-table.ts';
+import { serializeResult } from './round/fit-result.ts';
+import type { ProgressEvent, RoundDeps } from './round/round-deps.ts';
+import { failedRoundDocument, type RoundOutput, releaseActiveLock, runRound } from './round/run-round.ts';
+import { watchRounds } from './round/watch.ts';
+
+declare const __AGENT_VERSION__: string | undefined;
+const VERSION = typeof __AGENT_VERSION__ === 'string' ? __AGENT_VERSION__ : '0.0.0-dev';
+
+function progressPrinter(enabled: boolean): (event: ProgressEvent) => void {
+  if (!enabled) return () => undefined;
+  return (event) => {
+    if (event.type === 'start') {
+      process.stderr.write(
+        `probing ${event.resources} resource(s) and the gateway, about ${Math.ceil(event.expectedMs / 1000)} s\n`,
+      );
+    } else if (event.type === 'resource') {
+      process.stderr.write(`  [${event.done}/${event.total}] ${event.target} done\n`);
+    } else if (event.type === 'gateway') {
+      process.stderr.write(`  gateway: ${event.ip ?? 'not found'}\n`);
+    }
+  };
+}
+
+function makeDeps(showProgress: boolean): RoundDeps {
+  return {
+    agentVersion: VERSION,
+    hostname: () => hostname(),
+    now: () => new Date(),
+    monotonicMs: () => Number(process.hrtime.bigint()) / 1e6,
+    resolve: (host) => resolveAddress(host),
+    checkMtr: () => checkMtr('mtr', runProcess),
+    runMtr: (options) => runMtr(options, runProcess),
+    tcpProbe,
+    httpProbe,
+    discoverGateway: (options) => discoverGateway(options, { run: runProcess }),
+    onProgress: progressPrinter(showProgress),
+  };
+}
+
+function print(output: RoundOutput, json: boolean): void {
+  if (json) process.stdout.write(`${serializeResult(output.document)}\n`);
+  else process.stdout.write(renderTable(output.document));
+}
+
+async function main(argv: string[]): Promise<number> {
+  const wantsJson = argv.includes('--json');
+  const base = { agentVersion: VERSION, hostname: () => hostname(), now: () => new Date() };
+  let parsed: ReturnType<typeof parseArgv>;
+  let options: ReturnType<typeof resolveOptions>;
+  try {
+    parsed = parseArgv(argv);
+    if (parsed.switches.version) {
+      process.stdout.write(
+        wantsJson ? `${JSON.stringify({ version: VERSION, schema: RESULT_SCHEMA })}\n` : `${VERSION}\n`,
+      );
+      return 0;
+    }
+    if (parsed.switches.help || parsed.command === null) {
+      process.stdout.write(helpText(VERSION));
+      return parsed.switches.help ? 0 : 2;
+    }
+    const config =
+      parsed.config === null ? {} : readConfigObject(readConfigFile(parsed.config), parsed.config);
+    options = resolveOptions(parsed.command, parsed, config);
+  } catch (error) {
+    const failed = failedRoundDocument(error, base);
+    if (wantsJson) print(failed, true);
+    else process.stderr.write(`error: ${failed.document.error?.message ?? String(error)}\n`);
+    return failed.exitCode;
+  }
+
+  const json = options.json;
+  const deps = makeDeps(!json && process.stderr.isTTY === true);
+  let stopRequests = 0;
+  let wake: (() => void) | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    stopRequests++;
+    wake?.();
+    // A single round is short-lived and `watch` already got one request: stop now,
+    // taking the probes down with us so no mtr outlives the agent.
+    if (parsed.command === 'check' || stopRequests > 1) {
+      killAllProcessGroups();
+      releaseActiveLock();
+      process.exitCode = signal === 'SIGINT' ? 130 : 143;
+      process.exit();
+    } else {
+      process.stderr.write(`${signal}: stopping after the current round\n`);
+    }
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  if (parsed.command === 'check') {
+    const output = await runRound(options, deps);
+    print(output, json);
+    if (!json && output.exitCode !== 0 && output.document.error) {
+      process.stderr.write(`error: ${output.document.error.message}\n`);
+    }
+    return output.exitCode;
+  }
+  return watchRounds(options as WatchOptions, deps, {
+    emit: (output) => print(output, json),
+    sleep: (ms) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      }),
+    stopRequested: () => stopRequests > 0,
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);

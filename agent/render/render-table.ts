@@ -1,0 +1,64 @@
+/** The human view of a round: what an operator reads on a terminal. */
+import type { ResourceResult, ResultDocument, TroubleSpot } from '../../common/result-schema.ts';
+
+const fmtMs = (v: number | null): string => (v === null ? '-' : `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ms`);
+const fmtPct = (v: number | null): string => (v === null ? '-' : `${v.toFixed(1)} %`);
+
+function trouble(t: TroubleSpot | null): string {
+  if (t === null) return '-';
+  const where = t.side === 'tunnel' ? 'CloudConnexa side' : 'resource side';
+  return `hop ${t.hop} ${t.host ?? '???'} (${t.kind}, ${where})`;
+}
+
+function verdict(r: ResourceResult): string {
+  return r.verdict === 'ok' ? 'OK' : r.verdict.toUpperCase();
+}
+
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+}
+
+export function renderTable(doc: ResultDocument): string {
+  const out: string[] = [];
+  if (doc.outcome !== 'completed') {
+    out.push(`Round not run (${doc.outcome}): ${doc.error?.message ?? 'unknown error'}`);
+    return `${out.join('\n')}\n`;
+  }
+  const rows = doc.resources.map((r) => [
+    r.target,
+    r.address !== null && r.address !== r.target ? r.address : '',
+    r.method ?? '-',
+    fmtMs(r.latencyMs),
+    fmtPct(r.lossPct),
+    verdict(r),
+    trouble(r.trouble),
+  ]);
+  out.push(
+    ...table(['TARGET', 'ADDRESS', 'METHOD', 'LATENCY', 'LOSS', 'VERDICT', 'TROUBLE STARTS AT'], rows),
+  );
+  out.push('');
+  const g = doc.gateway;
+  if (g?.ip) {
+    out.push(`Gateway ${g.ip} (from ${g.source}): latency ${fmtMs(g.latencyMs)}, loss ${fmtPct(g.lossPct)}`);
+  } else {
+    out.push('Gateway: not found');
+  }
+  const s = doc.settings;
+  if (s !== null) {
+    out.push(
+      `Thresholds: latency > ${s.latencyThresholdMs} ms, loss > ${s.lossThresholdPct} % (${s.lossRule}), first ${s.hops} hops; ${s.count} probes every ${s.intervalSec} s`,
+    );
+  }
+  out.push(
+    `${doc.summary.flagged} of ${doc.summary.resources} resource(s) flagged; MTR id ${doc.mtrId}; round took ${(doc.timings.totalMs / 1000).toFixed(1)} s`,
+  );
+  for (const f of doc.files) out.push(`wrote ${f.path}`);
+  for (const w of doc.warnings) out.push(`warning: ${w}`);
+  return `${out.join('\n')}\n`;
+}

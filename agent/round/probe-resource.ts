@@ -1,0 +1,102 @@
+/**
+ * One resource, end to end: resolve, mtr, judge; and when the destination
+ * ignores ICMP, measure it by TCP connect or HTTP request time before calling
+ * it unreachable.
+ */
+import { MonitorError, toErrorInfo } from '../../common/errors.ts';
+import type { ResourceResult, RoundSettings } from '../../common/result-schema.ts';
+import type { ResourceSpec } from '../../common/settings.ts';
+import { analysePath, type PathThresholds } from '../analysis/analyse-path.ts';
+import { judgeIcmp, judgeWithFallback } from '../analysis/judge-fallback.ts';
+import { parseMtrJson } from '../mtr/parse-mtr-json.ts';
+import type { RoundDeps } from './round-deps.ts';
+
+/** Failures that mean this host cannot run rounds at all, not that one path is bad. */
+export const ENVIRONMENT_CODES = new Set(['E_MTR_MISSING', 'E_MTR_PERMISSION']);
+
+export function thresholdsOf(settings: RoundSettings): PathThresholds {
+  return {
+    latencyThresholdMs: settings.latencyThresholdMs,
+    lossThresholdPct: settings.lossThresholdPct,
+    hops: settings.hops,
+    lossRule: settings.lossRule,
+  };
+}
+
+export async function probeResource(
+  spec: ResourceSpec,
+  settings: RoundSettings,
+  deps: RoundDeps,
+): Promise<ResourceResult> {
+  const started = deps.monotonicMs();
+  const base = {
+    target: spec.target,
+    address: null as string | null,
+    hops: null,
+    trouble: null,
+    errors: [] as ResourceResult['errors'],
+  };
+  const failed = (error: unknown, address: string | null): ResourceResult => ({
+    ...base,
+    address,
+    method: null,
+    latencyMs: null,
+    lossPct: 100,
+    latencyFlag: false,
+    lossFlag: false,
+    verdict: 'error',
+    errors: [toErrorInfo(error)],
+    durationMs: Math.round(deps.monotonicMs() - started),
+  });
+
+  let resolved: { address: string; family: 4 | 6 };
+  try {
+    resolved = await deps.resolve(spec.host);
+  } catch (error) {
+    return failed(error, null);
+  }
+
+  let hops: ResourceResult['hops'];
+  try {
+    const text = await deps.runMtr({
+      address: resolved.address,
+      family: resolved.family,
+      count: settings.count,
+      intervalSec: settings.intervalSec,
+    });
+    hops = parseMtrJson(text).hops;
+  } catch (error) {
+    if (error instanceof MonitorError && ENVIRONMENT_CODES.has(error.code)) throw error;
+    return failed(error, resolved.address);
+  }
+
+  const thresholds = thresholdsOf(settings);
+  const analysis = analysePath(hops, resolved.address, thresholds);
+  let judgement = judgeIcmp(analysis);
+  if (!analysis.destinationAnswered) {
+    const probeOptions = {
+      address: resolved.address,
+      count: settings.count,
+      intervalMs: settings.intervalSec * 1000,
+      timeoutMs: Math.max(1000, Math.min(5000, settings.latencyThresholdMs * 20)),
+    };
+    const samples =
+      spec.url !== null
+        ? await deps.httpProbe({ ...probeOptions, url: spec.url })
+        : await deps.tcpProbe({ ...probeOptions, port: spec.port ?? settings.tcpPort });
+    judgement = judgeWithFallback(analysis, { method: samples.method, rttsMs: samples.rttsMs }, thresholds);
+  }
+  return {
+    ...base,
+    address: resolved.address,
+    method: judgement.method,
+    latencyMs: judgement.latencyMs,
+    lossPct: judgement.lossPct,
+    latencyFlag: judgement.latencyFlag,
+    lossFlag: judgement.lossFlag,
+    verdict: judgement.verdict,
+    trouble: judgement.trouble,
+    hops,
+    durationMs: Math.round(deps.monotonicMs() - started),
+  };
+}

@@ -1,0 +1,276 @@
+/**
+ * One monitoring round: every resource and the gateway probed concurrently
+ * (bounded), each judged on its own, the old tool's files written, and one
+ * result document returned whatever happened. Errors that stop the round
+ * (bad log dir, mtr missing, another round running) become the document's
+ * outcome and the process exit code, never a stack trace.
+ */
+import { join } from 'node:path';
+import { LockedError, MonitorError, toErrorInfo } from '../../common/errors.ts';
+import { renderMtrFile } from '../../common/mtr-report-text.ts';
+import {
+  type FileWritten,
+  type GatewayResult,
+  type Outcome,
+  RESULT_SCHEMA,
+  type ResourceResult,
+  type ResultDocument,
+  type ResultSummary,
+} from '../../common/result-schema.ts';
+import { analysePath } from '../analysis/analyse-path.ts';
+import type { CheckOptions } from '../cli/resolve-options.ts';
+import { appendLine } from '../files/append-line.ts';
+import { acquireRoundLock, type RoundLock } from '../files/lock.ts';
+import { prepareLogDir } from '../files/log-dir.ts';
+import { writeMtrFiles } from '../files/mtr-files.ts';
+import { formatMtrId } from '../files/mtr-id.ts';
+import { pruneMtrFiles, rotateIfNeeded } from '../files/rotate.ts';
+import { buildSeedRecord, serializeSeedRecord } from '../files/seed-record.ts';
+import { parseMtrJson } from '../mtr/parse-mtr-json.ts';
+import { fitResult } from './fit-result.ts';
+import { Semaphore } from './map-limit.ts';
+import { ENVIRONMENT_CODES, probeResource, thresholdsOf } from './probe-resource.ts';
+import type { RoundDeps } from './round-deps.ts';
+
+export const REPORT_FILE = 'LATENCY-LOSS-CONNEXA-REPORT.json';
+
+export interface RoundOutput {
+  document: ResultDocument;
+  exitCode: number;
+}
+
+const OUTCOME_EXIT: Record<Outcome, number> = {
+  completed: 0,
+  'invalid-input': 2,
+  environment: 3,
+  busy: 4,
+  'internal-error': 1,
+};
+
+export function outcomeOf(error: unknown): Outcome {
+  if (!(error instanceof MonitorError)) return 'internal-error';
+  if (error instanceof LockedError) return 'busy';
+  if (error.code === 'E_INVALID_INPUT' || error.code === 'E_CONFIG_FILE') return 'invalid-input';
+  if (error.code === 'E_LOG_DIR' || ENVIRONMENT_CODES.has(error.code)) return 'environment';
+  return 'internal-error';
+}
+
+/** A result document for a round that could not run (bad input, environment, busy). */
+export function failedRoundDocument(
+  error: unknown,
+  deps: Pick<RoundDeps, 'agentVersion' | 'hostname' | 'now'>,
+  startedAt = deps.now(),
+) {
+  const outcome = outcomeOf(error);
+  const document: ResultDocument = {
+    schema: RESULT_SCHEMA,
+    agentVersion: deps.agentVersion,
+    hostname: deps.hostname(),
+    outcome,
+    error: toErrorInfo(error),
+    mtrId: '0',
+    startedAt: startedAt.toISOString(),
+    finishedAt: deps.now().toISOString(),
+    timings: { totalMs: 0, probesMs: 0, gatewayDiscoveryMs: 0 },
+    settings: null,
+    summary: emptySummary(),
+    resources: [],
+    gateway: null,
+    seed: null,
+    files: [],
+    warnings: [],
+    truncated: null,
+  };
+  return { document, exitCode: OUTCOME_EXIT[outcome] };
+}
+
+function emptySummary(): ResultSummary {
+  return {
+    resources: 0,
+    flagged: 0,
+    latencyFlag: false,
+    lossFlag: false,
+    worstLatencyMs: null,
+    worstLossPct: null,
+  };
+}
+
+/** The lock of the round in progress, so a signal handler can release it before exiting. */
+let activeLock: RoundLock | null = null;
+
+export function releaseActiveLock(): void {
+  activeLock?.release();
+  activeLock = null;
+}
+
+export async function runRound(options: CheckOptions, deps: RoundDeps): Promise<RoundOutput> {
+  const startedAt = deps.now();
+  const t0 = deps.monotonicMs();
+  let lock: RoundLock | null = null;
+  try {
+    const logDir = prepareLogDir(options.logDir);
+    lock = acquireRoundLock(logDir);
+    activeLock = lock;
+    await deps.checkMtr();
+    const document = await probeAndRecord(options, logDir, startedAt, t0, deps);
+    return { document: fitResult(document), exitCode: OUTCOME_EXIT[document.outcome] };
+  } catch (error) {
+    const failed = failedRoundDocument(error, deps, startedAt);
+    failed.document.settings = options.settings;
+    failed.document.timings.totalMs = Math.round(deps.monotonicMs() - t0);
+    return failed;
+  } finally {
+    lock?.release();
+    activeLock = null;
+  }
+}
+
+async function probeAndRecord(
+  options: CheckOptions,
+  logDir: string,
+  startedAt: Date,
+  t0: number,
+  deps: RoundDeps,
+): Promise<ResultDocument> {
+  const { settings } = options;
+  const warnings: string[] = [];
+  const pool = new Semaphore(settings.concurrency);
+  const total = options.resources.length;
+  let done = 0;
+  deps.onProgress({
+    type: 'start',
+    resources: total,
+    expectedMs: Math.round((settings.count * settings.intervalSec + 2) * 1000),
+  });
+
+  const resourcesWork = Promise.all(
+    options.resources.map((spec) =>
+      pool.use(async () => {
+        const result = await probeResource(spec, settings, deps);
+        done++;
+        deps.onProgress({ type: 'resource', target: spec.target, done, total });
+        return result;
+      }),
+    ),
+  );
+  const gatewayStarted = deps.monotonicMs();
+  let gatewayDiscoveryMs = 0;
+  const gatewayWork = (async (): Promise<GatewayResult> => {
+    const found = await deps.discoverGateway({
+      gatewayIp: options.gatewayIp,
+      openvpnManagement: options.openvpnManagement,
+      openvpnLog: options.openvpnLog,
+      timeoutMs: 5000,
+    });
+    gatewayDiscoveryMs = Math.round(deps.monotonicMs() - gatewayStarted);
+    warnings.push(...found.warnings);
+    deps.onProgress({ type: 'gateway', ip: found.ip });
+    const gateway: GatewayResult = {
+      ip: found.ip,
+      source: found.source,
+      latencyMs: null,
+      lossPct: null,
+      hops: null,
+      errors: [...found.errors],
+    };
+    if (found.ip === null) return gateway;
+    // The gateway path runs outside the tunnel; it is evidence for CloudConnexa support, never a flag.
+    return pool.use(async () => {
+      try {
+        const text = await deps.runMtr({
+          address: found.ip as string,
+          family: found.ip?.includes(':') ? 6 : 4,
+          count: settings.count,
+          intervalSec: settings.intervalSec,
+        });
+        const hops = parseMtrJson(text).hops;
+        const analysis = analysePath(hops, found.ip as string, thresholdsOf(settings));
+        return { ...gateway, hops, latencyMs: analysis.latencyMs, lossPct: analysis.lossPct };
+      } catch (error) {
+        if (error instanceof MonitorError && ENVIRONMENT_CODES.has(error.code)) throw error;
+        return { ...gateway, errors: [...gateway.errors, toErrorInfo(error)] };
+      }
+    });
+  })();
+
+  const [resources, gateway] = await Promise.all([resourcesWork, gatewayWork]);
+  const probesMs = Math.round(deps.monotonicMs() - t0);
+  for (const r of resources) {
+    if (r.verdict === 'error') warnings.push(`${r.target}: ${r.errors[0]?.message ?? 'probe failed'}`);
+  }
+
+  const hostname = deps.hostname();
+  const seed = buildSeedRecord({
+    hostname,
+    resources,
+    gatewayIp: gateway.ip,
+    settings,
+    mtrId: formatMtrId(startedAt),
+  });
+  // The seed record decides the id ("0" when nothing was flagged): files and document follow it.
+  const mtrId = seed['MTR-ID_(YYYYMMDDHHMMSS)'];
+  const files = recordFiles(logDir, mtrId, seed, resources, gateway, options);
+
+  return {
+    schema: RESULT_SCHEMA,
+    agentVersion: deps.agentVersion,
+    hostname,
+    outcome: 'completed',
+    error: null,
+    mtrId,
+    startedAt: startedAt.toISOString(),
+    finishedAt: deps.now().toISOString(),
+    timings: { totalMs: Math.round(deps.monotonicMs() - t0), probesMs, gatewayDiscoveryMs },
+    settings,
+    summary: summarise(resources),
+    resources,
+    gateway,
+    seed,
+    files,
+    warnings,
+    truncated: null,
+  };
+}
+
+function recordFiles(
+  logDir: string,
+  mtrId: string,
+  seed: ReturnType<typeof buildSeedRecord>,
+  resources: ResourceResult[],
+  gateway: GatewayResult,
+  options: CheckOptions,
+): FileWritten[] {
+  const reportPath = join(logDir, REPORT_FILE);
+  rotateIfNeeded(reportPath, {
+    maxBytes: options.rotation.maxReportBytes,
+    keep: options.rotation.keepReports,
+  });
+  appendLine(reportPath, serializeSeedRecord(seed));
+  const files: FileWritten[] = [{ kind: 'report', path: reportPath }];
+  if (mtrId === '0') return files;
+
+  // As in the old tool, a path with 100% loss has nothing to show and gets no MTR-RESOURCE section.
+  const sections = resources
+    .filter((r) => (r.latencyFlag || r.lossFlag) && r.hops !== null && r.lossPct < 100)
+    .map((r) => ({ target: r.target, hops: r.hops ?? [] }));
+  const resourceText = sections.length > 0 ? renderMtrFile('RESOURCE', mtrId, sections) : null;
+  const gatewayText =
+    gateway.ip !== null && gateway.hops !== null
+      ? renderMtrFile('GATEWAY', mtrId, [{ target: gateway.ip, hops: gateway.hops }])
+      : null;
+  files.push(...writeMtrFiles({ dir: logDir, mtrId, resourceText, gatewayText }));
+  pruneMtrFiles(logDir, { maxFiles: options.rotation.maxMtrFiles });
+  return files;
+}
+
+function summarise(resources: ResourceResult[]): ResultSummary {
+  const latencies = resources.map((r) => r.latencyMs).filter((v): v is number => v !== null);
+  return {
+    resources: resources.length,
+    flagged: resources.filter((r) => r.latencyFlag || r.lossFlag).length,
+    latencyFlag: resources.some((r) => r.latencyFlag),
+    lossFlag: resources.some((r) => r.lossFlag),
+    worstLatencyMs: latencies.length > 0 ? Math.max(...latencies) : null,
+    worstLossPct: resources.length > 0 ? Math.max(...resources.map((r) => r.lossPct)) : null,
+  };
+}

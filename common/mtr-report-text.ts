@@ -1,0 +1,93 @@
+/**
+ * The old tool's MTR text files, rebuilt from hops.
+ *
+ * The original script saved `mtr -r -n -c N -o AL target`, replaced the
+ * `HOST: ...` header with its own line and dropped `Start:`. We now run
+ * `mtr --json`, so the hop lines are re-rendered exactly as mtr 0.95 report
+ * mode prints them (ui/report.c report_close, data_fields in ui/mtr.c):
+ *
+ * - the line starts as `" %2d.|-- %-33s"`, but the first field is written at
+ *   column 33, so anything past column 33 is overwritten: host names longer
+ *   than 25 characters are cut;
+ * - each field is printed at a fixed offset (Avg `" %5.1f"`, Loss% `" %4.1f%%"`,
+ *   both 6 wide), so a value wider than its column is cut by the next column:
+ *   Avg of 1000 ms or more prints as `1000.`; Loss% is the last column with
+ *   `-o AL`, so 100% loss keeps its `%` (` 100.0%`);
+ * - hops that never replied print `???` with Avg `0.0`.
+ * Load-balancing lines (extra addresses for one hop) are not in the JSON, so
+ * they are not rendered.
+ *
+ * Shared with the Lambda collector: no Node imports.
+ */
+import type { Hop } from './result-schema.ts';
+
+export type MtrSectionKind = 'RESOURCE' | 'GATEWAY';
+
+/** `len_hosts` in report_close: the column where the first field starts. */
+const STATS_COLUMN = 33;
+/** `data_fields[].length` for Avg and Loss%. */
+const FIELD_WIDTH = 6;
+
+export function renderMtrHopLines(hops: Hop[]): string[] {
+  return hops.map(renderHopLine);
+}
+
+export function renderMtrSection(
+  kind: MtrSectionKind,
+  mtrId: string,
+  target: string | null,
+  hops: Hop[],
+): string {
+  const header =
+    target === null
+      ? `${kind} MTR: ${mtrId} (Hop, Avg, Loss%)`
+      : `${kind} MTR: ${mtrId} ${target} (Hop, Avg, Loss%)`;
+  return [header, ...renderMtrHopLines(hops)].map((line) => `${line}\n`).join('');
+}
+
+/**
+ * One section keeps the old file exactly (no target in the header); several
+ * sections name their target and are separated by one blank line. No section
+ * gives an empty file body.
+ */
+export function renderMtrFile(
+  kind: MtrSectionKind,
+  mtrId: string,
+  sections: { target: string; hops: Hop[] }[],
+): string {
+  const only = sections.length === 1 ? sections[0] : undefined;
+  if (only !== undefined) return renderMtrSection(kind, mtrId, null, only.hops);
+  return sections.map((section) => renderMtrSection(kind, mtrId, section.target, section.hops)).join('\n');
+}
+
+function renderHopLine(hop: Hop): string {
+  const name = hop.host ?? '???';
+  const start = ` ${padStart(String(hop.ttl), 2)}.|-- ${padEnd(name, STATS_COLUMN)}`.slice(0, STATS_COLUMN);
+  const avg = ` ${padStart(formatFixed1(hop.avgMs ?? 0), 5)}`.slice(0, FIELD_WIDTH);
+  const loss = ` ${padStart(formatFixed1(hop.lossPct), 4)}%`;
+  return `${start}${avg}${loss}`;
+}
+
+/**
+ * printf("%.1f") as glibc does it: the exact binary value rounded to nearest,
+ * ties to even. `toFixed` rounds ties up, and exact ties are common here
+ * because mtr's times are whole microseconds (0.25 ms prints as `0.2`).
+ * A double is an exact tie at one decimal only when it is an odd multiple of
+ * 0.25 (x.25 or x.75); x.75 rounds up under both rules.
+ */
+export function formatFixed1(value: number): string {
+  const quarters = value * 4;
+  if (value >= 0 && Number.isInteger(quarters) && quarters % 4 === 1) {
+    const tenths = Math.floor(value * 10);
+    return `${Math.floor(tenths / 10)}.${tenths % 10}`;
+  }
+  return value.toFixed(1);
+}
+
+function padStart(text: string, width: number): string {
+  return text.length >= width ? text : ' '.repeat(width - text.length) + text;
+}
+
+function padEnd(text: string, width: number): string {
+  return text.length >= width ? text : text + ' '.repeat(width - text.length);
+}

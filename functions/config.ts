@@ -1,0 +1,141 @@
+/**
+ * Configuration of the Lambda functions, read once from the environment that
+ * serverless.yml sets. Every value is validated here so that a bad stage
+ * parameter fails the first invocation with a message naming the variable,
+ * instead of producing SSM calls that the API rejects for the whole fleet.
+ */
+import { InvalidInputError } from '../common/errors.ts';
+import { METRIC_GRANULARITIES, METRIC_NAMESPACE, type MetricGranularity } from '../common/metric-names.ts';
+import type { LossRule } from '../common/result-schema.ts';
+import {
+  parseCount,
+  parseHops,
+  parseIntervalSec,
+  parseLatencyThresholdMs,
+  parseLossRule,
+  parseLossThresholdPct,
+  parsePath,
+  parseResourceList,
+  parseTcpPort,
+} from '../common/settings.ts';
+
+/** The per-host settings a tag can override; the SSM parameters are derived from them. */
+export interface HostSettings {
+  /** Normalised comma-separated list of resources. */
+  resources: string;
+  count: number;
+  intervalSec: number;
+  latencyThresholdMs: number;
+  lossThresholdPct: number;
+  hops: number;
+  lossRule: LossRule;
+  tcpPort: number;
+}
+
+export interface FunctionConfig {
+  stage: string;
+  logGroupName: string;
+  documentName: string;
+  collectQueueUrl: string;
+  tagKey: string;
+  tagValue: string;
+  metricGranularity: MetricGranularity;
+  defaults: HostSettings;
+  logDir: string;
+  allowInstall: boolean;
+  /** SSM delivery timeout (SendCommand TimeoutSeconds). */
+  commandTimeoutSeconds: number;
+  /** The document's executionTimeout: bounds one run on a host. */
+  executionTimeoutSeconds: number;
+  metricsNamespace: string;
+  serviceName: string;
+  /** The document's step name for GetCommandInvocation; optional for a one-step document. */
+  pluginName: string | undefined;
+}
+
+type Env = Record<string, string | undefined>;
+
+function required(env: Env, name: string): string {
+  const value = env[name];
+  if (value === undefined || value.trim() === '') {
+    throw new InvalidInputError(name, value, `environment variable ${name} must be set (see serverless.yml)`);
+  }
+  return value.trim();
+}
+
+function optional(env: Env, name: string, fallback: string): string {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? fallback : value.trim();
+}
+
+function integerInRange(env: Env, name: string, min: number, max: number): number {
+  const raw = required(env, name);
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isInteger(n) || n < min || n > max) {
+    throw new InvalidInputError(name, raw, `an integer from ${min} to ${max}`);
+  }
+  return n;
+}
+
+const TAG_PART = /^[\w .:/=+\-@]{1,128}$/;
+
+export function loadConfig(env: Env = process.env): FunctionConfig {
+  const granularity = required(env, 'METRIC_GRANULARITY');
+  if (!(METRIC_GRANULARITIES as readonly string[]).includes(granularity)) {
+    throw new InvalidInputError(
+      'METRIC_GRANULARITY',
+      granularity,
+      `one of ${METRIC_GRANULARITIES.join(', ')}`,
+    );
+  }
+  const allowInstall = required(env, 'ALLOW_INSTALL');
+  if (allowInstall !== 'true' && allowInstall !== 'false') {
+    throw new InvalidInputError('ALLOW_INSTALL', allowInstall, 'true or false');
+  }
+  const tagKey = optional(env, 'TAG_KEY', 'CloudConnexaMonitor');
+  const tagValue = optional(env, 'TAG_VALUE', 'enabled');
+  for (const [name, value] of [
+    ['TAG_KEY', tagKey],
+    ['TAG_VALUE', tagValue],
+  ] as const) {
+    if (!TAG_PART.test(value))
+      throw new InvalidInputError(name, value, 'an EC2 tag key/value (1-128 characters)');
+  }
+  const queueUrl = required(env, 'COLLECT_QUEUE_URL');
+  if (!/^https?:\/\//.test(queueUrl))
+    throw new InvalidInputError('COLLECT_QUEUE_URL', queueUrl, 'an SQS queue URL');
+  const resources = parseResourceList(required(env, 'DEFAULT_RESOURCES'), 'DEFAULT_RESOURCES');
+  const pluginName = env.PLUGIN_NAME?.trim();
+  return {
+    stage: required(env, 'STAGE'),
+    logGroupName: required(env, 'LOG_GROUP_NAME'),
+    documentName: required(env, 'DOCUMENT_NAME'),
+    collectQueueUrl: queueUrl,
+    tagKey,
+    tagValue,
+    metricGranularity: granularity as MetricGranularity,
+    defaults: {
+      resources: resources.map((r) => r.target).join(','),
+      count: parseCount(required(env, 'DEFAULT_COUNT'), 'DEFAULT_COUNT'),
+      intervalSec: parseIntervalSec(required(env, 'DEFAULT_INTERVAL_SEC'), 'DEFAULT_INTERVAL_SEC'),
+      latencyThresholdMs: parseLatencyThresholdMs(
+        required(env, 'DEFAULT_LATENCY_THRESHOLD_MS'),
+        'DEFAULT_LATENCY_THRESHOLD_MS',
+      ),
+      lossThresholdPct: parseLossThresholdPct(
+        required(env, 'DEFAULT_LOSS_THRESHOLD_PCT'),
+        'DEFAULT_LOSS_THRESHOLD_PCT',
+      ),
+      hops: parseHops(required(env, 'DEFAULT_HOPS'), 'DEFAULT_HOPS'),
+      lossRule: parseLossRule(required(env, 'DEFAULT_LOSS_RULE'), 'DEFAULT_LOSS_RULE'),
+      tcpPort: parseTcpPort(required(env, 'DEFAULT_TCP_PORT'), 'DEFAULT_TCP_PORT'),
+    },
+    logDir: parsePath(required(env, 'LOG_DIR'), 'LOG_DIR'),
+    allowInstall: allowInstall === 'true',
+    commandTimeoutSeconds: integerInRange(env, 'COMMAND_TIMEOUT_SECONDS', 30, 2_592_000),
+    executionTimeoutSeconds: integerInRange(env, 'EXECUTION_TIMEOUT_SECONDS', 1, 172_800),
+    metricsNamespace: optional(env, 'POWERTOOLS_METRICS_NAMESPACE', METRIC_NAMESPACE),
+    serviceName: optional(env, 'POWERTOOLS_SERVICE_NAME', 'cloudconnexa-monitor'),
+    pluginName: pluginName === undefined || pluginName === '' ? undefined : pluginName,
+  };
+}

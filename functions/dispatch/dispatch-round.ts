@@ -1,0 +1,223 @@
+/**
+ * One scheduled round: discover enrolled hosts, work out each host's settings,
+ * send the check to reachable hosts (one SendCommand per group of identical
+ * settings and at most 50 hosts), and queue a collect job per command. Hosts
+ * that cannot be checked (blind, misconfigured, SendCommand refused) get a
+ * record in their own stream and a fleet metric: none is silently skipped.
+ */
+import { InvalidInputError, toErrorInfo } from '../../common/errors.ts';
+import type { CollectJob } from '../collect/job.ts';
+import { clampDelay } from '../collect/job.ts';
+import type { HostSettings } from '../config.ts';
+import type { EnrolledInstance } from '../enrollment/discover-instances.ts';
+import type { LogEvent, LogSink } from '../logs/log-writer.ts';
+import { buildDispatchRecord } from '../logs/records.ts';
+import type { RoundMetrics } from '../metrics/emit-metrics.ts';
+import type { CommandTransport, Inventory, JobQueue } from '../ports.ts';
+import { chunk, mapLimit } from '../shared/map-limit.ts';
+import { resolveHostSettings, type SsmParameters, settingsKey, toSsmParameters } from './host-settings.ts';
+
+/** SendCommand accepts at most 50 InstanceIds. */
+export const MAX_INSTANCES_PER_COMMAND = 50;
+
+export interface DispatchPorts {
+  inventory: Inventory;
+  transport: CommandTransport;
+  queue: JobQueue;
+  logs: LogSink;
+  metrics: RoundMetrics;
+  now: () => number;
+}
+
+export interface DispatchOptions {
+  stage: string;
+  roundId: string;
+  tagKey: string;
+  defaults: HostSettings;
+  logDir: string;
+  allowInstall: boolean;
+  commandTimeoutSeconds: number;
+  executionTimeoutSeconds: number;
+  /** SendCommand and log writes in flight. */
+  concurrency?: number;
+}
+
+export interface DispatchSummary {
+  roundId: string;
+  enrolled: number;
+  blind: number;
+  misconfigured: number;
+  /** Hosts in a command that SSM accepted and whose collect job is queued. */
+  dispatched: number;
+  /** Hosts whose SendCommand or collect job failed. */
+  failed: number;
+  groups: number;
+  commands: number;
+  /** Records that could not be written (the round still completes). */
+  recordWriteErrors: number;
+}
+
+interface Group {
+  parameters: SsmParameters;
+  instanceIds: string[];
+}
+
+/** Rough run time of the agent on a host, for the first look at the command. */
+export function expectedRunSeconds(settings: HostSettings): number {
+  const resources = settings.resources.split(',').length;
+  const perBatch = settings.count * settings.intervalSec + 5;
+  // The agent probes 16 resources at a time, then the gateway path.
+  return Math.ceil(Math.ceil(resources / 16) * perBatch + perBatch + 10);
+}
+
+export async function dispatchRound(
+  ports: DispatchPorts,
+  options: DispatchOptions,
+): Promise<DispatchSummary> {
+  const concurrency = options.concurrency ?? 8;
+  const { online, blind } = await ports.inventory.discover();
+  const summary: DispatchSummary = {
+    roundId: options.roundId,
+    enrolled: online.length + blind.length,
+    blind: blind.length,
+    misconfigured: 0,
+    dispatched: 0,
+    failed: 0,
+    groups: 0,
+    commands: 0,
+    recordWriteErrors: 0,
+  };
+  const pendingWrites: { stream: string; events: LogEvent[] }[] = [];
+  const at = ports.now();
+
+  for (const host of blind) {
+    ports.metrics.blind(host.instanceId);
+    pendingWrites.push({
+      stream: host.instanceId,
+      events: buildDispatchRecord(
+        'blind',
+        {
+          instanceId: host.instanceId,
+          roundId: options.roundId,
+          status: 'Unreachable',
+          pingStatus: host.pingStatus,
+          lastPingAt: host.lastPingAt,
+          message: `enrolled but SSM reports ${host.pingStatus}: not checked this round`,
+        },
+        at,
+      ),
+    });
+  }
+
+  const groups = new Map<string, Group>();
+  const settingsByKey = new Map<string, HostSettings>();
+  for (const host of online) {
+    const resolved = resolveHost(host, options);
+    if (resolved instanceof InvalidInputError) {
+      summary.misconfigured++;
+      ports.metrics.misconfigured(host.instanceId);
+      pendingWrites.push({
+        stream: host.instanceId,
+        events: buildDispatchRecord(
+          'misconfigured',
+          {
+            instanceId: host.instanceId,
+            roundId: options.roundId,
+            status: 'Misconfigured',
+            field: resolved.field,
+            value: resolved.value,
+            allowed: resolved.allowed,
+            error: resolved.toInfo(),
+          },
+          at,
+        ),
+      });
+      continue;
+    }
+    const key = settingsKey(resolved.parameters);
+    const group = groups.get(key) ?? { parameters: resolved.parameters, instanceIds: [] };
+    group.instanceIds.push(host.instanceId);
+    groups.set(key, group);
+    settingsByKey.set(key, resolved.settings);
+  }
+  ports.metrics.zeroDispatchCounters({ blind: summary.blind, misconfigured: summary.misconfigured });
+  summary.groups = groups.size;
+
+  const commands = [...groups.entries()].flatMap(([key, group]) =>
+    chunk(group.instanceIds, MAX_INSTANCES_PER_COMMAND).map((instanceIds) => ({ key, group, instanceIds })),
+  );
+  summary.commands = commands.length;
+
+  // One command failing (throttled past retries, a refused parameter) must not
+  // lose the others: each chunk is sent and recorded on its own.
+  await mapLimit(commands, concurrency, async ({ key, group, instanceIds }) => {
+    const settings = settingsByKey.get(key) ?? options.defaults;
+    let stage: 'SendCommand' | 'EnqueueCollectJob' = 'SendCommand';
+    try {
+      const { commandId } = await ports.transport.send({
+        instanceIds,
+        parameters: group.parameters,
+        comment: `cc-monitor ${options.stage} round ${options.roundId}`,
+      });
+      stage = 'EnqueueCollectJob';
+      const dispatchedAt = ports.now();
+      const job: CollectJob = {
+        v: 1,
+        commandId,
+        roundId: options.roundId,
+        instanceIds,
+        dispatchedAt,
+        deadline:
+          dispatchedAt + (options.commandTimeoutSeconds + options.executionTimeoutSeconds + 60) * 1000,
+        attempt: 1,
+        settings: Object.fromEntries(Object.entries(group.parameters).map(([k, v]) => [k, v[0]])),
+      };
+      await ports.queue.enqueue(job, clampDelay(expectedRunSeconds(settings) + 5));
+      summary.dispatched += instanceIds.length;
+    } catch (error) {
+      summary.failed += instanceIds.length;
+      const info = toErrorInfo(error);
+      const errorName = error instanceof Error ? error.name : 'Error';
+      for (const instanceId of instanceIds) {
+        ports.metrics.failed(instanceId);
+        pendingWrites.push({
+          stream: instanceId,
+          events: buildDispatchRecord(
+            'dispatch-failed',
+            {
+              instanceId,
+              roundId: options.roundId,
+              status: stage === 'SendCommand' ? 'SendCommandFailed' : 'EnqueueFailed',
+              errorName,
+              error: info,
+            },
+            ports.now(),
+          ),
+        });
+      }
+    }
+  });
+
+  await mapLimit(pendingWrites, concurrency, async ({ stream, events }) => {
+    try {
+      await ports.logs.write(stream, events);
+    } catch {
+      summary.recordWriteErrors++;
+    }
+  });
+  return summary;
+}
+
+function resolveHost(
+  host: EnrolledInstance,
+  options: DispatchOptions,
+): { settings: HostSettings; parameters: SsmParameters } | InvalidInputError {
+  try {
+    const settings = resolveHostSettings(options.defaults, host.tags, options.tagKey);
+    const parameters = toSsmParameters(settings, options, options.tagKey);
+    return { settings, parameters };
+  } catch (error) {
+    if (error instanceof InvalidInputError) return error;
+    throw error;
+  }
+}

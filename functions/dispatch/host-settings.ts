@@ -1,0 +1,112 @@
+/**
+ * Effective settings of one host: the stage defaults overridden by its
+ * `<TAG_KEY>:<Setting>` tags. Tags are user input on a host we do not control,
+ * so they pass through the same validators as the agent's flags; a value that
+ * validates but that the SSM document's allowedPattern would refuse is refused
+ * here too, because SSM rejects the whole SendCommand (all 50 hosts) otherwise.
+ */
+import { InvalidInputError } from '../../common/errors.ts';
+import {
+  parseCount,
+  parseHops,
+  parseIntervalSec,
+  parseLatencyThresholdMs,
+  parseLossRule,
+  parseLossThresholdPct,
+  parseResourceList,
+  parseTcpPort,
+} from '../../common/settings.ts';
+import { SSM_PARAMETERS, type SsmParameterName } from '../../common/ssm-parameters.ts';
+import type { HostSettings } from '../config.ts';
+
+export type SsmParameters = Record<SsmParameterName, [string]>;
+
+const OVERRIDES: { suffix: string; apply: (s: HostSettings, value: string, field: string) => void }[] = [
+  {
+    suffix: 'Resources',
+    apply: (s, v, f) => {
+      s.resources = parseResourceList(v, f)
+        .map((r) => r.target)
+        .join(',');
+    },
+  },
+  { suffix: 'Count', apply: (s, v, f) => (s.count = parseCount(v, f)) },
+  { suffix: 'IntervalSec', apply: (s, v, f) => (s.intervalSec = parseIntervalSec(v, f)) },
+  {
+    suffix: 'LatencyThresholdMs',
+    apply: (s, v, f) => (s.latencyThresholdMs = parseLatencyThresholdMs(v, f)),
+  },
+  { suffix: 'LossThresholdPct', apply: (s, v, f) => (s.lossThresholdPct = parseLossThresholdPct(v, f)) },
+  { suffix: 'Hops', apply: (s, v, f) => (s.hops = parseHops(v, f)) },
+  { suffix: 'LossRule', apply: (s, v, f) => (s.lossRule = parseLossRule(v.trim(), f)) },
+  { suffix: 'TcpPort', apply: (s, v, f) => (s.tcpPort = parseTcpPort(v, f)) },
+];
+
+/** Tag keys that override a setting, e.g. `CloudConnexaMonitor:Count`. */
+export function overrideTagKeys(tagKey: string): string[] {
+  return OVERRIDES.map((o) => `${tagKey}:${o.suffix}`);
+}
+
+/** Throws InvalidInputError naming the tag key when a tag value is not allowed. */
+export function resolveHostSettings(
+  defaults: HostSettings,
+  tags: Record<string, string>,
+  tagKey: string,
+): HostSettings {
+  const settings: HostSettings = { ...defaults };
+  for (const override of OVERRIDES) {
+    const field = `${tagKey}:${override.suffix}`;
+    const value = tags[field];
+    if (value !== undefined) override.apply(settings, value, field);
+  }
+  return settings;
+}
+
+/** Numbers as the agent's flags read them: no exponent, no trailing zeros. */
+function formatNumber(n: number): string {
+  return String(Number(n.toFixed(6)));
+}
+
+/**
+ * The SendCommand Parameters for these settings, each checked against the
+ * document's allowedPattern. Throws InvalidInputError naming the tag (or
+ * default) the value came from.
+ */
+export function toSsmParameters(
+  settings: HostSettings,
+  host: { logDir: string; allowInstall: boolean },
+  tagKey: string,
+): SsmParameters {
+  const values: Record<SsmParameterName, string> = {
+    Resources: settings.resources,
+    Count: formatNumber(settings.count),
+    IntervalSec: formatNumber(settings.intervalSec),
+    LatencyThresholdMs: formatNumber(settings.latencyThresholdMs),
+    LossThresholdPct: formatNumber(settings.lossThresholdPct),
+    Hops: formatNumber(settings.hops),
+    LossRule: settings.lossRule,
+    TcpPort: formatNumber(settings.tcpPort),
+    LogDir: host.logDir,
+    AllowInstall: host.allowInstall ? 'true' : 'false',
+  };
+  const parameters = {} as SsmParameters;
+  for (const spec of SSM_PARAMETERS) {
+    const value = values[spec.name];
+    if (!new RegExp(spec.allowedPattern).test(value)) {
+      const field =
+        spec.name === 'LogDir' || spec.name === 'AllowInstall' ? spec.name : `${tagKey}:${spec.name}`;
+      throw new InvalidInputError(
+        field,
+        value,
+        `a value matching the SSM document pattern ${spec.allowedPattern}`,
+      );
+    }
+    parameters[spec.name] = [value];
+  }
+  return parameters;
+}
+
+/** Hosts with equal keys can share one SendCommand. */
+export function settingsKey(parameters: SsmParameters): string {
+  return JSON.stringify(SSM_PARAMETERS.map((spec) => parameters[spec.name][0]));
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a Debian/Ubuntu machine and skips what is
+# already there, so `npm start` and `npm test` work on a fresh machine.
+#   ensure-deps.sh run    mtr and the npm packages (a local monitoring round)
+#   ensure-deps.sh test   also the lab tools (iproute2, iptables, OpenVPN, openssl) and Node 12.22
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-run}"
+
+declare -A tools=([mtr]=mtr-tiny)
+if [ "$mode" = test ]; then
+  tools+=([ip]=iproute2 [iptables]=iptables [openvpn]=openvpn [openssl]=openssl [ping]=iputils-ping [pgrep]=procps)
+fi
+missing=()
+for tool in "${!tools[@]}"; do
+  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("${tools[$tool]}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing packages: ${missing[*]}; install them with: sudo apt-get install ${missing[*]}" >&2
+    exit 3
+  fi
+  echo "installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" ca-certificates >/dev/null
+fi
+
+if [ ! -d node_modules/.bin ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+if [ "$mode" = test ] && [ ! -x test/node12/node_modules/.bin/node ]; then
+  npm ci --prefix test/node12 --no-audit --no-fund
+fi

@@ -1,0 +1,190 @@
+/**
+ * Builds the SSM command document (schema 2.2) that runs the monitor agent on a
+ * host. The agent bundle travels inside the document (gzip + base64) with its
+ * SHA-256, which the host checks before running it. serverless.yml reaches this
+ * module through ssm/document.cjs at package time.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { InvalidInputError } from '../common/errors.ts';
+import { RESULT_SCHEMA } from '../common/result-schema.ts';
+import { SSM_PARAMETERS, type SsmParameterName, ssmEnvName } from '../common/ssm-parameters.ts';
+
+/** Name of the document's only step: GetCommandInvocation's PluginName. */
+export const RUN_STEP_NAME = 'runMonitorAgent';
+
+/** Command documents, including the parameters sent at run time, are limited to 64 KB. */
+export const DOCUMENT_SIZE_LIMIT = 65_536;
+
+/** Environment variable naming an agent bundle to embed instead of dist/agent.js (tests). */
+export const AGENT_BUNDLE_ENV = 'CCM_AGENT_BUNDLE';
+
+const ROOT = resolve(__dirname, '..');
+export const DEFAULT_AGENT_PATH = join(ROOT, 'dist', 'agent.js');
+const SCRIPT_PATH = join(ROOT, 'ssm', 'run-agent.sh');
+
+export interface AgentPayload {
+  sha256: string;
+  gzipBase64: string;
+  /** Size of the uncompressed bundle. */
+  bytes: number;
+}
+
+export interface DocumentParameter {
+  type: 'String';
+  description: string;
+  default: string;
+  allowedPattern: string;
+  interpolationType: 'ENV_VAR';
+}
+
+export interface CommandDocument {
+  schemaVersion: '2.2';
+  description: string;
+  parameters: Record<SsmParameterName, DocumentParameter>;
+  mainSteps: [
+    {
+      action: 'aws:runShellScript';
+      name: typeof RUN_STEP_NAME;
+      precondition: { StringEquals: ['platformType', 'Linux'] };
+      inputs: { timeoutSeconds: number; runCommand: string[] };
+    },
+  ];
+}
+
+export interface DocumentOptions {
+  /** The built agent bundle; see resolveAgentPath. */
+  agentPath: string;
+  /** Bounds one run on a host (the step's timeoutSeconds). */
+  executionTimeoutSeconds: number;
+  /** Parameter defaults (stage params); SSM_PARAMETERS defaults otherwise. */
+  defaults?: Partial<Record<SsmParameterName, string>>;
+  /** Shown in result documents the script prints itself. */
+  agentVersion?: string;
+}
+
+/** The agent bundle to embed: $CCM_AGENT_BUNDLE, else dist/agent.js, which must have been built. */
+export function resolveAgentPath(
+  env: Record<string, string | undefined> = process.env,
+  builtPath = DEFAULT_AGENT_PATH,
+): string {
+  const override = env[AGENT_BUNDLE_ENV];
+  const path = override !== undefined && override !== '' ? resolve(override) : builtPath;
+  if (!existsSync(path)) {
+    const allowed =
+      path === builtPath
+        ? 'the file is missing: run `npm run build` first (the SSM document embeds the built agent)'
+        : `the file is missing: ${AGENT_BUNDLE_ENV} must name an existing agent bundle`;
+    throw new InvalidInputError('agent bundle', path, allowed);
+  }
+  return path;
+}
+
+export function encodeAgent(bundle: Buffer): AgentPayload {
+  return {
+    sha256: createHash('sha256').update(bundle).digest('hex'),
+    gzipBase64: gzipSync(bundle, { level: 9 }).toString('base64'),
+    bytes: bundle.length,
+  };
+}
+
+/** The shell script with its tokens filled in (comments kept; see scriptLines). */
+export function buildScript(payload: AgentPayload, agentVersion: string): string {
+  const template = readFileSync(SCRIPT_PATH, 'utf8');
+  const checks = SSM_PARAMETERS.map((p) => {
+    const env = ssmEnvName(p.name);
+    return `[ -n "\${${env}+x}" ] || ccm_missing="$ccm_missing ${env}"`;
+  });
+  const args = SSM_PARAMETERS.flatMap((p) =>
+    p.flag === null ? [] : [`set -- "$@" ${p.flag} "$${ssmEnvName(p.name)}"`],
+  );
+  const tokens: Record<string, string> = {
+    '@@AGENT_SHA256@@': payload.sha256,
+    '@@AGENT_VERSION@@': shellSafe('agent version', agentVersion),
+    '@@RESULT_SCHEMA@@': RESULT_SCHEMA,
+    '@@AGENT_GZIP_BASE64@@': payload.gzipBase64,
+    '@@REQUIRED_ENV_CHECKS@@': checks.join('\n'),
+    '@@AGENT_ARGUMENTS@@': args.join('\n'),
+  };
+  let script = template;
+  for (const [token, value] of Object.entries(tokens)) {
+    if (!script.includes(token)) throw new Error(`ssm/run-agent.sh lost its ${token} token`);
+    script = script.split(token).join(value);
+  }
+  return script;
+}
+
+/** Script lines for runCommand: comment-only and blank lines dropped, since every byte counts against 64 KB. */
+export function scriptLines(script: string): string[] {
+  const lines = script.split('\n').filter((line) => {
+    const trimmed = line.trim();
+    return trimmed !== '' && !trimmed.startsWith('#');
+  });
+  return ['#!/bin/sh', ...lines];
+}
+
+export function buildDocument(options: DocumentOptions): CommandDocument {
+  const timeout = options.executionTimeoutSeconds;
+  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 172_800) {
+    throw new InvalidInputError('executionTimeoutSeconds', timeout, 'an integer from 1 to 172800');
+  }
+  const payload = encodeAgent(readFileSync(options.agentPath));
+  const script = buildScript(payload, options.agentVersion ?? packageVersion());
+  const parameters = {} as Record<SsmParameterName, DocumentParameter>;
+  for (const spec of SSM_PARAMETERS) {
+    const value = options.defaults?.[spec.name] ?? spec.default;
+    if (!new RegExp(spec.allowedPattern).test(value)) {
+      throw new InvalidInputError(`default of document parameter ${spec.name}`, value, spec.allowedPattern);
+    }
+    parameters[spec.name] = {
+      type: 'String',
+      description: spec.description,
+      default: value,
+      allowedPattern: spec.allowedPattern,
+      interpolationType: 'ENV_VAR',
+    };
+  }
+  return {
+    schemaVersion: '2.2',
+    description: `CloudConnexa Resource Monitor: runs the bundled agent (sha256 ${payload.sha256}, ${payload.bytes} bytes) and prints its result document. Needs SSM Agent 3.3.2746.0 or later.`,
+    parameters,
+    mainSteps: [
+      {
+        action: 'aws:runShellScript',
+        name: RUN_STEP_NAME,
+        precondition: { StringEquals: ['platformType', 'Linux'] },
+        inputs: { timeoutSeconds: timeout, runCommand: scriptLines(script) },
+      },
+    ],
+  };
+}
+
+/** The step's shell text as the SSM Agent writes it to disk. */
+export function documentScript(document: CommandDocument): string {
+  return `${document.mainSteps[0].inputs.runCommand.join('\n')}\n`;
+}
+
+/**
+ * Bytes the 64 KB limit sees in the worst case: the document as JSON plus a
+ * SendCommand Parameters object holding every parameter at its longest value.
+ */
+export function worstCaseSize(document: CommandDocument): number {
+  const longest: Record<string, string[]> = {};
+  for (const spec of SSM_PARAMETERS) longest[spec.name] = ['x'.repeat(spec.maxLength)];
+  return Buffer.byteLength(JSON.stringify(document)) + Buffer.byteLength(JSON.stringify(longest));
+}
+
+function packageVersion(): string {
+  const manifest: unknown = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  const version = typeof manifest === 'object' && manifest !== null ? Reflect.get(manifest, 'version') : null;
+  return typeof version === 'string' ? version : 'unknown';
+}
+
+function shellSafe(field: string, value: string): string {
+  if (!/^[A-Za-z0-9._+-]{1,64}$/.test(value)) {
+    throw new InvalidInputError(field, value, 'letters, digits and . _ + - (it is placed in shell text)');
+  }
+  return value;
+}

@@ -1,0 +1,401 @@
+/**
+ * Every way a round can fail, exercised through the bundle with real stand-in
+ * executables on PATH: the exit code, the result document and what is (not) written.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parseResultDocument } from '../../../common/result-schema.ts';
+import { AGENT, runAgent, standInBin, tempDir } from '../../helpers/run-agent.ts';
+
+const FAST = ['--count', '2', '--interval', '0.2'];
+const MTR_PATH = '/usr/bin';
+
+describe('agent check: invalid input is rejected with exit 2 before anything runs', () => {
+  let dir: ReturnType<typeof tempDir>;
+  before(() => {
+    dir = tempDir('agent-input-');
+  });
+  after(() => dir.cleanup());
+
+  const cases: [string, string[], RegExp][] = [
+    [
+      'a shell metacharacter in a resource',
+      ['--resources', '10.0.0.1;reboot'],
+      /--resources "10\.0\.0\.1;reboot" is not allowed/,
+    ],
+    ['a command substitution', ['--resources', '$(id)'], /--resources "\$\(id\)" is not allowed/],
+    ['a resource that looks like an option', ['--resources', '-x'], /--resources "-x" is not allowed/],
+    ['an empty item', ['--resources', '127.0.0.1,,127.0.0.2'], /empty item/],
+    [
+      '300 items',
+      [
+        '--resources',
+        Array.from({ length: 300 }, (_, i) => `10.1.${Math.floor(i / 250)}.${i % 250}`).join(','),
+      ],
+      /300 items.*at most 50/,
+    ],
+    [
+      'a 2,000-character name',
+      ['--resources', `${'a'.repeat(2000)}.example`],
+      /2008 characters\).*at most 512/,
+    ],
+    [
+      'a non-numeric threshold',
+      ['--resources', '127.0.0.1', '--latency-threshold', 'fast'],
+      /--latency-threshold "fast" is not allowed: a number from 0\.1 to 60000/,
+    ],
+    [
+      'a count out of range',
+      ['--resources', '127.0.0.1', '--count', '0'],
+      /--count "0" is not allowed: an integer from 1 to 500/,
+    ],
+    ['an unknown loss rule', ['--resources', '127.0.0.1', '--loss-rule', 'median'], /persistent, any-hop/],
+    ['an unknown option', ['--resources', '127.0.0.1', '--colour'], /option "--colour" is not allowed/],
+    [
+      'a gateway that is not an IP',
+      ['--resources', '127.0.0.1', '--gateway-ip', 'gw.example'],
+      /--gateway-ip "gw\.example"/,
+    ],
+    ['a missing value', ['--resources'], /--resources \(missing\) is not allowed: a value after the option/],
+  ];
+  for (const [what, args, message] of cases) {
+    it(`rejects ${what}`, () => {
+      const logDir = join(dir.path, 'never-created');
+      const run = runAgent(['check', '--json', '--log-dir', logDir, ...args]);
+      assert.equal(run.status, 2, run.stdout + run.stderr);
+      const doc = parseResultDocument(run.stdout);
+      assert.equal(doc.outcome, 'invalid-input');
+      assert.equal(doc.error?.code, 'E_INVALID_INPUT');
+      assert.match(doc.error?.message ?? '', message);
+      assert.equal(existsSync(logDir), false, 'nothing ran: the log dir was not even created');
+    });
+  }
+
+  it('without --json says what is wrong on stderr', () => {
+    const run = runAgent(['check', '--resources', '$(id)']);
+    assert.equal(run.status, 2);
+    assert.equal(run.stdout, '');
+    assert.match(
+      run.stderr,
+      /^error: --resources "\$\(id\)" is not allowed: an IPv4 or IPv6 address, a DNS host name, or an http\(s\):\/\/ URL\n$/,
+    );
+  });
+
+  it('reads every option from a --config file, and flags win over it', () => {
+    const config = join(dir.path, 'config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        resources: ['127.0.0.1'],
+        count: 2,
+        interval: 0.2,
+        'log-dir': join(dir.path, 'from-config'),
+      }),
+    );
+    const run = runAgent(['check', '--json', '--config', config, '--latency-threshold', '500']);
+    assert.equal(run.status, 0, run.stderr);
+    const doc = parseResultDocument(run.stdout);
+    assert.equal(doc.settings?.count, 2);
+    assert.equal(doc.settings?.latencyThresholdMs, 500);
+    assert.ok(existsSync(join(dir.path, 'from-config', 'LATENCY-LOSS-CONNEXA-REPORT.json')));
+  });
+
+  it('rejects an unknown config key naming it and the allowed keys', () => {
+    const config = join(dir.path, 'bad-config.json');
+    writeFileSync(config, JSON.stringify({ resources: '127.0.0.1', thresholds: 5 }));
+    const run = runAgent(['check', '--json', '--config', config]);
+    assert.equal(run.status, 2);
+    assert.match(
+      parseResultDocument(run.stdout).error?.message ?? '',
+      /config key "thresholds" is not allowed: one of resources, count/,
+    );
+  });
+});
+
+describe('agent check: environment problems exit 3 with a result document', () => {
+  let dir: ReturnType<typeof tempDir>;
+  before(() => {
+    dir = tempDir('agent-env-');
+  });
+  after(() => dir.cleanup());
+
+  it('mtr missing from PATH', () => {
+    const run = runAgent(
+      ['check', '--json', '--resources', '127.0.0.1', '--log-dir', join(dir.path, 'a'), ...FAST],
+      {
+        env: { PATH: standInBin(join(dir.path, 'empty'), {}) },
+      },
+    );
+    assert.equal(run.status, 3, run.stderr);
+    const doc = parseResultDocument(run.stdout);
+    assert.equal(doc.outcome, 'environment');
+    assert.equal(doc.error?.code, 'E_MTR_MISSING');
+    assert.match(doc.error?.message ?? '', /install mtr-tiny/);
+  });
+
+  it('mtr refusing for lack of permission carries mtr own words', () => {
+    const bin = standInBin(join(dir.path, 'perm'), {
+      mtr: '#!/bin/sh\nif [ "$1" = "--version" ]; then echo "mtr 0.95"; exit 0; fi\necho "mtr: Failure to open IPv4 sockets: Operation not permitted" >&2\nexit 1\n',
+    });
+    const run = runAgent(
+      ['check', '--json', '--resources', '127.0.0.1', '--log-dir', join(dir.path, 'b'), ...FAST],
+      {
+        env: { PATH: `${bin}:${process.env.PATH}` },
+      },
+    );
+    assert.equal(run.status, 3, run.stderr);
+    const doc = parseResultDocument(run.stdout);
+    assert.equal(doc.error?.code, 'E_MTR_PERMISSION');
+  });
+
+  it('a log dir that cannot be created names the directory', () => {
+    const file = join(dir.path, 'a-file');
+    writeFileSync(file, '');
+    const run = runAgent([
+      'check',
+      '--json',
+      '--resources',
+      '127.0.0.1',
+      '--log-dir',
+      join(file, 'logs'),
+      ...FAST,
+    ]);
+    assert.equal(run.status, 3);
+    const doc = parseResultDocument(run.stdout);
+    assert.equal(doc.error?.code, 'E_LOG_DIR');
+    assert.ok(doc.error?.message.includes(join(file, 'logs')), doc.error?.message);
+  });
+});
+
+describe('agent check: a failing path is reported, the round still completes', () => {
+  let dir: ReturnType<typeof tempDir>;
+  before(() => {
+    dir = tempDir('agent-mtrfail-');
+  });
+  after(() => dir.cleanup());
+
+  const standIns: [string, string, string][] = [
+    ['mtr exiting non-zero', 'echo "mtr: unexpected packet" >&2; exit 1', 'E_MTR_FAILED'],
+    ['mtr printing malformed JSON', 'echo "{ \\"report\\": [ truncated"', 'E_MTR_OUTPUT'],
+  ];
+  for (const [what, body, code] of standIns) {
+    it(`${what}: verdict error with the evidence, seed line still written`, () => {
+      const bin = standInBin(join(dir.path, code), {
+        mtr: `#!/bin/sh\nif [ "$1" = "--version" ]; then echo "mtr 0.95"; exit 0; fi\n${body}\n`,
+      });
+      const logDir = join(dir.path, `${code}-logs`);
+      const run = runAgent(['check', '--json', '--resources', '127.0.0.1', '--log-dir', logDir, ...FAST], {
+        env: { PATH: `${bin}:${MTR_PATH}:/bin` },
+      });
+      assert.equal(run.status, 0, run.stderr);
+      const doc = parseResultDocument(run.stdout);
+      assert.equal(doc.resources[0]?.verdict, 'error');
+      assert.equal(doc.resources[0]?.errors[0]?.code, code);
+      if (code === 'E_MTR_FAILED') {
+        const evidence = doc.resources[0]?.errors[0];
+        assert.ok(evidence?.command?.includes('--json'), 'the command is part of the evidence');
+        assert.equal(evidence?.exitCode, 1);
+        assert.match(evidence?.stderr ?? '', /unexpected packet/);
+      }
+      assert.ok(doc.warnings.some((w) => w.startsWith('127.0.0.1:')));
+      assert.equal(
+        readFileSync(join(logDir, 'LATENCY-LOSS-CONNEXA-REPORT.json'), 'utf8').split('\n').length,
+        2,
+      );
+    });
+  }
+
+  it('a hanging mtr is killed at its deadline and reported as E_MTR_TIMEOUT', () => {
+    const bin = standInBin(join(dir.path, 'hang'), {
+      mtr: '#!/bin/sh\nif [ "$1" = "--version" ]; then echo "mtr 0.95"; exit 0; fi\nexec sleep 600\n',
+    });
+    const run = runAgent(
+      [
+        'check',
+        '--json',
+        '--resources',
+        '127.0.0.1',
+        '--count',
+        '1',
+        '--interval',
+        '0.2',
+        '--log-dir',
+        join(dir.path, 'hang-logs'),
+      ],
+      {
+        env: { PATH: `${bin}:/bin` },
+        timeoutMs: 60_000,
+      },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    const doc = parseResultDocument(run.stdout);
+    assert.equal(doc.resources[0]?.errors[0]?.code, 'E_MTR_TIMEOUT');
+  });
+});
+
+describe('agent check: rounds never overlap', () => {
+  let dir: ReturnType<typeof tempDir>;
+  before(() => {
+    dir = tempDir('agent-lock-');
+  });
+  after(() => dir.cleanup());
+
+  it('a second round while one runs exits 4 naming the holder; the first completes', async () => {
+    const logDir = join(dir.path, 'logs');
+    const first = spawn(process.execPath, [
+      AGENT,
+      'check',
+      '--json',
+      '--resources',
+      '127.0.0.1',
+      '--count',
+      '10',
+      '--interval',
+      '0.2',
+      '--log-dir',
+      logDir,
+    ]);
+    let firstOut = '';
+    first.stdout.on('data', (chunk: Buffer) => {
+      firstOut += chunk.toString();
+    });
+    const firstExit = new Promise<number | null>((resolve) => first.on('exit', resolve));
+    await waitFor(() => existsSync(join(logDir, '.cc-monitor.lock')));
+
+    const second = runAgent(['check', '--json', '--resources', '127.0.0.1', '--log-dir', logDir, ...FAST]);
+
+    assert.equal(second.status, 4);
+    const doc = parseResultDocument(second.stdout);
+    assert.equal(doc.outcome, 'busy');
+    assert.match(doc.error?.message ?? '', new RegExp(`held by pid ${first.pid}`));
+    assert.equal(await firstExit, 0);
+    assert.equal(parseResultDocument(firstOut).outcome, 'completed');
+    assert.equal(existsSync(join(logDir, '.cc-monitor.lock')), false, 'the lock is released');
+  });
+
+  it('SIGTERM during a round stops it, kills its mtr and releases the lock', async () => {
+    const logDir = join(dir.path, 'term');
+    const child = spawn(process.execPath, [
+      AGENT,
+      'check',
+      '--json',
+      '--resources',
+      '127.0.0.1',
+      '--count',
+      '50',
+      '--interval',
+      '0.2',
+      '--log-dir',
+      logDir,
+    ]);
+    const exit = new Promise<number | null>((resolve) =>
+      child.on('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))),
+    );
+    await waitFor(() => existsSync(join(logDir, '.cc-monitor.lock')));
+    await new Promise((r) => setTimeout(r, 500));
+    child.kill('SIGTERM');
+    assert.equal(await exit, 143);
+    assert.equal(existsSync(join(logDir, '.cc-monitor.lock')), false);
+    assert.equal(mtrProcessesWithParentGone(), 0);
+  });
+
+  it('a lock left by a killed round is recovered by the next round', () => {
+    const logDir = join(dir.path, 'stale');
+    mkdirSync(logDir, { recursive: true });
+    writeFileSync(
+      join(logDir, '.cc-monitor.lock'),
+      JSON.stringify({
+        pid: 999_999,
+        startedAt: new Date().toISOString(),
+        hostname: hostname(),
+        procStart: null,
+      }),
+    );
+    const run = runAgent(['check', '--json', '--resources', '127.0.0.1', '--log-dir', logDir, ...FAST]);
+    assert.equal(run.status, 0, run.stdout);
+    assert.equal(existsSync(join(logDir, '.cc-monitor.lock')), false);
+  });
+});
+
+describe('agent check: gateway discovery through OpenVPN 3', () => {
+  let dir: ReturnType<typeof tempDir>;
+  before(() => {
+    dir = tempDir('agent-ovpn3-');
+  });
+  after(() => dir.cleanup());
+
+  it('finds the gateway from `openvpn3 sessions-list` (v24 Connected to) and runs mtr towards it', () => {
+    const list = [
+      '-'.repeat(77),
+      '        Path: /net/openvpn/v3/sessions/abc123',
+      '     Created: Mon Dec 12 16:40:02 2022                  PID: 147527',
+      '       Owner: root                                   Device: tun0',
+      ' Config name: CloudConnexa',
+      'Connected to: udp:127.0.0.9:1194',
+      '      Status: Connection, Client connected',
+      '-'.repeat(77),
+    ].join('\n');
+    const listFile = join(dir.path, 'list.txt');
+    writeFileSync(listFile, `${list}\n`);
+    const bin = standInBin(join(dir.path, 'v24'), { openvpn3: `#!/bin/sh\ncat ${listFile}\n` });
+    const run = runAgent(
+      ['check', '--json', '--resources', '127.0.0.1', '--log-dir', join(dir.path, 'logs'), ...FAST],
+      {
+        env: { PATH: `${bin}:${process.env.PATH}` },
+      },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    const doc = parseResultDocument(run.stdout);
+    assert.equal(doc.gateway?.ip, '127.0.0.9');
+    assert.equal(doc.gateway?.source, 'openvpn3');
+    assert.equal(doc.gateway?.hops?.at(-1)?.host, '127.0.0.9');
+    assert.equal(doc.seed?.GATEWAY_IP, '127.0.0.9');
+  });
+
+  it('no gateway found is a warning, never a crash', () => {
+    const bin = standInBin(join(dir.path, 'none'), { openvpn3: '#!/bin/sh\necho "No sessions available"\n' });
+    const run = runAgent(
+      ['check', '--json', '--resources', '127.0.0.1', '--log-dir', join(dir.path, 'logs2'), ...FAST],
+      {
+        env: { PATH: `${bin}:${process.env.PATH}` },
+      },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    const doc = parseResultDocument(run.stdout);
+    assert.equal(doc.gateway?.ip, null);
+    assert.ok(
+      doc.warnings.some((w) => /gateway/i.test(w)),
+      JSON.stringify(doc.warnings),
+    );
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** mtr processes re-parented to init: an agent that died without taking its probes down. */
+function mtrProcessesWithParentGone(): number {
+  let count = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Zombies are already dead; only a live orphan is a leak.
+      const match = /^\d+ \((.*)\) (\S) (\d+)/.exec(stat);
+      if (match && (match[1] === 'mtr' || match[1] === 'mtr-packet') && match[2] !== 'Z' && match[3] === '1')
+        count++;
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return count;
+}

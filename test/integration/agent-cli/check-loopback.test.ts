@@ -1,0 +1,178 @@
+/**
+ * The built bundle, run as a user runs it, with real mtr against loopback.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parseResultDocument, RESULT_MAX_CHARS, SEED_KEYS } from '../../../common/result-schema.ts';
+import { AGENT, NODE12, runAgent, tempDir } from '../../helpers/run-agent.ts';
+
+const FAST = ['--count', '3', '--interval', '0.2'];
+
+describe('agent check against loopback with real mtr', () => {
+  let dir: ReturnType<typeof tempDir>;
+  before(() => {
+    assert.ok(existsSync(AGENT), 'dist/agent.js must be built first (npm run build)');
+    dir = tempDir('agent-cli-');
+  });
+  after(() => dir.cleanup());
+
+  it('a clean round prints one versioned JSON document, appends one seed line and writes no MTR file', () => {
+    const logDir = join(dir.path, 'clean');
+    const run = runAgent([
+      'check',
+      '--json',
+      '--resources',
+      '127.0.0.1',
+      '--log-dir',
+      logDir,
+      '--gateway-ip',
+      '127.0.0.2',
+      ...FAST,
+    ]);
+
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout.trim().split('\n').length, 1, 'stdout is exactly one line of JSON');
+    const doc = parseResultDocument(run.stdout);
+    assert.equal(doc.outcome, 'completed');
+    assert.equal(doc.resources.length, 1);
+    const [resource] = doc.resources;
+    assert.equal(resource?.method, 'icmp');
+    assert.equal(resource?.verdict, 'ok');
+    assert.equal(resource?.lossPct, 0);
+    assert.ok((resource?.latencyMs ?? 99) < 5, 'loopback latency is well under 5 ms');
+    assert.equal(doc.mtrId, '0');
+    assert.equal(doc.gateway?.ip, '127.0.0.2');
+    assert.equal(doc.gateway?.source, 'option');
+    assert.deepEqual(readdirSync(logDir).sort(), ['LATENCY-LOSS-CONNEXA-REPORT.json']);
+    const line = JSON.parse(readFileSync(join(logDir, 'LATENCY-LOSS-CONNEXA-REPORT.json'), 'utf8'));
+    assert.deepEqual(Object.keys(line), [...SEED_KEYS]);
+    assert.equal(line.LATENCY_FLAG, '0');
+    assert.equal(line.LOSS_FLAG, '0');
+    assert.equal(line['MTR-ID_(YYYYMMDDHHMMSS)'], '0');
+    assert.deepEqual(line['RESOURCE(S)'], ['127.0.0.1']);
+    assert.deepEqual(line, doc.seed);
+  });
+
+  it('a latency threshold below loopback latency flags it and writes both MTR files in the old layout', () => {
+    const logDir = join(dir.path, 'flagged');
+    const run = runAgent([
+      'check',
+      '--json',
+      '--resources',
+      '127.0.0.1,localhost',
+      '--latency-threshold',
+      '0.1',
+      '--log-dir',
+      logDir,
+      '--gateway-ip',
+      '127.0.0.3',
+      '--count',
+      '3',
+      '--interval',
+      '0.2',
+    ]);
+    assert.equal(run.status, 0, run.stderr);
+    const doc = parseResultDocument(run.stdout);
+    // Loopback averages a few hundredths of a millisecond; a 0.1 ms threshold may or may not trip,
+    // so the test asserts the layout for whatever was flagged.
+    const flagged = doc.resources.filter((r) => r.latencyFlag);
+    if (flagged.length === 0) return;
+    assert.match(doc.mtrId, /^\d{14}$/);
+    const resourceFile = join(logDir, `MTR-RESOURCE-${doc.mtrId}.txt`);
+    const gatewayFile = join(logDir, `MTR-GATEWAY-${doc.mtrId}.txt`);
+    const text = readFileSync(resourceFile, 'utf8');
+    if (flagged.length === 1) {
+      assert.match(
+        text,
+        new RegExp(`^RESOURCE MTR: ${doc.mtrId} \\(Hop, Avg, Loss%\\)\\n  1\\.\\|-- 127\\.0\\.0\\.1 `),
+      );
+    } else {
+      assert.match(text, new RegExp(`^RESOURCE MTR: ${doc.mtrId} 127\\.0\\.0\\.1 \\(Hop, Avg, Loss%\\)\\n`));
+      assert.match(text, new RegExp(`\\n\\nRESOURCE MTR: ${doc.mtrId} localhost \\(Hop, Avg, Loss%\\)\\n`));
+    }
+    assert.doesNotMatch(text, /^Start:|HOST:/m);
+    assert.match(
+      readFileSync(gatewayFile, 'utf8'),
+      new RegExp(`^GATEWAY MTR: ${doc.mtrId} \\(Hop, Avg, Loss%\\)\\n`),
+    );
+    assert.deepEqual(
+      doc.files.map((f) => f.kind),
+      ['report', 'mtr-resource', 'mtr-gateway'],
+    );
+  });
+
+  it('a zero loss threshold does not flag a path without loss (IPv6 loopback)', () => {
+    const logDir = join(dir.path, 'zero-threshold');
+    const run = runAgent([
+      'check',
+      '--json',
+      '--resources',
+      '::1',
+      '--loss-threshold',
+      '0',
+      '--log-dir',
+      logDir,
+      ...FAST,
+    ]);
+    assert.equal(run.status, 0, run.stderr);
+    const doc = parseResultDocument(run.stdout);
+    assert.equal(doc.resources[0]?.lossFlag, false);
+    assert.equal(doc.resources[0]?.address, '::1');
+  });
+
+  it('ten loopback resources are probed concurrently: the round takes about one mtr run, not ten', () => {
+    const logDir = join(dir.path, 'ten');
+    const targets = Array.from({ length: 10 }, (_, i) => `127.0.0.${i + 1}`).join(',');
+    const run = runAgent([
+      'check',
+      '--json',
+      '--resources',
+      targets,
+      '--log-dir',
+      logDir,
+      '--gateway-ip',
+      '127.0.1.1',
+      ...FAST,
+    ]);
+    assert.equal(run.status, 0, run.stderr);
+    const doc = parseResultDocument(run.stdout);
+    assert.equal(doc.resources.length, 10);
+    assert.ok(doc.resources.every((r) => r.verdict === 'ok'));
+    // One mtr run here is 3 x 0.2 s plus a 2 s grace time; ten in turn would take over 26 s.
+    assert.ok(doc.timings.probesMs < 10_000, `probes took ${doc.timings.probesMs} ms`);
+    assert.ok(run.stdout.length < RESULT_MAX_CHARS);
+  });
+
+  it('without --json prints a table naming each target and its verdict', () => {
+    const run = runAgent([
+      'check',
+      '--resources',
+      '127.0.0.1',
+      '--log-dir',
+      join(dir.path, 'table'),
+      ...FAST,
+    ]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /^TARGET\s+ADDRESS\s+METHOD\s+LATENCY\s+LOSS\s+VERDICT\s+TROUBLE STARTS AT$/m);
+    assert.match(run.stdout, /^127\.0\.0\.1\s+icmp\s+\d+\.\d+ ms\s+0\.0 %\s+OK\s+-$/m);
+    assert.match(run.stdout, /^wrote .*LATENCY-LOSS-CONNEXA-REPORT\.json$/m);
+  });
+
+  it('runs on Node.js 12.22, the stock nodejs of Ubuntu 22.04', () => {
+    assert.ok(existsSync(NODE12), 'Node 12 runtime missing: npm ci --prefix test/node12');
+    const logDir = join(dir.path, 'node12');
+    const run = runAgent(['check', '--json', '--resources', '127.0.0.1,::1', '--log-dir', logDir, ...FAST], {
+      node: NODE12,
+    });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stderr, '');
+    const doc = parseResultDocument(run.stdout);
+    assert.deepEqual(
+      doc.resources.map((r) => r.verdict),
+      ['ok', 'ok'],
+    );
+    assert.ok(statSync(join(logDir, 'LATENCY-LOSS-CONNEXA-REPORT.json')).size > 0);
+  });
+});

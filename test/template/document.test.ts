@@ -1,0 +1,78 @@
+/**
+ * The SSM document generator on its own: what it refuses at package time and
+ * how the agent travels inside the document.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { gunzipSync } from 'node:zlib';
+import { InvalidInputError } from '../../common/errors.ts';
+import {
+  AGENT_BUNDLE_ENV,
+  buildDocument,
+  documentScript,
+  encodeAgent,
+  resolveAgentPath,
+  scriptLines,
+} from '../../ssm/document.ts';
+
+const scratch = mkdtempSync(join(tmpdir(), 'ccm-document-'));
+const agent = join(scratch, 'agent.js');
+writeFileSync(agent, "console.log('{}');\n");
+
+describe('SSM document generator', () => {
+  after(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it('tells the user to run npm run build when the built agent is missing', () => {
+    const missing = join(scratch, 'dist', 'agent.js');
+    assert.throws(
+      () => resolveAgentPath({}, missing),
+      (error: unknown) =>
+        error instanceof InvalidInputError &&
+        error.message.includes(missing) &&
+        /npm run build/.test(error.message),
+    );
+  });
+
+  it('prefers the bundle named by CCM_AGENT_BUNDLE and rejects one that does not exist', () => {
+    assert.equal(resolveAgentPath({ [AGENT_BUNDLE_ENV]: agent }, join(scratch, 'nope.js')), agent);
+    assert.throws(
+      () => resolveAgentPath({ [AGENT_BUNDLE_ENV]: join(scratch, 'gone.js') }),
+      new RegExp(`${AGENT_BUNDLE_ENV} must name an existing agent bundle`),
+    );
+  });
+
+  it('carries the agent as gzip + base64 whose decoded bytes match the declared SHA-256', () => {
+    const bundle = Buffer.from("'use strict';\nconsole.log('agent');\n".repeat(200));
+    const payload = encodeAgent(bundle);
+    const decoded = gunzipSync(Buffer.from(payload.gzipBase64, 'base64'));
+    assert.deepEqual(decoded, bundle);
+    assert.equal(payload.sha256, createHash('sha256').update(bundle).digest('hex'));
+    assert.match(payload.gzipBase64, /^[A-Za-z0-9+/=]+$/, 'nothing the shell would interpret');
+  });
+
+  it('rejects a stage default that the parameter pattern would refuse at SendCommand', () => {
+    assert.throws(
+      () =>
+        buildDocument({ agentPath: agent, executionTimeoutSeconds: 60, defaults: { Count: '25; reboot' } }),
+      /default of document parameter Count "25; reboot" is not allowed/,
+    );
+  });
+
+  it('rejects an execution timeout SSM would not accept', () => {
+    assert.throws(
+      () => buildDocument({ agentPath: agent, executionTimeoutSeconds: 0 }),
+      /executionTimeoutSeconds/,
+    );
+  });
+
+  it('drops comment and blank lines from the embedded script but keeps the code', () => {
+    const lines = scriptLines('#!/bin/sh\n# why\n\nset -eu\n  # indented why\necho "#not a comment"\n');
+    assert.deepEqual(lines, ['#!/bin/sh', 'set -eu', 'echo "#not a comment"']);
+    const script = documentScript(buildDocument({ agentPath: agent, executionTimeoutSeconds: 60 }));
+    assert.match(script, /^#!\/bin\/sh\nset -eu\n/);
+  });
+});

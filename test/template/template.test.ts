@@ -1,0 +1,631 @@
+/**
+ * Packages the stack with `serverless package` (offline, no AWS credentials)
+ * and checks the CloudFormation template it produces.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  DIMENSIONS,
+  FLEET_METRICS,
+  HOST_METRICS,
+  LEGACY_FILTER_PATTERN,
+  LEGACY_METRIC,
+  METRIC_NAMESPACE,
+  RESOURCE_METRICS,
+} from '../../common/metric-names.ts';
+import { SSM_PARAMETERS } from '../../common/ssm-parameters.ts';
+import {
+  AGENT_BUNDLE_ENV,
+  type CommandDocument,
+  DEFAULT_AGENT_PATH,
+  DOCUMENT_SIZE_LIMIT,
+  documentScript,
+  RUN_STEP_NAME,
+  worstCaseSize,
+} from '../../ssm/document.ts';
+
+const ROOT = resolve(__dirname, '..', '..');
+const OSLS = join(ROOT, 'node_modules', 'osls', 'bin', 'serverless.js');
+
+interface Resource {
+  Type: string;
+  Condition?: string;
+  DependsOn?: string[];
+  Properties: Record<string, unknown>;
+}
+interface Template {
+  Resources: Record<string, Resource>;
+  Conditions?: Record<string, unknown>;
+}
+interface Statement {
+  Sid?: string;
+  Effect: 'Allow' | 'Deny';
+  Action: string | string[];
+  Resource?: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+interface Packaged {
+  stage: string;
+  template: Template;
+  ms: number;
+}
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+const scratch = mkdtempSync(join(tmpdir(), 'ccm-template-'));
+const runId = randomBytes(4).toString('hex');
+
+/** A stand-in for dist/agent.js of realistic size and compressibility (about 60 KB of varied JS). */
+function placeholderAgent(): string {
+  const path = join(scratch, 'placeholder-agent.js');
+  const words = ['resolve', 'probe', 'latency', 'gateway', 'render', 'parse', 'hops', 'loss', 'report'];
+  let text = "'use strict';\n";
+  for (let i = 0; text.length < 60_000; i++) {
+    const word = words[i % words.length] ?? 'x';
+    text += `function ${word}_${i}(a,b){const c=${randomBytes(4).readUInt32LE()};return a.${word}(b,c)+"${randomBytes(6).toString('base64')}"}\n`;
+  }
+  writeFileSync(path, text);
+  return path;
+}
+
+function packagingEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE']) {
+    delete env[name];
+  }
+  // Prove that packaging needs no credentials: no files, no instance metadata.
+  env.AWS_CONFIG_FILE = join(scratch, 'no-aws-config');
+  env.AWS_SHARED_CREDENTIALS_FILE = join(scratch, 'no-aws-credentials');
+  env.AWS_EC2_METADATA_DISABLED = 'true';
+  return env;
+}
+
+/** Sources serverless package reads; everything else (tests, docs) stays out of the copy. */
+const SERVICE_ENTRIES = [
+  'serverless.yml',
+  'package.json',
+  'tsconfig.json',
+  'ssm',
+  'common',
+  'functions',
+  'agent',
+];
+
+/**
+ * osls stages every package in <service>/.serverless whatever --package says, so
+ * concurrent runs in one directory clobber each other: each run gets a copy.
+ */
+function serviceCopy(stage: string): string {
+  const dir = join(scratch, `service-${stage}`);
+  mkdirSync(dir);
+  for (const entry of SERVICE_ENTRIES) {
+    if (existsSync(join(ROOT, entry))) cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
+  }
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  return dir;
+}
+
+function runPackage(stage: string, params: string[], env: Record<string, string>): Promise<RunResult> {
+  const outDir = join(scratch, `out-${stage}`);
+  const cwd = serviceCopy(stage);
+  const args = [OSLS, 'package', '--stage', stage, '--package', outDir, ...params.map((p) => `--param=${p}`)];
+  const started = performance.now();
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, args, {
+      cwd,
+      env: packagingEnv(env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, stdout, stderr, ms: Math.round(performance.now() - started) }));
+  });
+}
+
+async function packageStage(stage: string, params: string[], env: Record<string, string>): Promise<Packaged> {
+  const result = await runPackage(stage, params, env);
+  assert.equal(
+    result.code,
+    0,
+    `serverless package --stage ${stage} failed:\n${result.stdout}\n${result.stderr}`,
+  );
+  const file = join(scratch, `out-${stage}`, 'cloudformation-template-update-stack.json');
+  const template = JSON.parse(readFileSync(file, 'utf8')) as Template;
+  return { stage, template, ms: result.ms };
+}
+
+function resource(template: Template, logicalId: string): Resource {
+  const found = template.Resources[logicalId];
+  assert.ok(found, `resource ${logicalId} is missing; have ${Object.keys(template.Resources).join(', ')}`);
+  return found;
+}
+
+function ofType(template: Template, type: string): [string, Resource][] {
+  return Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+}
+
+function actions(statement: Statement): string[] {
+  return Array.isArray(statement.Action) ? statement.Action : [statement.Action];
+}
+
+function resources(statement: Statement): unknown[] {
+  return Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
+}
+
+/** Every policy statement in the template, with the resource that holds it. */
+function statements(template: Template): { owner: string; statement: Statement }[] {
+  const found: { owner: string; statement: Statement }[] = [];
+  const visit = (owner: string, value: unknown): void => {
+    if (Array.isArray(value)) {
+      for (const item of value) visit(owner, item);
+      return;
+    }
+    if (typeof value !== 'object' || value === null) return;
+    const record = value as Record<string, unknown>;
+    if (Array.isArray(record.Statement)) {
+      for (const s of record.Statement) found.push({ owner, statement: s as Statement });
+    }
+    for (const child of Object.values(record)) visit(owner, child);
+  };
+  for (const [id, r] of Object.entries(template.Resources)) visit(id, r.Properties);
+  return found;
+}
+
+function roleStatements(template: Template, roleId: string): Statement[] {
+  return statements(template)
+    .filter((s) => s.owner === roleId && s.statement.Action !== 'sts:AssumeRole')
+    .map((s) => s.statement);
+}
+
+function documentOf(template: Template): CommandDocument {
+  return resource(template, 'MonitorDocument').Properties.Content as CommandDocument;
+}
+
+function getAtt(logicalId: string, attribute: string): unknown {
+  return { 'Fn::GetAtt': [logicalId, attribute] };
+}
+
+/** Renders the dashboard's Fn::Sub body with sample values so it can be parsed as JSON. */
+function dashboardBody(template: Template): {
+  widgets: { type: string; properties: Record<string, unknown> }[];
+} {
+  const sub = resource(template, 'Dashboard').Properties.DashboardBody as { 'Fn::Sub': [string, object] };
+  const [text, variables] = sub['Fn::Sub'];
+  const rendered = text.replace(/\$\{([A-Za-z:]+)\}/g, (_match, name: string) => {
+    if (name === 'AWS::Region') return 'us-east-1';
+    const value = Reflect.get(variables, name);
+    return typeof value === 'string' || typeof value === 'number' ? String(value) : `sample-${name}`;
+  });
+  return JSON.parse(rendered) as { widgets: { type: string; properties: Record<string, unknown> }[] };
+}
+
+const KNOWN_METRICS = new Set<string>([
+  ...Object.values(FLEET_METRICS),
+  ...Object.values(HOST_METRICS),
+  ...Object.values(RESOURCE_METRICS),
+  LEGACY_METRIC,
+]);
+
+let main: Packaged;
+let other: Packaged;
+let agentEnv: Record<string, string> = {};
+
+describe('packaged CloudFormation template', () => {
+  before(async () => {
+    // In CI `npm run build` runs first; without a build, test with a placeholder of realistic size.
+    const built = existsSync(DEFAULT_AGENT_PATH);
+    agentEnv = { [AGENT_BUNDLE_ENV]: built ? DEFAULT_AGENT_PATH : placeholderAgent() };
+    [main, other] = await Promise.all([
+      packageStage(`ci-${runId}`, [], agentEnv),
+      packageStage(`qa-${runId}`, ['alarmEmail=ops@example.com', 'metricGranularity=fleet'], agentEnv),
+    ]);
+    const source = built ? 'dist/agent.js' : 'a placeholder agent';
+    process.stdout.write(
+      `# serverless package took ${main.ms} ms and ${other.ms} ms (two stages in parallel, ${source})\n`,
+    );
+  });
+
+  after(() => {
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('packages for two different stage names, naming each stage in functions, alarms and metrics', () => {
+    for (const packaged of [main, other]) {
+      const fn = resource(packaged.template, 'DispatchLambdaFunction').Properties;
+      assert.equal(fn.FunctionName, `cloudconnexa-monitor-${packaged.stage}-dispatch`);
+      const alarm = resource(packaged.template, 'HostsFlaggedAlarm').Properties;
+      assert.deepEqual(alarm.Dimensions, [{ Name: DIMENSIONS.stage, Value: packaged.stage }]);
+      const doc = resource(packaged.template, 'MonitorDocument').Properties;
+      assert.equal(doc.Name, `cloudconnexa-monitor-${packaged.stage}-agent`);
+    }
+  });
+
+  it('runs both functions on a current Node.js runtime on arm64, each with its own role', () => {
+    const t = main.template;
+    for (const [fn, role] of [
+      ['DispatchLambdaFunction', 'DispatchRole'],
+      ['CollectLambdaFunction', 'CollectRole'],
+    ] as const) {
+      const props = resource(t, fn).Properties;
+      assert.match(String(props.Runtime), /^nodejs(2[2-9]|[3-9]\d)\.x$/);
+      assert.deepEqual(props.Architectures, ['arm64']);
+      assert.deepEqual(props.Role, getAtt(role, 'Arn'));
+      assert.equal(resource(t, role).Type, 'AWS::IAM::Role');
+    }
+    assert.equal(t.Resources.IamRoleLambdaExecution, undefined, 'no shared default role');
+  });
+
+  it('gives the functions the environment contract they read', () => {
+    const env = (
+      resource(main.template, 'CollectLambdaFunction').Properties.Environment as {
+        Variables: Record<string, unknown>;
+      }
+    ).Variables;
+    for (const name of [
+      'STAGE',
+      'LOG_GROUP_NAME',
+      'DOCUMENT_NAME',
+      'COLLECT_QUEUE_URL',
+      'TAG_KEY',
+      'TAG_VALUE',
+      'METRIC_GRANULARITY',
+      'DEFAULT_RESOURCES',
+      'DEFAULT_COUNT',
+      'DEFAULT_INTERVAL_SEC',
+      'DEFAULT_LATENCY_THRESHOLD_MS',
+      'DEFAULT_LOSS_THRESHOLD_PCT',
+      'DEFAULT_HOPS',
+      'DEFAULT_LOSS_RULE',
+      'DEFAULT_TCP_PORT',
+      'LOG_DIR',
+      'ALLOW_INSTALL',
+      'COMMAND_TIMEOUT_SECONDS',
+      'EXECUTION_TIMEOUT_SECONDS',
+      'POWERTOOLS_METRICS_NAMESPACE',
+      'POWERTOOLS_SERVICE_NAME',
+      'PLUGIN_NAME',
+    ]) {
+      assert.ok(env[name] !== undefined && env[name] !== '', `environment variable ${name} is missing`);
+    }
+    assert.equal(env.STAGE, main.stage);
+    assert.equal(env.POWERTOOLS_METRICS_NAMESPACE, METRIC_NAMESPACE);
+    assert.equal(env.PLUGIN_NAME, RUN_STEP_NAME);
+    assert.deepEqual(env.DOCUMENT_NAME, { Ref: 'MonitorDocument' });
+    assert.deepEqual(env.LOG_GROUP_NAME, { Ref: 'MonitorLogGroup' });
+    assert.deepEqual(env.COLLECT_QUEUE_URL, { Ref: 'CollectQueue' });
+    assert.equal(env.METRIC_GRANULARITY, 'host');
+    assert.equal(env.TAG_KEY, 'CloudConnexaMonitor');
+    assert.equal(env.TAG_VALUE, 'enabled');
+  });
+
+  it('runs the dispatcher every 5 minutes and the collector from the queue with partial batch failures', () => {
+    const t = main.template;
+    const rules = ofType(t, 'AWS::Events::Rule');
+    assert.equal(rules.length, 1);
+    const rule = rules[0]?.[1].Properties ?? {};
+    assert.equal(rule.ScheduleExpression, 'rate(5 minutes)');
+    const targets = rule.Targets as { Arn: unknown }[];
+    assert.deepEqual(targets[0]?.Arn, getAtt('DispatchLambdaFunction', 'Arn'));
+    const mappings = ofType(t, 'AWS::Lambda::EventSourceMapping');
+    assert.equal(mappings.length, 1);
+    const mapping = mappings[0]?.[1].Properties;
+    assert.deepEqual(mapping?.EventSourceArn, getAtt('CollectQueue', 'Arn'));
+    assert.deepEqual(mapping?.FunctionName, getAtt('CollectLambdaFunction', 'Arn'));
+    assert.deepEqual(mapping?.FunctionResponseTypes, ['ReportBatchItemFailures']);
+  });
+
+  it('creates the central log group with the retention from params and keeps the legacy metric filter', () => {
+    const t = main.template;
+    const group = resource(t, 'MonitorLogGroup');
+    assert.equal(group.Type, 'AWS::Logs::LogGroup');
+    assert.equal(group.Properties.LogGroupName, 'CloudConnexa-Monitor-Logs');
+    assert.equal(Number(group.Properties.RetentionInDays), 30);
+    const filters = ofType(t, 'AWS::Logs::MetricFilter');
+    assert.equal(filters.length, 1);
+    const filter = filters[0]?.[1].Properties;
+    assert.equal(filter?.FilterPattern, LEGACY_FILTER_PATTERN);
+    assert.deepEqual(filter?.LogGroupName, { Ref: 'MonitorLogGroup' });
+    assert.deepEqual(filter?.MetricTransformations, [
+      { MetricNamespace: METRIC_NAMESPACE, MetricName: LEGACY_METRIC, MetricValue: '1' },
+    ]);
+  });
+
+  it('sends failed collection jobs to a dead-letter queue and hides a batch longer than the collector runs', () => {
+    const t = main.template;
+    const queue = resource(t, 'CollectQueue').Properties;
+    assert.equal(resource(t, 'CollectDeadLetterQueue').Type, 'AWS::SQS::Queue');
+    const redrive = queue.RedrivePolicy as { deadLetterTargetArn: unknown; maxReceiveCount: number };
+    assert.deepEqual(redrive.deadLetterTargetArn, getAtt('CollectDeadLetterQueue', 'Arn'));
+    assert.ok(redrive.maxReceiveCount >= 2, 'a job gets retries before the dead-letter queue');
+    const collectorTimeout = Number(resource(t, 'CollectLambdaFunction').Properties.Timeout);
+    assert.ok(Number(queue.VisibilityTimeout) > collectorTimeout, 'visibility timeout > collector timeout');
+  });
+
+  it('subscribes the alarm e-mail only when one is given', () => {
+    const subscription = resource(main.template, 'AlarmEmailSubscription');
+    assert.equal(subscription.Condition, 'HasAlarmEmail');
+    assert.deepEqual(subscription.Properties.TopicArn, { Ref: 'AlarmTopic' });
+    assert.equal(resource(main.template, 'AlarmTopic').Type, 'AWS::SNS::Topic');
+    assert.deepEqual(main.template.Conditions?.HasAlarmEmail, { 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] });
+    assert.deepEqual(other.template.Conditions?.HasAlarmEmail, {
+      'Fn::Not': [{ 'Fn::Equals': ['ops@example.com', ''] }],
+    });
+    assert.equal(resource(other.template, 'AlarmEmailSubscription').Properties.Endpoint, 'ops@example.com');
+  });
+
+  it('alarms when any host is flagged in M of N rounds', () => {
+    const alarm = resource(main.template, 'HostsFlaggedAlarm').Properties;
+    assert.equal(alarm.Namespace, METRIC_NAMESPACE);
+    assert.equal(alarm.MetricName, FLEET_METRICS.hostsFlagged);
+    assert.equal(alarm.Statistic, 'Sum');
+    assert.equal(alarm.ComparisonOperator, 'GreaterThanThreshold');
+    assert.equal(Number(alarm.Threshold), 0);
+    const m = Number(alarm.DatapointsToAlarm);
+    const n = Number(alarm.EvaluationPeriods);
+    assert.ok(m >= 1 && m < n, `M of N with M < N (got ${m} of ${n})`);
+    assert.deepEqual(alarm.AlarmActions, [{ Ref: 'AlarmTopic' }]);
+  });
+
+  it('alarms on the worst host by latency and by loss with a Metrics Insights query grouped by InstanceId', () => {
+    for (const [id, metric, threshold] of [
+      ['WorstHostLatencyAlarm', HOST_METRICS.latencyMs, 75],
+      ['WorstHostLossAlarm', HOST_METRICS.lossPct, 5],
+    ] as const) {
+      const alarm = resource(main.template, id);
+      assert.equal(alarm.Condition, 'HasHostMetrics');
+      const queries = alarm.Properties.Metrics as { Expression: string; ReturnData: boolean }[];
+      assert.equal(queries.length, 1);
+      const expression = queries[0]?.Expression ?? '';
+      assert.match(expression, new RegExp(`^SELECT MAX\\(${metric}\\) FROM ${METRIC_NAMESPACE} `));
+      assert.match(expression, new RegExp(`WHERE ${DIMENSIONS.stage} = '${main.stage}'`));
+      assert.match(
+        expression,
+        new RegExp(`GROUP BY ${DIMENSIONS.instanceId} ORDER BY MAX\\(\\) DESC LIMIT \\d+$`),
+      );
+      assert.equal(Number(alarm.Properties.Threshold), threshold);
+      assert.deepEqual(alarm.Properties.AlarmActions, [{ Ref: 'AlarmTopic' }]);
+    }
+    assert.deepEqual(main.template.Conditions?.HasHostMetrics, {
+      'Fn::Not': [{ 'Fn::Equals': ['host', 'fleet'] }],
+    });
+    assert.deepEqual(other.template.Conditions?.HasHostMetrics, {
+      'Fn::Not': [{ 'Fn::Equals': ['fleet', 'fleet'] }],
+    });
+  });
+
+  it('alarms when hosts fail or are unreachable, and treats a period without checked hosts as breaching', () => {
+    const alarm = resource(main.template, 'MonitoringBlindAlarm').Properties;
+    assert.equal(alarm.TreatMissingData, 'breaching');
+    const metrics = alarm.Metrics as {
+      Id: string;
+      Expression?: string;
+      ReturnData: boolean;
+      MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions: unknown } };
+    }[];
+    const byName = new Map(
+      metrics.flatMap((m) => (m.MetricStat ? [[m.MetricStat.Metric.MetricName, m]] : [])),
+    );
+    const failed = byName.get(FLEET_METRICS.hostsFailed);
+    const blind = byName.get(FLEET_METRICS.hostsBlind);
+    const checked = byName.get(FLEET_METRICS.hostsChecked);
+    assert.ok(failed && blind && checked, 'HostsFailed, HostsBlind and HostsChecked are all read');
+    for (const m of [failed, blind, checked]) {
+      assert.equal(m.MetricStat?.Metric.Namespace, METRIC_NAMESPACE);
+      assert.deepEqual(m.MetricStat?.Metric.Dimensions, [{ Name: DIMENSIONS.stage, Value: main.stage }]);
+      assert.equal(m.ReturnData, false);
+    }
+    const expressions = metrics.filter((m) => m.ReturnData);
+    assert.equal(expressions.length, 1);
+    const expression = expressions[0]?.Expression ?? '';
+    for (const m of [failed, blind, checked]) assert.ok(expression.includes(m.Id), `expression uses ${m.Id}`);
+    assert.equal(alarm.ComparisonOperator, 'GreaterThanThreshold');
+    assert.equal(Number(alarm.Threshold), 0);
+  });
+
+  it('alarms when the dead-letter queue holds a message', () => {
+    const alarm = resource(main.template, 'DeadLetterQueueAlarm').Properties;
+    assert.equal(alarm.Namespace, 'AWS/SQS');
+    assert.equal(alarm.MetricName, 'ApproximateNumberOfMessagesVisible');
+    assert.deepEqual(alarm.Dimensions, [
+      { Name: 'QueueName', Value: getAtt('CollectDeadLetterQueue', 'QueueName') },
+    ]);
+    assert.equal(alarm.ComparisonOperator, 'GreaterThanThreshold');
+    assert.equal(Number(alarm.Threshold), 0);
+    assert.deepEqual(alarm.AlarmActions, [{ Ref: 'AlarmTopic' }]);
+  });
+
+  it('uses only the metric names and dimensions the collector emits', () => {
+    const used = new Set<string>();
+    for (const [, alarm] of ofType(main.template, 'AWS::CloudWatch::Alarm')) {
+      const text = JSON.stringify(alarm.Properties);
+      const own = /"Namespace":"CloudConnexa","MetricName":"([^"]+)","Dimensions":\[\{"Name":"([^"]+)",/g;
+      for (const match of text.matchAll(own)) {
+        used.add(match[1] ?? '');
+        assert.equal(match[2], DIMENSIONS.stage);
+      }
+      for (const match of text.matchAll(/MAX\((\w+)\) FROM CloudConnexa/g)) used.add(match[1] ?? '');
+    }
+    const body = JSON.stringify(dashboardBody(main.template));
+    for (const match of body.matchAll(/"CloudConnexa","(\w+)"/g)) used.add(match[1] ?? '');
+    for (const match of body.matchAll(/MAX\((\w+)\) FROM CloudConnexa/g)) used.add(match[1] ?? '');
+    assert.ok(used.size >= 6, `found the metric references (${[...used].join(', ')})`);
+    for (const name of used)
+      assert.ok(KNOWN_METRICS.has(name), `metric ${name} is not in common/metric-names.ts`);
+  });
+
+  it('builds a dashboard with fleet latency and loss, worst hosts, blind spots and recent anomalies', () => {
+    const { widgets } = dashboardBody(main.template);
+    const body = JSON.stringify(widgets);
+    for (const name of [
+      FLEET_METRICS.worstLatencyMs,
+      FLEET_METRICS.worstLossPct,
+      FLEET_METRICS.hostsBlind,
+      FLEET_METRICS.hostsFailed,
+    ]) {
+      assert.ok(body.includes(`"${name}"`), `dashboard shows ${name}`);
+    }
+    assert.ok(body.includes('GROUP BY InstanceId ORDER BY MAX() DESC'), 'dashboard ranks the worst hosts');
+    const logs = widgets.filter((w) => w.type === 'log');
+    assert.equal(logs.length, 1);
+    assert.match(String(logs[0]?.properties.query), /^SOURCE 'sample-LogGroupName' \|.*LATENCY_FLAG = '1'/);
+    const sub = resource(main.template, 'Dashboard').Properties.DashboardBody as {
+      'Fn::Sub': [string, object];
+    };
+    assert.deepEqual(Reflect.get(sub['Fn::Sub'][1], 'LogGroupName'), { Ref: 'MonitorLogGroup' });
+  });
+
+  it('grants no wildcard action in any Allow statement', () => {
+    const all = statements(main.template);
+    assert.ok(all.length > 5);
+    for (const { owner, statement } of all) {
+      if (statement.Effect !== 'Allow') continue;
+      for (const action of actions(statement)) {
+        assert.ok(!action.includes('*'), `${owner} allows wildcard action ${action}`);
+      }
+    }
+    // The only wildcard actions at all: serverless's deployment bucket policy denying non-TLS access.
+    const wildcardDenies = all.filter(
+      (s) => s.statement.Effect === 'Deny' && actions(s.statement).some((a) => a.includes('*')),
+    );
+    for (const { owner } of wildcardDenies) assert.equal(owner, 'ServerlessDeploymentBucketPolicy');
+  });
+
+  it("allows Resource '*' only for actions that support no resource-level permissions", () => {
+    const resourceLess = new Set([
+      'ec2:DescribeInstances',
+      'ssm:DescribeInstanceInformation',
+      'ssm:ListCommandInvocations',
+      'ssm:GetCommandInvocation',
+    ]);
+    for (const { owner, statement } of statements(main.template)) {
+      if (statement.Effect !== 'Allow' || !resources(statement).includes('*')) continue;
+      for (const action of actions(statement)) {
+        assert.ok(resourceLess.has(action), `${owner} allows ${action} on '*'`);
+      }
+    }
+  });
+
+  it('allows SendCommand only with this document and only on instances carrying the enrollment tag', () => {
+    const send = roleStatements(main.template, 'DispatchRole').filter((s) =>
+      actions(s).includes('ssm:SendCommand'),
+    );
+    assert.equal(send.length, 2);
+    for (const s of send) assert.deepEqual(actions(s), ['ssm:SendCommand'], 'SendCommand stands alone');
+    const onDocument = send.find((s) => JSON.stringify(s.Resource).includes(':document/'));
+    const onInstances = send.find((s) => JSON.stringify(s.Resource).includes(':instance/*'));
+    assert.deepEqual(onDocument?.Resource, {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax, not a JS template
+      'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:document/${MonitorDocument}',
+    });
+    assert.equal(onDocument?.Condition, undefined);
+    assert.deepEqual(onInstances?.Condition, {
+      StringEquals: { 'ssm:resourceTag/CloudConnexaMonitor': 'enabled' },
+    });
+    const collectSends = roleStatements(main.template, 'CollectRole').filter((s) =>
+      actions(s).includes('ssm:SendCommand'),
+    );
+    assert.equal(collectSends.length, 0, 'the collector cannot send commands');
+  });
+
+  it("scopes logs to this stack's log groups and the queue to the functions that use it", () => {
+    const monitor = JSON.stringify(getAtt('MonitorLogGroup', 'Arn'));
+    for (const [role, ownGroup] of [
+      ['DispatchRole', 'DispatchLogGroup'],
+      ['CollectRole', 'CollectLogGroup'],
+    ] as const) {
+      const own = JSON.stringify(getAtt(ownGroup, 'Arn'));
+      const granted = roleStatements(main.template, role);
+      const logTargets = granted
+        .filter((s) => actions(s).some((a) => a.startsWith('logs:')))
+        .flatMap((s) => resources(s).map((r) => JSON.stringify(r)));
+      assert.deepEqual([...new Set(logTargets)].sort(), [own, monitor].sort(), `${role} log targets`);
+      for (const s of granted.filter((x) => actions(x).some((a) => a.startsWith('sqs:')))) {
+        assert.deepEqual(s.Resource, getAtt('CollectQueue', 'Arn'), `${role} uses only the collect queue`);
+      }
+    }
+    const reads = (role: string): string[] =>
+      roleStatements(main.template, role)
+        .filter((s) => actions(s).includes('logs:GetLogEvents'))
+        .map((s) => JSON.stringify(s.Resource));
+    assert.deepEqual(reads('CollectRole'), [monitor], 'the collector checks for records already written');
+    assert.deepEqual(reads('DispatchRole'), []);
+    const dispatchSqs = roleStatements(main.template, 'DispatchRole').flatMap((s) =>
+      actions(s).filter((a) => a.startsWith('sqs:')),
+    );
+    assert.deepEqual(dispatchSqs, ['sqs:SendMessage'], 'the dispatcher only enqueues jobs');
+  });
+
+  it('declares every document parameter with its allowedPattern, default and ENV_VAR interpolation', () => {
+    const document = documentOf(main.template);
+    assert.equal(document.schemaVersion, '2.2');
+    assert.equal(resource(main.template, 'MonitorDocument').Properties.DocumentType, 'Command');
+    assert.deepEqual(Object.keys(document.parameters).sort(), SSM_PARAMETERS.map((p) => p.name).sort());
+    for (const spec of SSM_PARAMETERS) {
+      const parameter = document.parameters[spec.name];
+      assert.equal(parameter.allowedPattern, spec.allowedPattern, spec.name);
+      assert.equal(parameter.interpolationType, 'ENV_VAR', spec.name);
+      assert.match(
+        parameter.default,
+        new RegExp(spec.allowedPattern),
+        `${spec.name} default fits its pattern`,
+      );
+    }
+    assert.equal(document.parameters.Count.default, '25');
+    assert.equal(document.parameters.LogDir.default, '/home/ubuntu/Connexa-Logs');
+  });
+
+  it('runs one Linux shell step, named for GetCommandInvocation, whose script pastes no parameter', () => {
+    const document = documentOf(main.template);
+    assert.equal(document.mainSteps.length, 1);
+    const step = document.mainSteps[0];
+    assert.equal(step.name, RUN_STEP_NAME);
+    assert.equal(step.action, 'aws:runShellScript');
+    assert.deepEqual(step.precondition, { StringEquals: ['platformType', 'Linux'] });
+    assert.equal(Number(step.inputs.timeoutSeconds), 240);
+    const script = documentScript(document);
+    assert.doesNotMatch(script, /\{\{/, 'no {{ }} placeholder in the script');
+    assert.doesNotMatch(script, /@@[A-Z_]+@@/, 'every generator token is filled in');
+    for (const spec of SSM_PARAMETERS)
+      assert.ok(script.includes(`SSM_${spec.name}`), `script reads SSM_${spec.name}`);
+  });
+
+  it('keeps the document plus the longest allowed parameter values under 64 KB', (t) => {
+    const size = worstCaseSize(documentOf(main.template));
+    t.diagnostic(`worst-case document size: ${size} bytes of ${DOCUMENT_SIZE_LIMIT}`);
+    assert.ok(size < DOCUMENT_SIZE_LIMIT, `document + max parameters is ${size} bytes`);
+  });
+
+  it('fails packaging with a clear message when the agent bundle is missing', async () => {
+    const missing = join(scratch, 'no-such-agent.js');
+    const result = await runPackage(`bad-${runId}`, [], { [AGENT_BUNDLE_ENV]: missing });
+    assert.notEqual(result.code, 0);
+    const output = result.stdout + result.stderr;
+    assert.ok(output.includes(missing), 'the message names the missing file');
+    assert.match(output, /the file is missing/);
+  });
+});

@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { analysePath, type PathAnalysis, type PathThresholds } from '../../../agent/analysis/analyse-path.ts';
+import { judgeIcmp, judgeWithFallback } from '../../../agent/analysis/judge-fallback.ts';
+import { MonitorError } from '../../../common/errors.ts';
+import type { Hop } from '../../../common/result-schema.ts';
+
+const DEST = '10.20.0.10';
+const THRESHOLDS: PathThresholds = {
+  latencyThresholdMs: 75,
+  lossThresholdPct: 5,
+  hops: 3,
+  lossRule: 'persistent',
+};
+
+/** [host, loss, avg]; host null makes a ??? hop. */
+function analyse(...spec: [string | null, number, number][]): PathAnalysis {
+  const hops: Hop[] = spec.map(([host, lossPct, avg], index) => {
+    const silent = host === null || lossPct >= 100;
+    return {
+      ttl: index + 1,
+      host,
+      lossPct: host === null ? 100 : lossPct,
+      sent: 10,
+      lastMs: silent ? null : avg,
+      avgMs: silent ? null : avg,
+      bestMs: silent ? null : avg,
+      worstMs: silent ? null : avg,
+      stdevMs: silent ? null : 0,
+    };
+  });
+  return analysePath(hops, DEST, THRESHOLDS);
+}
+
+/** Three tunnel hops that answer quickly, then a destination that ignores ICMP. */
+const SILENT_DEST: [string | null, number, number][] = [
+  ['10.0.0.1', 0, 1],
+  ['10.0.0.2', 0, 2],
+  ['10.0.0.3', 0, 3],
+  ['10.0.0.4', 0, 4],
+  [null, 100, 0],
+];
+
+describe('judgeIcmp', () => {
+  it('says ok for a fast, loss-free destination', () => {
+    const judgement = judgeIcmp(analyse(['10.0.0.1', 0, 1], [DEST, 0, 2.5]));
+    assert.deepEqual(judgement, {
+      method: 'icmp',
+      latencyMs: 2.5,
+      lossPct: 0,
+      latencyFlag: false,
+      lossFlag: false,
+      trouble: null,
+      verdict: 'ok',
+    });
+  });
+
+  it('says latency, loss or latency+loss from the flags', () => {
+    assert.equal(judgeIcmp(analyse(['10.0.0.1', 0, 1], [DEST, 0, 90])).verdict, 'latency');
+    assert.equal(judgeIcmp(analyse(['10.0.0.1', 0, 1], [DEST, 10, 2])).verdict, 'loss');
+    const both = judgeIcmp(analyse(['10.0.0.1', 0, 1], [DEST, 10, 90]));
+    assert.equal(both.verdict, 'latency+loss');
+    assert.deepEqual(both.trouble, { kind: 'loss', hop: 2, host: DEST, side: 'tunnel' });
+  });
+
+  it('refuses an analysis whose destination did not answer', () => {
+    assert.throws(
+      () => judgeIcmp(analyse(...SILENT_DEST)),
+      (error: unknown) => error instanceof MonitorError && error.code === 'E_INTERNAL',
+    );
+  });
+});
+
+describe('judgeWithFallback with answers from the destination', () => {
+  it('measures latency and loss from TCP connect times and flags loss', () => {
+    // Prepare
+    const analysis = analyse(...SILENT_DEST);
+    // Act
+    const judgement = judgeWithFallback(analysis, { method: 'tcp', rttsMs: [10, null, 12, 14] }, THRESHOLDS);
+    // Assess
+    assert.deepEqual(judgement, {
+      method: 'tcp',
+      latencyMs: 12,
+      lossPct: 25,
+      latencyFlag: false,
+      lossFlag: true,
+      trouble: { kind: 'loss', hop: 5, host: null, side: 'resource' },
+      verdict: 'loss',
+    });
+  });
+
+  it('says ok with no trouble when the HTTP timings are fine', () => {
+    const judgement = judgeWithFallback(
+      analyse(...SILENT_DEST),
+      { method: 'http', rttsMs: [20, 30] },
+      THRESHOLDS,
+    );
+    assert.equal(judgement.method, 'http');
+    assert.equal(judgement.latencyMs, 25);
+    assert.equal(judgement.lossPct, 0);
+    assert.equal(judgement.verdict, 'ok');
+    assert.equal(judgement.trouble, null);
+  });
+
+  it('flags a slow destination and places the trouble just past the last responding hop', () => {
+    const judgement = judgeWithFallback(
+      analyse(...SILENT_DEST),
+      { method: 'tcp', rttsMs: [80, 90] },
+      THRESHOLDS,
+    );
+    assert.equal(judgement.latencyFlag, true);
+    assert.equal(judgement.verdict, 'latency');
+    assert.deepEqual(judgement.trouble, { kind: 'latency', hop: 5, host: null, side: 'resource' });
+  });
+
+  it('places a fallback-only problem on the tunnel side when the path goes silent within the first hops', () => {
+    const analysis = analyse(['10.0.0.1', 0, 1], [null, 100, 0], [null, 100, 0]);
+    const judgement = judgeWithFallback(analysis, { method: 'tcp', rttsMs: [100] }, THRESHOLDS);
+    assert.deepEqual(judgement.trouble, { kind: 'latency', hop: 2, host: null, side: 'tunnel' });
+  });
+
+  it('keeps a latency flag raised by a slow first hop even when the fallback is fast', () => {
+    const analysis = analyse(['10.0.0.1', 0, 1], ['10.0.0.2', 0, 150], ['10.0.0.3', 0, 3], [null, 100, 0]);
+    const judgement = judgeWithFallback(analysis, { method: 'tcp', rttsMs: [5, 5] }, THRESHOLDS);
+    assert.equal(judgement.latencyFlag, true);
+    assert.equal(judgement.verdict, 'latency');
+    assert.deepEqual(judgement.trouble, { kind: 'latency', hop: 2, host: '10.0.0.2', side: 'tunnel' });
+  });
+
+  it('uses the path loss spot when the fallback also loses packets', () => {
+    const analysis = analyse(['10.0.0.1', 0, 1], ['10.0.0.2', 30, 2], ['10.0.0.3', 30, 3], [null, 100, 0]);
+    const judgement = judgeWithFallback(analysis, { method: 'tcp', rttsMs: [5, null, null, 5] }, THRESHOLDS);
+    assert.equal(judgement.lossPct, 50);
+    assert.deepEqual(judgement.trouble, { kind: 'loss', hop: 2, host: '10.0.0.2', side: 'tunnel' });
+  });
+
+  it('drops path loss the destination does not confirm', () => {
+    const analysis = analyse(['10.0.0.1', 0, 1], ['10.0.0.2', 30, 2], [null, 100, 0]);
+    const judgement = judgeWithFallback(analysis, { method: 'tcp', rttsMs: [5, 5, 5] }, THRESHOLDS);
+    assert.equal(judgement.lossFlag, false);
+    assert.equal(judgement.verdict, 'ok');
+    assert.equal(judgement.trouble, null);
+  });
+
+  it('rounds the mean and the loss share to 3 decimals', () => {
+    const judgement = judgeWithFallback(
+      analyse(...SILENT_DEST),
+      { method: 'tcp', rttsMs: [1.0001, 1.0002, 1.0004, null, null, null] },
+      THRESHOLDS,
+    );
+    assert.equal(judgement.latencyMs, 1);
+    const third = judgeWithFallback(
+      analyse(...SILENT_DEST),
+      { method: 'tcp', rttsMs: [1, 2, null] },
+      THRESHOLDS,
+    );
+    assert.equal(third.lossPct, 33.333);
+  });
+
+  it('judges a destination that answered ICMP by ICMP, ignoring the fallback', () => {
+    const analysis = analyse(['10.0.0.1', 0, 1], [DEST, 0, 2]);
+    const judgement = judgeWithFallback(analysis, { method: 'tcp', rttsMs: [null] }, THRESHOLDS);
+    assert.equal(judgement.method, 'icmp');
+    assert.equal(judgement.verdict, 'ok');
+  });
+});
+
+describe('judgeWithFallback without answers', () => {
+  const expectedUnreachable = {
+    method: null,
+    latencyMs: null,
+    lossPct: 100,
+    latencyFlag: false,
+    lossFlag: true,
+    trouble: { kind: 'loss', hop: 5, host: null, side: 'resource' },
+    verdict: 'unreachable',
+  };
+
+  it('says unreachable when there is no fallback measurement', () => {
+    assert.deepEqual(judgeWithFallback(analyse(...SILENT_DEST), null, THRESHOLDS), expectedUnreachable);
+  });
+
+  it('says unreachable when no attempt got an answer', () => {
+    const judgement = judgeWithFallback(
+      analyse(...SILENT_DEST),
+      { method: 'tcp', rttsMs: [null, null] },
+      THRESHOLDS,
+    );
+    assert.deepEqual(judgement, expectedUnreachable);
+  });
+
+  it('says unreachable when no attempt was made', () => {
+    const judgement = judgeWithFallback(analyse(...SILENT_DEST), { method: 'http', rttsMs: [] }, THRESHOLDS);
+    assert.deepEqual(judgement, expectedUnreachable);
+  });
+
+  it('places the trouble at hop 1 on the tunnel side when nothing on the path answered', () => {
+    const judgement = judgeWithFallback(analyse([null, 100, 0], [null, 100, 0]), null, THRESHOLDS);
+    assert.equal(judgement.verdict, 'unreachable');
+    assert.deepEqual(judgement.trouble, { kind: 'loss', hop: 1, host: null, side: 'tunnel' });
+  });
+
+  it('keeps the latency flag of slow first hops', () => {
+    const analysis = analyse(['10.0.0.1', 0, 1], ['10.0.0.2', 0, 150], [null, 100, 0]);
+    const judgement = judgeWithFallback(analysis, null, THRESHOLDS);
+    assert.equal(judgement.latencyFlag, true);
+    assert.equal(judgement.verdict, 'unreachable');
+  });
+});

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseArgv } from '../../../agent/cli/parse-argv.ts';
+import { readConfigObject, resolveOptions, type WatchOptions } from '../../../agent/cli/resolve-options.ts';
+import { InvalidInputError } from '../../../common/errors.ts';
+
+const resolve = (args: string[], config: Record<string, unknown> = {}) => {
+  const argv = parseArgv(args);
+  return resolveOptions(argv.command ?? 'check', argv, readConfigObject(config, 'test.json'));
+};
+
+const rejects = (fn: () => unknown, message: RegExp) =>
+  assert.throws(fn, (error: unknown) => error instanceof InvalidInputError && message.test(error.message));
+
+describe('command line and config file', () => {
+  it('applies the old script defaults: count 25, interval 1 s, 75 ms, 5 %, 3 hops', () => {
+    const options = resolve(['check', '--resources', '10.0.0.1']);
+    assert.deepEqual(options.settings, {
+      count: 25,
+      intervalSec: 1,
+      latencyThresholdMs: 75,
+      lossThresholdPct: 5,
+      hops: 3,
+      lossRule: 'persistent',
+      tcpPort: 443,
+      concurrency: 16,
+    });
+    assert.equal(options.logDir, '/home/ubuntu/Connexa-Logs');
+  });
+
+  it('accepts --flag=value and --flag value alike', () => {
+    const options = resolve([
+      'check',
+      '--resources=10.0.0.1,db.internal',
+      '--count',
+      '10',
+      '--loss-rule=any-hop',
+    ]);
+    assert.deepEqual(
+      options.resources.map((r) => r.kind),
+      ['ipv4', 'hostname'],
+    );
+    assert.equal(options.settings.count, 10);
+    assert.equal(options.settings.lossRule, 'any-hop');
+  });
+
+  it('takes URLs with their port for the TCP/HTTP fallback', () => {
+    const [url] = resolve(['check', '--resources', 'https://intranet.corp:8443/health']).resources;
+    assert.equal(url?.kind, 'url');
+    assert.equal(url?.host, 'intranet.corp');
+    assert.equal(url?.port, 8443);
+  });
+
+  it('lets flags win over the config file and names the config key in errors', () => {
+    const options = resolve(['check', '--count', '7'], { resources: ['10.0.0.1'], count: 3, hops: 4 });
+    assert.equal(options.settings.count, 7);
+    assert.equal(options.settings.hops, 4);
+    rejects(
+      () => resolve(['check'], { resources: '10.0.0.1', hops: 99 }),
+      /^config hops 99 is not allowed: an integer from 1 to 30$/,
+    );
+  });
+
+  it('rejects a resource list that is missing, duplicated or unsafe', () => {
+    rejects(() => resolve(['check']), /--resources \(missing\)/);
+    rejects(() => resolve(['check', '--resources', '10.0.0.1,10.0.0.1']), /duplicate/);
+    rejects(() => resolve(['check', '--resources', 'http://user:pw@host/']), /without credentials/);
+    rejects(() => resolve(['check', '--resources', 'host name']), /"host name" is not allowed/);
+    rejects(() => resolve(['check', '--resources', '`reboot`']), /"`reboot`"/);
+  });
+
+  it('requires --every for watch and refuses watch-only flags on check', () => {
+    rejects(() => resolve(['watch', '--resources', '10.0.0.1']), /--every \(missing\)/);
+    rejects(() => resolve(['check', '--resources', '10.0.0.1', '--every', '5']), /only with watch/);
+    const watch = resolve([
+      'watch',
+      '--resources',
+      '10.0.0.1',
+      '--every',
+      '5',
+      '--rounds',
+      '3',
+    ]) as WatchOptions;
+    assert.equal(watch.everyMinutes, 5);
+    assert.equal(watch.rounds, 3);
+  });
+
+  it('rejects an unknown command, a repeated flag and a value given to a switch', () => {
+    rejects(() => parseArgv(['run']), /command "run" is not allowed: one of check, watch/);
+    rejects(
+      () => parseArgv(['check', '--count', '1', '--count', '2']),
+      /--count "2" is not allowed: the option once/,
+    );
+    rejects(() => parseArgv(['check', '--json=yes']), /--json "yes" is not allowed: no value/);
+  });
+});

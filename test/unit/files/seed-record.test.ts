@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { buildSeedRecord, serializeSeedRecord } from '../../../agent/files/seed-record.ts';
+import { type ResourceResult, SEED_KEYS } from '../../../common/result-schema.ts';
+
+function resource(target: string, over: Partial<ResourceResult> = {}): ResourceResult {
+  return {
+    target,
+    address: target,
+    method: 'icmp',
+    latencyMs: 10,
+    lossPct: 0,
+    latencyFlag: false,
+    lossFlag: false,
+    verdict: 'ok',
+    trouble: null,
+    hops: [],
+    errors: [],
+    durationMs: 1000,
+    ...over,
+  };
+}
+
+const settings = { latencyThresholdMs: 75, lossThresholdPct: 5 };
+const base = { hostname: 'ip-10-0-0-5', gatewayIp: '203.0.113.5', settings, mtrId: '20240105030405' };
+
+describe('buildSeedRecord / serializeSeedRecord', () => {
+  it('serializes the exact keys in the old order with string values and an array of resources', () => {
+    const record = buildSeedRecord({ ...base, resources: [resource('10.0.0.1'), resource('db.internal')] });
+    const line = serializeSeedRecord(record);
+    assert.equal(line.includes('\n'), false);
+    const parsed = JSON.parse(line) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(parsed), [...SEED_KEYS]);
+    for (const key of SEED_KEYS) {
+      if (key === 'RESOURCE(S)') assert.deepEqual(parsed[key], ['10.0.0.1', 'db.internal']);
+      else assert.equal(typeof parsed[key], 'string', key);
+    }
+  });
+
+  it('writes keys in SEED_KEYS order even when the record object was built in another order', () => {
+    const record = buildSeedRecord({ ...base, resources: [resource('a.example')] });
+    const shuffled = Object.fromEntries(Object.entries(record).reverse()) as typeof record;
+    assert.deepEqual(Object.keys(JSON.parse(serializeSeedRecord(shuffled))), [...SEED_KEYS]);
+  });
+
+  it('a clean round: flags "0", MTR id "0", values of the last resource', () => {
+    const record = buildSeedRecord({
+      ...base,
+      resources: [
+        resource('a.example', { latencyMs: 40.26, lossPct: 2 }),
+        resource('b.example', { latencyMs: 12.34 }),
+      ],
+    });
+    assert.deepEqual(record, {
+      HOSTNAME: 'ip-10-0-0-5',
+      'RESOURCE(S)': ['a.example', 'b.example'],
+      GATEWAY_IP: '203.0.113.5',
+      LATENCY_FLAG: '0',
+      'LATENCY_(ms)': '12.3',
+      'LATENCY_THRESHOLD_(ms)': '75',
+      LOSS_FLAG: '0',
+      'HOP_LOSS_(%)': '0.0',
+      'LOSS_THRESHOLD_(%)': '5',
+      'MTR-ID_(YYYYMMDDHHMMSS)': '0',
+    });
+  });
+
+  it('a flagged round: the MTR id, the flags, and the values of the worst flagged resource', () => {
+    const record = buildSeedRecord({
+      ...base,
+      resources: [
+        resource('slow.example', { latencyMs: 150, latencyFlag: true }), // 2x the latency threshold
+        resource('lossy.example', { latencyMs: 20, lossPct: 30, lossFlag: true }), // 6x the loss threshold
+        resource('fine.example', { latencyMs: 5 }),
+      ],
+    });
+    assert.equal(record.LATENCY_FLAG, '1');
+    assert.equal(record.LOSS_FLAG, '1');
+    assert.equal(record['LATENCY_(ms)'], '20.0');
+    assert.equal(record['HOP_LOSS_(%)'], '30.0');
+    assert.equal(record['MTR-ID_(YYYYMMDDHHMMSS)'], '20240105030405');
+  });
+
+  it('picks the resource with the larger latency excess when it outranks a loss excess', () => {
+    const record = buildSeedRecord({
+      ...base,
+      resources: [
+        resource('lossy.example', { latencyMs: 20, lossPct: 10, lossFlag: true }), // 2x
+        resource('slow.example', { latencyMs: 300, latencyFlag: true }), // 4x
+      ],
+    });
+    assert.equal(record['LATENCY_(ms)'], '300.0');
+    assert.equal(record['HOP_LOSS_(%)'], '0.0');
+    assert.equal(record.LOSS_FLAG, '1');
+  });
+
+  it('with a loss threshold of 0, any loss outranks any latency excess', () => {
+    const record = buildSeedRecord({
+      ...base,
+      settings: { latencyThresholdMs: 0.5, lossThresholdPct: 0 },
+      resources: [
+        resource('slow.example', { latencyMs: 900, latencyFlag: true }),
+        resource('lossy.example', { latencyMs: 0.2, lossPct: 1, lossFlag: true }),
+        resource('lossier.example', { latencyMs: 0.3, lossPct: 4, lossFlag: true }),
+      ],
+    });
+    assert.equal(record['HOP_LOSS_(%)'], '4.0');
+    assert.equal(record['LATENCY_(ms)'], '0.3');
+    assert.equal(record['LATENCY_THRESHOLD_(ms)'], '0.5');
+    assert.equal(record['LOSS_THRESHOLD_(%)'], '0');
+  });
+
+  it('an unreachable resource shows latency 0.0 and loss 100.0, and a missing gateway shows N/A', () => {
+    const record = buildSeedRecord({
+      ...base,
+      gatewayIp: null,
+      resources: [
+        resource('dead.example', { latencyMs: null, lossPct: 100, lossFlag: true, verdict: 'unreachable' }),
+      ],
+    });
+    assert.equal(record['LATENCY_(ms)'], '0.0');
+    assert.equal(record['HOP_LOSS_(%)'], '100.0');
+    assert.equal(record.GATEWAY_IP, 'N/A');
+    assert.equal(record.LATENCY_FLAG, '0');
+    assert.equal(record.LOSS_FLAG, '1');
+  });
+
+  it('prints measurements with one decimal like mtr and thresholds without trailing zeros', () => {
+    const record = buildSeedRecord({
+      ...base,
+      settings: { latencyThresholdMs: 80.5, lossThresholdPct: 2.25 },
+      resources: [resource('a.example', { latencyMs: 0.049, lossPct: 33.333 })],
+    });
+    assert.equal(record['LATENCY_(ms)'], '0.0');
+    assert.equal(record['HOP_LOSS_(%)'], '33.3');
+    assert.equal(record['LATENCY_THRESHOLD_(ms)'], '80.5');
+    assert.equal(record['LOSS_THRESHOLD_(%)'], '2.25');
+  });
+
+  it('an empty resource list gives 0.0 values and no flags rather than failing', () => {
+    const record = buildSeedRecord({ ...base, resources: [] });
+    assert.deepEqual(record['RESOURCE(S)'], []);
+    assert.equal(record['LATENCY_(ms)'], '0.0');
+    assert.equal(record['MTR-ID_(YYYYMMDDHHMMSS)'], '0');
+  });
+});

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadConfig } from '../../../functions/config.ts';
+
+const ENV = {
+  STAGE: 'prod',
+  LOG_GROUP_NAME: 'CloudConnexa-Monitor-Logs',
+  DOCUMENT_NAME: 'cc-monitor-prod-check',
+  COLLECT_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/collect',
+  METRIC_GRANULARITY: 'host',
+  DEFAULT_RESOURCES: '10.0.0.1, db.internal',
+  DEFAULT_COUNT: '25',
+  DEFAULT_INTERVAL_SEC: '1',
+  DEFAULT_LATENCY_THRESHOLD_MS: '75',
+  DEFAULT_LOSS_THRESHOLD_PCT: '5',
+  DEFAULT_HOPS: '3',
+  DEFAULT_LOSS_RULE: 'persistent',
+  DEFAULT_TCP_PORT: '443',
+  LOG_DIR: '/home/ubuntu/Connexa-Logs',
+  ALLOW_INSTALL: 'false',
+  COMMAND_TIMEOUT_SECONDS: '120',
+  EXECUTION_TIMEOUT_SECONDS: '600',
+};
+
+describe('loadConfig', () => {
+  it('reads a complete environment with the tag defaults', () => {
+    const config = loadConfig(ENV);
+    assert.equal(config.tagKey, 'CloudConnexaMonitor');
+    assert.equal(config.tagValue, 'enabled');
+    assert.equal(config.defaults.resources, '10.0.0.1,db.internal');
+    assert.equal(config.metricsNamespace, 'CloudConnexa');
+    assert.equal(config.allowInstall, false);
+  });
+
+  const broken: [string, string | undefined, RegExp][] = [
+    ['STAGE', undefined, /STAGE/],
+    [
+      'METRIC_GRANULARITY',
+      'everything',
+      /METRIC_GRANULARITY "everything" is not allowed: one of fleet, host, resource/,
+    ],
+    ['DEFAULT_COUNT', '0', /DEFAULT_COUNT/],
+    ['ALLOW_INSTALL', 'yes', /ALLOW_INSTALL/],
+    ['COMMAND_TIMEOUT_SECONDS', '10', /COMMAND_TIMEOUT_SECONDS "10" is not allowed: an integer from 30/],
+    ['DEFAULT_RESOURCES', '; rm -rf /', /DEFAULT_RESOURCES/],
+  ];
+  for (const [name, value, message] of broken) {
+    it(`fails with an error naming ${name} when it is ${value ?? 'missing'}`, () => {
+      assert.throws(() => loadConfig({ ...ENV, [name]: value }), message);
+    });
+  }
+});

@@ -1,0 +1,217 @@
+import assert from 'node:assert/strict';
+import { beforeEach, describe, it } from 'node:test';
+import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DescribeInstanceInformationCommand,
+  SendCommandCommand,
+  type SendCommandCommandInput,
+  SSMClient,
+} from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { createSqsJobQueue } from '../../../functions/aws/sqs-queue.ts';
+import { createSsmTransport } from '../../../functions/aws/ssm-transport.ts';
+import type { CollectJob } from '../../../functions/collect/job.ts';
+import { dispatchRound } from '../../../functions/dispatch/dispatch-round.ts';
+import { discoverInstances } from '../../../functions/enrollment/discover-instances.ts';
+import { DEFAULTS, instanceId, MemoryLogSink, RecordingMetrics } from './fixtures.ts';
+
+const ec2Mock = mockClient(EC2Client);
+const ssmMock = mockClient(SSMClient);
+const sqsMock = mockClient(SQSClient);
+const TAG = 'CloudConnexaMonitor';
+
+interface Host {
+  id: string;
+  tags?: Record<string, string>;
+  ping?: 'Online' | 'ConnectionLost' | 'Inactive' | null;
+}
+
+function fleet(hosts: Host[]) {
+  ec2Mock.on(DescribeInstancesCommand).resolves({
+    Reservations: [
+      {
+        Instances: hosts.map((h) => ({
+          InstanceId: h.id,
+          Tags: Object.entries({ [TAG]: 'enabled', ...h.tags }).map(([Key, Value]) => ({ Key, Value })),
+        })),
+      },
+    ],
+  });
+  ssmMock.on(DescribeInstanceInformationCommand).callsFake((input: { Filters?: { Values?: string[] }[] }) => {
+    const wanted = new Set(input.Filters?.[0]?.Values ?? []);
+    return {
+      InstanceInformationList: hosts
+        .filter((h) => wanted.has(h.id) && h.ping !== null)
+        .map((h) => ({ InstanceId: h.id, PingStatus: h.ping ?? 'Online' })),
+    };
+  });
+}
+
+let commandSeq = 0;
+function setup(ssmClient = new SSMClient({ region: 'eu-west-1' })) {
+  const logs = new MemoryLogSink();
+  const metrics = new RecordingMetrics();
+  const ec2 = new EC2Client({ region: 'eu-west-1' });
+  const ports = {
+    inventory: {
+      discover: () => discoverInstances({ ec2, ssm: ssmClient }, { tagKey: TAG, tagValue: 'enabled' }),
+    },
+    transport: createSsmTransport(ssmClient, { documentName: 'CC-Monitor', timeoutSeconds: 120 }),
+    queue: createSqsJobQueue(new SQSClient({ region: 'eu-west-1' }), 'https://sqs.example/q'),
+    logs,
+    metrics,
+    now: () => Date.parse('2026-01-01T12:00:00Z'),
+  };
+  const options = {
+    stage: 'test',
+    roundId: '20260101T120000Z-abcd',
+    tagKey: TAG,
+    defaults: DEFAULTS,
+    logDir: '/home/ubuntu/Connexa-Logs',
+    allowInstall: false,
+    commandTimeoutSeconds: 120,
+    executionTimeoutSeconds: 600,
+  };
+  return { ports, options, logs, metrics };
+}
+
+const sendInputs = (): SendCommandCommandInput[] =>
+  ssmMock.commandCalls(SendCommandCommand).map((c) => c.args[0].input);
+
+describe('dispatchRound', () => {
+  beforeEach(() => {
+    ec2Mock.reset();
+    ssmMock.reset();
+    sqsMock.reset();
+    commandSeq = 0;
+    ssmMock.on(SendCommandCommand).callsFake(() => ({ Command: { CommandId: `cmd-${++commandSeq}` } }));
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm' });
+  });
+
+  it('sends 120 hosts with the same settings as 3 SendCommand calls of at most 50 and queues a job per command', async () => {
+    // Prepare
+    fleet(Array.from({ length: 120 }, (_, i) => ({ id: instanceId(i + 1) })));
+    const { ports, options } = setup();
+    // Act
+    const summary = await dispatchRound(ports, options);
+    // Assess
+    const inputs = sendInputs();
+    assert.deepEqual(
+      inputs.map((i) => i.InstanceIds?.length),
+      [50, 50, 20],
+    );
+    assert.equal(new Set(inputs.flatMap((i) => i.InstanceIds)).size, 120);
+    for (const input of inputs) {
+      assert.equal(input.DocumentName, 'CC-Monitor');
+      assert.equal(input.MaxErrors, '100%');
+      assert.equal(input.TimeoutSeconds, 120);
+      assert.equal(input.Comment, 'cc-monitor test round 20260101T120000Z-abcd');
+      assert.deepEqual(input.Parameters?.Count, ['10']);
+      assert.deepEqual(input.Parameters?.AllowInstall, ['false']);
+      assert.equal(input.CloudWatchOutputConfig?.CloudWatchOutputEnabled, false);
+    }
+    const jobs = sqsMock.commandCalls(SendMessageCommand).map((c) => ({
+      job: JSON.parse(c.args[0].input.MessageBody ?? '') as CollectJob,
+      delay: c.args[0].input.DelaySeconds ?? 0,
+    }));
+    assert.equal(jobs.length, 3);
+    assert.deepEqual(jobs.map((j) => j.job.commandId).sort(), ['cmd-1', 'cmd-2', 'cmd-3']);
+    assert.ok(jobs.every((j) => j.delay > 0 && j.delay <= 900 && j.job.attempt === 1));
+    assert.ok(jobs.every((j) => j.job.deadline > j.job.dispatchedAt));
+    assert.equal(summary.dispatched, 120);
+    assert.equal(summary.commands, 3);
+  });
+
+  it('records blind hosts (ConnectionLost, Inactive, unknown to SSM) and sends them nothing', async () => {
+    // Prepare
+    const [ok, lost, inactive, missing] = [1, 2, 3, 4].map(instanceId) as [string, string, string, string];
+    fleet([
+      { id: ok },
+      { id: lost, ping: 'ConnectionLost' },
+      { id: inactive, ping: 'Inactive' },
+      { id: missing, ping: null },
+    ]);
+    const { ports, options, logs, metrics } = setup();
+    // Act
+    const summary = await dispatchRound(ports, options);
+    // Assess
+    assert.deepEqual(sendInputs()[0]?.InstanceIds, [ok]);
+    assert.equal(summary.blind, 3);
+    assert.deepEqual(metrics.blindHosts.sort(), [lost, inactive, missing].sort());
+    assert.equal(logs.records(lost)[0]?.pingStatus, 'ConnectionLost');
+    assert.equal(logs.records(inactive)[0]?.pingStatus, 'Inactive');
+    assert.equal(logs.records(missing)[0]?.pingStatus, 'NotRegistered');
+    assert.equal(logs.records(missing)[0]?.record, 'blind');
+  });
+
+  it('applies valid tag overrides and groups hosts by their effective settings', async () => {
+    fleet([
+      { id: instanceId(1) },
+      { id: instanceId(2), tags: { [`${TAG}:Count`]: '50', [`${TAG}:Resources`]: 'db.internal, 10.0.0.9' } },
+      { id: instanceId(3), tags: { [`${TAG}:Count`]: '50', [`${TAG}:Resources`]: 'db.internal,10.0.0.9' } },
+      { id: instanceId(4), tags: { [`${TAG}:LossRule`]: 'any-hop', [`${TAG}:LatencyThresholdMs`]: '120.5' } },
+    ]);
+    const { ports, options, metrics } = setup();
+    const summary = await dispatchRound(ports, options);
+    const inputs = sendInputs();
+    assert.equal(summary.groups, 3);
+    const byCount = inputs.find((i) => i.Parameters?.Count?.[0] === '50');
+    assert.deepEqual(byCount?.InstanceIds, [instanceId(2), instanceId(3)]);
+    assert.deepEqual(byCount?.Parameters?.Resources, ['db.internal,10.0.0.9']);
+    const anyHop = inputs.find((i) => i.Parameters?.LossRule?.[0] === 'any-hop');
+    assert.deepEqual(anyHop?.Parameters?.LatencyThresholdMs, ['120.5']);
+    assert.equal(metrics.misconfiguredHosts.length, 0);
+    assert.deepEqual(metrics.zeroes, { blind: 0, misconfigured: 0 });
+  });
+
+  const invalid: [string, string][] = [
+    ['Count', '0'],
+    ['Count', 'lots'],
+    ['Resources', '-oProxyCommand=x'],
+    ['Resources', 'http://a.example/x#frag'],
+    ['IntervalSec', '0.12345'],
+    ['LossRule', 'sometimes'],
+    ['TcpPort', '70000'],
+  ];
+  for (const [setting, value] of invalid) {
+    it(`reports a host tagged ${setting}=${value} as misconfigured and sends it nothing`, async () => {
+      // Prepare
+      const bad = instanceId(2);
+      fleet([{ id: instanceId(1) }, { id: bad, tags: { [`${TAG}:${setting}`]: value } }]);
+      const { ports, options, logs, metrics } = setup();
+      // Act
+      const summary = await dispatchRound(ports, options);
+      // Assess
+      assert.ok(sendInputs().every((i) => !(i.InstanceIds ?? []).includes(bad)));
+      assert.equal(summary.misconfigured, 1);
+      assert.deepEqual(metrics.misconfiguredHosts, [bad]);
+      const record = logs.records(bad)[0];
+      assert.equal(record?.record, 'misconfigured');
+      assert.equal(record?.field, `${TAG}:${setting}`);
+      assert.equal((record?.error as { code: string } | undefined)?.code, 'E_INVALID_INPUT');
+    });
+  }
+
+  it('keeps the other chunks when one SendCommand fails, recording each host of the failed chunk', async () => {
+    // Prepare
+    fleet(Array.from({ length: 120 }, (_, i) => ({ id: instanceId(i + 1) })));
+    ssmMock.on(SendCommandCommand).callsFake((input: SendCommandCommandInput) => {
+      if (input.InstanceIds?.includes(instanceId(51))) {
+        throw Object.assign(new Error('InvalidDocument: nope'), { name: 'InvalidDocument' });
+      }
+      return { Command: { CommandId: `cmd-${++commandSeq}` } };
+    });
+    const { ports, options, logs, metrics } = setup();
+    // Act
+    const summary = await dispatchRound(ports, options);
+    // Assess
+    assert.equal(summary.dispatched, 70);
+    assert.equal(summary.failed, 50);
+    assert.equal(sqsMock.commandCalls(SendMessageCommand).length, 2);
+    assert.equal(metrics.failedHosts.length, 50);
+    const record = logs.records(instanceId(51))[0];
+    assert.equal(record?.status, 'SendCommandFailed');
+    assert.equal(record?.errorName, 'InvalidDocument');
+  });
+});

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { fitResult, serializeResult } from '../../../agent/round/fit-result.ts';
+import {
+  type Hop,
+  RESULT_SCHEMA,
+  type ResourceResult,
+  type ResultDocument,
+} from '../../../common/result-schema.ts';
+
+const hop = (ttl: number): Hop => ({
+  ttl,
+  host: `10.20.${ttl}.1`,
+  lossPct: 0,
+  sent: 25,
+  lastMs: 1.234,
+  avgMs: 1.234,
+  bestMs: 1.1,
+  worstMs: 2.2,
+  stdevMs: 0.1,
+});
+
+const resource = (target: string, flagged: boolean): ResourceResult => ({
+  target,
+  address: target,
+  method: 'icmp',
+  latencyMs: flagged ? 120 : 3,
+  lossPct: 0,
+  latencyFlag: flagged,
+  lossFlag: false,
+  verdict: flagged ? 'latency' : 'ok',
+  trouble: null,
+  hops: Array.from({ length: 30 }, (_, i) => hop(i + 1)),
+  errors: [],
+  durationMs: 1000,
+});
+
+function documentWith(resources: ResourceResult[]): ResultDocument {
+  return {
+    schema: RESULT_SCHEMA,
+    agentVersion: 'test',
+    hostname: 'h',
+    outcome: 'completed',
+    error: null,
+    mtrId: '0',
+    startedAt: '',
+    finishedAt: '',
+    timings: { totalMs: 0, probesMs: 0, gatewayDiscoveryMs: 0 },
+    settings: null,
+    summary: {
+      resources: resources.length,
+      flagged: 0,
+      latencyFlag: false,
+      lossFlag: false,
+      worstLatencyMs: null,
+      worstLossPct: null,
+    },
+    resources,
+    gateway: {
+      ip: '203.0.113.9',
+      source: 'option',
+      latencyMs: 9,
+      lossPct: 0,
+      hops: [hop(1), hop(2)],
+      errors: [],
+    },
+    seed: null,
+    files: [],
+    warnings: [],
+    truncated: null,
+  };
+}
+
+describe('fitting the result document into the SSM output limit', () => {
+  it('leaves a document that fits untouched', () => {
+    const doc = documentWith([resource('10.0.0.1', false)]);
+    assert.equal(fitResult(doc), doc);
+  });
+
+  it('drops hop lists of unflagged resources first, keeps flagged evidence, and says so', () => {
+    const resources = Array.from({ length: 50 }, (_, i) => resource(`10.0.${i}.1`, i === 7));
+    const doc = documentWith(resources);
+    assert.ok(serializeResult(doc).length > 24_000, 'the fixture must overflow');
+
+    const fitted = fitResult(doc);
+
+    assert.ok(serializeResult(fitted).length <= 24_000);
+    assert.notEqual(fitted.resources[7]?.hops, null, 'the flagged resource keeps its path');
+    assert.ok((fitted.truncated?.hopsDroppedFor.length ?? 0) > 0);
+    assert.ok(!fitted.truncated?.hopsDroppedFor.includes('10.0.7.1'));
+    assert.ok(fitted.warnings.some((w) => w.includes('hop lists dropped')));
+    assert.equal(fitted.resources.length, 50, 'every resource is still reported');
+    assert.notEqual(doc.resources[0]?.hops, null, 'the input document is not modified');
+  });
+});
