@@ -7,7 +7,7 @@ import { MonitorError, toErrorInfo } from '../../common/errors.ts';
 import type { ResourceResult, RoundSettings } from '../../common/result-schema.ts';
 import type { ResourceSpec } from '../../common/settings.ts';
 import { analysePath, type PathThresholds } from '../analysis/analyse-path.ts';
-import { judgeIcmp, judgeWithFallback } from '../analysis/judge-fallback.ts';
+import { judgeIcmp, judgeWithFallback, type ResourceJudgement } from '../analysis/judge-fallback.ts';
 import { parseMtrJson } from '../mtr/parse-mtr-json.ts';
 import type { RoundDeps } from './round-deps.ts';
 
@@ -72,8 +72,10 @@ export async function probeResource(
 
   const thresholds = thresholdsOf(settings);
   const analysis = analysePath(hops, resolved.address, thresholds);
-  let judgement = judgeIcmp(analysis);
-  if (!analysis.destinationAnswered) {
+  let judgement: ResourceJudgement;
+  if (analysis.destinationAnswered) {
+    judgement = judgeIcmp(analysis);
+  } else {
     const probeOptions = {
       address: resolved.address,
       count: settings.count,
