@@ -343,6 +343,7 @@ describe('packaged CloudFormation template', () => {
     const t = main.template;
     const group = resource(t, 'MonitorLogGroup');
     assert.equal(group.Type, 'AWS::Logs::LogGroup');
+    assert.equal(Reflect.get(group, 'DeletionPolicy'), 'Retain', 'removing the stack keeps the evidence');
     assert.equal(group.Properties.LogGroupName, 'CloudConnexa-Monitor-Logs');
     assert.equal(Number(group.Properties.RetentionInDays), 30);
     const filters = ofType(t, 'AWS::Logs::MetricFilter');
