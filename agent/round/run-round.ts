@@ -247,18 +247,19 @@ function recordFiles(
   });
   appendLine(reportPath, serializeSeedRecord(seed));
   const files: FileWritten[] = [{ kind: 'report', path: reportPath }];
-  if (mtrId === '0') return files;
-
-  // As in the old tool, a path with 100% loss has nothing to show and gets no MTR-RESOURCE section.
-  const sections = resources
-    .filter((r) => (r.latencyFlag || r.lossFlag) && r.hops !== null && r.lossPct < 100)
-    .map((r) => ({ target: r.target, hops: r.hops ?? [] }));
-  const resourceText = sections.length > 0 ? renderMtrFile('RESOURCE', mtrId, sections) : null;
-  const gatewayText =
-    gateway.ip !== null && gateway.hops !== null
-      ? renderMtrFile('GATEWAY', mtrId, [{ target: gateway.ip, hops: gateway.hops }])
-      : null;
-  files.push(...writeMtrFiles({ dir: logDir, mtrId, resourceText, gatewayText }));
+  if (mtrId !== '0') {
+    // As in the old tool, a path with 100% loss has nothing to show and gets no MTR-RESOURCE section.
+    const sections = resources
+      .filter((r) => (r.latencyFlag || r.lossFlag) && r.hops !== null && r.lossPct < 100)
+      .map((r) => ({ target: r.target, hops: r.hops ?? [] }));
+    const resourceText = sections.length > 0 ? renderMtrFile('RESOURCE', mtrId, sections) : null;
+    const gatewayText =
+      gateway.ip !== null && gateway.hops !== null
+        ? renderMtrFile('GATEWAY', mtrId, [{ target: gateway.ip, hops: gateway.hops }])
+        : null;
+    files.push(...writeMtrFiles({ dir: logDir, mtrId, resourceText, gatewayText }));
+  }
+  // Every round, not only flagged ones, so a lowered --max-mtr-files takes effect at once.
   pruneMtrFiles(logDir, { maxFiles: options.rotation.maxMtrFiles });
   return files;
 }

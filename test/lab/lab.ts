@@ -213,14 +213,14 @@ export class Lab {
   }
 
   /** Starts a TCP listener (accept, close) on the resource's address; idempotent. */
-  async startTcpService(resource: ResourceName, port: number): Promise<void> {
+  async startTcpService(resource: ResourceName, port: number, mode: 'tcp' | 'http' = 'tcp'): Promise<void> {
     this.requireResource(resource);
     checkRange('TCP port', port, 1, 65_535);
     const key = `${resource}:${port}`;
     const existing = this.services.get(key);
     if (existing !== undefined && existing.exitCode === null) return;
     const address = this.addr.resources[this.resourceNames.indexOf(resource)] ?? '';
-    const child = this.spawn(resource, 'python3', [TCP_SERVICE_SCRIPT, address, String(port)], {
+    const child = this.spawn(resource, 'python3', [TCP_SERVICE_SCRIPT, address, String(port), mode], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     child.unref();
@@ -249,7 +249,7 @@ export class Lab {
         'E_PROCESS',
         `TCP service on ${address}:${port} in ${this.ns(resource)} did not start`,
         {
-          command: this.command(resource, 'python3', [TCP_SERVICE_SCRIPT, address, String(port)]),
+          command: this.command(resource, 'python3', [TCP_SERVICE_SCRIPT, address, String(port), mode]),
           exitCode: child.exitCode,
           signal: child.signalCode,
           stderr: '',

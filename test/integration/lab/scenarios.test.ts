@@ -213,6 +213,26 @@ describe('agent scenarios in the network lab', { skip }, () => {
     assert.equal(resource.latencyFlag, false);
   });
 
+  it('measures an ICMP-blocked URL resource by HTTP request time on the URL port', async () => {
+    await lab.startTcpService('res2', 8080, 'http');
+    await lab.blockIcmp('res2');
+    await lab.setLatency('r1-r2', 30);
+    const url = `http://${lab.addr.resources[1]}:8080/health`;
+
+    const { doc } = await check(lab, [url], { '--count': '5' });
+
+    const resource = resourceOf(doc, url);
+    assert.equal(resource.method, 'http', describeDoc(doc));
+    assert.equal(resource.address, lab.addr.resources[1]);
+    assert.equal(resource.lossPct, 0);
+    // An HTTP request costs the TCP handshake plus the request: about two round trips.
+    assert.ok(
+      resource.latencyMs !== null && resource.latencyMs >= 29 && resource.latencyMs <= 75,
+      `HTTP latency ${resource.latencyMs} ms for 30 ms injected`,
+    );
+    await lab.stopTcpService('res2', 8080);
+  });
+
   it('reports an unreachable resource with loss 100, no MTR-RESOURCE file and an MTR-GATEWAY file', async () => {
     await lab.makeUnreachable('res3');
 
