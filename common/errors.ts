@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'E_PROCESS'
   | 'E_PROCESS_TIMEOUT'
   | 'E_GATEWAY'
+  | 'E_PROBE'
   | 'E_RESULT_DOCUMENT'
   | 'E_NODE_MISSING'
   | 'E_SSM_AGENT_VERSION'

@@ -14,6 +14,16 @@ import type { RoundDeps } from './round-deps.ts';
 /** Failures that mean this host cannot run rounds at all, not that one path is bad. */
 export const ENVIRONMENT_CODES = new Set(['E_MTR_MISSING', 'E_MTR_PERMISSION']);
 
+const UNMEASURED: ResourceJudgement = {
+  method: null,
+  latencyMs: null,
+  lossPct: 100,
+  latencyFlag: false,
+  lossFlag: false,
+  trouble: null,
+  verdict: 'error',
+};
+
 export function thresholdsOf(settings: RoundSettings): PathThresholds {
   return {
     latencyThresholdMs: settings.latencyThresholdMs,
@@ -29,25 +39,28 @@ export async function probeResource(
   deps: RoundDeps,
 ): Promise<ResourceResult> {
   const started = deps.monotonicMs();
-  const base = {
+  const result = (
+    address: string | null,
+    judgement: ResourceJudgement,
+    hops: ResourceResult['hops'],
+    errors: ResourceResult['errors'],
+  ): ResourceResult => ({
     target: spec.target,
-    address: null as string | null,
-    hops: null,
-    trouble: null,
-    errors: [] as ResourceResult['errors'],
-  };
-  const failed = (error: unknown, address: string | null): ResourceResult => ({
-    ...base,
     address,
-    method: null,
-    latencyMs: null,
-    lossPct: 100,
-    latencyFlag: false,
-    lossFlag: false,
-    verdict: 'error',
-    errors: [toErrorInfo(error)],
+    method: judgement.method,
+    latencyMs: judgement.latencyMs,
+    lossPct: judgement.lossPct,
+    latencyFlag: judgement.latencyFlag,
+    lossFlag: judgement.lossFlag,
+    verdict: judgement.verdict,
+    trouble: judgement.trouble,
+    errors,
     durationMs: Math.round(deps.monotonicMs() - started),
+    hops,
   });
+  // A path that could not be measured is reported, not flagged: nothing was observed.
+  const failed = (error: unknown, address: string | null): ResourceResult =>
+    result(address, UNMEASURED, null, [toErrorInfo(error)]);
 
   let resolved: { address: string; family: 4 | 6 };
   try {
@@ -73,6 +86,7 @@ export async function probeResource(
   const thresholds = thresholdsOf(settings);
   const analysis = analysePath(hops, resolved.address, thresholds);
   let judgement: ResourceJudgement;
+  const errors: ResourceResult['errors'] = [];
   if (analysis.destinationAnswered) {
     judgement = judgeIcmp(analysis);
   } else {
@@ -80,6 +94,8 @@ export async function probeResource(
       address: resolved.address,
       count: settings.count,
       intervalMs: settings.intervalSec * 1000,
+      // An answer 20 times slower than the latency threshold is as good as lost; the
+      // 1..5 s bounds keep a dead resource from stretching the round.
       timeoutMs: Math.max(1000, Math.min(5000, settings.latencyThresholdMs * 20)),
     };
     const samples =
@@ -87,18 +103,9 @@ export async function probeResource(
         ? await deps.httpProbe({ ...probeOptions, url: spec.url })
         : await deps.tcpProbe({ ...probeOptions, port: spec.port ?? settings.tcpPort });
     judgement = judgeWithFallback(analysis, { method: samples.method, rttsMs: samples.rttsMs }, thresholds);
+    for (const reason of samples.errors) {
+      errors.push({ code: 'E_PROBE', message: `${samples.method} probe to ${resolved.address}: ${reason}` });
+    }
   }
-  return {
-    ...base,
-    address: resolved.address,
-    method: judgement.method,
-    latencyMs: judgement.latencyMs,
-    lossPct: judgement.lossPct,
-    latencyFlag: judgement.latencyFlag,
-    lossFlag: judgement.lossFlag,
-    verdict: judgement.verdict,
-    trouble: judgement.trouble,
-    hops,
-    durationMs: Math.round(deps.monotonicMs() - started),
-  };
+  return result(resolved.address, judgement, hops, errors);
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { LockedError, MonitorError, toErrorInfo } from '../../common/errors.ts';
 import { renderMtrFile } from '../../common/mtr-report-text.ts';
 import {
+  EXIT_CODES,
   type FileWritten,
   type GatewayResult,
   type Outcome,
@@ -38,14 +39,6 @@ export interface RoundOutput {
   document: ResultDocument;
   exitCode: number;
 }
-
-const OUTCOME_EXIT: Record<Outcome, number> = {
-  completed: 0,
-  'invalid-input': 2,
-  environment: 3,
-  busy: 4,
-  'internal-error': 1,
-};
 
 export function outcomeOf(error: unknown): Outcome {
   if (!(error instanceof MonitorError)) return 'internal-error';
@@ -81,7 +74,7 @@ export function failedRoundDocument(
     warnings: [],
     truncated: null,
   };
-  return { document, exitCode: OUTCOME_EXIT[outcome] };
+  return { document, exitCode: EXIT_CODES[outcome] };
 }
 
 function emptySummary(): ResultSummary {
@@ -113,7 +106,7 @@ export async function runRound(options: CheckOptions, deps: RoundDeps): Promise<
     activeLock = lock;
     await deps.checkMtr();
     const document = await probeAndRecord(options, logDir, startedAt, t0, deps);
-    return { document: fitResult(document), exitCode: OUTCOME_EXIT[document.outcome] };
+    return { document: fitResult(document), exitCode: EXIT_CODES[document.outcome] };
   } catch (error) {
     const failed = failedRoundDocument(error, deps, startedAt);
     failed.document.settings = options.settings;
