@@ -17,6 +17,7 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
+import { mapLimit } from '../common/concurrency.ts';
 import { customMetricsPerHost, FLEET_METRICS, type MetricGranularity } from '../common/metric-names.ts';
 import { RESULT_SCHEMA, type ResultDocument } from '../common/result-schema.ts';
 import { createSqsJobQueue } from '../functions/aws/sqs-queue.ts';
@@ -27,7 +28,6 @@ import { dispatchRound } from '../functions/dispatch/dispatch-round.ts';
 import { discoverInstances } from '../functions/enrollment/discover-instances.ts';
 import { createCloudWatchLogSink } from '../functions/logs/log-writer.ts';
 import { createEmfMetrics } from '../functions/metrics/emit-metrics.ts';
-import { mapLimit } from '../functions/shared/map-limit.ts';
 
 const HOSTS = 10_000;
 const LATENCY_MS = 50;

@@ -6,7 +6,7 @@
  */
 import { InvalidInputError } from '../common/errors.ts';
 import { METRIC_GRANULARITIES, METRIC_NAMESPACE, type MetricGranularity } from '../common/metric-names.ts';
-import type { LossRule } from '../common/result-schema.ts';
+import type { RoundSettings } from '../common/result-schema.ts';
 import {
   parseCount,
   parseHops,
@@ -19,18 +19,14 @@ import {
   parseTcpPort,
 } from '../common/settings.ts';
 
-/** The per-host settings a tag can override; the SSM parameters are derived from them. */
-export interface HostSettings {
+/**
+ * The per-host settings a tag can override; the SSM parameters are derived from
+ * them. The agent's own round settings, less what the agent decides itself.
+ */
+export type HostSettings = Omit<RoundSettings, 'concurrency'> & {
   /** Normalised comma-separated list of resources. */
   resources: string;
-  count: number;
-  intervalSec: number;
-  latencyThresholdMs: number;
-  lossThresholdPct: number;
-  hops: number;
-  lossRule: LossRule;
-  tcpPort: number;
-}
+};
 
 export interface FunctionConfig {
   stage: string;

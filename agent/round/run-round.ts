@@ -6,6 +6,7 @@
  * outcome and the process exit code, never a stack trace.
  */
 import { join } from 'node:path';
+import { Semaphore } from '../../common/concurrency.ts';
 import { LockedError, MonitorError, toErrorInfo } from '../../common/errors.ts';
 import { renderMtrFile } from '../../common/mtr-report-text.ts';
 import {
@@ -29,7 +30,6 @@ import { pruneMtrFiles, rotateIfNeeded } from '../files/rotate.ts';
 import { buildSeedRecord, serializeSeedRecord } from '../files/seed-record.ts';
 import { parseMtrJson } from '../mtr/parse-mtr-json.ts';
 import { fitResult } from './fit-result.ts';
-import { Semaphore } from './map-limit.ts';
 import { ENVIRONMENT_CODES, probeResource, thresholdsOf } from './probe-resource.ts';
 import type { RoundDeps } from './round-deps.ts';
 

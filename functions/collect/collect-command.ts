@@ -22,11 +22,11 @@
  * rate a 10,000-host fleet finishes at, so it cannot be the everyday check.
  */
 
+import { mapLimit } from '../../common/concurrency.ts';
 import type { LogSink, RecordLookup } from '../logs/log-writer.ts';
 import { buildDeadlineRecord, buildInvocationRecords } from '../logs/records.ts';
 import type { RoundMetrics } from '../metrics/emit-metrics.ts';
 import type { CommandTransport, InvocationState, JobQueue } from '../ports.ts';
-import { mapLimit } from '../shared/map-limit.ts';
 import { type CollectJob, recordId as makeRecordId, nextDelaySeconds } from './job.ts';
 
 export interface CollectPorts {

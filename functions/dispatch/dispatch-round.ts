@@ -5,6 +5,8 @@
  * that cannot be checked (blind, misconfigured, SendCommand refused) get a
  * record in their own stream and a fleet metric: none is silently skipped.
  */
+
+import { chunk, mapLimit } from '../../common/concurrency.ts';
 import { InvalidInputError, toErrorInfo } from '../../common/errors.ts';
 import type { CollectJob } from '../collect/job.ts';
 import { clampDelay } from '../collect/job.ts';
@@ -14,7 +16,6 @@ import type { LogEvent, LogSink } from '../logs/log-writer.ts';
 import { buildDispatchRecord } from '../logs/records.ts';
 import type { RoundMetrics } from '../metrics/emit-metrics.ts';
 import type { CommandTransport, Inventory, JobQueue } from '../ports.ts';
-import { chunk, mapLimit } from '../shared/map-limit.ts';
 import { resolveHostSettings, type SsmParameters, settingsKey, toSsmParameters } from './host-settings.ts';
 
 /** SendCommand accepts at most 50 InstanceIds. */

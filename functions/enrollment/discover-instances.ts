@@ -5,7 +5,7 @@
  */
 import { type EC2Client, paginateDescribeInstances } from '@aws-sdk/client-ec2';
 import { paginateDescribeInstanceInformation, type SSMClient } from '@aws-sdk/client-ssm';
-import { chunk, mapLimit } from '../shared/map-limit.ts';
+import { chunk, mapLimit } from '../../common/concurrency.ts';
 
 export interface EnrolledInstance {
   instanceId: string;

@@ -45,6 +45,11 @@ export interface MetricsOptions {
   serviceName: string;
   stage: string;
   granularity: MetricGranularity;
+  /**
+   * Where EMF lines go. Default: Powertools' own output (the function's stdout,
+   * which Lambda ships to CloudWatch). The local run writes them to a file.
+   */
+  write?: (emfLine: string) => void;
 }
 
 function createInstance(options: MetricsOptions): Metrics {
@@ -58,6 +63,18 @@ function createInstance(options: MetricsOptions): Metrics {
 }
 
 export function createEmfMetrics(options: MetricsOptions): RoundMetrics {
+  const { write } = options;
+  // Same steps as Powertools' publishStoredMetrics, with the line handed to `write`.
+  const publish = (metrics: Metrics): void => {
+    if (write === undefined) {
+      metrics.publishStoredMetrics();
+      return;
+    }
+    if (metrics.hasStoredMetrics()) write(JSON.stringify(metrics.serializeMetrics()));
+    metrics.clearMetrics();
+    metrics.clearDimensions();
+    metrics.clearMetadata();
+  };
   const fleet = createInstance(options);
   const perHost = options.granularity === 'host' || options.granularity === 'resource';
   const perResource = options.granularity === 'resource';
@@ -78,7 +95,7 @@ export function createEmfMetrics(options: MetricsOptions): RoundMetrics {
           host.addMetric(HOST_METRICS.latencyMs, MetricUnit.Milliseconds, m.worstLatencyMs);
         if (m.worstLossPct !== null) host.addMetric(HOST_METRICS.lossPct, MetricUnit.Percent, m.worstLossPct);
         host.addMetric(HOST_METRICS.flagged, MetricUnit.Count, m.flagged ? 1 : 0);
-        host.publishStoredMetrics();
+        publish(host);
       }
       if (resource !== undefined) {
         for (const r of m.resources) {
@@ -87,7 +104,7 @@ export function createEmfMetrics(options: MetricsOptions): RoundMetrics {
           if (r.latencyMs !== null)
             resource.addMetric(RESOURCE_METRICS.latencyMs, MetricUnit.Milliseconds, r.latencyMs);
           resource.addMetric(RESOURCE_METRICS.lossPct, MetricUnit.Percent, r.lossPct);
-          resource.publishStoredMetrics();
+          publish(resource);
         }
       }
     },
@@ -105,7 +122,7 @@ export function createEmfMetrics(options: MetricsOptions): RoundMetrics {
       if (counts.misconfigured === 0) fleet.addMetric(FLEET_METRICS.hostsMisconfigured, MetricUnit.Count, 0);
     },
     flush() {
-      if (fleet.hasStoredMetrics()) fleet.publishStoredMetrics();
+      if (fleet.hasStoredMetrics()) publish(fleet);
     },
   };
 }

@@ -1,10 +1,16 @@
+/**
+ * Bounded concurrency, shared by the agent (paths probed at once) and the
+ * functions (AWS calls in flight: APIs throttle bursts, and a bounded pool plus
+ * the SDK's adaptive retry keeps a 10,000-host round fast without a herd).
+ */
+
 /** Runs `task` over `items` with at most `limit` in flight; results keep the input order. */
 export async function mapLimit<T, R>(
   items: readonly T[],
   limit: number,
   task: (item: T, index: number) => Promise<R>,
-) {
-  const results: R[] = new Array(items.length);
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) {
@@ -12,12 +18,11 @@ export async function mapLimit<T, R>(
       results[index] = await task(items[index] as T, index);
     }
   };
-  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker);
-  await Promise.all(workers);
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
   return results;
 }
 
-/** A counting semaphore, for work that arrives while other work is running (the gateway's path). */
+/** A counting semaphore, for work that arrives while other work runs (the gateway's path). */
 export class Semaphore {
   private available: number;
   private readonly waiting: (() => void)[] = [];
@@ -36,4 +41,10 @@ export class Semaphore {
       else this.available++;
     }
   }
+}
+
+export function chunk<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { mapLimit, Semaphore } from '../../../agent/round/map-limit.ts';
+import { chunk, mapLimit, Semaphore } from '../../../common/concurrency.ts';
 
 describe('bounded concurrency', () => {
   it('mapLimit never runs more than the limit at once and keeps input order', async () => {
@@ -21,5 +21,22 @@ describe('bounded concurrency', () => {
     const pool = new Semaphore(1);
     await assert.rejects(pool.use(async () => Promise.reject(new Error('boom'))));
     assert.equal(await pool.use(async () => 'next'), 'next');
+  });
+});
+
+describe('chunk', () => {
+  it('splits 120 instance ids into SendCommand-sized pieces of at most 50', () => {
+    const pieces = chunk(
+      Array.from({ length: 120 }, (_, i) => i),
+      50,
+    );
+    assert.deepEqual(
+      pieces.map((p) => p.length),
+      [50, 50, 20],
+    );
+    assert.deepEqual(
+      pieces.flat(),
+      Array.from({ length: 120 }, (_, i) => i),
+    );
   });
 });

@@ -1,0 +1,306 @@
+/**
+ * The local adapters on their own: the transport running the SSM document's
+ * script for real (with stand-in agent bundles), the file log sink, the
+ * in-memory queue and the EMF file metrics.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { InvalidInputError } from '../../../common/errors.ts';
+import { RESULT_SCHEMA } from '../../../common/result-schema.ts';
+import type { CollectJob } from '../../../functions/collect/job.ts';
+import type { SsmParameters } from '../../../functions/dispatch/host-settings.ts';
+import { createFileLogSink } from '../../../functions/local/file-log-sink.ts';
+import { createFileEmfMetrics } from '../../../functions/local/file-metrics.ts';
+import { createLocalJobQueue } from '../../../functions/local/local-queue.ts';
+import {
+  createLocalTransport,
+  SSM_STDERR_MAX_CHARS,
+  SSM_STDOUT_MAX_CHARS,
+} from '../../../functions/local/local-transport.ts';
+import type { InvocationOutputs } from '../../../functions/ports.ts';
+
+const INSTANCE = 'i-0123456789abcdef0';
+
+/**
+ * A stand-in agent: waits for a release file, records its pid and argv, then
+ * prints a result document with `PAD` characters of padding and `ERR` of stderr.
+ */
+const STAND_IN = `'use strict';
+const fs = require('fs');
+const out = process.env.STANDIN_DIR;
+fs.writeFileSync(out + '/pid', String(process.pid));
+fs.writeFileSync(out + '/argv.json', JSON.stringify(process.argv.slice(2)));
+const pad = Number(process.env.STANDIN_PAD || '0');
+process.stderr.write('e'.repeat(Number(process.env.STANDIN_ERR || '0')));
+const finish = () => {
+  const doc = { schema: '${RESULT_SCHEMA}', agentVersion: 'stand-in', hostname: 'h', outcome: 'completed', error: null,
+    mtrId: '0', startedAt: '', finishedAt: '', timings: { totalMs: 1, probesMs: 1, gatewayDiscoveryMs: 0 }, settings: null,
+    summary: { resources: 0, flagged: 0, latencyFlag: false, lossFlag: false, worstLatencyMs: null, worstLossPct: null },
+    resources: [], gateway: null, seed: null, files: [], warnings: ['x'.repeat(pad)], truncated: null };
+  process.stdout.write(JSON.stringify(doc) + '\\n');
+};
+const wait = () => (fs.existsSync(out + '/release') ? finish() : setTimeout(wait, 20));
+wait();
+`;
+
+function parameters(overrides: Partial<Record<keyof SsmParameters, string>> = {}): SsmParameters {
+  const values = {
+    Resources: '127.0.0.1',
+    Count: '2',
+    IntervalSec: '0.2',
+    LatencyThresholdMs: '75',
+    LossThresholdPct: '5',
+    Hops: '3',
+    LossRule: 'persistent',
+    TcpPort: '443',
+    LogDir: '/tmp/ccm-unused',
+    AllowInstall: 'false',
+    ...overrides,
+  };
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, [v]])) as SsmParameters;
+}
+
+async function until<T>(probe: () => Promise<T | null>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('local transport runs the SSM document script', () => {
+  let scratch: string;
+  let agentPath: string;
+  before(() => {
+    scratch = mkdtempSync(join(tmpdir(), 'ccm-local-transport-'));
+    agentPath = join(scratch, 'stand-in-agent.js');
+    writeFileSync(agentPath, STAND_IN);
+  });
+  after(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it('an invocation is InProgress until the script ends, then Success with SSM-capped stdout and stderr', async () => {
+    const standIn = mkdtempSync(join(scratch, 'run-'));
+    const transport = createLocalTransport({
+      agentPath,
+      workDir: join(standIn, 'ssm'),
+      executionTimeoutSeconds: 60,
+      env: { STANDIN_DIR: standIn, STANDIN_PAD: '30000', STANDIN_ERR: '9000' },
+    });
+    try {
+      const { commandId } = await transport.send({
+        instanceIds: [INSTANCE],
+        parameters: parameters({ Resources: '127.0.0.1,::1' }),
+        comment: 'test',
+      });
+      await until(async () => {
+        const pid = readFileOr(join(standIn, 'pid'));
+        return pid !== '' && alive(Number(pid)) ? true : null;
+      });
+      assert.deepEqual(await transport.listInvocations(commandId), [
+        { instanceId: INSTANCE, status: 'InProgress', statusDetails: 'InProgress' },
+      ]);
+      assert.equal((await transport.getInvocation(commandId, INSTANCE))?.status, 'InProgress');
+
+      writeFileSync(join(standIn, 'release'), '');
+      const done = await until(async () => {
+        const outputs = await transport.getInvocation(commandId, INSTANCE);
+        return outputs !== null && outputs.status !== 'InProgress' ? outputs : null;
+      });
+
+      assert.equal(done.status, 'Success');
+      assert.equal(done.statusDetails, 'Success');
+      assert.equal(done.responseCode, 0);
+      assert.equal(done.stdout.length, SSM_STDOUT_MAX_CHARS);
+      assert.ok(done.stdout.startsWith(`{"schema":"${RESULT_SCHEMA}"`));
+      assert.ok(done.stderr.length <= SSM_STDERR_MAX_CHARS && done.stderr.length > 7000);
+      const argv = JSON.parse(readFileSync(join(standIn, 'argv.json'), 'utf8')) as string[];
+      assert.deepEqual(argv.slice(argv.indexOf('--resources'), argv.indexOf('--resources') + 2), [
+        '--resources',
+        '127.0.0.1,::1',
+      ]);
+      assert.equal(argv[argv.indexOf('--count') + 1], '2');
+    } finally {
+      transport.close();
+    }
+  });
+
+  it('a run past the execution timeout is killed with its agent and reported TimedOut', async () => {
+    const standIn = mkdtempSync(join(scratch, 'timeout-'));
+    const transport = createLocalTransport({
+      agentPath,
+      workDir: join(standIn, 'ssm'),
+      executionTimeoutSeconds: 1,
+      env: { STANDIN_DIR: standIn },
+    });
+    try {
+      const { commandId } = await transport.send({
+        instanceIds: [INSTANCE],
+        parameters: parameters(),
+        comment: 'test',
+      });
+      const done: InvocationOutputs = await until(async () => {
+        const outputs = await transport.getInvocation(commandId, INSTANCE);
+        return outputs !== null && !['Pending', 'InProgress'].includes(outputs.status) ? outputs : null;
+      });
+      assert.equal(done.status, 'TimedOut');
+      assert.equal(done.statusDetails, 'ExecutionTimedOut');
+      const pid = Number(readFileSync(join(standIn, 'pid'), 'utf8'));
+      await until(async () => (alive(pid) ? null : true), 5000);
+    } finally {
+      transport.close();
+    }
+  });
+
+  it('a parameter outside the document allowedPattern is refused and nothing runs', async () => {
+    const standIn = mkdtempSync(join(scratch, 'refused-'));
+    const transport = createLocalTransport({
+      agentPath,
+      workDir: join(standIn, 'ssm'),
+      executionTimeoutSeconds: 60,
+      env: { STANDIN_DIR: standIn },
+    });
+    try {
+      await assert.rejects(
+        transport.send({
+          instanceIds: [INSTANCE],
+          parameters: parameters({ Resources: '127.0.0.1;touch /tmp/x' }),
+          comment: 'test',
+        }),
+        (error: unknown) => error instanceof InvalidInputError && /Resources/.test(error.message),
+      );
+      await transport.idle();
+      assert.equal(readFileOr(join(standIn, 'pid')), '', 'the agent never started');
+      assert.equal(await transport.getInvocation('no-such-command', INSTANCE), null);
+    } finally {
+      transport.close();
+    }
+  });
+});
+
+function readFileOr(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+describe('file log sink', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ccm-file-sink-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes JSON lines per stream and finds a marker only at or after the given time', async () => {
+    const sink = createFileLogSink(join(dir, 'group'));
+    await sink.write(INSTANCE, [
+      { timestamp: 2000, message: 'second "recordId":"c1/i"' },
+      { timestamp: 1000, message: 'first' },
+    ]);
+
+    assert.deepEqual(
+      readFileSync(sink.streamPath(INSTANCE), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+      [
+        { timestamp: 1000, message: 'first' },
+        { timestamp: 2000, message: 'second "recordId":"c1/i"' },
+      ],
+    );
+    assert.equal(await sink.hasRecord(INSTANCE, 1500, '"recordId":"c1/i"'), true);
+    assert.equal(await sink.hasRecord(INSTANCE, 2001, '"recordId":"c1/i"'), false);
+    assert.equal(await sink.hasRecord('i-00000000000000000', 0, 'first'), false);
+  });
+
+  it('refuses a stream name that would leave the log group directory', async () => {
+    const sink = createFileLogSink(join(dir, 'group2'));
+    await assert.rejects(sink.write('../escape', [{ timestamp: 1, message: 'x' }]), InvalidInputError);
+  });
+});
+
+describe('local job queue', () => {
+  const job: CollectJob = {
+    v: 1,
+    commandId: 'c-1',
+    roundId: 'r-1',
+    instanceIds: [INSTANCE],
+    dispatchedAt: 1,
+    deadline: 2,
+    attempt: 1,
+    settings: {},
+  };
+
+  it('delivers a failing job again as redelivered, then dead-letters it after maxReceiveCount', async () => {
+    const queue = createLocalJobQueue({ pollSeconds: 0.01, maxReceiveCount: 3 });
+    await queue.enqueue(job, 900);
+    const deliveries: boolean[] = [];
+
+    const report = await queue.drain(async (_job, delivery) => {
+      deliveries.push(delivery.redelivered);
+      throw new Error('collector crashed');
+    });
+
+    assert.deepEqual(deliveries, [false, true, true]);
+    assert.equal(report.deadLetters.length, 1);
+    assert.equal(report.deadLetters[0]?.receiveCount, 3);
+    assert.match(report.deadLetters[0]?.error ?? '', /collector crashed/);
+    assert.equal(queue.size(), 0);
+  });
+
+  it('delivers follow-ups enqueued by the handler until the queue is empty, shortening their delay', async () => {
+    const queue = createLocalJobQueue({ pollSeconds: 0.05 });
+    await queue.enqueue(job, 900);
+    const attempts: number[] = [];
+    const started = Date.now();
+
+    await queue.drain(async (delivered) => {
+      attempts.push(delivered.attempt);
+      if (delivered.attempt < 3) await queue.enqueue({ ...delivered, attempt: delivered.attempt + 1 }, 120);
+    });
+
+    assert.deepEqual(attempts, [1, 2, 3]);
+    assert.ok(Date.now() - started < 5000, 'delays of 900 s and 120 s were cut to the poll interval');
+  });
+});
+
+describe('file EMF metrics', () => {
+  it('writes the Lambda EMF lines to the file, one per publish', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ccm-file-metrics-'));
+    try {
+      const path = join(dir, 'metrics.emf.jsonl');
+      const metrics = createFileEmfMetrics(
+        { namespace: 'CloudConnexa', serviceName: 's', stage: 'local', granularity: 'fleet' },
+        path,
+      );
+      metrics.failed(INSTANCE);
+      metrics.blind(INSTANCE);
+      metrics.flush();
+
+      const lines = readFileSync(path, 'utf8').trim().split('\n');
+      assert.equal(lines.length, 1);
+      const emf = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
+      assert.equal(emf.HostsFailed, 1);
+      assert.equal(emf.HostsBlind, 1);
+      assert.equal(emf.Stage, 'local');
+      assert.deepEqual(metrics.lines(), lines);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
