@@ -3,14 +3,16 @@
 # already there, so `npm start` and `npm test` work on a fresh machine.
 #   ensure-deps.sh run    mtr and the npm packages (a local monitoring round)
 #   ensure-deps.sh test   also the lab tools (iproute2, iptables, OpenVPN, openssl) and Node 12.22
+#   ensure-deps.sh bench  the test set plus GNU time (the footprint benchmark)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-run}"
 
 declare -A tools=([mtr]=mtr-tiny)
-if [ "$mode" = test ]; then
+if [ "$mode" = test ] || [ "$mode" = bench ]; then
   tools+=([ip]=iproute2 [iptables]=iptables [openvpn]=openvpn [openssl]=openssl [ping]=iputils-ping [pgrep]=procps)
 fi
+[ "$mode" = bench ] && tools+=([/usr/bin/time]=time)
 missing=()
 for tool in "${!tools[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("${tools[$tool]}")
@@ -29,6 +31,6 @@ fi
 if [ ! -d node_modules/.bin ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
-if [ "$mode" = test ] && [ ! -x test/node12/node_modules/.bin/node ]; then
+if [ "$mode" != run ] && [ ! -x test/node12/node_modules/.bin/node ]; then
   npm ci --prefix test/node12 --no-audit --no-fund
 fi

@@ -23,7 +23,7 @@ describe('command line and config file', () => {
       hops: 3,
       lossRule: 'persistent',
       tcpPort: 443,
-      concurrency: 16,
+      concurrency: 51,
     });
     assert.equal(options.logDir, '/home/ubuntu/Connexa-Logs');
   });

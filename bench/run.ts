@@ -1,0 +1,78 @@
+/**
+ * `npm run bench`: the lab benchmarks (the built agent in network namespaces),
+ * then the fleet benchmark (mocked AWS). Prints tables only; writes no files.
+ *
+ *   npm run bench                      full run (~12 minutes on 2 cores)
+ *   npm run bench -- --quick           fewer rounds, a fast look (~3 minutes)
+ *   npm run bench -- --only lab|fleet  one part
+ */
+import { InvalidInputError } from '../common/errors.ts';
+import { runFleetBench } from './fleet.ts';
+import { cleanupLabBench, FULL_CONFIG, labBenchSkipReason, QUICK_CONFIG, runLabBench } from './lab-bench.ts';
+
+interface BenchArgs {
+  only: 'lab' | 'fleet' | null;
+  quick: boolean;
+}
+
+const USAGE = 'usage: node --import tsx bench/run.ts [--quick] [--only lab|fleet]';
+
+function parseArgs(argv: readonly string[]): BenchArgs {
+  const args: BenchArgs = { only: null, quick: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--quick') args.quick = true;
+    else if (arg === '--only' || arg?.startsWith('--only=')) {
+      const value = arg === '--only' ? argv[++i] : arg.slice('--only='.length);
+      if (value !== 'lab' && value !== 'fleet')
+        throw new InvalidInputError('--only', value ?? '', 'lab or fleet');
+      args.only = value;
+    } else if (arg === '--help' || arg === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else throw new InvalidInputError('argument', arg, '--quick, --only lab|fleet or --help');
+  }
+  return args;
+}
+
+async function main(): Promise<void> {
+  // The AWS SDK's documented switch for its "Node 20 support ends" notice: noise in a benchmark printout.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const args = parseArgs(process.argv.slice(2));
+  const started = performance.now();
+  console.log(`Benchmarks (${args.quick ? 'quick' : 'full'} run), ${new Date().toISOString()}\n`);
+  if (args.only !== 'fleet') {
+    const skip = labBenchSkipReason();
+    if (skip !== null) console.log(`Lab benchmarks SKIPPED: ${skip}\n`);
+    else {
+      // Ctrl-C must not leave namespaces, relays or OpenVPN processes behind.
+      process.once('SIGINT', () => {
+        console.error('\ninterrupted: tearing the labs down');
+        cleanupLabBench().finally(() => process.exit(130));
+      });
+      try {
+        await runLabBench(args.quick ? QUICK_CONFIG : FULL_CONFIG);
+      } catch (error) {
+        // the fleet part does not need the lab: report and go on
+        console.error('Lab benchmarks FAILED:', error);
+        process.exitCode = 1;
+      }
+    }
+  }
+  if (args.only !== 'lab') {
+    const fleetStart = performance.now();
+    await runFleetBench();
+    console.log(`\nFleet bench wall time: ${((performance.now() - fleetStart) / 1000).toFixed(1)} s`);
+  }
+  console.log(`\nTotal wall time: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof InvalidInputError) {
+    console.error(`${error.message}\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  process.exitCode = 1;
+});
