@@ -3,6 +3,7 @@
  * argv, environment, stdout/stderr, signals and the exit code.
  */
 import { hostname } from 'node:os';
+import { InvalidInputError } from '../common/errors.ts';
 import { RESULT_SCHEMA } from '../common/result-schema.ts';
 import { helpText } from './cli/help.ts';
 import { parseArgv } from './cli/parse-argv.ts';
@@ -72,9 +73,12 @@ async function main(argv: string[]): Promise<number> {
       );
       return 0;
     }
-    if (parsed.switches.help || parsed.command === null) {
+    if (parsed.switches.help) {
       process.stdout.write(helpText(VERSION));
-      return parsed.switches.help ? 0 : 2;
+      return 0;
+    }
+    if (parsed.command === null) {
+      throw new InvalidInputError('command', undefined, 'check or watch (see --help)');
     }
     const config =
       parsed.config === null ? {} : readConfigObject(readConfigFile(parsed.config), parsed.config);

@@ -75,6 +75,16 @@ describe('agent check: invalid input is rejected with exit 2 before anything run
     });
   }
 
+  it('without a command says which commands exist, and --help shows the usage', () => {
+    const bare = runAgent([]);
+    assert.equal(bare.status, 2);
+    assert.equal(bare.stdout, '');
+    assert.match(bare.stderr, /^error: command \(missing\) is not allowed: check or watch \(see --help\)\n$/);
+    const help = runAgent(['--help']);
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /^Usage:\n {2}node agent\.js check --resources <list> \[options\]/m);
+  });
+
   it('without --json says what is wrong on stderr', () => {
     const run = runAgent(['check', '--resources', '$(id)']);
     assert.equal(run.status, 2);
