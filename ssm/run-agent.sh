@@ -146,7 +146,7 @@ if [ -f "$CCM_AGENT" ] && [ "$(ccm_sha256 "$CCM_AGENT")" = "$CCM_SHA256" ]; then
   ccm_log "using cached agent $CCM_AGENT"
 else
   mkdir -p "$CCM_CACHE" || ccm_fail environment E_AGENT_INTEGRITY "cannot create the agent cache directory $CCM_CACHE"
-  chmod 700 "$CCM_CACHE"
+  chmod 700 "$CCM_CACHE" || ccm_fail environment E_AGENT_INTEGRITY "cannot restrict the agent cache directory $CCM_CACHE to its owner"
   CCM_TMP="$CCM_CACHE/.agent-$CCM_SHA256.$$.tmp"
   if ! printf '%s' '@@AGENT_GZIP_BASE64@@' | base64 -d 2>/dev/null | gzip -dc >"$CCM_TMP" 2>/dev/null; then
     rm -f "$CCM_TMP"

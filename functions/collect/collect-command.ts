@@ -70,6 +70,21 @@ const TERMINAL = new Set([
   'ExecutionTimedOut',
 ]);
 
+/** Terminal states in which the document never ran on the host. */
+const NEVER_RAN = new Set([
+  'Undeliverable',
+  'Terminated',
+  'DeliveryTimedOut',
+  'InvalidPlatform',
+  'AccessDenied',
+  'Cancelled',
+  'Canceled',
+]);
+
+function neverRan(state: { status: string; statusDetails: string }): boolean {
+  return NEVER_RAN.has(state.statusDetails) || NEVER_RAN.has(state.status);
+}
+
 /** StatusDetails values finer than Status, kept in the record. */
 const SPECIFIC = new Set([
   'Undeliverable',
@@ -119,14 +134,26 @@ export async function collectCommand(
     const state = listed.get(instanceId);
     if (state === undefined || !isTerminal(state)) return 'pending';
     if (await alreadyWritten(instanceId)) return 'duplicate';
-    let outputs: Awaited<ReturnType<CommandTransport['getInvocation']>>;
+    let outputs: Awaited<ReturnType<CommandTransport['getInvocation']>> = null;
     try {
       outputs = await ports.transport.getInvocation(job.commandId, instanceId);
     } catch {
-      // Throttled past the SDK's retries, or a transient fault: look again next time.
-      return 'pending';
+      // Throttled past the SDK's retries, or a transient fault: look again next time,
+      // unless the plugin never ran (below) and there is nothing to fetch anyway.
     }
-    if (outputs === null || !isTerminal(outputs)) return 'pending';
+    if (outputs === null || !isTerminal(outputs)) {
+      // An invocation that never reached the host has no plugin output to fetch:
+      // GetCommandInvocation may answer InvocationDoesNotExist for good. The listing's
+      // status is the whole record; waiting would only turn it into CollectorDeadline.
+      if (!neverRan(state)) return 'pending';
+      outputs = {
+        status: state.status,
+        statusDetails: state.statusDetails,
+        responseCode: null,
+        stdout: '',
+        stderr: '',
+      };
+    }
     const { events, outcome } = buildInvocationRecords(
       {
         instanceId,

@@ -3,7 +3,7 @@
  * in batchItemFailures so only it is retried (and, after the queue's
  * maxReceiveCount, lands in the dead-letter queue whose alarm pages someone).
  */
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createLogsClient, createSqsClient, createSsmClient } from '../aws/clients.ts';
 import { createSqsJobQueue } from '../aws/sqs-queue.ts';
 import { createSsmTransport } from '../aws/ssm-transport.ts';
@@ -17,15 +17,26 @@ const ssm = createSsmClient();
 const sqs = createSqsClient();
 const logsClient = createLogsClient();
 let config: FunctionConfig | undefined;
+
+/** Longest a job may take (throttled SSM calls with adaptive retry included). */
+export const JOB_TIME_BUDGET_MS = 20_000;
 let logSink: ReturnType<typeof createCloudWatchLogSink> | undefined;
 
 /** The handler's logic with its ports injected (tested without module-scope clients). */
 export async function collectBatch(
   event: SQSEvent,
   ports: Omit<CollectPorts, 'metrics'> & { metrics: CollectPorts['metrics'] },
+  remainingMs: () => number = () => Number.POSITIVE_INFINITY,
 ): Promise<SQSBatchResponse> {
   const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
   for (const record of event.Records) {
+    // A job cut off by the function timeout would be redelivered with the whole
+    // batch after its follow-up job was already sent: two chains for one command.
+    // A job is therefore only started with time to finish; the rest go back untouched.
+    if (remainingMs() < JOB_TIME_BUDGET_MS) {
+      batchItemFailures.push({ itemIdentifier: record.messageId });
+      continue;
+    }
     try {
       const job = parseCollectJob(record.body);
       const redelivered = Number(record.attributes.ApproximateReceiveCount ?? '1') > 1;
@@ -44,7 +55,10 @@ export async function collectBatch(
   return { batchItemFailures };
 }
 
-export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
+export const handler = async (
+  event: SQSEvent,
+  context: Pick<Context, 'getRemainingTimeInMillis'>,
+): Promise<SQSBatchResponse> => {
   config ??= loadConfig();
   logSink ??= createCloudWatchLogSink(logsClient, config.logGroupName);
   const metrics = createEmfMetrics({
@@ -54,18 +68,22 @@ export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
     granularity: config.metricGranularity,
   });
   try {
-    return await collectBatch(event, {
-      transport: createSsmTransport(ssm, {
-        documentName: config.documentName,
-        timeoutSeconds: config.commandTimeoutSeconds,
-        pluginName: config.pluginName,
-      }),
-      queue: createSqsJobQueue(sqs, config.collectQueueUrl),
-      logs: logSink,
-      lookup: logSink,
-      metrics,
-      now: Date.now,
-    });
+    return await collectBatch(
+      event,
+      {
+        transport: createSsmTransport(ssm, {
+          documentName: config.documentName,
+          timeoutSeconds: config.commandTimeoutSeconds,
+          pluginName: config.pluginName,
+        }),
+        queue: createSqsJobQueue(sqs, config.collectQueueUrl),
+        logs: logSink,
+        lookup: logSink,
+        metrics,
+        now: Date.now,
+      },
+      () => context.getRemainingTimeInMillis(),
+    );
   } finally {
     metrics.flush();
   }

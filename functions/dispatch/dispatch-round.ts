@@ -154,12 +154,13 @@ export async function dispatchRound(
   await mapLimit(commands, concurrency, async ({ key, group, instanceIds }) => {
     const settings = settingsByKey.get(key) ?? options.defaults;
     let stage: 'SendCommand' | 'EnqueueCollectJob' = 'SendCommand';
+    let commandId: string | undefined;
     try {
-      const { commandId } = await ports.transport.send({
+      ({ commandId } = await ports.transport.send({
         instanceIds,
         parameters: group.parameters,
         comment: `cc-monitor ${options.stage} round ${options.roundId}`,
-      });
+      }));
       stage = 'EnqueueCollectJob';
       const dispatchedAt = ports.now();
       const job: CollectJob = {
@@ -189,6 +190,8 @@ export async function dispatchRound(
               instanceId,
               roundId: options.roundId,
               status: stage === 'SendCommand' ? 'SendCommandFailed' : 'EnqueueFailed',
+              // The hosts run the command anyway: the id lets an operator fetch their output.
+              ...(commandId === undefined ? {} : { commandId }),
               errorName,
               error: info,
             },

@@ -339,6 +339,12 @@ describe('packaged CloudFormation template', () => {
     assert.deepEqual(mapping?.FunctionResponseTypes, ['ReportBatchItemFailures']);
   });
 
+  it('never retries a failed dispatch, which would send the round a second time', () => {
+    const configs = ofType(main.template, 'AWS::Lambda::EventInvokeConfig');
+    const dispatch = configs.find(([, r]) => JSON.stringify(r.Properties?.FunctionName).includes('Dispatch'));
+    assert.equal(dispatch?.[1].Properties?.MaximumRetryAttempts, 0);
+  });
+
   it('creates the central log group with the retention from params and keeps the legacy metric filter', () => {
     const t = main.template;
     const group = resource(t, 'MonitorLogGroup');

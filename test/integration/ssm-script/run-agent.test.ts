@@ -167,6 +167,24 @@ describe('SSM document script', () => {
         assert.equal(readFileSync(join(cache, `agent-${sha256}.js`), 'utf8'), STAND_IN);
       });
 
+      it('hands shell syntax in SSM_* values to the agent as plain text, never running it', async () => {
+        // The API's allowedPattern would refuse these; the script must be safe even without it.
+        const cache = freshCache('inject');
+        const marker = join(cache, 'injected');
+        const evil = `127.0.0.1;touch ${marker}`;
+        const alsoEvil = `$(touch ${marker})`;
+        const run = await runScript(shell, standIn.script, {
+          ...ssmEnv({ SSM_Resources: evil, SSM_LogDir: alsoEvil, SSM_LossRule: '`touch x`' }),
+          CCM_CACHE_DIR: cache,
+        });
+        assert.equal(run.code, 0, run.stderr);
+        const args = parseResultDocument(run.stdout).warnings;
+        assert.equal(args[args.indexOf('--resources') + 1], evil);
+        assert.equal(args[args.indexOf('--log-dir') + 1], alsoEvil);
+        assert.equal(args[args.indexOf('--loss-rule') + 1], '`touch x`');
+        assert.equal(existsSync(marker), false, 'no value was executed by the shell');
+      });
+
       it('reuses the cached agent on the second run instead of writing it again', async () => {
         const cache = freshCache('reuse');
         const env = { ...ssmEnv(), CCM_CACHE_DIR: cache };

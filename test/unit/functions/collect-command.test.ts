@@ -11,7 +11,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { createSqsJobQueue } from '../../../functions/aws/sqs-queue.ts';
 import { createSsmTransport } from '../../../functions/aws/ssm-transport.ts';
 import { type CollectPorts, collectCommand } from '../../../functions/collect/collect-command.ts';
-import { collectBatch } from '../../../functions/collect/handler.ts';
+import { collectBatch, JOB_TIME_BUDGET_MS } from '../../../functions/collect/handler.ts';
 import type { CollectJob } from '../../../functions/collect/job.ts';
 import { instanceId, MemoryLogSink, RecordingMetrics, resultDocument } from './fixtures.ts';
 
@@ -145,6 +145,24 @@ describe('collectCommand', () => {
     assert.deepEqual(jobs[0]?.job.instanceIds, [notYet, unlisted]);
     assert.equal(jobs[0]?.job.attempt, 2);
     assert.ok((jobs[0]?.delay ?? 0) > 0 && (jobs[0]?.delay ?? 0) <= 900);
+  });
+
+  it('records an Undeliverable host from the listing when GetCommandInvocation has nothing for it', async () => {
+    // Prepare: the plugin never ran, so SSM may keep answering InvocationDoesNotExist.
+    const id = instanceId(1);
+    listing({ [id]: ['Failed', 'Undeliverable'] });
+    ssmMock
+      .on(GetCommandInvocationCommand, { InstanceId: id })
+      .rejects(new InvocationDoesNotExist({ message: 'no invocation', $metadata: {} }));
+    const { p, logs, metrics } = ports();
+    // Act
+    const result = await collectCommand(p, job([id]), { redelivered: false });
+    // Assess
+    assert.deepEqual(result.written, [id]);
+    assert.equal(result.followUp, null, 'nothing left to wait for');
+    const [record] = logs.records(id);
+    assert.equal(record?.status, 'Undeliverable');
+    assert.equal(metrics.failedHosts.length, 1);
   });
 
   it('does not call GetCommandInvocation for hosts still InProgress', async () => {
@@ -352,5 +370,44 @@ describe('collectBatch', () => {
     } finally {
       console.error = original;
     }
+  });
+
+  it('returns jobs untouched when too little time is left to finish them, so none is cut off midway', async () => {
+    // Prepare
+    const id = instanceId(1);
+    listing({ [id]: ['Success', 'Success'] });
+    invocation(id, { Status: 'Success', stdout: JSON.stringify(resultDocument()) });
+    const { p, logs } = ports();
+    const message = (messageId: string) => ({
+      messageId,
+      body: JSON.stringify(job([id])),
+      receiptHandle: 'h',
+      attributes: {
+        ApproximateReceiveCount: '1',
+        SentTimestamp: '0',
+        SenderId: 's',
+        ApproximateFirstReceiveTimestamp: '0',
+      },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn',
+      awsRegion: 'eu-west-1',
+    });
+    let remaining = JOB_TIME_BUDGET_MS + 1;
+    // Act: the first job runs, then the clock says the function is about to time out.
+    const response = await collectBatch({ Records: [message('first'), message('second')] }, p, () => {
+      const now = remaining;
+      remaining = JOB_TIME_BUDGET_MS - 1;
+      return now;
+    });
+    // Assess
+    assert.deepEqual(response.batchItemFailures, [{ itemIdentifier: 'second' }]);
+    assert.equal(logs.records(id).length, 1, 'only the first job wrote');
+    assert.equal(
+      ssmMock.commandCalls(ListCommandInvocationsCommand).length,
+      1,
+      'the second job was not started',
+    );
   });
 });
