@@ -3,7 +3,7 @@
  * argv, environment, stdout/stderr, signals and the exit code.
  */
 import { hostname } from 'node:os';
-import { InvalidInputError } from '../common/errors.ts';
+import { InvalidInputError, MonitorError } from '../common/errors.ts';
 import { RESULT_SCHEMA } from '../common/result-schema.ts';
 import { helpText } from './cli/help.ts';
 import { parseArgv } from './cli/parse-argv.ts';
@@ -52,6 +52,7 @@ function makeDeps(showProgress: boolean): RoundDeps {
     httpProbe,
     discoverGateway: (options) => discoverGateway(options, { run: runProcess }),
     onProgress: progressPrinter(showProgress),
+    killProbes: killAllProcessGroups,
   };
 }
 
@@ -102,6 +103,11 @@ async function main(argv: string[]): Promise<number> {
     if (parsed.command === 'check' || stopRequests > 1) {
       killAllProcessGroups();
       releaseActiveLock();
+      if (json) {
+        // Whoever reads stdout (the SSM document, a collector) gets a document, not silence.
+        const stopped = new MonitorError('E_INTERNAL', `round stopped by ${signal} before it completed`);
+        process.stdout.write(`${serializeResult(failedRoundDocument(stopped, base).document)}\n`);
+      }
       process.exitCode = signal === 'SIGINT' ? 130 : 143;
       process.exit();
     } else {

@@ -50,7 +50,10 @@ export interface TroubleSpot {
   /** Hop number (ttl) where the latency step or the persistent loss begins. */
   hop: number;
   host: string | null;
-  /** `tunnel`: within the first `hops` hops (the CloudConnexa side); `resource`: beyond them. */
+  /**
+   * `tunnel`: within the first `hops` hops (the CloudConnexa side); `resource`:
+   * beyond them, or the destination itself whatever its position.
+   */
   side: 'tunnel' | 'resource';
 }
 
@@ -161,7 +164,11 @@ export interface ResultDocument {
   files: FileWritten[];
   warnings: string[];
   /** Targets whose hop lists were dropped to fit RESULT_MAX_CHARS; null when nothing was dropped. */
-  truncated: { hopsDroppedFor: string[] } | null;
+  truncated: {
+    hopsDroppedFor: string[];
+    /** Targets, errors and warnings were clipped after the hop lists were not enough. */
+    textShortened?: boolean;
+  } | null;
 }
 
 export class ResultDocumentError extends Error {

@@ -11,6 +11,8 @@
  *
  * The first `hops` hops are the CloudConnexa side (tunnel and gateways); a
  * trouble spot within them is the tunnel's, beyond them the resource side's.
+ * The destination itself is always the resource side: a resource a few hops
+ * away that is slow or lossy is not the tunnel's fault.
  */
 import type { Hop, LossRule, TroubleSpot } from '../../common/result-schema.ts';
 
@@ -42,11 +44,11 @@ export function analysePath(hops: Hop[], address: string, thresholds: PathThresh
   const onPath =
     lastResponding === undefined ? [] : responding.filter((hop) => hop.ttl <= lastResponding.ttl);
 
-  const latency = judgeLatency(ordered, onPath, answered, thresholds);
+  const latency = judgeLatency(ordered, onPath, answered, destination, thresholds);
   const loss =
     thresholds.lossRule === 'any-hop'
       ? judgeLossAnyHop(ordered, destination, thresholds)
-      : judgeLossPersistent(ordered, onPath, lastResponding, thresholds);
+      : judgeLossPersistent(ordered, onPath, lastResponding, destination, thresholds);
 
   return {
     destinationAnswered: answered !== undefined,
@@ -64,7 +66,13 @@ export function isResponding(hop: Hop): boolean {
   return hop.host !== null && hop.avgMs !== null && hop.lossPct < 100;
 }
 
-export function troubleSide(hop: number, thresholds: Pick<PathThresholds, 'hops'>): TroubleSpot['side'] {
+/** `atDestination`: the spot is the destination itself, whatever its hop number. */
+export function troubleSide(
+  hop: number,
+  thresholds: Pick<PathThresholds, 'hops'>,
+  atDestination = false,
+): TroubleSpot['side'] {
+  if (atDestination) return 'resource';
   return hop <= thresholds.hops ? 'tunnel' : 'resource';
 }
 
@@ -81,6 +89,7 @@ function judgeLatency(
   ordered: Hop[],
   responding: Hop[],
   answered: Hop | undefined,
+  destination: Hop | undefined,
   thresholds: PathThresholds,
 ): Finding {
   const above = (hop: Hop): boolean => hop.avgMs !== null && hop.avgMs > thresholds.latencyThresholdMs;
@@ -97,13 +106,17 @@ function judgeLatency(
     stepStart = hop;
   }
   const spotHop = stepStart ?? responding.find(above);
-  return { flag: true, spot: spotHop === undefined ? null : spot('latency', spotHop, thresholds) };
+  return {
+    flag: true,
+    spot: spotHop === undefined ? null : spot('latency', spotHop, destination, thresholds),
+  };
 }
 
 function judgeLossPersistent(
   ordered: Hop[],
   responding: Hop[],
   lastResponding: Hop | undefined,
+  destination: Hop | undefined,
   thresholds: PathThresholds,
 ): Finding & { lossPct: number } {
   if (lastResponding === undefined) {
@@ -124,7 +137,7 @@ function judgeLossPersistent(
     if (hop === undefined || !(hop.lossPct > thresholds.lossThresholdPct)) break;
     runStart = hop;
   }
-  return { lossPct, flag: true, spot: spot('loss', runStart, thresholds) };
+  return { lossPct, flag: true, spot: spot('loss', runStart, destination, thresholds) };
 }
 
 /**
@@ -148,11 +161,16 @@ function judgeLossAnyHop(
   const lossPct = Math.max(...watched.map((hop) => hop.lossPct));
   const first = watched.find((hop) => hop.lossPct > thresholds.lossThresholdPct);
   if (first === undefined) return { lossPct, flag: false, spot: null };
-  return { lossPct, flag: true, spot: spot('loss', first, thresholds) };
+  return { lossPct, flag: true, spot: spot('loss', first, destination, thresholds) };
 }
 
-function spot(kind: TroubleSpot['kind'], hop: Hop, thresholds: PathThresholds): TroubleSpot {
-  return { kind, hop: hop.ttl, host: hop.host, side: troubleSide(hop.ttl, thresholds) };
+function spot(
+  kind: TroubleSpot['kind'],
+  hop: Hop,
+  destination: Hop | undefined,
+  thresholds: PathThresholds,
+): TroubleSpot {
+  return { kind, hop: hop.ttl, host: hop.host, side: troubleSide(hop.ttl, thresholds, hop === destination) };
 }
 
 /** The spot nearer the source explains the other; loss wins a tie. */

@@ -5,7 +5,10 @@
  * Many resources (Windows hosts, AWS security groups without ICMP) never answer
  * mtr's probes although they serve traffic; calling them unreachable would raise
  * alarms for healthy resources, so their latency and loss come from the
- * fallback instead, while the first hops of the mtr path still count.
+ * fallback instead. What the path says still counts where the loss rule lets
+ * it: its latency flag (from the first hops) always, its loss flag only under
+ * rule `any-hop`, whose reading (the old script's) is loss at any of the first
+ * hops; under `persistent` loss the destination does not confirm is not loss.
  */
 import { MonitorError } from '../../common/errors.ts';
 import type { ProbeMethod, TroubleSpot, Verdict } from '../../common/result-schema.ts';
@@ -60,11 +63,13 @@ export function judgeWithFallback(
   // Beyond the last hop that answered is where the silence (or the unmeasured
   // trouble) starts.
   const beyondHop = (analysis.lastRespondingHop ?? 0) + 1;
-  const beyond = (kind: TroubleSpot['kind']): TroubleSpot => ({
+  // Without an answer the silence may start anywhere, even inside the tunnel;
+  // with one, the fallback measured the destination, which is the resource side.
+  const beyond = (kind: TroubleSpot['kind'], atDestination: boolean): TroubleSpot => ({
     kind,
     hop: beyondHop,
     host: null,
-    side: troubleSide(beyondHop, thresholds),
+    side: troubleSide(beyondHop, thresholds, atDestination),
   });
   const answers = (fallback?.rttsMs ?? []).filter((rtt): rtt is number => rtt !== null);
   if (fallback === null || answers.length === 0) {
@@ -75,23 +80,25 @@ export function judgeWithFallback(
       // The silent destination does not erase a slow tunnel seen on the first hops.
       latencyFlag: analysis.latencyFlag,
       lossFlag: true,
-      trouble: beyond('loss'),
+      trouble: beyond('loss', false),
       verdict: 'unreachable',
     };
   }
   const latencyMs = round3(answers.reduce((sum, rtt) => sum + rtt, 0) / answers.length);
-  const lossPct = round3(((fallback.rttsMs.length - answers.length) / fallback.rttsMs.length) * 100);
+  const fallbackLossPct = round3(((fallback.rttsMs.length - answers.length) / fallback.rttsMs.length) * 100);
   // With a silent destination the analysis' latency flag can only come from
   // the first hops, which the old rule keeps counting.
   const latencyFlag = latencyMs > thresholds.latencyThresholdMs || analysis.latencyFlag;
-  const lossFlag = lossPct > thresholds.lossThresholdPct;
+  const anyHopLoss = thresholds.lossRule === 'any-hop' && analysis.lossFlag;
+  const lossFlag = fallbackLossPct > thresholds.lossThresholdPct || anyHopLoss;
+  const lossPct = anyHopLoss ? round3(Math.max(fallbackLossPct, analysis.lossPct)) : fallbackLossPct;
   return {
     method: fallback.method,
     latencyMs,
     lossPct,
     latencyFlag,
     lossFlag,
-    trouble: pickTrouble(analysis.trouble, latencyFlag, lossFlag, beyond),
+    trouble: pickTrouble(analysis.trouble, latencyFlag, lossFlag, (kind) => beyond(kind, true)),
     verdict: verdictOf(latencyFlag, lossFlag),
   };
 }

@@ -93,8 +93,11 @@ export function parseArgv(argv: readonly string[]): ParsedArgv {
       value = next;
       i++;
     }
-    if (name === 'config') parsed.config = value;
-    else if (isValueFlag(name)) {
+    if (name === 'config') {
+      // A second file would silently replace the first; neither is merged.
+      if (parsed.config !== null) throw new InvalidInputError('--config', value, 'the option once');
+      parsed.config = value;
+    } else if (isValueFlag(name)) {
       if (parsed.values[name] !== undefined)
         throw new InvalidInputError(`--${name}`, value, 'the option once');
       parsed.values[name] = value;

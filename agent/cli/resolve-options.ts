@@ -8,6 +8,7 @@ import { InvalidInputError } from '../../common/errors.ts';
 import type { RoundSettings } from '../../common/result-schema.ts';
 import {
   DEFAULTS,
+  LIMITS,
   parseConcurrency,
   parseCount,
   parseHops,
@@ -21,6 +22,7 @@ import {
   parseTcpPort,
   type ResourceSpec,
 } from '../../common/settings.ts';
+import { parseManagementEndpoint } from '../gateway/management-client.ts';
 import {
   type CommandName,
   type ParsedArgv,
@@ -76,6 +78,12 @@ function boundedNumber(field: string, value: unknown, min: number, max: number):
   return n;
 }
 
+function parseWatchOnly(flag: ValueFlag, value: unknown, field: string): number {
+  return flag === 'every'
+    ? boundedNumber(field, value, 0.01, 1440)
+    : boundedInteger(field, value, 1, 1_000_000);
+}
+
 /** Checks a parsed config file: an object whose keys are option names. */
 export function readConfigObject(value: unknown, source: string): Partial<Record<ValueFlag, RawValue>> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -119,9 +127,11 @@ export function resolveOptions(
   };
 
   if (command === 'check') {
+    // As flags they are a mistake; in a config file shared by check and watch they are not.
     for (const flag of WATCH_ONLY_FLAGS) {
-      if (argv.values[flag] !== undefined)
-        throw new InvalidInputError(`--${flag}`, argv.values[flag], 'only with watch');
+      const value = argv.values[flag];
+      if (value !== undefined) throw new InvalidInputError(`--${flag}`, value, 'only with watch');
+      else if (config[flag] !== undefined) parseWatchOnly(flag, config[flag], `config ${flag}`);
     }
   }
 
@@ -147,7 +157,7 @@ export function resolveOptions(
     },
     logDir: get('log-dir', parsePath, DEFAULTS.logDir),
     gatewayIp: get('gateway-ip', parseIpAddress, null),
-    openvpnManagement: get('openvpn-management', (v, f) => parsePath(v, f), null),
+    openvpnManagement: get('openvpn-management', parseManagement, null),
     openvpnLog: get('openvpn-log', (v, f) => parsePath(v, f), null),
     rotation: {
       maxReportBytes: get(
@@ -164,13 +174,50 @@ export function resolveOptions(
     },
     json: argv.switches.json,
   };
+  checkRoundLength(
+    options.settings,
+    pick('count')?.field ?? '--count',
+    pick('interval')?.field ?? '--interval',
+  );
   if (command === 'check') return options;
   const every = pick('every');
   if (every === null)
     throw new InvalidInputError('--every', undefined, 'minutes between rounds, e.g. --every 5');
   return {
     ...options,
-    everyMinutes: boundedNumber(every.field, every.value, 0.01, 1440),
-    rounds: get('rounds', (v, f) => boundedInteger(f, v, 1, 1_000_000), null),
+    everyMinutes: parseWatchOnly('every', every.value, every.field),
+    rounds: get('rounds', (v, f) => parseWatchOnly('rounds', v, f), null),
   };
+}
+
+/**
+ * Checked here, before any round, so a bad endpoint fails the command at once
+ * instead of every round's gateway lookup. The parser names `--openvpn-management`
+ * whatever the source, so a config-file value is renamed to its key.
+ */
+function parseManagement(value: unknown, field: string): string {
+  const text = typeof value === 'string' ? value : '';
+  try {
+    parseManagementEndpoint(text);
+  } catch (error) {
+    if (error instanceof InvalidInputError) throw new InvalidInputError(field, value, error.allowed);
+    throw error;
+  }
+  return text;
+}
+
+/** Neither value is wrong alone; together they must fit the lock's stale age. */
+function checkRoundLength(
+  settings: Pick<RoundSettings, 'count' | 'intervalSec'>,
+  countField: string,
+  intervalField: string,
+): void {
+  const seconds = Math.round(settings.count * settings.intervalSec * 1000) / 1000;
+  if (seconds > LIMITS.maxRoundSeconds) {
+    throw new InvalidInputError(
+      `${countField} × ${intervalField}`,
+      `${settings.count} × ${settings.intervalSec} s = ${seconds} s`,
+      `at most ${LIMITS.maxRoundSeconds} s per round (the lock of a longer round would be taken for stale)`,
+    );
+  }
 }

@@ -3,6 +3,7 @@
  * metric filters and alarms written for the Bash script match on these keys and
  * string values, so key order, types and number formats are a contract.
  */
+import { formatFixed1 } from '../../common/mtr-report-text.ts';
 import type { ResourceResult, RoundSettings, SeedRecord } from '../../common/result-schema.ts';
 import { SEED_KEYS } from '../../common/result-schema.ts';
 
@@ -50,7 +51,9 @@ export function serializeSeedRecord(record: SeedRecord): string {
 /**
  * The old script showed the last resource checked, which hid the one in
  * trouble. Now the worst flagged resource is shown (largest excess over a
- * threshold); with nothing flagged the last one, as before.
+ * threshold); with nothing flagged the last one that was measured. A resource
+ * whose probe failed (verdict `error`) carries no measurement: showing it would
+ * claim 100.0 % loss next to LOSS_FLAG "0". None measured: nothing is shown (0.0).
  */
 function pickShownResource(
   resources: ResourceResult[],
@@ -70,7 +73,12 @@ function pickShownResource(
       worstScore = score;
     }
   }
-  return worst ?? resources[resources.length - 1];
+  if (worst !== undefined) return worst;
+  for (let index = resources.length - 1; index >= 0; index--) {
+    const resource = resources[index];
+    if (resource !== undefined && resource.verdict !== 'error') return resource;
+  }
+  return undefined;
 }
 
 function severity(
@@ -92,10 +100,13 @@ function tieBreak(a: ResourceResult, b: ResourceResult): number {
   return (a.latencyMs ?? 0) - (b.latencyMs ?? 0);
 }
 
-/** mtr's report prints one decimal; a hop that never answered shows 0.0. */
+/**
+ * One decimal rounded as mtr's report (glibc printf) rounds it, so the line
+ * and the MTR file agree (80.25 is 80.2 in both); never measured shows 0.0.
+ */
 function formatMeasurement(value: number | null): string {
   if (value === null || !Number.isFinite(value)) return '0.0';
-  const text = value.toFixed(1);
+  const text = formatFixed1(value);
   return text === '-0.0' ? '0.0' : text;
 }
 

@@ -35,4 +35,6 @@ export interface RoundDeps {
   }) => Promise<ProbeSamples>;
   discoverGateway: (options: GatewayDiscoveryOptions) => Promise<GatewayDiscovery>;
   onProgress: (event: ProgressEvent) => void;
+  /** Stops every probe still running (a host-wide failure ended the round). */
+  killProbes: () => void;
 }

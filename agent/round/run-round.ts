@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { Semaphore } from '../../common/concurrency.ts';
-import { LockedError, MonitorError, toErrorInfo } from '../../common/errors.ts';
+import { EnvironmentError, LockedError, MonitorError, toErrorInfo } from '../../common/errors.ts';
 import { renderMtrFile } from '../../common/mtr-report-text.ts';
 import {
   EXIT_CODES,
@@ -136,19 +136,36 @@ async function probeAndRecord(
     expectedMs: Math.round((settings.count * settings.intervalSec + 2) * 1000),
   });
 
+  // A host-wide failure (mtr missing or not permitted) ends the round. The other
+  // probes are stopped at once: none may outlive the lock this round releases.
+  let hostFailure: { error: unknown } | null = null;
+  const guard = async <T>(work: () => Promise<T>): Promise<T | null> => {
+    try {
+      return await work();
+    } catch (error) {
+      if (hostFailure === null) {
+        hostFailure = { error };
+        deps.killProbes();
+      }
+      return null;
+    }
+  };
+
   const resourcesWork = Promise.all(
     options.resources.map((spec) =>
-      pool.use(async () => {
-        const result = await probeResource(spec, settings, deps);
-        done++;
-        deps.onProgress({ type: 'resource', target: spec.target, done, total });
-        return result;
-      }),
+      guard(() =>
+        pool.use(async () => {
+          const result = await probeResource(spec, settings, deps);
+          done++;
+          deps.onProgress({ type: 'resource', target: spec.target, done, total });
+          return result;
+        }),
+      ),
     ),
   );
   const gatewayStarted = deps.monotonicMs();
   let gatewayDiscoveryMs = 0;
-  const gatewayWork = (async (): Promise<GatewayResult> => {
+  const gatewayWork = guard(async (): Promise<GatewayResult> => {
     const found = await deps.discoverGateway({
       gatewayIp: options.gatewayIp,
       openvpnManagement: options.openvpnManagement,
@@ -184,9 +201,13 @@ async function probeAndRecord(
         return { ...gateway, errors: [...gateway.errors, toErrorInfo(error)] };
       }
     });
-  })();
+  });
 
-  const [resources, gateway] = await Promise.all([resourcesWork, gatewayWork]);
+  const [probed, gatewayProbed] = await Promise.all([resourcesWork, gatewayWork]);
+  const failure = hostFailure as { error: unknown } | null;
+  if (failure !== null) throw failure.error;
+  const resources = probed.filter((r): r is ResourceResult => r !== null);
+  const gateway = gatewayProbed as GatewayResult;
   const probesMs = Math.round(deps.monotonicMs() - t0);
   for (const r of resources) {
     if (r.verdict === 'error') warnings.push(`${r.target}: ${r.errors[0]?.message ?? 'probe failed'}`);
@@ -202,14 +223,26 @@ async function probeAndRecord(
   });
   // The seed record decides the id ("0" when nothing was flagged): files and document follow it.
   const mtrId = seed['MTR-ID_(YYYYMMDDHHMMSS)'];
-  const files = recordFiles(logDir, mtrId, seed, resources, gateway, options);
+  // Probing is done: a file that cannot be written must not throw the measurements away.
+  let files: FileWritten[] = [];
+  let fileError: EnvironmentError | null = null;
+  try {
+    files = recordFiles(logDir, mtrId, seed, resources, gateway, options);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    fileError = new EnvironmentError(
+      'E_LOG_DIR',
+      `the report or MTR files in ${logDir} cannot be written (${code}: ${error instanceof Error ? error.message : String(error)}); make them writable by the user running the agent`,
+      logDir,
+    );
+  }
 
   return {
     schema: RESULT_SCHEMA,
     agentVersion: deps.agentVersion,
     hostname,
-    outcome: 'completed',
-    error: null,
+    outcome: fileError === null ? 'completed' : 'environment',
+    error: fileError === null ? null : fileError.toInfo(),
     mtrId,
     startedAt: startedAt.toISOString(),
     finishedAt: deps.now().toISOString(),
@@ -258,13 +291,15 @@ function recordFiles(
 }
 
 function summarise(resources: ResourceResult[]): ResultSummary {
-  const latencies = resources.map((r) => r.latencyMs).filter((v): v is number => v !== null);
+  // A path that could not be measured (verdict error) observed nothing: it has no loss to report.
+  const measured = resources.filter((r) => r.verdict !== 'error');
+  const latencies = measured.map((r) => r.latencyMs).filter((v): v is number => v !== null);
   return {
     resources: resources.length,
     flagged: resources.filter((r) => r.latencyFlag || r.lossFlag).length,
     latencyFlag: resources.some((r) => r.latencyFlag),
     lossFlag: resources.some((r) => r.lossFlag),
     worstLatencyMs: latencies.length > 0 ? Math.max(...latencies) : null,
-    worstLossPct: resources.length > 0 ? Math.max(...resources.map((r) => r.lossPct)) : null,
+    worstLossPct: measured.length > 0 ? Math.max(...measured.map((r) => r.lossPct)) : null,
   };
 }

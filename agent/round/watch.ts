@@ -32,10 +32,12 @@ export async function watchRounds(
     control.emit(output, round);
     // Bad input never gets better by waiting; everything else (busy, mtr broken) may.
     if (output.document.outcome === 'invalid-input') return lastExit;
-    if (options.rounds !== null && round >= options.rounds) break;
+    // A bounded run reports how its last round went, like `check` would.
+    if (options.rounds !== null && round >= options.rounds) return lastExit;
     const elapsed = deps.monotonicMs() - started;
     const wait = periodMs - (elapsed % periodMs);
     if (!control.stopRequested()) await control.sleep(wait);
   }
+  // Stopped by a signal: a clean stop, whatever the last round found.
   return 0;
 }

@@ -8,6 +8,7 @@
 
 import { chunk, mapLimit } from '../../common/concurrency.ts';
 import { InvalidInputError, toErrorInfo } from '../../common/errors.ts';
+import { LIMITS } from '../../common/settings.ts';
 import type { CollectJob } from '../collect/job.ts';
 import { clampDelay } from '../collect/job.ts';
 import type { HostSettings } from '../config.ts';
@@ -65,10 +66,17 @@ interface Group {
 
 /** Rough run time of the agent on a host, for the first look at the command. */
 export function expectedRunSeconds(settings: HostSettings): number {
-  const resources = settings.resources.split(',').length;
-  const perBatch = settings.count * settings.intervalSec + 5;
-  // The agent probes 16 resources at a time, then the gateway path.
-  return Math.ceil(Math.ceil(resources / 16) * perBatch + perBatch + 10);
+  // The agent probes every path of a round at once: one mtr run (plus its 2 s
+  // grace), and start-up and collection slack.
+  return Math.ceil(settings.count * settings.intervalSec + 2 + 10);
+}
+
+/**
+ * The longest a round can take: the mtr run, then a TCP/HTTP fallback of the
+ * same length for a destination that ignores ICMP, plus start-up slack.
+ */
+export function worstCaseRunSeconds(settings: HostSettings): number {
+  return Math.ceil(2 * settings.count * settings.intervalSec + 2 + 5 + 10);
 }
 
 export async function dispatchRound(
@@ -218,6 +226,16 @@ function resolveHost(
 ): { settings: HostSettings; parameters: SsmParameters } | InvalidInputError {
   try {
     const settings = resolveHostSettings(options.defaults, host.tags, options.tagKey);
+    // SSM would kill a round that outlives the document's execution timeout, and
+    // the agent refuses rounds longer than its lock's stale age: refuse both here.
+    const limit = Math.min(options.executionTimeoutSeconds, LIMITS.maxRoundSeconds);
+    if (worstCaseRunSeconds(settings) > limit) {
+      throw new InvalidInputError(
+        `${options.tagKey}:Count × ${options.tagKey}:IntervalSec`,
+        `${settings.count} × ${settings.intervalSec} s`,
+        `a round that fits in ${limit} s (execution timeout ${options.executionTimeoutSeconds} s; the worst case is twice count × interval plus 17 s)`,
+      );
+    }
     const parameters = toSsmParameters(settings, options, options.tagKey);
     return { settings, parameters };
   } catch (error) {

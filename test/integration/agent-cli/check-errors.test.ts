@@ -302,14 +302,21 @@ describe('agent check: rounds never overlap', () => {
       '--log-dir',
       logDir,
     ]);
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
     const exit = new Promise<number | null>((resolve) =>
-      child.on('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))),
+      child.on('close', (code, signal) => resolve(code ?? (signal ? -1 : null))),
     );
     await waitFor(() => existsSync(join(logDir, '.cc-monitor.lock')));
     await new Promise((r) => setTimeout(r, 500));
     child.kill('SIGTERM');
     assert.equal(await exit, 143);
     assert.equal(existsSync(join(logDir, '.cc-monitor.lock')), false);
+    const doc = parseResultDocument(stdout);
+    assert.equal(doc.outcome, 'internal-error');
+    assert.match(doc.error?.message ?? '', /stopped by SIGTERM/);
     assert.equal(mtrProcessesWithParentGone(), 0);
   });
 
@@ -328,6 +335,80 @@ describe('agent check: rounds never overlap', () => {
     const run = runAgent(['check', '--json', '--resources', '127.0.0.1', '--log-dir', logDir, ...FAST]);
     assert.equal(run.status, 0, run.stdout);
     assert.equal(existsSync(join(logDir, '.cc-monitor.lock')), false);
+  });
+});
+
+describe('agent check: failures after or during probing', () => {
+  let dir: ReturnType<typeof tempDir>;
+  before(() => {
+    dir = tempDir('agent-late-');
+  });
+  after(() => dir.cleanup());
+
+  it('a report file that cannot be written exits 3 but keeps every measurement in the document', () => {
+    const logDir = join(dir.path, 'eisdir');
+    // A directory where the report file should be: every append fails, as a root-owned
+    // file left by the old script would for an agent running as another user.
+    mkdirSync(join(logDir, 'LATENCY-LOSS-CONNEXA-REPORT.json'), { recursive: true });
+    const run = runAgent(['check', '--json', '--resources', '127.0.0.1,::1', '--log-dir', logDir, ...FAST]);
+    assert.equal(run.status, 3, run.stderr);
+    const doc = parseResultDocument(run.stdout);
+    assert.equal(doc.outcome, 'environment');
+    assert.equal(doc.error?.code, 'E_LOG_DIR');
+    assert.match(doc.error?.message ?? '', /EISDIR/);
+    assert.deepEqual(
+      doc.resources.map((r) => r.verdict),
+      ['ok', 'ok'],
+    );
+    assert.equal(doc.seed?.LATENCY_FLAG, '0');
+  });
+
+  it('mtr refused on one path stops the round at once, taking the other probes down', () => {
+    const bin = standInBin(join(dir.path, 'mixed'), {
+      mtr: [
+        '#!/bin/sh',
+        'if [ "$1" = "--version" ]; then echo "mtr 0.95"; exit 0; fi',
+        'for last; do :; done',
+        'if [ "$last" = "127.0.0.2" ]; then echo "mtr-packet: Failure to open IPv4 sockets: Permission denied" >&2; exit 1; fi',
+        'exec sleep 60',
+        '',
+      ].join('\n'),
+    });
+    const run = runAgent(
+      ['check', '--json', '--resources', '127.0.0.1,127.0.0.2', '--log-dir', join(dir.path, 'm'), ...FAST],
+      {
+        env: { PATH: `${bin}:/bin` },
+      },
+    );
+    assert.equal(run.status, 3, run.stderr);
+    assert.equal(parseResultDocument(run.stdout).error?.code, 'E_MTR_PERMISSION');
+    assert.ok(
+      run.durationMs < 10_000,
+      `the round ended in ${run.durationMs} ms, not when the other probe finished`,
+    );
+  });
+
+  it('watch --rounds reports the exit code of its last round', () => {
+    const bin = standInBin(join(dir.path, 'empty-path'), {});
+    const run = runAgent(
+      [
+        'watch',
+        '--json',
+        '--every',
+        '0.01',
+        '--rounds',
+        '1',
+        '--resources',
+        '127.0.0.1',
+        '--log-dir',
+        join(dir.path, 'w'),
+      ],
+      {
+        env: { PATH: bin },
+      },
+    );
+    assert.equal(run.status, 3);
+    assert.equal(parseResultDocument(run.stdout).error?.code, 'E_MTR_MISSING');
   });
 });
 

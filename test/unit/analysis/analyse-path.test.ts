@@ -329,3 +329,36 @@ describe('analysePath: finding the destination by address', () => {
     assert.equal(normalizeAddress('1:2:3'), '1:2:3');
   });
 });
+
+describe('analysePath: which side a trouble spot is on', () => {
+  const NEAR = '10.0.0.9';
+
+  it('puts a lossy destination within the first hops on the resource side', () => {
+    // Prepare: the destination is hop 3, and hops=3 makes hops 1-3 the tunnel's.
+    const hops = path_(['10.0.0.1', 0, 1], ['10.0.0.2', 0, 2], [NEAR, 50, 3]);
+    // Act
+    const analysis = analysePath(hops, NEAR, PERSISTENT);
+    // Assess
+    assert.equal(analysis.lossFlag, true);
+    assert.deepEqual(analysis.trouble, { kind: 'loss', hop: 3, host: NEAR, side: 'resource' });
+  });
+
+  it('puts a lossy destination within the first hops on the resource side under any-hop too', () => {
+    const hops = path_(['10.0.0.1', 0, 1], ['10.0.0.2', 0, 2], [NEAR, 50, 3]);
+    const analysis = analysePath(hops, NEAR, ANY_HOP);
+    assert.deepEqual(analysis.trouble, { kind: 'loss', hop: 3, host: NEAR, side: 'resource' });
+  });
+
+  it('puts a slow destination within the first hops on the resource side', () => {
+    const hops = path_(['10.0.0.1', 0, 1], ['10.0.0.2', 0, 2], [NEAR, 0, 120]);
+    const analysis = analysePath(hops, NEAR, PERSISTENT);
+    assert.deepEqual(analysis.trouble, { kind: 'latency', hop: 3, host: NEAR, side: 'resource' });
+  });
+
+  it('keeps a slow gateway hop that is not the destination on the tunnel side', () => {
+    const hops = path_(['10.0.0.1', 0, 120], ['10.0.0.2', 0, 2], [NEAR, 0, 3]);
+    const analysis = analysePath(hops, NEAR, PERSISTENT);
+    assert.equal(analysis.latencyFlag, true);
+    assert.deepEqual(analysis.trouble, { kind: 'latency', hop: 1, host: '10.0.0.1', side: 'tunnel' });
+  });
+});

@@ -14,8 +14,8 @@ const THRESHOLDS: PathThresholds = {
 };
 
 /** [host, loss, avg]; host null makes a ??? hop. */
-function analyse(...spec: [string | null, number, number][]): PathAnalysis {
-  const hops: Hop[] = spec.map(([host, lossPct, avg], index) => {
+function hopsOf(spec: [string | null, number, number][]): Hop[] {
+  return spec.map(([host, lossPct, avg], index) => {
     const silent = host === null || lossPct >= 100;
     return {
       ttl: index + 1,
@@ -29,7 +29,10 @@ function analyse(...spec: [string | null, number, number][]): PathAnalysis {
       stdevMs: silent ? null : 0,
     };
   });
-  return analysePath(hops, DEST, THRESHOLDS);
+}
+
+function analyse(...spec: [string | null, number, number][]): PathAnalysis {
+  return analysePath(hopsOf(spec), DEST, THRESHOLDS);
 }
 
 /** Three tunnel hops that answer quickly, then a destination that ignores ICMP. */
@@ -60,7 +63,8 @@ describe('judgeIcmp', () => {
     assert.equal(judgeIcmp(analyse(['10.0.0.1', 0, 1], [DEST, 10, 2])).verdict, 'loss');
     const both = judgeIcmp(analyse(['10.0.0.1', 0, 1], [DEST, 10, 90]));
     assert.equal(both.verdict, 'latency+loss');
-    assert.deepEqual(both.trouble, { kind: 'loss', hop: 2, host: DEST, side: 'tunnel' });
+    // The destination is the resource side even within the first `hops` hops.
+    assert.deepEqual(both.trouble, { kind: 'loss', hop: 2, host: DEST, side: 'resource' });
   });
 
   it('refuses an analysis whose destination did not answer', () => {
@@ -113,10 +117,10 @@ describe('judgeWithFallback with answers from the destination', () => {
     assert.deepEqual(judgement.trouble, { kind: 'latency', hop: 5, host: null, side: 'resource' });
   });
 
-  it('places a fallback-only problem on the tunnel side when the path goes silent within the first hops', () => {
+  it('places a fallback-only problem at the destination on the resource side even within the first hops', () => {
     const analysis = analyse(['10.0.0.1', 0, 1], [null, 100, 0], [null, 100, 0]);
     const judgement = judgeWithFallback(analysis, { method: 'tcp', rttsMs: [100] }, THRESHOLDS);
-    assert.deepEqual(judgement.trouble, { kind: 'latency', hop: 2, host: null, side: 'tunnel' });
+    assert.deepEqual(judgement.trouble, { kind: 'latency', hop: 2, host: null, side: 'resource' });
   });
 
   it('keeps a latency flag raised by a slow first hop even when the fallback is fast', () => {
@@ -162,6 +166,48 @@ describe('judgeWithFallback with answers from the destination', () => {
     const judgement = judgeWithFallback(analysis, { method: 'tcp', rttsMs: [null] }, THRESHOLDS);
     assert.equal(judgement.method, 'icmp');
     assert.equal(judgement.verdict, 'ok');
+  });
+});
+
+describe('judgeWithFallback under loss rule any-hop', () => {
+  const ANY_HOP: PathThresholds = { ...THRESHOLDS, lossRule: 'any-hop' };
+  /** 30% loss at hop 2 (a first hop), then a destination that ignores ICMP. */
+  const LOSSY_HOP2: [string | null, number, number][] = [
+    ['10.0.0.1', 0, 1],
+    ['10.0.0.2', 30, 2],
+    ['10.0.0.3', 0, 3],
+    ['10.0.0.4', 0, 4],
+    [null, 100, 0],
+  ];
+
+  it('keeps the path loss flag of a first hop when the fallback loses nothing', () => {
+    // Prepare
+    const analysis = analysePath(hopsOf(LOSSY_HOP2), DEST, ANY_HOP);
+    // Act
+    const judgement = judgeWithFallback(analysis, { method: 'tcp', rttsMs: [5, 5, 5, 5] }, ANY_HOP);
+    // Assess
+    assert.equal(judgement.lossFlag, true);
+    assert.equal(judgement.lossPct, 30);
+    assert.equal(judgement.verdict, 'loss');
+    assert.deepEqual(judgement.trouble, { kind: 'loss', hop: 2, host: '10.0.0.2', side: 'tunnel' });
+  });
+
+  it('reports the path loss, not the smaller fallback loss, when the path flag decides', () => {
+    // Prepare: the fallback loses 20%, under the 25% threshold; hop 2 loses 30%.
+    const thresholds: PathThresholds = { ...ANY_HOP, lossThresholdPct: 25 };
+    const analysis = analysePath(hopsOf(LOSSY_HOP2), DEST, thresholds);
+    // Act
+    const judgement = judgeWithFallback(analysis, { method: 'tcp', rttsMs: [5, 5, 5, 5, null] }, thresholds);
+    // Assess
+    assert.equal(judgement.lossFlag, true);
+    assert.equal(judgement.lossPct, 30);
+  });
+
+  it('still drops first-hop loss under the persistent rule', () => {
+    const analysis = analysePath(hopsOf(LOSSY_HOP2), DEST, THRESHOLDS);
+    const judgement = judgeWithFallback(analysis, { method: 'tcp', rttsMs: [5, 5, 5, 5] }, THRESHOLDS);
+    assert.equal(judgement.lossFlag, false);
+    assert.equal(judgement.lossPct, 0);
   });
 });
 

@@ -93,4 +93,54 @@ describe('command line and config file', () => {
     );
     rejects(() => parseArgv(['check', '--json=yes']), /--json "yes" is not allowed: no value/);
   });
+
+  it('rejects --config given twice instead of silently using the last file', () => {
+    rejects(
+      () => parseArgv(['check', '--config', '/tmp/a.json', '--config=/tmp/b.json']),
+      /^--config "\/tmp\/b.json" is not allowed: the option once$/,
+    );
+    assert.equal(parseArgv(['check', '--config', '/tmp/a.json']).config, '/tmp/a.json');
+  });
+
+  it('lets check share a config file with watch, still validating every and rounds', () => {
+    const shared = { resources: '10.0.0.1', every: 5, rounds: 2 };
+    assert.equal(resolve(['check'], shared).resources.length, 1);
+    const watch = resolve(['watch'], shared) as WatchOptions;
+    assert.equal(watch.rounds, 2);
+    rejects(
+      () => resolve(['check'], { resources: '10.0.0.1', every: 'soon' }),
+      /^config every "soon" is not allowed/,
+    );
+  });
+
+  it('validates --openvpn-management up front and names the config key for a config value', () => {
+    rejects(
+      () => resolve(['check', '--resources', '10.0.0.1', '--openvpn-management', 'foo bar']),
+      /^--openvpn-management "foo bar" is not allowed: host:port/,
+    );
+    rejects(
+      () => resolve(['check'], { resources: '10.0.0.1', 'openvpn-management': 'foo bar' }),
+      /^config openvpn-management "foo bar" is not allowed: host:port/,
+    );
+    const ok = resolve(['check', '--resources', '10.0.0.1', '--openvpn-management', '127.0.0.1:7505']);
+    assert.equal(ok.openvpnManagement, '127.0.0.1:7505');
+    assert.equal(
+      resolve(['check', '--resources', '10.0.0.1', '--openvpn-management', 'unix:/run/ovpn.sock'])
+        .openvpnManagement,
+      'unix:/run/ovpn.sock',
+    );
+  });
+
+  it('rejects a round longer than the lock allows (count × interval over 3600 s), naming both values', () => {
+    rejects(
+      () => resolve(['check', '--resources', '10.0.0.1', '--count', '500', '--interval', '15']),
+      /^--count × --interval "500 × 15 s = 7500 s" is not allowed: at most 3600 s per round/,
+    );
+    rejects(
+      () => resolve(['check', '--interval', '15'], { resources: '10.0.0.1', count: 500 }),
+      /^config count × --interval "500 × 15 s = 7500 s"/,
+    );
+    const edge = resolve(['check', '--resources', '10.0.0.1', '--count', '500', '--interval', '7.2']);
+    assert.equal(edge.settings.count * edge.settings.intervalSec, 3600);
+  });
 });

@@ -137,6 +137,42 @@ describe('buildSeedRecord / serializeSeedRecord', () => {
     assert.equal(record['LOSS_THRESHOLD_(%)'], '2.25');
   });
 
+  it('rounds exact ties to even like the MTR file (80.25 reads 80.2, 0.75 reads 0.8)', () => {
+    // Prepare
+    const resources = [resource('a.example', { latencyMs: 80.25, lossPct: 12.25 })];
+    // Act
+    const record = buildSeedRecord({ ...base, resources });
+    const parsed = JSON.parse(serializeSeedRecord(record)) as Record<string, unknown>;
+    // Assess
+    assert.equal(parsed['LATENCY_(ms)'], '80.2');
+    assert.equal(parsed['HOP_LOSS_(%)'], '12.2');
+    const up = buildSeedRecord({ ...base, resources: [resource('b.example', { latencyMs: 0.75 })] });
+    assert.equal(up['LATENCY_(ms)'], '0.8');
+  });
+
+  it('a clean round shows the last measured resource, skipping one whose probe failed', () => {
+    const record = buildSeedRecord({
+      ...base,
+      resources: [
+        resource('a.example', { latencyMs: 12.34, lossPct: 1 }),
+        resource('broken.example', { latencyMs: null, lossPct: 100, verdict: 'error' }),
+      ],
+    });
+    assert.equal(record['LATENCY_(ms)'], '12.3');
+    assert.equal(record['HOP_LOSS_(%)'], '1.0');
+    assert.equal(record.LOSS_FLAG, '0');
+  });
+
+  it('a round where no resource could be measured shows 0.0 loss, not 100.0, next to LOSS_FLAG 0', () => {
+    const record = buildSeedRecord({
+      ...base,
+      resources: [resource('broken.example', { latencyMs: null, lossPct: 100, verdict: 'error' })],
+    });
+    assert.equal(record['LATENCY_(ms)'], '0.0');
+    assert.equal(record['HOP_LOSS_(%)'], '0.0');
+    assert.equal(record.LOSS_FLAG, '0');
+  });
+
   it('an empty resource list gives 0.0 values and no flags rather than failing', () => {
     const record = buildSeedRecord({ ...base, resources: [] });
     assert.deepEqual(record['RESOURCE(S)'], []);

@@ -173,6 +173,8 @@ describe('dispatchRound', () => {
     ['IntervalSec', '0.12345'],
     ['LossRule', 'sometimes'],
     ['TcpPort', '70000'],
+    // 500 probes a second apart cannot finish within the document's execution timeout.
+    ['Count', '500'],
   ];
   for (const [setting, value] of invalid) {
     it(`reports a host tagged ${setting}=${value} as misconfigured and sends it nothing`, async () => {
@@ -188,7 +190,7 @@ describe('dispatchRound', () => {
       assert.deepEqual(metrics.misconfiguredHosts, [bad]);
       const record = logs.records(bad)[0];
       assert.equal(record?.record, 'misconfigured');
-      assert.equal(record?.field, `${TAG}:${setting}`);
+      assert.ok(String(record?.field).startsWith(`${TAG}:${setting}`), String(record?.field));
       assert.equal((record?.error as { code: string } | undefined)?.code, 'E_INVALID_INPUT');
     });
   }

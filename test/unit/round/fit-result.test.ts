@@ -92,4 +92,41 @@ describe('fitting the result document into the SSM output limit', () => {
     assert.equal(fitted.resources.length, 50, 'every resource is still reported');
     assert.notEqual(doc.resources[0]?.hops, null, 'the input document is not modified');
   });
+
+  it('stays under the limit with 50 URL resources of 512 characters, clipping texts and saying so', () => {
+    const url = (i: number) =>
+      `https://intranet.corp.example/${String(i).padStart(3, '0')}/${'a'.repeat(470)}`;
+    const resources = Array.from({ length: 50 }, (_, i) => ({
+      ...resource(url(i), i % 2 === 0),
+      address: `10.0.0.${i}`,
+      errors: [{ code: 'E_PROBE' as const, message: `tcp probe to 10.0.0.${i}: ${'timeout '.repeat(40)}` }],
+    }));
+    const doc = documentWith(resources);
+    doc.seed = {
+      HOSTNAME: 'h',
+      'RESOURCE(S)': resources.map((r) => r.target),
+      GATEWAY_IP: 'N/A',
+      LATENCY_FLAG: '1',
+      'LATENCY_(ms)': '120.0',
+      'LATENCY_THRESHOLD_(ms)': '75',
+      LOSS_FLAG: '0',
+      'HOP_LOSS_(%)': '0.0',
+      'LOSS_THRESHOLD_(%)': '5',
+      'MTR-ID_(YYYYMMDDHHMMSS)': '20260101000000',
+    };
+    doc.warnings = resources.map((r) => `${r.target}: something to say`);
+
+    const fitted = fitResult(doc);
+
+    assert.ok(serializeResult(fitted).length <= 24_000, `${serializeResult(fitted).length} characters`);
+    assert.equal(fitted.resources.length, 50);
+    assert.deepEqual(
+      fitted.resources.map((r) => [r.latencyFlag, r.verdict]),
+      resources.map((r) => [r.latencyFlag, r.verdict]),
+      'every verdict survives',
+    );
+    assert.equal(fitted.truncated?.textShortened, true);
+    assert.match(fitted.resources[0]?.target ?? '', /…\(504 chars\)$/);
+    assert.ok(fitted.warnings.some((w) => w.includes('texts longer than')));
+  });
 });
