@@ -367,8 +367,13 @@ export class Lab {
     const pending = [...this.addr.resources];
     const worker = async (): Promise<void> => {
       for (let address = pending.shift(); address !== undefined; address = pending.shift()) {
-        const args = ['-n', '-q', '-c', '1', '-W', '3', '--', address];
-        const result = await this.exec('host', 'ping', args, { timeoutMs: 10_000 });
+        // Right after CONNECTED the first packets can still be lost while the
+        // client installs its routes: readiness is the first answer of a few tries.
+        const args = ['-n', '-q', '-c', '1', '-W', '1', '--', address];
+        let result = await this.exec('host', 'ping', args, { timeoutMs: 10_000 });
+        for (let attempt = 1; attempt < 8 && result.exitCode !== 0; attempt++) {
+          result = await this.exec('host', 'ping', args, { timeoutMs: 10_000 });
+        }
         if (result.exitCode !== 0) {
           throw new ProcessError(
             'E_PROCESS',

@@ -271,10 +271,15 @@ describe('network lab', { skip }, () => {
       },
     );
     let out = '';
+    let err = '';
     crashed.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       out += chunk;
     });
+    crashed.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      err += chunk;
+    });
     await new Promise((resolve) => crashed.on('close', resolve));
+    assert.ok(out.trim() !== '', `the crashing run built no lab: ${err}`);
     const info = JSON.parse(out) as { id: string; namespaces: string[]; pids: number[] };
     assert.ok((await listNamespaces()).includes(info.namespaces[0] ?? ''), 'the crashed lab left namespaces');
 
