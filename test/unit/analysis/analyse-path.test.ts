@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { analysePath, normalizeAddress, type PathThresholds } from '../../../agent/analysis/analyse-path.ts';
 import { parseMtrJson } from '../../../agent/mtr/parse-mtr-json.ts';
 import type { Hop } from '../../../common/result-schema.ts';
+import { pathOf } from '../../helpers/hops.ts';
 
 const FIXTURES = path.join(__dirname, '..', '..', 'fixtures', 'mtr');
 const DEST = '10.20.0.10';
@@ -21,22 +22,8 @@ function hopsOf(name: string): Hop[] {
   return parseMtrJson(readFileSync(path.join(FIXTURES, name), 'utf8')).hops;
 }
 
-/** [host, loss, avg]; host null or loss 100 makes a silent hop. */
 function path_(...spec: [string | null, number, number][]): Hop[] {
-  return spec.map(([host, lossPct, avg], index) => {
-    const silent = host === null || lossPct >= 100;
-    return {
-      ttl: index + 1,
-      host,
-      lossPct: host === null ? 100 : lossPct,
-      sent: 10,
-      lastMs: silent ? null : avg,
-      avgMs: silent ? null : avg,
-      bestMs: silent ? null : avg,
-      worstMs: silent ? null : avg,
-      stdevMs: silent ? null : 0,
-    };
-  });
+  return pathOf(spec);
 }
 
 describe('analysePath: loss under the persistent rule (default)', () => {

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { analysePath, type PathAnalysis, type PathThresholds } from '../../../agent/analysis/analyse-path.ts';
 import { judgeIcmp, judgeWithFallback } from '../../../agent/analysis/judge-fallback.ts';
 import { MonitorError } from '../../../common/errors.ts';
-import type { Hop } from '../../../common/result-schema.ts';
+import { pathOf } from '../../helpers/hops.ts';
 
 const DEST = '10.20.0.10';
 const THRESHOLDS: PathThresholds = {
@@ -14,25 +14,8 @@ const THRESHOLDS: PathThresholds = {
 };
 
 /** [host, loss, avg]; host null makes a ??? hop. */
-function hopsOf(spec: [string | null, number, number][]): Hop[] {
-  return spec.map(([host, lossPct, avg], index) => {
-    const silent = host === null || lossPct >= 100;
-    return {
-      ttl: index + 1,
-      host,
-      lossPct: host === null ? 100 : lossPct,
-      sent: 10,
-      lastMs: silent ? null : avg,
-      avgMs: silent ? null : avg,
-      bestMs: silent ? null : avg,
-      worstMs: silent ? null : avg,
-      stdevMs: silent ? null : 0,
-    };
-  });
-}
-
 function analyse(...spec: [string | null, number, number][]): PathAnalysis {
-  return analysePath(hopsOf(spec), DEST, THRESHOLDS);
+  return analysePath(pathOf(spec), DEST, THRESHOLDS);
 }
 
 /** Three tunnel hops that answer quickly, then a destination that ignores ICMP. */
@@ -182,7 +165,7 @@ describe('judgeWithFallback under loss rule any-hop', () => {
 
   it('keeps the path loss flag of a first hop when the fallback loses nothing', () => {
     // Prepare
-    const analysis = analysePath(hopsOf(LOSSY_HOP2), DEST, ANY_HOP);
+    const analysis = analysePath(pathOf(LOSSY_HOP2), DEST, ANY_HOP);
     // Act
     const judgement = judgeWithFallback(analysis, { method: 'tcp', rttsMs: [5, 5, 5, 5] }, ANY_HOP);
     // Assess
@@ -195,7 +178,7 @@ describe('judgeWithFallback under loss rule any-hop', () => {
   it('reports the path loss, not the smaller fallback loss, when the path flag decides', () => {
     // Prepare: the fallback loses 20%, under the 25% threshold; hop 2 loses 30%.
     const thresholds: PathThresholds = { ...ANY_HOP, lossThresholdPct: 25 };
-    const analysis = analysePath(hopsOf(LOSSY_HOP2), DEST, thresholds);
+    const analysis = analysePath(pathOf(LOSSY_HOP2), DEST, thresholds);
     // Act
     const judgement = judgeWithFallback(analysis, { method: 'tcp', rttsMs: [5, 5, 5, 5, null] }, thresholds);
     // Assess
@@ -204,7 +187,7 @@ describe('judgeWithFallback under loss rule any-hop', () => {
   });
 
   it('still drops first-hop loss under the persistent rule', () => {
-    const analysis = analysePath(hopsOf(LOSSY_HOP2), DEST, THRESHOLDS);
+    const analysis = analysePath(pathOf(LOSSY_HOP2), DEST, THRESHOLDS);
     const judgement = judgeWithFallback(analysis, { method: 'tcp', rttsMs: [5, 5, 5, 5] }, THRESHOLDS);
     assert.equal(judgement.lossFlag, false);
     assert.equal(judgement.lossPct, 0);
