@@ -22,9 +22,6 @@ export const LIMITS = {
   hops: { min: 1, max: 30 },
   concurrency: { min: 1, max: 51 },
   tcpPort: { min: 1, max: 65_535 },
-  // count × interval: a round must end well within the lock's stale age (2 h),
-  // or a second round would take its lock for stale and run beside it.
-  maxRoundSeconds: 3600,
 } as const;
 
 export const DEFAULTS = {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { errnoOf } from '../../common/errno.ts';
 import { MonitorError } from '../../common/errors.ts';
 
 export function readConfigFile(path: string): unknown {
@@ -6,7 +7,7 @@ export function readConfigFile(path: string): unknown {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    const code = errnoOf(error) ?? 'error';
     throw new MonitorError(
       'E_CONFIG_FILE',
       `--config ${JSON.stringify(path)} cannot be read (${code}): give a readable JSON file`,

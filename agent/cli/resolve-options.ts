@@ -6,9 +6,9 @@
  */
 import { InvalidInputError } from '../../common/errors.ts';
 import type { RoundSettings } from '../../common/result-schema.ts';
+import { MAX_ROUND_MS, roundWorstCaseMs } from '../../common/round-budget.ts';
 import {
   DEFAULTS,
-  LIMITS,
   parseConcurrency,
   parseCount,
   parseHops,
@@ -176,6 +176,7 @@ export function resolveOptions(
   };
   checkRoundLength(
     options.settings,
+    options.resources.length + 1,
     pick('count')?.field ?? '--count',
     pick('interval')?.field ?? '--interval',
   );
@@ -206,18 +207,19 @@ function parseManagement(value: unknown, field: string): string {
   return text;
 }
 
-/** Neither value is wrong alone; together they must fit the lock's stale age. */
+/** Neither value is wrong alone; together they must keep the round's worst case within MAX_ROUND_MS. */
 function checkRoundLength(
-  settings: Pick<RoundSettings, 'count' | 'intervalSec'>,
+  settings: RoundSettings,
+  paths: number,
   countField: string,
   intervalField: string,
 ): void {
-  const seconds = Math.round(settings.count * settings.intervalSec * 1000) / 1000;
-  if (seconds > LIMITS.maxRoundSeconds) {
+  const worstMs = roundWorstCaseMs(settings, paths);
+  if (worstMs > MAX_ROUND_MS) {
     throw new InvalidInputError(
       `${countField} × ${intervalField}`,
-      `${settings.count} × ${settings.intervalSec} s = ${seconds} s`,
-      `at most ${LIMITS.maxRoundSeconds} s per round (the lock of a longer round would be taken for stale)`,
+      `${settings.count} × ${settings.intervalSec} s`,
+      `a round whose worst case (mtr, then the TCP/HTTP fallback, for ${paths} path(s) ${settings.concurrency} at a time: ${Math.ceil(worstMs / 1000)} s) is at most ${MAX_ROUND_MS / 1000} s; lower the count or the interval, or raise the concurrency`,
     );
   }
 }

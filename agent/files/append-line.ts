@@ -14,6 +14,7 @@
  * a disk flush on every host every few minutes for no such gain.
  */
 import * as fs from 'node:fs';
+import { errnoOf } from '../../common/errno.ts';
 import { MonitorError } from '../../common/errors.ts';
 
 const NEWLINE = 0x0a;
@@ -86,10 +87,4 @@ function writeAll(fd: number, buffer: Buffer): void {
     if (written <= 0) throw new MonitorError('E_INTERNAL', 'appendLine: write made no progress');
     offset += written;
   }
-}
-
-function errnoOf(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error
-    ? String((error as { code: unknown }).code)
-    : undefined;
 }

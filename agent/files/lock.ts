@@ -18,7 +18,9 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { errnoOf } from '../../common/errno.ts';
 import { EnvironmentError, LockedError } from '../../common/errors.ts';
+import { LOCK_STALE_AFTER_MS } from '../../common/round-budget.ts';
 
 export interface RoundLock {
   path: string;
@@ -32,7 +34,7 @@ export interface LockOptions {
 }
 
 export const LOCK_FILE_NAME = '.cc-monitor.lock';
-export const DEFAULT_STALE_AFTER_MS = 2 * 60 * 60 * 1000;
+export const DEFAULT_STALE_AFTER_MS = LOCK_STALE_AFTER_MS;
 /** Only the open('wx') fallback can expose a lock before its content is written. */
 const GARBLED_GRACE_MS = 2_000;
 /** The break lock is held for microseconds; older than this, its holder died while holding it. */
@@ -297,9 +299,4 @@ function lockError(file: string, what: string, error: unknown): EnvironmentError
     `round lock ${file} ${what} (${errnoOf(error) ?? 'error'}: ${reason}); the log directory must be writable by the agent`,
     file,
   );
-}
-
-function errnoOf(error: unknown): string | undefined {
-  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
-  return typeof code === 'string' ? code : undefined;
 }

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { errnoOf } from '../../common/errno.ts';
 import { EnvironmentError } from '../../common/errors.ts';
 
 export function prepareLogDir(dir: string): string {
@@ -36,7 +37,7 @@ export function prepareLogDir(dir: string): string {
 }
 
 function logDirError(dir: string, what: string, error: unknown): EnvironmentError {
-  const code = errnoOf(error);
+  const code = errnoOf(error) ?? 'UNKNOWN';
   const advice: Record<string, string> = {
     EACCES:
       'run the agent as a user that may write there (root, or the directory owner), or choose another --log-dir',
@@ -51,9 +52,4 @@ function logDirError(dir: string, what: string, error: unknown): EnvironmentErro
   const hint = advice[code] ?? 'check the path and its permissions, or choose another --log-dir';
   const reason = error instanceof Error ? error.message : String(error);
   return new EnvironmentError('E_LOG_DIR', `log directory ${dir} ${what} (${code}: ${reason}); ${hint}`, dir);
-}
-
-function errnoOf(error: unknown): string {
-  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
-  return typeof code === 'string' ? code : 'UNKNOWN';
 }

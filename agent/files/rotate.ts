@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { errnoOf } from '../../common/errno.ts';
 import { InvalidInputError } from '../../common/errors.ts';
 
 /**
@@ -84,7 +85,7 @@ function sizeOf(file: string): number | null {
   try {
     return fs.statSync(file).size;
   } catch (error) {
-    if (isErrno(error, 'ENOENT')) return null;
+    if (errnoOf(error) === 'ENOENT') return null;
     throw error;
   }
 }
@@ -94,7 +95,7 @@ function removeIfPresent(file: string): boolean {
     fs.unlinkSync(file);
     return true;
   } catch (error) {
-    if (isErrno(error, 'ENOENT')) return false;
+    if (errnoOf(error) === 'ENOENT') return false;
     throw error;
   }
 }
@@ -104,11 +105,7 @@ function renameIfPresent(from: string, to: string): boolean {
     fs.renameSync(from, to);
     return true;
   } catch (error) {
-    if (isErrno(error, 'ENOENT')) return false;
+    if (errnoOf(error) === 'ENOENT') return false;
     throw error;
   }
-}
-
-function isErrno(error: unknown, code: string): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
 }

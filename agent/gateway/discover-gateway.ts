@@ -13,6 +13,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { isIP } from 'node:net';
+import { errnoOrMessage } from '../../common/errno.ts';
 import { type ErrorInfo, excerpt, MonitorError, ProcessError, toErrorInfo } from '../../common/errors.ts';
 import type { GatewaySource } from '../../common/result-schema.ts';
 import type { ProcessResult, RunProcess } from '../process/types.ts';
@@ -246,8 +247,7 @@ async function fromClientLog(
   try {
     text = await read(path, LOG_TAIL_BYTES);
   } catch (error) {
-    const code =
-      (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
+    const code = errnoOrMessage(error);
     errors.push(
       new MonitorError('E_GATEWAY', `cannot read --openvpn-log ${JSON.stringify(path)}: ${code}`).toInfo(),
     );

@@ -5,21 +5,16 @@
  */
 import { promises as dnsPromises } from 'node:dns';
 import { isIP } from 'node:net';
+import { errnoOrMessage } from '../../common/errno.ts';
 import { InvalidInputError, MonitorError } from '../../common/errors.ts';
+import { RESOLVE_TIMEOUT_MS } from '../../common/round-budget.ts';
 
 export interface ResolvedAddress {
   address: string;
   family: 4 | 6;
 }
 
-export const DEFAULT_RESOLVE_TIMEOUT_MS = 5_000;
-
-function errnoOf(error: unknown): string {
-  if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string') {
-    return error.code;
-  }
-  return error instanceof Error ? error.message : String(error);
-}
+export const DEFAULT_RESOLVE_TIMEOUT_MS = RESOLVE_TIMEOUT_MS;
 
 /**
  * IP literals come back unchanged (`[::1]` loses its brackets). Names go
@@ -61,7 +56,7 @@ export async function resolveAddress(
     return { address: found.address, family: found.family };
   } catch (error) {
     if (error instanceof MonitorError) throw error;
-    throw new MonitorError('E_RESOLVE', `could not resolve "${host}": ${errnoOf(error)}`);
+    throw new MonitorError('E_RESOLVE', `could not resolve "${host}": ${errnoOrMessage(error)}`);
   } finally {
     if (timer !== undefined) clearTimeout(timer);
   }

@@ -6,6 +6,7 @@
  */
 import { isIP } from 'node:net';
 import { InvalidInputError, ProcessError } from '../../common/errors.ts';
+import { MTR_GRACE_SEC, MTR_TIMEOUT_SLACK_MS, MTR_VERSION_TIMEOUT_MS } from '../../common/round-budget.ts';
 import { runProcess } from '../process/run-process.ts';
 import type { ProcessResult, RunProcess } from '../process/types.ts';
 
@@ -28,10 +29,6 @@ export interface MtrRunOptions {
 export const MTR_MISSING_MESSAGE =
   'mtr was not found on PATH: install mtr-tiny (Debian/Ubuntu), mtr (RHEL, Amazon Linux)';
 
-const DEFAULT_GRACETIME_SEC = 2;
-/** Slack over mtr's own schedule: process start, mtr-packet start-up, JSON output. */
-const TIMEOUT_SLACK_MS = 15_000;
-
 /**
  * mtr's own wording (0.92 to 0.96, ui/mtr.c, ui/cmdpipe.c, packet/*.c) when it
  * may not open raw sockets or may not use the requested settings.
@@ -51,7 +48,7 @@ const PERMISSION_PATTERNS: readonly RegExp[] = [
 ];
 
 export function buildMtrArgs(options: MtrRunOptions): string[] {
-  const grace = options.gracetimeSec ?? DEFAULT_GRACETIME_SEC;
+  const grace = options.gracetimeSec ?? MTR_GRACE_SEC;
   return [
     '-n',
     '--json',
@@ -91,8 +88,8 @@ function validate(options: MtrRunOptions): void {
 }
 
 export function defaultMtrTimeoutMs(options: MtrRunOptions): number {
-  const grace = options.gracetimeSec ?? DEFAULT_GRACETIME_SEC;
-  return Math.ceil((options.count * options.intervalSec + grace) * 1000) + TIMEOUT_SLACK_MS;
+  const grace = options.gracetimeSec ?? MTR_GRACE_SEC;
+  return Math.ceil((options.count * options.intervalSec + grace) * 1000) + MTR_TIMEOUT_SLACK_MS;
 }
 
 function evidence(result: ProcessResult): {
@@ -183,7 +180,7 @@ export async function runMtr(options: MtrRunOptions, run: RunProcess = runProces
   return result.stdout;
 }
 
-const VERSION_TIMEOUT_MS = 5_000;
+const VERSION_TIMEOUT_MS = MTR_VERSION_TIMEOUT_MS;
 
 /** Confirms mtr can be started and returns its version (`mtr 0.95` -> `0.95`). */
 export async function checkMtr(

@@ -3,6 +3,7 @@
  * the handshake time is the latency, and a missing answer is loss.
  */
 import { isIP, Socket } from 'node:net';
+import { errnoOrMessage } from '../../common/errno.ts';
 import { InvalidInputError } from '../../common/errors.ts';
 
 export interface ProbeSamples {
@@ -19,12 +20,7 @@ export function elapsedMs(since: bigint): number {
   return Number(process.hrtime.bigint() - since) / 1e6;
 }
 
-export function errorReason(error: unknown): string {
-  if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string') {
-    return error.code;
-  }
-  return error instanceof Error ? error.message : String(error);
-}
+export const errorReason = errnoOrMessage;
 
 /**
  * Starts attempt i at i * intervalMs after the first, without waiting for

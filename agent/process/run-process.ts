@@ -14,11 +14,12 @@
  * no mtr outlives the agent.
  */
 import { spawn } from 'node:child_process';
+import { errnoOf } from '../../common/errno.ts';
+import { KILL_GRACE_MS } from '../../common/round-budget.ts';
 import type { ProcessResult, RunOptions, RunProcess } from './types.ts';
 
 export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
-/** Time between SIGTERM and SIGKILL: long enough for mtr to restore its state, short enough for a round. */
-export const KILL_GRACE_MS = 1000;
+export { KILL_GRACE_MS };
 
 class CappedBuffer {
   private readonly chunks: Buffer[] = [];
@@ -54,13 +55,6 @@ function childEnv(overrides: Record<string, string | undefined> | undefined): No
     else env[key] = value;
   }
   return env;
-}
-
-function errnoCode(error: unknown): string {
-  if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string') {
-    return error.code;
-  }
-  return 'EUNKNOWN';
 }
 
 /** Signals the child's process group; the group may already be gone, which is fine. */
@@ -145,7 +139,7 @@ export const runProcess: RunProcess = (file, args, options: RunOptions) =>
     } catch (error) {
       // Synchronous failures (invalid argument types, bad cwd on some versions).
       stderr.push(Buffer.from(error instanceof Error ? error.message : String(error)));
-      finish(errnoCode(error));
+      finish(errnoOf(error) ?? 'EUNKNOWN');
       return;
     }
 
@@ -155,7 +149,7 @@ export const runProcess: RunProcess = (file, args, options: RunOptions) =>
     child.on('error', (error) => {
       // Spawn failures (ENOENT, EACCES) arrive here with no pid; a running
       // child's errors (a failed kill) do not end the run.
-      if (child.pid === undefined) finish(errnoCode(error));
+      if (child.pid === undefined) finish(errnoOf(error) ?? 'EUNKNOWN');
     });
     child.on('exit', (code, signal) => {
       exitCode = code;

@@ -5,6 +5,7 @@
  */
 import { MonitorError, toErrorInfo } from '../../common/errors.ts';
 import type { ResourceResult, RoundSettings } from '../../common/result-schema.ts';
+import { fallbackAttemptTimeoutMs } from '../../common/round-budget.ts';
 import type { ResourceSpec } from '../../common/settings.ts';
 import { analysePath, type PathThresholds } from '../analysis/analyse-path.ts';
 import { judgeIcmp, judgeWithFallback, type ResourceJudgement } from '../analysis/judge-fallback.ts';
@@ -94,9 +95,7 @@ export async function probeResource(
       address: resolved.address,
       count: settings.count,
       intervalMs: settings.intervalSec * 1000,
-      // An answer 20 times slower than the latency threshold is as good as lost; the
-      // 1..5 s bounds keep a dead resource from stretching the round.
-      timeoutMs: Math.max(1000, Math.min(5000, settings.latencyThresholdMs * 20)),
+      timeoutMs: fallbackAttemptTimeoutMs(settings.latencyThresholdMs),
     };
     const samples =
       spec.url !== null

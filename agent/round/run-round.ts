@@ -7,6 +7,7 @@
  */
 import { join } from 'node:path';
 import { Semaphore } from '../../common/concurrency.ts';
+import { errnoOf } from '../../common/errno.ts';
 import { EnvironmentError, LockedError, MonitorError, toErrorInfo } from '../../common/errors.ts';
 import { renderMtrFile } from '../../common/mtr-report-text.ts';
 import {
@@ -19,6 +20,7 @@ import {
   type ResultDocument,
   type ResultSummary,
 } from '../../common/result-schema.ts';
+import { roundExpectedMs } from '../../common/round-budget.ts';
 import { analysePath } from '../analysis/analyse-path.ts';
 import type { CheckOptions } from '../cli/resolve-options.ts';
 import { appendLine } from '../files/append-line.ts';
@@ -133,7 +135,7 @@ async function probeAndRecord(
   deps.onProgress({
     type: 'start',
     resources: total,
-    expectedMs: Math.round((settings.count * settings.intervalSec + 2) * 1000),
+    expectedMs: roundExpectedMs(settings, total + 1),
   });
 
   // A host-wide failure (mtr missing or not permitted) ends the round. The other
@@ -229,7 +231,7 @@ async function probeAndRecord(
   try {
     files = recordFiles(logDir, mtrId, seed, resources, gateway, options);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    const code = errnoOf(error) ?? 'error';
     fileError = new EnvironmentError(
       'E_LOG_DIR',
       `the report or MTR files in ${logDir} cannot be written (${code}: ${error instanceof Error ? error.message : String(error)}); make them writable by the user running the agent`,

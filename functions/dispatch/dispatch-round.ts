@@ -8,7 +8,8 @@
 
 import { chunk, mapLimit } from '../../common/concurrency.ts';
 import { InvalidInputError, toErrorInfo } from '../../common/errors.ts';
-import { LIMITS } from '../../common/settings.ts';
+import { MAX_ROUND_MS, roundExpectedMs, roundWorstCaseMs } from '../../common/round-budget.ts';
+import { DEFAULTS } from '../../common/settings.ts';
 import type { CollectJob } from '../collect/job.ts';
 import { clampDelay } from '../collect/job.ts';
 import type { HostSettings } from '../config.ts';
@@ -64,19 +65,22 @@ interface Group {
   instanceIds: string[];
 }
 
-/** Rough run time of the agent on a host, for the first look at the command. */
-export function expectedRunSeconds(settings: HostSettings): number {
-  // The agent probes every path of a round at once: one mtr run (plus its 2 s
-  // grace), and start-up and collection slack.
-  return Math.ceil(settings.count * settings.intervalSec + 2 + 10);
+/** The agent's defaults for what dispatch does not send (concurrency). */
+function budgetOf(settings: HostSettings) {
+  const paths = settings.resources.split(',').length + 1;
+  return { settings: { ...settings, concurrency: DEFAULTS.concurrency }, paths };
 }
 
-/**
- * The longest a round can take: the mtr run, then a TCP/HTTP fallback of the
- * same length for a destination that ignores ICMP, plus start-up slack.
- */
+/** Rough run time of the agent on a host, for the first look at the command: a healthy round plus start-up slack. */
+export function expectedRunSeconds(settings: HostSettings): number {
+  const b = budgetOf(settings);
+  return Math.ceil(roundExpectedMs(b.settings, b.paths) / 1000) + 10;
+}
+
+/** The longest a round can take (common/round-budget.ts), in whole seconds. */
 export function worstCaseRunSeconds(settings: HostSettings): number {
-  return Math.ceil(2 * settings.count * settings.intervalSec + 2 + 5 + 10);
+  const b = budgetOf(settings);
+  return Math.ceil(roundWorstCaseMs(b.settings, b.paths) / 1000);
 }
 
 export async function dispatchRound(
@@ -228,12 +232,12 @@ function resolveHost(
     const settings = resolveHostSettings(options.defaults, host.tags, options.tagKey);
     // SSM would kill a round that outlives the document's execution timeout, and
     // the agent refuses rounds longer than its lock's stale age: refuse both here.
-    const limit = Math.min(options.executionTimeoutSeconds, LIMITS.maxRoundSeconds);
+    const limit = Math.min(options.executionTimeoutSeconds, MAX_ROUND_MS / 1000);
     if (worstCaseRunSeconds(settings) > limit) {
       throw new InvalidInputError(
         `${options.tagKey}:Count × ${options.tagKey}:IntervalSec`,
         `${settings.count} × ${settings.intervalSec} s`,
-        `a round that fits in ${limit} s (execution timeout ${options.executionTimeoutSeconds} s; the worst case is twice count × interval plus 17 s)`,
+        `a round whose worst case (${worstCaseRunSeconds(settings)} s: mtr, then the TCP/HTTP fallback, for every path) fits in ${limit} s (execution timeout ${options.executionTimeoutSeconds} s)`,
       );
     }
     const parameters = toSsmParameters(settings, options, options.tagKey);

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { parseArgv } from '../../../agent/cli/parse-argv.ts';
 import { readConfigObject, resolveOptions, type WatchOptions } from '../../../agent/cli/resolve-options.ts';
 import { InvalidInputError } from '../../../common/errors.ts';
+import { MAX_ROUND_MS, roundWorstCaseMs } from '../../../common/round-budget.ts';
 
 const resolve = (args: string[], config: Record<string, unknown> = {}) => {
   const argv = parseArgv(args);
@@ -131,16 +132,37 @@ describe('command line and config file', () => {
     );
   });
 
-  it('rejects a round longer than the lock allows (count × interval over 3600 s), naming both values', () => {
+  it('rejects settings whose worst-case round exceeds MAX_ROUND_MS, naming both values and the worst case', () => {
     rejects(
       () => resolve(['check', '--resources', '10.0.0.1', '--count', '500', '--interval', '15']),
-      /^--count × --interval "500 × 15 s = 7500 s" is not allowed: at most 3600 s per round/,
+      /^--count × --interval "500 × 15 s" is not allowed: a round whose worst case \(.*: 15035 s\) is at most 3600 s/,
     );
     rejects(
       () => resolve(['check', '--interval', '15'], { resources: '10.0.0.1', count: 500 }),
-      /^config count × --interval "500 × 15 s = 7500 s"/,
+      /^config count × --interval "500 × 15 s"/,
     );
-    const edge = resolve(['check', '--resources', '10.0.0.1', '--count', '500', '--interval', '7.2']);
-    assert.equal(edge.settings.count * edge.settings.intervalSec, 3600);
+    // mtr and then the fallback both take count × interval: about 1800 s of probing is the most one wave allows.
+    const edge = resolve(['check', '--resources', '10.0.0.1', '--count', '500', '--interval', '3.5']);
+    assert.ok(roundWorstCaseMs(edge.settings, 2) <= MAX_ROUND_MS);
+    rejects(
+      () => resolve(['check', '--resources', '10.0.0.1', '--count', '500', '--interval', '3.6']),
+      /worst case/,
+    );
+    // Concurrency 1 runs the paths one after another: the same settings no longer fit.
+    rejects(
+      () =>
+        resolve([
+          'check',
+          '--resources',
+          '10.0.0.1,10.0.0.2',
+          '--count',
+          '500',
+          '--interval',
+          '2',
+          '--concurrency',
+          '1',
+        ]),
+      /3 path\(s\) 1 at a time/,
+    );
   });
 });
