@@ -200,12 +200,14 @@ describe('httpProbe', () => {
     assert.equal(connections, 3);
   });
 
-  it('measures a response delayed by about 100 ms within tolerance', async () => {
+  it('judges by the connect time: a response delayed by 100 ms shows in requestsMs, not in rttsMs', async () => {
+    // Prepare
     const { port } = await listen(
       http.createServer((_request, response) => {
         setTimeout(() => response.end(), 100);
       }),
     );
+    // Act
     const samples = await httpProbe({
       url: `http://127.0.0.1:${port}/`,
       address: '127.0.0.1',
@@ -213,10 +215,18 @@ describe('httpProbe', () => {
       intervalMs: 10,
       timeoutMs: 2_000,
     });
-    for (const rtt of samples.rttsMs) assert.ok(rtt !== null && rtt >= 95 && rtt < 400, String(rtt));
+    // Assess: each connect time is below its request time by at least the server's 100 ms.
+    assert.equal(samples.requestsMs?.length, 2);
+    samples.rttsMs.forEach((rtt, index) => {
+      const request = samples.requestsMs?.[index];
+      assert.ok(typeof rtt === 'number' && typeof request === 'number', JSON.stringify(samples));
+      assert.ok(request >= 95, `request ${request} ms includes the 100 ms server delay`);
+      assert.ok(request - rtt >= 95, `connect ${rtt} ms excludes the server delay (request ${request} ms)`);
+    });
+    assert.deepEqual(samples.errors, []);
   });
 
-  it('records null with a reason for a closed port', async () => {
+  it('counts a refused port (RST) as an answered connection with no response, like the TCP probe', async () => {
     const port = await closedPort();
     const samples = await httpProbe({
       url: `http://127.0.0.1:${port}/`,
@@ -225,11 +235,12 @@ describe('httpProbe', () => {
       intervalMs: 10,
       timeoutMs: 2_000,
     });
-    assert.deepEqual(samples.rttsMs, [null, null]);
-    assert.deepEqual(samples.errors, ['ECONNREFUSED (2 of 2)']);
+    for (const rtt of samples.rttsMs) assert.ok(typeof rtt === 'number' && rtt >= 0, String(rtt));
+    assert.deepEqual(samples.requestsMs, [null, null]);
+    assert.deepEqual(samples.errors, ['no response: ECONNREFUSED (2 of 2)']);
   });
 
-  it('records null after timeoutMs for a server that accepts but never responds, with overlapping attempts', async () => {
+  it('keeps the connect time of a server that accepts but never responds, with overlapping attempts', async () => {
     const { port } = await listen(net.createServer(() => {}));
     const started = process.hrtime.bigint();
     const samples = await httpProbe({
@@ -240,8 +251,9 @@ describe('httpProbe', () => {
       timeoutMs: 300,
     });
     const tookMs = Number(process.hrtime.bigint() - started) / 1e6;
-    assert.deepEqual(samples.rttsMs, [null, null, null]);
-    assert.deepEqual(samples.errors, ['timeout after 300 ms (3 of 3)']);
+    for (const rtt of samples.rttsMs) assert.ok(typeof rtt === 'number' && rtt < 300, String(rtt));
+    assert.deepEqual(samples.requestsMs, [null, null, null]);
+    assert.deepEqual(samples.errors, ['no response: timeout after 300 ms (3 of 3)']);
     // 2 intervals + 1 timeout, not 3 timeouts.
     assert.ok(tookMs >= 390 && tookMs < 850, `took ${tookMs} ms`);
   });
@@ -293,9 +305,13 @@ describe('httpProbe', () => {
       intervalMs: 10,
       timeoutMs: 5_000,
     });
-    // Assess
+    // Assess: the TLS handshake is in the request time, not in the connect time.
     assert.deepEqual(samples.errors, []);
-    for (const rtt of samples.rttsMs) assert.ok(typeof rtt === 'number', String(rtt));
+    samples.rttsMs.forEach((rtt, index) => {
+      const request = samples.requestsMs?.[index];
+      assert.ok(typeof rtt === 'number' && typeof request === 'number', JSON.stringify(samples));
+      assert.ok(rtt < request, `connect ${rtt} ms comes before the response at ${request} ms`);
+    });
     assert.deepEqual(sniNames, ['portal.test.invalid', 'portal.test.invalid']);
   });
 
