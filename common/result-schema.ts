@@ -12,7 +12,7 @@
  * @1: the verdict `error` became `unmeasured` (now flagged, with `unmeasured`
  * giving the reason), and `latencyBasis` / `requestMs` were added. A command
  * already running when a stack update lands may still return one old document:
- * its `error` resource reads as unflagged, as it did before, for that round.
+ * its `error` resource is read as written (unflagged, loss 100) for that round.
  */
 import type { ErrorInfo } from './errors.ts';
 
@@ -122,7 +122,10 @@ export interface ResourceResult {
   /** Set exactly when verdict is `unmeasured`: why the round could not measure it. */
   unmeasured: Unmeasured | null;
   trouble: TroubleSpot | null;
-  /** The mtr path; null when dropped to keep the document under RESULT_MAX_CHARS. */
+  /**
+   * The mtr path ([] when no hop answered); null when mtr gave none (an
+   * unmeasured resource) or when dropped to keep the document under RESULT_MAX_CHARS.
+   */
   hops: Hop[] | null;
   errors: ErrorInfo[];
   durationMs: number;
