@@ -20,7 +20,7 @@ import {
   type ResultDocument,
   type ResultSummary,
 } from '../../common/result-schema.ts';
-import { roundExpectedMs } from '../../common/round-budget.ts';
+import { GATEWAY_DISCOVERY_TIMEOUT_MS, roundExpectedMs } from '../../common/round-budget.ts';
 import { analysePath } from '../analysis/analyse-path.ts';
 import type { CheckOptions } from '../cli/resolve-options.ts';
 import { appendLine } from '../files/append-line.ts';
@@ -172,7 +172,7 @@ async function probeAndRecord(
       gatewayIp: options.gatewayIp,
       openvpnManagement: options.openvpnManagement,
       openvpnLog: options.openvpnLog,
-      timeoutMs: 5000,
+      timeoutMs: GATEWAY_DISCOVERY_TIMEOUT_MS,
     });
     gatewayDiscoveryMs = Math.round(deps.monotonicMs() - gatewayStarted);
     warnings.push(...found.warnings);
