@@ -369,6 +369,13 @@ function managementCandidate(
         ' (seen in the management log cache, which keeps only recent lines: pass --openvpn-log too so this stays known)';
     }
   }
+  if (fileConnection !== null && logPath !== null && !sameConnection(lastConnected, fileConnection)) {
+    warnings.push(
+      `--openvpn-log ${logPath} names ${formatHostPort({ host: fileConnection.remoteIp, port: fileConnection.remotePort })} ` +
+        `as its newest connection, ${where} names ${formatHostPort({ host: lastConnected.remoteIp, port: lastConnected.remotePort })}: ` +
+        'do both options name the same OpenVPN client?',
+    );
+  }
   return withTried(
     fromRoute(source, where, lastConnected.remoteIp, lastConnected.remotePort, route, warnings, hint),
     `--openvpn-management ${endpoint}`,

@@ -148,7 +148,7 @@ export async function queryManagement(
 
     const timer = setTimeout(() => {
       fail(
-        `${where} did not ${phase === 'greeting' ? 'send its greeting' : `answer \`${pending()}\``} within ${timeoutMs} ms`,
+        `${where} did not ${phase === 'greeting' ? 'send its greeting' : `answer \`${pending()}\``} within ${Math.round(timeoutMs)} ms`,
       );
     }, timeoutMs);
 
@@ -197,7 +197,8 @@ export async function queryManagement(
       // Notifications other than >STATE: are not part of the answer.
       if (line.startsWith('>') && !line.startsWith('>STATE:')) return;
       response += `${line}\r\n`;
-      if (line === 'END') answered(response, null);
+      // A stray CR (`END\r\r\n`) must not hide the end of the answer.
+      if (line.trimEnd() === 'END') answered(response, null);
     };
 
     socket.on('error', (error: NodeJS.ErrnoException) => {

@@ -206,6 +206,11 @@ export type Openvpn2Route =
    */
   | { kind: 'socks-tcp'; proxy: string | null; server: HostPort | null };
 
+interface ProcessNotes {
+  socksNote: boolean;
+  profiles: Array<Partial<Record<ProfileOption, string>>>;
+}
+
 export type Openvpn2ConnectionStatus = 'connecting' | 'connected' | 'reconnecting' | 'exited';
 
 /** The newest connection a client log describes. */
@@ -241,9 +246,12 @@ export class ClientLogScanner {
   private attemptHasRemote = false;
   private httpConnect: { target: HostPort | null; text: string } | null = null;
   private socksUdp: string | null = null;
-  /** Set at process start (the notes and the option dump precede the banner), cleared when the process exits. */
-  private socksNote = false;
-  private profiles: Array<Partial<Record<ProfileOption, string>>> = [];
+  /**
+   * Startup notes and the option dump precede the version banner: they are
+   * pending until the banner, then belong to that process until it exits.
+   */
+  private pending: ProcessNotes = { socksNote: false, profiles: [] };
+  private process: ProcessNotes = { socksNote: false, profiles: [] };
 
   pushLine(line: string): void {
     const event = classifyClientLogLine(line);
@@ -253,14 +261,20 @@ export class ClientLogScanner {
   pushEvent(event: ClientLogEvent, line: string): void {
     switch (event.kind) {
       case 'start':
+        this.process = this.pending;
+        this.pending = { socksNote: false, profiles: [] };
+        this.newAttempt();
+        this.end('reconnecting', line);
+        return;
       case 'restart':
+        this.pending = { socksNote: false, profiles: [] };
         this.newAttempt();
         this.end('reconnecting', line);
         return;
       case 'exit':
+        this.pending = { socksNote: false, profiles: [] };
+        this.process = { socksNote: false, profiles: [] };
         this.newAttempt();
-        this.socksNote = false;
-        this.profiles = [];
         this.end('exited', line);
         return;
       case 'http-connect':
@@ -270,14 +284,14 @@ export class ClientLogScanner {
         this.socksUdp = event.relay;
         return;
       case 'socks-configured':
-        this.socksNote = true;
+        this.pending.socksNote = true;
         return;
       case 'profile':
-        if (event.first) this.profiles = [];
-        this.profiles.push({});
+        if (event.first) this.pending.profiles = [];
+        this.pending.profiles.push({});
         return;
       case 'option': {
-        const profile = this.profiles[this.profiles.length - 1];
+        const profile = this.pending.profiles[this.pending.profiles.length - 1];
         if (profile !== undefined && event.value !== '[UNDEF]') profile[event.name] = event.value;
         return;
       }
@@ -321,14 +335,15 @@ export class ClientLogScanner {
 
   /** A TCP link remote is a SOCKS proxy when the process noted or dumped one; the dump may name the server. */
   private socksRoute(remoteIp: string): Openvpn2Route | null {
-    const socks = this.profiles.filter((profile) => profile.socks_proxy_server !== undefined);
-    if (!this.socksNote && socks.length === 0) return null;
+    const { socksNote, profiles } = this.process;
+    const socks = profiles.filter((profile) => profile.socks_proxy_server !== undefined);
+    if (!socksNote && socks.length === 0) return null;
     const [only] = socks;
     if (socks.length !== 1 || only === undefined) return { kind: 'socks-tcp', proxy: null, server: null };
     const proxy = only.socks_proxy_server ?? '';
     const port = only.socks_proxy_port === undefined ? '' : `:${only.socks_proxy_port}`;
     // With several profiles the one in use is known only when the link remote is its proxy.
-    const applies = this.profiles.length === 1 || proxy === remoteIp;
+    const applies = profiles.length === 1 || proxy === remoteIp;
     const remote = only.remote;
     const server =
       applies && remote !== undefined

@@ -18,7 +18,7 @@
  * `/dev/zero` or a directory is refused before any read); rotated copies must
  * not be symbolic links, since the log directory may be writable by others.
  */
-import { constants, createReadStream, type Dir, promises as fs, type Stats } from 'node:fs';
+import { constants, type Dir, promises as fs, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
@@ -36,8 +36,6 @@ export const LOG_READ_MAX_BYTES = 32 * 1024 * 1024;
 const CHUNK_BYTES = 64 * 1024;
 /** OpenVPN formats a message in a buffer of at most 10 KiB (ERR_BUF_SIZE); longer lines are not its own. */
 const MAX_LINE_BYTES = 16 * 1024;
-/** Startup notes (DCO, deprecations) and the verb 4 option dump (about 300 lines) precede the version banner. */
-const PRE_BANNER_LINES = 2000;
 /** A log directory with more entries than this is not searched for rotated copies. */
 const MAX_DIRECTORY_ENTRIES = 10_000;
 
@@ -83,8 +81,8 @@ export async function readClientLog(path: string, limits: ClientLogLimits): Prom
   }
   read.files.push({ path, bytesRead: scanned.bytes, compressed: false });
 
-  const scanner = new ClientLogScanner();
   if (search.foundRemote()) {
+    const scanner = new ClientLogScanner();
     for (const [event, line] of search.events()) scanner.pushEvent(event, line);
     read.connection = scanner.result();
     return read;
@@ -97,11 +95,13 @@ export async function readClientLog(path: string, limits: ClientLogLimits): Prom
   // No connection in the whole current file: its content may have moved to a rotated copy.
   const remaining = { ...limits, maxBytes: limits.maxBytes - scanned.bytes };
   const rotated = await newestRotatedCopy(path, read.notes);
+  let scanner = new ClientLogScanner();
   if (rotated !== null) {
-    const outcome = await readRotated(rotated, remaining, scanner, read.notes);
+    const outcome = await readRotated(rotated, remaining, read.notes);
     if (outcome !== null) {
       read.files.unshift({ path: rotated.path, bytesRead: outcome.bytes, compressed: rotated.compressed });
-      if (outcome.incomplete !== null && scanner.result() === null) read.incomplete = outcome.incomplete;
+      read.incomplete = outcome.incomplete;
+      scanner = outcome.scanner;
     }
   }
   // Whatever the current file says after the rotated one (a restart, a new process) is newer.
@@ -206,70 +206,92 @@ function isMarker(event: ClientLogEvent): boolean {
  * The backward half of ClientLogScanner: visits lines newest first and keeps
  * exactly the events the forward scanner needs to describe the newest
  * connection, in constant memory:
- *   - after the newest remote: the last marker (restart, new process, exit)
- *     and whether `Initialization Sequence Completed` followed the remote;
- *   - the remote itself (a `Peer Connection Initiated` line is replaced by the
- *     link remote of the same attempt);
- *   - within its attempt: the newest CONNECT and SOCKS UDP lines, and the
- *     marker that began the attempt;
- *   - for TCP without CONNECT, back to the process start: a SOCKS proxy note
- *     and the connection profiles of a verb 4 option dump.
+ *   - after the newest connection: the last marker (restart, new process,
+ *     exit) and whether `Initialization Sequence Completed` followed it;
+ *   - the connection itself: the last link remote of its attempt, else the
+ *     first `Peer Connection Initiated` line;
+ *   - within its attempt: the newest CONNECT and SOCKS UDP lines before it,
+ *     and the marker that began the attempt;
+ *   - for TCP without CONNECT: the startup notes and option dump of its
+ *     process, which precede the process's banner (a SOCKS proxy).
  */
 class NewestConnectionSearch {
-  private phase: 'after-remote' | 'attempt' | 'process' = 'after-remote';
+  private phase: 'after-remote' | 'attempt' | 'process' | 'notes' = 'after-remote';
   private lastMarker: TimedEvent | null = null;
   private pendingConnected = false;
   private connected = false;
+  /** `connected` lines seen since the current candidate: they follow an earlier candidate of the same attempt. */
+  private connectedSinceCandidate = false;
   private remote: TimedEvent | null = null;
   private httpConnect: TimedEvent | null = null;
   private socksUdp: TimedEvent | null = null;
   private attemptStart: TimedEvent | null = null;
-  /** SOCKS notes and option-dump lines of the process, newest first. */
-  private processEvents: TimedEvent[] = [];
-  private linesBeforeBanner = -1;
+  private banner: TimedEvent | null = null;
+  /** Startup notes and option-dump lines of the process, newest first. */
+  private notes: TimedEvent[] = [];
 
   foundRemote(): boolean {
     return this.remote !== null;
   }
 
   visit(line: string): boolean {
-    if (this.linesBeforeBanner >= 0 && ++this.linesBeforeBanner > PRE_BANNER_LINES) return true;
     const event = classifyClientLogLine(line);
     if (event === null) return false;
-    if (this.phase === 'after-remote') {
-      if (isMarker(event)) {
-        if (this.lastMarker === null) this.lastMarker = [event, line];
-        this.pendingConnected = false;
-      } else if (event.kind === 'connected') {
-        this.pendingConnected = true;
-      } else if (event.kind === 'remote' || event.kind === 'peer') {
-        this.remote = [event, line];
-        this.connected = this.pendingConnected;
-        this.phase = 'attempt';
-      }
+    switch (this.phase) {
+      case 'after-remote':
+        if (isMarker(event)) {
+          if (this.lastMarker === null) this.lastMarker = [event, line];
+          this.pendingConnected = false;
+        } else if (event.kind === 'connected') {
+          this.pendingConnected = true;
+        } else if (event.kind === 'remote' || event.kind === 'peer') {
+          this.remote = [event, line];
+          this.connected = this.pendingConnected;
+          this.phase = 'attempt';
+        }
+        return false;
+      case 'attempt':
+        return this.visitAttempt(event, line);
+      case 'process':
+        // Earlier attempts of the same process, back to its banner.
+        if (event.kind === 'exit') return true;
+        if (event.kind === 'start') {
+          this.banner = [event, line];
+          this.phase = 'notes';
+        }
+        return false;
+      case 'notes':
+        if (isMarker(event)) return true;
+        if (event.kind === 'socks-configured' || event.kind === 'profile' || event.kind === 'option') {
+          this.notes.push([event, line]);
+        }
+        return false;
+    }
+  }
+
+  private visitAttempt(event: ClientLogEvent, line: string): boolean {
+    const current = this.remote?.[0];
+    // The forward scanner keeps the last link remote of an attempt, or else its first peer line.
+    if ((event.kind === 'remote' || event.kind === 'peer') && current?.kind === 'peer') {
+      this.remote = [event, line];
+      this.connected = this.connected || this.connectedSinceCandidate;
+      this.connectedSinceCandidate = false;
+      // Proxy lines seen so far came after this earlier line: they belong to no connection.
+      this.httpConnect = null;
+      this.socksUdp = null;
       return false;
     }
-    if (this.phase === 'attempt') {
-      if (event.kind === 'remote' && this.remote?.[0].kind === 'peer') this.remote = [event, line];
-      else if (event.kind === 'http-connect' && this.httpConnect === null) this.httpConnect = [event, line];
-      else if (event.kind === 'socks-udp' && this.socksUdp === null) this.socksUdp = [event, line];
-      else if (isMarker(event)) {
-        this.attemptStart = [event, line];
-        const remote = this.remote?.[0];
-        const tcp = remote?.kind === 'remote' && remote.transport === 'tcp';
-        // Only a TCP connection without CONNECT can be through SOCKS unnoticed; an exit ends the process.
-        if (event.kind === 'exit' || !tcp || this.httpConnect !== null) return true;
-        this.phase = 'process';
-        if (event.kind === 'start') this.linesBeforeBanner = 0;
-      }
-      return false;
+    if (event.kind === 'connected') this.connectedSinceCandidate = true;
+    else if (event.kind === 'http-connect' && this.httpConnect === null) this.httpConnect = [event, line];
+    else if (event.kind === 'socks-udp' && this.socksUdp === null) this.socksUdp = [event, line];
+    else if (isMarker(event)) {
+      this.attemptStart = [event, line];
+      const remote = this.remote?.[0];
+      const tcp = remote?.kind === 'remote' && remote.transport === 'tcp';
+      // Only a TCP connection without CONNECT can run through SOCKS unnoticed; an exit ends the process.
+      if (event.kind === 'exit' || !tcp || this.httpConnect !== null) return true;
+      this.phase = event.kind === 'start' ? 'notes' : 'process';
     }
-    // phase 'process': the notes and option dump at the start of the process that made the newest connection.
-    if (event.kind === 'socks-configured' || event.kind === 'profile' || event.kind === 'option') {
-      this.processEvents.push([event, line]);
-    }
-    if (event.kind === 'exit') return true;
-    if (event.kind === 'start' && this.linesBeforeBanner < 0) this.linesBeforeBanner = 0;
     return false;
   }
 
@@ -277,10 +299,11 @@ class NewestConnectionSearch {
   events(): TimedEvent[] {
     const events: TimedEvent[] = [];
     if (this.remote !== null) {
-      for (let index = this.processEvents.length - 1; index >= 0; index -= 1) {
-        const kept = this.processEvents[index];
+      for (let index = this.notes.length - 1; index >= 0; index -= 1) {
+        const kept = this.notes[index];
         if (kept !== undefined) events.push(kept);
       }
+      if (this.banner !== null) events.push(this.banner);
       if (this.attemptStart !== null) events.push(this.attemptStart);
       if (this.socksUdp !== null) events.push(this.socksUdp);
       if (this.httpConnect !== null) events.push(this.httpConnect);
@@ -342,13 +365,17 @@ async function newestRotatedCopy(path: string, notes: string[]): Promise<Rotated
   return newest === null ? null : { path: newest.path, compressed: newest.compressed };
 }
 
-/** Feeds the newest connection of a rotated copy into `scanner`; null when it could not be read. */
+/**
+ * A scanner holding the newest connection of a rotated copy; null when the
+ * copy could not be opened. A search cut short by the limits keeps nothing of
+ * the copy: a gzip copy is read from its oldest line, so what was read is not
+ * its newest connection.
+ */
 async function readRotated(
   copy: RotatedCopy,
   limits: ClientLogLimits,
-  scanner: ClientLogScanner,
   notes: string[],
-): Promise<{ bytes: number; incomplete: string | null } | null> {
+): Promise<{ scanner: ClientLogScanner; bytes: number; incomplete: string | null } | null> {
   let file: OpenFile;
   try {
     file = await openRegularFile(copy.path, true);
@@ -357,70 +384,97 @@ async function readRotated(
     return null;
   }
   try {
+    const scanner = new ClientLogScanner();
     if (copy.compressed) {
       const streamed = await scanGzipForward(file, limits, (line) => scanner.pushLine(line));
       if (streamed.error !== null) notes.push(`${copy.path}: ${streamed.error}`);
-      return {
-        bytes: streamed.bytes,
-        incomplete: streamed.stopped === null ? null : stopReason(streamed.stopped, limits),
-      };
+      if (streamed.stopped !== null) {
+        return {
+          scanner: new ClientLogScanner(),
+          bytes: streamed.bytes,
+          incomplete: stopReason(streamed.stopped, limits),
+        };
+      }
+      return { scanner, bytes: streamed.bytes, incomplete: null };
     }
     const search = new NewestConnectionSearch();
     const scanned = await scanBackward(file.handle, file.size, limits, (line) => search.visit(line));
     for (const [event, line] of search.events()) scanner.pushEvent(event, line);
     const stopped = scanned.stopped === 'bytes' || scanned.stopped === 'time' ? scanned.stopped : null;
-    return { bytes: scanned.bytes, incomplete: stopped === null ? null : stopReason(stopped, limits) };
+    return {
+      scanner,
+      bytes: scanned.bytes,
+      incomplete: stopped === null || search.foundRemote() ? null : stopReason(stopped, limits),
+    };
   } finally {
     await file.handle.close();
   }
 }
 
-/** Streams a gzip file through gunzip, line by line in order, up to `limits.maxBytes` decompressed bytes. */
-function scanGzipForward(
+/**
+ * Decompresses a gzip file in order, line by line, reading it in chunks
+ * (never a stream on its descriptor, which the caller closes), until its end,
+ * `limits.maxBytes` decompressed bytes, or the deadline.
+ */
+async function scanGzipForward(
   file: OpenFile,
   limits: ClientLogLimits,
   visit: (line: string) => void,
 ): Promise<{ bytes: number; stopped: 'bytes' | 'time' | null; error: string | null }> {
-  return new Promise((resolve) => {
-    const input = createReadStream('', { fd: file.handle.fd, autoClose: false, start: 0 });
-    const gunzip = createGunzip();
-    const decoder = new StringDecoder('utf8');
-    let carry = '';
-    let bytes = 0;
-    let settled = false;
-    const finish = (stopped: 'bytes' | 'time' | null, error: string | null): void => {
-      if (settled) return;
-      settled = true;
-      input.unpipe(gunzip);
-      input.destroy();
-      gunzip.destroy();
-      resolve({ bytes, stopped, error });
-    };
-    const take = (text: string, last: boolean): void => {
-      const lines = (carry + text).split('\n');
-      carry = last ? '' : (lines.pop() ?? '');
-      if (carry.length > MAX_LINE_BYTES) carry = carry.slice(carry.length - MAX_LINE_BYTES);
-      for (const line of lines) visit(line);
-    };
-    gunzip.on('data', (chunk: Buffer) => {
-      if (settled) return;
-      const room = limits.maxBytes - bytes;
-      const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
-      bytes += part.length;
-      take(decoder.write(part), false);
-      if (bytes >= limits.maxBytes) finish('bytes', null);
-      else if (limits.now() >= limits.deadline) finish('time', null);
-    });
-    gunzip.on('end', () => {
-      take(decoder.end(), true);
-      finish(null, null);
-    });
-    // A copy being compressed right now ends early: keep what was read.
-    gunzip.on('error', (error: Error) => {
-      take(decoder.end(), true);
-      finish(null, `gzip data unreadable after ${bytes} bytes (${error.message})`);
-    });
-    input.on('error', (error: Error) => finish(null, `read failed: ${errnoOrMessage(error)}`));
-    input.pipe(gunzip);
+  const gunzip = createGunzip();
+  const decoder = new StringDecoder('utf8');
+  let carry = '';
+  let bytes = 0;
+  let stopped: 'bytes' | 'time' | null = null;
+  let error: string | null = null;
+  const take = (text: string, last: boolean): void => {
+    const lines = (carry + text).split('\n');
+    carry = last ? '' : (lines.pop() ?? '');
+    if (carry.length > MAX_LINE_BYTES) carry = carry.slice(carry.length - MAX_LINE_BYTES);
+    for (const line of lines) visit(line);
+  };
+  gunzip.on('data', (chunk: Buffer) => {
+    if (stopped !== null) return;
+    const room = limits.maxBytes - bytes;
+    const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    bytes += part.length;
+    take(decoder.write(part), false);
+    if (bytes >= limits.maxBytes) stopped = 'bytes';
+    else if (limits.now() >= limits.deadline) stopped = 'time';
   });
+  // A copy being compressed right now ends early: what was read is kept.
+  const finished = new Promise<void>((resolve) => {
+    gunzip.on('end', () => resolve());
+    gunzip.on('error', (cause: Error) => {
+      error = `gzip data unreadable after ${bytes} bytes (${cause.message})`;
+      resolve();
+    });
+  });
+
+  const buffer = Buffer.alloc(CHUNK_BYTES);
+  for (let position = 0; position < file.size && stopped === null && error === null; ) {
+    const { bytesRead } = await file.handle.read(
+      buffer,
+      0,
+      Math.min(CHUNK_BYTES, file.size - position),
+      position,
+    );
+    if (bytesRead === 0) break;
+    position += bytesRead;
+    const written = gunzip.write(Buffer.from(buffer.subarray(0, bytesRead)));
+    if (!written && stopped === null && error === null) {
+      await new Promise<void>((resolve) => {
+        gunzip.once('drain', resolve);
+        gunzip.once('error', () => resolve());
+      });
+    }
+  }
+  if (stopped !== null) {
+    gunzip.destroy();
+    return { bytes, stopped, error };
+  }
+  gunzip.end();
+  await finished;
+  take(decoder.end(), true);
+  return { bytes, stopped, error };
 }

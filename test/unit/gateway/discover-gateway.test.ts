@@ -73,7 +73,7 @@ describe('discoverGateway source order (injected dependencies)', () => {
           asked.push(`${endpoint} ${commands.join('|')} ${timeoutMs > 0 && timeoutMs <= 5000}`);
           return answers('1712345678,CONNECTED,SUCCESS,10.8.0.2,203.0.113.5,1194,,\r\nEND\r\n');
         },
-        readClientLog: async () => logRead('UDPv4 link remote: [AF_INET]203.0.113.6:1194\n'),
+        readClientLog: async () => logRead('UDPv4 link remote: [AF_INET]203.0.113.5:1194\n'),
         resolve: noResolve,
       },
     );
