@@ -33,7 +33,7 @@ import type { GatewaySource } from '../../common/result-schema.ts';
 import { KILL_GRACE_MS, RESOLVE_TIMEOUT_MS } from '../../common/round-budget.ts';
 import { type ResolvedAddress, resolveAddress } from '../probes/resolve-address.ts';
 import type { ProcessResult, RunProcess } from '../process/types.ts';
-import { formatHostPort, type HostPort } from './host-port.ts';
+import { formatHostPort, type HostPort, parseHostPort } from './host-port.ts';
 import { type ManagementAnswer, queryManagement } from './management-client.ts';
 import {
   type ManagementState,
@@ -167,11 +167,16 @@ export async function discoverGateway(
 
   const warnings: string[] = [];
   const tried: string[] = [];
+  // The first candidate with an address wins; those before it leave their errors and, if it
+  // comes to that, their reasons; its own warnings say how its address was found.
   for (const candidate of candidates) {
-    warnings.push(...candidate.warnings);
     errors.push(...candidate.errors);
-    const ip = await addressOf(candidate, clock, deps.resolve ?? resolveAddress, warnings, errors);
-    if (ip !== null) return { ip: normalizeIp(ip), source: candidate.source, warnings, errors };
+    const resolved: string[] = [];
+    const ip = await addressOf(candidate, clock, deps.resolve ?? resolveAddress, resolved, errors);
+    if (ip !== null) {
+      warnings.push(...candidate.warnings, ...resolved);
+      return { ip: normalizeIp(ip), source: candidate.source, warnings, errors };
+    }
     tried.push(candidate.tried);
   }
   warnings.push(`no gateway found: ${tried.join('; ')}; pass --gateway-ip`);
@@ -275,8 +280,9 @@ function fromRoute(
     case 'socks-tcp':
       if (route.server === null) {
         candidate.tried =
-          `${label}: the tunnel's TCP connection goes through SOCKS proxy ${route.proxy ?? proxy} (${proxy}), and OpenVPN ` +
-          'names the server it asks the proxy for only in its verb 4 option dump, which does not show it here';
+          `${label}: the tunnel's TCP connection goes through SOCKS proxy ${route.proxy === null || route.proxy === proxy ? proxy : `${route.proxy} (${proxy})`}, ` +
+          'and OpenVPN logs the server it asks a SOCKS proxy for only in its option dump at verb 4 and above ' +
+          '(absent here, or with several connection profiles that could apply)';
         return candidate;
       }
       return behindProxy(
@@ -483,7 +489,7 @@ async function fromOpenvpn3(
   if (session === null) return nothing(source, `openvpn3: ${pick.warning}`);
   const warnings = pick.warning === null ? [] : [pick.warning];
   const candidate: Candidate = { source, found: null, stale: false, warnings, errors: [], tried: '' };
-  const label = `openvpn3 session ${JSON.stringify(session.configName ?? session.path)}`;
+  const label = `openvpn3 session ${JSON.stringify(excerpt(session.configName ?? session.path, 80))}`;
   const to = session.connectedTo;
 
   if (to !== null && !to.viaHttpProxy) {
@@ -518,15 +524,16 @@ async function fromOpenvpn3(
   if (named !== null) {
     candidate.found = {
       host: named,
-      context: `${label} names its server ${session.sessionName} but no address (${candidate.tried})`,
+      context: `${label} names its server ${excerpt(session.sessionName ?? '', 100)} but no address (${candidate.tried})`,
     };
     return candidate;
   }
   return candidate;
 }
 
+/** A v23 session name is the server's host name as the profile gives it; anything else is not used. */
 function hostPortOf(name: string | null): HostPort | null {
-  return name === null || name.trim() === '' ? null : { host: name.trim(), port: null };
+  return name === null ? null : parseHostPort(name);
 }
 
 /** The session journal's newest connection; on failure null, with `candidate.tried` (and errors) saying why. */
@@ -541,16 +548,17 @@ async function readJournal(
   if (!/^\/[A-Za-z0-9_/]+$/.test(session.path)) {
     candidate.errors.push({
       code: 'E_GATEWAY',
-      message: `openvpn3 session path ${JSON.stringify(session.path)} is not a D-Bus object path; journal not read`,
+      message: `openvpn3 session path ${JSON.stringify(excerpt(session.path, 100))} is not a D-Bus object path; journal not read`,
     });
     candidate.tried = 'openvpn3: session without a usable path';
     return null;
   }
   const admin = options.openvpn3AdminBinary ?? 'openvpn3-admin';
-  const server = session.sessionName === null ? '' : ` (server ${session.sessionName})`;
+  const server = session.sessionName === null ? '' : ` (server ${excerpt(session.sessionName, 100)})`;
+  const named = `openvpn3 session ${excerpt(session.path, 100)}`;
   const timeoutMs = processTimeout(clock);
   if (timeoutMs === null) {
-    candidate.tried = `openvpn3 session ${session.path}${server}: ${admin} journal not run, discovery deadline reached`;
+    candidate.tried = `${named}${server}: ${admin} journal not run, discovery deadline reached`;
     return null;
   }
   const journal = await run(admin, ['journal', '--path', session.path], {
@@ -558,25 +566,25 @@ async function readJournal(
     maxOutputBytes: JOURNAL_MAX_BYTES,
   });
   if (journal.spawnError === 'ENOENT') {
-    candidate.tried = `openvpn3 session ${session.path}${server} shows no server address and ${admin} is not installed`;
+    candidate.tried = `${named}${server} shows no server address and ${admin} is not installed`;
     return null;
   }
   const failure = processFailure(journal, 'openvpn3-admin journal', timeoutMs);
   if (failure !== null) {
     candidate.errors.push(failure.toInfo());
-    candidate.tried = `openvpn3 session ${session.path}${server}: ${admin} journal failed (see errors)`;
+    candidate.tried = `${named}${server}: ${admin} journal failed (see errors)`;
     return null;
   }
   // The runner keeps the head of a longer output; the newest lines may be missing.
   if (Buffer.byteLength(journal.stdout) >= JOURNAL_MAX_BYTES - 4) {
     candidate.warnings.push(
-      `openvpn3 session ${session.path}: its journal is longer than ${JOURNAL_MAX_BYTES / (1024 * 1024)} MiB and only its beginning was read; the address may be out of date`,
+      `${named}: its journal is longer than ${JOURNAL_MAX_BYTES / (1024 * 1024)} MiB and only its beginning was read; the address may be out of date`,
     );
   }
   const connection = parseJournalConnection(journal.stdout);
   if (connection === null) {
     candidate.tried =
-      `openvpn3 session ${session.path}${server} shows no server address and its journal has no "(IP) via" line ` +
+      `${named}${server} shows no server address and its journal has no "(IP) via" line ` +
       '(is the openvpn3 log service writing to systemd-journald?)';
   }
   return connection;

@@ -9,7 +9,7 @@
  * sig.c (print_signal), dco.c (dco_check_option_ce) and init.c.
  */
 import { isIP } from 'node:net';
-import { type HostPort, parseHostPort } from './host-port.ts';
+import { formatHostPort, type HostPort, parseHostPort } from './host-port.ts';
 
 export interface ManagementState {
   timestamp: number;
@@ -36,7 +36,8 @@ export interface ManagementStateHistory {
   lastConnected: ManagementState | null;
 }
 
-const STATE_LINE = /^(?:>STATE:)?(\d+),([A-Z_?]+),(.*)$/;
+// State names are short upper-case words (manage.c man_state_name); anything longer is not a state line.
+const STATE_LINE = /^(?:>STATE:)?(\d{1,12}),([A-Z_?]{1,32}),(.*)$/;
 
 /**
  * Parses the answer to `state` or `state all` (oldest line first, as manage.c
@@ -161,7 +162,10 @@ export function classifyClientLogLine(line: string): ClientLogEvent | null {
   }
   if (line.includes('SOCKS proxy wants us')) {
     const match = SOCKS_UDP.exec(line);
-    return match === null ? null : { kind: 'socks-udp', relay: match[2] ?? '' };
+    const relay = match === null ? null : addressWithPort(match[1] ?? '', match[2] ?? '');
+    return relay === null
+      ? null
+      : { kind: 'socks-udp', relay: formatHostPort({ host: relay.ip, port: relay.port }) };
   }
   if (line.includes(" = '")) {
     const option = PROFILE_OPTION.exec(line);
@@ -341,7 +345,11 @@ export class ClientLogScanner {
     const [only] = socks;
     if (socks.length !== 1 || only === undefined) return { kind: 'socks-tcp', proxy: null, server: null };
     const proxy = only.socks_proxy_server ?? '';
-    const port = only.socks_proxy_port === undefined ? '' : `:${only.socks_proxy_port}`;
+    const proxyEndpoint = parseHostPort(
+      only.socks_proxy_port === undefined
+        ? proxy
+        : `${proxy.includes(':') ? `[${proxy}]` : proxy}:${only.socks_proxy_port}`,
+    );
     // With several profiles the one in use is known only when the link remote is its proxy.
     const applies = profiles.length === 1 || proxy === remoteIp;
     const remote = only.remote;
@@ -353,7 +361,11 @@ export class ClientLogScanner {
               : `${remote.includes(':') ? `[${remote}]` : remote}:${only.remote_port}`,
           )
         : null;
-    return { kind: 'socks-tcp', proxy: `${proxy}${port}`, server };
+    return {
+      kind: 'socks-tcp',
+      proxy: proxyEndpoint === null ? null : formatHostPort(proxyEndpoint),
+      server,
+    };
   }
 
   private newAttempt(): void {

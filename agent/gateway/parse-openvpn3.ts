@@ -7,6 +7,7 @@
  * collapse spaces, so the parser keys on labels, not on columns.
  */
 import { isIP } from 'node:net';
+import { excerpt } from '../../common/errors.ts';
 import { type HostPort, parseHostPort } from './host-port.ts';
 
 export interface Openvpn3ConnectedTo {
@@ -204,7 +205,8 @@ export function describeSession(session: Openvpn3Session): string {
     to === null
       ? ''
       : `, ${to.proto === null ? '' : `${to.proto}:`}${to.ip.includes(':') ? `[${to.ip}]` : to.ip}${to.port === null ? '' : `:${to.port}`}`;
-  return `${JSON.stringify(name)} (${session.path || 'no path'}, status ${JSON.stringify(session.status ?? 'unknown')}${address})`;
+  // Profile names and statuses are whatever the host's users made them: clipped for the result document.
+  return `${JSON.stringify(excerpt(name, 80))} (${excerpt(session.path || 'no path', 100)}, status ${JSON.stringify(excerpt(session.status ?? 'unknown', 60))}${address})`;
 }
 
 /**
@@ -230,7 +232,7 @@ export function pickCloudConnexaSession(sessions: readonly Openvpn3Session[]): O
       session: firstConnected,
       warning:
         `${connected.length} connected CloudConnexa sessions: ${connected.map(describeSession).join(', ')}; ` +
-        `using the first, ${JSON.stringify(firstConnected.configName ?? firstConnected.path)}: pass --gateway-ip to trace another`,
+        `using the first, ${JSON.stringify(excerpt(firstConnected.configName ?? firstConnected.path, 80))}: pass --gateway-ip to trace another`,
     };
   }
   const [firstMatching] = matching;
