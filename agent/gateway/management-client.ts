@@ -107,8 +107,12 @@ export async function queryManagement(
     const settle = (): void => {
       phase = 'done';
       clearTimeout(timer);
-      // `quit` lets OpenVPN log a clean disconnect instead of a reset.
-      socket.end('quit\r\n');
+      // Nothing more is read: whatever arrives until the socket closes is dropped.
+      socket.removeAllListeners('data');
+      // `quit` lets OpenVPN log a clean disconnect instead of a reset. The socket
+      // is closed once it is sent, whatever the peer does next: one that keeps
+      // talking must not hold the agent open or fill its memory.
+      socket.end('quit\r\n', () => socket.destroy());
       resolve(answers);
     };
     /** A failure: fatal before the first answer, recorded for the pending command after it. */
@@ -116,6 +120,7 @@ export async function queryManagement(
       if (phase === 'done') return;
       const seen = excerpt(response || buffer, 300);
       const full = seen === '' ? message : `${message}; received: ${seen}`;
+      socket.removeAllListeners('data');
       if (answers.length === 0) {
         phase = 'done';
         clearTimeout(timer);
@@ -174,8 +179,9 @@ export async function queryManagement(
       }
       if (done()) return;
       if (buffer.length + response.length > MAX_ANSWER_CHARS) {
-        const message = `${where} sent more than ${MAX_ANSWER_CHARS} characters in answer to \`${pending()}\``;
-        fail(message);
+        fail(
+          `${where} sent more than ${MAX_ANSWER_CHARS} characters without finishing the answer to \`${pending()}\``,
+        );
       } else if (received > MAX_RECEIVED_CHARS) {
         fail(`${where} sent more than ${MAX_RECEIVED_CHARS} characters without finishing its answers`);
       }

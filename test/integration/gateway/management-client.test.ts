@@ -288,7 +288,9 @@ describe('queryManagement: several commands in one session', () => {
       assert.ok(error instanceof MonitorError);
       assert.match(
         error.message,
-        new RegExp(`sent more than ${MAX_ANSWER_CHARS} characters in answer to \`state all\``),
+        new RegExp(
+          `sent more than ${MAX_ANSWER_CHARS} characters without finishing the answer to \`state all\``,
+        ),
       );
     } finally {
       await server.close();
