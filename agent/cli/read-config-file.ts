@@ -15,6 +15,7 @@ import {
   describeType,
   type FoundEntry,
   findEntry,
+  modeOf,
   PathWalkError,
   writableByOthers,
 } from '../files/dir-handle.ts';
@@ -86,18 +87,17 @@ function readFound(found: FoundEntry, shown: string): string {
  */
 function checkOnlyRootCanChange({ parent, name, stat }: FoundEntry, shown: string): void {
   const file = parent.realPath === '/' ? `/${name}` : `${parent.realPath}/${name}`;
-  const mode = (s: fs.Stats) => (s.mode & 0o7777).toString(8).padStart(4, '0');
   let problem: string | null = null;
   if (parent.chosenBy !== null) {
     problem = `is reached through the symbolic link ${parent.chosenBy.link}, which uid ${parent.chosenBy.uid} owns`;
   } else if (stat !== null && stat.uid !== 0) {
     problem = `(${file}) is owned by uid ${stat.uid}`;
   } else if (stat !== null && writableByOthers(stat)) {
-    problem = `(${file}) is writable by other users (mode ${mode(stat)})`;
+    problem = `(${file}) is writable by other users (mode ${modeOf(stat)})`;
   } else if (parent.stat.uid !== 0) {
     problem = `is in ${parent.realPath}, which uid ${parent.stat.uid} owns and can replace the file in`;
   } else if (writableByOthers(parent.stat) && (parent.stat.mode & 0o1000) === 0) {
-    problem = `is in ${parent.realPath}, which other users can write (mode ${mode(parent.stat)})`;
+    problem = `is in ${parent.realPath}, which other users can write (mode ${modeOf(parent.stat)})`;
   }
   if (problem !== null) {
     throw configError(

@@ -125,6 +125,11 @@ export function describeType(stat: fs.Stats): string {
   return 'a special file';
 }
 
+/** The permission bits as people write them: "0755". */
+export function modeOf(stat: fs.Stats): string {
+  return (stat.mode & 0o7777).toString(8).padStart(4, '0');
+}
+
 /** Group-writable by a group other than root's, or writable by everyone. */
 export function writableByOthers(stat: fs.Stats): boolean {
   return ((stat.mode & 0o020) !== 0 && stat.gid !== 0) || (stat.mode & 0o002) !== 0;

@@ -44,7 +44,14 @@ import * as os from 'node:os';
 import { errnoOf } from '../../common/errno.ts';
 import { EnvironmentError, LockedError } from '../../common/errors.ts';
 import { LOCK_STALE_AFTER_MS } from '../../common/round-budget.ts';
-import { closeQuietly, type DirHandle, describeType, openDirectory, writableByOthers } from './dir-handle.ts';
+import {
+  closeQuietly,
+  type DirHandle,
+  describeType,
+  modeOf,
+  openDirectory,
+  writableByOthers,
+} from './dir-handle.ts';
 import type { LogDir } from './log-dir.ts';
 import { lstatOrNull, readBounded } from './open-entry.ts';
 
@@ -153,11 +160,10 @@ function openRootLockDir(where: string): DirHandle {
     );
   }
   if (dir.chosenBy !== null || dir.stat.uid !== 0 || writableByOthers(dir.stat)) {
-    const mode = (dir.stat.mode & 0o7777).toString(8).padStart(4, '0');
     const why =
       dir.chosenBy !== null
         ? `is reached through ${dir.chosenBy.link}, a symbolic link uid ${dir.chosenBy.uid} owns`
-        : `belongs to uid ${dir.stat.uid} with mode ${mode}`;
+        : `belongs to uid ${dir.stat.uid} with mode ${modeOf(dir.stat)}`;
     dir.close();
     throw new EnvironmentError(
       'E_LOG_DIR',

@@ -47,6 +47,7 @@ import {
   closeQuietly,
   type DirHandle,
   type LinkOwner,
+  modeOf,
   openDirectory,
   PathWalkError,
   writableByOthers,
@@ -101,11 +102,10 @@ function actingUserFor(handle: DirHandle): Principal | null {
   if (handle.chosenBy !== null) return viaLink(handle.chosenBy);
   if (handle.stat.uid !== 0) return asOwner(handle.stat);
   if (writableByOthers(handle.stat)) {
-    const mode = (handle.stat.mode & 0o7777).toString(8).padStart(4, '0');
     const who = (handle.stat.mode & 0o002) !== 0 ? 'everyone' : `group ${handle.stat.gid}`;
     throw new EnvironmentError(
       'E_LOG_DIR',
-      `log directory ${describeDir(handle)} is owned by root but writable by ${who} (mode ${mode}): other users could plant links or files there, so the agent refuses to write there as root; remove the write permission (chmod go-w), give the directory to the user it is for, or choose another --log-dir`,
+      `log directory ${describeDir(handle)} is owned by root but writable by ${who} (mode ${modeOf(handle.stat)}): other users could plant links or files there, so the agent refuses to write there as root; remove the write permission (chmod go-w), give the directory to the user it is for, or choose another --log-dir`,
       handle.path,
     );
   }

@@ -28,7 +28,7 @@ import {
   snapshot,
 } from '../../helpers/hostile-dir.ts';
 import { roundLockExists } from '../../helpers/round-lock.ts';
-import { AGENT, type AgentRun, ROOT, standInBin } from '../../helpers/run-agent.ts';
+import { AGENT, type AgentRun, NODE12, ROOT, standInBin } from '../../helpers/run-agent.ts';
 
 const REPORT = 'LATENCY-LOSS-CONNEXA-REPORT.json';
 const FLAGGED_JSON = join(ROOT, 'test', 'fixtures', 'agent-cli', 'mtr095-standin-destination-250ms.json');
@@ -40,9 +40,9 @@ const SPAWN_TIMEOUT_MS = 60_000;
  * Runs the bundle; at the timeout SIGKILL, not SIGTERM: the faults fixed here
  * made the agent ignore SIGTERM, and the test must fail, not wait forever.
  */
-function runBundle(args: string[], as?: number): AgentRun {
+function runBundle(args: string[], as?: number, node = process.execPath): AgentRun {
   const started = Date.now();
-  const result = spawnSync(process.execPath, [AGENT, ...args], {
+  const result = spawnSync(node, [AGENT, ...args], {
     env: { ...process.env, ...env },
     cwd: as === undefined ? ROOT : dirs.home,
     encoding: 'utf8',
@@ -63,22 +63,26 @@ let env: Record<string, string>;
 let baseline: AgentRun;
 let sequence = 0;
 
-function check(logDir: string, extra: string[] = []): AgentRun {
-  return runBundle([
-    'check',
-    '--json',
-    '--resources',
-    '127.0.0.1',
-    '--gateway-ip',
-    '127.0.0.1',
-    '--count',
-    '3',
-    '--interval',
-    '0.2',
-    '--log-dir',
-    logDir,
-    ...extra,
-  ]);
+function check(logDir: string, extra: string[] = [], node = process.execPath): AgentRun {
+  return runBundle(
+    [
+      'check',
+      '--json',
+      '--resources',
+      '127.0.0.1',
+      '--gateway-ip',
+      '127.0.0.1',
+      '--count',
+      '3',
+      '--interval',
+      '0.2',
+      '--log-dir',
+      logDir,
+      ...extra,
+    ],
+    undefined,
+    node,
+  );
 }
 
 /** A fresh stand-in for /home/ubuntu/Connexa-Logs: owned by nobody, in nobody's home. */
@@ -258,6 +262,24 @@ describe('agent check as root in a log directory a non-root user controls', () =
         'MTR-RESOURCE-20000101000000.txt',
       ].sort(),
     );
+  });
+
+  it('does the same under Node.js 12.22 (seteuid, O_NOFOLLOW, opendir): files as the user, links refused', () => {
+    assert.ok(
+      fs.existsSync(NODE12),
+      `the Node 12 binary the bundle promises to run on is missing: ${NODE12}`,
+    );
+    const logDir = join(dirs.home, 'Connexa-Logs-node12');
+    assertCompleted(check(logDir, [], NODE12), logDir);
+    for (const name of fs.readdirSync(logDir))
+      assert.equal(fs.statSync(join(logDir, name)).uid, NOBODY, name);
+    const secret = rootOnlyFile(join(dirs.rootDir, 'node12-secret'), 'root only\n');
+    fs.unlinkSync(join(logDir, REPORT));
+    plantSymlink(secret, join(logDir, REPORT));
+    assertMeasuredNotRecorded(check(logDir, [], NODE12), /is a symbolic link; refusing to follow it/);
+    assert.equal(fs.readFileSync(secret, 'utf8'), 'root only\n');
+    const zero = runBundle(['check', '--json', '--config', '/dev/zero'], undefined, NODE12);
+    assert.equal(documentOf(zero).error?.code, 'E_CONFIG_FILE');
   });
 
   it('--config /dev/zero, a FIFO or a user’s link is rejected at once with E_CONFIG_FILE', () => {
