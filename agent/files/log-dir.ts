@@ -143,8 +143,7 @@ function asLogDir(handle: DirHandle, actingAs: Principal | null): LogDir {
 
 /** mode 0o755 and the directory bits say little (root, ACLs, read-only mounts): only a real write proves it. */
 function writeProbe(logDir: LogDir): void {
-  const name = `.cc-monitor-probe-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const probe = logDir.entry(name);
+  const probe = logDir.entry(`.cc-monitor-probe-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     actAs(logDir.actingAs, () => {
       const fd = fs.openSync(probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK, 0o644);
@@ -152,16 +151,11 @@ function writeProbe(logDir: LogDir): void {
         fs.writeSync(fd, 'probe\n');
       } finally {
         closeQuietly(fd);
+        fs.unlinkSync(probe);
       }
     });
   } catch (error) {
     throw logDirError(logDir.path, ' is not writable', error, logDir.actingAs, logDir);
-  } finally {
-    try {
-      actAs(logDir.actingAs, () => fs.unlinkSync(probe));
-    } catch {
-      // Not created (the failure above says why) or already gone.
-    }
   }
 }
 
