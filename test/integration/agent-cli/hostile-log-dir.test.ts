@@ -11,7 +11,7 @@
  * fixed figure; a hang would end at the spawn timeout and fail.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -300,6 +300,45 @@ describe('agent check as root in a log directory a non-root user controls', () =
       assert.match(doc.error?.message ?? '', message);
       assertQuick(run);
     }
+  });
+});
+
+describe('agent check as root: SIGTERM in a directory a user controls', () => {
+  before(() => {
+    dirs = hostileDirs('agent-term-');
+    const bin = standInBin(join(dirs.rootDir, 'tools'), {
+      mtr: '#!/bin/sh\nif [ "$1" = "--version" ]; then echo "mtr 0.95"; exit 0; fi\nexec sleep 60\n',
+    });
+    fs.chmodSync(join(dirs.rootDir, 'tools'), 0o755);
+    env = { PATH: `${bin}:${process.env.PATH ?? ''}` };
+  });
+  after(() => dirs.cleanup());
+
+  it('stops the round at once with a document and frees the lock', async () => {
+    const logDir = userLogDir();
+    plantFifo(join(logDir, '.cc-monitor.lock'));
+    const child = spawn(
+      process.execPath,
+      [AGENT, 'check', '--json', '--resources', '127.0.0.1', '--log-dir', logDir],
+      {
+        env: { ...process.env, ...env },
+      },
+    );
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const deadline = Date.now() + 20_000;
+    while (!roundLockExists(logDir) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(roundLockExists(logDir), 'the round took its lock');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.kill('SIGTERM');
+    const code = await exit;
+    clearTimeout(killer);
+    assert.equal(code, 143, 'SIGTERM, not the SIGKILL fallback, ended it');
+    assert.match(parseResultDocument(stdout).error?.message ?? '', /stopped by SIGTERM/);
+    assert.equal(roundLockExists(logDir), false);
   });
 });
 
