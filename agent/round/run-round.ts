@@ -5,7 +5,6 @@
  * (bad log dir, mtr missing, another round running) become the document's
  * outcome and the process exit code, never a stack trace.
  */
-import { join } from 'node:path';
 import { Semaphore } from '../../common/concurrency.ts';
 import { errnoOf } from '../../common/errno.ts';
 import { EnvironmentError, LockedError, MonitorError, toErrorInfo } from '../../common/errors.ts';
@@ -27,7 +26,7 @@ import { analysePath } from '../analysis/analyse-path.ts';
 import type { CheckOptions } from '../cli/resolve-options.ts';
 import { appendLine } from '../files/append-line.ts';
 import { acquireRoundLock, type RoundLock } from '../files/lock.ts';
-import { prepareLogDir } from '../files/log-dir.ts';
+import { type LogDir, prepareLogDir } from '../files/log-dir.ts';
 import { writeMtrFiles } from '../files/mtr-files.ts';
 import { formatMtrId } from '../files/mtr-id.ts';
 import { pruneMtrFiles, rotateIfNeeded } from '../files/rotate.ts';
@@ -97,8 +96,9 @@ export async function runRound(options: CheckOptions, deps: RoundDeps): Promise<
   const startedAt = deps.now();
   const t0 = deps.monotonicMs();
   let lock: RoundLock | null = null;
+  let logDir: LogDir | null = null;
   try {
-    const logDir = prepareLogDir(options.logDir);
+    logDir = prepareLogDir(options.logDir);
     lock = acquireRoundLock(logDir);
     activeLock = lock;
     await deps.checkMtr();
@@ -112,12 +112,13 @@ export async function runRound(options: CheckOptions, deps: RoundDeps): Promise<
   } finally {
     lock?.release();
     activeLock = null;
+    logDir?.close();
   }
 }
 
 async function probeAndRecord(
   options: CheckOptions,
-  logDir: string,
+  logDir: LogDir,
   startedAt: Date,
   t0: number,
   deps: RoundDeps,
@@ -229,11 +230,15 @@ async function probeAndRecord(
     files = recordFiles(logDir, mtrId, seed, resources, gateway, options);
   } catch (error) {
     const code = errnoOf(error) ?? 'error';
-    fileError = new EnvironmentError(
-      'E_LOG_DIR',
-      `the report or MTR files in ${logDir} cannot be written (${code}: ${error instanceof Error ? error.message : String(error)}); make them writable by the user running the agent`,
-      logDir,
-    );
+    // The files module's errors already name the file, what was found there and what to do.
+    fileError =
+      error instanceof EnvironmentError
+        ? error
+        : new EnvironmentError(
+            'E_LOG_DIR',
+            `the report or MTR files in ${logDir.path} cannot be written (${code}: ${error instanceof Error ? error.message : String(error)}); make them writable by the user running the agent`,
+            logDir.path,
+          );
   }
 
   return {
@@ -258,19 +263,19 @@ async function probeAndRecord(
 }
 
 function recordFiles(
-  logDir: string,
+  logDir: LogDir,
   mtrId: string,
   seed: ReturnType<typeof buildSeedRecord>,
   resources: ResourceResult[],
   gateway: GatewayResult,
   options: CheckOptions,
 ): FileWritten[] {
-  const reportPath = join(logDir, REPORT_FILE);
-  rotateIfNeeded(reportPath, {
+  const reportPath = logDir.display(REPORT_FILE);
+  rotateIfNeeded(logDir, REPORT_FILE, {
     maxBytes: options.rotation.maxReportBytes,
     keep: options.rotation.keepReports,
   });
-  appendLine(reportPath, serializeSeedRecord(seed));
+  appendLine(logDir, REPORT_FILE, serializeSeedRecord(seed));
   const files: FileWritten[] = [{ kind: 'report', path: reportPath }];
   if (mtrId !== '0') {
     const texts = roundMtrTexts(mtrId, resources, gateway);

@@ -6,9 +6,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseResultDocument } from '../../../common/result-schema.ts';
+import { roundLockExists, roundLockPath } from '../../helpers/round-lock.ts';
 import { AGENT, runAgent, standInBin, tempDir } from '../../helpers/run-agent.ts';
 
 const FAST = ['--count', '2', '--interval', '0.2'];
@@ -282,7 +283,7 @@ describe('agent check: rounds never overlap', () => {
       firstOut += chunk.toString();
     });
     const firstExit = new Promise<number | null>((resolve) => first.on('exit', resolve));
-    await waitFor(() => existsSync(join(logDir, '.cc-monitor.lock')));
+    await waitFor(() => roundLockExists(logDir));
 
     const second = runAgent(['check', '--json', '--resources', '127.0.0.1', '--log-dir', logDir, ...FAST]);
 
@@ -292,7 +293,7 @@ describe('agent check: rounds never overlap', () => {
     assert.match(doc.error?.message ?? '', new RegExp(`held by pid ${first.pid}`));
     assert.equal(await firstExit, 0);
     assert.equal(parseResultDocument(firstOut).outcome, 'completed');
-    assert.equal(existsSync(join(logDir, '.cc-monitor.lock')), false, 'the lock is released');
+    assert.equal(roundLockExists(logDir), false, 'the lock is released');
   });
 
   it('SIGTERM during a round stops it, kills its mtr and releases the lock', async () => {
@@ -317,11 +318,11 @@ describe('agent check: rounds never overlap', () => {
     const exit = new Promise<number | null>((resolve) =>
       child.on('close', (code, signal) => resolve(code ?? (signal ? -1 : null))),
     );
-    await waitFor(() => existsSync(join(logDir, '.cc-monitor.lock')));
+    await waitFor(() => roundLockExists(logDir));
     await new Promise((r) => setTimeout(r, 500));
     child.kill('SIGTERM');
     assert.equal(await exit, 143);
-    assert.equal(existsSync(join(logDir, '.cc-monitor.lock')), false);
+    assert.equal(roundLockExists(logDir), false);
     const doc = parseResultDocument(stdout);
     assert.equal(doc.outcome, 'internal-error');
     assert.match(doc.error?.message ?? '', /stopped by SIGTERM/);
@@ -331,8 +332,10 @@ describe('agent check: rounds never overlap', () => {
   it('a lock left by a killed round is recovered by the next round', () => {
     const logDir = join(dir.path, 'stale');
     mkdirSync(logDir, { recursive: true });
+    const lock = roundLockPath(logDir) ?? '';
+    mkdirSync(dirname(lock), { recursive: true, mode: 0o700 });
     writeFileSync(
-      join(logDir, '.cc-monitor.lock'),
+      lock,
       JSON.stringify({
         pid: 999_999,
         startedAt: new Date().toISOString(),
@@ -342,7 +345,7 @@ describe('agent check: rounds never overlap', () => {
     );
     const run = runAgent(['check', '--json', '--resources', '127.0.0.1', '--log-dir', logDir, ...FAST]);
     assert.equal(run.status, 0, run.stdout);
-    assert.equal(existsSync(join(logDir, '.cc-monitor.lock')), false);
+    assert.equal(existsSync(lock), false);
   });
 });
 
@@ -363,7 +366,10 @@ describe('agent check: failures after or during probing', () => {
     const doc = parseResultDocument(run.stdout);
     assert.equal(doc.outcome, 'environment');
     assert.equal(doc.error?.code, 'E_LOG_DIR');
-    assert.match(doc.error?.message ?? '', /EISDIR/);
+    assert.match(
+      doc.error?.message ?? '',
+      /LATENCY-LOSS-CONNEXA-REPORT\.json is a directory; refusing to append to it/,
+    );
     assert.deepEqual(
       doc.resources.map((r) => r.verdict),
       ['ok', 'ok'],
