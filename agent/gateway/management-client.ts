@@ -76,9 +76,13 @@ export async function queryManagementState(endpoint: string, timeoutMs: number):
       if (phase === 'done') return;
       phase = 'done';
       clearTimeout(timer);
+      // Nothing more is read: whatever arrives until the socket closes is dropped.
+      socket.removeAllListeners('data');
       if (error === null) {
-        // `quit` lets OpenVPN log a clean disconnect instead of a reset.
-        socket.end('quit\r\n');
+        // `quit` lets OpenVPN log a clean disconnect instead of a reset. The
+        // socket is closed once it is sent, whatever the peer does next: one
+        // that keeps talking must not hold the agent open or fill its memory.
+        socket.end('quit\r\n', () => socket.destroy());
         resolve(text);
       } else {
         socket.destroy();
