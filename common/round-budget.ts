@@ -5,10 +5,10 @@
  * dispatch (which refuses settings that SSM's execution timeout would cut).
  *
  * A path's worst case is every bounded step running to its limit in turn:
- * DNS resolution, the mtr run up to its hard timeout (and the SIGKILL grace),
- * then a TCP/HTTP fallback for a destination that ignores ICMP. Paths run in
- * waves of `concurrency`; gateway discovery runs beside the first wave and its
- * path joins a wave.
+ * DNS resolution and the mtr run (each a child process: its timeout, SIGKILL
+ * grace and output drain), then a TCP/HTTP fallback for a destination that
+ * ignores ICMP. Paths run in waves of `concurrency`; gateway discovery runs
+ * beside the first wave and its path joins a wave.
  */
 
 /** mtr's `-G` (seconds to wait for the last replies); mtr's own default is 5, ours 2. */
@@ -29,7 +29,7 @@ export const OUTPUT_DRAIN_MS = 500;
 export function processWorstCaseMs(timeoutMs: number): number {
   return timeoutMs + KILL_GRACE_MS + OUTPUT_DRAIN_MS;
 }
-/** One DNS lookup (getaddrinfo) per named resource and round. */
+/** One DNS lookup (getaddrinfo, in a `getent` child) per named resource and round. */
 export const RESOLVE_TIMEOUT_MS = 5_000;
 /** `mtr --version` before the round starts. */
 export const MTR_VERSION_TIMEOUT_MS = 5_000;
@@ -78,7 +78,9 @@ export function fallbackWorstCaseMs(s: Omit<BudgetSettings, 'concurrency'>): num
 }
 
 export function pathWorstCaseMs(s: Omit<BudgetSettings, 'concurrency'>): number {
-  return RESOLVE_TIMEOUT_MS + processWorstCaseMs(mtrTimeoutMs(s)) + fallbackWorstCaseMs(s);
+  return (
+    processWorstCaseMs(RESOLVE_TIMEOUT_MS) + processWorstCaseMs(mtrTimeoutMs(s)) + fallbackWorstCaseMs(s)
+  );
 }
 
 /** `paths`: resources plus one for the gateway. */
