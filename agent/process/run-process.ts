@@ -226,7 +226,7 @@ export const runProcess: RunProcess = (file, args, options) => {
     try {
       child = spawn(file, args, {
         detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
         env,
         cwd: options.cwd ?? '/',
         windowsHide: true,
@@ -238,6 +238,11 @@ export const runProcess: RunProcess = (file, args, options) => {
       return;
     }
     const spawned = child;
+    if (spawned.stdin !== null) {
+      // A child that exits without reading its input must not fail the run with EPIPE.
+      spawned.stdin.on('error', () => undefined);
+      spawned.stdin.end(options.input);
+    }
 
     for (const [stream, buffer] of [
       [spawned.stdout, stdout],

@@ -35,6 +35,8 @@ export interface RunOptions {
   cwd?: string;
   /** Output beyond this many bytes per stream is dropped (the result says so in stderr). */
   maxOutputBytes?: number;
+  /** Written to the child's stdin, which is then closed; without it stdin is /dev/null. */
+  input?: string;
   /** Stops the run early, like a timeout (SIGTERM, then SIGKILL); the result says `aborted`. */
   signal?: AbortSignal;
 }

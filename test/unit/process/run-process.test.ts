@@ -229,6 +229,23 @@ describe('runProcess', () => {
     assert.equal(result.stderr, '');
   });
 
+  it('writes input to stdin and closes it; without input stdin is empty', async () => {
+    const echo = 'process.stdin.pipe(process.stdout)';
+    const given = await runProcess(process.execPath, ['-e', echo], {
+      timeoutMs: 10_000,
+      input: 'netns add x\n',
+    });
+    assert.equal(given.stdout, 'netns add x\n');
+    const none = await runProcess(process.execPath, ['-e', echo], { timeoutMs: 10_000 });
+    assert.equal(none.stdout, '');
+    assert.equal(none.exitCode, 0);
+  });
+
+  it('survives a child that exits without reading a large input', async () => {
+    const result = await runProcess('true', [], { timeoutMs: 10_000, input: 'x'.repeat(1024 * 1024) });
+    assert.equal(result.exitCode, 0);
+  });
+
   it('runs in the given cwd', async () => {
     const result = await runProcess(process.execPath, ['-e', 'process.stdout.write(process.cwd())'], {
       timeoutMs: 10_000,
