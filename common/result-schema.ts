@@ -14,14 +14,15 @@
  * already running when a stack update lands may still return one old document:
  * its `error` resource is read as written (unflagged, loss 100) for that round.
  */
+import { SSM_STDOUT_MAX_CHARS } from './aws-limits.ts';
 import type { ErrorInfo } from './errors.ts';
 
 export const RESULT_SCHEMA_NAME = 'cloudconnexa-monitor/result';
 export const RESULT_SCHEMA_MAJOR = 1;
 export const RESULT_SCHEMA = `${RESULT_SCHEMA_NAME}@${RESULT_SCHEMA_MAJOR}` as const;
 
-/** SSM GetCommandInvocation returns only the first 24,000 characters of stdout. */
-export const RESULT_MAX_CHARS = 24_000;
+/** The document must fit what SSM returns of stdout (aws-limits.ts). */
+export const RESULT_MAX_CHARS = SSM_STDOUT_MAX_CHARS;
 
 export type LossRule = 'persistent' | 'any-hop';
 export type ProbeMethod = 'icmp' | 'tcp' | 'http';

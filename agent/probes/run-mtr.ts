@@ -23,7 +23,8 @@ export interface MtrRunOptions {
   /** Default: count * interval + grace + 15 s. */
   timeoutMs?: number;
   mtrBinary?: string;
-  env?: Record<string, string | undefined>;
+  /** Variables for mtr beyond the controlled base (RunOptions.env); none in production. */
+  env?: Readonly<Record<string, string>>;
 }
 
 export const MTR_MISSING_MESSAGE =

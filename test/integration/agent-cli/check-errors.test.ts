@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { parseResultDocument } from '../../../common/result-schema.ts';
 import { roundLockExists, roundLockPath } from '../../helpers/round-lock.ts';
 import { AGENT, runAgent, standInBin, tempDir } from '../../helpers/run-agent.ts';
+import { runAgentWithoutSystemTools, WITHOUT_SYSTEM_TOOLS_SKIP } from '../../helpers/without-system-tools.ts';
 
 const FAST = ['--count', '2', '--interval', '0.2'];
 const MTR_PATH = '/usr/bin';
@@ -134,12 +135,24 @@ describe('agent check: environment problems exit 3 with a result document', () =
   });
   after(() => dir.cleanup());
 
-  it('mtr missing from PATH', () => {
+  it('mtr in a system directory the PATH lacks (cron gives /usr/bin:/bin) is still found', () => {
     const run = runAgent(
-      ['check', '--json', '--resources', '127.0.0.1', '--log-dir', join(dir.path, 'a'), ...FAST],
+      ['check', '--json', '--resources', '127.0.0.1', '--log-dir', join(dir.path, 'a0'), ...FAST],
       {
         env: { PATH: standInBin(join(dir.path, 'empty'), {}) },
       },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    const doc = parseResultDocument(run.stdout);
+    assert.equal(doc.outcome, 'completed');
+    assert.equal(doc.resources[0]?.method, 'icmp');
+    assert.equal(doc.resources[0]?.verdict, 'ok');
+  });
+
+  it('mtr missing from PATH and every system directory', { skip: WITHOUT_SYSTEM_TOOLS_SKIP }, () => {
+    const run = runAgentWithoutSystemTools(
+      ['check', '--json', '--resources', '127.0.0.1', '--log-dir', join(dir.path, 'a'), ...FAST],
+      { scratch: dir.path, env: { PATH: standInBin(join(dir.path, 'empty'), {}) } },
     );
     assert.equal(run.status, 3, run.stderr);
     const doc = parseResultDocument(run.stdout);
@@ -402,9 +415,9 @@ describe('agent check: failures after or during probing', () => {
     );
   });
 
-  it('watch --rounds reports the exit code of its last round', () => {
+  it('watch --rounds reports the exit code of its last round', { skip: WITHOUT_SYSTEM_TOOLS_SKIP }, () => {
     const bin = standInBin(join(dir.path, 'empty-path'), {});
-    const run = runAgent(
+    const run = runAgentWithoutSystemTools(
       [
         'watch',
         '--json',
@@ -417,9 +430,7 @@ describe('agent check: failures after or during probing', () => {
         '--log-dir',
         join(dir.path, 'w'),
       ],
-      {
-        env: { PATH: bin },
-      },
+      { scratch: dir.path, env: { PATH: bin } },
     );
     assert.equal(run.status, 3);
     assert.equal(parseResultDocument(run.stdout).error?.code, 'E_MTR_MISSING');

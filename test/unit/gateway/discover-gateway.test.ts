@@ -29,6 +29,8 @@ function tableRun(table: Record<string, Partial<ProcessResult>>, calls: string[]
       stderr: '',
       durationMs: 1,
       timedOut: false,
+      aborted: false,
+      outputLeftOpen: false,
       spawnError: null,
     };
     if (entry === undefined) return { ...base, exitCode: null, spawnError: 'ENOENT' };
