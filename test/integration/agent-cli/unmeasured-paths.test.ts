@@ -17,7 +17,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseResultDocument, type ResultDocument } from '../../../common/result-schema.ts';
-import { AGENT, type AgentRun, NODE12, ROOT, standInBin, tempDir } from '../../helpers/run-agent.ts';
+import { AGENT, type AgentRun, NODE12, ROOT, shQuote, standInBin, tempDir } from '../../helpers/run-agent.ts';
 import { answeringPort, silentPort, type TestPort } from '../../helpers/silent-port.ts';
 
 const MTR_FIXTURES = join(ROOT, 'test', 'fixtures', 'mtr');
@@ -94,17 +94,14 @@ describe('mtr 0.92 dead path through the bundle', () => {
 
   function standIn(caseName: string, version: MtrVersion): { env: Record<string, string>; args: string } {
     const caseDir = join(dir.path, caseName);
-    const bin = standInBin(caseDir, { mtr: STAND_IN_MTR });
     const args = join(caseDir, 'mtr-args.txt');
-    return {
-      env: {
-        PATH: `${bin}:${process.env.PATH ?? ''}`,
-        MTR_STANDIN_JSON: join(MTR_FIXTURES, DEAD_PATHS[version]),
-        MTR_STANDIN_VERSION: version,
-        MTR_STANDIN_ARGS: args,
-      },
-      args,
-    };
+    // The agent hands mtr only PATH and the locale (agent/process/child-env.ts): the
+    // stand-in's settings are written into its script, not passed in its environment.
+    const script = STAND_IN_MTR.replace('$MTR_STANDIN_VERSION', version)
+      .replace('"$MTR_STANDIN_ARGS"', shQuote(args))
+      .replace('"$MTR_STANDIN_JSON"', shQuote(join(MTR_FIXTURES, DEAD_PATHS[version])));
+    const bin = standInBin(caseDir, { mtr: script });
+    return { env: { PATH: `${bin}:${process.env.PATH ?? ''}` }, args };
   }
 
   async function deadPathRound(
@@ -257,7 +254,10 @@ describe('a resource whose name does not resolve, through the bundle', () => {
       [unresolved?.target, unresolved?.address, unresolved?.verdict, unresolved?.unmeasured?.reason],
       ['db.corp.internal', null, 'unmeasured', 'dns'],
     );
-    assert.match(unresolved?.unmeasured?.detail ?? '', /^could not resolve "db\.corp\.internal": EAI_AGAIN/);
+    assert.match(
+      unresolved?.unmeasured?.detail ?? '',
+      /^could not resolve "db\.corp\.internal": the system resolver has no address for it/,
+    );
     assert.deepEqual(
       [unresolved?.lossFlag, unresolved?.lossPct, unresolved?.latencyMs, unresolved?.hops],
       [true, 100, null, null],

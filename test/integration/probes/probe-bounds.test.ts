@@ -88,7 +88,9 @@ describe('httpProbe attempts are bounded whatever the server does', () => {
       timeoutMs,
     });
     const elapsedMs = Date.now() - started;
-    assert.deepEqual(samples.rttsMs, [null, null]);
+    // The handshake answered (the latency judged, one round trip); no request got a response.
+    assert.equal(samples.rttsMs.filter((rtt) => typeof rtt === 'number').length, 2, JSON.stringify(samples));
+    assert.deepEqual(samples.requestsMs, [null, null]);
     assert.match(samples.errors.join(';'), /timeout after 400 ms \(2 of 2\)|HPE_HEADER_OVERFLOW/);
     assert.ok(elapsedMs < 5 * (schedule.intervalMs + timeoutMs), `took ${elapsedMs} ms`);
     await settle(100);
@@ -110,7 +112,9 @@ describe('httpProbe attempts are bounded whatever the server does', () => {
       timeoutMs,
     });
     const elapsedMs = Date.now() - started;
-    assert.deepEqual(samples.rttsMs, [null, null]);
+    // The handshake answered (the latency judged, one round trip); no request got a response.
+    assert.equal(samples.rttsMs.filter((rtt) => typeof rtt === 'number').length, 2, JSON.stringify(samples));
+    assert.deepEqual(samples.requestsMs, [null, null]);
     assert.doesNotMatch(samples.errors.join(';'), /timeout/);
     assert.ok(elapsedMs < timeoutMs / 4, `took ${elapsedMs} ms`);
     await settle(100);
@@ -147,8 +151,10 @@ describe('httpProbe attempts are bounded whatever the server does', () => {
       timeoutMs,
     });
     const elapsedMs = Date.now() - started;
-    assert.deepEqual(samples.rttsMs, [null, null]);
-    assert.deepEqual(samples.errors, ['timeout after 400 ms (2 of 2)']);
+    // The handshake answered (the latency judged, one round trip); no request got a response.
+    assert.equal(samples.rttsMs.filter((rtt) => typeof rtt === 'number').length, 2, JSON.stringify(samples));
+    assert.deepEqual(samples.requestsMs, [null, null]);
+    assert.deepEqual(samples.errors, ['no response: timeout after 400 ms (2 of 2)']);
     assert.ok(elapsedMs < 5 * (schedule.intervalMs + timeoutMs), `took ${elapsedMs} ms`);
   });
 });
