@@ -330,7 +330,9 @@ async function freePort(): Promise<number> {
   }
 }
 
-describe('discoverGateway against a real OpenVPN 2 on loopback', { skip: !openvpnAvailable }, () => {
+describe('discoverGateway against a real OpenVPN 2 on loopback', {
+  skip: openvpnAvailable ? false : 'openvpn is not installed',
+}, () => {
   const children: ChildProcess[] = [];
   after(() => {
     for (const child of children)

@@ -71,7 +71,7 @@ describe('runMtr with the real mtr', {
 
   it('returns a JSON report with hubs for ::1', async (t) => {
     if (!(await hasIpv6Loopback())) {
-      t.skip('this machine has no IPv6 loopback');
+      t.skip('optional: this machine has no IPv6 loopback');
       return;
     }
     const json = await runMtr({ ...base, address: '::1', family: 6 });

@@ -92,7 +92,7 @@ describe('tcpProbe', () => {
         '::1',
       ));
     } catch {
-      t.skip('no IPv6 loopback');
+      t.skip('optional: this machine has no IPv6 loopback');
       return;
     }
     const samples = await tcpProbe({ address: '::1', port, count: 1, intervalMs: 0, timeoutMs: 2_000 });
