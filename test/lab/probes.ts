@@ -55,6 +55,8 @@ export interface PingSummary {
   transmitted: number;
   received: number;
   lossPct: number;
+  /** Fastest round trip: what a loaded machine inflates least, for comparisons with a baseline. */
+  minMs: number | null;
   avgMs: number | null;
 }
 
@@ -72,7 +74,7 @@ export async function ping(
   args.push('-W', String(options.waitSec ?? 1), '--', target);
   const result = await lab.exec(node, 'ping', args, { timeoutMs: 60_000 });
   const counts = /(\d+) packets transmitted, (\d+) received/.exec(result.stdout);
-  const rtt = /= [\d.]+\/([\d.]+)\//.exec(result.stdout);
+  const rtt = /= ([\d.]+)\/([\d.]+)\//.exec(result.stdout);
   if (counts?.[1] === undefined || counts[2] === undefined) {
     throw new ProcessError('E_PROCESS', `ping to ${target} from ${lab.ns(node)} printed no summary`, {
       command: result.command,
@@ -87,7 +89,8 @@ export async function ping(
     transmitted,
     received,
     lossPct: transmitted === 0 ? 100 : (100 * (transmitted - received)) / transmitted,
-    avgMs: rtt?.[1] === undefined ? null : Number(rtt[1]),
+    minMs: rtt?.[1] === undefined ? null : Number(rtt[1]),
+    avgMs: rtt?.[2] === undefined ? null : Number(rtt[2]),
   };
 }
 

@@ -1,0 +1,87 @@
+/**
+ * Latency expectations that hold on a loaded machine, for the lab's tests.
+ *
+ * A delay injected by the lab's relay is a floor: a busy CPU only adds to a
+ * round trip, and adds to some samples more than others. So a test compares
+ * what a path shows with a baseline measured in the same run (the clean path
+ * measured just before, or the unimpaired hops of the same mtr report), never
+ * with absolute figures, and measures again a few times before it fails. How
+ * close the agent gets to the truth in absolute terms is the benchmark's
+ * business (`npm run bench`, accuracy table), not a test's.
+ */
+import assert from 'node:assert/strict';
+
+/** Measurements a test makes before it fails: load comes in bursts, a real fault does not go away. */
+export const MEASUREMENT_ATTEMPTS = 3;
+
+/** How far a path carrying `injectedMs` may stray from baseline + injection: 2 ms plus 10 % of it. */
+export function slackMs(injectedMs: number): number {
+  return 2 + 0.1 * injectedMs;
+}
+
+const fixed = (ms: number): string => ms.toFixed(3);
+
+/**
+ * Null when `measuredMs` is `baselineMs` + `injectedMs` within {@link slackMs};
+ * else a sentence naming the figures. `label` names the path or hop.
+ */
+export function carriesDelay(
+  label: string,
+  measuredMs: number | null | undefined,
+  baselineMs: number | null | undefined,
+  injectedMs: number,
+): string | null {
+  if (typeof measuredMs !== 'number' || typeof baselineMs !== 'number')
+    return `${label}: no figure (measured ${measuredMs}, baseline ${baselineMs})`;
+  const added = measuredMs - baselineMs;
+  const slack = slackMs(injectedMs);
+  return Math.abs(added - injectedMs) <= slack
+    ? null
+    : `${label}: ${fixed(measuredMs)} ms is baseline ${fixed(baselineMs)} + ${fixed(added)} ms, expected + ${injectedMs} ± ${fixed(slack)} ms`;
+}
+
+/**
+ * Null when `measuredMs` does not carry `injectedMs` over `baselineMs`: it is
+ * closer to the baseline than to baseline + injection. That tells a hop in
+ * front of the impairment from one behind it whatever the machine's load.
+ */
+export function lacksDelay(
+  label: string,
+  measuredMs: number | null | undefined,
+  baselineMs: number | null | undefined,
+  injectedMs: number,
+): string | null {
+  if (typeof measuredMs !== 'number' || typeof baselineMs !== 'number')
+    return `${label}: no figure (measured ${measuredMs}, baseline ${baselineMs})`;
+  const added = measuredMs - baselineMs;
+  return added < injectedMs / 2
+    ? null
+    : `${label}: ${fixed(measuredMs)} ms is baseline ${fixed(baselineMs)} + ${fixed(added)} ms, so it carries the ${injectedMs} ms injected behind it`;
+}
+
+/** Joins the problems found (nulls are none), or null when there are none. */
+export function problems(...found: Array<string | null | undefined>): string | null {
+  const real = found.filter((p): p is string => typeof p === 'string');
+  return real.length === 0 ? null : real.join('; ');
+}
+
+/**
+ * Measures until `check` finds no problem, at most `attempts` times, and
+ * returns the measurement that passed; fails the test with every attempt's
+ * problem when none did. `measure` must measure afresh each time.
+ */
+export async function measureUntil<T>(
+  what: string,
+  measure: (attempt: number) => Promise<T>,
+  check: (value: T) => string | null,
+  attempts = MEASUREMENT_ATTEMPTS,
+): Promise<T> {
+  const seen: string[] = [];
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const value = await measure(attempt);
+    const problem = check(value);
+    if (problem === null) return value;
+    seen.push(`attempt ${attempt}: ${problem}`);
+  }
+  assert.fail(`${what}, after ${attempts} measurements:\n${seen.join('\n')}`);
+}
