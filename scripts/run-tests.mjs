@@ -61,8 +61,13 @@ if (skips === null) {
   console.error('run-tests: the skip report was not written, so skipped tests cannot be checked');
   process.exit(status === 0 && strict ? 1 : status);
 }
-const required = skips.filter((s) => !(s.kind === 'skip' && s.reason.startsWith(OPTIONAL_PREFIX)));
-const optional = skips.filter((s) => !required.includes(s));
+// Tests left out by --test-name-pattern or --test-only were chosen away by whoever ran this, not skipped.
+const filtered = passThrough.some((a) => /^--test-(name-pattern|only)\b/.test(a))
+  ? new Set(['test name does not match pattern', "'only' option not set"])
+  : new Set();
+const counted = skips.filter((s) => !(s.kind === 'skip' && filtered.has(s.reason)));
+const required = counted.filter((s) => !(s.kind === 'skip' && s.reason.startsWith(OPTIONAL_PREFIX)));
+const optional = counted.filter((s) => !required.includes(s));
 const line = (s) =>
   `  ${s.kind} ${s.file === null ? '' : `${relative(process.cwd(), s.file)}: `}${s.name}${s.reason === '' ? '' : ` (${s.reason})`}`;
 if (optional.length > 0) {

@@ -47,7 +47,7 @@ function delayProblems(
       const name = `${label} hop ${hub.ttl} ${hub.host}`;
       const baseline = clean[index]?.bestMs;
       return hub.ttl >= firstDelayedTtl
-        ? carriesDelay(name, hub.bestMs, baseline, injectedMs)
+        ? carriesDelay(name, hub.bestMs, baseline, injectedMs, hub.stdevMs)
         : lacksDelay(name, hub.bestMs, baseline, injectedMs);
     }),
   );
@@ -145,7 +145,13 @@ describe('network lab', { skip }, () => {
       (runs) =>
         problems(
           ...runs.map((m) =>
-            carriesDelay(`relay at ${m.injectedMs} ms`, m.relay.minMs, m.veth.minMs, m.injectedMs),
+            carriesDelay(
+              `relay at ${m.injectedMs} ms`,
+              m.relay.minMs,
+              m.veth.minMs,
+              m.injectedMs,
+              m.relay.mdevMs,
+            ),
           ),
         ),
     );
@@ -211,7 +217,7 @@ describe('network lab', { skip }, () => {
       ({ bare, delayed }) =>
         problems(
           delayed.result.received === 500 ? null : `${delayed.result.received} of 500 replies`,
-          carriesDelay('fastest reply', delayed.result.minMs, bare.result.minMs, 10),
+          carriesDelay('fastest reply', delayed.result.minMs, bare.result.minMs, 10, delayed.result.mdevMs),
           delayed.elapsedMs - bare.elapsedMs < serializedMs / 2
             ? null
             : `the burst took ${delayed.elapsedMs.toFixed(0)} ms at 10 ms, ${bare.elapsedMs.toFixed(0)} ms at 0: serialized`,
@@ -232,7 +238,13 @@ describe('network lab', { skip }, () => {
       ([bare, ...changed]) =>
         problems(
           ...changed.map((m) =>
-            carriesDelay(`at ${m.injectedMs} ms`, m.summary.minMs, bare?.summary.minMs, m.injectedMs),
+            carriesDelay(
+              `at ${m.injectedMs} ms`,
+              m.summary.minMs,
+              bare?.summary.minMs,
+              m.injectedMs,
+              m.summary.mdevMs,
+            ),
           ),
         ),
     );
@@ -350,7 +362,7 @@ describe('network lab', { skip }, () => {
         ({ clean, delayed }) =>
           problems(
             lacksDelay('first lab', delayed[0].minMs, clean[0].minMs, 30),
-            carriesDelay('second lab', delayed[1].minMs, clean[1].minMs, 30),
+            carriesDelay('second lab', delayed[1].minMs, clean[1].minMs, 30, delayed[1].mdevMs),
           ),
       );
     } finally {

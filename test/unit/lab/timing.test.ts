@@ -25,6 +25,16 @@ describe('lab latency expectations', () => {
     assert.match(carriesDelay('hop', null, 0.3, 50) ?? '', /no figure/);
   });
 
+  it('widens the slack by twice the scatter of the samples measured, and says so', () => {
+    assert.equal(slackMs(50, 4), 15);
+    assert.equal(carriesDelay('hop', 65.293, 0.3, 50, 4), null, 'a busy machine scattered the samples');
+    assert.match(
+      carriesDelay('hop', 100.3, 0.3, 50, 4) ?? '',
+      /expected \+ 50 ± 15\.000 ms \(samples scattered by 4\.000 ms\)$/,
+      'a doubled delay is still wrong',
+    );
+  });
+
   it('tells a hop in front of an impairment from one behind it by the halfway mark', () => {
     assert.equal(lacksDelay('r1', 13, 0.3, 40), null, 'a loaded 13 ms is still in front of 40 ms');
     assert.match(lacksDelay('r1', 20.3, 0.3, 40) ?? '', /carries the 40 ms injected/);
