@@ -15,6 +15,10 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
 const OPTIONAL_PREFIX = 'optional:';
+// Ends a test or suite that hangs. Not a speed limit: the slowest suite (the lab
+// scenarios) takes about 2 minutes on a loaded 2-core machine. Tests assert no
+// upper time bounds of their own where a hang is what they guard against.
+const HANG_GUARD_MS = 10 * 60_000;
 
 const roots = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const passThrough = process.argv.slice(2).filter((a) => a.startsWith('--'));
@@ -44,7 +48,7 @@ try {
   const result = spawnSync(
     process.execPath,
     [
-      '--import', 'tsx', '--test', '--test-concurrency=2',
+      '--import', 'tsx', '--test', '--test-concurrency=2', `--test-timeout=${HANG_GUARD_MS}`,
       '--test-reporter=spec', '--test-reporter-destination=stdout',
       `--test-reporter=${join(import.meta.dirname, 'skip-reporter.mjs')}`, `--test-reporter-destination=${skipLog}`,
       ...passThrough, ...files,

@@ -10,6 +10,7 @@ import { after, describe, it } from 'node:test';
 import { httpProbe } from '../../../agent/probes/http-probe.ts';
 import { tcpProbe } from '../../../agent/probes/tcp-probe.ts';
 import { InvalidInputError } from '../../../common/errors.ts';
+import { assertEndedByDeadline } from '../../helpers/deadline.ts';
 
 const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'probe-test-'));
 const servers: net.Server[] = [];
@@ -121,13 +122,25 @@ describe('tcpProbe', () => {
     }
     // Act
     const started = process.hrtime.bigint();
-    const samples = await tcpProbe({ address: '127.0.0.1', port, count: 6, intervalMs: 20, timeoutMs: 400 });
+    const samples = await tcpProbe({
+      address: '127.0.0.1',
+      port,
+      count: 6,
+      intervalMs: 20,
+      timeoutMs: 1_000,
+    });
     const tookMs = Number(process.hrtime.bigint() - started) / 1e6;
     // Assess: the queue takes one or two connections; the rest time out.
     const lost = samples.rttsMs.filter((rtt) => rtt === null).length;
     assert.ok(lost >= 3, JSON.stringify(samples));
-    assert.deepEqual(samples.errors, [`timeout after 400 ms (${lost} of 6)`]);
-    assert.ok(tookMs >= 390 && tookMs < 1_200, `took ${tookMs} ms, expected about 5 intervals + 1 timeout`);
+    assert.deepEqual(samples.errors, [`timeout after 1000 ms (${lost} of 6)`]);
+    // Overlapping: 5 intervals + 1 timeout (1.1 s); one after another, each lost attempt would wait
+    // out its own timeout (3 s or more). Halfway between tells them apart on a loaded machine.
+    assertEndedByDeadline(tookMs, {
+      deadlineMs: 1_000,
+      alternativeMs: lost * 1_000,
+      alternative: 'the lost attempts timing out one after another',
+    });
   });
 
   it('starts attempts intervalMs apart', async () => {
@@ -135,7 +148,12 @@ describe('tcpProbe', () => {
     const started = process.hrtime.bigint();
     await tcpProbe({ address: '127.0.0.1', port, count: 5, intervalMs: 50, timeoutMs: 2_000 });
     const tookMs = Number(process.hrtime.bigint() - started) / 1e6;
-    assert.ok(tookMs >= 190 && tookMs < 1_000, `took ${tookMs} ms`);
+    // The fifth attempt starts 4 intervals after the first; the interval read as seconds would take 200 s.
+    assertEndedByDeadline(tookMs, {
+      deadlineMs: 4 * 50,
+      alternativeMs: 4 * 50 * 1000,
+      alternative: 'the interval taken as seconds',
+    });
   });
 
   it('rejects an address that is not an IP literal', async () => {
@@ -237,13 +255,17 @@ describe('httpProbe', () => {
       address: '127.0.0.1',
       count: 3,
       intervalMs: 50,
-      timeoutMs: 300,
+      timeoutMs: 1_000,
     });
     const tookMs = Number(process.hrtime.bigint() - started) / 1e6;
     assert.deepEqual(samples.rttsMs, [null, null, null]);
-    assert.deepEqual(samples.errors, ['timeout after 300 ms (3 of 3)']);
-    // 2 intervals + 1 timeout, not 3 timeouts.
-    assert.ok(tookMs >= 390 && tookMs < 850, `took ${tookMs} ms`);
+    assert.deepEqual(samples.errors, ['timeout after 1000 ms (3 of 3)']);
+    // 2 intervals + 1 timeout (1.1 s), not 3 timeouts one after another (3 s or more).
+    assertEndedByDeadline(tookMs, {
+      deadlineMs: 2 * 50 + 1_000,
+      alternativeMs: 3 * 1_000,
+      alternative: 'three timeouts one after another',
+    });
   });
 
   it('probes https with a self-signed certificate and sends the URL name as SNI', async (t) => {

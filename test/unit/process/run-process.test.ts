@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { runProcess } from '../../../agent/process/run-process.ts';
+import { KILL_GRACE_MS, runProcess } from '../../../agent/process/run-process.ts';
+import { assertEndedByDeadline, halfwayMs } from '../../helpers/deadline.ts';
 
 const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'run-process-test-'));
 after(() => fs.rmSync(tempDir, { recursive: true, force: true }));
@@ -100,7 +101,11 @@ describe('runProcess', () => {
     assert.equal(result.timedOut, true);
     assert.equal(result.exitCode, null);
     assert.equal(result.signal, 'SIGTERM');
-    assert.ok(result.durationMs >= 190 && result.durationMs < 5_000, `took ${result.durationMs} ms`);
+    assertEndedByDeadline(result.durationMs, {
+      deadlineMs: 200,
+      alternativeMs: 30_000,
+      alternative: 'the end of `sleep 30`',
+    });
   });
 
   it('kills the whole process group at timeout, including a grandchild that holds the pipes', async () => {
@@ -115,13 +120,21 @@ describe('runProcess', () => {
     const result = await runProcess(process.execPath, ['-e', script], { timeoutMs: 500 });
     // Assess: a surviving grandchild would hold the pipes and delay the result until it exits.
     assert.equal(result.timedOut, true);
-    assert.ok(result.durationMs < 5_000, `took ${result.durationMs} ms`);
+    assertEndedByDeadline(result.durationMs, {
+      deadlineMs: 500,
+      alternativeMs: 60_000,
+      alternative: "the grandchild's `sleep 60` releasing the pipes",
+    });
     const grandchildPid = Number(result.stdout.trim());
     assert.ok(
       Number.isInteger(grandchildPid) && grandchildPid > 0,
       `stdout was ${JSON.stringify(result.stdout)}`,
     );
-    assert.equal(await waitUntilGone(grandchildPid, 2_000), true, `grandchild ${grandchildPid} still runs`);
+    assert.equal(
+      await waitUntilGone(grandchildPid, halfwayMs(0, 60_000)),
+      true,
+      `grandchild ${grandchildPid} still runs`,
+    );
   });
 
   it('escalates to SIGKILL for a group member that ignores SIGTERM', async () => {
@@ -139,7 +152,13 @@ describe('runProcess', () => {
     assert.equal(result.timedOut, true);
     const grandchildPid = Number(result.stdout.trim());
     assert.ok(grandchildPid > 0, `stdout was ${JSON.stringify(result.stdout)}`);
-    assert.equal(await waitUntilGone(grandchildPid, 2_000), true, `grandchild ${grandchildPid} still runs`);
+    // Without SIGKILL the grandchild would live for ever: the poll only has to outlast the grace
+    // on a busy machine, and costs nothing when the grandchild is gone.
+    assert.equal(
+      await waitUntilGone(grandchildPid, KILL_GRACE_MS + 30_000),
+      true,
+      `grandchild ${grandchildPid} still runs`,
+    );
   });
 
   it('reports ENOENT with exit code null for a binary that does not exist', async () => {
