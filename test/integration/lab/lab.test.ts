@@ -7,13 +7,13 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
+import { carriesDelay, lacksDelay, measureUntil, problems } from '../../helpers/latency.ts';
 import { PLAN } from '../../lab/addresses.ts';
 import { createLab, type Lab, ROUTERS } from '../../lab/lab.ts';
 import { labSkipReason } from '../../lab/preflight.ts';
 import { type MtrHub, mtr, ping, tcpConnect } from '../../lab/probes.ts';
 import { listNamespaces } from '../../lab/registry.ts';
 import { isAlive, run } from '../../lab/run.ts';
-import { carriesDelay, lacksDelay, measureUntil, problems } from '../../lab/timing.ts';
 
 const LAB_DIR = path.join(__dirname, '..', '..', 'lab');
 const skip = labSkipReason() ?? false;

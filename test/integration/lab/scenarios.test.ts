@@ -14,10 +14,10 @@ import {
   type ResourceResult,
   type ResultDocument,
 } from '../../../common/result-schema.ts';
+import { carriesDelay, lacksDelay, measureUntil, problems } from '../../helpers/latency.ts';
 import { createLab, type Lab } from '../../lab/lab.ts';
 import { labSkipReason } from '../../lab/preflight.ts';
 import type { ProcessResult } from '../../lab/run.ts';
-import { carriesDelay, lacksDelay, measureUntil, problems } from '../../lab/timing.ts';
 
 /** CCM_AGENT_BUNDLE runs the scenarios against another bundle (e.g. a release artifact). */
 const AGENT = process.env.CCM_AGENT_BUNDLE ?? path.resolve(__dirname, '..', '..', '..', 'dist', 'agent.js');

@@ -1,5 +1,6 @@
 /**
- * Latency expectations that hold on a loaded machine, for the lab's tests.
+ * Latency expectations that hold on a loaded machine, for the lab's tests and
+ * any other test that measures a delay.
  *
  * A delay injected by the lab's relay is a floor: a busy CPU only adds to a
  * round trip, and adds to some samples more than others. So a test compares
@@ -68,6 +69,18 @@ export function lacksDelay(
     : `${label}: ${fixed(measuredMs)} ms is baseline ${fixed(baselineMs)} + ${fixed(added)} ms, so it carries the ${injectedMs} ms injected behind it`;
 }
 
+/** Fastest and standard deviation of the samples that got an answer (nulls are lost attempts). */
+export function fastestAndScatter(samplesMs: ReadonlyArray<number | null>): {
+  fastestMs: number | null;
+  stdevMs: number;
+} {
+  const answered = samplesMs.filter((ms): ms is number => ms !== null);
+  if (answered.length === 0) return { fastestMs: null, stdevMs: 0 };
+  const mean = answered.reduce((a, b) => a + b, 0) / answered.length;
+  const variance = answered.reduce((sum, ms) => sum + (ms - mean) ** 2, 0) / answered.length;
+  return { fastestMs: Math.min(...answered), stdevMs: Math.sqrt(variance) };
+}
+
 /** Joins the problems found (nulls are none), or null when there are none. */
 export function problems(...found: Array<string | null | undefined>): string | null {
   const real = found.filter((p): p is string => typeof p === 'string');
@@ -78,23 +91,24 @@ export function problems(...found: Array<string | null | undefined>): string | n
  * Measures until `check` finds no problem, at most `attempts` times, and
  * returns the measurement that passed; fails the test with every attempt's
  * problem when none did. `measure` must measure afresh each time. Each retry
- * is written to stderr with its reason.
+ * is logged (to stderr by default) with its reason, so retries that start to
+ * be the rule do not go unnoticed.
  */
 export async function measureUntil<T>(
   what: string,
   measure: (attempt: number) => Promise<T>,
   check: (value: T) => string | null,
-  attempts = MEASUREMENT_ATTEMPTS,
+  options: { attempts?: number; log?: (line: string) => void } = {},
 ): Promise<T> {
+  const attempts = options.attempts ?? MEASUREMENT_ATTEMPTS;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const seen: string[] = [];
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const value = await measure(attempt);
     const problem = check(value);
     if (problem === null) return value;
     seen.push(`attempt ${attempt}: ${problem}`);
-    // Shown in the test output, so retries that start to be the rule do not go unnoticed.
-    if (attempt < attempts)
-      process.stderr.write(`${what}: measuring again after attempt ${attempt}: ${problem}\n`);
+    if (attempt < attempts) log(`${what}: measuring again after attempt ${attempt}: ${problem}`);
   }
   assert.fail(`${what}, after ${attempts} measurements:\n${seen.join('\n')}`);
 }

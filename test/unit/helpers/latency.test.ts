@@ -1,10 +1,17 @@
 /**
- * The lab tests' latency expectations (test/lab/timing.ts): relative to a
+ * The lab tests' latency expectations (test/helpers/latency.ts): relative to a
  * baseline, with a slack that grows with the injected delay, and retried.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { carriesDelay, lacksDelay, measureUntil, problems, slackMs } from '../../lab/timing.ts';
+import {
+  carriesDelay,
+  fastestAndScatter,
+  lacksDelay,
+  measureUntil,
+  problems,
+  slackMs,
+} from '../../helpers/latency.ts';
 
 describe('lab latency expectations', () => {
   it('accepts baseline + injection within 2 ms + 10 %, on either side', () => {
@@ -41,6 +48,11 @@ describe('lab latency expectations', () => {
     assert.match(lacksDelay('r1', undefined, 0.3, 40) ?? '', /no figure/);
   });
 
+  it('gives the fastest answer and the scatter of the answered samples', () => {
+    assert.deepEqual(fastestAndScatter([102, null, 104]), { fastestMs: 102, stdevMs: 1 });
+    assert.deepEqual(fastestAndScatter([null]), { fastestMs: null, stdevMs: 0 });
+  });
+
   it('joins problems and ignores the absent ones', () => {
     assert.equal(problems(null, undefined), null);
     assert.equal(problems('a', null, 'b'), 'a; b');
@@ -48,16 +60,21 @@ describe('lab latency expectations', () => {
 
   it('measures again until the check passes, and returns that measurement', async () => {
     const figures = [65, 56, 51];
+    const logged: string[] = [];
     let calls = 0;
 
     const value = await measureUntil(
       'hop',
       async () => figures[calls++] ?? 0,
       (ms) => carriesDelay('hop', ms, 0, 50),
+      { log: (line) => logged.push(line) },
     );
 
     assert.equal(value, 56);
     assert.equal(calls, 2);
+    assert.deepEqual(logged, [
+      'hop: measuring again after attempt 1: hop: 65.000 ms is baseline 0.000 + 65.000 ms, expected + 50 ± 7.000 ms',
+    ]);
   });
 
   it('fails after the bounded number of measurements with every attempt in the message', async () => {
@@ -71,7 +88,7 @@ describe('lab latency expectations', () => {
           return 80;
         },
         (ms) => carriesDelay('hop', ms, 0, 50),
-        3,
+        { attempts: 3, log: () => {} },
       ),
       (error: Error) => {
         assert.match(error.message, /^the gateway hop, after 3 measurements:\nattempt 1: hop: 80\.000 ms/);
