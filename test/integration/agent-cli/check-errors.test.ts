@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseResultDocument } from '../../../common/result-schema.ts';
 import { halfwayMs } from '../../helpers/deadline.ts';
-import { AGENT, runAgent, standInBin, tempDir } from '../../helpers/run-agent.ts';
+import { AGENT, ROOT, runAgent, standInBin, tempDir } from '../../helpers/run-agent.ts';
 
 const FAST = ['--count', '2', '--interval', '0.2'];
 const MTR_PATH = '/usr/bin';
@@ -257,19 +257,30 @@ describe('agent check: rounds never overlap', () => {
 
   it('a second round while one runs exits 4 naming the holder; the first completes', async () => {
     const logDir = join(dir.path, 'logs');
-    const first = spawn(process.execPath, [
-      AGENT,
-      'check',
-      '--json',
-      '--resources',
-      '127.0.0.1',
-      '--count',
-      '10',
-      '--interval',
-      '0.2',
-      '--log-dir',
-      logDir,
-    ]);
+    // The first round's mtr is a stand-in that answers only once the test says so, so the second
+    // round meets the lock however long the machine takes to start it.
+    const release = join(dir.path, 'release-first-round');
+    const bin = standInBin(join(dir.path, 'held'), {
+      mtr: [
+        '#!/bin/sh',
+        'if [ "$1" = "--version" ]; then echo "mtr 0.95"; exit 0; fi',
+        'while [ ! -e "$RELEASE_FILE" ]; do sleep 0.05; done',
+        'cat "$LOOPBACK_JSON"',
+        '',
+      ].join('\n'),
+    });
+    const first = spawn(
+      process.execPath,
+      [AGENT, 'check', '--json', '--resources', '127.0.0.1', '--log-dir', logDir, ...FAST],
+      {
+        env: {
+          ...process.env,
+          PATH: `${bin}:${process.env.PATH}`,
+          RELEASE_FILE: release,
+          LOOPBACK_JSON: join(ROOT, 'test', 'fixtures', 'mtr', 'mtr095-loopback-v4.json'),
+        },
+      },
+    );
     let firstOut = '';
     first.stdout.on('data', (chunk: Buffer) => {
       firstOut += chunk.toString();
@@ -283,6 +294,7 @@ describe('agent check: rounds never overlap', () => {
     const doc = parseResultDocument(second.stdout);
     assert.equal(doc.outcome, 'busy');
     assert.match(doc.error?.message ?? '', new RegExp(`held by pid ${first.pid}`));
+    writeFileSync(release, '');
     assert.equal(await firstExit, 0);
     assert.equal(parseResultDocument(firstOut).outcome, 'completed');
     assert.equal(existsSync(join(logDir, '.cc-monitor.lock')), false, 'the lock is released');
@@ -297,7 +309,7 @@ describe('agent check: rounds never overlap', () => {
       '--resources',
       '127.0.0.1',
       '--count',
-      '50',
+      '500',
       '--interval',
       '0.2',
       '--log-dir',
@@ -310,15 +322,22 @@ describe('agent check: rounds never overlap', () => {
     const exit = new Promise<number | null>((resolve) =>
       child.on('close', (code, signal) => resolve(code ?? (signal ? -1 : null))),
     );
-    await waitFor(() => existsSync(join(logDir, '.cc-monitor.lock')));
-    await new Promise((r) => setTimeout(r, 500));
+    // Stopped while its mtr and mtr-packet run (not after a guessed delay), so there is something to kill.
+    let probes: number[] = [];
+    await waitFor(() => {
+      const mtrs = childrenOf(child.pid ?? -1, 'mtr');
+      probes = [...mtrs, ...mtrs.flatMap((pid) => childrenOf(pid, 'mtr-packet'))];
+      return probes.length >= 2;
+    });
     child.kill('SIGTERM');
     assert.equal(await exit, 143);
     assert.equal(existsSync(join(logDir, '.cc-monitor.lock')), false);
     const doc = parseResultDocument(stdout);
     assert.equal(doc.outcome, 'internal-error');
     assert.match(doc.error?.message ?? '', /stopped by SIGTERM/);
-    assert.equal(mtrProcessesWithParentGone(), 0);
+    // Left alone, mtr would run its 500 probes for 100 s.
+    await waitFor(() => probes.every((pid) => !isLive(pid)), halfwayMs(0, 100_000));
+    assert.deepEqual(probes.filter(isLive), [], 'the round left its probes running');
   });
 
   it('a lock left by a killed round is recovered by the next round', () => {
@@ -475,20 +494,29 @@ async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<vo
   }
 }
 
-/** mtr processes re-parented to init: an agent that died without taking its probes down. */
-function mtrProcessesWithParentGone(): number {
-  let count = 0;
+/** Pids of the live processes named `name` whose parent is `parentPid` (from /proc). */
+function childrenOf(parentPid: number, name: string): number[] {
+  const found: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // Zombies are already dead; only a live orphan is a leak.
-      const match = /^\d+ \((.*)\) (\S) (\d+)/.exec(stat);
-      if (match && (match[1] === 'mtr' || match[1] === 'mtr-packet') && match[2] !== 'Z' && match[3] === '1')
-        count++;
-    } catch {
-      // The process ended while we looked.
-    }
+    const stat = procStat(Number(entry));
+    if (stat !== null && stat.name === name && stat.ppid === parentPid && stat.state !== 'Z')
+      found.push(Number(entry));
   }
-  return count;
+  return found;
+}
+
+/** Alive and not a zombie (a zombie is dead, only not yet reaped). */
+function isLive(pid: number): boolean {
+  const stat = procStat(pid);
+  return stat !== null && stat.state !== 'Z';
+}
+
+function procStat(pid: number): { name: string; state: string; ppid: number } | null {
+  try {
+    const match = /^\d+ \((.*)\) (\S) (\d+)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return match === null ? null : { name: match[1] ?? '', state: match[2] ?? '', ppid: Number(match[3]) };
+  } catch {
+    return null; // the process ended while we looked
+  }
 }
