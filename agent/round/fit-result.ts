@@ -104,8 +104,9 @@ function shrinkInSteps(doc: ResultDocument, maxChars: number): ResultDocument {
  * trouble spots and errors, and many warnings), a last one that keeps only what
  * the round measured: error codes without messages, a single warning saying
  * what was dropped, file paths cut to their file names' end, targets cut to
- * their first characters (the JSON report on the host has them whole). Verdicts, flags, numbers, addresses and trouble
- * spots stay. Returns `doc` itself when it fits as it is.
+ * their first characters (the JSON report on the host has them whole).
+ * Verdicts, flags, numbers, addresses and trouble spots stay. Returns `doc`
+ * itself when it fits as it is.
  */
 export function fitResult(doc: ResultDocument, maxChars = RESULT_MAX_CHARS): ResultDocument {
   const shrunk = shrinkInSteps(doc, maxChars);
