@@ -104,7 +104,8 @@ describe('queryManagementState over loopback TCP', () => {
 
       // Assess
       assert.equal(answer, STATE_ANSWER);
-      await waitFor(() => server.received.length >= 2, 1000);
+      // A poll bound is a hang guard, not a speed limit: it costs nothing once `quit` has arrived.
+      await waitFor(() => server.received.length >= 2, 30_000);
       assert.deepEqual(server.received, ['state', 'quit']);
     } finally {
       await server.close();
