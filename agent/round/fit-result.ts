@@ -125,12 +125,14 @@ export function fitResult(doc: ResultDocument, maxChars = RESULT_MAX_CHARS): Res
   shrunk.warnings = [
     `to keep this document under ${maxChars} characters: hop lists of ${dropped} path(s), error messages and warnings dropped, targets shortened; the files on the host keep them`,
   ];
-  if (serializeResult(shrunk).length > maxChars) {
+  // Down to the length alone at 20: the address still tells the resources apart.
+  for (const max of [32, 20]) {
+    if (serializeResult(shrunk).length <= maxChars) break;
     shrunk.resources.forEach((r, index) => {
-      r.target = clip(doc.resources[index]?.target ?? r.target, 32);
+      r.target = clip(doc.resources[index]?.target ?? r.target, max);
     });
     if (shrunk.seed !== null && doc.seed !== null) {
-      shrunk.seed['RESOURCE(S)'] = doc.seed['RESOURCE(S)'].map((t) => clip(t, 32));
+      shrunk.seed['RESOURCE(S)'] = doc.seed['RESOURCE(S)'].map((t) => clip(t, max));
     }
   }
   return shrunk;

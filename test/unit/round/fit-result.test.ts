@@ -253,23 +253,30 @@ describe('fitting the result document into the SSM output limit', () => {
       );
     });
 
-    it('cuts targets to 32 characters when a tighter limit needs it, and still fits', () => {
+    it('cuts targets to 32 characters when a tighter limit needs it, then to their length alone, and still fits', () => {
+      // Room for fields the document may gain: each cut frees 600 characters or more for 50 targets.
       const doc = largeRound({ errors: 3, messageChars: 400, warnings: 60 });
-      const atDefault = serializeResult(fitResult(doc)).length;
-      const limit = atDefault - 1_000;
+      const limit32 = serializeResult(fitResult(doc)).length - 1_000;
 
-      const fitted = fitResult(doc, limit);
+      const at32 = fitResult(doc, limit32);
+      const limit20 = serializeResult(at32).length - 1;
+      const at20 = fitResult(doc, limit20);
 
-      assert.ok(serializeResult(fitted).length <= limit, `${serializeResult(fitted).length} > ${limit}`);
-      assert.deepEqual(
-        fitted.resources.map((r) => r.target),
-        doc.resources.map((r) => `${r.target.slice(0, 12)}…(504 chars)`),
-      );
-      assert.deepEqual(
-        fitted.seed?.['RESOURCE(S)'],
-        fitted.resources.map((r) => r.target),
-      );
-      assert.deepEqual(measured(fitted), measured(doc));
+      for (const [fitted, limit, target] of [
+        [at32, limit32, (t: string) => `${t.slice(0, 12)}…(504 chars)`],
+        [at20, limit20, () => '…(504 chars)'],
+      ] as const) {
+        assert.ok(serializeResult(fitted).length <= limit, `${serializeResult(fitted).length} > ${limit}`);
+        assert.deepEqual(
+          fitted.resources.map((r) => r.target),
+          doc.resources.map((r) => target(r.target)),
+        );
+        assert.deepEqual(
+          fitted.seed?.['RESOURCE(S)'],
+          fitted.resources.map((r) => r.target),
+        );
+        assert.deepEqual(measured(fitted), measured(doc));
+      }
     });
   });
 });
