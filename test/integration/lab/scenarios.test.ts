@@ -276,13 +276,19 @@ describe('agent scenarios in the network lab', { skip }, () => {
       () => check(lab, [target], { '--tcp-port': '8443' }),
       ({ doc }) => {
         const resource = doc.resources.find((r) => r.target === target);
-        // r2 sits behind the same relay: its scatter in this round is the TCP samples' too
-        return carriesDelay(
-          'TCP latency',
-          resource?.latencyMs,
-          hopAvgMs(resource, lab.addr.r1),
-          40,
-          hopStdevMs(resource, lab.addr.r2),
+        return problems(
+          // r2 sits behind the same relay: its scatter in this round is the TCP samples' too
+          carriesDelay(
+            'TCP latency',
+            resource?.latencyMs,
+            hopAvgMs(resource, lab.addr.r1),
+            40,
+            hopStdevMs(resource, lab.addr.r2),
+          ),
+          // 40 ms is under the 75 ms threshold, but a busy machine can push a hop's average over it
+          resource?.latencyFlag === false && resource.lossFlag === false
+            ? null
+            : `flags latency ${resource?.latencyFlag}, loss ${resource?.lossFlag}: ${describeDoc(doc)}`,
         );
       },
     );
@@ -321,6 +327,9 @@ describe('agent scenarios in the network lab', { skip }, () => {
           jitter,
         );
       },
+      // The request time includes the lab's HTTP server, a python process a busy machine delays
+      // more than the kernel's TCP handshake: more tries.
+      { attempts: 5 },
     );
 
     const resource = resourceOf(delayed.doc, url);
