@@ -23,7 +23,7 @@ function clip(text: string, max = TEXT_MAX): string {
   return text.length <= max ? text : `${text.slice(0, max - 20)}…(${text.length} chars)`;
 }
 
-export function fitResult(doc: ResultDocument, maxChars = RESULT_MAX_CHARS): ResultDocument {
+function shrinkInSteps(doc: ResultDocument, maxChars: number): ResultDocument {
   if (serializeResult(doc).length <= maxChars) return doc;
   const fitted: ResultDocument = {
     ...doc,
@@ -105,4 +105,45 @@ export function fitResult(doc: ResultDocument, maxChars = RESULT_MAX_CHARS): Res
     if (r.unmeasured !== null) r.unmeasured = { ...r.unmeasured, detail: '' };
   }
   return finish();
+}
+
+/**
+ * Fits a result document into `maxChars` (the SSM output limit) by the steps
+ * above and, when even they are not enough (the largest round the settings
+ * allow: 50 flagged URL resources of 512 characters on IPv6 addresses, with
+ * trouble spots and errors, and many warnings), a last one that keeps only what
+ * the round measured: error codes without messages, a single warning saying
+ * what was dropped, file paths cut to their file names' end, targets cut to
+ * their first characters (the JSON report on the host has them whole).
+ * Verdicts, flags, numbers, addresses and trouble spots stay. Returns `doc`
+ * itself when it fits as it is.
+ */
+export function fitResult(doc: ResultDocument, maxChars = RESULT_MAX_CHARS): ResultDocument {
+  const shrunk = shrinkInSteps(doc, maxChars);
+  if (serializeResult(shrunk).length <= maxChars) return shrunk;
+  // shrinkInSteps returned copies of the resources, gateway and seed: changed in place here.
+  for (const r of shrunk.resources) r.errors = r.errors.map((e) => ({ code: e.code, message: '' }));
+  if (shrunk.gateway !== null)
+    shrunk.gateway.errors = shrunk.gateway.errors.map((e) => ({ code: e.code, message: '' }));
+  // A file's name says what it is; its directory is the round's --log-dir (up to 4,096 characters).
+  shrunk.files = shrunk.files.map((f) =>
+    f.path.length <= TEXT_MAX
+      ? f
+      : { ...f, path: `(${f.path.length} chars)…${f.path.slice(-(TEXT_MAX - 20))}` },
+  );
+  const dropped = doc.resources.filter((r) => r.hops !== null).length + (doc.gateway?.hops ? 1 : 0);
+  shrunk.warnings = [
+    `to keep this document under ${maxChars} characters: hop lists of ${dropped} path(s), error messages and warnings dropped, targets shortened; the files on the host keep them`,
+  ];
+  // Down to the length alone at 20: the address still tells the resources apart.
+  for (const max of [32, 20]) {
+    if (serializeResult(shrunk).length <= maxChars) break;
+    shrunk.resources.forEach((r, index) => {
+      r.target = clip(doc.resources[index]?.target ?? r.target, max);
+    });
+    if (shrunk.seed !== null && doc.seed !== null) {
+      shrunk.seed['RESOURCE(S)'] = doc.seed['RESOURCE(S)'].map((t) => clip(t, max));
+    }
+  }
+  return shrunk;
 }

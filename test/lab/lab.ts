@@ -270,9 +270,10 @@ export class Lab {
     await this.requireTunnel().stopClient();
   }
 
-  /** Starts the OpenVPN client and resolves once it is connected again. */
+  /** Starts the OpenVPN client and resolves once it is connected again and every resource answers. */
   async startTunnel(timeoutMs = 20_000): Promise<void> {
     await this.requireTunnel().startClient(timeoutMs);
+    await this.warmUp();
   }
 
   /** Restarts the OpenVPN client: a fresh log, a new connection, the same gateway. */

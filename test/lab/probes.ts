@@ -14,6 +14,7 @@ export interface MtrHub {
   avgMs: number;
   bestMs: number;
   worstMs: number;
+  stdevMs: number;
 }
 
 const TCP_CONNECT_SCRIPT = path.join(__dirname, 'tcp_connect.py');
@@ -48,6 +49,7 @@ export async function mtr(
     avgMs: Number(hub.Avg),
     bestMs: Number(hub.Best),
     worstMs: Number(hub.Wrst),
+    stdevMs: Number(hub.StDev),
   }));
 }
 
@@ -55,7 +57,11 @@ export interface PingSummary {
   transmitted: number;
   received: number;
   lossPct: number;
+  /** Fastest round trip: what a loaded machine inflates least, for comparisons with a baseline. */
+  minMs: number | null;
   avgMs: number | null;
+  /** ping's mdev: how scattered the round trips were. */
+  mdevMs: number | null;
 }
 
 /** `ping -n -q` from a node; a target that never answers is a result (100 % loss), not an error. */
@@ -72,7 +78,7 @@ export async function ping(
   args.push('-W', String(options.waitSec ?? 1), '--', target);
   const result = await lab.exec(node, 'ping', args, { timeoutMs: 60_000 });
   const counts = /(\d+) packets transmitted, (\d+) received/.exec(result.stdout);
-  const rtt = /= [\d.]+\/([\d.]+)\//.exec(result.stdout);
+  const rtt = /= ([\d.]+)\/([\d.]+)\/[\d.]+\/([\d.]+)/.exec(result.stdout);
   if (counts?.[1] === undefined || counts[2] === undefined) {
     throw new ProcessError('E_PROCESS', `ping to ${target} from ${lab.ns(node)} printed no summary`, {
       command: result.command,
@@ -87,7 +93,9 @@ export async function ping(
     transmitted,
     received,
     lossPct: transmitted === 0 ? 100 : (100 * (transmitted - received)) / transmitted,
-    avgMs: rtt?.[1] === undefined ? null : Number(rtt[1]),
+    minMs: rtt?.[1] === undefined ? null : Number(rtt[1]),
+    avgMs: rtt?.[2] === undefined ? null : Number(rtt[2]),
+    mdevMs: rtt?.[3] === undefined ? null : Number(rtt[3]),
   };
 }
 

@@ -9,8 +9,9 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseResultDocument } from '../../../common/result-schema.ts';
+import { halfwayMs } from '../../helpers/deadline.ts';
 import { roundLockExists, roundLockPath } from '../../helpers/round-lock.ts';
-import { AGENT, runAgent, standInBin, tempDir } from '../../helpers/run-agent.ts';
+import { AGENT, ROOT, runAgent, shQuote, standInBin, tempDir } from '../../helpers/run-agent.ts';
 import { runAgentWithoutSystemTools, WITHOUT_SYSTEM_TOOLS_SKIP } from '../../helpers/without-system-tools.ts';
 
 const FAST = ['--count', '2', '--interval', '0.2'];
@@ -278,19 +279,25 @@ describe('agent check: rounds never overlap', () => {
 
   it('a second round while one runs exits 4 naming the holder; the first completes', async () => {
     const logDir = join(dir.path, 'logs');
-    const first = spawn(process.execPath, [
-      AGENT,
-      'check',
-      '--json',
-      '--resources',
-      '127.0.0.1',
-      '--count',
-      '10',
-      '--interval',
-      '0.2',
-      '--log-dir',
-      logDir,
-    ]);
+    // The first round's mtr is a stand-in that answers only once the test says so, so the second
+    // round meets the lock however long the machine takes to start it. The agent hands mtr only
+    // PATH and the locale (agent/process/child-env.ts): the paths are written into the script.
+    const release = join(dir.path, 'release-first-round');
+    const loopbackJson = join(ROOT, 'test', 'fixtures', 'mtr', 'mtr095-loopback-v4.json');
+    const bin = standInBin(join(dir.path, 'held'), {
+      mtr: [
+        '#!/bin/sh',
+        'if [ "$1" = "--version" ]; then echo "mtr 0.95"; exit 0; fi',
+        `while [ ! -e ${shQuote(release)} ]; do sleep 0.05; done`,
+        `cat ${shQuote(loopbackJson)}`,
+        '',
+      ].join('\n'),
+    });
+    const first = spawn(
+      process.execPath,
+      [AGENT, 'check', '--json', '--resources', '127.0.0.1', '--log-dir', logDir, ...FAST],
+      { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } },
+    );
     let firstOut = '';
     first.stdout.on('data', (chunk: Buffer) => {
       firstOut += chunk.toString();
@@ -304,6 +311,7 @@ describe('agent check: rounds never overlap', () => {
     const doc = parseResultDocument(second.stdout);
     assert.equal(doc.outcome, 'busy');
     assert.match(doc.error?.message ?? '', new RegExp(`held by pid ${first.pid}`));
+    writeFileSync(release, '');
     assert.equal(await firstExit, 0);
     assert.equal(parseResultDocument(firstOut).outcome, 'completed');
     assert.equal(roundLockExists(logDir), false, 'the lock is released');
@@ -318,7 +326,7 @@ describe('agent check: rounds never overlap', () => {
       '--resources',
       '127.0.0.1',
       '--count',
-      '50',
+      '500',
       '--interval',
       '0.2',
       '--log-dir',
@@ -331,15 +339,22 @@ describe('agent check: rounds never overlap', () => {
     const exit = new Promise<number | null>((resolve) =>
       child.on('close', (code, signal) => resolve(code ?? (signal ? -1 : null))),
     );
-    await waitFor(() => roundLockExists(logDir));
-    await new Promise((r) => setTimeout(r, 500));
+    // Stopped while its mtr and mtr-packet run (not after a guessed delay), so there is something to kill.
+    let probes: number[] = [];
+    await waitFor(() => {
+      const mtrs = childrenOf(child.pid ?? -1, 'mtr');
+      probes = [...mtrs, ...mtrs.flatMap((pid) => childrenOf(pid, 'mtr-packet'))];
+      return probes.length >= 2;
+    });
     child.kill('SIGTERM');
     assert.equal(await exit, 143);
     assert.equal(roundLockExists(logDir), false);
     const doc = parseResultDocument(stdout);
     assert.equal(doc.outcome, 'internal-error');
     assert.match(doc.error?.message ?? '', /stopped by SIGTERM/);
-    assert.equal(mtrProcessesWithParentGone(), 0);
+    // Left alone, mtr would run its 500 probes for 100 s.
+    await waitFor(() => probes.every((pid) => !isLive(pid)), halfwayMs(0, 100_000));
+    assert.deepEqual(probes.filter(isLive), [], 'the round left its probes running');
   });
 
   it('a lock left by a killed round is recovered by the next round', () => {
@@ -409,9 +424,10 @@ describe('agent check: failures after or during probing', () => {
     );
     assert.equal(run.status, 3, run.stderr);
     assert.equal(parseResultDocument(run.stdout).error?.code, 'E_MTR_PERMISSION');
+    // The other probe's stand-in sleeps 60 s: a round that waited for it would end after that.
     assert.ok(
-      run.durationMs < 10_000,
-      `the round ended in ${run.durationMs} ms, not when the other probe finished`,
+      run.durationMs < halfwayMs(0, 60_000),
+      `the round ended in ${run.durationMs} ms, when the other probe's stand-in finished`,
     );
   });
 
@@ -498,20 +514,29 @@ async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<vo
   }
 }
 
-/** mtr processes re-parented to init: an agent that died without taking its probes down. */
-function mtrProcessesWithParentGone(): number {
-  let count = 0;
+/** Pids of the live processes named `name` whose parent is `parentPid` (from /proc). */
+function childrenOf(parentPid: number, name: string): number[] {
+  const found: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // Zombies are already dead; only a live orphan is a leak.
-      const match = /^\d+ \((.*)\) (\S) (\d+)/.exec(stat);
-      if (match && (match[1] === 'mtr' || match[1] === 'mtr-packet') && match[2] !== 'Z' && match[3] === '1')
-        count++;
-    } catch {
-      // The process ended while we looked.
-    }
+    const stat = procStat(Number(entry));
+    if (stat !== null && stat.name === name && stat.ppid === parentPid && stat.state !== 'Z')
+      found.push(Number(entry));
   }
-  return count;
+  return found;
+}
+
+/** Alive and not a zombie (a zombie is dead, only not yet reaped). */
+function isLive(pid: number): boolean {
+  const stat = procStat(pid);
+  return stat !== null && stat.state !== 'Z';
+}
+
+function procStat(pid: number): { name: string; state: string; ppid: number } | null {
+  try {
+    const match = /^\d+ \((.*)\) (\S) (\d+)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return match === null ? null : { name: match[1] ?? '', state: match[2] ?? '', ppid: Number(match[3]) };
+  } catch {
+    return null; // the process ended while we looked
+  }
 }

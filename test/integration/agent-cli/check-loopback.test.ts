@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseResultDocument, RESULT_MAX_CHARS, SEED_KEYS } from '../../../common/result-schema.ts';
+import { halfwayMs } from '../../helpers/deadline.ts';
 import { AGENT, NODE12, runAgent, tempDir } from '../../helpers/run-agent.ts';
 
 const FAST = ['--count', '3', '--interval', '0.2'];
@@ -41,7 +42,10 @@ describe('agent check against loopback with real mtr', () => {
     assert.equal(resource?.method, 'icmp');
     assert.equal(resource?.verdict, 'ok');
     assert.equal(resource?.lossPct, 0);
-    assert.ok((resource?.latencyMs ?? 99) < 5, 'loopback latency is well under 5 ms');
+    // The latency is the destination's average in mtr's report, in ms (how close that is to the truth
+    // is the benchmark's business); a figure in seconds would fall below the microsecond.
+    assert.equal(resource?.latencyMs, resource?.hops?.at(-1)?.avgMs);
+    assert.ok((resource?.latencyMs ?? 0) >= 0.001, `latency ${resource?.latencyMs} ms`);
     assert.equal(doc.mtrId, '0');
     assert.equal(doc.gateway?.ip, '127.0.0.2');
     assert.equal(doc.gateway?.source, 'option');
@@ -55,7 +59,7 @@ describe('agent check against loopback with real mtr', () => {
     assert.deepEqual(line, doc.seed);
   });
 
-  it('a latency threshold below loopback latency flags it and writes both MTR files in the old layout', () => {
+  it('a latency threshold at loopback level flags exactly the paths above it, and MTR files in the old layout go with the flags', () => {
     const logDir = join(dir.path, 'flagged');
     const run = runAgent([
       'check',
@@ -75,10 +79,22 @@ describe('agent check against loopback with real mtr', () => {
     ]);
     assert.equal(run.status, 0, run.stderr);
     const doc = parseResultDocument(run.stdout);
-    // Loopback averages a few hundredths of a millisecond; a 0.1 ms threshold may or may not trip,
-    // so the test asserts the layout for whatever was flagged.
+    // Loopback averages a few hundredths of a millisecond, so a 0.1 ms threshold trips on some rounds
+    // only: each outcome is checked in full (the flagged layout with fixed figures is in
+    // stand-in-paths.test.ts, whose stand-in mtr reports 250 ms).
+    for (const r of doc.resources) {
+      assert.equal(r.latencyFlag, (r.latencyMs ?? 0) > 0.1, `${r.target}: ${r.latencyMs} ms against 0.1 ms`);
+    }
     const flagged = doc.resources.filter((r) => r.latencyFlag);
-    if (flagged.length === 0) return;
+    if (flagged.length === 0) {
+      assert.equal(doc.mtrId, '0');
+      assert.deepEqual(
+        doc.files.map((f) => f.kind),
+        ['report'],
+      );
+      assert.deepEqual(readdirSync(logDir), ['LATENCY-LOSS-CONNEXA-REPORT.json']);
+      return;
+    }
     assert.match(doc.mtrId, /^\d{14}$/);
     const resourceFile = join(logDir, `MTR-RESOURCE-${doc.mtrId}.txt`);
     const gatewayFile = join(logDir, `MTR-GATEWAY-${doc.mtrId}.txt`);
@@ -140,8 +156,15 @@ describe('agent check against loopback with real mtr', () => {
     const doc = parseResultDocument(run.stdout);
     assert.equal(doc.resources.length, 10);
     assert.ok(doc.resources.every((r) => r.verdict === 'ok'));
-    // One mtr run here is 3 x 0.2 s plus a 2 s grace time; ten in turn would take over 26 s.
-    assert.ok(doc.timings.probesMs < 10_000, `probes took ${doc.timings.probesMs} ms`);
+    // Concurrent probes take about as long as the longest path; probes in turn, their sum. Both come
+    // from this round, so the machine's load weighs on both.
+    const durations = doc.resources.map((r) => r.durationMs);
+    const longest = Math.max(...durations);
+    const sum = durations.reduce((a, b) => a + b, 0);
+    assert.ok(
+      doc.timings.probesMs < halfwayMs(longest, sum),
+      `probes took ${doc.timings.probesMs} ms for paths of ${durations.join(', ')} ms`,
+    );
     assert.ok(run.stdout.length < RESULT_MAX_CHARS);
   });
 

@@ -7,7 +7,14 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseResultDocument } from '../../../common/result-schema.ts';
-import { runAgent, tempDir } from '../../helpers/run-agent.ts';
+import { runAgent, standInBin, tempDir } from '../../helpers/run-agent.ts';
+
+/** mtr 0.95 JSON with one hop, the target, at 250 ms: every path is slow. */
+const SLOW_MTR = `#!/bin/sh
+if [ "$1" = "--version" ]; then echo "mtr 0.95"; exit 0; fi
+for last in "$@"; do :; done
+printf '{"report":{"mtr":{"src":"stand-in","dst":"%s","tos":0,"tests":2,"psize":"64","bitpattern":"0x00"},"hubs":[{"count":1,"host":"%s","Loss%%":0.0,"Snt":2,"Last":250.1,"Avg":250.0,"Best":249.9,"Wrst":250.1,"StDev":0.1}]}}\\n' "$last" "$last"
+`;
 
 describe('agent check: rotation of the report and MTR files', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -58,37 +65,41 @@ describe('agent check: rotation of the report and MTR files', () => {
     }
     writeFileSync(join(logDir, 'notes.txt'), 'mine\n');
 
-    // Loopback usually stays under 0.1 ms; whether or not this round is flagged, pruning runs.
-    const run = runAgent([
-      'check',
-      '--json',
-      '--resources',
-      '127.0.0.1',
-      '--count',
-      '2',
-      '--interval',
-      '0.2',
-      '--latency-threshold',
-      '0.1',
-      '--hops',
-      '1',
-      '--gateway-ip',
-      '127.0.0.1',
-      '--log-dir',
-      logDir,
-      '--max-mtr-files',
-      '4',
-    ]);
+    // A stand-in mtr reports 250 ms on every path, so the round is always flagged and writes its own
+    // two files: the newest, which pruning must keep (real loopback would flag on some rounds only).
+    const bin = standInBin(join(dir.path, 'slow'), { mtr: SLOW_MTR });
+    const run = runAgent(
+      [
+        'check',
+        '--json',
+        '--resources',
+        '127.0.0.1',
+        '--count',
+        '2',
+        '--interval',
+        '0.2',
+        '--gateway-ip',
+        '127.0.0.1',
+        '--log-dir',
+        logDir,
+        '--max-mtr-files',
+        '4',
+      ],
+      { env: { PATH: `${bin}:${process.env.PATH ?? ''}` } },
+    );
 
     assert.equal(run.status, 0, run.stderr);
+    const doc = parseResultDocument(run.stdout);
+    assert.match(doc.mtrId, /^\d{14}$/, 'the round was flagged');
     const mtrFiles = readdirSync(logDir)
       .filter((f) => f.startsWith('MTR-'))
       .sort();
-    assert.equal(mtrFiles.length, 4, mtrFiles.join(' '));
+    assert.deepEqual(mtrFiles, [
+      `MTR-GATEWAY-20200101000005.txt`,
+      `MTR-GATEWAY-${doc.mtrId}.txt`,
+      `MTR-RESOURCE-20200101000005.txt`,
+      `MTR-RESOURCE-${doc.mtrId}.txt`,
+    ]);
     assert.ok(readdirSync(logDir).includes('notes.txt'));
-    const doc = parseResultDocument(run.stdout);
-    if (doc.mtrId !== '0') {
-      assert.ok(mtrFiles.includes(`MTR-RESOURCE-${doc.mtrId}.txt`), 'the newest files are kept');
-    }
   });
 });

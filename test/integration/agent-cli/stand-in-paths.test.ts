@@ -170,9 +170,11 @@ function assertTcpFallbackOk(run: AgentRun, logDir: string): void {
   assert.equal(resource?.lossPct, 0);
   assert.equal(resource?.trouble, null);
   assert.deepEqual(resource?.errors, []);
+  // A connect time in ms (its accuracy is the benchmark's business): read as seconds, a loopback
+  // connect would fall below the microsecond; the verdict 'ok' already puts it under the threshold.
   assert.ok(
-    typeof resource?.latencyMs === 'number' && resource.latencyMs > 0 && resource.latencyMs < 50,
-    `a loopback connect takes well under 50 ms, got ${resource?.latencyMs}`,
+    typeof resource?.latencyMs === 'number' && resource.latencyMs >= 0.001,
+    `TCP connect time ${resource?.latencyMs} ms`,
   );
   // The silent path is kept as evidence even though the fallback measured the destination.
   assert.deepEqual(
@@ -336,7 +338,17 @@ describe('agent bundle on stand-in mtr paths', () => {
       assert.equal(resource?.method, 'http', JSON.stringify(resource));
       assert.equal(resource?.verdict, 'ok');
       assert.equal(resource?.lossPct, 0);
-      assert.ok(typeof resource?.latencyMs === 'number' && resource.latencyMs < 100);
+      // Judged by the requests' TCP connect time, in ms, under the threshold (verdict 'ok'); the whole
+      // request comes after the connect. How close to the truth is the benchmark's business.
+      assert.equal(resource?.latencyBasis, 'tcp-connect');
+      assert.ok(
+        typeof resource?.latencyMs === 'number' && resource.latencyMs >= 0.001,
+        `HTTP connect time ${resource?.latencyMs} ms`,
+      );
+      assert.ok(
+        typeof resource?.requestMs === 'number' && resource.requestMs >= resource.latencyMs,
+        `request ${resource?.requestMs} ms, connect ${resource?.latencyMs} ms`,
+      );
       assert.deepEqual(requests, ['HEAD /health', 'HEAD /health', 'HEAD /health']);
       assert.deepEqual(mtrCalls(standIn), ['-n --json -4 -c 3 -i 0.2 -G 2 -- 127.0.0.1']);
     } finally {

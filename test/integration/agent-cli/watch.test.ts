@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseResultDocument } from '../../../common/result-schema.ts';
+import { halfwayMs } from '../../helpers/deadline.ts';
 import { roundLockExists } from '../../helpers/round-lock.ts';
 import { AGENT, runAgent, tempDir } from '../../helpers/run-agent.ts';
 
@@ -89,7 +90,12 @@ describe('agent watch', () => {
       child.kill(signal);
 
       assert.equal(await exit, 0);
-      assert.ok(Date.now() - stopAsked < 3000, 'stopped without waiting for the next slot');
+      // The next round is due 10 minutes after the first began.
+      const stoppedAfterMs = Date.now() - stopAsked;
+      assert.ok(
+        stoppedAfterMs < halfwayMs(0, 10 * 60_000),
+        `stopped ${stoppedAfterMs} ms after ${signal}: it waited for the next slot`,
+      );
       assert.equal(roundLockExists(logDir), false);
     });
   }

@@ -11,6 +11,7 @@ import { discoverGateway, type GatewayDiscoveryOptions } from '../../../agent/ga
 import { runProcess } from '../../../agent/process/run-process.ts';
 import type { RunProcess } from '../../../agent/process/types.ts';
 import { GATEWAY_DISCOVERY_TIMEOUT_MS } from '../../../common/round-budget.ts';
+import { assertEndedByDeadline } from '../../helpers/deadline.ts';
 
 const BIN = path.join(__dirname, '..', '..', 'fixtures', 'bin');
 const MISSING = path.join(os.tmpdir(), 'no-such-dir-for-gateway-tests', 'openvpn3');
@@ -272,11 +273,20 @@ describe('discoverGateway: OpenVPN 3 sessions (stand-in executables)', () => {
       { run: runProcess },
     );
 
-    // Assess
+    // Assess: sessions-list got what was left of the one budget, and was stopped then.
     const elapsed = Date.now() - started;
-    assert.ok(elapsed < budgetMs + 1500, `discovery took ${elapsed} ms for a ${budgetMs} ms budget`);
     assert.equal(result.ip, null);
     assert.equal(result.errors[0]?.code, 'E_GATEWAY');
+    const stepMs = Number(/did not finish within (\d+) ms/.exec(result.errors[0]?.message ?? '')?.[1]);
+    assert.ok(
+      stepMs > 0 && stepMs <= budgetMs,
+      `sessions-list was given ${stepMs} ms of a ${budgetMs} ms budget`,
+    );
+    assertEndedByDeadline(elapsed, {
+      deadlineMs: stepMs,
+      alternativeMs: 30_000,
+      alternative: 'the stand-in finishing its `sleep 30`',
+    });
     assert.match(result.errors[0]?.message ?? '', /openvpn3 sessions-list did not finish within \d+ ms/);
   });
 

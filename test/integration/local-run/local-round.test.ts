@@ -10,7 +10,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { hostname, tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { FLEET_METRICS, LEGACY_METRIC } from '../../../common/metric-names.ts';
+import { FLEET_METRICS, LEGACY_FILTER_PATTERN, LEGACY_METRIC } from '../../../common/metric-names.ts';
 import { SEED_KEYS } from '../../../common/result-schema.ts';
 import { localInstanceId } from '../../../functions/local/local-inventory.ts';
 
@@ -66,16 +66,30 @@ function seedLines(lines: StreamLine[]): Record<string, unknown>[] {
     .map((l) => JSON.parse(l.message) as Record<string, unknown>);
 }
 
-/** The old metric filter `{ ($.LATENCY_FLAG = "1") || ($.LOSS_FLAG = "1") }`: string comparison on JSON lines. */
+/**
+ * Whether the deployed metric filter (LEGACY_FILTER_PATTERN, which the template test pins in
+ * serverless.yml) counts a log message, evaluated as CloudWatch Logs does for the pattern's form
+ * `{ ($.KEY = "value") || ... }`: string equality on top-level keys of a JSON message; a message
+ * that is not a JSON object never matches. A pattern of another form fails the test until this
+ * evaluator learns it, so the test cannot drift from the filter it stands for.
+ */
 function legacyFilterMatches(message: string): boolean {
+  const clauses = (/^\{ (.*) \}$/.exec(LEGACY_FILTER_PATTERN)?.[1] ?? '')
+    .split(' || ')
+    .map((clause) => /^\(\$\.([A-Za-z_]+) = "([^"]*)"\)$/.exec(clause));
+  assert.ok(
+    clauses.length > 0 && clauses.every((c) => c !== null),
+    `unsupported filter pattern ${LEGACY_FILTER_PATTERN}`,
+  );
   let value: unknown;
   try {
     value = JSON.parse(message);
   } catch {
     return false;
   }
-  if (typeof value !== 'object' || value === null) return false;
-  return Reflect.get(value, 'LATENCY_FLAG') === '1' || Reflect.get(value, 'LOSS_FLAG') === '1';
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const record = value as Record<string, unknown>;
+  return clauses.some((c) => c !== null && record[c[1] ?? ''] === c[2]);
 }
 
 interface Emf {

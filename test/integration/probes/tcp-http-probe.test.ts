@@ -10,6 +10,14 @@ import { after, describe, it } from 'node:test';
 import { httpProbe } from '../../../agent/probes/http-probe.ts';
 import { tcpProbe } from '../../../agent/probes/tcp-probe.ts';
 import { InvalidInputError } from '../../../common/errors.ts';
+import { assertEndedByDeadline } from '../../helpers/deadline.ts';
+import {
+  carriesDelay,
+  fastestAndScatter,
+  lacksDelay,
+  measureUntil,
+  problems,
+} from '../../helpers/latency.ts';
 import { silentPort } from '../../helpers/silent-port.ts';
 
 const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'probe-test-'));
@@ -67,7 +75,8 @@ describe('tcpProbe', () => {
     });
     assert.equal(samples.method, 'tcp');
     assert.equal(samples.rttsMs.length, 3);
-    for (const rtt of samples.rttsMs) assert.ok(rtt !== null && rtt >= 0 && rtt < 1_000, String(rtt));
+    // A time, in ms, under the timeout (an attempt past it is a null, not a time).
+    for (const rtt of samples.rttsMs) assert.ok(rtt !== null && rtt >= 0.001 && rtt < 2_000, String(rtt));
     assert.deepEqual(samples.errors, []);
   });
 
@@ -93,7 +102,7 @@ describe('tcpProbe', () => {
         '::1',
       ));
     } catch {
-      t.skip('no IPv6 loopback');
+      t.skip('optional: this machine has no IPv6 loopback');
       return;
     }
     const samples = await tcpProbe({ address: '::1', port, count: 1, intervalMs: 0, timeoutMs: 2_000 });
@@ -111,14 +120,19 @@ describe('tcpProbe', () => {
       port: silent.port,
       count: 6,
       intervalMs: 20,
-      timeoutMs: 400,
+      timeoutMs: 1_000,
     });
     const tookMs = Number(process.hrtime.bigint() - started) / 1e6;
     // Assess
     assert.deepEqual(samples.rttsMs, [null, null, null, null, null, null], JSON.stringify(samples));
-    assert.deepEqual(samples.errors, ['timeout after 400 ms (6 of 6)']);
-    // 5 intervals + 1 timeout, not 6 timeouts in turn (2,400 ms).
-    assert.ok(tookMs >= 390 && tookMs < 1_200, `took ${tookMs} ms, expected about 5 intervals + 1 timeout`);
+    assert.deepEqual(samples.errors, ['timeout after 1000 ms (6 of 6)']);
+    // Overlapping: 5 intervals + 1 timeout (1.1 s); one after another, each attempt would wait out
+    // its own timeout (6 s). Halfway between tells them apart on a loaded machine.
+    assertEndedByDeadline(tookMs, {
+      deadlineMs: 5 * 20 + 1_000,
+      alternativeMs: 6 * 1_000,
+      alternative: 'the attempts timing out one after another',
+    });
   });
 
   it('starts attempts intervalMs apart', async () => {
@@ -126,7 +140,12 @@ describe('tcpProbe', () => {
     const started = process.hrtime.bigint();
     await tcpProbe({ address: '127.0.0.1', port, count: 5, intervalMs: 50, timeoutMs: 2_000 });
     const tookMs = Number(process.hrtime.bigint() - started) / 1e6;
-    assert.ok(tookMs >= 190 && tookMs < 1_000, `took ${tookMs} ms`);
+    // The fifth attempt starts 4 intervals after the first; the interval read as seconds would take 200 s.
+    assertEndedByDeadline(tookMs, {
+      deadlineMs: 4 * 50,
+      alternativeMs: 4 * 50 * 1000,
+      alternative: 'the interval taken as seconds',
+    });
   });
 
   it('rejects an address that is not an IP literal', async () => {
@@ -192,29 +211,55 @@ describe('httpProbe', () => {
   });
 
   it('judges by the connect time: a response delayed by 100 ms shows in requestsMs, not in rttsMs', async () => {
-    // Prepare
-    const { port } = await listen(
-      http.createServer((_request, response) => {
-        setTimeout(() => response.end(), 100);
-      }),
-    );
+    // Prepare: a server answering at once, probed alongside, is the baseline: the machine's load
+    // weighs on both.
+    const server = (delayMs: number) =>
+      listen(http.createServer((_request, response) => setTimeout(() => response.end(), delayMs)));
+    const [prompt, late] = await Promise.all([server(0), server(100)]);
+    const probe = (port: number) =>
+      httpProbe({
+        url: `http://127.0.0.1:${port}/`,
+        address: '127.0.0.1',
+        count: 5,
+        intervalMs: 10,
+        timeoutMs: 2_000,
+      });
+
     // Act
-    const samples = await httpProbe({
-      url: `http://127.0.0.1:${port}/`,
-      address: '127.0.0.1',
-      count: 2,
-      intervalMs: 10,
-      timeoutMs: 2_000,
-    });
-    // Assess: each connect time is below its request time by at least the server's 100 ms.
-    assert.equal(samples.requestsMs?.length, 2);
-    samples.rttsMs.forEach((rtt, index) => {
-      const request = samples.requestsMs?.[index];
-      assert.ok(typeof rtt === 'number' && typeof request === 'number', JSON.stringify(samples));
+    const { slow } = await measureUntil(
+      'a response 100 ms late',
+      async () => ({ base: await probe(prompt.port), slow: await probe(late.port) }),
+      ({ base, slow }) => {
+        const baseRequest = fastestAndScatter(base.requestsMs ?? []);
+        const slowRequest = fastestAndScatter(slow.requestsMs ?? []);
+        return problems(
+          carriesDelay(
+            'fastest response',
+            slowRequest.fastestMs,
+            baseRequest.fastestMs,
+            100,
+            slowRequest.stdevMs,
+          ),
+          lacksDelay(
+            'fastest connect',
+            fastestAndScatter(slow.rttsMs).fastestMs,
+            fastestAndScatter(base.rttsMs).fastestMs,
+            100,
+          ),
+        );
+      },
+    );
+
+    // Assess: each connect time is below its request time by at least the server's 100 ms (a floor:
+    // load only adds to the request).
+    assert.equal(slow.requestsMs?.length, 5);
+    slow.rttsMs.forEach((rtt, index) => {
+      const request = slow.requestsMs?.[index];
+      assert.ok(typeof rtt === 'number' && typeof request === 'number', JSON.stringify(slow));
       assert.ok(request >= 95, `request ${request} ms includes the 100 ms server delay`);
       assert.ok(request - rtt >= 95, `connect ${rtt} ms excludes the server delay (request ${request} ms)`);
     });
-    assert.deepEqual(samples.errors, []);
+    assert.deepEqual(slow.errors, []);
   });
 
   it('counts a refused port (RST) as an answered connection with no response, like the TCP probe', async () => {
@@ -239,14 +284,19 @@ describe('httpProbe', () => {
       address: '127.0.0.1',
       count: 3,
       intervalMs: 50,
-      timeoutMs: 300,
+      timeoutMs: 1_000,
     });
     const tookMs = Number(process.hrtime.bigint() - started) / 1e6;
-    for (const rtt of samples.rttsMs) assert.ok(typeof rtt === 'number' && rtt < 300, String(rtt));
+    // The handshake answered before the timeout; no request got a response.
+    for (const rtt of samples.rttsMs) assert.ok(typeof rtt === 'number' && rtt < 1_000, String(rtt));
     assert.deepEqual(samples.requestsMs, [null, null, null]);
-    assert.deepEqual(samples.errors, ['no response: timeout after 300 ms (3 of 3)']);
-    // 2 intervals + 1 timeout, not 3 timeouts.
-    assert.ok(tookMs >= 390 && tookMs < 850, `took ${tookMs} ms`);
+    assert.deepEqual(samples.errors, ['no response: timeout after 1000 ms (3 of 3)']);
+    // 2 intervals + 1 timeout (1.1 s), not 3 timeouts one after another (3 s or more).
+    assertEndedByDeadline(tookMs, {
+      deadlineMs: 2 * 50 + 1_000,
+      alternativeMs: 3 * 1_000,
+      alternative: 'three timeouts one after another',
+    });
   });
 
   it('probes https with a self-signed certificate and sends the URL name as SNI', async (t) => {

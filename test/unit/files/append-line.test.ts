@@ -58,10 +58,9 @@ describe('appendLine', () => {
 
   it('completes a torn tail written a moment ago, once the file has stayed unchanged', () => {
     fs.writeFileSync(file, '{"a":1}\n{"b":');
-    const started = Date.now();
+    // No time bound: appendLine's wait has its own limit, and a hang is the runner's to catch.
     appendLine(logDir, NAME, '{"c":3}');
     assert.deepEqual(linesOf(fs.readFileSync(file, 'utf8')), ['{"a":1}', '{"b":', '{"c":3}']);
-    assert.ok(Date.now() - started < 5_000);
   });
 
   it('does not add a blank line when the file already ends with a newline or is empty', () => {
@@ -104,12 +103,13 @@ describe('appendLine', () => {
     const child = spawnFixture('append-writer.ts', [file, 'victim', 'forever', '300']);
     children.push(child);
     await lineReader(child).next((line) => line === 'STARTED');
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    // Killed once it has written 50 lines more, however busy the machine is (not after a fixed time).
+    while (linesOf(fs.readFileSync(file, 'utf8')).length < 150) await new Promise((r) => setTimeout(r, 10));
     child.kill('SIGKILL');
     assert.equal((await exited(child)).signal, 'SIGKILL');
     appendLine(logDir, NAME, '{"after":"kill"}');
     const lines = linesOf(fs.readFileSync(file, 'utf8'));
-    assert.ok(lines.length > 101, `the writer was killed mid-stream (${lines.length} lines)`);
+    assert.ok(lines.length > 150, `the writer was killed mid-stream (${lines.length} lines)`);
     for (const line of lines)
       assert.doesNotThrow(() => JSON.parse(line), `unparseable line: ${line.slice(0, 80)}`);
     assert.deepEqual(JSON.parse(lines[lines.length - 1] ?? ''), { after: 'kill' });
@@ -165,12 +165,12 @@ describe('appendLine in a directory another user controls (the agent is root)', 
 
   it('refuses a FIFO as the report at once instead of waiting for a reader', () => {
     plantFifo(path.join(logs, NAME));
-    const started = Date.now();
+    // No time bound: an open that waited for a reader would block this process for good, which
+    // the runner's --test-timeout catches; the refusal names the FIFO it did not open.
     assertRefused(
       () => appendLine(userDir, NAME, '{"a":1}'),
       /is a FIFO \(named pipe\); refusing to append to it/,
     );
-    assert.ok(Date.now() - started < 5_000);
   });
 
   it('refuses a report hard-linked to another file, and one owned by another user', () => {

@@ -27,6 +27,7 @@ import {
   plantFifo,
   plantSymlink,
 } from '../../helpers/hostile-dir.ts';
+import { measureUntil, problems } from '../../helpers/latency.ts';
 
 const children: ChildProcessWithoutNullStreams[] = [];
 let dir = '';
@@ -42,10 +43,10 @@ after(async () => {
   await killAll(children);
 });
 
-function spawnHolder(waitGo = false, staleAfterMs?: number) {
+function spawnHolder(waitGo = false, staleAfterMs?: number, lockDir = dir) {
   const env =
     staleAfterMs === undefined ? undefined : { ...process.env, LOCK_STALE_AFTER_MS: String(staleAfterMs) };
-  const child = spawnFixture('lock-holder.ts', waitGo ? [dir, 'wait-go'] : [dir], env);
+  const child = spawnFixture('lock-holder.ts', waitGo ? [lockDir, 'wait-go'] : [lockDir], env);
   children.push(child);
   return { child, reader: lineReader(child) };
 }
@@ -116,13 +117,16 @@ function strayFiles(): string[] {
 
 describe('acquireLock', () => {
   it('creates the lock file with pid, startedAt, hostname and procStart, and release removes it', () => {
+    const before = Date.now();
     const lock = acquireRoundLockIn(dir);
+    const after = Date.now();
     const content = JSON.parse(fs.readFileSync(lock.path, 'utf8'));
     assert.equal(lock.path, path.join(dir, LOCK_FILE_NAME));
     assert.equal(content.pid, process.pid);
     assert.equal(content.hostname, os.hostname());
     assert.equal(content.procStart, readProcStart(process.pid));
-    assert.ok(Math.abs(Date.parse(content.startedAt) - Date.now()) < 60_000);
+    const startedAt = Date.parse(content.startedAt);
+    assert.ok(startedAt >= before && startedAt <= after, `startedAt ${content.startedAt}`);
     lock.release();
     assert.equal(fs.existsSync(lock.path), false);
     assert.deepEqual(strayFiles(), []);
@@ -261,33 +265,77 @@ describe('acquireLock', () => {
   });
 
   // Racers judge age with a 2 s stale age; the planted lock is 2.5 s old when they start, the
-  // winner's lock milliseconds old when the others look at it.
+  // winner's lock milliseconds old when the others look at it, unless the machine is so busy that
+  // the race itself lasts longer than the stale age (then a late racer rightly takes the winner's
+  // lock over as stale). So the race's own duration decides what its outcome proves.
   const RACE_STALE_MS = 2_000;
+  const RACERS = 8;
   for (const [name, stale, waitMs] of [
     ['a dead pid', async () => lockBy(await deadPid(), { procStart: null }), 0],
     ['a live pid but a ctime older than the stale age', async () => lockBy(1), RACE_STALE_MS + 500],
   ] as const) {
-    it(`lets exactly one of 8 racing processes take over a stale lock with ${name}`, async () => {
-      writeLock(await stale());
-      const planted = Date.now();
-      const racers = Array.from({ length: 8 }, () => spawnHolder(true, RACE_STALE_MS));
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, planted + waitMs - Date.now())));
-      await Promise.all(racers.map((r) => r.reader.next((line) => line === 'READY')));
-      for (const r of racers) r.child.stdin.write('go\n');
-      const results = await Promise.all(
-        racers.map((r) => r.reader.next((line) => /^(ACQUIRED|LOCKED|ERROR)/.test(line))),
+    it(`lets exactly one of ${RACERS} racing processes take over a stale lock with ${name}`, async () => {
+      /** One race in a directory of its own: the result lines, what the lock file named, what was left. */
+      const race = async () => {
+        const raceDir = fs.mkdtempSync(path.join(dir, 'race-'));
+        const planted = await stale();
+        fs.writeFileSync(path.join(raceDir, LOCK_FILE_NAME), JSON.stringify(planted));
+        const plantedAt = Date.now();
+        const racers = Array.from({ length: RACERS }, () => spawnHolder(true, RACE_STALE_MS, raceDir));
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, plantedAt + waitMs - Date.now())));
+        await Promise.all(racers.map((r) => r.reader.next((line) => line === 'READY')));
+        const goAt = Date.now();
+        for (const r of racers) r.child.stdin.write('go\n');
+        const results = await Promise.all(
+          racers.map((r) => r.reader.next((line) => /^(ACQUIRED|LOCKED|ERROR)/.test(line))),
+        );
+        // The last answer's arrival: no racer decided later than this.
+        const raceMs = Date.now() - goAt;
+        const lockPid = JSON.parse(fs.readFileSync(path.join(raceDir, LOCK_FILE_NAME), 'utf8')).pid;
+        for (const r of racers) r.child.stdin.end();
+        await Promise.all(racers.map((r) => exited(r.child)));
+        const left = fs.readdirSync(raceDir);
+
+        // What no load explains fails at once.
+        const report = `${results.join('\n')}\n(race lasted ${raceMs} ms)`;
+        const winners = results
+          .filter((line) => line.startsWith('ACQUIRED'))
+          .map((l) => Number(l.split(' ')[1]));
+        assert.ok(winners.length >= 1, `no racer took the stale lock over:\n${report}`);
+        if (raceMs < RACE_STALE_MS) {
+          // No lock could have aged past the racers' stale age: a second winner is a broken lock.
+          assert.equal(winners.length, 1, `two racers hold the lock:\n${report}`);
+        }
+        for (const line of results.filter((l) => !l.startsWith('ACQUIRED'))) {
+          const named = /^LOCKED (\d+)$/.exec(line)?.[1];
+          assert.ok(
+            named !== undefined && (winners.includes(Number(named)) || Number(named) === planted.pid),
+            `a racer neither took the lock nor named a holder:\n${report}`,
+          );
+        }
+        return { results, raceMs, winners, lockPid, left, stalePid: planted.pid };
+      };
+
+      const { winners, lockPid, left } = await measureUntil(
+        `${RACERS} racers on a stale lock`,
+        race,
+        ({ results, raceMs, winners, stalePid }) =>
+          problems(
+            // Only when the race outlasted the stale age (asserted in race()).
+            winners.length === 1
+              ? null
+              : `${winners.length} winners: the race lasted ${raceMs} ms, longer than the ${RACE_STALE_MS} ms stale age`,
+            // A racer whose attempts ran out while another was still removing the stale lock (held
+            // off the CPU) names the stale lock's holder: busy is right, the holder is not known yet.
+            results.includes(`LOCKED ${stalePid}`)
+              ? `a racer gave up naming the stale holder ${stalePid} while the takeover was under way (race ${raceMs} ms)`
+              : null,
+          ),
       );
-      const winners = results.filter((line) => line.startsWith('ACQUIRED'));
-      assert.equal(winners.length, 1, results.join('\n'));
-      const winnerPid = Number(winners[0]?.split(' ')[1]);
-      assert.deepEqual(
-        results.filter((line) => !line.startsWith('ACQUIRED')),
-        Array.from({ length: 7 }, () => `LOCKED ${winnerPid}`),
-      );
-      assert.equal(JSON.parse(fs.readFileSync(path.join(dir, LOCK_FILE_NAME), 'utf8')).pid, winnerPid);
-      for (const r of racers) r.child.stdin.end();
-      await Promise.all(racers.map((r) => exited(r.child)));
-      assert.deepEqual(fs.readdirSync(dir), [], 'no lock, temp, break or stale files left behind');
+
+      const [winnerPid] = winners;
+      assert.equal(lockPid, winnerPid, 'the lock names the one winner');
+      assert.deepEqual(left, [], 'no lock, temp, break or stale files left behind');
     });
   }
 });
@@ -295,7 +343,8 @@ describe('acquireLock', () => {
 describe('acquireLock: what else can sit at the lock path', () => {
   it('refuses a FIFO at once, without opening it (open would wait for a writer)', () => {
     plantFifo(path.join(dir, LOCK_FILE_NAME));
-    const started = Date.now();
+    // No time bound: an open that waited for a writer would block this process for good, which the
+    // runner's --test-timeout catches; the refusal says it did not open the FIFO.
     assert.throws(
       () => acquireRoundLockIn(dir),
       (error: unknown) => {
@@ -308,7 +357,6 @@ describe('acquireLock: what else can sit at the lock path', () => {
         return true;
       },
     );
-    assert.ok(Date.now() - started < 5_000);
     assert.ok(fs.lstatSync(path.join(dir, LOCK_FILE_NAME)).isFIFO(), 'left for a person to look at');
   });
 

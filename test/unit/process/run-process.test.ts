@@ -4,8 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { childSearchPath } from '../../../agent/process/child-env.ts';
-import { runProcess } from '../../../agent/process/run-process.ts';
+import { KILL_GRACE_MS, OUTPUT_DRAIN_MS, runProcess } from '../../../agent/process/run-process.ts';
 import { InvalidInputError } from '../../../common/errors.ts';
+import { assertEndedByDeadline, halfwayMs } from '../../helpers/deadline.ts';
 
 const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'run-process-test-'));
 after(() => fs.rmSync(tempDir, { recursive: true, force: true }));
@@ -151,7 +152,11 @@ describe('runProcess', () => {
     assert.equal(result.timedOut, true);
     assert.equal(result.exitCode, null);
     assert.equal(result.signal, 'SIGTERM');
-    assert.ok(result.durationMs >= 190 && result.durationMs < 5_000, `took ${result.durationMs} ms`);
+    assertEndedByDeadline(result.durationMs, {
+      deadlineMs: 200,
+      alternativeMs: 30_000,
+      alternative: 'the end of `sleep 30`',
+    });
   });
 
   it('kills the whole process group at timeout, including a grandchild that holds the pipes', async () => {
@@ -166,13 +171,21 @@ describe('runProcess', () => {
     const result = await runProcess(process.execPath, ['-e', script], { timeoutMs: 500 });
     // Assess: a surviving grandchild would hold the pipes and delay the result until it exits.
     assert.equal(result.timedOut, true);
-    assert.ok(result.durationMs < 5_000, `took ${result.durationMs} ms`);
+    assertEndedByDeadline(result.durationMs, {
+      deadlineMs: 500,
+      alternativeMs: 60_000,
+      alternative: "the grandchild's `sleep 60` releasing the pipes",
+    });
     const grandchildPid = Number(result.stdout.trim());
     assert.ok(
       Number.isInteger(grandchildPid) && grandchildPid > 0,
       `stdout was ${JSON.stringify(result.stdout)}`,
     );
-    assert.equal(await waitUntilGone(grandchildPid, 2_000), true, `grandchild ${grandchildPid} still runs`);
+    assert.equal(
+      await waitUntilGone(grandchildPid, halfwayMs(0, 60_000)),
+      true,
+      `grandchild ${grandchildPid} still runs`,
+    );
   });
 
   it('escalates to SIGKILL for a group member that ignores SIGTERM', async () => {
@@ -190,7 +203,13 @@ describe('runProcess', () => {
     assert.equal(result.timedOut, true);
     const grandchildPid = Number(result.stdout.trim());
     assert.ok(grandchildPid > 0, `stdout was ${JSON.stringify(result.stdout)}`);
-    assert.equal(await waitUntilGone(grandchildPid, 2_000), true, `grandchild ${grandchildPid} still runs`);
+    // Without SIGKILL the grandchild would live for ever: the poll only has to outlast the grace
+    // on a busy machine, and costs nothing when the grandchild is gone.
+    assert.equal(
+      await waitUntilGone(grandchildPid, KILL_GRACE_MS + 30_000),
+      true,
+      `grandchild ${grandchildPid} still runs`,
+    );
   });
 
   it('reports ENOENT with exit code null for a binary that does not exist', async () => {
@@ -302,11 +321,11 @@ describe('runProcess ends by its deadline, whatever the descendants do', () => {
       assert.equal(result.outputLeftOpen, true);
       assert.match(result.stdout, /^report from \d+\n/);
       assert.match(result.stderr, /held open .* outside its process group/);
-      assert.ok(result.durationMs >= timeoutMs, `ended after ${result.durationMs} ms`);
-      assert.ok(
-        result.durationMs < holdMs / 2,
-        `ended after ${result.durationMs} ms: it waited for the grandchild (${holdMs} ms)`,
-      );
+      assertEndedByDeadline(result.durationMs, {
+        deadlineMs: timeoutMs,
+        alternativeMs: holdMs,
+        alternative: 'the grandchild releasing the pipe',
+      });
       assert.equal(isRunning(holder), true, 'the grandchild still held the pipe when the run ended');
     } finally {
       killQuietly(holder);
@@ -323,8 +342,8 @@ describe('runProcess ends by its deadline, whatever the descendants do', () => {
       assert.equal(result.outputLeftOpen, true);
       assert.match(result.stdout, /^report from \d+\ngrandchild \d+\n$/);
       assert.ok(
-        result.durationMs < timeoutMs / 4,
-        `ended after ${result.durationMs} ms of a ${timeoutMs} ms timeout`,
+        result.durationMs < halfwayMs(OUTPUT_DRAIN_MS, timeoutMs),
+        `ended after ${result.durationMs} ms: nearer its ${timeoutMs} ms timeout than the ${OUTPUT_DRAIN_MS} ms drain`,
       );
     } finally {
       killQuietly(holder);
@@ -344,8 +363,16 @@ describe('runProcess ends by its deadline, whatever the descendants do', () => {
     try {
       assert.equal(result.exitCode, 0);
       assert.equal(result.outputLeftOpen, false);
-      assert.ok(result.durationMs < timeoutMs / 4, `ended after ${result.durationMs} ms`);
-      assert.equal(await waitUntilGone(member, 2_000), true, `group member ${member} still runs`);
+      assert.ok(
+        result.durationMs < halfwayMs(0, timeoutMs),
+        `ended after ${result.durationMs} ms: nearer its ${timeoutMs} ms timeout than the child's exit`,
+      );
+      // Left alone, the member would run its `sleep 60`.
+      assert.equal(
+        await waitUntilGone(member, halfwayMs(0, 60_000)),
+        true,
+        `group member ${member} still runs`,
+      );
     } finally {
       killQuietly(member);
     }
@@ -362,7 +389,12 @@ describe('runProcess ends by its deadline, whatever the descendants do', () => {
     const member = grandchildPid(result.stdout);
     try {
       assert.equal(result.exitCode, 0);
-      assert.equal(await waitUntilGone(member, 2_000), true, `group member ${member} outlived the run`);
+      // Left alone, the member would run its `sleep 60`.
+      assert.equal(
+        await waitUntilGone(member, halfwayMs(0, 60_000)),
+        true,
+        `group member ${member} outlived the run`,
+      );
     } finally {
       killQuietly(member);
     }
@@ -377,7 +409,10 @@ describe('runProcess ends by its deadline, whatever the descendants do', () => {
     assert.equal(result.aborted, true);
     assert.equal(result.timedOut, false);
     assert.equal(result.signal, 'SIGTERM');
-    assert.ok(result.durationMs < timeoutMs / 4, `ended after ${result.durationMs} ms`);
+    assert.ok(
+      result.durationMs < halfwayMs(100, timeoutMs),
+      `ended after ${result.durationMs} ms: nearer its ${timeoutMs} ms timeout than the abort at 100 ms`,
+    );
   });
 
   it('does not start a run whose signal has already fired', async () => {

@@ -160,4 +160,205 @@ describe('fitting the result document into the SSM output limit', () => {
     assert.ok(fitted.resources.every((r) => (r.unmeasured?.detail.length ?? 0) <= 200));
     assert.equal(doc.resources[0]?.unmeasured?.detail.length, 536, 'the input document is not modified');
   });
+
+  describe('when clipping texts is not enough', () => {
+    /** The largest round the settings allow: 50 URL targets of 512 characters on IPv6 addresses. */
+    function largeRound(o: { errors: number; messageChars: number; warnings: number }): ResultDocument {
+      const url = (i: number) =>
+        `https://intranet.corp.example/${String(i).padStart(3, '0')}/${'a'.repeat(470)}`;
+      const resources = Array.from(
+        { length: 50 },
+        (_, i): ResourceResult => ({
+          ...resource(url(i), i % 2 === 0),
+          address: `2001:db8:ffff:ffff:ffff:ffff:ffff:${(0x1000 + i).toString(16)}`,
+          lossPct: 12.5,
+          trouble: {
+            kind: 'latency',
+            hop: 3,
+            host: '2001:db8:ffff:ffff:ffff:ffff:ffff:ffff',
+            side: i % 2 === 0 ? 'resource' : 'tunnel',
+          },
+          errors: Array.from({ length: o.errors }, (_, k) => ({
+            code: k === 0 ? ('E_PROBE' as const) : ('E_MTR_TIMEOUT' as const),
+            message: `probe ${k} of 10.0.0.${i}: ${'x'.repeat(o.messageChars)}`,
+          })),
+        }),
+      );
+      const doc = documentWith(resources);
+      doc.seed = {
+        HOSTNAME: 'h',
+        'RESOURCE(S)': resources.map((r) => r.target),
+        GATEWAY_IP: '203.0.113.9',
+        LATENCY_FLAG: '1',
+        'LATENCY_(ms)': '120.0',
+        'LATENCY_THRESHOLD_(ms)': '75',
+        LOSS_FLAG: '0',
+        'HOP_LOSS_(%)': '12.5',
+        'LOSS_THRESHOLD_(%)': '5',
+        'MTR-ID_(YYYYMMDDHHMMSS)': '20260101000000',
+      };
+      doc.warnings = Array.from({ length: o.warnings }, (_, i) => `${url(i)}: ${'w'.repeat(300)}`);
+      return doc;
+    }
+
+    /** Everything the round measured, per resource: what no shrink step may drop. */
+    const measured = (doc: ResultDocument) =>
+      doc.resources.map((r) => ({
+        address: r.address,
+        method: r.method,
+        latencyMs: r.latencyMs,
+        latencyBasis: r.latencyBasis,
+        requestMs: r.requestMs,
+        lossPct: r.lossPct,
+        latencyFlag: r.latencyFlag,
+        lossFlag: r.lossFlag,
+        verdict: r.verdict,
+        unmeasuredReason: r.unmeasured?.reason ?? null,
+        trouble: r.trouble,
+        durationMs: r.durationMs,
+      }));
+
+    it('drops error messages and keeps their codes, and the document fits', () => {
+      const doc = largeRound({ errors: 1, messageChars: 300, warnings: 50 });
+      assert.ok(serializeResult(doc).length > 24_000, 'the fixture must overflow');
+
+      const fitted = fitResult(doc);
+
+      assert.ok(serializeResult(fitted).length <= 24_000, `${serializeResult(fitted).length} characters`);
+      assert.deepEqual(
+        fitted.resources.map((r) => r.errors),
+        doc.resources.map(() => [{ code: 'E_PROBE', message: '' }]),
+        'the last step ran: codes kept, messages dropped',
+      );
+      assert.deepEqual(measured(fitted), measured(doc));
+      assert.deepEqual(fitted.summary, doc.summary);
+      assert.equal(fitted.resources.length, 50);
+      assert.equal(fitted.seed?.['RESOURCE(S)'].length, 50);
+      assert.deepEqual(
+        fitted.resources.map((r) => r.hops),
+        doc.resources.map(() => null),
+      );
+      assert.deepEqual(
+        doc,
+        largeRound({ errors: 1, messageChars: 300, warnings: 50 }),
+        'the input document is not modified',
+      );
+    });
+
+    it('keeps only what was measured for the largest round, with one warning saying what was dropped', () => {
+      const doc = largeRound({ errors: 3, messageChars: 400, warnings: 60 });
+      if (doc.gateway !== null) doc.gateway.errors = [{ code: 'E_GATEWAY', message: 'g'.repeat(1000) }];
+      // The longest --log-dir the agent accepts.
+      const logDir = `/${'d'.repeat(4095)}`;
+      doc.files = ['LATENCY-LOSS-CONNEXA-REPORT.json', 'MTR-RESOURCE-20260101000000.txt'].map((name, i) => ({
+        kind: i === 0 ? 'report' : 'mtr-resource',
+        path: `${logDir}/${name}`,
+      }));
+      doc.hostname = `ip-10-20-30-40.${'h'.repeat(40)}.internal`;
+
+      const fitted = fitResult(doc);
+
+      assert.ok(serializeResult(fitted).length <= 24_000, `${serializeResult(fitted).length} characters`);
+      assert.deepEqual(measured(fitted), measured(doc));
+      assert.deepEqual(fitted.summary, doc.summary);
+      assert.deepEqual(
+        fitted.resources.map((r) => r.errors.map((e) => e.code)),
+        doc.resources.map(() => ['E_PROBE']),
+        'the first error code of every resource',
+      );
+      assert.deepEqual(fitted.gateway?.errors, [{ code: 'E_GATEWAY', message: '' }]);
+      assert.equal(fitted.gateway?.ip, '203.0.113.9');
+      assert.deepEqual(fitted.warnings, [
+        'to keep this document under 24000 characters: hop lists of 51 path(s), error messages and warnings dropped, targets shortened; the files on the host keep them',
+      ]);
+      fitted.resources.forEach((r, i) => {
+        assert.ok(r.target.startsWith(doc.resources[i]?.target.slice(0, 12) ?? '?'), r.target);
+        assert.match(r.target, /…\(504 chars\)$/);
+      });
+      const [report, mtrFile] = fitted.files;
+      assert.match(report?.path ?? '', /^\(4129 chars\)…d+\/LATENCY-LOSS-CONNEXA-REPORT\.json$/);
+      assert.match(mtrFile?.path ?? '', /^\(4128 chars\)…d+\/MTR-RESOURCE-20260101000000\.txt$/);
+      assert.ok(fitted.files.every((f) => f.path.length <= 80));
+      assert.equal(fitted.hostname, doc.hostname);
+      assert.deepEqual(
+        { ...fitted.seed, 'RESOURCE(S)': [] },
+        { ...doc.seed, 'RESOURCE(S)': [] },
+        "the old script's fields as they were",
+      );
+    });
+
+    it('fits the largest round measured by HTTP: connect and request times on every resource, the settings, long timings', () => {
+      // Prepare: URL targets silent to ICMP are judged by the TCP connect time of their requests and
+      // report the request time apart (requestMs): the largest figures a resource can carry.
+      const doc = largeRound({ errors: 3, messageChars: 400, warnings: 60 });
+      doc.resources = doc.resources.map((r) => ({
+        ...r,
+        method: 'http',
+        latencyMs: 1234.567,
+        latencyBasis: 'tcp-connect',
+        requestMs: 12345.678,
+        lossPct: 33.333,
+        durationMs: 3_599_999,
+      }));
+      doc.settings = {
+        count: 100,
+        intervalSec: 0.25,
+        latencyThresholdMs: 1000.5,
+        lossThresholdPct: 12.5,
+        hops: 10,
+        lossRule: 'persistent',
+        tcpPort: 65535,
+        concurrency: 16,
+      };
+      doc.startedAt = '2026-01-01T00:00:00.000Z';
+      doc.finishedAt = '2026-01-01T00:59:59.999Z';
+      doc.timings = { totalMs: 3_599_999, probesMs: 3_599_999, gatewayDiscoveryMs: 10_000 };
+      doc.mtrId = '20260101000000';
+      // Act
+      const fitted = fitResult(doc);
+      // Assess
+      assert.ok(serializeResult(fitted).length <= 24_000, `${serializeResult(fitted).length} characters`);
+      assert.deepEqual(measured(fitted), measured(doc));
+      assert.deepEqual(fitted.settings, doc.settings);
+    });
+
+    it('cuts targets to 32 characters only when the last step needs it, then to their length alone, and still fits', () => {
+      const doc = largeRound({ errors: 3, messageChars: 400, warnings: 60 });
+      const targetLength = (limit: number) => fitResult(doc, limit).resources[0]?.target.length ?? 0;
+      /** The largest limit at which the targets are cut to `chars` or shorter (shorter as the limit falls). */
+      const largestLimitCutTo = (chars: number): number => {
+        let [low, high] = [0, serializeResult(doc).length];
+        while (low < high) {
+          const mid = Math.ceil((low + high) / 2);
+          if (targetLength(mid) <= chars) low = mid;
+          else high = mid - 1;
+        }
+        return low;
+      };
+      // Where each cut starts, found from the document itself: how much room is left at the SSM
+      // limit depends on every field the document carries, not on this test.
+      const limit32 = largestLimitCutTo(32);
+      const limit20 = largestLimitCutTo(20);
+
+      for (const [limit, target] of [
+        [limit32 + 1, (t: string) => `${t.slice(0, 28)}…(504 chars)`],
+        [limit32, (t: string) => `${t.slice(0, 12)}…(504 chars)`],
+        [limit20 + 1, (t: string) => `${t.slice(0, 12)}…(504 chars)`],
+        [limit20, () => '…(504 chars)'],
+      ] as const) {
+        const fitted = fitResult(doc, limit);
+        assert.ok(serializeResult(fitted).length <= limit, `${serializeResult(fitted).length} > ${limit}`);
+        assert.deepEqual(
+          fitted.resources.map((r) => r.target),
+          doc.resources.map((r) => target(r.target)),
+          `at a limit of ${limit}`,
+        );
+        assert.deepEqual(
+          fitted.seed?.['RESOURCE(S)'],
+          fitted.resources.map((r) => r.target),
+        );
+        assert.deepEqual(measured(fitted), measured(doc));
+      }
+    });
+  });
 });
