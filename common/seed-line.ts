@@ -7,7 +7,8 @@
  *
  * No Node imports: shared with the Lambda functions.
  */
-import { SEED_KEYS, type SeedRecord } from './result-schema.ts';
+import { SEED_KEYS } from './result-contract.ts';
+import type { SeedRecord } from './result-schema.ts';
 
 /** One line of JSON, keys in SEED_KEYS order (keys outside it dropped), no trailing newline. */
 export function serializeSeedRecord(record: SeedRecord): string {

@@ -23,6 +23,7 @@ function invocation(doc: ResultDocument): InvocationOutput {
     responseCode: 0,
     stdout: `${JSON.stringify(doc)}\n`,
     stderr: '',
+    sentResources: doc.resources.map((r) => r.target),
   };
 }
 

@@ -1,0 +1,50 @@
+/**
+ * Text from hosts (mtr hop names, targets, addresses) is shown in plain-text
+ * files and log events, read in terminals and the CloudWatch console. A
+ * control character there can clear a screen or recolour it (ESC), forge a
+ * line (CR, LF) or reorder what a reader sees (Unicode bidirectional
+ * overrides), so such characters are written as visible escapes instead.
+ *
+ * Characters treated as control characters: C0 (U+0000..U+001F), DEL, C1
+ * (U+0080..U+009F), the line and paragraph separators U+2028/U+2029, and the
+ * bidirectional marks, embeddings, overrides and isolates (U+200E, U+200F,
+ * U+202A..U+202E, U+2066..U+2069).
+ *
+ * No imports: shared by the agent and the Lambda functions.
+ */
+
+export function isControlCodePoint(code: number): boolean {
+  return (
+    code <= 0x1f ||
+    (code >= 0x7f && code <= 0x9f) ||
+    code === 0x200e ||
+    code === 0x200f ||
+    code === 0x2028 ||
+    code === 0x2029 ||
+    (code >= 0x202a && code <= 0x202e) ||
+    (code >= 0x2066 && code <= 0x2069)
+  );
+}
+
+export function hasControlCharacters(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    if (isControlCodePoint(text.charCodeAt(i))) return true;
+  }
+  return false;
+}
+
+/**
+ * The text with each control character written as `\xHH` (up to U+00FF) or
+ * `\uHHHH`; text without any is returned unchanged.
+ */
+export function escapeControlCharacters(text: string): string {
+  if (!hasControlCharacters(text)) return text;
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (!isControlCodePoint(code)) out += text[i];
+    else if (code <= 0xff) out += `\\x${code.toString(16).padStart(2, '0')}`;
+    else out += `\\u${code.toString(16).padStart(4, '0')}`;
+  }
+  return out;
+}
