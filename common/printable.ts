@@ -48,3 +48,21 @@ export function escapeControlCharacters(text: string): string {
   }
   return out;
 }
+
+/**
+ * JSON text of `value` with no control character raw. JSON.stringify already
+ * escapes C0 in strings but writes DEL, C1, U+2028/U+2029 and the
+ * bidirectional controls as they are; these are written as `\uHHHH` here. The
+ * JSON value is the same; only its text changes, and only where such a
+ * character occurs (JSON's own syntax is ASCII, so each one is in a string).
+ */
+export function stringifyPrintable(value: unknown): string {
+  const json = JSON.stringify(value);
+  if (json === undefined || !hasControlCharacters(json)) return json;
+  let out = '';
+  for (let i = 0; i < json.length; i++) {
+    const code = json.charCodeAt(i);
+    out += isControlCodePoint(code) ? `\\u${code.toString(16).padStart(4, '0')}` : json[i];
+  }
+  return out;
+}

@@ -457,10 +457,11 @@ function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
+/** The start of the last line that starts with `{` (an earlier one is not the document). */
 function findDocumentStart(text: string): number {
-  if (text.startsWith('{')) return 0;
   const index = text.lastIndexOf('\n{');
-  return index < 0 ? -1 : index + 1;
+  if (index >= 0) return index + 1;
+  return text.startsWith('{') ? 0 : -1;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -8,6 +8,7 @@
 import { type ErrorInfo, excerpt, toErrorInfo } from '../../common/errors.ts';
 import { summariseResources } from '../../common/flag-rule.ts';
 import { roundMtrTexts } from '../../common/mtr-report-text.ts';
+import { stringifyPrintable } from '../../common/printable.ts';
 import type { SEED_KEYS } from '../../common/result-contract.ts';
 import {
   type DocumentIssue,
@@ -139,7 +140,7 @@ export function buildInvocationRecords(
     };
     const failure = { record: 'failure', ...identity(o, recordId), responseCode: o.responseCode, error };
     return {
-      events: stamp([JSON.stringify(failure)], at),
+      events: stamp([stringifyPrintable(failure)], at),
       outcome: { kind: 'failed', status: o.status, error },
     };
   }
@@ -167,7 +168,7 @@ function buildRecords(
     if (doc.seed !== null) messages.push(serializeSeedRecord(doc.seed));
     messages.push(...mtrReports(doc));
     messages.push(
-      JSON.stringify({ record: 'result', ...doc, ...identity(o, recordId), ...resourceNotes(match) }),
+      stringifyPrintable({ record: 'result', ...doc, ...identity(o, recordId), ...resourceNotes(match) }),
     );
     return {
       events: stamp(messages, at),
@@ -193,7 +194,7 @@ function buildRecords(
     stderr: excerpt(o.stderr, STDERR_EXCERPT_CHARS),
     stdoutExcerpt: doc === null ? excerpt(o.stdout, STDOUT_EXCERPT_CHARS) : undefined,
   };
-  messages.push(JSON.stringify(failure));
+  messages.push(stringifyPrintable(failure));
   return { events: stamp(messages, at), outcome: { kind: 'failed', status: o.status, error } };
 }
 
@@ -205,7 +206,7 @@ export function buildDeadlineRecord(
 ): LogEvent[] {
   return stamp(
     [
-      JSON.stringify({
+      stringifyPrintable({
         record: 'failure',
         recordId,
         instanceId: o.instanceId,
@@ -230,7 +231,7 @@ export function buildDispatchRecord(
   fields: Record<string, unknown> & { instanceId: string; roundId: string },
   at: number,
 ): LogEvent[] {
-  return stamp([JSON.stringify({ record: kind, ...fields })], at);
+  return stamp([stringifyPrintable({ record: kind, ...fields })], at);
 }
 
 /** One millisecond apart so the reading order is the writing order. */
