@@ -183,21 +183,26 @@ export function createEmfMetrics(options: MetricsOptions): RoundMetrics {
   let fleetCalls = 0;
   const addFleet = (add: () => void): void => {
     if (fleetCalls >= FLEET_CALLS_PER_LINE) {
-      guarded(fleet, 'fleet', () => publish(fleet));
+      guarded(null, 'fleet', () => publish(fleet));
       fleetCalls = 0;
     }
     fleetCalls++;
-    guarded(fleet, 'fleet', add);
+    guarded(null, 'fleet', add);
   };
 
-  /** Runs one line's steps; on a fault the instance is cleared and the fault logged, never thrown. */
-  const guarded = (metrics: Metrics, what: string, steps: () => void): void => {
+  /**
+   * Runs one line's steps; a fault is logged, never thrown. A per-host or
+   * per-resource instance (`clear`) is then cleared, so nothing of the line
+   * reaches the next one; the fleet instance is not, as it holds the other
+   * hosts' values.
+   */
+  const guarded = (clear: Metrics | null, what: string, steps: () => void): void => {
     try {
       steps();
     } catch (error) {
-      metrics.clearMetrics();
-      metrics.clearDimensions();
-      metrics.clearMetadata();
+      clear?.clearMetrics();
+      clear?.clearDimensions();
+      clear?.clearMetadata();
       console.error(
         JSON.stringify({
           message: `${what} metrics dropped: they could not be emitted`,
@@ -263,7 +268,7 @@ export function createEmfMetrics(options: MetricsOptions): RoundMetrics {
       });
     },
     flush() {
-      guarded(fleet, 'fleet', () => {
+      guarded(null, 'fleet', () => {
         if (fleet.hasStoredMetrics()) publish(fleet);
       });
       fleetCalls = 0;
