@@ -158,9 +158,9 @@ describe('buildInvocationRecords with untrusted documents', () => {
       AT,
     );
     // Assess
-    const [record] = recordsOf(events);
+    const record: Record<string, unknown> = recordsOf(events)[0] ?? {};
     assert.deepEqual(
-      [record?.resourcesNotSent, record?.resourcesDuplicated, record?.resourcesMissing],
+      [record.resourcesNotSent, record.resourcesDuplicated, record.resourcesMissing],
       [['evil.example'], ['10.0.0.1'], ['db.corp.internal']],
     );
     assert.deepEqual((outcome as { measurement: HostMeasurement }).measurement.resources, [
@@ -214,15 +214,9 @@ describe('buildInvocationRecords with untrusted documents', () => {
       LATENCY_FLAG: '1',
     };
     const { events } = buildInvocationRecords(invocation(doc as ResultDocument), 'rec-7', AT);
-    const [record] = recordsOf(events);
+    const record: Record<string, unknown> = recordsOf(events)[0] ?? {};
     assert.deepEqual(
-      [
-        record?.record,
-        record?.instanceId,
-        record?.status,
-        record?.recordId,
-        'LATENCY_FLAG' in (record ?? {}),
-      ],
+      [record.record, record.instanceId, record.status, record.recordId, 'LATENCY_FLAG' in record],
       ['result', 'i-0000000000000000a', 'Success', 'rec-7', false],
     );
   });
@@ -235,11 +229,11 @@ describe('buildInvocationRecords with untrusted documents', () => {
       AT,
     );
     assert.equal(outcome.kind, 'failed');
-    const [record] = recordsOf(events);
-    assert.equal(record?.record, 'failure');
-    assert.equal((record?.error as { code: string }).code, 'E_RESULT_DOCUMENT');
+    const record: Record<string, unknown> = recordsOf(events)[0] ?? {};
+    assert.equal(record.record, 'failure');
+    assert.equal((record.error as { code: string }).code, 'E_RESULT_DOCUMENT');
     assert.deepEqual(
-      (record?.issues as { path: string }[]).map((i) => i.path),
+      (record.issues as { path: string }[]).map((i) => i.path),
       [
         'summary.resources',
         'summary.flagged',
@@ -266,10 +260,10 @@ describe('buildInvocationRecords with untrusted documents', () => {
     );
     // Assess
     assert.equal(outcome.kind, 'failed');
-    const [record] = recordsOf(events);
-    assert.deepEqual([record?.record, record?.recordId], ['failure', 'rec-9']);
+    const record: Record<string, unknown> = recordsOf(events)[0] ?? {};
+    assert.deepEqual([record.record, record.recordId], ['failure', 'rec-9']);
     assert.match(
-      (record?.error as { message: string }).message,
+      (record.error as { message: string }).message,
       /could not build this host's records: simulated fault/,
     );
   });
