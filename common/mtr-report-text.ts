@@ -118,7 +118,7 @@ export function roundMtrTexts(
 
 function renderHopLine(hop: Hop): string {
   const name = hop.host === null ? '???' : escapeControlCharacters(hop.host);
-  const start = ` ${padStart(String(hop.ttl), 2)}.|-- ${padEnd(name, STATS_COLUMN)}`.slice(0, STATS_COLUMN);
+  const start = cutAt(` ${padStart(String(hop.ttl), 2)}.|-- ${padEnd(name, STATS_COLUMN)}`, STATS_COLUMN);
   const avg = ` ${padStart(formatFixed1(hop.avgMs ?? 0), 5)}`.slice(0, FIELD_WIDTH);
   const loss = ` ${padStart(formatFixed1(hop.lossPct), 4)}%`;
   return `${start}${avg}${loss}`;
@@ -138,6 +138,16 @@ export function formatFixed1(value: number): string {
     return `${Math.floor(tenths / 10)}.${tenths % 10}`;
   }
   return value.toFixed(1);
+}
+
+/**
+ * The first `width` UTF-16 units, as mtr cuts at a column; a surrogate pair
+ * that would be split is replaced by a space, so no half character is left.
+ */
+function cutAt(text: string, width: number): string {
+  const cut = text.slice(0, width);
+  const last = cut.charCodeAt(cut.length - 1);
+  return cut.length === width && last >= 0xd800 && last <= 0xdbff ? `${cut.slice(0, -1)} ` : cut;
 }
 
 function padStart(text: string, width: number): string {

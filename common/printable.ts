@@ -8,7 +8,9 @@
  * Characters treated as control characters: C0 (U+0000..U+001F), DEL, C1
  * (U+0080..U+009F), the line and paragraph separators U+2028/U+2029, and the
  * bidirectional marks, embeddings, overrides and isolates (U+200E, U+200F,
- * U+202A..U+202E, U+2066..U+2069).
+ * U+202A..U+202E, U+2066..U+2069). An unpaired UTF-16 surrogate (which JSON
+ * can carry as `\ud800`) is escaped too: it is no character at all and has no
+ * UTF-8 form, which CloudWatch Logs requires.
  *
  * No imports: shared by the agent and the Lambda functions.
  */
@@ -26,6 +28,25 @@ export function isControlCodePoint(code: number): boolean {
   );
 }
 
+/** A UTF-16 code unit at `i` that is half of a surrogate pair without its other half. */
+function isLoneSurrogateAt(text: string, i: number): boolean {
+  const code = text.charCodeAt(i);
+  if (code >= 0xd800 && code <= 0xdbff) {
+    const next = text.charCodeAt(i + 1);
+    return !(next >= 0xdc00 && next <= 0xdfff);
+  }
+  if (code >= 0xdc00 && code <= 0xdfff) {
+    const previous = text.charCodeAt(i - 1);
+    return !(previous >= 0xd800 && previous <= 0xdbff);
+  }
+  return false;
+}
+
+function needsEscapeAt(text: string, i: number): boolean {
+  return isControlCodePoint(text.charCodeAt(i)) || isLoneSurrogateAt(text, i);
+}
+
+/** Whether `text` holds a control character (an unpaired surrogate is not one: see isPrintable). */
 export function hasControlCharacters(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     if (isControlCodePoint(text.charCodeAt(i))) return true;
@@ -33,16 +54,24 @@ export function hasControlCharacters(text: string): boolean {
   return false;
 }
 
+/** Whether `text` can be shown as it is: no control character and no unpaired surrogate. */
+export function isPrintable(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    if (needsEscapeAt(text, i)) return false;
+  }
+  return true;
+}
+
 /**
- * The text with each control character written as `\xHH` (up to U+00FF) or
- * `\uHHHH`; text without any is returned unchanged.
+ * The text with each control character and unpaired surrogate written as
+ * `\xHH` (up to U+00FF) or `\uHHHH`; printable text is returned unchanged.
  */
 export function escapeControlCharacters(text: string): string {
-  if (!hasControlCharacters(text)) return text;
+  if (isPrintable(text)) return text;
   let out = '';
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
-    if (!isControlCodePoint(code)) out += text[i];
+    if (!needsEscapeAt(text, i)) out += text[i];
     else if (code <= 0xff) out += `\\x${code.toString(16).padStart(2, '0')}`;
     else out += `\\u${code.toString(16).padStart(4, '0')}`;
   }
@@ -58,11 +87,11 @@ export function escapeControlCharacters(text: string): string {
  */
 export function stringifyPrintable(value: unknown): string {
   const json = JSON.stringify(value);
-  if (json === undefined || !hasControlCharacters(json)) return json;
+  if (json === undefined || isPrintable(json)) return json;
   let out = '';
   for (let i = 0; i < json.length; i++) {
     const code = json.charCodeAt(i);
-    out += isControlCodePoint(code) ? `\\u${code.toString(16).padStart(4, '0')}` : json[i];
+    out += needsEscapeAt(json, i) ? `\\u${code.toString(16).padStart(4, '0')}` : json[i];
   }
   return out;
 }

@@ -225,10 +225,10 @@ export function buildDeadlineRecord(
   );
 }
 
-/** Dispatch-side records: blind, misconfigured, or SendCommand / enqueue failed. */
+/** Dispatch-side records: blind, misconfigured, or SendCommand / enqueue failed. `record` is the kind's alone. */
 export function buildDispatchRecord(
   kind: 'blind' | 'misconfigured' | 'dispatch-failed',
-  fields: Record<string, unknown> & { instanceId: string; roundId: string },
+  fields: Record<string, unknown> & { instanceId: string; roundId: string; record?: never },
   at: number,
 ): LogEvent[] {
   return stamp([stringifyPrintable({ record: kind, ...fields })], at);

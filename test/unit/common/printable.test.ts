@@ -8,6 +8,7 @@ import { renderMtrFile, roundMtrTexts } from '../../../common/mtr-report-text.ts
 import {
   escapeControlCharacters,
   hasControlCharacters,
+  isPrintable,
   stringifyPrintable,
 } from '../../../common/printable.ts';
 import type { Hop } from '../../../common/result-schema.ts';
@@ -59,6 +60,19 @@ describe('escapeControlCharacters', () => {
       assert.equal(hasControlCharacters(`x${c}`), true, JSON.stringify(c));
       assert.equal(hasControlCharacters(escapeControlCharacters(`x${c}`)), false, JSON.stringify(c));
     }
+  });
+});
+
+describe('unpaired surrogates', () => {
+  it('are escaped (they have no UTF-8 form) while pairs are kept; they are not control characters', () => {
+    assert.equal(escapeControlCharacters('a\ud800b\udc00c'), 'a\\ud800b\\udc00c');
+    assert.equal(escapeControlCharacters('ok \u{1F600}'), 'ok \u{1F600}');
+    assert.equal(isPrintable('\u{1F600}'), true);
+    assert.equal(isPrintable('x\udfff'), false);
+    assert.equal(hasControlCharacters('x\udfff'), false);
+    const text = stringifyPrintable({ h: 'x\ud800' });
+    assert.equal(text, '{"h":"x\\ud800"}');
+    assert.equal(isPrintable(text), true);
   });
 });
 

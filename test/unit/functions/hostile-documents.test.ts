@@ -257,14 +257,23 @@ function assertEmfValid(emf: Emf[]): void {
 
 /**
  * The first character that must never reach an event raw, by code: C0 but
- * LF (which only ends a line of MTR text), DEL, C1, U+2028/U+2029 and the
- * bidirectional controls. Null when there is none.
+ * LF (which only ends a line of MTR text), DEL, C1, U+2028/U+2029, the
+ * bidirectional controls and unpaired surrogates (no UTF-8 form). Null when
+ * there is none.
  */
 function rawControlCharacter(text: string): string | null {
   for (const char of text) {
     const c = char.codePointAt(0) ?? 0;
     const bidi = c === 0x200e || c === 0x200f || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
-    if ((c < 0x20 && c !== 0x0a) || (c >= 0x7f && c <= 0x9f) || c === 0x2028 || c === 0x2029 || bidi) {
+    const loneSurrogate = c >= 0xd800 && c <= 0xdfff;
+    if (
+      (c < 0x20 && c !== 0x0a) ||
+      (c >= 0x7f && c <= 0x9f) ||
+      c === 0x2028 ||
+      c === 0x2029 ||
+      bidi ||
+      loneSurrogate
+    ) {
       return `U+${c.toString(16).padStart(4, '0')}`;
     }
   }
@@ -469,6 +478,11 @@ const SPECIFIC: Record<string, (run: HostileRun) => void> = {
     assert.equal('LATENCY_FLAG' in record, false);
     const seed = JSON.parse(messages[0] ?? '{}') as Record<string, unknown>;
     assert.deepEqual([seed.LATENCY_FLAG, seed.LOSS_FLAG], ['0', '0']);
+  },
+  'hop names with an unpaired surrogate and an emoji at the column cut': ({ messages }) => {
+    const text = messages.filter((m) => !m.startsWith('{')).join('');
+    assert.match(text, /^ {2}1\.\|-- 100\.96\.0\.1\\ud800 +1\.2 +0\.0%$/m);
+    assert.match(text, /^ {2}2\.\|-- a{24} {2}153\.0 +0\.0%$/m, 'the cut emoji is a space');
   },
   '__proto__ keys at the top and in a resource': ({ messages }) => {
     assert.ok(messages.every((m) => !m.includes('polluted') && !m.includes('__proto__')));
