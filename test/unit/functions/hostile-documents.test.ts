@@ -23,6 +23,8 @@ import { after, before, describe, it } from 'node:test';
 import {
   CloudWatchLogsClient,
   CreateLogStreamCommand,
+  FilterLogEventsCommand,
+  GetLogEventsCommand,
   PutLogEventsCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -164,6 +166,9 @@ async function runJob(ids: string[], stdoutOf: (id: string) => string): Promise<
   }));
   logsMock.on(PutLogEventsCommand).resolves({});
   logsMock.on(CreateLogStreamCommand).resolves({});
+  // Streams hold nothing of this command yet, should the collector look before writing.
+  logsMock.on(GetLogEventsCommand).resolves({ events: [], nextForwardToken: 'f/end' });
+  logsMock.on(FilterLogEventsCommand).resolves({ events: [] });
   sqsMock.on(SendMessageCommand).resolves({ MessageId: 'follow-up' });
 
   const { result, lines } = await captureStdout(() =>
