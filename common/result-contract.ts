@@ -3,9 +3,9 @@
  * its name and version, the size limit, the values of its enumerations, the
  * old tool's seed keys and the bounds the collector holds a document to.
  *
- * The agent imports this module; it imports nothing, so the agent bundle
- * (Node.js 12.22, no runtime dependencies) stays free of the validation
- * library. The schema that checks a document, and the TypeScript types of a
+ * The agent imports this module; it imports only other agent modules
+ * (limits and the round budget), never the validation library, so the agent
+ * bundle (Node.js 12.22, no runtime dependencies) stays free of it. The schema that checks a document, and the TypeScript types of a
  * document, are built from these values in common/result-schema.ts.
  */
 import { MAX_ROUND_MS } from './round-budget.ts';

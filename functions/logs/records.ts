@@ -4,6 +4,10 @@
  * line, which is the old tool's JSON line byte for byte so that the old metric
  * filter `{ ($.LATENCY_FLAG = "1") || ($.LOSS_FLAG = "1") }` keeps matching,
  * and the MTR text reports, which keep the old files' layout.
+ *
+ * A host's output is untrusted: its document is read through the result
+ * schema (common/result-schema.ts), JSON lines carry no control character raw
+ * (stringifyPrintable) and MTR text shows them escaped (common/printable.ts).
  */
 import { type ErrorInfo, excerpt, toErrorInfo } from '../../common/errors.ts';
 import { summariseResources } from '../../common/flag-rule.ts';
