@@ -4,7 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { InvalidInputError, MonitorError } from '../common/errors.ts';
-import { RESULT_SCHEMA } from '../common/result-schema.ts';
+import { RESULT_SCHEMA } from '../common/result-contract.ts';
 import { helpText } from './cli/help.ts';
 import { parseArgv } from './cli/parse-argv.ts';
 import { readConfigFile } from './cli/read-config-file.ts';

@@ -4,26 +4,30 @@
  * or a log record can explain a failure without a re-run.
  */
 
-export type ErrorCode =
-  | 'E_INVALID_INPUT'
-  | 'E_CONFIG_FILE'
-  | 'E_MTR_MISSING'
-  | 'E_MTR_PERMISSION'
-  | 'E_MTR_FAILED'
-  | 'E_MTR_TIMEOUT'
-  | 'E_MTR_OUTPUT'
-  | 'E_RESOLVE'
-  | 'E_LOG_DIR'
-  | 'E_LOCKED'
-  | 'E_PROCESS'
-  | 'E_PROCESS_TIMEOUT'
-  | 'E_GATEWAY'
-  | 'E_PROBE'
-  | 'E_RESULT_DOCUMENT'
-  | 'E_NODE_MISSING'
-  | 'E_SSM_AGENT_VERSION'
-  | 'E_AGENT_INTEGRITY'
-  | 'E_INTERNAL';
+/** Every error code; a result document naming another is rejected by the collector. */
+export const ERROR_CODES = [
+  'E_INVALID_INPUT',
+  'E_CONFIG_FILE',
+  'E_MTR_MISSING',
+  'E_MTR_PERMISSION',
+  'E_MTR_FAILED',
+  'E_MTR_TIMEOUT',
+  'E_MTR_OUTPUT',
+  'E_RESOLVE',
+  'E_LOG_DIR',
+  'E_LOCKED',
+  'E_PROCESS',
+  'E_PROCESS_TIMEOUT',
+  'E_GATEWAY',
+  'E_PROBE',
+  'E_RESULT_DOCUMENT',
+  'E_NODE_MISSING',
+  'E_SSM_AGENT_VERSION',
+  'E_AGENT_INTEGRITY',
+  'E_INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** Plain-data form of an error, as it appears in result documents and log records. */
 export interface ErrorInfo {

@@ -20,9 +20,17 @@
  * Which paths get a section (mtrResourceSections, roundMtrTexts) is decided
  * here too, for the agent's files and the collector's log records alike.
  *
+ * The text is built from host data (targets, hop names, the gateway's
+ * address), which the collector must treat as untrusted, and is read in
+ * terminals and the CloudWatch console: control characters in it (ESC, CR,
+ * LF, bidirectional overrides) are written as visible escapes
+ * (common/printable.ts), so a name can neither forge a line nor drive a
+ * terminal. Ordinary names are printed exactly as before.
+ *
  * Shared with the Lambda collector: no Node imports.
  */
 import { isFlagged } from './flag-rule.ts';
+import { escapeControlCharacters } from './printable.ts';
 import type { GatewayResult, Hop, ResourceResult } from './result-schema.ts';
 
 export type MtrSectionKind = 'RESOURCE' | 'GATEWAY';
@@ -42,10 +50,11 @@ export function renderMtrSection(
   target: string | null,
   hops: Hop[],
 ): string {
+  const id = escapeControlCharacters(mtrId);
   const header =
     target === null
-      ? `${kind} MTR: ${mtrId} (Hop, Avg, Loss%)`
-      : `${kind} MTR: ${mtrId} ${target} (Hop, Avg, Loss%)`;
+      ? `${kind} MTR: ${id} (Hop, Avg, Loss%)`
+      : `${kind} MTR: ${id} ${escapeControlCharacters(target)} (Hop, Avg, Loss%)`;
   return [header, ...renderMtrHopLines(hops)].map((line) => `${line}\n`).join('');
 }
 
@@ -108,8 +117,8 @@ export function roundMtrTexts(
 }
 
 function renderHopLine(hop: Hop): string {
-  const name = hop.host ?? '???';
-  const start = ` ${padStart(String(hop.ttl), 2)}.|-- ${padEnd(name, STATS_COLUMN)}`.slice(0, STATS_COLUMN);
+  const name = hop.host === null ? '???' : escapeControlCharacters(hop.host);
+  const start = cutAt(` ${padStart(String(hop.ttl), 2)}.|-- ${padEnd(name, STATS_COLUMN)}`, STATS_COLUMN);
   const avg = ` ${padStart(formatFixed1(hop.avgMs ?? 0), 5)}`.slice(0, FIELD_WIDTH);
   const loss = ` ${padStart(formatFixed1(hop.lossPct), 4)}%`;
   return `${start}${avg}${loss}`;
@@ -129,6 +138,16 @@ export function formatFixed1(value: number): string {
     return `${Math.floor(tenths / 10)}.${tenths % 10}`;
   }
   return value.toFixed(1);
+}
+
+/**
+ * The first `width` UTF-16 units, as mtr cuts at a column; a surrogate pair
+ * that would be split is replaced by a space, so no half character is left.
+ */
+function cutAt(text: string, width: number): string {
+  const cut = text.slice(0, width);
+  const last = cut.charCodeAt(cut.length - 1);
+  return cut.length === width && last >= 0xd800 && last <= 0xdbff ? `${cut.slice(0, -1)} ` : cut;
 }
 
 function padStart(text: string, width: number): string {

@@ -9,7 +9,6 @@
  */
 import { isIP } from 'node:net';
 import { InvalidInputError } from './errors.ts';
-import type { LossRule } from './result-schema.ts';
 
 export const LIMITS = {
   maxResources: 50,
@@ -38,7 +37,10 @@ export const DEFAULTS = {
   logDir: '/home/ubuntu/Connexa-Logs',
 } as const;
 
-export const LOSS_RULES: readonly LossRule[] = ['persistent', 'any-hop'];
+export const LOSS_RULES = ['persistent', 'any-hop'] as const;
+
+/** How loss is judged along a path (agent/analysis/analyse-path.ts). */
+export type LossRule = (typeof LOSS_RULES)[number];
 
 export type ResourceKind = 'ipv4' | 'ipv6' | 'hostname' | 'url';
 

@@ -11,7 +11,8 @@
  * Verdicts, flags and numbers are never dropped.
  */
 import { isFlagged } from '../../common/flag-rule.ts';
-import { RESULT_MAX_CHARS, type ResultDocument } from '../../common/result-schema.ts';
+import { RESULT_MAX_CHARS } from '../../common/result-contract.ts';
+import type { ResultDocument } from '../../common/result-schema.ts';
 
 export function serializeResult(doc: ResultDocument): string {
   return JSON.stringify(doc);

@@ -10,15 +10,14 @@ import { errnoOf } from '../../common/errno.ts';
 import { EnvironmentError, LockedError, MonitorError, toErrorInfo } from '../../common/errors.ts';
 import { summariseResources } from '../../common/flag-rule.ts';
 import { roundMtrTexts } from '../../common/mtr-report-text.ts';
-import {
-  EXIT_CODES,
-  type FileWritten,
-  type GatewayResult,
-  type Outcome,
-  RESULT_SCHEMA,
-  type ResourceResult,
-  type ResultDocument,
-  type ResultSummary,
+import { EXIT_CODES, RESULT_SCHEMA } from '../../common/result-contract.ts';
+import type {
+  FileWritten,
+  GatewayResult,
+  Outcome,
+  ResourceResult,
+  ResultDocument,
+  ResultSummary,
 } from '../../common/result-schema.ts';
 import { GATEWAY_DISCOVERY_TIMEOUT_MS, roundExpectedMs } from '../../common/round-budget.ts';
 import { serializeSeedRecord } from '../../common/seed-line.ts';

@@ -25,6 +25,7 @@
 import { mapLimit } from '../../common/concurrency.ts';
 import type { LogSink, RecordLookup } from '../logs/log-writer.ts';
 import { buildDeadlineRecord, buildInvocationRecords } from '../logs/records.ts';
+import { sentResourcesOf } from '../logs/sent-resources.ts';
 import type { RoundMetrics } from '../metrics/emit-metrics.ts';
 import type { CommandTransport, InvocationState, JobQueue } from '../ports.ts';
 import { type CollectJob, recordId as makeRecordId, nextDelaySeconds } from './job.ts';
@@ -163,6 +164,7 @@ export async function collectCommand(
         responseCode: outputs.responseCode,
         stdout: outputs.stdout,
         stderr: outputs.stderr,
+        sentResources: sentResourcesOf(job.settings),
       },
       makeRecordId(job.commandId, instanceId),
       ports.now(),

@@ -2,6 +2,7 @@
 import { relative } from 'node:path';
 import { renderTable } from '../../agent/render/render-table.ts';
 import { FLEET_METRICS } from '../../common/metric-names.ts';
+import { escapeControlCharacters } from '../../common/printable.ts';
 import type { HostReport, LocalRoundReport } from './run-local-round.ts';
 
 function shown(path: string, cwd: string): string {
@@ -15,14 +16,16 @@ function hostSection(host: HostReport): string[] {
     lines.push(renderTable(host.result).trimEnd());
     return lines;
   }
+  // Record texts come from the host (stderr, agent messages): shown with control characters escaped.
   for (const record of host.records) {
     const error = record.error as { code?: string; message?: string } | undefined;
     const parts = [`${String(record.record)}: ${String(record.status ?? '')}`];
     if (error?.message !== undefined) parts.push(`${error.code ?? ''} ${error.message}`.trim());
     if (typeof record.message === 'string') parts.push(record.message);
-    lines.push(parts.join(' - '));
+    lines.push(escapeControlCharacters(parts.join(' - ')));
     if (typeof record.stderr === 'string' && record.stderr.trim() !== '') {
-      lines.push(`stderr: ${record.stderr.trim()}`);
+      const stderr = record.stderr.trim().split('\n').map(escapeControlCharacters).join('\n');
+      lines.push(`stderr: ${stderr}`);
     }
   }
   if (host.records.length === 0) lines.push('no record of this round in the stream');

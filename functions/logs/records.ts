@@ -4,14 +4,27 @@
  * line, which is the old tool's JSON line byte for byte so that the old metric
  * filter `{ ($.LATENCY_FLAG = "1") || ($.LOSS_FLAG = "1") }` keeps matching,
  * and the MTR text reports, which keep the old files' layout.
+ *
+ * A host's output is untrusted: its document is read through the result
+ * schema (common/result-schema.ts), JSON lines carry no control character raw
+ * (stringifyPrintable) and MTR text shows them escaped (common/printable.ts).
  */
-import { type ErrorInfo, excerpt } from '../../common/errors.ts';
+import { type ErrorInfo, excerpt, toErrorInfo } from '../../common/errors.ts';
 import { summariseResources } from '../../common/flag-rule.ts';
 import { roundMtrTexts } from '../../common/mtr-report-text.ts';
-import { parseResultDocument, type ResultDocument, ResultDocumentError } from '../../common/result-schema.ts';
+import { stringifyPrintable } from '../../common/printable.ts';
+import type { SEED_KEYS } from '../../common/result-contract.ts';
+import {
+  type DocumentIssue,
+  parseResultDocument,
+  type ResourceResult,
+  type ResultDocument,
+  ResultDocumentError,
+} from '../../common/result-schema.ts';
 import { serializeSeedRecord } from '../../common/seed-line.ts';
 import type { HostMeasurement } from '../metrics/emit-metrics.ts';
 import type { LogEvent } from './log-writer.ts';
+import { matchSentResources, type ResourceMatch } from './sent-resources.ts';
 
 /** SSM returns up to 8,000 characters of stderr; a record keeps the start, where the cause usually is. */
 export const STDERR_EXCERPT_CHARS = 1000;
@@ -26,6 +39,11 @@ export interface InvocationOutput {
   responseCode: number | null;
   stdout: string;
   stderr: string;
+  /**
+   * The targets this host was sent (sentResourcesOf in ./sent-resources.ts);
+   * null when the job does not say. Metrics are made only of these.
+   */
+  sentResources: readonly string[] | null;
 }
 
 export type HostOutcome =
@@ -39,19 +57,27 @@ function mtrReports(doc: ResultDocument): string[] {
 }
 
 /**
- * What the metrics say about a checked host, derived from its resources by the
- * flag rule (common/flag-rule.ts), so HostFlagged, HostLossPct and WorstLossPct
- * agree with ResourceLossPct for the same resources: an unmeasured resource is
- * 100 % loss and flagged in all of them.
+ * What the metrics say about a checked host, derived by the flag rule
+ * (common/flag-rule.ts) from the resources it was sent and reported (see
+ * matchSentResources), so HostFlagged, HostLossPct and WorstLossPct agree
+ * with ResourceLossPct for the same resources: an unmeasured resource is
+ * 100 % loss and flagged in all of them. Resources carry the target as sent.
  */
-export function measurementOf(instanceId: string, doc: ResultDocument): HostMeasurement {
-  const summary = summariseResources(doc.resources);
+export function measurementOf(
+  instanceId: string,
+  measured: readonly { target: string; result: ResourceResult }[],
+): HostMeasurement {
+  const summary = summariseResources(measured.map((m) => m.result));
   return {
     instanceId,
     flagged: summary.flagged > 0,
     worstLatencyMs: summary.worstLatencyMs,
     worstLossPct: summary.worstLossPct,
-    resources: doc.resources.map((r) => ({ target: r.target, latencyMs: r.latencyMs, lossPct: r.lossPct })),
+    resources: measured.map(({ target, result }) => ({
+      target,
+      latencyMs: result.latencyMs,
+      lossPct: result.lossPct,
+    })),
   };
 }
 
@@ -65,35 +91,92 @@ function identity(o: InvocationOutput, recordId: string) {
   };
 }
 
+/** What the collector notes in a result record about the resources reported (only what is not empty). */
+function resourceNotes(match: ResourceMatch) {
+  return {
+    ...(match.notSent.length > 0 ? { resourcesNotSent: match.notSent } : {}),
+    ...(match.duplicated.length > 0 ? { resourcesDuplicated: match.duplicated } : {}),
+    ...(match.missing.length > 0 ? { resourcesMissing: match.missing } : {}),
+  };
+}
+
+/**
+ * Keys the collector writes into a host's records. A document can never
+ * supply one: the schema keeps only the keys it names (common/result-schema.ts),
+ * and none of them is here, which this declaration checks at compile time. So
+ * a document cannot relabel its record (`"record": "blind"`), claim another
+ * identity, or add a second `LATENCY_FLAG` for the old metric filter to count.
+ */
+type CollectorKey =
+  | 'record'
+  | keyof ReturnType<typeof identity>
+  | 'resourcesNotSent'
+  | 'resourcesDuplicated'
+  | 'resourcesMissing'
+  | (typeof SEED_KEYS)[number];
+const documentKeysAreNotCollectorKeys: [Extract<keyof ResultDocument, CollectorKey>] extends [never]
+  ? true
+  : never = true;
+void documentKeysAreNotCollectorKeys;
+
 /**
  * Turns one terminal invocation into its log events and what it means for the
  * metrics. A host counts as checked only when SSM says Success and stdout holds
  * a valid result document whose outcome is `completed`; anything else is a
  * failure record carrying the status, the response code, the stderr excerpt
  * and why the document could not be used.
+ *
+ * Never throws: whatever one host printed, it yields that host's records
+ * only (a fault here becomes the host's failure record, E_INTERNAL), so it
+ * cannot fail the collect job of the other hosts.
  */
 export function buildInvocationRecords(
   o: InvocationOutput,
   recordId: string,
   at: number,
 ): { events: LogEvent[]; outcome: HostOutcome } {
+  try {
+    return buildRecords(o, recordId, at);
+  } catch (fault) {
+    const error: ErrorInfo = {
+      code: 'E_INTERNAL',
+      message: `the collector could not build this host's records: ${excerpt(toErrorInfo(fault).message, 300)}`,
+    };
+    const failure = { record: 'failure', ...identity(o, recordId), responseCode: o.responseCode, error };
+    return {
+      events: stamp([stringifyPrintable(failure)], at),
+      outcome: { kind: 'failed', status: o.status, error },
+    };
+  }
+}
+
+function buildRecords(
+  o: InvocationOutput,
+  recordId: string,
+  at: number,
+): { events: LogEvent[]; outcome: HostOutcome } {
   let doc: ResultDocument | null = null;
   let parseError: ErrorInfo | null = null;
+  let issues: DocumentIssue[] = [];
   try {
     doc = parseResultDocument(o.stdout);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     parseError = { code: error instanceof ResultDocumentError ? error.code : 'E_INTERNAL', message };
+    if (error instanceof ResultDocumentError) issues = error.issues;
   }
 
   const messages: string[] = [];
   if (doc !== null && o.status === 'Success' && doc.outcome === 'completed') {
+    const match = matchSentResources(doc.resources, o.sentResources);
     if (doc.seed !== null) messages.push(serializeSeedRecord(doc.seed));
     messages.push(...mtrReports(doc));
-    messages.push(JSON.stringify({ record: 'result', ...doc, ...identity(o, recordId) }));
+    messages.push(
+      stringifyPrintable({ record: 'result', ...doc, ...identity(o, recordId), ...resourceNotes(match) }),
+    );
     return {
       events: stamp(messages, at),
-      outcome: { kind: 'checked', measurement: measurementOf(o.instanceId, doc) },
+      outcome: { kind: 'checked', measurement: measurementOf(o.instanceId, match.measured) },
     };
   }
 
@@ -108,13 +191,14 @@ export function buildInvocationRecords(
     ...identity(o, recordId),
     responseCode: o.responseCode,
     error,
+    ...(issues.length > 0 ? { issues } : {}),
     outcome: doc?.outcome ?? null,
     hostname: doc?.hostname ?? null,
     agentVersion: doc?.agentVersion ?? null,
     stderr: excerpt(o.stderr, STDERR_EXCERPT_CHARS),
     stdoutExcerpt: doc === null ? excerpt(o.stdout, STDOUT_EXCERPT_CHARS) : undefined,
   };
-  messages.push(JSON.stringify(failure));
+  messages.push(stringifyPrintable(failure));
   return { events: stamp(messages, at), outcome: { kind: 'failed', status: o.status, error } };
 }
 
@@ -126,7 +210,7 @@ export function buildDeadlineRecord(
 ): LogEvent[] {
   return stamp(
     [
-      JSON.stringify({
+      stringifyPrintable({
         record: 'failure',
         recordId,
         instanceId: o.instanceId,
@@ -145,13 +229,13 @@ export function buildDeadlineRecord(
   );
 }
 
-/** Dispatch-side records: blind, misconfigured, or SendCommand / enqueue failed. */
+/** Dispatch-side records: blind, misconfigured, or SendCommand / enqueue failed. `record` is the kind's alone. */
 export function buildDispatchRecord(
   kind: 'blind' | 'misconfigured' | 'dispatch-failed',
-  fields: Record<string, unknown> & { instanceId: string; roundId: string },
+  fields: Record<string, unknown> & { instanceId: string; roundId: string; record?: never },
   at: number,
 ): LogEvent[] {
-  return stamp([JSON.stringify({ record: kind, ...fields })], at);
+  return stamp([stringifyPrintable({ record: kind, ...fields })], at);
 }
 
 /** One millisecond apart so the reading order is the writing order. */

@@ -8,6 +8,7 @@
  * Each fact has exactly one name: a failed host is HostsFailed, never also
  * HostsChecked; a blind host is HostsBlind only.
  */
+import { createHash } from 'node:crypto';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import {
   DIMENSIONS,
@@ -16,6 +17,7 @@ import {
   type MetricGranularity,
   RESOURCE_METRICS,
 } from '../../common/metric-names.ts';
+import { LIMITS } from '../../common/settings.ts';
 
 export interface HostMeasurement {
   instanceId: string;
@@ -52,6 +54,91 @@ export interface MetricsOptions {
   write?: (emfLine: string) => void;
 }
 
+/**
+ * CloudWatch's MetricDatum Value: finite, and 0 or of a magnitude within
+ * 8.515920e-109 .. 1.174271e+108 (CloudWatch API reference, MetricDatum).
+ */
+export const METRIC_VALUE_MAGNITUDE = { min: 8.51592e-109, max: 1.174271e108 } as const;
+
+/**
+ * CloudWatch's Dimension Value: 1..1024 characters, ASCII only, no ASCII
+ * control characters, at least one non-whitespace character (CloudWatch API
+ * reference, Dimension).
+ */
+export const DIMENSION_VALUE_MAX_CHARS = 1024;
+
+/** Powertools publishes a line on its own (to stdout) when a metric reaches 100 values. */
+const FLEET_CALLS_PER_LINE = 99;
+
+/**
+ * A number CloudWatch accepts, or null: not finite, outside `range`, or too
+ * large for CloudWatch. A magnitude too small for CloudWatch is 0.
+ */
+export function metricValue(value: number, range: { min: number; max: number }): number | null {
+  if (!Number.isFinite(value) || value < range.min || value > range.max) return null;
+  const magnitude = Math.abs(value);
+  if (magnitude > METRIC_VALUE_MAGNITUDE.max) return null;
+  return magnitude < METRIC_VALUE_MAGNITUDE.min ? 0 : value;
+}
+
+const MS_RANGE = { min: 0, max: Number.MAX_VALUE } as const;
+const PERCENT_RANGE = { min: 0, max: 100 } as const;
+
+/**
+ * A dimension value CloudWatch accepts, made from `text`: printable ASCII is
+ * kept, every other character is written as its UTF-8 bytes `%XX` (a URL
+ * with a non-ASCII path stays readable and distinct), and a value longer
+ * than the limit is cut and ends in a hash of the whole text, so two long
+ * values stay apart. Null when nothing but whitespace is left.
+ */
+export function dimensionValue(text: string): string | null {
+  let value = '';
+  for (const char of text) {
+    const code = char.codePointAt(0) ?? 0;
+    if (code >= 0x20 && code < 0x7f) value += char;
+    else
+      value += [...Buffer.from(char, 'utf8')]
+        .map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`)
+        .join('');
+  }
+  if (value.trim() === '') return null;
+  if (value.length <= DIMENSION_VALUE_MAX_CHARS) return value;
+  const hash = createHash('sha256').update(text).digest('hex').slice(0, 16);
+  return `${value.slice(0, DIMENSION_VALUE_MAX_CHARS - hash.length - 1)}~${hash}`;
+}
+
+/** One host's metric values, all accepted by CloudWatch; resources once each, at most LIMITS.maxResources. */
+interface HostValues {
+  instanceId: string | null;
+  flagged: number;
+  latencyMs: number | null;
+  lossPct: number | null;
+  resources: { dimension: string; latencyMs: number | null; lossPct: number | null }[];
+}
+
+function valuesOf(m: HostMeasurement): HostValues {
+  const resources: HostValues['resources'] = [];
+  const seen = new Set<string>();
+  for (const r of m.resources) {
+    if (resources.length >= LIMITS.maxResources) break;
+    const dimension = dimensionValue(r.target);
+    if (dimension === null || seen.has(dimension)) continue;
+    seen.add(dimension);
+    resources.push({
+      dimension,
+      latencyMs: r.latencyMs === null ? null : metricValue(r.latencyMs, MS_RANGE),
+      lossPct: metricValue(r.lossPct, PERCENT_RANGE),
+    });
+  }
+  return {
+    instanceId: dimensionValue(m.instanceId),
+    flagged: m.flagged ? 1 : 0,
+    latencyMs: m.worstLatencyMs === null ? null : metricValue(m.worstLatencyMs, MS_RANGE),
+    lossPct: m.worstLossPct === null ? null : metricValue(m.worstLossPct, PERCENT_RANGE),
+    resources,
+  };
+}
+
 function createInstance(options: MetricsOptions): Metrics {
   const metrics = new Metrics({ namespace: options.namespace, serviceName: options.serviceName });
   // Powertools adds a `service` dimension by default; the contract (and the
@@ -62,6 +149,15 @@ function createInstance(options: MetricsOptions): Metrics {
   return metrics;
 }
 
+/**
+ * Metrics are emitted from host data, which is untrusted (see
+ * common/result-schema.ts), and the fleet line is shared by every host of a
+ * batch. So every value is checked again here (finite, in range, within
+ * CloudWatch's limits; a bad one is left out, never written as null), every
+ * dimension value is made valid, and a per-host line that cannot be built is
+ * dropped whole, its state cleared so that nothing of it reaches the next
+ * host's line; no call throws.
+ */
 export function createEmfMetrics(options: MetricsOptions): RoundMetrics {
   const { write } = options;
   // Same steps as Powertools' publishStoredMetrics, with the line handed to `write`.
@@ -81,48 +177,101 @@ export function createEmfMetrics(options: MetricsOptions): RoundMetrics {
   const host = perHost ? createInstance(options) : undefined;
   const resource = perResource ? createInstance(options) : undefined;
 
+  // Each call adds at most one value per fleet metric: publishing every 99 calls
+  // keeps every metric under Powertools' 100 values, which it would otherwise
+  // publish itself, past `write`.
+  let fleetCalls = 0;
+  const addFleet = (add: () => void): void => {
+    if (fleetCalls >= FLEET_CALLS_PER_LINE) {
+      guarded(null, 'fleet', () => publish(fleet));
+      fleetCalls = 0;
+    }
+    fleetCalls++;
+    guarded(null, 'fleet', add);
+  };
+
+  /**
+   * Runs one line's steps; a fault is logged, never thrown. A per-host or
+   * per-resource instance (`clear`) is then cleared, so nothing of the line
+   * reaches the next one; the fleet instance is not, as it holds the other
+   * hosts' values.
+   */
+  const guarded = (clear: Metrics | null, what: string, steps: () => void): void => {
+    try {
+      steps();
+    } catch (error) {
+      clear?.clearMetrics();
+      clear?.clearDimensions();
+      clear?.clearMetadata();
+      console.error(
+        JSON.stringify({
+          message: `${what} metrics dropped: they could not be emitted`,
+          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        }),
+      );
+    }
+  };
+
   return {
     checked(m) {
-      fleet.addMetric(FLEET_METRICS.hostsChecked, MetricUnit.Count, 1);
-      fleet.addMetric(FLEET_METRICS.hostsFlagged, MetricUnit.Count, m.flagged ? 1 : 0);
-      if (m.worstLatencyMs !== null)
-        fleet.addMetric(FLEET_METRICS.worstLatencyMs, MetricUnit.Milliseconds, m.worstLatencyMs);
-      if (m.worstLossPct !== null)
-        fleet.addMetric(FLEET_METRICS.worstLossPct, MetricUnit.Percent, m.worstLossPct);
+      const values = valuesOf(m);
+      addFleet(() => {
+        fleet.addMetric(FLEET_METRICS.hostsChecked, MetricUnit.Count, 1);
+        fleet.addMetric(FLEET_METRICS.hostsFlagged, MetricUnit.Count, values.flagged);
+        if (values.latencyMs !== null)
+          fleet.addMetric(FLEET_METRICS.worstLatencyMs, MetricUnit.Milliseconds, values.latencyMs);
+        if (values.lossPct !== null)
+          fleet.addMetric(FLEET_METRICS.worstLossPct, MetricUnit.Percent, values.lossPct);
+      });
+      const instanceId = values.instanceId;
+      if (instanceId === null) return;
       if (host !== undefined) {
-        host.addDimension(DIMENSIONS.instanceId, m.instanceId);
-        if (m.worstLatencyMs !== null)
-          host.addMetric(HOST_METRICS.latencyMs, MetricUnit.Milliseconds, m.worstLatencyMs);
-        if (m.worstLossPct !== null) host.addMetric(HOST_METRICS.lossPct, MetricUnit.Percent, m.worstLossPct);
-        host.addMetric(HOST_METRICS.flagged, MetricUnit.Count, m.flagged ? 1 : 0);
-        publish(host);
+        guarded(host, `host ${instanceId}`, () => {
+          host.addDimension(DIMENSIONS.instanceId, instanceId);
+          if (values.latencyMs !== null)
+            host.addMetric(HOST_METRICS.latencyMs, MetricUnit.Milliseconds, values.latencyMs);
+          if (values.lossPct !== null)
+            host.addMetric(HOST_METRICS.lossPct, MetricUnit.Percent, values.lossPct);
+          host.addMetric(HOST_METRICS.flagged, MetricUnit.Count, values.flagged);
+          publish(host);
+        });
       }
       if (resource !== undefined) {
-        for (const r of m.resources) {
-          resource.addDimension(DIMENSIONS.instanceId, m.instanceId);
-          resource.addDimension(DIMENSIONS.resource, r.target);
-          if (r.latencyMs !== null)
-            resource.addMetric(RESOURCE_METRICS.latencyMs, MetricUnit.Milliseconds, r.latencyMs);
-          resource.addMetric(RESOURCE_METRICS.lossPct, MetricUnit.Percent, r.lossPct);
-          publish(resource);
+        for (const r of values.resources) {
+          if (r.latencyMs === null && r.lossPct === null) continue;
+          guarded(resource, `resource ${instanceId} ${r.dimension}`, () => {
+            resource.addDimension(DIMENSIONS.instanceId, instanceId);
+            resource.addDimension(DIMENSIONS.resource, r.dimension);
+            if (r.latencyMs !== null)
+              resource.addMetric(RESOURCE_METRICS.latencyMs, MetricUnit.Milliseconds, r.latencyMs);
+            if (r.lossPct !== null)
+              resource.addMetric(RESOURCE_METRICS.lossPct, MetricUnit.Percent, r.lossPct);
+            publish(resource);
+          });
         }
       }
     },
     failed() {
-      fleet.addMetric(FLEET_METRICS.hostsFailed, MetricUnit.Count, 1);
+      addFleet(() => fleet.addMetric(FLEET_METRICS.hostsFailed, MetricUnit.Count, 1));
     },
     blind() {
-      fleet.addMetric(FLEET_METRICS.hostsBlind, MetricUnit.Count, 1);
+      addFleet(() => fleet.addMetric(FLEET_METRICS.hostsBlind, MetricUnit.Count, 1));
     },
     misconfigured() {
-      fleet.addMetric(FLEET_METRICS.hostsMisconfigured, MetricUnit.Count, 1);
+      addFleet(() => fleet.addMetric(FLEET_METRICS.hostsMisconfigured, MetricUnit.Count, 1));
     },
     zeroDispatchCounters(counts) {
-      if (counts.blind === 0) fleet.addMetric(FLEET_METRICS.hostsBlind, MetricUnit.Count, 0);
-      if (counts.misconfigured === 0) fleet.addMetric(FLEET_METRICS.hostsMisconfigured, MetricUnit.Count, 0);
+      addFleet(() => {
+        if (counts.blind === 0) fleet.addMetric(FLEET_METRICS.hostsBlind, MetricUnit.Count, 0);
+        if (counts.misconfigured === 0)
+          fleet.addMetric(FLEET_METRICS.hostsMisconfigured, MetricUnit.Count, 0);
+      });
     },
     flush() {
-      if (fleet.hasStoredMetrics()) publish(fleet);
+      guarded(null, 'fleet', () => {
+        if (fleet.hasStoredMetrics()) publish(fleet);
+      });
+      fleetCalls = 0;
     },
   };
 }

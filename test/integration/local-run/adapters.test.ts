@@ -50,7 +50,7 @@ const pad = Number(process.env.STANDIN_PAD || '0');
 process.stderr.write('e'.repeat(Number(process.env.STANDIN_ERR || '0')));
 const finish = () => {
   const doc = { schema: '${RESULT_SCHEMA}', agentVersion: 'stand-in', hostname: 'h', outcome: 'completed', error: null,
-    mtrId: '0', startedAt: '', finishedAt: '', timings: { totalMs: 1, probesMs: 1, gatewayDiscoveryMs: 0 }, settings: null,
+    mtrId: '0', startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:01.000Z', timings: { totalMs: 1, probesMs: 1, gatewayDiscoveryMs: 0 }, settings: null,
     summary: { resources: 0, flagged: 0, latencyFlag: false, lossFlag: false, worstLatencyMs: null, worstLossPct: null },
     resources: [], gateway: null, seed: null, files: [], warnings: ['x'.repeat(pad)], truncated: null };
   process.stdout.write(JSON.stringify(doc) + '\\n');

@@ -42,7 +42,7 @@ const mode = process.env.STANDIN_MODE || 'ok';
 if (mode === 'crash') { process.stderr.write('stand-in agent crashed\\n'); process.exit(1); }
 const doc = { schema: '${RESULT_SCHEMA}', agentVersion: 'stand-in', hostname: 'stand-in-host',
   outcome: mode === 'invalid' ? 'invalid-input' : 'completed', error: null, mtrId: '20260101000000',
-  startedAt: '', finishedAt: '', timings: { totalMs: 1, probesMs: 1, gatewayDiscoveryMs: 0 }, settings: null,
+  startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:01.000Z', timings: { totalMs: 1, probesMs: 1, gatewayDiscoveryMs: 0 }, settings: null,
   summary: { resources: 0, flagged: 0, latencyFlag: false, lossFlag: false, worstLatencyMs: null, worstLossPct: null },
   resources: [], gateway: null, seed: null, files: [], warnings: process.argv.slice(2), truncated: null };
 process.stdout.write(JSON.stringify(doc) + '\\n');

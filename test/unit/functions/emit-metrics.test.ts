@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { customMetricsPerHost, type MetricGranularity } from '../../../common/metric-names.ts';
-import { createEmfMetrics, type HostMeasurement } from '../../../functions/metrics/emit-metrics.ts';
+import {
+  createEmfMetrics,
+  DIMENSION_VALUE_MAX_CHARS,
+  dimensionValue,
+  type HostMeasurement,
+  metricValue,
+} from '../../../functions/metrics/emit-metrics.ts';
 import { captureStdout } from './fixtures.ts';
 
 interface Emf {
@@ -124,5 +131,140 @@ describe('createEmfMetrics', () => {
     }).map((l) => JSON.parse(l) as Emf);
     assert.equal(lines[0]?.HostsFailed, 1);
     assert.equal('HostsChecked' in (lines[0] ?? {}), false);
+  });
+});
+
+describe('metrics from untrusted host figures', () => {
+  const ms = { min: 0, max: Number.MAX_VALUE };
+  const pct = { min: 0, max: 100 };
+
+  it('keeps only values CloudWatch accepts: finite, in range, not too large; a tiny magnitude is 0', () => {
+    assert.deepEqual(
+      [Number.POSITIVE_INFINITY, Number.NaN, 1e300, -1, 1.2e108].map((v) => metricValue(v, ms)),
+      [null, null, null, null, null],
+    );
+    assert.deepEqual(
+      [0, 1e-200, 8.6e-109, 12.5, 1.1e108].map((v) => metricValue(v, ms)),
+      [0, 0, 8.6e-109, 12.5, 1.1e108],
+    );
+    assert.deepEqual(
+      [100, 100.5, -0.1].map((v) => metricValue(v, pct)),
+      [100, null, null],
+    );
+  });
+
+  it('makes dimension values CloudWatch accepts: printable ASCII, 1..1024 characters', () => {
+    assert.equal(dimensionValue('https://wiki.corp/x?y=1'), 'https://wiki.corp/x?y=1');
+    assert.equal(dimensionValue('https://wiki.corp/über'), 'https://wiki.corp/%C3%BCber');
+    assert.equal(dimensionValue('db\u001b[31m\n'), 'db%1B[31m%0A');
+    assert.equal(dimensionValue('   '), null);
+    assert.equal(dimensionValue(''), null);
+    const a = dimensionValue('ü'.repeat(2000)) ?? '';
+    const b = dimensionValue(`${'ü'.repeat(1999)}x`) ?? '';
+    assert.equal(a.length, DIMENSION_VALUE_MAX_CHARS);
+    assert.match(a, /^[\x20-\x7e]+~[0-9a-f]{16}$/);
+    assert.notEqual(a, b, 'two long values stay apart');
+  });
+
+  it('emits hostile figures as valid lines: bad values left out (never null), resources once each and at most 50', () => {
+    // Prepare: what a measurement could hold if anything upstream let a hostile document through.
+    const hostile: HostMeasurement = {
+      instanceId: 'i-0000000000000000a',
+      flagged: true,
+      worstLatencyMs: Number.POSITIVE_INFINITY,
+      worstLossPct: 250,
+      resources: [
+        { target: 'db\u001b', latencyMs: 1e300, lossPct: 0 },
+        { target: 'db\u001b', latencyMs: 5, lossPct: 0 },
+        { target: ' ', latencyMs: 5, lossPct: 0 },
+        ...Array.from({ length: 200 }, (_, i) => ({ target: `r${i}`, latencyMs: 1, lossPct: 0 })),
+      ],
+    };
+    // Act
+    const lines = captureStdout(() => {
+      const metrics = createEmfMetrics({
+        namespace: 'CloudConnexa',
+        serviceName: 'svc',
+        stage: 'prod',
+        granularity: 'resource',
+      });
+      metrics.checked(hostile);
+      metrics.checked(host('i-0000000000000000b', false));
+      metrics.flush();
+    }).map((line) => JSON.parse(line) as Emf);
+    // Assess
+    const fleet = fleetLine(lines);
+    assert.deepEqual(fleet?.HostsChecked, [1, 1]);
+    assert.equal(fleet?.WorstLatencyMs, 35, 'only the honest host’s value');
+    assert.equal(fleet?.WorstLossPct, 0);
+    const resources = lines.filter((l) => l.InstanceId === 'i-0000000000000000a' && 'Resource' in l);
+    assert.equal(resources.length, 50);
+    const db = resources.filter((l) => l.Resource === 'db%1B');
+    assert.equal(db.length, 1);
+    assert.equal('ResourceLatencyMs' in (db[0] ?? {}), false, 'the 1e300 latency is left out, the loss kept');
+    assert.ok(lines.every((l) => !JSON.stringify(l).includes('null')));
+  });
+
+  it('drops a host line that cannot be built whole, and nothing of it reaches the next host’s line', () => {
+    // Prepare: Powertools failing on one value stands in for any fault while building a line.
+    const original = Metrics.prototype.addMetric;
+    Metrics.prototype.addMetric = function (this: Metrics, name, unit, value, resolution) {
+      if (value === 777) throw new RangeError('simulated fault');
+      return original.call(this, name, unit, value, resolution);
+    };
+    const errors: string[] = [];
+    const consoleError = console.error;
+    console.error = (line: string) => errors.push(line);
+    let lines: Emf[];
+    try {
+      // Act
+      lines = captureStdout(() => {
+        const metrics = createEmfMetrics({
+          namespace: 'CloudConnexa',
+          serviceName: 'svc',
+          stage: 'prod',
+          granularity: 'host',
+        });
+        metrics.checked({ ...host('i-a', true), worstLatencyMs: 777 });
+        metrics.checked(host('i-b', false));
+        metrics.flush();
+      }).map((line) => JSON.parse(line) as Emf);
+    } finally {
+      Metrics.prototype.addMetric = original;
+      console.error = consoleError;
+    }
+    // Assess
+    const hostLines = lines.filter((l) => 'InstanceId' in l);
+    assert.deepEqual(
+      hostLines.map((l) => [l.InstanceId, l.HostLatencyMs, l.HostLossPct, l.HostFlagged]),
+      [['i-b', 35, 0, 0]],
+    );
+    assert.deepEqual(fleetLine(lines)?.HostsChecked, [1, 1], 'the shared fleet line keeps every host');
+    assert.equal(fleetLine(lines)?.WorstLatencyMs, 35);
+    assert.equal(errors.length, 2, 'the fleet value and the host line of i-a, each logged');
+    assert.match(errors[1] ?? '', /host i-a metrics dropped.*simulated fault/);
+  });
+
+  it('hands every line to `write`, however many hosts: no metric reaches 100 values in one line', () => {
+    const written: string[] = [];
+    const printed = captureStdout(() => {
+      const metrics = createEmfMetrics({
+        namespace: 'CloudConnexa',
+        serviceName: 'svc',
+        stage: 'prod',
+        granularity: 'fleet',
+        write: (line) => written.push(line),
+      });
+      for (let i = 0; i < 250; i++) metrics.checked(host(`i-${i}`, i % 5 === 0));
+      metrics.failed('i-x');
+      metrics.flush();
+    });
+    assert.deepEqual(printed, [], 'nothing printed past `write`');
+    const lines = written.map((l) => JSON.parse(l) as Emf);
+    const values = (name: string) => lines.flatMap((l) => (l[name] === undefined ? [] : [l[name]].flat()));
+    assert.ok(lines.every((l) => [l.HostsChecked].flat().length < 100));
+    assert.equal(values('HostsChecked').length, 250);
+    assert.equal(values('HostsFlagged').filter((v) => v === 1).length, 50);
+    assert.deepEqual(values('HostsFailed'), [1]);
   });
 });

@@ -23,6 +23,7 @@ function invocation(doc: ResultDocument): InvocationOutput {
     responseCode: 0,
     stdout: `${JSON.stringify(doc)}\n`,
     stderr: '',
+    sentResources: doc.resources.map((r) => r.target),
   };
 }
 
@@ -125,5 +126,145 @@ describe('buildInvocationRecords for a round with an unmeasured resource', () =>
     const { events, outcome } = buildInvocationRecords(invocation(resultDocument()), 'rec-3', AT);
     assert.equal(events.length, 2, 'seed line and result record');
     assert.equal((outcome as { measurement: HostMeasurement }).measurement.flagged, false);
+  });
+});
+
+describe('buildInvocationRecords with untrusted documents', () => {
+  const long = (i: number) =>
+    `https://intranet.corp.example/${'a'.repeat(470)}/${String(i).padStart(3, '0')}`;
+
+  function recordsOf(events: { message: string }[]): Record<string, unknown>[] {
+    return events
+      .filter((e) => e.message.startsWith('{"record"'))
+      .map((e) => JSON.parse(e.message) as Record<string, unknown>);
+  }
+
+  it('measures only the resources the host was sent, under the target as sent, and notes the rest', () => {
+    // Prepare: the host reports one resource it was not sent, one twice, and leaves one out.
+    const base = resultDocument();
+    const r = base.resources[0] as ResourceResult;
+    const doc: ResultDocument = {
+      ...base,
+      resources: [r, { ...r, target: 'evil.example' }, { ...r, latencyMs: 900 }],
+      seed: {
+        ...(base.seed as NonNullable<ResultDocument['seed']>),
+        'RESOURCE(S)': ['10.0.0.1', 'evil.example'],
+      },
+    };
+    // Act
+    const { events, outcome } = buildInvocationRecords(
+      { ...invocation(doc), sentResources: ['10.0.0.1', 'db.corp.internal'] },
+      'rec-4',
+      AT,
+    );
+    // Assess
+    const record: Record<string, unknown> = recordsOf(events)[0] ?? {};
+    assert.deepEqual(
+      [record.resourcesNotSent, record.resourcesDuplicated, record.resourcesMissing],
+      [['evil.example'], ['10.0.0.1'], ['db.corp.internal']],
+    );
+    assert.deepEqual((outcome as { measurement: HostMeasurement }).measurement.resources, [
+      { target: '10.0.0.1', latencyMs: 20, lossPct: 0 },
+    ]);
+  });
+
+  it('matches targets the agent clipped to fit the SSM limit back to the full URLs sent', () => {
+    // Prepare: 50 URLs of 512 characters; the agent clips them in the document (fit-result.ts).
+    const sent = Array.from({ length: 50 }, (_, i) => long(i));
+    const base = resultDocument();
+    const r = base.resources[0] as ResourceResult;
+    const clipped = sent.map((url) => `${url.slice(0, 60)}…(${url.length} chars)`);
+    const doc: ResultDocument = {
+      ...base,
+      resources: clipped.map((target, i) => ({ ...r, target, latencyMs: i })),
+      seed: { ...(base.seed as NonNullable<ResultDocument['seed']>), 'RESOURCE(S)': clipped },
+    };
+    // Act
+    const { events, outcome } = buildInvocationRecords(
+      { ...invocation(doc), sentResources: sent },
+      'rec-5',
+      AT,
+    );
+    // Assess: every URL shares its first 60 characters with the others; the length and order tell them apart.
+    const measurement = (outcome as { measurement: HostMeasurement }).measurement;
+    assert.deepEqual(
+      measurement.resources.map((m) => [m.target, m.latencyMs]),
+      sent.map((url, i) => [url, i]),
+    );
+    assert.equal('resourcesNotSent' in (recordsOf(events)[0] ?? {}), false);
+  });
+
+  it('without a list of what was sent, takes each reported target once', () => {
+    const base = resultDocument();
+    const r = base.resources[0] as ResourceResult;
+    const doc = { ...base, resources: [r, { ...r, target: '10.0.0.2' }, r] };
+    const { outcome } = buildInvocationRecords({ ...invocation(doc), sentResources: null }, 'rec-6', AT);
+    assert.deepEqual(
+      (outcome as { measurement: HostMeasurement }).measurement.resources.map((m) => m.target),
+      ['10.0.0.1', '10.0.0.2'],
+    );
+  });
+
+  it('keeps its own keys: the document cannot relabel, re-identify or add a legacy flag to the record', () => {
+    const doc = {
+      ...resultDocument(),
+      record: 'blind',
+      instanceId: 'i-other',
+      status: 'Failed',
+      LATENCY_FLAG: '1',
+    };
+    const { events } = buildInvocationRecords(invocation(doc as ResultDocument), 'rec-7', AT);
+    const record: Record<string, unknown> = recordsOf(events)[0] ?? {};
+    assert.deepEqual(
+      [record.record, record.instanceId, record.status, record.recordId, 'LATENCY_FLAG' in record],
+      ['result', 'i-0000000000000000a', 'Success', 'rec-7', false],
+    );
+  });
+
+  it('turns a document the schema refuses into a failure record naming the first problems', () => {
+    const doc = { ...resultDocument(), summary: {} };
+    const { events, outcome } = buildInvocationRecords(
+      invocation(doc as unknown as ResultDocument),
+      'rec-8',
+      AT,
+    );
+    assert.equal(outcome.kind, 'failed');
+    const record: Record<string, unknown> = recordsOf(events)[0] ?? {};
+    assert.equal(record.record, 'failure');
+    assert.equal((record.error as { code: string }).code, 'E_RESULT_DOCUMENT');
+    assert.deepEqual(
+      (record.issues as { path: string }[]).map((i) => i.path),
+      [
+        'summary.resources',
+        'summary.flagged',
+        'summary.latencyFlag',
+        'summary.lossFlag',
+        'summary.worstLatencyMs',
+      ],
+    );
+    assert.equal(events.length, 1, 'no seed line and no MTR text from a refused document');
+  });
+
+  it('never throws: a fault while building one host’s records becomes that host’s failure record', () => {
+    // Prepare: a list of sent resources that throws when read stands in for any fault after parsing.
+    const faulty = new Proxy([] as string[], {
+      get() {
+        throw new Error('simulated fault');
+      },
+    });
+    // Act
+    const { events, outcome } = buildInvocationRecords(
+      { ...invocation(resultDocument()), sentResources: faulty },
+      'rec-9',
+      AT,
+    );
+    // Assess
+    assert.equal(outcome.kind, 'failed');
+    const record: Record<string, unknown> = recordsOf(events)[0] ?? {};
+    assert.deepEqual([record.record, record.recordId], ['failure', 'rec-9']);
+    assert.match(
+      (record.error as { message: string }).message,
+      /could not build this host's records: simulated fault/,
+    );
   });
 });

@@ -8,6 +8,7 @@ import {
   type ResourceResult,
   type ResultDocument,
 } from '../../../common/result-schema.ts';
+import { assertCollectorAccepts } from '../../helpers/collector-accepts.ts';
 
 const hop = (ttl: number): Hop => ({
   ttl,
@@ -47,8 +48,8 @@ function documentWith(resources: ResourceResult[]): ResultDocument {
     outcome: 'completed',
     error: null,
     mtrId: '0',
-    startedAt: '',
-    finishedAt: '',
+    startedAt: '2026-01-01T00:00:00.000Z',
+    finishedAt: '2026-01-01T00:00:30.000Z',
     timings: { totalMs: 0, probesMs: 0, gatewayDiscoveryMs: 0 },
     settings: null,
     summary: {
@@ -88,6 +89,7 @@ describe('fitting the result document into the SSM output limit', () => {
 
     const fitted = fitResult(doc);
 
+    assertCollectorAccepts(fitted);
     assert.ok(serializeResult(fitted).length <= 24_000);
     assert.notEqual(fitted.resources[7]?.hops, null, 'the flagged resource keeps its path');
     assert.ok((fitted.truncated?.hopsDroppedFor.length ?? 0) > 0);
@@ -122,6 +124,7 @@ describe('fitting the result document into the SSM output limit', () => {
 
     const fitted = fitResult(doc);
 
+    assertCollectorAccepts(fitted);
     assert.ok(serializeResult(fitted).length <= 24_000, `${serializeResult(fitted).length} characters`);
     assert.equal(fitted.resources.length, 50);
     assert.deepEqual(
@@ -152,6 +155,7 @@ describe('fitting the result document into the SSM output limit', () => {
     // Act
     const fitted = fitResult(doc);
     // Assess
+    assertCollectorAccepts(fitted);
     assert.ok(serializeResult(fitted).length <= 24_000, `${serializeResult(fitted).length} characters`);
     assert.deepEqual(
       fitted.resources.map((r) => [r.verdict, r.lossFlag, r.lossPct, r.unmeasured?.reason]),

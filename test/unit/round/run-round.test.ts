@@ -17,6 +17,7 @@ import { REPORT_FILE, runRound } from '../../../agent/round/run-round.ts';
 import { MonitorError, ProcessError } from '../../../common/errors.ts';
 import type { ResultDocument, RoundSettings } from '../../../common/result-schema.ts';
 import { parseResourceList } from '../../../common/settings.ts';
+import { assertCollectorAccepts } from '../../helpers/collector-accepts.ts';
 import { tempDir } from '../../helpers/run-agent.ts';
 
 const MTR_FIXTURES = join(__dirname, '..', '..', 'fixtures', 'mtr');
@@ -143,6 +144,8 @@ describe('runRound with fake edges', () => {
     };
     const { deps } = fakeDeps(fakes);
     const { document, exitCode } = await runRound(options, deps);
+    // Every round's document is one the collector accepts as printed.
+    assertCollectorAccepts(document);
     const lines = readFileSync(join(logDir, REPORT_FILE), 'utf8').trim().split('\n');
     assert.equal(lines.length, 1, 'one seed line per round');
     const seed = JSON.parse(lines[0] ?? '') as Record<string, unknown>;
