@@ -23,6 +23,8 @@ export type ErrorCode =
   | 'E_NODE_MISSING'
   | 'E_SSM_AGENT_VERSION'
   | 'E_AGENT_INTEGRITY'
+  /** The collector or dispatch could not write a host's records to CloudWatch Logs. */
+  | 'E_LOG_WRITE'
   | 'E_INTERNAL';
 
 /** Plain-data form of an error, as it appears in result documents and log records. */
