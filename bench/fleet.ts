@@ -24,6 +24,7 @@ import { createSqsJobQueue } from '../functions/aws/sqs-queue.ts';
 import { createSsmTransport } from '../functions/aws/ssm-transport.ts';
 import { collectCommand } from '../functions/collect/collect-command.ts';
 import { type CollectJob, parseCollectJob } from '../functions/collect/job.ts';
+import { createMemoryClaimStore } from '../functions/collect/job-claims.ts';
 import { dispatchRound } from '../functions/dispatch/dispatch-round.ts';
 import { discoverInstances } from '../functions/enrollment/discover-instances.ts';
 import { createCloudWatchLogSink } from '../functions/logs/log-writer.ts';
@@ -249,6 +250,7 @@ async function runRound(granularity: MetricGranularity): Promise<RoundFigures> {
     new CloudWatchLogsClient({ region: 'eu-west-1' }),
     'CloudConnexa-Monitor-Logs',
   );
+  const claims = createMemoryClaimStore();
   const transport = createSsmTransport(ssm, { documentName: 'cc-monitor', timeoutSeconds: 120 });
   const jobQueue = createSqsJobQueue(sqs, 'https://sqs.eu-west-1.amazonaws.com/123456789012/collect');
 
@@ -323,9 +325,8 @@ async function runRound(granularity: MetricGranularity): Promise<RoundFigures> {
         const metrics = createEmfMetrics(metricsOptions);
         for (const job of batch) {
           const result = await collectCommand(
-            { transport, queue: jobQueue, logs, lookup: logs, metrics, now: Date.now },
+            { transport, queue: jobQueue, logs, lookup: logs, claims, metrics, now: Date.now },
             job,
-            { redelivered: false },
           );
           hostsWritten += result.written.length + result.deadline.length;
         }

@@ -25,6 +25,8 @@ export type ErrorCode =
   | 'E_AGENT_INTEGRITY'
   /** The collector or dispatch could not write a host's records to CloudWatch Logs. */
   | 'E_LOG_WRITE'
+  /** A collect job stopped retrying and went to the dead-letter queue. */
+  | 'E_COLLECT_GAVE_UP'
   | 'E_INTERNAL';
 
 /** Plain-data form of an error, as it appears in result documents and log records. */

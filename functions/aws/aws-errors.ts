@@ -62,3 +62,16 @@ const AFFECTS_EVERY_CALL = new Set([
 export function affectsEveryCall(error: unknown): boolean {
   return AFFECTS_EVERY_CALL.has(awsErrorName(error) ?? '');
 }
+
+/**
+ * Whether a failed call may still have taken effect: a timeout, a lost
+ * connection or a 5xx can hide a request the service processed. A 4xx
+ * (throttled, denied, invalid) was refused before anything happened.
+ */
+export function mayHaveTakenEffect(error: unknown): boolean {
+  // SDK service errors say which side failed; a client fault was refused.
+  const fault = typeof error === 'object' && error !== null && '$fault' in error ? error.$fault : undefined;
+  if (fault === 'client') return false;
+  const { httpStatusCode } = describeAwsError(error);
+  return httpStatusCode === undefined || httpStatusCode >= 500;
+}

@@ -13,6 +13,7 @@ import { parseResultDocument, type ResultDocument } from '../../common/result-sc
 import { SSM_PARAMETERS } from '../../common/ssm-parameters.ts';
 import { resolveAgentPath } from '../../ssm/document.ts';
 import { type CollectResult, collectCommand } from '../collect/collect-command.ts';
+import { createMemoryClaimStore } from '../collect/job-claims.ts';
 import { type FunctionConfig, loadConfig } from '../config.ts';
 import { type DispatchSummary, dispatchRound } from '../dispatch/dispatch-round.ts';
 import { createFileLogSink, type FileLogSink } from './file-log-sink.ts';
@@ -250,21 +251,23 @@ export async function runLocalRound(options: LocalRoundOptions): Promise<LocalRo
       Math.ceil(
         (config.commandTimeoutSeconds + config.executionTimeoutSeconds + 60) / Math.max(pollSeconds, 0.1),
       ) + 10;
-    const drain = await queue.drain(async (job, delivery) => {
+    const claims = createMemoryClaimStore();
+    const drain = await queue.drain(async (job) => {
       // One metrics instance per delivery, flushed at its end, as one collector invocation.
       const metrics = createFileEmfMetrics(metricsOptions, metricsPath);
       let result: CollectResult;
       try {
         result = await collectCommand(
-          { transport, queue, logs: sink, lookup: sink, metrics, now: Date.now },
+          { transport, queue, logs: sink, lookup: sink, claims, metrics, now: Date.now },
           job,
-          delivery,
           { maxAttempts },
         );
       } finally {
         metrics.flush();
         emf.push(...metrics.lines());
       }
+      // Another delivery holds the job: back to the queue, as the Lambda hands it back to SQS.
+      if (result.outcome === 'busy') throw new Error(`collect job ${job.commandId}/${job.attempt} is busy`);
       collected.written += result.written.length;
       collected.duplicates += result.duplicates.length;
       collected.deadline += result.deadline.length;

@@ -91,7 +91,11 @@ export function buildInvocationRecords(
   }
 
   const messages: string[] = [];
-  if (doc !== null && o.status === 'Success' && doc.outcome === 'completed') {
+  // The agent measured every path but could not write its files (outcome
+  // environment with a seed record, e.g. a full disk; SSM status Failed, exit 3):
+  // the measurements and flags stand, and the record carries the file error.
+  const measuredWithFileError = doc !== null && doc.outcome === 'environment' && doc.seed !== null;
+  if (doc !== null && ((o.status === 'Success' && doc.outcome === 'completed') || measuredWithFileError)) {
     if (doc.seed !== null) messages.push(serializeSeed(doc.seed));
     messages.push(...mtrReports(doc));
     messages.push(JSON.stringify({ record: 'result', ...doc, ...identity(o, recordId) }));
@@ -126,9 +130,19 @@ export function buildInvocationRecords(
   return { events: stamp(messages, at), outcome: { kind: 'failed', status: o.status, error } };
 }
 
-/** A host whose invocation did not finish before the command's deadline. */
+/**
+ * A host whose invocation did not finish before the command's deadline;
+ * `lastError` is the last failure reading it (e.g. GetCommandInvocation denied).
+ */
 export function buildDeadlineRecord(
-  o: { instanceId: string; commandId: string; roundId: string; lastStatus: string; deadline: number },
+  o: {
+    instanceId: string;
+    commandId: string;
+    roundId: string;
+    lastStatus: string;
+    deadline: number;
+    lastError?: string;
+  },
   recordId: string,
   at: number,
 ): LogEvent[] {
@@ -145,8 +159,9 @@ export function buildDeadlineRecord(
         deadline: new Date(o.deadline).toISOString(),
         error: {
           code: 'E_PROCESS_TIMEOUT',
-          message: `no terminal result by the collection deadline (last SSM status ${o.lastStatus})`,
+          message: `no terminal result by the collection deadline (last SSM status ${o.lastStatus}${o.lastError === undefined ? '' : `; last error ${o.lastError}`})`,
         },
+        ...(o.lastError === undefined ? {} : { lastError: o.lastError }),
       }),
     ],
     at,

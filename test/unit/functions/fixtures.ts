@@ -174,3 +174,32 @@ export function captureStdout(fn: () => void): string[] {
   }
   return lines;
 }
+
+/** Collects the collector's structured log lines instead of printing them. */
+export function logCapture(): {
+  lines: Record<string, unknown>[];
+  log: (line: Record<string, unknown>) => void;
+} {
+  const lines: Record<string, unknown>[] = [];
+  return { lines, log: (line) => lines.push(line) };
+}
+
+/** An SQS record as the Lambda event source delivers it. */
+export function sqsRecord(messageId: string, body: string, receiveCount = '1') {
+  return {
+    messageId,
+    body,
+    receiptHandle: 'h',
+    attributes: {
+      ApproximateReceiveCount: receiveCount,
+      SentTimestamp: '0',
+      SenderId: 's',
+      ApproximateFirstReceiveTimestamp: '0',
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn',
+    awsRegion: 'eu-west-1',
+  };
+}
