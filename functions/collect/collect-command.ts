@@ -27,12 +27,11 @@
  */
 
 import { mapLimit } from '../../common/concurrency.ts';
-import { MonitorError } from '../../common/errors.ts';
-import { type AwsErrorSummary, describeAwsError, mayHaveTakenEffect, oneLine } from '../aws/aws-errors.ts';
-import { type LogSink, LogWriteError, type RecordLookup } from '../logs/log-writer.ts';
+import type { LogSink, RecordLookup } from '../logs/log-writer.ts';
 import { buildDeadlineRecord, buildInvocationRecords } from '../logs/records.ts';
 import type { RoundMetrics } from '../metrics/emit-metrics.ts';
 import type { CommandTransport, InvocationOutputs, InvocationState, JobQueue } from '../ports.ts';
+import { CollectGaveUpError, type CollectorLog, consoleLog, HostWriter } from './host-writes.ts';
 import {
   type CollectJob,
   jobKey,
@@ -41,15 +40,6 @@ import {
   nextDelaySeconds,
 } from './job.ts';
 import { acquireJob, type ClaimStore, commitJob, type FollowUpPlan, wasClaimed } from './job-claims.ts';
-
-/** A structured line for the collector's own log (Lambda: its log group). */
-export type CollectorLog = (line: Record<string, unknown>) => void;
-
-export const consoleLog: CollectorLog = (line) => {
-  const text = JSON.stringify(line);
-  if (line.level === 'error') console.error(text);
-  else console.log(text);
-};
 
 export interface CollectPorts {
   transport: CommandTransport;
@@ -87,19 +77,6 @@ export interface CollectResult {
   followUp: { instanceIds: string[]; delaySeconds: number } | null;
   /** A duplicate that sent the commit's follow-up again because no copy of it was ever claimed. */
   resentFollowUp: boolean;
-}
-
-/** A job that failed MAX_FAILED_ATTEMPTS times in a row: it goes to the dead-letter queue. */
-export class CollectGaveUpError extends MonitorError {
-  readonly job: CollectJob;
-  constructor(job: CollectJob, reason: string) {
-    const hosts = job.instanceIds;
-    super(
-      'E_COLLECT_GAVE_UP',
-      `collect job ${jobKey(job)} of round ${job.roundId} gives up to the dead-letter queue (${reason}; last error: ${job.lastError ?? 'none recorded'}): ${hosts.length} host(s) without a record: ${hosts.slice(0, 10).join(', ')}${hosts.length > 10 ? ', ...' : ''}`,
-    );
-    this.job = job;
-  }
 }
 
 /** Far more than a chain needs (about 6 polls to the deadline plus MAX_FAILED_ATTEMPTS). */
@@ -160,46 +137,6 @@ export function recordStatus(state: { status: string; statusDetails: string }): 
  */
 type HostStep = 'written' | 'duplicate' | 'pending' | 'failed';
 
-/** One log line per failing operation and error name, not one per host. */
-class ErrorTally {
-  private readonly entries = new Map<
-    string,
-    { operation: string; count: number; instanceIds: string[]; error: AwsErrorSummary; cause: unknown }
-  >();
-
-  note(operation: string, instanceId: string | null, error: unknown): void {
-    // A LogWriteError says where; its cause says what AWS answered.
-    const cause = error instanceof LogWriteError && error.cause !== undefined ? error.cause : error;
-    const summary = describeAwsError(cause);
-    if (error instanceof LogWriteError && error.rejected !== null) summary.message = error.message;
-    const key = `${operation}/${summary.name}`;
-    const entry = this.entries.get(key) ?? { operation, count: 0, instanceIds: [], error: summary, cause };
-    entry.count++;
-    if (instanceId !== null && entry.instanceIds.length < 5) entry.instanceIds.push(instanceId);
-    this.entries.set(key, entry);
-  }
-
-  /** `Operation Name: message` of the first error noted, for the follow-up job. */
-  first(): string | undefined {
-    const first = this.entries.values().next().value;
-    return first === undefined ? undefined : `${first.operation} ${oneLine(first.cause)}`;
-  }
-
-  flush(log: CollectorLog, job: CollectJob): void {
-    for (const entry of this.entries.values()) {
-      log({
-        level: 'error',
-        message: `collect: ${entry.operation} failed for ${entry.count} call(s)`,
-        job: jobKey(job),
-        roundId: job.roundId,
-        count: entry.count,
-        instanceIds: entry.instanceIds,
-        error: entry.error,
-      });
-    }
-  }
-}
-
 function followUpJob(job: CollectJob, plan: FollowUpPlan, lastError: string | undefined): CollectJob {
   const { suspect: _legacy, failures: _f, lastError: _l, verify: _v, ...base } = job;
   return {
@@ -231,17 +168,18 @@ export async function collectCommand(
 
   // Decided from the message alone, before any call: every redelivery of a
   // job that gave up fails at once, until SQS moves it to the dead-letter queue.
+  const subject = { key: jobKey(job), instanceIds: job.instanceIds };
   if (failures >= MAX_FAILED_ATTEMPTS)
-    throw new CollectGaveUpError(job, `${failures} failed attempts in a row`);
+    throw new CollectGaveUpError({ ...job, ...subject }, `${failures} failed attempts in a row`);
   if (job.attempt > (options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS))
-    throw new CollectGaveUpError(job, `attempt ${job.attempt} exceeds the chain limit`);
+    throw new CollectGaveUpError({ ...job, ...subject }, `attempt ${job.attempt} exceeds the chain limit`);
 
-  const acquired = await acquireJob(ports.claims, job, ports.now());
+  const acquired = await acquireJob(ports.claims, subject, ports.now());
   if (acquired.kind === 'busy') return { ...result, outcome: 'busy' };
   if (acquired.kind === 'committed') {
     if (acquired.followUp !== null) {
       const next = followUpJob(job, acquired.followUp, job.lastError);
-      if (!(await wasClaimed(ports.claims, next))) {
+      if (!(await wasClaimed(ports.claims, jobKey(next)))) {
         await ports.queue.enqueue(next, nextDelaySeconds(job, ports.now(), acquired.followUp.failures));
         result.resentFollowUp = true;
       }
@@ -249,14 +187,11 @@ export async function collectCommand(
     return { ...result, outcome: 'duplicate' };
   }
 
-  const errors = new ErrorTally();
+  const writer = new HostWriter(ports);
   const verify = new Set(job.verify ?? []);
   const needsLookup = (instanceId: string) => acquired.careful || verify.has(instanceId);
-  /** Hosts whose failed write may have been stored: the follow-up verifies them. */
-  const ambiguous = new Set<string>();
-  const lastErrorOf = new Map<string, string>();
-  /** A write error every further write would get too (no permission, no log group). */
-  const block: { error: LogWriteError | null } = { error: null };
+  const lookUp = (instanceId: string) =>
+    writer.lookUp(instanceId, job.dispatchedAt, makeRecordId(job.commandId, instanceId));
 
   let listed: Map<string, InvocationState> | null = null;
   try {
@@ -264,48 +199,14 @@ export async function collectCommand(
   } catch (error) {
     // Not fatal: GetCommandInvocation tells each host's state too, and hosts
     // that stay unknown reach their deadline record like any other.
-    errors.note('ListCommandInvocations', null, error);
+    writer.note('ListCommandInvocations', null, error);
   }
-
-  /** true: written already; false: not; null: could not tell (do not write blind). */
-  const lookUp = async (instanceId: string): Promise<boolean | null> => {
-    try {
-      return await ports.lookup.hasRecord(
-        instanceId,
-        job.dispatchedAt,
-        `"recordId":"${makeRecordId(job.commandId, instanceId)}"`,
-      );
-    } catch (error) {
-      errors.note('GetLogEvents', instanceId, error);
-      lastErrorOf.set(instanceId, `GetLogEvents ${oneLine(error)}`);
-      return null;
-    }
-  };
-
-  const write = async (instanceId: string, events: Parameters<LogSink['write']>[1]): Promise<boolean> => {
-    if (block.error !== null) return false;
-    try {
-      await ports.logs.write(instanceId, events);
-      return true;
-    } catch (error) {
-      errors.note('PutLogEvents', instanceId, error);
-      lastErrorOf.set(
-        instanceId,
-        error instanceof LogWriteError ? error.message : `PutLogEvents ${oneLine(error)}`,
-      );
-      if (error instanceof LogWriteError && error.affectsEveryWrite) block.error ??= error;
-      const refusedOnly = error instanceof LogWriteError && error.rejected !== null;
-      const cause = error instanceof LogWriteError && error.cause !== undefined ? error.cause : error;
-      if (!refusedOnly && mayHaveTakenEffect(cause)) ambiguous.add(instanceId);
-      return false;
-    }
-  };
 
   const collectHost = async (instanceId: string): Promise<HostStep> => {
     const state = listed?.get(instanceId);
     if (listed !== null && (state === undefined || !isTerminal(state))) return 'pending';
     // Writes are known to fail: spend no GetCommandInvocation on a record that cannot be stored.
-    if (block.error !== null) return 'failed';
+    if (writer.blocked !== null) return 'failed';
     if (needsLookup(instanceId)) {
       const found = await lookUp(instanceId);
       if (found === true) return 'duplicate';
@@ -318,8 +219,7 @@ export async function collectCommand(
       // Throttled past the SDK's retries, or denied: look again next time (the
       // deadline record carries this error if it never clears), unless the
       // plugin never ran (below) and there is nothing to fetch anyway.
-      errors.note('GetCommandInvocation', instanceId, error);
-      lastErrorOf.set(instanceId, `GetCommandInvocation ${oneLine(error)}`);
+      writer.note('GetCommandInvocation', instanceId, error);
     }
     if (outputs === null || !isTerminal(outputs)) {
       // An invocation that never reached the host has no plugin output to fetch:
@@ -347,7 +247,7 @@ export async function collectCommand(
       makeRecordId(job.commandId, instanceId),
       ports.now(),
     );
-    if (!(await write(instanceId, events))) return 'failed';
+    if (!(await writer.write(instanceId, events))) return 'failed';
     if (outcome.kind === 'checked') ports.metrics.checked(outcome.measurement);
     else ports.metrics.failed(instanceId);
     return 'written';
@@ -363,7 +263,7 @@ export async function collectCommand(
       const step = await collectHost(instanceId);
       steps.push(step);
       probed++;
-      if (step === 'written' || block.error !== null) break;
+      if (step === 'written' || writer.blocked !== null) break;
     }
   }
   steps.push(...(await mapLimit(ids.slice(probed), concurrency, collectHost)));
@@ -385,7 +285,7 @@ export async function collectCommand(
     const left: string[] = [];
     await mapLimit(remaining, concurrency, async (instanceId) => {
       // A write that failed ambiguously a moment ago may not be readable yet: the follow-up verifies it.
-      if (ambiguous.has(instanceId) || block.error !== null) {
+      if (writer.ambiguous.has(instanceId) || writer.blocked !== null) {
         left.push(instanceId);
         return;
       }
@@ -408,14 +308,14 @@ export async function collectCommand(
           roundId: job.roundId,
           lastStatus: listed === null ? 'Unknown' : state === undefined ? 'NotListed' : recordStatus(state),
           deadline: job.deadline,
-          ...(lastErrorOf.has(instanceId) || listed === null
-            ? { lastError: lastErrorOf.get(instanceId) ?? errors.first() ?? 'unknown' }
+          ...(writer.lastErrorOf.has(instanceId) || listed === null
+            ? { lastError: writer.lastErrorOf.get(instanceId) ?? writer.errors.first() ?? 'unknown' }
             : {}),
         },
         makeRecordId(job.commandId, instanceId),
         now,
       );
-      if (await write(instanceId, events)) {
+      if (await writer.write(instanceId, events)) {
         ports.metrics.failed(instanceId);
         result.deadline.push(instanceId);
       } else left.push(instanceId);
@@ -429,13 +329,13 @@ export async function collectCommand(
   if (remaining.length > 0) {
     plan = {
       instanceIds: remaining,
-      verify: remaining.filter((id) => ambiguous.has(id) || verify.has(id)),
+      verify: remaining.filter((id) => writer.ambiguous.has(id) || verify.has(id)),
       failures: attemptFailed ? failures + 1 : 0,
     };
   }
-  const lastError = block.error?.message ?? errors.first();
-  errors.flush(log, job);
-  await commitJob(ports.claims, job, acquired.generation, plan);
+  const lastError = writer.lastError();
+  writer.errors.flush(log, { job: subject.key, roundId: job.roundId });
+  await commitJob(ports.claims, subject, acquired.generation, plan);
   if (plan !== null) {
     const delaySeconds = nextDelaySeconds(job, now, plan.failures);
     await ports.queue.enqueue(followUpJob(job, plan, attemptFailed ? lastError : undefined), delaySeconds);

@@ -13,8 +13,10 @@ import { type FunctionConfig, loadConfig } from '../config.ts';
 import { createLogStreamClaimStore } from '../logs/log-stream-claims.ts';
 import { createCloudWatchLogSink } from '../logs/log-writer.ts';
 import { createEmfMetrics } from '../metrics/emit-metrics.ts';
-import { type CollectOptions, type CollectPorts, collectCommand, consoleLog } from './collect-command.ts';
-import { jobKey, parseCollectJob } from './job.ts';
+import type { CollectOptions, CollectPorts } from './collect-command.ts';
+import { consoleLog } from './host-writes.ts';
+import { processJob, queuedJobKey } from './process-job.ts';
+import { parseQueuedJob } from './records-job.ts';
 
 const ssm = createSsmClient();
 const sqs = createSqsClient();
@@ -43,13 +45,13 @@ export async function collectBatch(
       continue;
     }
     try {
-      const job = parseCollectJob(record.body);
-      const result = await collectCommand(ports, job, options);
+      const job = parseQueuedJob(record.body);
+      const result = await processJob(ports, job, options);
       if (result.outcome === 'busy') {
         log({
           level: 'info',
           message: 'collect job held by another copy; handed back to SQS',
-          job: jobKey(job),
+          job: queuedJobKey(job),
           messageId: record.messageId,
           receiveCount: record.attributes.ApproximateReceiveCount,
         });

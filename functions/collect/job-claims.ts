@@ -30,7 +30,15 @@
  * ResourceAlreadyExistsException when the name exists, costs nothing, and
  * needs no extra resource in the stack.
  */
-import { type CollectJob, jobKey } from './job.ts';
+
+/**
+ * What a claim is about: a key every copy of the job shares and the ordered
+ * instance ids the commit's host masks refer to.
+ */
+export interface ClaimSubject {
+  key: string;
+  instanceIds: readonly string[];
+}
 
 /** Where markers live: a set of names, each created at most once. */
 export interface ClaimStore {
@@ -87,7 +95,7 @@ export function decodeMask(all: readonly string[], hex: string): string[] {
 const CLAIM_NAME = /\/claim-(\d+)$/;
 const COMMIT_NAME = /\/commit-(\d+)-(none|([0-9a-f]+)-([0-9a-f]+)-(\d+))$/;
 
-function readState(job: CollectJob, markers: { name: string; createdAt: number }[]) {
+function readState(job: ClaimSubject, markers: { name: string; createdAt: number }[]) {
   const claims: { generation: number; createdAt: number }[] = [];
   let commit: { generation: number; followUp: FollowUpPlan | null } | null = null;
   for (const marker of markers) {
@@ -116,8 +124,8 @@ function readState(job: CollectJob, markers: { name: string; createdAt: number }
 }
 
 /** Claims the job for this copy, or says who has it. */
-export async function acquireJob(store: ClaimStore, job: CollectJob, now: number): Promise<Acquired> {
-  const prefix = prefixOf(jobKey(job));
+export async function acquireJob(store: ClaimStore, job: ClaimSubject, now: number): Promise<Acquired> {
+  const prefix = prefixOf(job.key);
   if (await store.create(`${prefix}claim-1`)) return { kind: 'owner', generation: 1, careful: false };
   const state = readState(job, await store.list(prefix));
   if (state.commit !== null) return { kind: 'committed', followUp: state.commit.followUp };
@@ -133,11 +141,11 @@ export async function acquireJob(store: ClaimStore, job: CollectJob, now: number
 /** Records that the owner finished and what its follow-up holds; call before enqueueing the follow-up. */
 export async function commitJob(
   store: ClaimStore,
-  job: CollectJob,
+  job: ClaimSubject,
   generation: number,
   followUp: FollowUpPlan | null,
 ): Promise<void> {
-  const prefix = prefixOf(jobKey(job));
+  const prefix = prefixOf(job.key);
   const what =
     followUp === null
       ? 'none'
@@ -146,9 +154,9 @@ export async function commitJob(
   await store.create(`${prefix}commit-${generation}-${what}`);
 }
 
-/** Whether any copy of this job has been claimed: for the follow-up a commit names. */
-export async function wasClaimed(store: ClaimStore, job: Pick<CollectJob, 'commandId' | 'attempt'>) {
-  return (await store.list(`${prefixOf(jobKey(job))}claim-`)).length > 0;
+/** Whether any copy of the job with this key has been claimed: for the follow-up a commit names. */
+export async function wasClaimed(store: ClaimStore, key: string): Promise<boolean> {
+  return (await store.list(`${prefixOf(key)}claim-`)).length > 0;
 }
 
 /** Claims in memory, for a local run and tests (one process: a Set is a compare-and-set). */

@@ -60,7 +60,7 @@ export const MAX_FAILED_ATTEMPTS = 6;
 /** Hosts per job: dispatch sends at most 50 per command; the claim's host mask is sized for this. */
 export const MAX_JOB_INSTANCES = 50;
 
-const INSTANCE_ID = /^(i|mi)-[0-9a-f]{8,17}$/;
+export const INSTANCE_ID = /^(i|mi)-[0-9a-f]{8,17}$/;
 /** SSM command ids are UUIDs; they become part of claim names (no ':' or '*' allowed there). */
 const COMMAND_ID = /^[A-Za-z0-9-]{1,64}$/;
 
@@ -122,10 +122,15 @@ export function nextDelaySeconds(
   now: number,
   failures = 0,
 ): number {
-  if (failures > 0) return clampDelay(FAILURE_BASE_SECONDS * 2 ** (failures - 1));
+  if (failures > 0) return failureDelaySeconds(failures);
   const backoff = Math.min(POLL_BASE_SECONDS * 2 ** Math.max(0, job.attempt - 1), POLL_MAX_SECONDS);
   const untilDeadline = Math.ceil((job.deadline - now) / 1000);
   return Math.max(1, clampDelay(Math.min(backoff, untilDeadline)));
+}
+
+/** The wait after the n-th failed attempt in a row (n >= 1): 30 s doubling to 900 s. */
+export function failureDelaySeconds(failures: number): number {
+  return clampDelay(FAILURE_BASE_SECONDS * 2 ** (Math.max(1, failures) - 1));
 }
 
 export function clampDelay(seconds: number): number {

@@ -12,8 +12,9 @@ import { InvalidInputError } from '../../common/errors.ts';
 import { parseResultDocument, type ResultDocument } from '../../common/result-schema.ts';
 import { SSM_PARAMETERS } from '../../common/ssm-parameters.ts';
 import { resolveAgentPath } from '../../ssm/document.ts';
-import { type CollectResult, collectCommand } from '../collect/collect-command.ts';
+import type { CollectResult } from '../collect/collect-command.ts';
 import { createMemoryClaimStore } from '../collect/job-claims.ts';
+import { processJob, queuedJobKey } from '../collect/process-job.ts';
 import { type FunctionConfig, loadConfig } from '../config.ts';
 import { type DispatchSummary, dispatchRound } from '../dispatch/dispatch-round.ts';
 import { createFileLogSink, type FileLogSink } from './file-log-sink.ts';
@@ -257,7 +258,7 @@ export async function runLocalRound(options: LocalRoundOptions): Promise<LocalRo
       const metrics = createFileEmfMetrics(metricsOptions, metricsPath);
       let result: CollectResult;
       try {
-        result = await collectCommand(
+        result = await processJob(
           { transport, queue, logs: sink, lookup: sink, claims, metrics, now: Date.now },
           job,
           { maxAttempts },
@@ -267,13 +268,12 @@ export async function runLocalRound(options: LocalRoundOptions): Promise<LocalRo
         emf.push(...metrics.lines());
       }
       // Another delivery holds the job: back to the queue, as the Lambda hands it back to SQS.
-      if (result.outcome === 'busy') throw new Error(`collect job ${job.commandId}/${job.attempt} is busy`);
+      if (result.outcome === 'busy') throw new Error(`collect job ${queuedJobKey(job)} is busy`);
       collected.written += result.written.length;
       collected.duplicates += result.duplicates.length;
       collected.deadline += result.deadline.length;
-      for (const id of result.written)
-        say(`collected ${id} (command ${job.commandId}, attempt ${job.attempt})`);
-      for (const id of result.deadline) say(`deadline passed for ${id} (command ${job.commandId})`);
+      for (const id of result.written) say(`collected ${id} (job ${queuedJobKey(job)})`);
+      for (const id of result.deadline) say(`deadline passed for ${id} (job ${queuedJobKey(job)})`);
     });
     await transport.idle();
 

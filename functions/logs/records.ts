@@ -168,13 +168,27 @@ export function buildDeadlineRecord(
   );
 }
 
+/** The id in a host's one dispatch-side record of a round, looked up before writing it again. */
+export function dispatchRecordId(roundId: string, instanceId: string): string {
+  return `dispatch/${roundId}/${instanceId}`;
+}
+
 /** Dispatch-side records: blind, misconfigured, or SendCommand / enqueue failed. */
 export function buildDispatchRecord(
   kind: 'blind' | 'misconfigured' | 'dispatch-failed',
   fields: Record<string, unknown> & { instanceId: string; roundId: string },
   at: number,
 ): LogEvent[] {
-  return stamp([JSON.stringify({ record: kind, ...fields })], at);
+  return stamp(
+    [
+      JSON.stringify({
+        record: kind,
+        ...fields,
+        recordId: dispatchRecordId(fields.roundId, fields.instanceId),
+      }),
+    ],
+    at,
+  );
 }
 
 /** One millisecond apart so the reading order is the writing order. */

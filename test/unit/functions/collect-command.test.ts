@@ -17,12 +17,9 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { createSqsJobQueue } from '../../../functions/aws/sqs-queue.ts';
 import { createSsmTransport } from '../../../functions/aws/ssm-transport.ts';
-import {
-  CollectGaveUpError,
-  type CollectPorts,
-  collectCommand,
-} from '../../../functions/collect/collect-command.ts';
+import { type CollectPorts, collectCommand } from '../../../functions/collect/collect-command.ts';
 import { collectBatch, JOB_TIME_BUDGET_MS } from '../../../functions/collect/handler.ts';
+import { CollectGaveUpError } from '../../../functions/collect/host-writes.ts';
 import { type CollectJob, MAX_FAILED_ATTEMPTS, parseCollectJob } from '../../../functions/collect/job.ts';
 import { CLAIM_STALE_MS, createMemoryClaimStore } from '../../../functions/collect/job-claims.ts';
 import { createCloudWatchLogSink, type LogSink } from '../../../functions/logs/log-writer.ts';
@@ -602,7 +599,7 @@ describe('collectCommand: bounded, never lost', () => {
       /gives up to the dead-letter queue \(6 failed attempts in a row; last error: log group CloudConnexa-Monitor-Logs does not exist/,
     );
     assert.match(gaveUp.message, /20 host\(s\) without a record/);
-    assert.equal(gaveUp.job.failures, MAX_FAILED_ATTEMPTS);
+    assert.equal(gaveUp.job.key, 'cmd-1/7', 'attempt 7: six follow-ups, each after a failed attempt');
     // The first attempt stops writing at the first error; later ones probe a single host.
     const gets = ssmMock.commandCalls(GetCommandInvocationCommand).length;
     assert.ok(gets <= 16 + 5, `GetCommandInvocation calls ${gets}`);

@@ -7,7 +7,6 @@ import {
   ResourceAlreadyExistsException,
 } from '@aws-sdk/client-cloudwatch-logs';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { CollectJob } from '../../../functions/collect/job.ts';
 import {
   acquireJob,
   CLAIM_STALE_MS,
@@ -23,16 +22,8 @@ import { instanceId } from './fixtures.ts';
 const logsMock = mockClient(CloudWatchLogsClient);
 const T0 = Date.parse('2026-01-01T12:00:00Z');
 const ids = Array.from({ length: 50 }, (_, i) => instanceId(i + 1));
-const theJob: CollectJob = {
-  v: 1,
-  commandId: '0b6f2c1e-1111-4222-8333-944455556666',
-  roundId: 'r',
-  instanceIds: ids,
-  dispatchedAt: T0,
-  deadline: T0 + 420_000,
-  attempt: 3,
-  settings: {},
-};
+const COMMAND = '0b6f2c1e-1111-4222-8333-944455556666';
+const theJob = { key: `${COMMAND}/3`, instanceIds: ids };
 
 /** CloudWatch Logs streams as the mocked SDK sees them: names are unique, creation times kept. */
 function fakeLogGroup(now: () => number) {
@@ -104,8 +95,8 @@ describe('job claims over CloudWatch Logs streams', () => {
       followUp: { instanceIds: [ids[2], ids[40]], verify: [ids[40]], failures: 2 },
     });
     assert.deepEqual([...streams.keys()].sort(), [
-      `collect-claims/${theJob.commandId}/3/claim-1`,
-      `collect-claims/${theJob.commandId}/3/commit-1-${encodeMask(ids, [ids[2], ids[40]] as string[])}-${encodeMask(ids, [ids[40]] as string[])}-2`,
+      `collect-claims/${COMMAND}/3/claim-1`,
+      `collect-claims/${COMMAND}/3/commit-1-${encodeMask(ids, [ids[2], ids[40]] as string[])}-${encodeMask(ids, [ids[40]] as string[])}-2`,
     ]);
     const names = logsMock.commandCalls(CreateLogStreamCommand).map((c) => c.args[0].input.logGroupName);
     assert.ok(
@@ -132,15 +123,11 @@ describe('job claims over CloudWatch Logs streams', () => {
     await acquireJob(store, theJob, T0);
     await commitJob(store, theJob, 1, null);
     assert.deepEqual(await acquireJob(store, theJob, T0), { kind: 'committed', followUp: null });
-    const next = { ...theJob, attempt: 4 };
-    assert.equal(await wasClaimed(store, next), false);
+    const next = { key: `${COMMAND}/4`, instanceIds: ids };
+    assert.equal(await wasClaimed(store, next.key), false);
     await acquireJob(store, next, T0);
-    assert.equal(await wasClaimed(store, next), true);
-    assert.equal(
-      await wasClaimed(store, { ...theJob, attempt: 40 }),
-      false,
-      'attempt 4 is not a prefix of 40',
-    );
+    assert.equal(await wasClaimed(store, next.key), true);
+    assert.equal(await wasClaimed(store, `${COMMAND}/40`), false, 'attempt 4 is not a prefix of 40');
   });
 
   it('lets a CreateLogStream failure other than AlreadyExists through', async () => {
