@@ -1,14 +1,21 @@
 /**
- * aws-sdk-client-mock replaces `send`, which also skips the SDK's retry
- * middleware; to prove that throttling is ridden out by the SDK retry, this
- * file answers at the HTTP layer instead (a request handler returning SSM's
- * JSON error), so the real retry strategy runs.
+ * The production clients of functions/aws/clients.ts, answered at the HTTP
+ * layer (a request handler returning each service's JSON error) so the real
+ * SDK retry strategy runs: aws-sdk-client-mock replaces `send` and skips it.
+ * A retry setting changed in clients.ts (maxAttempts 1, standard mode, Logs
+ * retrying 5xx) fails here.
  */
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { SSMClient } from '@aws-sdk/client-ssm';
-import { ConfiguredRetryStrategy } from '@smithy/core/retry';
+import { PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import {
+  createEc2Client,
+  createLogsClient,
+  createSqsClient,
+  createSsmClient,
+} from '../../../functions/aws/clients.ts';
 import { createSsmTransport } from '../../../functions/aws/ssm-transport.ts';
 import { dispatchRound } from '../../../functions/dispatch/dispatch-round.ts';
 import { DEFAULTS, instanceId, MemoryLogSink, RecordingMetrics } from './fixtures.ts';
@@ -16,19 +23,21 @@ import { DEFAULTS, instanceId, MemoryLogSink, RecordingMetrics } from './fixture
 interface FakeResponse {
   status: number;
   body: unknown;
+  contentType?: string;
 }
 
-function httpSsm(answers: FakeResponse[]) {
+/** A request handler answering from a script; records each request's target (or path). */
+function httpAnswers(answers: FakeResponse[], contentType = 'application/x-amz-json-1.1') {
   const targets: string[] = [];
   const requestHandler = {
-    async handle(request: { headers: Record<string, string> }) {
-      targets.push(request.headers['x-amz-target'] ?? '');
+    async handle(request: { headers: Record<string, string>; path: string }) {
+      targets.push(request.headers['x-amz-target'] ?? request.path);
       const answer = answers.shift() ?? { status: 500, body: { __type: 'InternalServerError' } };
       return {
         response: {
           statusCode: answer.status,
           reason: '',
-          headers: { 'content-type': 'application/x-amz-json-1.1' },
+          headers: { 'content-type': answer.contentType ?? contentType },
           body: Readable.from([Buffer.from(JSON.stringify(answer.body))]),
         },
       };
@@ -36,13 +45,12 @@ function httpSsm(answers: FakeResponse[]) {
     updateHttpClientConfig() {},
     httpHandlerConfigs: () => ({}),
   };
-  const client = new SSMClient({
+  const transport = {
     region: 'eu-west-1',
     credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' },
     requestHandler,
-    retryStrategy: new ConfiguredRetryStrategy(8, 1),
-  });
-  return { client, targets };
+  };
+  return { transport, targets };
 }
 
 const throttled: FakeResponse = {
@@ -50,26 +58,34 @@ const throttled: FakeResponse = {
   body: { __type: 'ThrottlingException', message: 'Rate exceeded' },
 };
 
-describe('SSM throttling', () => {
-  it('sends a command after two ThrottlingException answers, through the SDK retry', async () => {
+describe('production SDK clients', () => {
+  it('retry adaptively, up to 8 attempts, for SSM, EC2 and SQS', async () => {
+    for (const client of [createSsmClient(), createEc2Client(), createSqsClient()]) {
+      assert.equal(await client.config.maxAttempts(), 8);
+      const mode = client.config.retryMode;
+      assert.equal(typeof mode === 'function' ? await mode() : mode, 'adaptive');
+    }
+  });
+
+  it('send a command after two ThrottlingException answers, through the SDK retry', async () => {
     // Prepare
-    const { client, targets } = httpSsm([
+    const { transport, targets } = httpAnswers([
       throttled,
       throttled,
       { status: 200, body: { Command: { CommandId: 'cmd-9' } } },
     ]);
+    const ssm = createSsmClient(transport);
     const logs = new MemoryLogSink();
-    const metrics = new RecordingMetrics();
     // Act
     const summary = await dispatchRound(
       {
         inventory: {
           discover: async () => ({ online: [{ instanceId: instanceId(1), tags: {} }], blind: [] }),
         },
-        transport: createSsmTransport(client, { documentName: 'doc', timeoutSeconds: 60 }),
+        transport: createSsmTransport(ssm, { documentName: 'doc', timeoutSeconds: 60 }),
         queue: { enqueue: async () => {} },
         logs,
-        metrics,
+        metrics: new RecordingMetrics(),
         now: Date.now,
       },
       {
@@ -89,9 +105,62 @@ describe('SSM throttling', () => {
     assert.equal(summary.failed, 0);
   });
 
-  it('treats InvocationDoesNotExist from the real SDK error parsing as pending', async () => {
-    const { client } = httpSsm([{ status: 400, body: { __type: 'InvocationDoesNotExist', message: 'x' } }]);
-    const transport = createSsmTransport(client, { documentName: 'doc', timeoutSeconds: 60 });
-    assert.equal(await transport.getInvocation('cmd-1', instanceId(1)), null);
+  it('treat InvocationDoesNotExist from the real SDK error parsing as pending', async () => {
+    const { transport } = httpAnswers([
+      { status: 400, body: { __type: 'InvocationDoesNotExist', message: 'x' } },
+    ]);
+    const ssmTransport = createSsmTransport(createSsmClient(transport), {
+      documentName: 'doc',
+      timeoutSeconds: 60,
+    });
+    assert.equal(await ssmTransport.getInvocation('cmd-1', instanceId(1)), null);
+  });
+
+  it('send an SQS message after a throttled answer', async () => {
+    const { transport, targets } = httpAnswers(
+      [
+        { status: 400, body: { __type: 'com.amazonaws.sqs#ThrottlingException', message: 'slow down' } },
+        { status: 200, body: { MessageId: 'm-1', MD5OfMessageBody: '900150983cd24fb0d6963f7d28e17f72' } },
+      ],
+      'application/x-amz-json-1.0',
+    );
+    const sqs = createSqsClient(transport);
+    const answer = await sqs.send(
+      new SendMessageCommand({ QueueUrl: 'https://sqs.eu-west-1.amazonaws.com/1/q', MessageBody: 'abc' }),
+    );
+    assert.equal(answer.MessageId, 'm-1');
+    assert.equal(targets.length, 2);
+  });
+
+  it('retry PutLogEvents when throttled, which stored nothing', async () => {
+    const { transport, targets } = httpAnswers([throttled, { status: 200, body: {} }]);
+    const logs = createLogsClient(transport);
+    await logs.send(
+      new PutLogEventsCommand({
+        logGroupName: 'g',
+        logStreamName: 's',
+        logEvents: [{ timestamp: 1, message: 'm' }],
+      }),
+    );
+    assert.equal(targets.length, 2);
+  });
+
+  it('do not retry PutLogEvents after a 5xx, which may have stored the events: the caller decides', async () => {
+    const { transport, targets } = httpAnswers([
+      { status: 503, body: { __type: 'ServiceUnavailableException', message: 'try later' } },
+      { status: 200, body: {} },
+    ]);
+    const logs = createLogsClient(transport);
+    const failure = await logs
+      .send(
+        new PutLogEventsCommand({
+          logGroupName: 'g',
+          logStreamName: 's',
+          logEvents: [{ timestamp: 1, message: 'm' }],
+        }),
+      )
+      .catch((error: unknown) => error);
+    assert.equal((failure as { name?: string }).name, 'ServiceUnavailableException');
+    assert.equal(targets.length, 1, 'sent once: a second PutLogEvents could store the events twice');
   });
 });

@@ -120,8 +120,17 @@ describe('dispatchRound', () => {
     }));
     assert.equal(jobs.length, 3);
     assert.deepEqual(jobs.map((j) => j.job.commandId).sort(), ['cmd-1', 'cmd-2', 'cmd-3']);
-    assert.ok(jobs.every((j) => j.delay > 0 && j.delay <= 900 && j.job.attempt === 1));
-    assert.ok(jobs.every((j) => j.job.deadline > j.job.dispatchedAt));
+    // First look: 10 probes 1 s apart plus start-up slack (expectedRunSeconds: 22 s), then 5 s more.
+    assert.deepEqual(
+      jobs.map((j) => [j.delay, j.job.attempt]),
+      [
+        [27, 1],
+        [27, 1],
+        [27, 1],
+      ],
+    );
+    // Deadline: SSM delivery (120 s) + execution (600 s) + 60 s for the result to be listed.
+    assert.ok(jobs.every((j) => j.job.deadline - j.job.dispatchedAt === (120 + 600 + 60) * 1000));
     assert.equal(summary.dispatched, 120);
     assert.equal(summary.commands, 3);
   });
