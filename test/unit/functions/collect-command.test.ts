@@ -476,7 +476,13 @@ describe('collectCommand: exactly one record per host, whatever SQS delivers', (
     listing({ [a]: ['Success', 'Success'], [b]: ['Failed', 'Failed'], [c]: ['InProgress', 'InProgress'] });
     invocation(a, { Status: 'Success', stdout: JSON.stringify(resultDocument()) });
     invocation(b, { Status: 'Failed', ResponseCode: 1, stderr: 'x' });
-    sqsMock.on(SendMessageCommand).rejectsOnce(new Error('SQS unavailable')).resolves({ MessageId: 'm' });
+    // Refused past the SDK's retries and the queue adapter's three tries.
+    sqsMock
+      .on(SendMessageCommand)
+      .rejectsOnce(new Error('SQS unavailable'))
+      .rejectsOnce(new Error('SQS unavailable'))
+      .rejectsOnce(new Error('SQS unavailable'))
+      .resolves({ MessageId: 'm' });
     const { p, logs, metrics } = ports();
     const theJob = job([a, b, c]);
     await assert.rejects(collectCommand(p, theJob), /SQS unavailable/);
