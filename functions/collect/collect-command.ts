@@ -27,6 +27,7 @@
  */
 
 import { mapLimit } from '../../common/concurrency.ts';
+import { affectsEveryCall } from '../aws/aws-errors.ts';
 import type { LogSink, RecordLookup } from '../logs/log-writer.ts';
 import { buildDeadlineRecord, buildInvocationRecords } from '../logs/records.ts';
 import type { RoundMetrics } from '../metrics/emit-metrics.ts';
@@ -202,16 +203,20 @@ export async function collectCommand(
     writer.note('ListCommandInvocations', null, error);
   }
 
+  /**
+   * Metric updates of this attempt, emitted only once the job is committed: an
+   * owner that dies before committing has counted nothing, so the one that
+   * takes over counts what it finds written.
+   */
+  const counts: (() => void)[] = [];
+  /** Hosts whose GetCommandInvocation failed this attempt: a result may be waiting. */
+  const unfetched = new Set<string>();
+
   const collectHost = async (instanceId: string): Promise<HostStep> => {
     const state = listed?.get(instanceId);
     if (listed !== null && (state === undefined || !isTerminal(state))) return 'pending';
     // Writes are known to fail: spend no GetCommandInvocation on a record that cannot be stored.
     if (writer.blocked !== null) return 'failed';
-    if (needsLookup(instanceId)) {
-      const found = await lookUp(instanceId);
-      if (found === true) return 'duplicate';
-      if (found === null) return 'failed';
-    }
     let outputs: InvocationOutputs | null = null;
     try {
       outputs = await ports.transport.getInvocation(job.commandId, instanceId);
@@ -220,6 +225,8 @@ export async function collectCommand(
       // deadline record carries this error if it never clears), unless the
       // plugin never ran (below) and there is nothing to fetch anyway.
       writer.note('GetCommandInvocation', instanceId, error);
+      // A denial will not clear by asking again; throttling and 5xx may.
+      if (!affectsEveryCall(error)) unfetched.add(instanceId);
     }
     if (outputs === null || !isTerminal(outputs)) {
       // An invocation that never reached the host has no plugin output to fetch:
@@ -247,9 +254,22 @@ export async function collectCommand(
       makeRecordId(job.commandId, instanceId),
       ports.now(),
     );
+    const count = () => {
+      if (outcome.kind === 'checked') ports.metrics.checked(outcome.measurement);
+      else ports.metrics.failed(instanceId);
+    };
+    if (needsLookup(instanceId)) {
+      const found = await lookUp(instanceId);
+      // Written by an owner that died before committing, or by a write whose answer
+      // was lost: neither counted it (counts are emitted only after a commit).
+      if (found === true) {
+        counts.push(count);
+        return 'duplicate';
+      }
+      if (found === null) return 'failed';
+    }
     if (!(await writer.write(instanceId, events))) return 'failed';
-    if (outcome.kind === 'checked') ports.metrics.checked(outcome.measurement);
-    else ports.metrics.failed(instanceId);
+    counts.push(count);
     return 'written';
   };
 
@@ -289,9 +309,17 @@ export async function collectCommand(
         left.push(instanceId);
         return;
       }
+      // A result SSM may hold but would not hand over (throttled, denied) is asked
+      // for again, backing off, until the job's last attempt: then the deadline record.
+      if (unfetched.has(instanceId) && failures + 1 < MAX_FAILED_ATTEMPTS) {
+        left.push(instanceId);
+        return;
+      }
       if (needsLookup(instanceId)) {
         const found = await lookUp(instanceId);
         if (found === true) {
+          // In this phase the host had no result to fetch: what is there is a deadline record.
+          counts.push(() => ports.metrics.failed(instanceId));
           result.duplicates.push(instanceId);
           return;
         }
@@ -316,7 +344,7 @@ export async function collectCommand(
         now,
       );
       if (await writer.write(instanceId, events)) {
-        ports.metrics.failed(instanceId);
+        counts.push(() => ports.metrics.failed(instanceId));
         result.deadline.push(instanceId);
       } else left.push(instanceId);
     });
@@ -329,13 +357,14 @@ export async function collectCommand(
   if (remaining.length > 0) {
     plan = {
       instanceIds: remaining,
-      verify: remaining.filter((id) => writer.ambiguous.has(id) || verify.has(id)),
+      verify: writer.toVerify(remaining, needsLookup),
       failures: attemptFailed ? failures + 1 : 0,
     };
   }
   const lastError = writer.lastError();
   writer.errors.flush(log, { job: subject.key, roundId: job.roundId });
   await commitJob(ports.claims, subject, acquired.generation, plan);
+  for (const count of counts) count();
   if (plan !== null) {
     const delaySeconds = nextDelaySeconds(job, now, plan.failures);
     await ports.queue.enqueue(followUpJob(job, plan, attemptFailed ? lastError : undefined), delaySeconds);

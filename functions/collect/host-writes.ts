@@ -90,10 +90,15 @@ export class HostWriter {
     if (instanceId !== null) this.lastErrorOf.set(instanceId, `${operation} ${oneLine(error)}`);
   }
 
+  /** Hosts looked up this attempt and found not written. */
+  readonly verifiedAbsent = new Set<string>();
+
   /** true: written already; false: not; null: could not tell (then do not write blind). */
   async lookUp(instanceId: string, sinceMs: number, recordId: string): Promise<boolean | null> {
     try {
-      return await this.sink.lookup.hasRecord(instanceId, sinceMs, `"recordId":"${recordId}"`);
+      const found = await this.sink.lookup.hasRecord(instanceId, sinceMs, `"recordId":"${recordId}"`);
+      if (!found) this.verifiedAbsent.add(instanceId);
+      return found;
     } catch (error) {
       this.note('GetLogEvents', instanceId, error);
       return null;
@@ -118,6 +123,17 @@ export class HostWriter {
       if (!refusedOnly && mayHaveTakenEffect(cause)) this.ambiguous.add(instanceId);
       return false;
     }
+  }
+
+  /**
+   * Of the hosts left for a follow-up, those it must look up before writing:
+   * a write this attempt may have stored, or a host that needed a look-up
+   * (`needsLookup`) and did not get one that answered.
+   */
+  toVerify(remaining: readonly string[], needsLookup: (instanceId: string) => boolean): string[] {
+    return remaining.filter(
+      (id) => this.ambiguous.has(id) || (needsLookup(id) && !this.verifiedAbsent.has(id)),
+    );
   }
 
   /** Why this attempt could not finish its hosts, for the follow-up job and the DLQ. */

@@ -240,7 +240,7 @@ export async function writeRecordsJob(
       ? null
       : {
           instanceIds: remaining,
-          verify: remaining.filter((id) => writer.ambiguous.has(id) || verify.has(id)),
+          verify: writer.toVerify(remaining, (id) => acquired.careful || verify.has(id)),
           failures: failures + 1,
         };
   writer.errors.flush(log, { job: subject.key, roundId: job.roundId });

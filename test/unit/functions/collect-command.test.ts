@@ -510,7 +510,7 @@ describe('collectCommand: exactly one record per host, whatever SQS delivers', (
     // Prepare: an owner claimed the job, wrote host a, and died (Lambda timeout).
     const ids = fiveHosts();
     let clock = NOW;
-    const { p, logs, claims } = ports({ now: () => clock });
+    const { p, logs, claims, metrics } = ports({ now: () => clock });
     await claims.create('collect-claims/cmd-1/1/claim-1');
     await logs.write(ids[0] as string, [
       { timestamp: NOW, message: `{"record":"result","recordId":"cmd-1/${ids[0]}","roundId":"r-1"}` },
@@ -532,6 +532,68 @@ describe('collectCommand: exactly one record per host, whatever SQS delivers', (
     assert.deepEqual(late.written, ids.slice(1));
     for (const id of ids) assert.equal(logs.records(id).length, 1, id);
     assert.ok(claims.markers.has('collect-claims/cmd-1/1/claim-2'));
+    assert.equal(
+      metrics.checkedHosts.length,
+      5,
+      'the host the dead owner wrote but never counted is counted once',
+    );
+  });
+
+  it('keeps a host to verify when the look-up of a take-over fails, so its follow-up never writes it blind', async () => {
+    // Prepare: an owner wrote host a and died; GetLogEvents is throttled for the take-over.
+    const [a] = fiveHosts();
+    let clock = NOW;
+    const { p, logs, claims } = ports({ now: () => clock });
+    await claims.create('collect-claims/cmd-1/1/claim-1');
+    await logs.write(a as string, [
+      { timestamp: NOW, message: `{"record":"result","recordId":"cmd-1/${a}","roundId":"r-1"}` },
+    ]);
+    const lookup = logs.hasRecord.bind(logs);
+    let throttled = true;
+    p.lookup = {
+      hasRecord: async (...args) => {
+        if (throttled) throw awsError('ThrottlingException', 'Rate exceeded', 400);
+        return lookup(...args);
+      },
+    };
+    clock = NOW + CLAIM_STALE_MS + 1;
+    // Act: the take-over, then its follow-up once GetLogEvents answers again.
+    await collectCommand(p, job([a as string]));
+    const [next] = sentJobs();
+    throttled = false;
+    const followUp = await collectCommand(p, next?.job as CollectJob);
+    // Assess
+    assert.deepEqual(next?.job.verify, [a]);
+    assert.deepEqual(followUp.duplicates, [a]);
+    assert.equal(logs.records(a as string).length, 1);
+  });
+
+  it("counts a job's hosts only once it is committed, so a take-over after a failed commit counts each once", async () => {
+    // Prepare: the commit marker cannot be created (throttled past the retries).
+    const ids = fiveHosts();
+    let clock = NOW;
+    const { p, logs, metrics, claims } = ports({ now: () => clock });
+    const create = claims.create.bind(claims);
+    let failCommit = true;
+    p.claims = {
+      list: claims.list.bind(claims),
+      create: async (name) => {
+        if (failCommit && name.includes('/commit-'))
+          throw awsError('ThrottlingException', 'Rate exceeded', 400);
+        return create(name);
+      },
+    };
+    // Act
+    await assert.rejects(collectCommand(p, job(ids)), /Rate exceeded/);
+    const countedBeforeCommit = metrics.checkedHosts.length;
+    failCommit = false;
+    clock = NOW + CLAIM_STALE_MS + 1;
+    const takeover = await collectCommand(p, job(ids));
+    // Assess
+    assert.equal(countedBeforeCommit, 0);
+    assert.deepEqual(takeover.duplicates, ids);
+    assert.equal(metrics.checkedHosts.length, 5);
+    for (const id of ids) assert.equal(logs.records(id).length, 1);
   });
 
   it('verifies a host whose write failed with a 5xx before writing it again', async () => {
@@ -545,7 +607,7 @@ describe('collectCommand: exactly one record per host, whatever SQS delivers', (
       throw awsError('ServiceUnavailableException', 'internal failure', 503);
     });
     logsMock.on(GetLogEventsCommand).callsFake(() => ({ events: stored, nextForwardToken: 'f' }));
-    const { p } = ports({ logs: cloudWatchSink() });
+    const { p, metrics } = ports({ logs: cloudWatchSink() });
     await collectCommand(p, job([id]));
     const [next] = sentJobs();
     assert.deepEqual(next?.job.verify, [id]);
@@ -555,6 +617,7 @@ describe('collectCommand: exactly one record per host, whatever SQS delivers', (
     assert.deepEqual(result.duplicates, [id]);
     assert.equal(stored.filter((e) => e.message?.includes('"record":"result"')).length, 1);
     assert.equal(logsMock.commandCalls(PutLogEventsCommand).length, 1, 'not written a second time');
+    assert.equal(metrics.checkedHosts.length, 1, 'counted once, when found');
   });
 });
 
@@ -632,6 +695,31 @@ describe('collectCommand: bounded, never lost', () => {
     assert.match(String(record?.lastError), /ListCommandInvocations ThrottlingException: Rate exceeded/);
     assert.equal(metrics.checkedHosts.length, 1);
     assert.equal(metrics.failedHosts.length, 1);
+  });
+
+  it('past the deadline, fetches a finished host whose result SSM would not hand over again, and records the deadline only at the last attempt', async () => {
+    // Prepare: the host finished, but GetCommandInvocation is throttled at every look.
+    const id = instanceId(1);
+    listing({ [id]: ['Success', 'Success'] });
+    ssmMock.on(GetCommandInvocationCommand).rejects(awsError('ThrottlingException', 'Rate exceeded', 400));
+    const { p, logs } = ports();
+    // Act
+    const first = await collectCommand(p, job([id], { deadline: NOW - 1 }));
+    const [retry] = sentJobs();
+    const last = await collectCommand(p, {
+      ...(retry?.job as CollectJob),
+      failures: MAX_FAILED_ATTEMPTS - 1,
+    });
+    // Assess
+    assert.deepEqual(first.deadline, [], 'not given up on after one throttled look');
+    assert.equal(retry?.job.failures, 1);
+    assert.equal(retry?.delay, 30);
+    assert.deepEqual(last.deadline, [id]);
+    const record = logs.records(id)[0];
+    assert.equal(record?.status, 'CollectorDeadline');
+    assert.equal(record?.lastStatus, 'Success');
+    assert.match(String(record?.lastError), /^GetCommandInvocation ThrottlingException: Rate exceeded/);
+    assert.equal(logs.records(id).length, 1);
   });
 
   it('re-stamps events PutLogEvents refused and counts the host only once they are stored', async () => {
