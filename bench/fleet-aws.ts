@@ -132,6 +132,8 @@ export class SimulatedAws {
   readonly clock: { now: number };
   readonly calls: Record<string, number> = {};
   readonly injected: Record<keyof FaultRates, number> = { ...NO_FAULTS };
+  /** Calls per API that a fault answered (throttled, refused, answer lost): each costs a call again. */
+  readonly faultedCalls: Record<string, number> = {};
   /** Events per stream of each log group. */
   readonly streams = new Map<string, Map<string, { timestamp: number; message: string }[]>>();
   readonly streamCreated = new Map<string, number>();
@@ -205,8 +207,10 @@ export class SimulatedAws {
     }
     this.calls[name] = (this.calls[name] ?? 0) + 1;
     await sleep(this.options.latencyMs);
-    if (options.throttle !== false && this.chance(this.faults.throttle, 'throttle'))
+    if (options.throttle !== false && this.chance(this.faults.throttle, 'throttle')) {
+      this.faultedCalls[name] = (this.faultedCalls[name] ?? 0) + 1;
       throw awsError('ThrottlingException', 'Rate exceeded', 400);
+    }
     return value();
   }
 
@@ -361,14 +365,19 @@ export class SimulatedAws {
                 $metadata: {},
               });
             const events = input.logEvents ?? [];
-            if (this.chance(this.faults.rejectedEvents, 'rejectedEvents'))
+            const api = apiName('PutLogEvents', groupName);
+            if (this.chance(this.faults.rejectedEvents, 'rejectedEvents')) {
+              this.faultedCalls[api] = (this.faultedCalls[api] ?? 0) + 1;
               return { rejectedLogEventsInfo: { tooOldLogEventEndIndex: events.length } };
+            }
             for (const e of events) {
               stream.push({ timestamp: e.timestamp ?? 0, message: e.message ?? '' });
               this.logBytes += Buffer.byteLength(e.message ?? '', 'utf8') + 26;
             }
-            if (this.chance(this.faults.lostPutResponse, 'lostPutResponse'))
+            if (this.chance(this.faults.lostPutResponse, 'lostPutResponse')) {
+              this.faultedCalls[api] = (this.faultedCalls[api] ?? 0) + 1;
               throw awsError('ServiceUnavailableException', 'Service unavailable (response lost)', 503);
+            }
             return {};
           }),
       );

@@ -188,6 +188,8 @@ interface Integrity {
 interface RoundFigures {
   scenario: Scenario;
   calls: Record<string, number>;
+  /** Calls a fault answered, per API. */
+  faultedCalls: Record<string, number>;
   injected: Record<keyof FaultRates, number>;
   dispatchMs: number;
   collectMs: number;
@@ -209,6 +211,7 @@ function emfSum(lines: string[]) {
   const add = (value: unknown) =>
     Array.isArray(value) ? value.reduce((n: number, v) => n + Number(v), 0) : Number(value ?? 0);
   for (const line of lines) {
+    if (!line.startsWith('{"_aws"')) continue;
     const emf = JSON.parse(line) as Record<string, unknown>;
     sum.checked += add(emf[FLEET_METRICS.hostsChecked]);
     sum.failed += add(emf[FLEET_METRICS.hostsFailed]);
@@ -271,20 +274,25 @@ async function runRound(scenario: Scenario): Promise<RoundFigures> {
   const sampler = setInterval(() => {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }, 25);
-  // EMF goes to stdout in Lambda (billed as log ingestion): kept for the sums, lost after a crash.
+  // EMF goes to stdout in Lambda (billed as log ingestion): captured there (Powertools
+  // also flushes on its own at 100 values), kept for the sums, lost after a crash.
   const emf: string[] = [];
   let emfBytes = 0;
-  const write = (line: string) => {
-    if (aws.killed()) return;
-    emf.push(line);
-    emfBytes += Buffer.byteLength(line, 'utf8') + 26;
-  };
+  const stdoutWrite = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    if (aws.killed()) return true;
+    for (const line of String(chunk).split('\n')) {
+      if (line === '') continue;
+      emf.push(line);
+      emfBytes += Buffer.byteLength(line, 'utf8') + 26;
+    }
+    return true;
+  }) as typeof process.stdout.write;
   const metricsOptions = {
     namespace: 'CloudConnexa',
     serviceName: 'bench',
     stage: 'bench',
     granularity: scenario.granularity,
-    write,
   };
   let collectorErrorLines = 0;
   const log = (line: Record<string, unknown>) => {
@@ -375,6 +383,7 @@ async function runRound(scenario: Scenario): Promise<RoundFigures> {
     }
     collectMs = performance.now() - collectStart;
   } finally {
+    process.stdout.write = stdoutWrite;
     console.log = quiet.log;
     console.error = quiet.error;
     clearInterval(sampler);
@@ -388,6 +397,7 @@ async function runRound(scenario: Scenario): Promise<RoundFigures> {
   return {
     scenario,
     calls: aws.calls,
+    faultedCalls: aws.faultedCalls,
     injected: aws.injected,
     dispatchMs,
     collectMs,
@@ -445,6 +455,9 @@ function costPerHostMonth(f: RoundFigures, hosts: number) {
 
 const usd = (n: number) => `$${n.toFixed(4)}`;
 const perHost = (f: RoundFigures, api: string) => (f.calls[api] ?? 0) / f.scenario.hosts;
+/** Calls per host-round less the calls faults answered: what the goals of a clean round bound. */
+const perHostBeyondFaults = (f: RoundFigures, api: string) =>
+  ((f.calls[api] ?? 0) - (f.faultedCalls[api] ?? 0)) / f.scenario.hosts;
 
 export async function runFleetBench(options: { quick?: boolean } = {}): Promise<void> {
   const granularities: MetricGranularity[] =
@@ -600,20 +613,21 @@ export async function runFleetBench(options: { quick?: boolean } = {}): Promise<
   const goals: [string, string, boolean][] = [];
   for (const f of [baseline, faulted]) {
     const tag = f === faulted ? ' (1 % faults)' : ' (clean)';
-    const send50 = perHost(f, 'SSM SendCommand') * 50;
+    const calls = (api: string) => perHostBeyondFaults(f, api);
+    const send50 = calls('SSM SendCommand') * 50;
     goals.push(
       [`0 hosts without a record${tag}`, String(f.integrity.lost), f.integrity.lost === 0],
       [`0 records written twice${tag}`, String(f.integrity.duplicated), f.integrity.duplicated === 0],
       [`<= 1 SendCommand per 50 hosts${tag}`, send50.toFixed(3), send50 <= 1],
       [
         `<= 1.1 GetCommandInvocation per host-round${tag}`,
-        perHost(f, 'SSM GetCommandInvocation').toFixed(3),
-        perHost(f, 'SSM GetCommandInvocation') <= 1.1,
+        calls('SSM GetCommandInvocation').toFixed(3),
+        calls('SSM GetCommandInvocation') <= 1.1,
       ],
       [
         `<= 1 PutLogEvents per host-round${tag}`,
-        perHost(f, 'Logs PutLogEvents').toFixed(3),
-        perHost(f, 'Logs PutLogEvents') <= (f === faulted ? 1.05 : 1),
+        calls('Logs PutLogEvents').toFixed(3),
+        calls('Logs PutLogEvents') <= 1,
       ],
       [`<= 0.1 claim calls per host-round${tag}`, claimCalls(f).toFixed(3), claimCalls(f) <= 0.1],
     );
@@ -637,7 +651,7 @@ export async function runFleetBench(options: { quick?: boolean } = {}): Promise<
     headers: ['goal', 'measured', 'result'],
     rows: goals.map(([goal, measured, ok]) => [goal, measured, pass(ok)]),
     notes: [
-      'Under faults PutLogEvents may exceed 1 per host-round by the faults themselves: refused events are sent again, failed writes retried (goal there: <= 1.05).',
+      'Under faults, every call a fault answered (throttled, events refused, answer lost) is made again: the table above shows all calls, the goals count the calls beyond those.',
     ],
   });
 }

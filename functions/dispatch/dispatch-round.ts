@@ -20,6 +20,7 @@ import type { RoundMetrics } from '../metrics/emit-metrics.ts';
 import type { CommandTransport, Inventory, JobQueue } from '../ports.ts';
 import { createDispatchRecordWriter } from './dispatch-records.ts';
 import { resolveHostSettings, type SsmParameters, settingsKey, toSsmParameters } from './host-settings.ts';
+import { sendWithinBudget } from './time-budget.ts';
 
 /** SendCommand accepts at most 50 InstanceIds. */
 export const MAX_INSTANCES_PER_COMMAND = 50;
@@ -31,6 +32,8 @@ export interface DispatchPorts {
   logs: LogSink;
   metrics: RoundMetrics;
   now: () => number;
+  /** Time left before the Lambda timeout; commands stop in time to record the rest (time-budget.ts). */
+  remainingMs?: () => number;
 }
 
 export interface DispatchOptions {
@@ -89,6 +92,8 @@ export async function dispatchRound(
   options: DispatchOptions,
 ): Promise<DispatchSummary> {
   const concurrency = options.concurrency ?? 8;
+  // Every send below stops in time to record what it did not send (time-budget.ts).
+  ports = { ...ports, transport: sendWithinBudget(ports.transport, ports.remainingMs) };
   const { online, blind } = await ports.inventory.discover();
   const summary: DispatchSummary = {
     roundId: options.roundId,

@@ -332,3 +332,38 @@ describe('dispatchRound: every host recorded, whatever happens after SendCommand
     assert.equal(records[0]?.pingStatus, 'Inactive');
   });
 });
+
+describe('dispatchRound: time budget', () => {
+  beforeEach(() => {
+    ec2Mock.reset();
+    ssmMock.reset();
+    sqsMock.reset();
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm' });
+    commandSeq = 0;
+    ssmMock.on(SendCommandCommand).callsFake(() => ({ Command: { CommandId: `cmd-${++commandSeq}` } }));
+  });
+
+  it('stops sending before its Lambda timeout and records the hosts it did not send', async () => {
+    // Prepare: 120 hosts; after the first SendCommand fewer than 30 s are left.
+    fleet(Array.from({ length: 120 }, (_, i) => ({ id: instanceId(i + 1) })));
+    const { ports, options, logs } = setup();
+    const remaining = [60_000, 29_000, 29_000];
+    // Act
+    const summary = await dispatchRound(
+      { ...ports, remainingMs: () => remaining.shift() ?? 0 },
+      { ...options, concurrency: 1 },
+    );
+    // Assess
+    assert.equal(ssmMock.commandCalls(SendCommandCommand).length, 1);
+    assert.equal(summary.dispatched, 50);
+    assert.equal(summary.failed, 70);
+    const record = logs.records(instanceId(120))[0];
+    assert.equal(record?.record, 'dispatch-failed');
+    assert.equal(record?.errorName, 'DispatchOutOfTimeError');
+    assert.match(
+      String((record?.error as { message?: string } | undefined)?.message),
+      /^dispatch has 29 s left before its Lambda timeout \(30 s are kept to write the records\): command not sent this round$/,
+    );
+    for (let n = 1; n <= 120; n++) assert.equal(logs.records(instanceId(n)).length, n <= 50 ? 0 : 1);
+  });
+});
