@@ -178,17 +178,24 @@ export class SimulatedAws {
   }
 
   private readonly opportunities: Record<keyof FaultRates, number> = { ...NO_FAULTS };
+  /** The opportunity (counted from 0) at which each kind's next fault falls. */
+  private readonly nextFault: Partial<Record<keyof FaultRates, number>> = {};
 
   /**
-   * Whether this opportunity for a fault gets it: one in every 1/rate, at an
-   * offset per kind, so a rate of 1 % injects exactly 1 % (at least one when
-   * there are 100 opportunities) and every run injects the same faults.
+   * Whether this opportunity for a fault gets it: exactly one in every block of
+   * 1/rate opportunities, at a place in the block drawn from the seeded
+   * generator (the first block's place is fixed per kind). A rate of 1 % thus
+   * injects 1 % (at least one in 100 opportunities), and no call is hit in
+   * every block just because the calls happen to repeat with the block's period.
    */
   private chance(rate: number, fault: keyof FaultRates): boolean {
     if (rate <= 0) return false;
     const period = Math.max(1, Math.round(1 / rate));
     const n = this.opportunities[fault]++;
-    if (n % period !== FAULT_OFFSETS[fault] % period) return false;
+    const at = this.nextFault[fault] ?? FAULT_OFFSETS[fault] % period;
+    if (n !== at) return false;
+    // The next fault: somewhere in the next block of `period` opportunities.
+    this.nextFault[fault] = (Math.floor(n / period) + 1) * period + Math.floor(this.random() * period);
     this.injected[fault]++;
     return true;
   }

@@ -172,7 +172,7 @@ export interface Scenario {
   logGroupDeleted?: boolean;
 }
 
-interface Integrity {
+export interface Integrity {
   hosts: number;
   recorded: number;
   /** Hosts with no record of the round. */
@@ -185,7 +185,7 @@ interface Integrity {
   metrics: { checked: number; failed: number; blind: number; misconfigured: number };
 }
 
-interface RoundFigures {
+export interface RoundFigures {
   scenario: Scenario;
   calls: Record<string, number>;
   /** Calls a fault answered, per API. */
@@ -245,9 +245,10 @@ function integrityOf(aws: SimulatedAws, hosts: number, emf: string[]): Integrity
   return { hosts, recorded, lost, duplicated, kinds, sendCommandFailed, metrics: emfSum(emf) };
 }
 
-async function runRound(scenario: Scenario): Promise<RoundFigures> {
+/** One round of a scenario; `latencyMs` is how long each simulated call takes (real time). */
+export async function runRound(scenario: Scenario, latencyMs = LATENCY_MS): Promise<RoundFigures> {
   const aws = new SimulatedAws({ ...SHAPE, hosts: scenario.hosts }, scenario.faults, {
-    latencyMs: LATENCY_MS,
+    latencyMs,
     seed: 20260101,
     monitorLogGroup: MONITOR_LOG_GROUP,
     logGroupDeleted: scenario.logGroupDeleted ?? false,
@@ -279,9 +280,12 @@ async function runRound(scenario: Scenario): Promise<RoundFigures> {
   const emf: string[] = [];
   let emfBytes = 0;
   const stdoutWrite = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    const text = String(chunk);
+    // Anything else on stdout (a test runner's report) goes through untouched.
+    if (!text.startsWith('{"_aws"')) return (stdoutWrite as (...args: unknown[]) => boolean)(chunk, ...rest);
     if (aws.killed()) return true;
-    for (const line of String(chunk).split('\n')) {
+    for (const line of text.split('\n')) {
       if (line === '') continue;
       emf.push(line);
       emfBytes += Buffer.byteLength(line, 'utf8') + 26;
@@ -391,7 +395,7 @@ async function runRound(scenario: Scenario): Promise<RoundFigures> {
   }
   for (const message of deadLetters) {
     const body = JSON.parse(message.body) as { lastError?: string };
-    const reason = (body.lastError ?? 'no reason in the job').slice(0, 80);
+    const reason = (body.lastError ?? 'no reason in the job').slice(0, 160);
     reasons.set(reason, reason);
   }
   return {
@@ -473,6 +477,13 @@ export async function runFleetBench(options: { quick?: boolean } = {}): Promise<
     granularity: 'host',
     faults: ONE_PERCENT,
   });
+  // Without terminated instances every batch is sent, so the collection faults meet the whole fleet.
+  const collectionFaults = await runRound({
+    name: '1 % faults, none terminated',
+    hosts: HOSTS,
+    granularity: 'host',
+    faults: { ...ONE_PERCENT, terminated: 0 },
+  });
   const deleted = await runRound({
     name: 'log group deleted',
     hosts: 500,
@@ -482,7 +493,7 @@ export async function runFleetBench(options: { quick?: boolean } = {}): Promise<
   });
   const baseline = clean.find((f) => f.scenario.granularity === 'host') ?? clean[0];
   if (baseline === undefined) return;
-  const all = [...clean, faulted, deleted];
+  const all = [...clean, faulted, collectionFaults, deleted];
 
   console.log(`\nFleet bench: ${HOSTS} enrolled instances, simulated AWS answering after ${LATENCY_MS} ms`);
   console.log(
@@ -530,18 +541,22 @@ export async function runFleetBench(options: { quick?: boolean } = {}): Promise<
     ],
   });
   printTable({
-    title: 'Faults injected in the 1 % round',
-    headers: ['fault', 'count'],
+    title: 'Faults injected',
+    headers: ['fault', faulted.scenario.name, collectionFaults.scenario.name],
     rows: (Object.keys(FAULT_LABELS) as (keyof FaultRates)[]).map((k) => [
       FAULT_LABELS[k],
       String(faulted.injected[k]),
+      String(collectionFaults.injected[k]),
     ]),
   });
   const apis = [...new Set(all.flatMap((f) => Object.keys(f.calls)))].sort();
   printTable({
     title: 'API calls per host-round, side by side',
-    headers: ['api', ...[baseline, faulted, deleted].map((f) => f.scenario.name)],
-    rows: apis.map((api) => [api, ...[baseline, faulted, deleted].map((f) => perHost(f, api).toFixed(4))]),
+    headers: ['api', ...[baseline, faulted, collectionFaults, deleted].map((f) => f.scenario.name)],
+    rows: apis.map((api) => [
+      api,
+      ...[baseline, faulted, collectionFaults, deleted].map((f) => perHost(f, api).toFixed(4)),
+    ]),
     notes: [
       '(claims): the collector claims each job and commits it with empty streams in its own log group; DescribeLogStreams only when a copy finds a job claimed.',
       `Log group deleted: ${deleted.scenario.hosts} hosts; ${Object.entries(deleted.calls)
@@ -609,10 +624,10 @@ export async function runFleetBench(options: { quick?: boolean } = {}): Promise<
       .filter(([api]) => api.endsWith('(claims)'))
       .reduce((n, [, calls]) => n + calls, 0) / f.scenario.hosts;
   const worstBefore = Math.max(...clean.map((f) => costPerHostMonth(f, HOSTS).beforePerHostMetrics));
-  const worstDispatchMs = Math.max(...[...clean, faulted].map((f) => f.dispatchMs));
+  const worstDispatchMs = Math.max(...[...clean, faulted, collectionFaults].map((f) => f.dispatchMs));
   const goals: [string, string, boolean][] = [];
-  for (const f of [baseline, faulted]) {
-    const tag = f === faulted ? ' (1 % faults)' : ' (clean)';
+  for (const f of [baseline, faulted, collectionFaults]) {
+    const tag = f === baseline ? ' (clean)' : ` (${f.scenario.name})`;
     const calls = (api: string) => perHostBeyondFaults(f, api);
     const send50 = calls('SSM SendCommand') * 50;
     goals.push(

@@ -29,7 +29,7 @@
 import { mapLimit } from '../../common/concurrency.ts';
 import { affectsEveryCall } from '../aws/aws-errors.ts';
 import type { LogSink, RecordLookup } from '../logs/log-writer.ts';
-import { buildDeadlineRecord, buildInvocationRecords } from '../logs/records.ts';
+import { buildDeadlineRecord, buildInvocationRecords, outcomeOfRecordLine } from '../logs/records.ts';
 import type { RoundMetrics } from '../metrics/emit-metrics.ts';
 import type { CommandTransport, InvocationOutputs, InvocationState, JobQueue } from '../ports.ts';
 import { CollectGaveUpError, type CollectorLog, consoleLog, HostWriter } from './host-writes.ts';
@@ -209,6 +209,16 @@ export async function collectCommand(
    * takes over counts what it finds written.
    */
   const counts: (() => void)[] = [];
+  /** Counts a host found already written, by what its record says. */
+  const countFound = (instanceId: string, line: string) => {
+    const outcome = outcomeOfRecordLine(instanceId, line);
+    counts.push(() => {
+      if (outcome.kind === 'checked') ports.metrics.checked(outcome.measurement);
+      else ports.metrics.failed(instanceId);
+    });
+  };
+  /** Hosts whose records were built but not stored this attempt. */
+  const unwritten = new Set<string>();
   /** Hosts whose GetCommandInvocation failed this attempt: a result may be waiting. */
   const unfetched = new Set<string>();
 
@@ -217,6 +227,16 @@ export async function collectCommand(
     if (listed !== null && (state === undefined || !isTerminal(state))) return 'pending';
     // Writes are known to fail: spend no GetCommandInvocation on a record that cannot be stored.
     if (writer.blocked !== null) return 'failed';
+    if (needsLookup(instanceId)) {
+      const found = await lookUp(instanceId);
+      // Written by an owner that died before committing, or by a write whose answer
+      // was lost: neither counted it (counts are emitted only after a commit).
+      if (typeof found === 'string') {
+        countFound(instanceId, found);
+        return 'duplicate';
+      }
+      if (found === null) return 'failed';
+    }
     let outputs: InvocationOutputs | null = null;
     try {
       outputs = await ports.transport.getInvocation(job.commandId, instanceId);
@@ -254,22 +274,14 @@ export async function collectCommand(
       makeRecordId(job.commandId, instanceId),
       ports.now(),
     );
-    const count = () => {
+    if (!(await writer.write(instanceId, events))) {
+      unwritten.add(instanceId);
+      return 'failed';
+    }
+    counts.push(() => {
       if (outcome.kind === 'checked') ports.metrics.checked(outcome.measurement);
       else ports.metrics.failed(instanceId);
-    };
-    if (needsLookup(instanceId)) {
-      const found = await lookUp(instanceId);
-      // Written by an owner that died before committing, or by a write whose answer
-      // was lost: neither counted it (counts are emitted only after a commit).
-      if (found === true) {
-        counts.push(count);
-        return 'duplicate';
-      }
-      if (found === null) return 'failed';
-    }
-    if (!(await writer.write(instanceId, events))) return 'failed';
-    counts.push(count);
+    });
     return 'written';
   };
 
@@ -309,17 +321,16 @@ export async function collectCommand(
         left.push(instanceId);
         return;
       }
-      // A result SSM may hold but would not hand over (throttled, denied) is asked
-      // for again, backing off, until the job's last attempt: then the deadline record.
-      if (unfetched.has(instanceId) && failures + 1 < MAX_FAILED_ATTEMPTS) {
+      // A result SSM would not hand over (throttled) or CloudWatch would not take is
+      // tried again, backing off, until the job's last attempt: then the deadline record.
+      if ((unfetched.has(instanceId) || unwritten.has(instanceId)) && failures + 1 < MAX_FAILED_ATTEMPTS) {
         left.push(instanceId);
         return;
       }
       if (needsLookup(instanceId)) {
         const found = await lookUp(instanceId);
-        if (found === true) {
-          // In this phase the host had no result to fetch: what is there is a deadline record.
-          counts.push(() => ports.metrics.failed(instanceId));
+        if (typeof found === 'string') {
+          countFound(instanceId, found);
           result.duplicates.push(instanceId);
           return;
         }
@@ -365,6 +376,8 @@ export async function collectCommand(
   writer.errors.flush(log, { job: subject.key, roundId: job.roundId });
   await commitJob(ports.claims, subject, acquired.generation, plan);
   for (const count of counts) count();
+  // Printed now, before any further call: a collector that dies later has counted these hosts.
+  ports.metrics.flush();
   if (plan !== null) {
     const delaySeconds = nextDelaySeconds(job, now, plan.failures);
     await ports.queue.enqueue(followUpJob(job, plan, attemptFailed ? lastError : undefined), delaySeconds);

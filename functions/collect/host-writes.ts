@@ -93,11 +93,14 @@ export class HostWriter {
   /** Hosts looked up this attempt and found not written. */
   readonly verifiedAbsent = new Set<string>();
 
-  /** true: written already; false: not; null: could not tell (then do not write blind). */
-  async lookUp(instanceId: string, sinceMs: number, recordId: string): Promise<boolean | null> {
+  /** The record line when written already; false when not; null when it could not tell (then do not write blind). */
+  async lookUp(instanceId: string, sinceMs: number, recordId: string): Promise<string | false | null> {
     try {
-      const found = await this.sink.lookup.hasRecord(instanceId, sinceMs, `"recordId":"${recordId}"`);
-      if (!found) this.verifiedAbsent.add(instanceId);
+      const found = await this.sink.lookup.findRecord(instanceId, sinceMs, `"recordId":"${recordId}"`);
+      if (found === null) {
+        this.verifiedAbsent.add(instanceId);
+        return false;
+      }
       return found;
     } catch (error) {
       this.note('GetLogEvents', instanceId, error);

@@ -220,7 +220,7 @@ export async function writeRecordsJob(
     if (acquired.careful || verify.has(record.instanceId)) {
       const since = Math.min(...record.events.map((e) => e.timestamp));
       const found = await writer.lookUp(record.instanceId, since, record.recordId);
-      if (found === true) return 'duplicate' as const;
+      if (typeof found === 'string') return 'duplicate' as const;
       if (found === null) return 'failed' as const;
     }
     return (await writer.write(record.instanceId, record.events))

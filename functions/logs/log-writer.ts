@@ -26,9 +26,12 @@ export interface LogSink {
   write(stream: string, events: LogEvent[]): Promise<void>;
 }
 
-/** Finds whether a stream already holds a line containing `marker` since a time. Used only on redelivery. */
+/**
+ * Finds the first line of a stream since a time that contains `marker` (a
+ * record id), or null. Used only for hosts whose record may already be there.
+ */
 export interface RecordLookup {
-  hasRecord(stream: string, sinceMs: number, marker: string): Promise<boolean>;
+  findRecord(stream: string, sinceMs: number, marker: string): Promise<string | null>;
 }
 
 /** PutLogEvents limits (CloudWatch Logs API reference). */
@@ -259,7 +262,7 @@ export function createCloudWatchLogSink(
     async write(stream, events) {
       for (const batch of planBatches(events)) await put(stream, batch);
     },
-    async hasRecord(stream, sinceMs, marker) {
+    async findRecord(stream, sinceMs, marker) {
       let nextToken: string | undefined;
       for (let page = 0; page < 20; page++) {
         let answer: GetLogEventsCommandOutput;
@@ -274,15 +277,16 @@ export function createCloudWatchLogSink(
             }),
           );
         } catch (error) {
-          if (awsErrorName(error) === 'ResourceNotFoundException') return false;
+          if (awsErrorName(error) === 'ResourceNotFoundException') return null;
           throw error;
         }
-        if ((answer.events ?? []).some((e) => e.message?.includes(marker) === true)) return true;
+        const found = (answer.events ?? []).find((e) => e.message?.includes(marker) === true);
+        if (found?.message !== undefined) return found.message;
         // GetLogEvents returns the same token when the end of the stream is reached.
-        if (answer.nextForwardToken === undefined || answer.nextForwardToken === nextToken) return false;
+        if (answer.nextForwardToken === undefined || answer.nextForwardToken === nextToken) return null;
         nextToken = answer.nextForwardToken;
       }
-      return false;
+      return null;
     },
   };
 }

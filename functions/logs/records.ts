@@ -99,14 +99,10 @@ export function buildInvocationRecords(
     if (doc.seed !== null) messages.push(serializeSeed(doc.seed));
     messages.push(...mtrReports(doc));
     messages.push(JSON.stringify({ record: 'result', ...doc, ...identity(o, recordId) }));
-    const measurement: HostMeasurement = {
-      instanceId: o.instanceId,
-      flagged: doc.summary.latencyFlag || doc.summary.lossFlag,
-      worstLatencyMs: doc.summary.worstLatencyMs,
-      worstLossPct: doc.summary.worstLossPct,
-      resources: doc.resources.map((r) => ({ target: r.target, latencyMs: r.latencyMs, lossPct: r.lossPct })),
+    return {
+      events: stamp(messages, at),
+      outcome: { kind: 'checked', measurement: measurementOf(o.instanceId, doc) },
     };
-    return { events: stamp(messages, at), outcome: { kind: 'checked', measurement } };
   }
 
   const error: ErrorInfo =
@@ -128,6 +124,49 @@ export function buildInvocationRecords(
   };
   messages.push(JSON.stringify(failure));
   return { events: stamp(messages, at), outcome: { kind: 'failed', status: o.status, error } };
+}
+
+/** What the metrics take from a host's result document. */
+export function measurementOf(instanceId: string, doc: ResultDocument): HostMeasurement {
+  return {
+    instanceId,
+    flagged: doc.summary.latencyFlag || doc.summary.lossFlag,
+    worstLatencyMs: doc.summary.worstLatencyMs,
+    worstLossPct: doc.summary.worstLossPct,
+    resources: doc.resources.map((r) => ({ target: r.target, latencyMs: r.latencyMs, lossPct: r.lossPct })),
+  };
+}
+
+/**
+ * What a record line found in a host's stream means for the metrics: a result
+ * record is the host checked (its measurement read back from the record),
+ * anything else a failure. A line that does not read back as a result counts
+ * as a failure too.
+ */
+export function outcomeOfRecordLine(instanceId: string, line: string): HostOutcome {
+  const failed: HostOutcome = {
+    kind: 'failed',
+    status: 'Recorded',
+    error: { code: 'E_RESULT_DOCUMENT', message: 'the record found is not a result record' },
+  };
+  if (!line.startsWith('{"record":"result"')) return failed;
+  try {
+    const {
+      record: _r,
+      recordId: _id,
+      instanceId: _i,
+      commandId: _c,
+      roundId: _round,
+      status: _s,
+      ...doc
+    } = JSON.parse(line) as Record<string, unknown>;
+    return {
+      kind: 'checked',
+      measurement: measurementOf(instanceId, parseResultDocument(JSON.stringify(doc))),
+    };
+  } catch {
+    return failed;
+  }
 }
 
 /**

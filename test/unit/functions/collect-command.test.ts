@@ -53,7 +53,7 @@ function job(ids: string[], overrides: Partial<CollectJob> = {}): CollectJob {
 }
 
 interface Setup {
-  logs?: LogSink & { hasRecord: MemoryLogSink['hasRecord'] };
+  logs?: LogSink & { findRecord: MemoryLogSink['findRecord'] };
   now?: () => number;
 }
 
@@ -118,6 +118,18 @@ function sentJobs(): { job: CollectJob; delay: number | undefined }[] {
     delay: call.args[0].input.DelaySeconds,
   }));
 }
+
+/** A result record as the collector writes it (the result document after its own keys). */
+const resultRecordLine = (id: string, flagged = false) =>
+  JSON.stringify({
+    record: 'result',
+    ...resultDocument({}, flagged),
+    recordId: `cmd-1/${id}`,
+    instanceId: id,
+    commandId: 'cmd-1',
+    roundId: 'r-1',
+    status: 'Success',
+  });
 
 const awsError = (name: string, message: string, httpStatusCode: number) =>
   Object.assign(new Error(message), { name, $metadata: { httpStatusCode, requestId: 'req-1' } });
@@ -513,7 +525,7 @@ describe('collectCommand: exactly one record per host, whatever SQS delivers', (
     const { p, logs, claims, metrics } = ports({ now: () => clock });
     await claims.create('collect-claims/cmd-1/1/claim-1');
     await logs.write(ids[0] as string, [
-      { timestamp: NOW, message: `{"record":"result","recordId":"cmd-1/${ids[0]}","roundId":"r-1"}` },
+      { timestamp: NOW, message: resultRecordLine(ids[0] as string, true) },
     ]);
     // Act 1: a copy arrives while the claim is fresh.
     const early = await collectCommand(p, job(ids));
@@ -545,13 +557,11 @@ describe('collectCommand: exactly one record per host, whatever SQS delivers', (
     let clock = NOW;
     const { p, logs, claims } = ports({ now: () => clock });
     await claims.create('collect-claims/cmd-1/1/claim-1');
-    await logs.write(a as string, [
-      { timestamp: NOW, message: `{"record":"result","recordId":"cmd-1/${a}","roundId":"r-1"}` },
-    ]);
-    const lookup = logs.hasRecord.bind(logs);
+    await logs.write(a as string, [{ timestamp: NOW, message: resultRecordLine(a as string) }]);
+    const lookup = logs.findRecord.bind(logs);
     let throttled = true;
     p.lookup = {
-      hasRecord: async (...args) => {
+      findRecord: async (...args) => {
         if (throttled) throw awsError('ThrottlingException', 'Rate exceeded', 400);
         return lookup(...args);
       },
@@ -720,6 +730,56 @@ describe('collectCommand: bounded, never lost', () => {
     assert.equal(record?.lastStatus, 'Success');
     assert.match(String(record?.lastError), /^GetCommandInvocation ThrottlingException: Rate exceeded/);
     assert.equal(logs.records(id).length, 1);
+  });
+
+  it('past the deadline, writes a finished host whose result write was throttled again rather than a deadline record', async () => {
+    // Prepare: the result is fetched, but the first PutLogEvents is throttled.
+    const id = instanceId(1);
+    listing({ [id]: ['Success', 'Success'] });
+    invocation(id, { Status: 'Success', stdout: JSON.stringify(resultDocument()) });
+    logsMock
+      .on(PutLogEventsCommand)
+      .rejectsOnce(awsError('ThrottlingException', 'Rate exceeded', 400))
+      .resolves({});
+    const { p, metrics } = ports({ logs: cloudWatchSink() });
+    // Act
+    const first = await collectCommand(p, job([id], { deadline: NOW - 1 }));
+    const [retry] = sentJobs();
+    const second = await collectCommand(p, retry?.job as CollectJob);
+    // Assess
+    assert.deepEqual(first.deadline, []);
+    assert.deepEqual(second.written, [id]);
+    const stored = logsMock.commandCalls(PutLogEventsCommand).at(-1)?.args[0].input.logEvents ?? [];
+    assert.ok(stored.some((e) => e.message?.startsWith('{"record":"result"')));
+    assert.equal(metrics.checkedHosts.length, 1);
+  });
+
+  it('counts a host found already written as its record says: a deadline record is a failure, not a check', async () => {
+    // Prepare: the host's deadline record was stored although its write answered 503;
+    // SSM now has its result.
+    const id = instanceId(1);
+    listing({ [id]: ['Success', 'Success'] });
+    invocation(id, { Status: 'Success', stdout: JSON.stringify(resultDocument()) });
+    const logs = new MemoryLogSink();
+    await logs.write(id, [
+      {
+        timestamp: NOW,
+        message: JSON.stringify({ record: 'failure', recordId: `cmd-1/${id}`, status: 'CollectorDeadline' }),
+      },
+    ]);
+    const { p, metrics } = ports({ logs });
+    // Act
+    const result = await collectCommand(p, job([id], { verify: [id] }));
+    // Assess
+    assert.deepEqual(result.duplicates, [id]);
+    assert.deepEqual(metrics.failedHosts, [id]);
+    assert.equal(metrics.checkedHosts.length, 0);
+    assert.equal(logs.records(id).length, 1);
+    assert.equal(
+      ssmMock.commandCalls(GetCommandInvocationCommand).length,
+      0,
+      'no result fetched for a host already written',
+    );
   });
 
   it('re-stamps events PutLogEvents refused and counts the host only once they are stored', async () => {

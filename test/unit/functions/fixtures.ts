@@ -118,8 +118,11 @@ export class MemoryLogSink implements LogSink, RecordLookup {
     this.streams.set(stream, list);
   }
 
-  async hasRecord(stream: string, sinceMs: number, marker: string): Promise<boolean> {
-    return (this.streams.get(stream) ?? []).some((e) => e.timestamp >= sinceMs && e.message.includes(marker));
+  async findRecord(stream: string, sinceMs: number, marker: string): Promise<string | null> {
+    return (
+      (this.streams.get(stream) ?? []).find((e) => e.timestamp >= sinceMs && e.message.includes(marker))
+        ?.message ?? null
+    );
   }
 
   /** The monitor's own records (not the seed lines). */

@@ -238,12 +238,12 @@ describe('createCloudWatchLogSink', () => {
       .resolvesOnce({ events: [{ message: 'other' }], nextForwardToken: 'f1' })
       .resolvesOnce({ events: [{ message: '{"recordId":"cmd/i-1"}' }], nextForwardToken: 'f2' });
     const sink = createCloudWatchLogSink(new CloudWatchLogsClient({ region: 'eu-west-1' }), 'g');
-    assert.equal(await sink.hasRecord('i-1', T0, '"recordId":"cmd/i-1"'), true);
+    assert.equal(await sink.findRecord('i-1', T0, '"recordId":"cmd/i-1"'), '{"recordId":"cmd/i-1"}');
   });
 
   it('answers no record for a stream that does not exist', async () => {
     logsMock.on(GetLogEventsCommand).rejects(new ResourceNotFoundException({ message: 'x', $metadata: {} }));
     const sink = createCloudWatchLogSink(new CloudWatchLogsClient({ region: 'eu-west-1' }), 'g');
-    assert.equal(await sink.hasRecord('i-1', T0, 'm'), false);
+    assert.equal(await sink.findRecord('i-1', T0, 'm'), null);
   });
 });
