@@ -5,10 +5,10 @@
  * dispatch (which refuses settings that SSM's execution timeout would cut).
  *
  * A path's worst case is every bounded step running to its limit in turn:
- * DNS resolution, the mtr run up to its hard timeout (and the SIGKILL grace),
- * then a TCP/HTTP fallback for a destination that ignores ICMP. Paths run in
- * waves of `concurrency`; gateway discovery runs beside the first wave and its
- * path joins a wave.
+ * DNS resolution and the mtr run (each a child process: its timeout, SIGKILL
+ * grace and output drain), then a TCP/HTTP fallback for a destination that
+ * ignores ICMP. Paths run in waves of `concurrency`; gateway discovery runs
+ * beside the first wave and its path joins a wave.
  */
 
 /** mtr's `-G` (seconds to wait for the last replies); mtr's own default is 5, ours 2. */
@@ -17,7 +17,19 @@ export const MTR_GRACE_SEC = 2;
 export const MTR_TIMEOUT_SLACK_MS = 15_000;
 /** Time between SIGTERM and SIGKILL of a timed-out child's process group. */
 export const KILL_GRACE_MS = 1_000;
-/** One DNS lookup (getaddrinfo) per named resource and round. */
+/**
+ * How long a child's output pipes may stay open once it has exited (or been
+ * SIGKILLed): a descendant that left its process group (setsid, double fork)
+ * can hold them open forever, so after this the pipes are closed from our side.
+ * At most KILL_GRACE_MS, so a run that exits in time ends before one that is killed.
+ */
+export const OUTPUT_DRAIN_MS = 500;
+
+/** The longest one child process run takes, whatever it and its descendants do. */
+export function processWorstCaseMs(timeoutMs: number): number {
+  return timeoutMs + KILL_GRACE_MS + OUTPUT_DRAIN_MS;
+}
+/** One DNS lookup (getaddrinfo, in a `getent` child) per named resource and round. */
 export const RESOLVE_TIMEOUT_MS = 5_000;
 /** `mtr --version` before the round starts. */
 export const MTR_VERSION_TIMEOUT_MS = 5_000;
@@ -66,7 +78,9 @@ export function fallbackWorstCaseMs(s: Omit<BudgetSettings, 'concurrency'>): num
 }
 
 export function pathWorstCaseMs(s: Omit<BudgetSettings, 'concurrency'>): number {
-  return RESOLVE_TIMEOUT_MS + mtrTimeoutMs(s) + KILL_GRACE_MS + fallbackWorstCaseMs(s);
+  return (
+    processWorstCaseMs(RESOLVE_TIMEOUT_MS) + processWorstCaseMs(mtrTimeoutMs(s)) + fallbackWorstCaseMs(s)
+  );
 }
 
 /** `paths`: resources plus one for the gateway. */

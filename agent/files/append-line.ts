@@ -12,40 +12,65 @@
  * tail; the next append repairs the line boundary (below), so one damaged
  * record never makes later records unreadable. An fsync per round would cost
  * a disk flush on every host every few minutes for no such gain.
+ *
+ * The file is opened through the log directory's handle as its acting user,
+ * never through a symbolic link, and appended to only when it is a regular
+ * file of that user with a single link (see log-dir.ts, open-entry.ts).
  */
 import * as fs from 'node:fs';
 import { errnoOf } from '../../common/errno.ts';
 import { MonitorError } from '../../common/errors.ts';
+import type { LogDir } from './log-dir.ts';
+import { openRegularFile, type RegularFileRules } from './open-entry.ts';
+
+const { O_RDWR, O_WRONLY, O_APPEND, O_CREAT } = fs.constants;
 
 const NEWLINE = 0x0a;
 /** A write(2) of one record takes microseconds, even a throttled one far less than this. */
 const TORN_MIN_AGE_MS = 1_000;
 const TORN_WAIT_LIMIT_MS = 3_000;
 
-export function appendLine(path: string, line: string): void {
+/** Appends `line` and a newline to the file `name` in `dir`. Throws E_LOG_DIR (see LogDir.run), E_INTERNAL. */
+export function appendLine(dir: LogDir, name: string, line: string): void {
   if (line.includes('\n') || line.includes('\r')) {
     // A record split over lines would be read as two broken records.
-    throw new MonitorError('E_INTERNAL', `appendLine: the record for ${path} contains a line break`);
+    throw new MonitorError(
+      'E_INTERNAL',
+      `appendLine: the record for ${dir.display(name)} contains a line break`,
+    );
   }
-  const { fd, readable } = openForAppend(path);
-  try {
-    // A torn tail (crash, full disk, an older version) is closed first so the
-    // new record starts on its own line and stays parseable.
-    const prefix = readable && hasTornTail(fd) ? '\n' : '';
-    writeAll(fd, Buffer.from(`${prefix}${line}\n`, 'utf8'));
-  } finally {
-    fs.closeSync(fd);
-  }
+  dir.run(`appending to ${name}`, () => {
+    const { fd, readable } = openForAppend(dir, name);
+    try {
+      // A torn tail (crash, full disk, an older version) is closed first so the
+      // new record starts on its own line and stays parseable.
+      const prefix = readable && hasTornTail(fd) ? '\n' : '';
+      writeAll(fd, Buffer.from(`${prefix}${line}\n`, 'utf8'));
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
 }
 
-/** 'a+' lets us read the last byte; a file we may append to but not read is still appended to. */
-function openForAppend(path: string): { fd: number; readable: boolean } {
+/** Read-write lets us read the last byte; a file we may append to but not read is still appended to. */
+function openForAppend(dir: LogDir, name: string): { fd: number; readable: boolean } {
+  const rules: RegularFileRules = {
+    action: 'append to it',
+    mode: 0o644,
+    owner: dir.actingUid,
+    singleLink: true,
+  };
+  let opened: ReturnType<typeof openRegularFile>;
+  let readable = true;
   try {
-    return { fd: fs.openSync(path, 'a+', 0o644), readable: true };
+    opened = openRegularFile(dir, name, O_RDWR | O_APPEND | O_CREAT, rules);
   } catch (error) {
     if (errnoOf(error) !== 'EACCES' && errnoOf(error) !== 'EPERM') throw error;
-    return { fd: fs.openSync(path, 'a', 0o644), readable: false };
+    opened = openRegularFile(dir, name, O_WRONLY | O_APPEND | O_CREAT, rules);
+    readable = false;
   }
+  if (opened === null) throw new MonitorError('E_INTERNAL', 'appendLine: O_CREAT open returned nothing');
+  return { fd: opened.fd, readable };
 }
 
 /**

@@ -3,13 +3,14 @@
  * which support engineers look up by the id in the JSON line. Written atomically
  * so a file named by a record is never half written.
  */
-import * as path from 'node:path';
 import { InvalidInputError } from '../../common/errors.ts';
 import type { FileWritten } from '../../common/result-schema.ts';
+import type { LogDir } from './log-dir.ts';
 import { writeFileAtomic } from './write-atomic.ts';
 
+/** Writes the texts that are not null; returns them with their display paths. Throws E_LOG_DIR, E_INVALID_INPUT. */
 export function writeMtrFiles(o: {
-  dir: string;
+  dir: LogDir;
   mtrId: string;
   resourceText: string | null;
   gatewayText: string | null;
@@ -18,17 +19,16 @@ export function writeMtrFiles(o: {
   if (!/^\d{1,32}$/.test(o.mtrId)) {
     throw new InvalidInputError('mtrId', o.mtrId, 'digits only (YYYYMMDDHHMMSS)');
   }
-  const dir = path.resolve(o.dir);
   const written: FileWritten[] = [];
   if (o.resourceText !== null) {
-    const file = path.join(dir, `MTR-RESOURCE-${o.mtrId}.txt`);
-    writeFileAtomic(file, o.resourceText);
-    written.push({ kind: 'mtr-resource', path: file });
+    const name = `MTR-RESOURCE-${o.mtrId}.txt`;
+    writeFileAtomic(o.dir, name, o.resourceText);
+    written.push({ kind: 'mtr-resource', path: o.dir.display(name) });
   }
   if (o.gatewayText !== null) {
-    const file = path.join(dir, `MTR-GATEWAY-${o.mtrId}.txt`);
-    writeFileAtomic(file, o.gatewayText);
-    written.push({ kind: 'mtr-gateway', path: file });
+    const name = `MTR-GATEWAY-${o.mtrId}.txt`;
+    writeFileAtomic(o.dir, name, o.gatewayText);
+    written.push({ kind: 'mtr-gateway', path: o.dir.display(name) });
   }
   return written;
 }

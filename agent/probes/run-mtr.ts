@@ -23,7 +23,8 @@ export interface MtrRunOptions {
   /** Default: count * interval + grace + 15 s. */
   timeoutMs?: number;
   mtrBinary?: string;
-  env?: Record<string, string | undefined>;
+  /** Variables for mtr beyond the controlled base (RunOptions.env); none in production. */
+  env?: Readonly<Record<string, string>>;
 }
 
 export const MTR_MISSING_MESSAGE =
@@ -157,7 +158,8 @@ function failureFromResult(result: ProcessResult, timeoutMs: number): ProcessErr
       evidence(result),
     );
   }
-  if (!stdout.startsWith('{')) {
+  // Text around the report (a wrapper's line on stdout) is the parser's to skip.
+  if (!/^[ \t]*\{/m.test(stdout)) {
     return new ProcessError(
       'E_MTR_OUTPUT',
       `mtr printed something that is not a JSON report (is this mtr built without JSON support?): ${JSON.stringify(stdout.slice(0, 80))}`,

@@ -1,25 +1,41 @@
 /**
- * The one place where the agent starts child processes.
+ * The one place where child processes are started, by the agent and by the
+ * local fleet round alike.
  *
  * - No shell: the file and its arguments go to execve as given, so no value can
  *   be interpreted as shell syntax.
+ * - The environment is built by child-env.ts from an allow-list: nothing the
+ *   host sets (MTR_OPTIONS, LD_PRELOAD, a locale) changes what a child does.
+ *   The working directory is `/` unless the caller names one.
  * - The child leads its own process group (`detached: true`), so a timeout can
  *   signal the whole group: mtr forks mtr-packet, and killing only mtr would
  *   leave the helper running (and holding our output pipes open).
+ * - A run ends by `timeoutMs + KILL_GRACE_MS + OUTPUT_DRAIN_MS`
+ *   (processWorstCaseMs), whatever the child's descendants do: one that left
+ *   the group (setsid, a double fork) and holds stdout open cannot keep the run
+ *   waiting; after the drain window the pipes are closed from this side and
+ *   the result says `outputLeftOpen`. Whatever is left of the group when the
+ *   run ends is SIGKILLed: nothing the run started outlives it in its group.
  * - Every outcome is a resolved ProcessResult, never a rejection: callers map
  *   results to error codes, with the evidence (command, exit code, stderr).
+ *   Only invalid options (a programming error) reject, before anything starts.
  *
  * Because children live in their own groups, a signal to the agent does not
  * reach them: the entry point calls killAllProcessGroups() before it exits, so
  * no mtr outlives the agent.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { errnoOf } from '../../common/errno.ts';
-import { KILL_GRACE_MS } from '../../common/round-budget.ts';
+import { InvalidInputError } from '../../common/errors.ts';
+import { KILL_GRACE_MS, OUTPUT_DRAIN_MS } from '../../common/round-budget.ts';
+import { childEnvironment } from './child-env.ts';
 import type { ProcessResult, RunOptions, RunProcess } from './types.ts';
 
 export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
-export { KILL_GRACE_MS };
+export { KILL_GRACE_MS, OUTPUT_DRAIN_MS };
+
+/** setTimeout's largest delay: a longer one fires at once. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 class CappedBuffer {
   private readonly chunks: Buffer[] = [];
@@ -44,17 +60,6 @@ class CappedBuffer {
   text(): string {
     return Buffer.concat(this.chunks).toString('utf8');
   }
-}
-
-/** `env` entries override the agent's environment; an `undefined` value removes a variable. */
-function childEnv(overrides: Record<string, string | undefined> | undefined): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  if (overrides === undefined) return env;
-  for (const [key, value] of Object.entries(overrides)) {
-    if (value === undefined) delete env[key];
-    else env[key] = value;
-  }
-  return env;
 }
 
 /** Signals the child's process group; the group may already be gone, which is fine. */
@@ -85,27 +90,70 @@ function groupAlive(pid: number): boolean {
   }
 }
 
-export const runProcess: RunProcess = (file, args, options: RunOptions) =>
-  new Promise<ProcessResult>((resolve) => {
+function checkOptions(options: RunOptions): void {
+  const { timeoutMs, maxOutputBytes } = options;
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || timeoutMs > MAX_TIMER_MS) {
+    throw new InvalidInputError(
+      'timeoutMs',
+      timeoutMs,
+      `a number of milliseconds above 0, at most ${MAX_TIMER_MS}`,
+    );
+  }
+  if (maxOutputBytes !== undefined && !(Number.isInteger(maxOutputBytes) && maxOutputBytes >= 0)) {
+    throw new InvalidInputError('maxOutputBytes', maxOutputBytes, 'a whole number of bytes of at least 0');
+  }
+}
+
+/**
+ * Runs `file` with `args` and resolves with what happened. Rejects only with
+ * InvalidInputError for invalid options or environment variables, before
+ * anything is started.
+ */
+export const runProcess: RunProcess = (file, args, options) => {
+  let env: Record<string, string>;
+  try {
+    checkOptions(options);
+    env = childEnvironment(process.env, options.env);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return new Promise<ProcessResult>((resolve) => {
     const command = [file, ...args];
     const max = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
     const stdout = new CappedBuffer(max);
     const stderr = new CappedBuffer(max);
     const started = process.hrtime.bigint();
+    const abortSignal = options.signal;
     let settled = false;
-    let closed = false;
+    let exited = false;
+    let openStreams = 0;
     let timedOut = false;
+    let aborted = false;
     let exitCode: number | null = null;
     let exitSignal: string | null = null;
-    let timeoutTimer: NodeJS.Timeout | undefined;
+    let deadlineTimer: NodeJS.Timeout | undefined;
     let killTimer: NodeJS.Timeout | undefined;
+    let drainTimer: NodeJS.Timeout | undefined;
+    let child: ChildProcess | undefined;
 
     const finish = (spawnError: string | null): void => {
       if (settled) return;
       settled = true;
-      if (child?.pid !== undefined) liveGroups.delete(child.pid);
-      if (timeoutTimer !== undefined) clearTimeout(timeoutTimer);
-      if (killTimer !== undefined) clearTimeout(killTimer);
+      for (const timer of [deadlineTimer, killTimer, drainTimer]) {
+        if (timer !== undefined) clearTimeout(timer);
+      }
+      abortSignal?.removeEventListener('abort', onAbort);
+      const pid = child?.pid;
+      const leftOpen = spawnError === null && pid !== undefined && openStreams > 0;
+      if (pid !== undefined) {
+        liveGroups.delete(pid);
+        // Leftovers of the group (a helper that ignored its parent's exit) die with the run.
+        signalGroup(pid, 'SIGKILL');
+      }
+      if (leftOpen) {
+        child?.stdout?.destroy();
+        child?.stderr?.destroy();
+      }
       let stderrText = stderr.text();
       for (const [name, buffer] of [
         ['stdout', stdout],
@@ -115,6 +163,11 @@ export const runProcess: RunProcess = (file, args, options: RunOptions) =>
           stderrText += `\n[output capped: ${buffer.dropped} bytes of ${name} beyond ${max} dropped]\n`;
         }
       }
+      if (leftOpen) {
+        stderrText +=
+          `\n[output still held open ${exited ? 'after the process exited' : 'after SIGKILL'}, ` +
+          'by a process outside its process group (setsid or a double fork): stopped reading]\n';
+      }
       resolve({
         command,
         exitCode: spawnError === null ? exitCode : null,
@@ -123,17 +176,59 @@ export const runProcess: RunProcess = (file, args, options: RunOptions) =>
         stderr: stderrText,
         durationMs: Number(process.hrtime.bigint() - started) / 1e6,
         timedOut,
+        aborted,
+        outputLeftOpen: leftOpen,
         spawnError,
       });
     };
 
-    let child: ReturnType<typeof spawn>;
+    /** Ends the run once the child has exited and its pipes are closed. */
+    const finishIfDone = (): void => {
+      if (settled || !exited || openStreams > 0) return;
+      const pid = child?.pid;
+      // After a timeout, a group member that ignored SIGTERM may still run with
+      // its pipes closed: wait for the SIGKILL before reporting.
+      if ((timedOut || aborted) && killTimer !== undefined && pid !== undefined && groupAlive(pid)) return;
+      finish(null);
+    };
+
+    /** After the drain window, the run ends whether or not the pipes closed. */
+    const drainThenFinish = (): void => {
+      if (drainTimer !== undefined) clearTimeout(drainTimer);
+      drainTimer = setTimeout(() => finish(null), OUTPUT_DRAIN_MS);
+    };
+
+    const stop = (reason: 'timeout' | 'abort'): void => {
+      const pid = child?.pid;
+      if (settled || timedOut || aborted || pid === undefined) return;
+      if (reason === 'timeout') timedOut = true;
+      else aborted = true;
+      if (deadlineTimer !== undefined) clearTimeout(deadlineTimer);
+      signalGroup(pid, 'SIGTERM');
+      killTimer = setTimeout(() => {
+        killTimer = undefined;
+        signalGroup(pid, 'SIGKILL');
+        if (exited && openStreams === 0) finish(null);
+        else drainThenFinish();
+      }, KILL_GRACE_MS);
+    };
+
+    function onAbort(): void {
+      stop('abort');
+    }
+
+    if (abortSignal?.aborted === true) {
+      aborted = true;
+      finish(null);
+      return;
+    }
+
     try {
       child = spawn(file, args, {
         detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: childEnv(options.env),
-        cwd: options.cwd,
+        stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+        env,
+        cwd: options.cwd ?? '/',
         windowsHide: true,
       });
     } catch (error) {
@@ -142,46 +237,64 @@ export const runProcess: RunProcess = (file, args, options: RunOptions) =>
       finish(errnoOf(error) ?? 'EUNKNOWN');
       return;
     }
+    const spawned = child;
+    if (spawned.stdin !== null) {
+      // A child that exits without reading its input must not fail the run with EPIPE.
+      spawned.stdin.on('error', () => undefined);
+      spawned.stdin.end(options.input);
+    }
 
-    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+    for (const [stream, buffer] of [
+      [spawned.stdout, stdout],
+      [spawned.stderr, stderr],
+    ] as const) {
+      if (stream === null) continue;
+      openStreams++;
+      stream.on('data', (chunk: Buffer) => buffer.push(chunk));
+      stream.on('error', () => undefined);
+      stream.once('close', () => {
+        openStreams--;
+        finishIfDone();
+      });
+    }
 
-    child.on('error', (error) => {
+    spawned.on('error', (error) => {
       // Spawn failures (ENOENT, EACCES) arrive here with no pid; a running
       // child's errors (a failed kill) do not end the run.
-      if (child.pid === undefined) finish(errnoOf(error) ?? 'EUNKNOWN');
+      if (spawned.pid === undefined) finish(errnoOf(error) ?? 'EUNKNOWN');
     });
-    child.on('exit', (code, signal) => {
+    spawned.on('exit', (code, signal) => {
+      exited = true;
       exitCode = code;
       exitSignal = signal;
-    });
-    // 'close' waits for the pipes too, so the output is complete. A leftover
-    // group member that keeps a pipe open holds the run until the timeout,
-    // which then kills it and reports timedOut.
-    child.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
-      const pid = child.pid;
-      if (pid === undefined) return; // spawn failure: 'error' reports it.
-      closed = true;
-      exitCode = code;
-      exitSignal = signal;
-      // After a timeout, a group member that ignored SIGTERM may still run with
-      // its pipes closed: wait for the SIGKILL before reporting.
-      if (timedOut && killTimer !== undefined && groupAlive(pid)) return;
-      finish(null);
+      if (timedOut || aborted) {
+        // The kill timer bounds the rest.
+        finishIfDone();
+        return;
+      }
+      if (deadlineTimer !== undefined) clearTimeout(deadlineTimer);
+      if (openStreams > 0) {
+        // Something still holds the pipes. A group member is killed after the
+        // drain window; one outside the group cannot be, so the pipes are
+        // closed from here one more window later.
+        const pid = spawned.pid;
+        drainTimer = setTimeout(() => {
+          // An empty group (zombies hold no descriptors) means the holder is outside it.
+          if (pid === undefined || !groupAlive(pid)) {
+            finish(null);
+            return;
+          }
+          signalGroup(pid, 'SIGKILL');
+          drainThenFinish();
+        }, OUTPUT_DRAIN_MS);
+      }
+      finishIfDone();
     });
 
-    const pid = child.pid;
+    const pid = spawned.pid;
     if (pid === undefined) return; // spawn failed; 'error' follows.
     liveGroups.add(pid);
-
-    timeoutTimer = setTimeout(() => {
-      timedOut = true;
-      signalGroup(pid, 'SIGTERM');
-      killTimer = setTimeout(() => {
-        killTimer = undefined;
-        signalGroup(pid, 'SIGKILL');
-        // 'close' may have fired already, while a member outlived SIGTERM.
-        if (closed) finish(null);
-      }, KILL_GRACE_MS);
-    }, options.timeoutMs);
+    deadlineTimer = setTimeout(() => stop('timeout'), options.timeoutMs);
+    abortSignal?.addEventListener('abort', onAbort);
   });
+};

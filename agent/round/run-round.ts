@@ -5,11 +5,11 @@
  * (bad log dir, mtr missing, another round running) become the document's
  * outcome and the process exit code, never a stack trace.
  */
-import { join } from 'node:path';
 import { Semaphore } from '../../common/concurrency.ts';
 import { errnoOf } from '../../common/errno.ts';
 import { EnvironmentError, LockedError, MonitorError, toErrorInfo } from '../../common/errors.ts';
-import { renderMtrFile } from '../../common/mtr-report-text.ts';
+import { summariseResources } from '../../common/flag-rule.ts';
+import { roundMtrTexts } from '../../common/mtr-report-text.ts';
 import {
   EXIT_CODES,
   type FileWritten,
@@ -20,16 +20,17 @@ import {
   type ResultDocument,
   type ResultSummary,
 } from '../../common/result-schema.ts';
-import { roundExpectedMs } from '../../common/round-budget.ts';
+import { GATEWAY_DISCOVERY_TIMEOUT_MS, roundExpectedMs } from '../../common/round-budget.ts';
+import { serializeSeedRecord } from '../../common/seed-line.ts';
 import { analysePath } from '../analysis/analyse-path.ts';
 import type { CheckOptions } from '../cli/resolve-options.ts';
 import { appendLine } from '../files/append-line.ts';
 import { acquireRoundLock, type RoundLock } from '../files/lock.ts';
-import { prepareLogDir } from '../files/log-dir.ts';
+import { type LogDir, prepareLogDir } from '../files/log-dir.ts';
 import { writeMtrFiles } from '../files/mtr-files.ts';
 import { formatMtrId } from '../files/mtr-id.ts';
 import { pruneMtrFiles, rotateIfNeeded } from '../files/rotate.ts';
-import { buildSeedRecord, serializeSeedRecord } from '../files/seed-record.ts';
+import { buildSeedRecord } from '../files/seed-record.ts';
 import { parseMtrJson } from '../mtr/parse-mtr-json.ts';
 import { fitResult } from './fit-result.ts';
 import { ENVIRONMENT_CODES, probeResource, thresholdsOf } from './probe-resource.ts';
@@ -80,14 +81,7 @@ export function failedRoundDocument(
 }
 
 function emptySummary(): ResultSummary {
-  return {
-    resources: 0,
-    flagged: 0,
-    latencyFlag: false,
-    lossFlag: false,
-    worstLatencyMs: null,
-    worstLossPct: null,
-  };
+  return summariseResources([]);
 }
 
 /** The lock of the round in progress, so a signal handler can release it before exiting. */
@@ -102,8 +96,9 @@ export async function runRound(options: CheckOptions, deps: RoundDeps): Promise<
   const startedAt = deps.now();
   const t0 = deps.monotonicMs();
   let lock: RoundLock | null = null;
+  let logDir: LogDir | null = null;
   try {
-    const logDir = prepareLogDir(options.logDir);
+    logDir = prepareLogDir(options.logDir);
     lock = acquireRoundLock(logDir);
     activeLock = lock;
     await deps.checkMtr();
@@ -117,12 +112,13 @@ export async function runRound(options: CheckOptions, deps: RoundDeps): Promise<
   } finally {
     lock?.release();
     activeLock = null;
+    logDir?.close();
   }
 }
 
 async function probeAndRecord(
   options: CheckOptions,
-  logDir: string,
+  logDir: LogDir,
   startedAt: Date,
   t0: number,
   deps: RoundDeps,
@@ -172,7 +168,7 @@ async function probeAndRecord(
       gatewayIp: options.gatewayIp,
       openvpnManagement: options.openvpnManagement,
       openvpnLog: options.openvpnLog,
-      timeoutMs: 5000,
+      timeoutMs: GATEWAY_DISCOVERY_TIMEOUT_MS,
     });
     gatewayDiscoveryMs = Math.round(deps.monotonicMs() - gatewayStarted);
     warnings.push(...found.warnings);
@@ -212,7 +208,9 @@ async function probeAndRecord(
   const gateway = gatewayProbed as GatewayResult;
   const probesMs = Math.round(deps.monotonicMs() - t0);
   for (const r of resources) {
-    if (r.verdict === 'error') warnings.push(`${r.target}: ${r.errors[0]?.message ?? 'probe failed'}`);
+    if (r.unmeasured !== null) {
+      warnings.push(`${r.target}: not measured (${r.unmeasured.reason}), flagged: ${r.unmeasured.detail}`);
+    }
   }
 
   const hostname = deps.hostname();
@@ -232,11 +230,15 @@ async function probeAndRecord(
     files = recordFiles(logDir, mtrId, seed, resources, gateway, options);
   } catch (error) {
     const code = errnoOf(error) ?? 'error';
-    fileError = new EnvironmentError(
-      'E_LOG_DIR',
-      `the report or MTR files in ${logDir} cannot be written (${code}: ${error instanceof Error ? error.message : String(error)}); make them writable by the user running the agent`,
-      logDir,
-    );
+    // The files module's errors already name the file, what was found there and what to do.
+    fileError =
+      error instanceof EnvironmentError
+        ? error
+        : new EnvironmentError(
+            'E_LOG_DIR',
+            `the report or MTR files in ${logDir.path} cannot be written (${code}: ${error instanceof Error ? error.message : String(error)}); make them writable by the user running the agent`,
+            logDir.path,
+          );
   }
 
   return {
@@ -250,7 +252,7 @@ async function probeAndRecord(
     finishedAt: deps.now().toISOString(),
     timings: { totalMs: Math.round(deps.monotonicMs() - t0), probesMs, gatewayDiscoveryMs },
     settings,
-    summary: summarise(resources),
+    summary: summariseResources(resources),
     resources,
     gateway,
     seed,
@@ -261,47 +263,27 @@ async function probeAndRecord(
 }
 
 function recordFiles(
-  logDir: string,
+  logDir: LogDir,
   mtrId: string,
   seed: ReturnType<typeof buildSeedRecord>,
   resources: ResourceResult[],
   gateway: GatewayResult,
   options: CheckOptions,
 ): FileWritten[] {
-  const reportPath = join(logDir, REPORT_FILE);
-  rotateIfNeeded(reportPath, {
+  const reportPath = logDir.display(REPORT_FILE);
+  rotateIfNeeded(logDir, REPORT_FILE, {
     maxBytes: options.rotation.maxReportBytes,
     keep: options.rotation.keepReports,
   });
-  appendLine(reportPath, serializeSeedRecord(seed));
+  appendLine(logDir, REPORT_FILE, serializeSeedRecord(seed));
   const files: FileWritten[] = [{ kind: 'report', path: reportPath }];
   if (mtrId !== '0') {
-    // As in the old tool, a path with 100% loss has nothing to show and gets no MTR-RESOURCE section.
-    const sections = resources
-      .filter((r) => (r.latencyFlag || r.lossFlag) && r.hops !== null && r.lossPct < 100)
-      .map((r) => ({ target: r.target, hops: r.hops ?? [] }));
-    const resourceText = sections.length > 0 ? renderMtrFile('RESOURCE', mtrId, sections) : null;
-    const gatewayText =
-      gateway.ip !== null && gateway.hops !== null
-        ? renderMtrFile('GATEWAY', mtrId, [{ target: gateway.ip, hops: gateway.hops }])
-        : null;
-    files.push(...writeMtrFiles({ dir: logDir, mtrId, resourceText, gatewayText }));
+    const texts = roundMtrTexts(mtrId, resources, gateway);
+    files.push(
+      ...writeMtrFiles({ dir: logDir, mtrId, resourceText: texts.resource, gatewayText: texts.gateway }),
+    );
   }
   // Every round, not only flagged ones, so a lowered --max-mtr-files takes effect at once.
   pruneMtrFiles(logDir, { maxFiles: options.rotation.maxMtrFiles });
   return files;
-}
-
-function summarise(resources: ResourceResult[]): ResultSummary {
-  // A path that could not be measured (verdict error) observed nothing: it has no loss to report.
-  const measured = resources.filter((r) => r.verdict !== 'error');
-  const latencies = measured.map((r) => r.latencyMs).filter((v): v is number => v !== null);
-  return {
-    resources: resources.length,
-    flagged: resources.filter((r) => r.latencyFlag || r.lossFlag).length,
-    latencyFlag: resources.some((r) => r.latencyFlag),
-    lossFlag: resources.some((r) => r.lossFlag),
-    worstLatencyMs: latencies.length > 0 ? Math.max(...latencies) : null,
-    worstLossPct: measured.length > 0 ? Math.max(...measured.map((r) => r.lossPct)) : null,
-  };
 }

@@ -6,25 +6,31 @@
  * parameters arriving only as SSM_<Name> environment variables (interpolation
  * type ENV_VAR). Invocation states and outputs mirror ListCommandInvocations
  * and GetCommandInvocation, including their output caps.
+ *
+ * The script runs through the agent's own process runner (run-process.ts):
+ * the same timeout, process-group kill and bounded output drain, and an
+ * environment that holds only the variables named here, never the rest of
+ * this process's environment.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
+import { runProcess } from '../../agent/process/run-process.ts';
+import type { ProcessResult } from '../../agent/process/types.ts';
+import {
+  SEND_COMMAND_MAX_INSTANCE_IDS,
+  SSM_STDERR_MAX_CHARS,
+  SSM_STDOUT_MAX_CHARS,
+} from '../../common/aws-limits.ts';
 import { InvalidInputError } from '../../common/errors.ts';
 import { SSM_PARAMETERS, type SsmParameterName, ssmEnvName } from '../../common/ssm-parameters.ts';
 import { buildDocument, type CommandDocument, documentScript, RUN_STEP_NAME } from '../../ssm/document.ts';
 import type { CommandTransport, InvocationOutputs, InvocationState, SendCommandRequest } from '../ports.ts';
 
-/** GetCommandInvocation returns at most this much of stdout and stderr. */
-export const SSM_STDOUT_MAX_CHARS = 24_000;
-export const SSM_STDERR_MAX_CHARS = 8_000;
+export { SSM_STDERR_MAX_CHARS, SSM_STDOUT_MAX_CHARS };
 
 /** What is kept of the full output for the invocation's stdout/stderr files. */
-const FILE_MAX_CHARS = 4_000_000;
-
-/** SendCommand accepts 1 to 50 InstanceIds. */
-const MAX_INSTANCE_IDS = 50;
+const FILE_MAX_BYTES = 4_000_000;
 
 export interface LocalTransportOptions {
   /** The agent bundle the document embeds (resolveAgentPath()). */
@@ -33,7 +39,11 @@ export interface LocalTransportOptions {
   workDir: string;
   /** The document step's timeoutSeconds: a run past it is killed and reported TimedOut. */
   executionTimeoutSeconds: number;
-  /** Added to the script's environment (e.g. PATH on a host with tools elsewhere). */
+  /**
+   * Added to the script's environment, which otherwise holds only PATH (this
+   * process's, then node's directory), HOME, the AWS_SSM_* variables the SSM
+   * Agent sets, CCM_CACHE_DIR and the SSM_* parameters.
+   */
   env?: Record<string, string>;
   shell?: string;
   /**
@@ -61,23 +71,13 @@ interface Invocation {
   responseCode: number | null;
   stdout: string;
   stderr: string;
-  child: ChildProcess | null;
+  /** Stops the run in progress; null when none is. */
+  stop: AbortController | null;
 }
 
 interface Command {
   id: string;
   invocations: Map<string, Invocation>;
-}
-
-/** Between SIGTERM and SIGKILL of a run past its timeout. */
-const KILL_GRACE_MS = 2000;
-
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // Already gone.
-  }
 }
 
 function keepStart(text: string, max: number): string {
@@ -145,85 +145,67 @@ export function createLocalTransport(options: LocalTransportOptions): LocalTrans
     inv.status = status;
     inv.statusDetails = details;
     inv.responseCode = code;
-    inv.child = null;
+    inv.stop = null;
   };
 
-  const run = (commandId: string, inv: Invocation, script: string, ssmEnv: Record<string, string>) =>
-    new Promise<void>((done) => {
-      const dir = invocationDir(commandId, inv.instanceId);
-      const cacheDir = join(options.workDir, inv.instanceId, 'cache');
-      mkdirSync(dir, { recursive: true });
-      const scriptPath = join(dir, '_script.sh');
-      writeFileSync(scriptPath, script, { mode: 0o700 });
-      const env: Record<string, string> = {
-        // node's own directory last: the host's PATH decides, as on an EC2 host.
-        PATH: [process.env.PATH, dirname(process.execPath)]
-          .filter((p) => p !== undefined && p !== '')
-          .join(delimiter),
-        HOME: process.env.HOME ?? cacheDir,
-        AWS_SSM_INSTANCE_ID: inv.instanceId,
-        AWS_SSM_REGION_NAME: 'local',
-        CCM_CACHE_DIR: cacheDir,
-        ...options.env,
-        ...ssmEnv,
-      };
-      let stdout = '';
-      let stderr = '';
-      let settled = false;
-      let timedOut = false;
-      const child = spawn(options.shell ?? 'sh', [scriptPath], {
-        cwd: dir,
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        // Its own process group, so a timeout kills the agent and its mtr too.
-        detached: true,
-      });
-      inv.child = child;
-      inv.status = 'InProgress';
-      inv.statusDetails = 'InProgress';
-      child.stdout?.setEncoding('utf8');
-      child.stderr?.setEncoding('utf8');
-      child.stdout?.on('data', (chunk: string) => {
-        if (stdout.length < FILE_MAX_CHARS) stdout += chunk;
-      });
-      child.stderr?.on('data', (chunk: string) => {
-        if (stderr.length < FILE_MAX_CHARS) stderr += chunk;
-      });
-      const killGroup = (signal: NodeJS.Signals = 'SIGKILL'): void => {
-        if (child.pid !== undefined) signalGroup(child.pid, signal);
-      };
-      let hardKill: NodeJS.Timeout | undefined;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        // SIGTERM first: the agent then releases its round lock and stops its mtr processes.
-        killGroup('SIGTERM');
-        hardKill = setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS);
-      }, options.executionTimeoutSeconds * 1000);
-      const end = (status: string, details: string, code: number | null): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        clearTimeout(hardKill);
-        writeFileSync(join(dir, 'stdout'), stdout);
-        writeFileSync(join(dir, 'stderr'), stderr);
-        inv.stdout = keepStart(stdout, SSM_STDOUT_MAX_CHARS);
-        inv.stderr = keepStart(stderr, SSM_STDERR_MAX_CHARS);
-        finish(inv, status, details, code);
-        done();
-      };
-      child.on('error', (error) => {
-        stderr += `could not start ${options.shell ?? 'sh'}: ${error.message}\n`;
-        end('Failed', 'Failed', null);
-      });
-      child.on('close', (code) => {
-        // Leftovers of the script (a backgrounded process) die with the run, as under the SSM Agent.
-        killGroup();
-        if (timedOut) end('TimedOut', 'ExecutionTimedOut', code);
-        else if (closed && code !== 0) end('Cancelled', 'Cancelled', code);
-        else if (code === 0) end('Success', 'Success', 0);
-        else end('Failed', 'Failed', code);
-      });
+  /** How the SSM Agent would report a finished run. */
+  const outcome = (result: ProcessResult): [status: string, details: string] => {
+    if (result.spawnError !== null) return ['Failed', 'Failed'];
+    if (result.timedOut) return ['TimedOut', 'ExecutionTimedOut'];
+    if (result.aborted && result.exitCode !== 0) return ['Cancelled', 'Cancelled'];
+    return result.exitCode === 0 ? ['Success', 'Success'] : ['Failed', 'Failed'];
+  };
+
+  const run = async (
+    commandId: string,
+    inv: Invocation,
+    script: string,
+    ssmEnv: Record<string, string>,
+  ): Promise<void> => {
+    const dir = invocationDir(commandId, inv.instanceId);
+    const cacheDir = join(options.workDir, inv.instanceId, 'cache');
+    mkdirSync(dir, { recursive: true });
+    const scriptPath = join(dir, '_script.sh');
+    writeFileSync(scriptPath, script, { mode: 0o700 });
+    const env: Record<string, string> = {
+      // node's own directory last: the host's PATH decides, as on an EC2 host.
+      // The script appends the system directories itself.
+      PATH: [process.env.PATH, dirname(process.execPath)]
+        .filter((p) => p !== undefined && p !== '')
+        .join(delimiter),
+      HOME: process.env.HOME ?? cacheDir,
+      AWS_SSM_INSTANCE_ID: inv.instanceId,
+      AWS_SSM_REGION_NAME: 'local',
+      CCM_CACHE_DIR: cacheDir,
+      ...options.env,
+      ...ssmEnv,
+    };
+    const shell = options.shell ?? 'sh';
+    const stop = new AbortController();
+    inv.stop = stop;
+    inv.status = 'InProgress';
+    inv.statusDetails = 'InProgress';
+    // SIGTERM at the timeout (or on close()) lets the agent release its round
+    // lock and stop its mtr processes; whatever is left of the run's process
+    // group is killed when the run ends, as under the SSM Agent.
+    const result = await runProcess(shell, [scriptPath], {
+      timeoutMs: options.executionTimeoutSeconds * 1000,
+      env,
+      cwd: dir,
+      maxOutputBytes: FILE_MAX_BYTES,
+      signal: stop.signal,
     });
+    const stderr =
+      result.spawnError === null
+        ? result.stderr
+        : `${result.stderr}could not start ${shell}: ${result.spawnError}\n`;
+    writeFileSync(join(dir, 'stdout'), result.stdout);
+    writeFileSync(join(dir, 'stderr'), stderr);
+    inv.stdout = keepStart(result.stdout, SSM_STDOUT_MAX_CHARS);
+    inv.stderr = keepStart(stderr, SSM_STDERR_MAX_CHARS);
+    const [status, details] = outcome(result);
+    finish(inv, status, details, result.exitCode);
+  };
 
   const schedule = (commandId: string, inv: Invocation, script: string, ssmEnv: Record<string, string>) => {
     pending++;
@@ -235,11 +217,17 @@ export function createLocalTransport(options: LocalTransportOptions): LocalTrans
         return;
       }
       running++;
-      void run(commandId, inv, script, ssmEnv).then(() => {
-        running--;
-        waiting.shift()?.();
-        settleIdle();
-      });
+      void run(commandId, inv, script, ssmEnv)
+        .catch((error: unknown) => {
+          // Writing the script or its output failed: the run is over for SSM too.
+          inv.stderr = keepStart(`local transport: ${String(error)}\n`, SSM_STDERR_MAX_CHARS);
+          finish(inv, 'Failed', 'Failed', null);
+        })
+        .then(() => {
+          running--;
+          waiting.shift()?.();
+          settleIdle();
+        });
     };
     if (running < concurrency) start();
     else waiting.push(start);
@@ -252,8 +240,9 @@ export function createLocalTransport(options: LocalTransportOptions): LocalTrans
     async send(request) {
       if (closed) throw new Error('the local transport is closed');
       const ids = request.instanceIds;
-      if (ids.length < 1 || ids.length > MAX_INSTANCE_IDS || new Set(ids).size !== ids.length) {
-        throw new InvalidInputError('InstanceIds', ids, `1 to ${MAX_INSTANCE_IDS} distinct instance ids`);
+      const max = SEND_COMMAND_MAX_INSTANCE_IDS;
+      if (ids.length < 1 || ids.length > max || new Set(ids).size !== ids.length) {
+        throw new InvalidInputError('InstanceIds', ids, `1 to ${max} distinct instance ids`);
       }
       const document = getDocument();
       const ssmEnv = environmentFor(document, request.parameters);
@@ -268,7 +257,7 @@ export function createLocalTransport(options: LocalTransportOptions): LocalTrans
           responseCode: null,
           stdout: '',
           stderr: '',
-          child: null,
+          stop: null,
         };
         command.invocations.set(instanceId, inv);
         schedule(command.id, inv, script, ssmEnv);
@@ -295,7 +284,7 @@ export function createLocalTransport(options: LocalTransportOptions): LocalTrans
         status: inv.status,
         statusDetails: inv.statusDetails,
         // SSM reports -1 until the run has an exit code.
-        responseCode: inv.child !== null || inv.status === 'Pending' ? -1 : inv.responseCode,
+        responseCode: inv.stop !== null || inv.status === 'Pending' ? -1 : inv.responseCode,
         stdout: inv.stdout,
         stderr: inv.stderr,
       };
@@ -313,11 +302,8 @@ export function createLocalTransport(options: LocalTransportOptions): LocalTrans
       closed = true;
       for (const start of waiting.splice(0)) start();
       for (const command of commands.values()) {
-        for (const inv of command.invocations.values()) {
-          const pid = inv.child?.pid;
-          // SIGTERM lets the agent release its lock; the run's close handler then kills what is left.
-          if (pid !== undefined) signalGroup(pid, 'SIGTERM');
-        }
+        // SIGTERM first, as at a timeout: the agent releases its lock and prints a document.
+        for (const inv of command.invocations.values()) inv.stop?.abort();
       }
     },
   };

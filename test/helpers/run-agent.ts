@@ -1,5 +1,5 @@
 /** Runs the built agent bundle the way a user or the SSM document does. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -34,6 +34,37 @@ export function runAgent(
   };
 }
 
+/**
+ * runAgent blocks this process (spawnSync), so a server living here could not
+ * answer a request; runs that need one use this instead.
+ */
+export function runAgentAsync(
+  args: string[],
+  options: { env?: Record<string, string>; node?: string; timeoutMs?: number; cwd?: string } = {},
+): Promise<AgentRun> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(options.node ?? process.execPath, [AGENT, ...args], {
+      env: { ...process.env, ...options.env },
+      cwd: options.cwd ?? ROOT,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr, durationMs: Date.now() - started });
+    });
+  });
+}
+
 export function tempDir(prefix: string): { path: string; cleanup: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
@@ -49,4 +80,9 @@ export function standInBin(dir: string, files: Record<string, string>): string {
     chmodSync(path, 0o755);
   }
   return bin;
+}
+
+/** A word for a stand-in's sh text: single-quoted, so a path is never shell syntax. */
+export function shQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
 }

@@ -6,10 +6,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseResultDocument } from '../../../common/result-schema.ts';
+import { roundLockExists, roundLockPath } from '../../helpers/round-lock.ts';
 import { AGENT, runAgent, standInBin, tempDir } from '../../helpers/run-agent.ts';
+import { runAgentWithoutSystemTools, WITHOUT_SYSTEM_TOOLS_SKIP } from '../../helpers/without-system-tools.ts';
 
 const FAST = ['--count', '2', '--interval', '0.2'];
 const MTR_PATH = '/usr/bin';
@@ -133,12 +135,24 @@ describe('agent check: environment problems exit 3 with a result document', () =
   });
   after(() => dir.cleanup());
 
-  it('mtr missing from PATH', () => {
+  it('mtr in a system directory the PATH lacks (cron gives /usr/bin:/bin) is still found', () => {
     const run = runAgent(
-      ['check', '--json', '--resources', '127.0.0.1', '--log-dir', join(dir.path, 'a'), ...FAST],
+      ['check', '--json', '--resources', '127.0.0.1', '--log-dir', join(dir.path, 'a0'), ...FAST],
       {
         env: { PATH: standInBin(join(dir.path, 'empty'), {}) },
       },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    const doc = parseResultDocument(run.stdout);
+    assert.equal(doc.outcome, 'completed');
+    assert.equal(doc.resources[0]?.method, 'icmp');
+    assert.equal(doc.resources[0]?.verdict, 'ok');
+  });
+
+  it('mtr missing from PATH and every system directory', { skip: WITHOUT_SYSTEM_TOOLS_SKIP }, () => {
+    const run = runAgentWithoutSystemTools(
+      ['check', '--json', '--resources', '127.0.0.1', '--log-dir', join(dir.path, 'a'), ...FAST],
+      { scratch: dir.path, env: { PATH: standInBin(join(dir.path, 'empty'), {}) } },
     );
     assert.equal(run.status, 3, run.stderr);
     const doc = parseResultDocument(run.stdout);
@@ -188,12 +202,12 @@ describe('agent check: a failing path is reported, the round still completes', (
   });
   after(() => dir.cleanup());
 
-  const standIns: [string, string, string][] = [
-    ['mtr exiting non-zero', 'echo "mtr: unexpected packet" >&2; exit 1', 'E_MTR_FAILED'],
-    ['mtr printing malformed JSON', 'echo "{ \\"report\\": [ truncated"', 'E_MTR_OUTPUT'],
+  const standIns: [string, string, string, string][] = [
+    ['mtr exiting non-zero', 'echo "mtr: unexpected packet" >&2; exit 1', 'E_MTR_FAILED', 'mtr-failed'],
+    ['mtr printing malformed JSON', 'echo "{ \\"report\\": [ truncated"', 'E_MTR_OUTPUT', 'mtr-output'],
   ];
-  for (const [what, body, code] of standIns) {
-    it(`${what}: verdict error with the evidence, seed line still written`, () => {
+  for (const [what, body, code, reason] of standIns) {
+    it(`${what}: unmeasured (${reason}) and flagged, with the evidence, in the document and the seed line`, () => {
       const bin = standInBin(join(dir.path, code), {
         mtr: `#!/bin/sh\nif [ "$1" = "--version" ]; then echo "mtr 0.95"; exit 0; fi\n${body}\n`,
       });
@@ -203,19 +217,27 @@ describe('agent check: a failing path is reported, the round still completes', (
       });
       assert.equal(run.status, 0, run.stderr);
       const doc = parseResultDocument(run.stdout);
-      assert.equal(doc.resources[0]?.verdict, 'error');
-      assert.equal(doc.resources[0]?.errors[0]?.code, code);
+      const [resource] = doc.resources;
+      assert.equal(resource?.verdict, 'unmeasured');
+      assert.equal(resource?.unmeasured?.reason, reason);
+      assert.equal(resource?.unmeasured?.detail, resource?.errors[0]?.message);
+      assert.equal(resource?.lossFlag, true);
+      assert.equal(resource?.lossPct, 100);
+      assert.equal(resource?.errors[0]?.code, code);
       if (code === 'E_MTR_FAILED') {
-        const evidence = doc.resources[0]?.errors[0];
+        const evidence = resource?.errors[0];
         assert.ok(evidence?.command?.includes('--json'), 'the command is part of the evidence');
         assert.equal(evidence?.exitCode, 1);
         assert.match(evidence?.stderr ?? '', /unexpected packet/);
       }
-      assert.ok(doc.warnings.some((w) => w.startsWith('127.0.0.1:')));
-      assert.equal(
-        readFileSync(join(logDir, 'LATENCY-LOSS-CONNEXA-REPORT.json'), 'utf8').split('\n').length,
-        2,
-      );
+      assert.deepEqual([doc.summary.flagged, doc.summary.lossFlag, doc.summary.worstLossPct], [1, true, 100]);
+      assert.ok(doc.warnings.some((w) => w.startsWith(`127.0.0.1: not measured (${reason}), flagged:`)));
+      const lines = readFileSync(join(logDir, 'LATENCY-LOSS-CONNEXA-REPORT.json'), 'utf8').trim().split('\n');
+      assert.equal(lines.length, 1);
+      const seed = JSON.parse(lines[0] ?? '') as Record<string, string>;
+      assert.deepEqual([seed.LOSS_FLAG, seed['HOP_LOSS_(%)']], ['1', '100.0']);
+      assert.equal(seed['MTR-ID_(YYYYMMDDHHMMSS)'], doc.mtrId);
+      assert.ok(!readdirSync(logDir).some((name) => name.startsWith('MTR-RESOURCE-')), 'no path, no section');
     });
   }
 
@@ -274,7 +296,7 @@ describe('agent check: rounds never overlap', () => {
       firstOut += chunk.toString();
     });
     const firstExit = new Promise<number | null>((resolve) => first.on('exit', resolve));
-    await waitFor(() => existsSync(join(logDir, '.cc-monitor.lock')));
+    await waitFor(() => roundLockExists(logDir));
 
     const second = runAgent(['check', '--json', '--resources', '127.0.0.1', '--log-dir', logDir, ...FAST]);
 
@@ -284,7 +306,7 @@ describe('agent check: rounds never overlap', () => {
     assert.match(doc.error?.message ?? '', new RegExp(`held by pid ${first.pid}`));
     assert.equal(await firstExit, 0);
     assert.equal(parseResultDocument(firstOut).outcome, 'completed');
-    assert.equal(existsSync(join(logDir, '.cc-monitor.lock')), false, 'the lock is released');
+    assert.equal(roundLockExists(logDir), false, 'the lock is released');
   });
 
   it('SIGTERM during a round stops it, kills its mtr and releases the lock', async () => {
@@ -309,11 +331,11 @@ describe('agent check: rounds never overlap', () => {
     const exit = new Promise<number | null>((resolve) =>
       child.on('close', (code, signal) => resolve(code ?? (signal ? -1 : null))),
     );
-    await waitFor(() => existsSync(join(logDir, '.cc-monitor.lock')));
+    await waitFor(() => roundLockExists(logDir));
     await new Promise((r) => setTimeout(r, 500));
     child.kill('SIGTERM');
     assert.equal(await exit, 143);
-    assert.equal(existsSync(join(logDir, '.cc-monitor.lock')), false);
+    assert.equal(roundLockExists(logDir), false);
     const doc = parseResultDocument(stdout);
     assert.equal(doc.outcome, 'internal-error');
     assert.match(doc.error?.message ?? '', /stopped by SIGTERM/);
@@ -323,8 +345,10 @@ describe('agent check: rounds never overlap', () => {
   it('a lock left by a killed round is recovered by the next round', () => {
     const logDir = join(dir.path, 'stale');
     mkdirSync(logDir, { recursive: true });
+    const lock = roundLockPath(logDir) ?? '';
+    mkdirSync(dirname(lock), { recursive: true, mode: 0o700 });
     writeFileSync(
-      join(logDir, '.cc-monitor.lock'),
+      lock,
       JSON.stringify({
         pid: 999_999,
         startedAt: new Date().toISOString(),
@@ -334,7 +358,7 @@ describe('agent check: rounds never overlap', () => {
     );
     const run = runAgent(['check', '--json', '--resources', '127.0.0.1', '--log-dir', logDir, ...FAST]);
     assert.equal(run.status, 0, run.stdout);
-    assert.equal(existsSync(join(logDir, '.cc-monitor.lock')), false);
+    assert.equal(existsSync(lock), false);
   });
 });
 
@@ -355,7 +379,10 @@ describe('agent check: failures after or during probing', () => {
     const doc = parseResultDocument(run.stdout);
     assert.equal(doc.outcome, 'environment');
     assert.equal(doc.error?.code, 'E_LOG_DIR');
-    assert.match(doc.error?.message ?? '', /EISDIR/);
+    assert.match(
+      doc.error?.message ?? '',
+      /LATENCY-LOSS-CONNEXA-REPORT\.json is a directory; refusing to append to it/,
+    );
     assert.deepEqual(
       doc.resources.map((r) => r.verdict),
       ['ok', 'ok'],
@@ -388,9 +415,9 @@ describe('agent check: failures after or during probing', () => {
     );
   });
 
-  it('watch --rounds reports the exit code of its last round', () => {
+  it('watch --rounds reports the exit code of its last round', { skip: WITHOUT_SYSTEM_TOOLS_SKIP }, () => {
     const bin = standInBin(join(dir.path, 'empty-path'), {});
-    const run = runAgent(
+    const run = runAgentWithoutSystemTools(
       [
         'watch',
         '--json',
@@ -403,9 +430,7 @@ describe('agent check: failures after or during probing', () => {
         '--log-dir',
         join(dir.path, 'w'),
       ],
-      {
-        env: { PATH: bin },
-      },
+      { scratch: dir.path, env: { PATH: bin } },
     );
     assert.equal(run.status, 3);
     assert.equal(parseResultDocument(run.stdout).error?.code, 'E_MTR_MISSING');

@@ -5,7 +5,6 @@
  * agent, files included. Every address involved is loopback.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
@@ -18,6 +17,8 @@ import {
   NODE12,
   ROOT,
   runAgent,
+  runAgentAsync,
+  shQuote,
   standInBin,
   tempDir,
 } from '../../helpers/run-agent.ts';
@@ -31,15 +32,18 @@ const NODE12_SKIP = existsSync(NODE12) ? false : `Node 12 binary not installed a
 
 /**
  * Refuses any target but 127.0.0.1, so a resolver or argument change shows up
- * as a failed probe instead of a report about the wrong address.
+ * as a failed probe instead of a report about the wrong address. Its files are
+ * named in its text: the agent passes no variable of its own environment to mtr.
  */
-const STAND_IN_MTR = `#!/bin/sh
+function standInMtr(json: string, argsFile: string): string {
+  return `#!/bin/sh
 if [ "$1" = "--version" ]; then echo "mtr 0.95"; exit 0; fi
-printf '%s\\n' "$*" >> "$MTR_STANDIN_ARGS"
+printf '%s\\n' "$*" >> ${shQuote(argsFile)}
 eval "last=\\\${$#}"
 if [ "$last" != "127.0.0.1" ]; then echo "stand-in mtr: unexpected target $last" >&2; exit 1; fi
-cat "$MTR_STANDIN_JSON"
+cat ${shQuote(json)}
 `;
+}
 
 interface StandIn {
   env: Record<string, string>;
@@ -47,47 +51,13 @@ interface StandIn {
 }
 
 function standInEnv(dir: string, json: string): StandIn {
-  const bin = standInBin(dir, { mtr: STAND_IN_MTR });
   const argsFile = join(dir, 'mtr-args.txt');
-  return {
-    env: { PATH: `${bin}:${process.env.PATH ?? ''}`, MTR_STANDIN_JSON: json, MTR_STANDIN_ARGS: argsFile },
-    argsFile,
-  };
+  const bin = standInBin(dir, { mtr: standInMtr(json, argsFile) });
+  return { env: { PATH: `${bin}:${process.env.PATH ?? ''}` }, argsFile };
 }
 
 function mtrCalls(standIn: StandIn): string[] {
   return existsSync(standIn.argsFile) ? readFileSync(standIn.argsFile, 'utf8').trim().split('\n') : [];
-}
-
-/**
- * runAgent blocks this process (spawnSync), so a server living here could not
- * answer an HTTP request; runs that need one use this instead.
- */
-function runAgentAsync(
-  args: string[],
-  options: { env?: Record<string, string>; node?: string; timeoutMs?: number } = {},
-): Promise<AgentRun> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(options.node ?? process.execPath, [AGENT, ...args], {
-      env: { ...process.env, ...options.env },
-      cwd: ROOT,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
-    child.on('error', reject);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr, durationMs: Date.now() - started });
-    });
-  });
 }
 
 function listen(server: Server | HttpServer): Promise<number> {

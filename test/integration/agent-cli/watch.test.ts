@@ -4,10 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseResultDocument } from '../../../common/result-schema.ts';
+import { roundLockExists } from '../../helpers/round-lock.ts';
 import { AGENT, runAgent, tempDir } from '../../helpers/run-agent.ts';
 
 describe('agent watch', () => {
@@ -89,7 +90,7 @@ describe('agent watch', () => {
 
       assert.equal(await exit, 0);
       assert.ok(Date.now() - stopAsked < 3000, 'stopped without waiting for the next slot');
-      assert.equal(existsSync(join(logDir, '.cc-monitor.lock')), false);
+      assert.equal(roundLockExists(logDir), false);
     });
   }
 });

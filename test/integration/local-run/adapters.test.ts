@@ -33,6 +33,18 @@ const fs = require('fs');
 const out = process.env.STANDIN_DIR;
 fs.writeFileSync(out + '/pid', String(process.pid));
 fs.writeFileSync(out + '/argv.json', JSON.stringify(process.argv.slice(2)));
+fs.writeFileSync(out + '/env.json', JSON.stringify(process.env));
+if (process.env.STANDIN_HOLDER) {
+  // A leftover that leaves the process group (setsid) and keeps the run's
+  // stderr open (the script captures only the agent's stdout).
+  const holder = require('child_process').spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  holder.unref();
+  fs.writeFileSync(out + '/holder', String(holder.pid));
+  fs.writeFileSync(out + '/release', '');
+}
 const pad = Number(process.env.STANDIN_PAD || '0');
 process.stderr.write('e'.repeat(Number(process.env.STANDIN_ERR || '0')));
 const finish = () => {
@@ -162,6 +174,105 @@ describe('local transport runs the SSM document script', () => {
       await until(async () => (alive(pid) ? null : true), 5000);
     } finally {
       transport.close();
+    }
+  });
+
+  it('the script gets only the variables the transport names, never the rest of this process environment', async () => {
+    const standIn = mkdtempSync(join(scratch, 'env-'));
+    const transport = createLocalTransport({
+      agentPath,
+      workDir: join(standIn, 'ssm'),
+      executionTimeoutSeconds: 60,
+      env: { STANDIN_DIR: standIn },
+    });
+    const saved = {
+      MTR_OPTIONS: process.env.MTR_OPTIONS,
+      CCM_TEST_HOST_ONLY: process.env.CCM_TEST_HOST_ONLY,
+    };
+    process.env.MTR_OPTIONS = '-o LS';
+    process.env.CCM_TEST_HOST_ONLY = 'must not leak';
+    try {
+      writeFileSync(join(standIn, 'release'), '');
+      const { commandId } = await transport.send({
+        instanceIds: [INSTANCE],
+        parameters: parameters(),
+        comment: 'test',
+      });
+      const done = await until(async () => {
+        const outputs = await transport.getInvocation(commandId, INSTANCE);
+        return outputs !== null && !['Pending', 'InProgress'].includes(outputs.status) ? outputs : null;
+      });
+      assert.equal(done.status, 'Success', done.stderr);
+      const env = JSON.parse(readFileSync(join(standIn, 'env.json'), 'utf8')) as Record<string, string>;
+      assert.equal(env.MTR_OPTIONS, undefined);
+      assert.equal(env.CCM_TEST_HOST_ONLY, undefined);
+      assert.equal(env.SSM_Resources, '127.0.0.1');
+      assert.equal(env.AWS_SSM_INSTANCE_ID, INSTANCE);
+      assert.equal(env.STANDIN_DIR, standIn);
+      assert.equal(env.LC_ALL, 'C');
+    } finally {
+      for (const [key, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+      transport.close();
+    }
+  });
+
+  it('close() stops a run in progress with SIGTERM and reports it Cancelled', async () => {
+    const standIn = mkdtempSync(join(scratch, 'cancel-'));
+    const transport = createLocalTransport({
+      agentPath,
+      workDir: join(standIn, 'ssm'),
+      executionTimeoutSeconds: 60,
+      env: { STANDIN_DIR: standIn },
+    });
+    const { commandId } = await transport.send({
+      instanceIds: [INSTANCE],
+      parameters: parameters(),
+      comment: 'test',
+    });
+    const pid = await until(async () => {
+      const text = readFileOr(join(standIn, 'pid'));
+      return text !== '' && alive(Number(text)) ? Number(text) : null;
+    });
+    transport.close();
+    await transport.idle();
+    const done = await transport.getInvocation(commandId, INSTANCE);
+    assert.equal(done?.status, 'Cancelled');
+    assert.equal(done?.responseCode, null);
+    await until(async () => (alive(pid) ? null : true), 5000);
+  });
+
+  it('a leftover that leaves the process group and holds the output open does not keep the invocation running', async () => {
+    const standIn = mkdtempSync(join(scratch, 'holder-'));
+    const executionTimeoutSeconds = 60;
+    const transport = createLocalTransport({
+      agentPath,
+      workDir: join(standIn, 'ssm'),
+      executionTimeoutSeconds,
+      env: { STANDIN_DIR: standIn, STANDIN_HOLDER: '1' },
+    });
+    const started = Date.now();
+    try {
+      const { commandId } = await transport.send({
+        instanceIds: [INSTANCE],
+        parameters: parameters(),
+        comment: 'test',
+      });
+      await transport.idle();
+      const elapsedMs = Date.now() - started;
+      const done = await transport.getInvocation(commandId, INSTANCE);
+      assert.equal(done?.status, 'Success', done?.stderr);
+      assert.ok(done?.stdout.startsWith(`{"schema":"${RESULT_SCHEMA}"`));
+      assert.ok(
+        elapsedMs < (executionTimeoutSeconds * 1000) / 4,
+        `the invocation ended after ${elapsedMs} ms, waiting on the leftover`,
+      );
+    } finally {
+      transport.close();
+      const holder = Number(readFileOr(join(standIn, 'holder')));
+      if (holder > 0 && alive(holder)) process.kill(holder, 'SIGKILL');
     }
   });
 

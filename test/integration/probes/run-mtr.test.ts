@@ -8,6 +8,7 @@ import { buildMtrArgs, checkMtr, runMtr } from '../../../agent/probes/run-mtr.ts
 import { runProcess } from '../../../agent/process/run-process.ts';
 import type { RunProcess } from '../../../agent/process/types.ts';
 import { InvalidInputError, ProcessError } from '../../../common/errors.ts';
+import { processWorstCaseMs } from '../../../common/round-budget.ts';
 
 const fixtureBin = path.join(__dirname, '..', '..', 'fixtures', 'bin');
 const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'run-mtr-test-'));
@@ -46,6 +47,25 @@ async function waitUntilGone(pid: number, withinMs: number): Promise<boolean> {
   const deadline = Date.now() + withinMs;
   while (isRunning(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   return !isRunning(pid);
+}
+
+/** The pid the stand-in's descendant wrote (it writes asynchronously, after setsid). */
+async function holderPid(pidFile: string): Promise<number> {
+  const deadline = Date.now() + 5_000;
+  while (Date.now() < deadline) {
+    const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').trim()) : 0;
+    if (pid > 0) return pid;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.fail(`no pid in ${pidFile}`);
+}
+
+function killHolder(pidFile: string): void {
+  try {
+    process.kill(Number(fs.readFileSync(pidFile, 'utf8').trim()), 'SIGKILL');
+  } catch {
+    // never started, or gone
+  }
 }
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -165,6 +185,45 @@ describe('runMtr failures', () => {
     const helperPid = Number(fs.readFileSync(pidFile, 'utf8').trim());
     assert.ok(helperPid > 0);
     assert.equal(await waitUntilGone(helperPid, 2_000), true, `helper ${helperPid} still runs`);
+  });
+
+  it('ends at its deadline when a descendant that left the process group holds stdout and mtr hangs', async () => {
+    // Prepare: the descendant would hold the pipe for 120 s, far past the timeout.
+    const timeoutMs = 500;
+    const pidFile = path.join(tempDir, 'setsid-holder-hang.pid');
+    const env = { ...pathWith('mtr-setsid-holder'), MTR_FIXTURE_PIDFILE: pidFile };
+    const started = Date.now();
+    try {
+      // Act
+      const error = await rejection(runMtr({ ...base, timeoutMs, env }));
+      const elapsedMs = Date.now() - started;
+      // Assess
+      assert.ok(error instanceof ProcessError);
+      assert.equal(error.code, 'E_MTR_TIMEOUT');
+      assert.match(error.stderr, /held open .* outside its process group/);
+      assert.ok(
+        elapsedMs < 3 * processWorstCaseMs(timeoutMs),
+        `ended after ${elapsedMs} ms; a run may take ${processWorstCaseMs(timeoutMs)} ms`,
+      );
+      assert.equal(isRunning(await holderPid(pidFile)), true, 'the descendant held stdout to the end');
+    } finally {
+      killHolder(pidFile);
+    }
+  });
+
+  it('returns the report long before the deadline when mtr exits 0 but a setsid descendant holds stdout', async () => {
+    const timeoutMs = 30_000;
+    const pidFile = path.join(tempDir, 'setsid-holder-exit.pid');
+    const env = { ...pathWith('mtr-setsid-holder'), MTR_FIXTURE_PIDFILE: pidFile, MTR_FIXTURE_EXIT: '0' };
+    const started = Date.now();
+    try {
+      const json = await runMtr({ ...base, timeoutMs, env });
+      const elapsedMs = Date.now() - started;
+      assert.match(json, /"hubs":\[\{"count":1,"host":"127\.0\.0\.1"/);
+      assert.ok(elapsedMs < timeoutMs / 4, `ended after ${elapsedMs} ms of a ${timeoutMs} ms timeout`);
+    } finally {
+      killHolder(pidFile);
+    }
   });
 
   it('reports E_MTR_FAILED with exit code and stderr for a non-zero exit', async () => {

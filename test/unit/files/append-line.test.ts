@@ -5,17 +5,33 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { appendLine } from '../../../agent/files/append-line.ts';
+import { type LogDir, prepareLogDir } from '../../../agent/files/log-dir.ts';
+import { EnvironmentError } from '../../../common/errors.ts';
 import { exited, killAll, lineReader, spawnFixture } from '../../fixtures/files/children.ts';
+import {
+  type HostileDirs,
+  hostileDirs,
+  NOBODY,
+  ownedDir,
+  plantFifo,
+  plantSymlink,
+  rootOnlyFile,
+  snapshot,
+} from '../../helpers/hostile-dir.ts';
 
+const NAME = 'LATENCY-LOSS-CONNEXA-REPORT.json';
 const children: ChildProcessWithoutNullStreams[] = [];
 let dir = '';
 let file = '';
+let logDir: LogDir;
 
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cc-append-'));
-  file = path.join(dir, 'LATENCY-LOSS-CONNEXA-REPORT.json');
+  file = path.join(dir, NAME);
+  logDir = prepareLogDir(dir);
 });
 afterEach(async () => {
+  logDir.close();
   await killAll(children.splice(0));
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -27,8 +43,8 @@ function linesOf(text: string): string[] {
 
 describe('appendLine', () => {
   it('creates the file with mode 0644 and appends each record as one line', () => {
-    appendLine(file, '{"a":1}');
-    appendLine(file, '{"b":2}');
+    appendLine(logDir, NAME, '{"a":1}');
+    appendLine(logDir, NAME, '{"b":2}');
     assert.equal(fs.readFileSync(file, 'utf8'), '{"a":1}\n{"b":2}\n');
     assert.equal(fs.statSync(file).mode & 0o777, 0o644 & ~process.umask());
   });
@@ -36,27 +52,27 @@ describe('appendLine', () => {
   it('completes a torn tail left by an earlier crash so the new record stays parseable', () => {
     fs.writeFileSync(file, '{"a":1}\n{"b":');
     fs.utimesSync(file, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
-    appendLine(file, '{"c":3}');
+    appendLine(logDir, NAME, '{"c":3}');
     assert.deepEqual(linesOf(fs.readFileSync(file, 'utf8')), ['{"a":1}', '{"b":', '{"c":3}']);
   });
 
   it('completes a torn tail written a moment ago, once the file has stayed unchanged', () => {
     fs.writeFileSync(file, '{"a":1}\n{"b":');
     const started = Date.now();
-    appendLine(file, '{"c":3}');
+    appendLine(logDir, NAME, '{"c":3}');
     assert.deepEqual(linesOf(fs.readFileSync(file, 'utf8')), ['{"a":1}', '{"b":', '{"c":3}']);
     assert.ok(Date.now() - started < 5_000);
   });
 
   it('does not add a blank line when the file already ends with a newline or is empty', () => {
     fs.writeFileSync(file, '');
-    appendLine(file, '{"a":1}');
-    appendLine(file, '{"b":2}');
+    appendLine(logDir, NAME, '{"a":1}');
+    appendLine(logDir, NAME, '{"b":2}');
     assert.equal(fs.readFileSync(file, 'utf8'), '{"a":1}\n{"b":2}\n');
   });
 
   it('refuses a record containing a line break instead of writing two broken lines', () => {
-    assert.throws(() => appendLine(file, '{"a":\n1}'), { code: 'E_INTERNAL' });
+    assert.throws(() => appendLine(logDir, NAME, '{"a":\n1}'), { code: 'E_INTERNAL' });
     assert.equal(fs.existsSync(file), false);
   });
 
@@ -91,11 +107,95 @@ describe('appendLine', () => {
     await new Promise((resolve) => setTimeout(resolve, 150));
     child.kill('SIGKILL');
     assert.equal((await exited(child)).signal, 'SIGKILL');
-    appendLine(file, '{"after":"kill"}');
+    appendLine(logDir, NAME, '{"after":"kill"}');
     const lines = linesOf(fs.readFileSync(file, 'utf8'));
     assert.ok(lines.length > 101, `the writer was killed mid-stream (${lines.length} lines)`);
     for (const line of lines)
       assert.doesNotThrow(() => JSON.parse(line), `unparseable line: ${line.slice(0, 80)}`);
     assert.deepEqual(JSON.parse(lines[lines.length - 1] ?? ''), { after: 'kill' });
+  });
+});
+
+function assertRefused(fn: () => unknown, found: RegExp): void {
+  assert.throws(fn, (error: unknown) => {
+    assert.ok(error instanceof EnvironmentError, String(error));
+    assert.equal(error.code, 'E_LOG_DIR');
+    assert.match(error.message, found);
+    return true;
+  });
+}
+
+describe('appendLine in a directory another user controls (the agent is root)', () => {
+  let dirs: HostileDirs;
+  let userDir: LogDir;
+  let logs = '';
+  beforeEach(() => {
+    dirs = hostileDirs('cc-append-hostile-');
+    logs = ownedDir(path.join(dirs.home, 'Connexa-Logs'));
+    userDir = prepareLogDir(logs);
+  });
+  afterEach(() => {
+    userDir.close();
+    dirs.cleanup();
+  });
+
+  it('appends as the directory owner: a new report belongs to that user', () => {
+    appendLine(userDir, NAME, '{"a":1}');
+    const st = fs.statSync(path.join(logs, NAME));
+    assert.equal(st.uid, NOBODY);
+    assert.equal(fs.readFileSync(path.join(logs, NAME), 'utf8'), '{"a":1}\n');
+  });
+
+  it('refuses a report that is a link to a root-only file, which stays unchanged', () => {
+    const secret = rootOnlyFile(path.join(dirs.rootDir, 'sudoers'), 'root ALL=(ALL) ALL\n');
+    plantSymlink(secret, path.join(logs, NAME));
+    assertRefused(
+      () => appendLine(userDir, NAME, '{"a":1}'),
+      new RegExp(`^${logs}/${NAME} is a symbolic link; refusing to follow it`),
+    );
+    assert.equal(fs.readFileSync(secret, 'utf8'), 'root ALL=(ALL) ALL\n');
+  });
+
+  it('refuses a dangling link as the report without creating its target', () => {
+    const target = path.join(dirs.rootDir, 'created-by-root');
+    plantSymlink(target, path.join(logs, NAME));
+    assertRefused(() => appendLine(userDir, NAME, '{"a":1}'), /is a symbolic link; refusing to follow it/);
+    assert.equal(fs.existsSync(target), false);
+  });
+
+  it('refuses a FIFO as the report at once instead of waiting for a reader', () => {
+    plantFifo(path.join(logs, NAME));
+    const started = Date.now();
+    assertRefused(
+      () => appendLine(userDir, NAME, '{"a":1}'),
+      /is a FIFO \(named pipe\); refusing to append to it/,
+    );
+    assert.ok(Date.now() - started < 5_000);
+  });
+
+  it('refuses a report hard-linked to another file, and one owned by another user', () => {
+    const other = path.join(logs, 'other');
+    fs.writeFileSync(other, 'other\n');
+    fs.chownSync(other, NOBODY, NOBODY);
+    fs.linkSync(other, path.join(logs, NAME));
+    assertRefused(() => appendLine(userDir, NAME, '{"a":1}'), /is a file with 2 hard links/);
+    assert.equal(fs.readFileSync(other, 'utf8'), 'other\n');
+    fs.unlinkSync(path.join(logs, NAME));
+    fs.writeFileSync(path.join(logs, NAME), 'root wrote this\n', { mode: 0o666 });
+    fs.chmodSync(path.join(logs, NAME), 0o666);
+    assertRefused(
+      () => appendLine(userDir, NAME, '{"a":1}'),
+      new RegExp(`is owned by uid 0, not by uid ${NOBODY} that the agent writes as`),
+    );
+    assert.equal(fs.readFileSync(path.join(logs, NAME), 'utf8'), 'root wrote this\n');
+  });
+
+  it('writes into the directory it checked even when the path now leads elsewhere', () => {
+    const before = snapshot(dirs.rootDir);
+    fs.renameSync(logs, path.join(dirs.home, 'renamed'));
+    plantSymlink(dirs.rootDir, logs);
+    appendLine(userDir, NAME, '{"a":1}');
+    assert.deepEqual(snapshot(dirs.rootDir), before);
+    assert.equal(fs.readFileSync(path.join(dirs.home, 'renamed', NAME), 'utf8'), '{"a":1}\n');
   });
 });

@@ -1,12 +1,32 @@
 import assert from 'node:assert/strict';
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
-import { acquireRoundLock, LOCK_FILE_NAME, readProcStart } from '../../../agent/files/lock.ts';
-import { LockedError } from '../../../common/errors.ts';
+import { openDirectory } from '../../../agent/files/dir-handle.ts';
+import {
+  acquireLock,
+  acquireRoundLock,
+  LOCK_FILE_NAME,
+  type LockOptions,
+  MAX_LOCK_BYTES,
+  type RoundLock,
+  readProcStart,
+  rootLockName,
+} from '../../../agent/files/lock.ts';
+import { prepareLogDir } from '../../../agent/files/log-dir.ts';
+import { EnvironmentError, LockedError } from '../../../common/errors.ts';
+import { LOCK_STALE_AFTER_MS } from '../../../common/round-budget.ts';
 import { exited, killAll, lineReader, spawnFixture } from '../../fixtures/files/children.ts';
+import {
+  forgedLock,
+  hostileDirs,
+  NOBODY,
+  ownedDir,
+  plantFifo,
+  plantSymlink,
+} from '../../helpers/hostile-dir.ts';
 
 const children: ChildProcessWithoutNullStreams[] = [];
 let dir = '';
@@ -22,8 +42,10 @@ after(async () => {
   await killAll(children);
 });
 
-function spawnHolder(waitGo = false) {
-  const child = spawnFixture('lock-holder.ts', waitGo ? [dir, 'wait-go'] : [dir]);
+function spawnHolder(waitGo = false, staleAfterMs?: number) {
+  const env =
+    staleAfterMs === undefined ? undefined : { ...process.env, LOCK_STALE_AFTER_MS: String(staleAfterMs) };
+  const child = spawnFixture('lock-holder.ts', waitGo ? [dir, 'wait-go'] : [dir], env);
   children.push(child);
   return { child, reader: lineReader(child) };
 }
@@ -32,13 +54,30 @@ function bootId(): string {
   return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
 }
 
-function writeLock(content: Record<string, unknown> | string, ageMs = 0): string {
+/** The lock mechanism on the test's directory; the handle closes with the lock. */
+function acquireRoundLockIn(lockDir: string, o?: LockOptions): RoundLock {
+  const handle = openDirectory(lockDir);
+  try {
+    const lock = acquireLock(handle, LOCK_FILE_NAME, o);
+    return {
+      path: lock.path,
+      release() {
+        lock.release();
+        handle.close();
+      },
+    };
+  } catch (error) {
+    handle.close();
+    throw error;
+  }
+}
+
+/** The lock's age is its ctime, which no test can set back: a later `now` stands in for waiting. */
+const later = (ms: number) => () => Date.now() + ms;
+
+function writeLock(content: Record<string, unknown> | string): string {
   const file = path.join(dir, LOCK_FILE_NAME);
   fs.writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
-  if (ageMs > 0) {
-    const when = new Date(Date.now() - ageMs);
-    fs.utimesSync(file, when, when);
-  }
   return file;
 }
 
@@ -75,9 +114,9 @@ function strayFiles(): string[] {
   return fs.readdirSync(dir).filter((name) => name !== LOCK_FILE_NAME);
 }
 
-describe('acquireRoundLock', () => {
+describe('acquireLock', () => {
   it('creates the lock file with pid, startedAt, hostname and procStart, and release removes it', () => {
-    const lock = acquireRoundLock(dir);
+    const lock = acquireRoundLockIn(dir);
     const content = JSON.parse(fs.readFileSync(lock.path, 'utf8'));
     assert.equal(lock.path, path.join(dir, LOCK_FILE_NAME));
     assert.equal(content.pid, process.pid);
@@ -92,7 +131,7 @@ describe('acquireRoundLock', () => {
   it('refuses with LockedError naming the pid of a live holder process', async () => {
     const { child, reader } = spawnHolder();
     await reader.next((line) => line.startsWith('ACQUIRED'));
-    assertLocked(() => acquireRoundLock(dir), child.pid ?? -1);
+    assertLocked(() => acquireRoundLockIn(dir), child.pid ?? -1);
     child.stdin.end();
     assert.deepEqual(await exited(child), { code: 0, signal: null });
     assert.equal(fs.existsSync(path.join(dir, LOCK_FILE_NAME)), false, 'holder released on exit');
@@ -114,52 +153,52 @@ describe('acquireRoundLock', () => {
     child.kill('SIGKILL');
     await exited(child);
     assert.equal(JSON.parse(fs.readFileSync(path.join(dir, LOCK_FILE_NAME), 'utf8')).pid, child.pid);
-    const lock = acquireRoundLock(dir);
+    const lock = acquireRoundLockIn(dir);
     assert.equal(JSON.parse(fs.readFileSync(lock.path, 'utf8')).pid, process.pid);
     lock.release();
     assert.deepEqual(strayFiles(), []);
   });
 
   it('recovers a garbled lock file once it is older than the write grace period', () => {
-    writeLock('{"pid": 12', 10_000);
-    const lock = acquireRoundLock(dir);
+    writeLock('{"pid": 12');
+    const lock = acquireRoundLockIn(dir, { now: later(10_000) });
     assert.equal(JSON.parse(fs.readFileSync(lock.path, 'utf8')).pid, process.pid);
     lock.release();
   });
 
   it('treats a garbled lock file written just now as held (it may still be being written)', () => {
     writeLock('');
-    assertLocked(() => acquireRoundLock(dir), null);
+    assertLocked(() => acquireRoundLockIn(dir), null);
   });
 
   it('recovers a lock whose pid is alive but was reused by another process (procStart differs)', () => {
     writeLock(lockBy(process.pid, { procStart: '1' }));
-    const lock = acquireRoundLock(dir);
+    const lock = acquireRoundLockIn(dir);
     assert.equal(JSON.parse(fs.readFileSync(lock.path, 'utf8')).procStart, readProcStart(process.pid));
     lock.release();
   });
 
   it('keeps a lock whose pid is alive with the same procStart', () => {
     writeLock(lockBy(process.pid));
-    assertLocked(() => acquireRoundLock(dir), process.pid);
+    assertLocked(() => acquireRoundLockIn(dir), process.pid);
   });
 
   it('recovers a lock written before a reboot (other boot id, same host name)', () => {
     writeLock(lockBy(process.pid, { bootId: '00000000-0000-0000-0000-000000000000' }));
-    const lock = acquireRoundLock(dir);
+    const lock = acquireRoundLockIn(dir);
     lock.release();
   });
 
   it('keeps a fresh lock from another machine, whose pid cannot be checked here', () => {
     writeLock(lockBy(1, { hostname: 'other-host', bootId: 'other-boot', procStart: '5' }));
-    assertLocked(() => acquireRoundLock(dir), 1);
+    assertLocked(() => acquireRoundLockIn(dir), 1);
   });
 
   it('takes over a lock older than staleAfterMs even when its holder is alive (hung round)', () => {
-    const first = acquireRoundLock(dir);
+    const first = acquireRoundLockIn(dir);
     const threeHoursLater = () => Date.now() + 3 * 60 * 60 * 1000;
-    assertLocked(() => acquireRoundLock(dir), process.pid);
-    const second = acquireRoundLock(dir, { now: threeHoursLater });
+    assertLocked(() => acquireRoundLockIn(dir), process.pid);
+    const second = acquireRoundLockIn(dir, { now: threeHoursLater });
     const content = fs.readFileSync(second.path, 'utf8');
     first.release();
     assert.equal(
@@ -172,48 +211,67 @@ describe('acquireRoundLock', () => {
   });
 
   it('honours a shorter staleAfterMs', () => {
-    writeLock(lockBy(process.pid, { startedAt: new Date(Date.now() - 5_000).toISOString() }));
-    assertLocked(() => acquireRoundLock(dir), process.pid);
-    const lock = acquireRoundLock(dir, { staleAfterMs: 1_000 });
+    writeLock(lockBy(process.pid));
+    assertLocked(() => acquireRoundLockIn(dir, { now: later(5_000) }), process.pid);
+    const lock = acquireRoundLockIn(dir, { staleAfterMs: 1_000, now: later(5_000) });
     lock.release();
   });
 
   it('release twice is harmless and does not remove a lock acquired in between', () => {
-    const lock = acquireRoundLock(dir);
+    const lock = acquireRoundLockIn(dir);
     lock.release();
-    const next = acquireRoundLock(dir);
+    const next = acquireRoundLockIn(dir);
     lock.release();
     assert.equal(JSON.parse(fs.readFileSync(next.path, 'utf8')).pid, process.pid);
-    assertLocked(() => acquireRoundLock(dir), process.pid);
+    assertLocked(() => acquireRoundLockIn(dir), process.pid);
     next.release();
     next.release();
     assert.equal(fs.existsSync(next.path), false);
   });
 
   it('release does not remove a lock that now belongs to someone else', () => {
-    const lock = acquireRoundLock(dir);
+    const lock = acquireRoundLockIn(dir);
     const foreign = JSON.stringify(lockBy(1, { startedAt: new Date().toISOString() }));
     fs.writeFileSync(lock.path, foreign);
     lock.release();
     assert.equal(fs.readFileSync(lock.path, 'utf8'), foreign);
   });
 
-  it('reports an unusable directory as E_LOG_DIR', () => {
-    const file = path.join(dir, 'not-a-dir');
-    fs.writeFileSync(file, '');
-    assert.throws(() => acquireRoundLock(file), { code: 'E_LOG_DIR' });
+  it('reports a directory it cannot write as E_LOG_DIR', () => {
+    // As root every directory is writable: the holder runs as nobody in a root-owned directory.
+    fs.chmodSync(dir, 0o755);
+    const result = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', path.resolve(__dirname, '../../fixtures/files/lock-holder.ts'), dir],
+      {
+        uid: NOBODY,
+        gid: NOBODY,
+        input: '',
+        encoding: 'utf8',
+        timeout: 20_000,
+        cwd: path.resolve(__dirname, '../../..'),
+      },
+    );
+    assert.match(
+      result.stdout,
+      /^ERROR round lock .*\.cc-monitor\.lock cannot be created \(EACCES/m,
+      result.stderr,
+    );
+    assert.deepEqual(fs.readdirSync(dir), []);
   });
 
-  for (const [name, stale] of [
-    ['a dead pid', async () => lockBy(await deadPid(), { procStart: null })],
-    [
-      'an expired startedAt',
-      async () => lockBy(1, { startedAt: new Date(Date.now() - 3 * 3600_000).toISOString() }),
-    ],
+  // Racers judge age with a 2 s stale age; the planted lock is 2.5 s old when they start, the
+  // winner's lock milliseconds old when the others look at it.
+  const RACE_STALE_MS = 2_000;
+  for (const [name, stale, waitMs] of [
+    ['a dead pid', async () => lockBy(await deadPid(), { procStart: null }), 0],
+    ['a live pid but a ctime older than the stale age', async () => lockBy(1), RACE_STALE_MS + 500],
   ] as const) {
     it(`lets exactly one of 8 racing processes take over a stale lock with ${name}`, async () => {
       writeLock(await stale());
-      const racers = Array.from({ length: 8 }, () => spawnHolder(true));
+      const planted = Date.now();
+      const racers = Array.from({ length: 8 }, () => spawnHolder(true, RACE_STALE_MS));
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, planted + waitMs - Date.now())));
       await Promise.all(racers.map((r) => r.reader.next((line) => line === 'READY')));
       for (const r of racers) r.child.stdin.write('go\n');
       const results = await Promise.all(
@@ -232,4 +290,112 @@ describe('acquireRoundLock', () => {
       assert.deepEqual(fs.readdirSync(dir), [], 'no lock, temp, break or stale files left behind');
     });
   }
+});
+
+describe('acquireLock: what else can sit at the lock path', () => {
+  it('refuses a FIFO at once, without opening it (open would wait for a writer)', () => {
+    plantFifo(path.join(dir, LOCK_FILE_NAME));
+    const started = Date.now();
+    assert.throws(
+      () => acquireRoundLockIn(dir),
+      (error: unknown) => {
+        assert.ok(error instanceof EnvironmentError, String(error));
+        assert.equal(error.code, 'E_LOG_DIR');
+        assert.match(
+          error.message,
+          /\.cc-monitor\.lock is a FIFO \(named pipe\), not a lock file; refusing to open it/,
+        );
+        return true;
+      },
+    );
+    assert.ok(Date.now() - started < 5_000);
+    assert.ok(fs.lstatSync(path.join(dir, LOCK_FILE_NAME)).isFIFO(), 'left for a person to look at');
+  });
+
+  it('refuses a link to /dev/zero without following it (reading it would never end)', () => {
+    plantSymlink('/dev/zero', path.join(dir, LOCK_FILE_NAME));
+    assert.throws(() => acquireRoundLockIn(dir), {
+      code: 'E_LOG_DIR',
+      message: /\.cc-monitor\.lock is a symbolic link, not a lock file; refusing to follow it/,
+    });
+  });
+
+  it('reads no more than MAX_LOCK_BYTES of an oversized lock: garbled, busy during the grace, then taken over', () => {
+    writeLock(`{"pid":1,"pad":"${'x'.repeat(4 * 1024 * 1024)}"}`);
+    assertLocked(() => acquireRoundLockIn(dir), null);
+    const lock = acquireRoundLockIn(dir, { now: later(10_000) });
+    assert.ok(fs.statSync(lock.path).size < MAX_LOCK_BYTES);
+    lock.release();
+  });
+
+  it('judges a forged lock (pid 1, this boot, startedAt 2099) by its ctime: busy now, taken over once stale', () => {
+    writeLock(forgedLock());
+    assertLocked(() => acquireRoundLockIn(dir), 1);
+    const lock = acquireRoundLockIn(dir, { now: later(LOCK_STALE_AFTER_MS + 1_000) });
+    assert.equal(JSON.parse(fs.readFileSync(lock.path, 'utf8')).pid, process.pid);
+    lock.release();
+  });
+});
+
+describe('acquireRoundLock: where the round lock lives', () => {
+  it('as root, in a root-only directory, named after the log directory’s device and inode', () => {
+    const dirs = hostileDirs('cc-roundlock-');
+    const runDir = path.join(dirs.rootDir, 'run');
+    try {
+      const logs = ownedDir(path.join(dirs.home, 'Connexa-Logs'));
+      // What the owner of the log directory plants there no longer matters.
+      plantFifo(path.join(logs, LOCK_FILE_NAME));
+      const logDir = prepareLogDir(logs);
+      const viaLink = prepareLogDir(plantSymlink(logs, path.join(dirs.home, 'other-name')));
+      try {
+        const st = fs.statSync(logs);
+        const lock = acquireRoundLock(logDir, { rootLockDir: runDir });
+        assert.equal(lock.path, path.join(runDir, rootLockName(st.dev, st.ino)));
+        assert.equal(fs.statSync(runDir).mode & 0o777, 0o700);
+        assert.equal(JSON.parse(fs.readFileSync(lock.path, 'utf8')).pid, process.pid);
+        assert.throws(
+          () => acquireRoundLock(viaLink, { rootLockDir: runDir }),
+          LockedError,
+          'same directory, same lock',
+        );
+        lock.release();
+        assert.deepEqual(fs.readdirSync(runDir), []);
+        assert.ok(fs.lstatSync(path.join(logs, LOCK_FILE_NAME)).isFIFO(), 'untouched');
+      } finally {
+        logDir.close();
+        viaLink.close();
+      }
+    } finally {
+      dirs.cleanup();
+    }
+  });
+
+  it('refuses a root lock directory that is not root’s alone', () => {
+    const dirs = hostileDirs('cc-roundlock-');
+    try {
+      const logDir = prepareLogDir(path.join(dirs.rootDir, 'logs'));
+      try {
+        const open = path.join(dirs.rootDir, 'run-open');
+        fs.mkdirSync(open, { mode: 0o777 });
+        fs.chmodSync(open, 0o777);
+        assert.throws(() => acquireRoundLock(logDir, { rootLockDir: open }), {
+          code: 'E_LOG_DIR',
+          message:
+            /round lock directory .*run-open belongs to uid 0 with mode 0777: a root agent keeps its locks only where no other user can write/,
+        });
+        const theirs = ownedDir(path.join(dirs.rootDir, 'run-theirs'), NOBODY, 0o700);
+        assert.throws(() => acquireRoundLock(logDir, { rootLockDir: theirs }), { code: 'E_LOG_DIR' });
+        const link = plantSymlink(path.join(dirs.rootDir, 'run-real'), path.join(dirs.home, 'run-link'));
+        assert.throws(() => acquireRoundLock(logDir, { rootLockDir: link }), {
+          code: 'E_LOG_DIR',
+          message: /is reached through .*run-link, a symbolic link uid 65534 owns/,
+        });
+        assert.deepEqual(fs.readdirSync(open), []);
+      } finally {
+        logDir.close();
+      }
+    } finally {
+      dirs.cleanup();
+    }
+  });
 });

@@ -3,14 +3,26 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { type LogDir, prepareLogDir } from '../../../agent/files/log-dir.ts';
 import { writeMtrFiles } from '../../../agent/files/mtr-files.ts';
 import { writeFileAtomic } from '../../../agent/files/write-atomic.ts';
+import {
+  type HostileDirs,
+  hostileDirs,
+  NOBODY,
+  ownedDir,
+  plantSymlink,
+  rootOnlyFile,
+} from '../../helpers/hostile-dir.ts';
 
 let dir = '';
+let logDir: LogDir;
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cc-write-'));
+  logDir = prepareLogDir(dir);
 });
 afterEach(() => {
+  logDir.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -18,31 +30,49 @@ describe('writeFileAtomic', () => {
   it('replaces the content of an existing file and leaves no temp file', () => {
     const file = path.join(dir, 'MTR-RESOURCE-1.txt');
     fs.writeFileSync(file, 'old content that is longer than the new one');
-    writeFileAtomic(file, 'new ✓\n');
+    writeFileAtomic(logDir, 'MTR-RESOURCE-1.txt', 'new ✓\n');
     assert.equal(fs.readFileSync(file, 'utf8'), 'new ✓\n');
     assert.deepEqual(fs.readdirSync(dir), ['MTR-RESOURCE-1.txt']);
   });
 
-  it('keeps the old file and removes the temp file when the rename fails', () => {
+  it('keeps the old directory and removes the temp file when the rename fails, with E_LOG_DIR', () => {
     const target = path.join(dir, 'occupied');
     fs.mkdirSync(target);
     fs.writeFileSync(path.join(target, 'inside'), 'x');
-    assert.throws(() => writeFileAtomic(target, 'content'), { code: /^(EISDIR|ENOTEMPTY|EEXIST)$/ });
+    assert.throws(
+      () => writeFileAtomic(logDir, 'occupied', 'content'),
+      (error: unknown) => {
+        assert.equal((error as { code?: string }).code, 'E_LOG_DIR');
+        assert.match(
+          String(error),
+          new RegExp(`log directory ${dir}: writing occupied failed \\((EISDIR|ENOTEMPTY|EEXIST)`),
+        );
+        return true;
+      },
+    );
     assert.deepEqual(fs.readdirSync(dir), ['occupied']);
     assert.deepEqual(fs.readdirSync(target), ['inside']);
   });
 
-  it('fails with ENOENT when the directory does not exist, creating nothing', () => {
-    assert.throws(() => writeFileAtomic(path.join(dir, 'missing', 'file.txt'), 'x'), { code: 'ENOENT' });
-    assert.deepEqual(fs.readdirSync(dir), []);
+  it('replaces a link planted at the target name instead of writing through it', () => {
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'cc-write-outside-'));
+    try {
+      const secret = rootOnlyFile(path.join(outside, 'secret'), 'root only\n');
+      fs.symlinkSync(secret, path.join(dir, 'MTR-GATEWAY-1.txt'));
+      writeFileAtomic(logDir, 'MTR-GATEWAY-1.txt', 'G\n');
+      assert.equal(fs.lstatSync(path.join(dir, 'MTR-GATEWAY-1.txt')).isFile(), true);
+      assert.equal(fs.readFileSync(path.join(dir, 'MTR-GATEWAY-1.txt'), 'utf8'), 'G\n');
+      assert.equal(fs.readFileSync(secret, 'utf8'), 'root only\n');
+    } finally {
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
   });
 });
 
 describe('writeMtrFiles', () => {
   it('writes both MTR files under the id and returns their kinds and absolute paths', () => {
-    const relative = path.relative(process.cwd(), dir);
     const written = writeMtrFiles({
-      dir: relative,
+      dir: logDir,
       mtrId: '20240105030405',
       resourceText: 'R\n',
       gatewayText: 'G\n',
@@ -56,7 +86,12 @@ describe('writeMtrFiles', () => {
   });
 
   it('skips a file whose text is null (no gateway found, or 100% loss)', () => {
-    const written = writeMtrFiles({ dir, mtrId: '20240105030405', resourceText: null, gatewayText: 'G\n' });
+    const written = writeMtrFiles({
+      dir: logDir,
+      mtrId: '20240105030405',
+      resourceText: null,
+      gatewayText: 'G\n',
+    });
     assert.deepEqual(
       written.map((w) => w.kind),
       ['mtr-gateway'],
@@ -66,10 +101,35 @@ describe('writeMtrFiles', () => {
 
   it('rejects an id that is not all digits, so a file name cannot leave the directory', () => {
     for (const mtrId of ['../../etc/x', '2024-01-05', '', '0x12']) {
-      assert.throws(() => writeMtrFiles({ dir, mtrId, resourceText: 'R', gatewayText: null }), {
+      assert.throws(() => writeMtrFiles({ dir: logDir, mtrId, resourceText: 'R', gatewayText: null }), {
         code: 'E_INVALID_INPUT',
       });
     }
     assert.deepEqual(fs.readdirSync(dir), []);
+  });
+});
+
+describe('writeMtrFiles in a directory another user owns (the agent is root)', () => {
+  let dirs: HostileDirs;
+  beforeEach(() => {
+    dirs = hostileDirs('cc-write-hostile-');
+  });
+  afterEach(() => dirs.cleanup());
+
+  it('writes as that user, and replaces a link planted at an MTR file name without writing through it', () => {
+    const logs = ownedDir(path.join(dirs.home, 'Connexa-Logs'));
+    const userDir = prepareLogDir(logs);
+    try {
+      writeMtrFiles({ dir: userDir, mtrId: '1', resourceText: 'R\n', gatewayText: null });
+      assert.equal(fs.statSync(path.join(logs, 'MTR-RESOURCE-1.txt')).uid, NOBODY);
+      const rootsDir = path.join(logs, 'sub');
+      fs.mkdirSync(rootsDir, { mode: 0o755 });
+      plantSymlink(rootsDir, path.join(logs, 'MTR-GATEWAY-2.txt'));
+      writeMtrFiles({ dir: userDir, mtrId: '2', resourceText: null, gatewayText: 'G\n' });
+      assert.equal(fs.readFileSync(path.join(logs, 'MTR-GATEWAY-2.txt'), 'utf8'), 'G\n');
+      assert.deepEqual(fs.readdirSync(rootsDir), [], 'nothing written through the link');
+    } finally {
+      userDir.close();
+    }
   });
 });

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { MAX_CONFIG_BYTES, readConfigFile } from '../../../agent/cli/read-config-file.ts';
+import {
+  type HostileDirs,
+  hostileDirs,
+  NOBODY,
+  ownedDir,
+  plantFifo,
+  plantSymlink,
+  rootOnlyFile,
+} from '../../helpers/hostile-dir.ts';
+
+let dirs: HostileDirs;
+beforeEach(() => {
+  dirs = hostileDirs('cc-config-');
+});
+afterEach(() => dirs.cleanup());
+
+function rootConfig(name = 'monitor.json', content = '{"count": 3}'): string {
+  const file = path.join(dirs.rootDir, name);
+  fs.writeFileSync(file, content, { mode: 0o644 });
+  return file;
+}
+
+function assertConfigError(file: string, message: RegExp): void {
+  const started = Date.now();
+  assert.throws(
+    () => readConfigFile(file),
+    (error: unknown) => {
+      assert.equal((error as { code?: string }).code, 'E_CONFIG_FILE', String(error));
+      assert.match((error as Error).message, message);
+      return true;
+    },
+  );
+  // Refused before any blocking open or unbounded read: far below what waiting or reading 2 GB would take.
+  assert.ok(Date.now() - started < 5_000);
+}
+
+describe('readConfigFile', () => {
+  it('parses a root-owned JSON file, also through a root-owned link', () => {
+    const file = rootConfig();
+    assert.deepEqual(readConfigFile(file), { count: 3 });
+    const link = path.join(dirs.rootDir, 'link.json');
+    fs.symlinkSync(file, link);
+    assert.deepEqual(readConfigFile(link), { count: 3 });
+  });
+
+  it('rejects /dev/zero and a FIFO at once instead of reading forever or waiting for a writer', () => {
+    assertConfigError('/dev/zero', /^--config "\/dev\/zero" is a character device, not a regular file/);
+    const fifo = plantFifo(path.join(dirs.rootDir, 'fifo.json'), 0);
+    assertConfigError(fifo, /is a FIFO \(named pipe\), not a regular file/);
+    assertConfigError(
+      plantSymlink('/dev/zero', path.join(dirs.rootDir, 'zero.json'), 0),
+      /is a character device/,
+    );
+  });
+
+  it('rejects a file larger than MAX_CONFIG_BYTES, reading no more of it', () => {
+    const big = rootConfig('big.json', `{"pad": "${'x'.repeat(MAX_CONFIG_BYTES)}"}`);
+    assertConfigError(big, new RegExp(`is larger than ${MAX_CONFIG_BYTES} bytes`));
+  });
+
+  it('names a missing file and one that is not JSON', () => {
+    assertConfigError(path.join(dirs.rootDir, 'missing.json'), /cannot be read \(ENOENT\)/);
+    assertConfigError(
+      path.join(dirs.rootDir, 'no-dir', 'monitor.json'),
+      /cannot be read \(ENOENT: .*no-dir does not exist\)/,
+    );
+    assertConfigError(rootConfig('bad.json', '{"count": '), /is not valid JSON/);
+  });
+
+  it('as root, refuses settings another user could have chosen or changed', () => {
+    const secret = rootOnlyFile(path.join(dirs.rootDir, 'shadow'), 'root:$6$secret:19000:0:99999:7:::\n');
+    const cases: [string, RegExp][] = [
+      [
+        plantSymlink(rootConfig(), path.join(dirs.home, 'via-link.json')),
+        /is reached through the symbolic link .*via-link\.json, which uid 65534 owns/,
+      ],
+      [plantSymlink(secret, path.join(dirs.home, 'shadow.json')), /symbolic link .*which uid 65534 owns/],
+      [
+        (() => {
+          const file = rootConfig('theirs.json');
+          fs.chownSync(file, NOBODY, NOBODY);
+          return file;
+        })(),
+        /is owned by uid 65534/,
+      ],
+      [
+        (() => {
+          const file = rootConfig('open.json');
+          fs.chmodSync(file, 0o666);
+          return file;
+        })(),
+        /is writable by other users \(mode 0666\)/,
+      ],
+      [
+        (() => {
+          const file = path.join(dirs.home, 'in-their-dir.json');
+          fs.writeFileSync(file, '{}');
+          return file;
+        })(),
+        /which uid 65534 owns and can replace the file in/,
+      ],
+    ];
+    for (const [file, message] of cases) {
+      assertConfigError(file, message);
+      assertConfigError(file, /only root can change; make it root's/);
+    }
+  });
+
+  it('as root, accepts root’s file in a sticky directory other users can write (like /tmp)', () => {
+    const sticky = ownedDir(path.join(dirs.rootDir, 'tmp'), 0, 0o1777);
+    const file = path.join(sticky, 'monitor.json');
+    fs.writeFileSync(file, '{"count": 4}', { mode: 0o644 });
+    assert.deepEqual(readConfigFile(file), { count: 4 });
+  });
+});
