@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   }
   if (args.only !== 'lab') {
     const fleetStart = performance.now();
-    await runFleetBench();
+    await runFleetBench({ quick: args.quick });
     console.log(`\nFleet bench wall time: ${((performance.now() - fleetStart) / 1000).toFixed(1)} s`);
   }
   console.log(`\nTotal wall time: ${((performance.now() - started) / 1000).toFixed(1)} s`);

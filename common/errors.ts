@@ -24,6 +24,10 @@ export const ERROR_CODES = [
   'E_NODE_MISSING',
   'E_SSM_AGENT_VERSION',
   'E_AGENT_INTEGRITY',
+  /** The collector or dispatch could not write a host's records to CloudWatch Logs. */
+  'E_LOG_WRITE',
+  /** A collect job stopped retrying and went to the dead-letter queue. */
+  'E_COLLECT_GAVE_UP',
   'E_INTERNAL',
 ] as const;
 

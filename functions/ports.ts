@@ -3,7 +3,7 @@
  * the AWS adapters (functions/aws/*); a local run plugs in a transport that
  * runs the agent on this machine and sinks that write files.
  */
-import type { CollectJob } from './collect/job.ts';
+import type { QueuedJob } from './collect/records-job.ts';
 import type { SsmParameters } from './dispatch/host-settings.ts';
 import type { Discovery } from './enrollment/discover-instances.ts';
 
@@ -36,7 +36,7 @@ export interface CommandTransport {
 }
 
 export interface JobQueue {
-  enqueue(job: CollectJob, delaySeconds: number): Promise<void>;
+  enqueue(job: QueuedJob, delaySeconds: number): Promise<void>;
 }
 
 export interface Inventory {

@@ -2,16 +2,21 @@
  * Collector: SQS delivers collect jobs in batches; a job that fails is reported
  * in batchItemFailures so only it is retried (and, after the queue's
  * maxReceiveCount, lands in the dead-letter queue whose alarm pages someone).
+ * A copy of a job that another copy owns right now is handed back the same
+ * way and looks again after the visibility timeout.
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createLogsClient, createSqsClient, createSsmClient } from '../aws/clients.ts';
 import { createSqsJobQueue } from '../aws/sqs-queue.ts';
 import { createSsmTransport } from '../aws/ssm-transport.ts';
 import { type FunctionConfig, loadConfig } from '../config.ts';
+import { createLogStreamClaimStore } from '../logs/log-stream-claims.ts';
 import { createCloudWatchLogSink } from '../logs/log-writer.ts';
 import { createEmfMetrics } from '../metrics/emit-metrics.ts';
-import { type CollectPorts, collectCommand } from './collect-command.ts';
-import { parseCollectJob } from './job.ts';
+import type { CollectOptions, CollectPorts } from './collect-command.ts';
+import { consoleLog } from './host-writes.ts';
+import { processJob, queuedJobKey } from './process-job.ts';
+import { parseQueuedJob } from './records-job.ts';
 
 const ssm = createSsmClient();
 const sqs = createSqsClient();
@@ -25,31 +30,46 @@ let logSink: ReturnType<typeof createCloudWatchLogSink> | undefined;
 /** The handler's logic with its ports injected (tested without module-scope clients). */
 export async function collectBatch(
   event: SQSEvent,
-  ports: Omit<CollectPorts, 'metrics'> & { metrics: CollectPorts['metrics'] },
+  ports: CollectPorts,
   remainingMs: () => number = () => Number.POSITIVE_INFINITY,
+  options: CollectOptions = {},
 ): Promise<SQSBatchResponse> {
+  const log = ports.log ?? consoleLog;
   const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
   for (const record of event.Records) {
-    // A job cut off by the function timeout would be redelivered with the whole
-    // batch after its follow-up job was already sent: two chains for one command.
-    // A job is therefore only started with time to finish; the rest go back untouched.
+    // A job cut off by the function timeout leaves a claim nobody commits; its
+    // hosts wait until the claim goes stale. A job is therefore only started
+    // with time to finish; the rest go back untouched.
     if (remainingMs() < JOB_TIME_BUDGET_MS) {
       batchItemFailures.push({ itemIdentifier: record.messageId });
       continue;
     }
     try {
-      const job = parseCollectJob(record.body);
-      const redelivered = Number(record.attributes.ApproximateReceiveCount ?? '1') > 1;
-      await collectCommand(ports, job, { redelivered });
-    } catch (error) {
-      console.error(
-        JSON.stringify({
-          message: 'collect job failed; SQS will redeliver it',
+      const job = parseQueuedJob(record.body);
+      const result = await processJob(ports, job, options);
+      if (result.outcome === 'busy') {
+        log({
+          level: 'info',
+          message: 'collect job held by another copy; handed back to SQS',
+          job: queuedJobKey(job),
           messageId: record.messageId,
-          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-        }),
-      );
+          receiveCount: record.attributes.ApproximateReceiveCount,
+        });
+        batchItemFailures.push({ itemIdentifier: record.messageId });
+      }
+    } catch (error) {
+      log({
+        level: 'error',
+        message:
+          'collect job failed; SQS will deliver it again (after maxReceiveCount: the dead-letter queue)',
+        messageId: record.messageId,
+        receiveCount: record.attributes.ApproximateReceiveCount,
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      });
       batchItemFailures.push({ itemIdentifier: record.messageId });
+    } finally {
+      // Per job, so a crash later in the batch cannot take this job's counts with it.
+      ports.metrics.flush();
     }
   }
   return { batchItemFailures };
@@ -79,6 +99,7 @@ export const handler = async (
         queue: createSqsJobQueue(sqs, config.collectQueueUrl),
         logs: logSink,
         lookup: logSink,
+        claims: createLogStreamClaimStore(logsClient, collectorLogGroup()),
         metrics,
         now: Date.now,
       },
@@ -88,3 +109,14 @@ export const handler = async (
     metrics.flush();
   }
 };
+
+/** The function's own log group, set by Lambda; the job claims live there. */
+function collectorLogGroup(): string {
+  const name = process.env.AWS_LAMBDA_LOG_GROUP_NAME;
+  if (name === undefined || name === '') {
+    throw new Error(
+      'AWS_LAMBDA_LOG_GROUP_NAME is not set: the collector must run in Lambda (claims live in its log group)',
+    );
+  }
+  return name;
+}

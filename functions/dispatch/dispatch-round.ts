@@ -14,11 +14,13 @@ import type { CollectJob } from '../collect/job.ts';
 import { clampDelay } from '../collect/job.ts';
 import type { HostSettings } from '../config.ts';
 import type { EnrolledInstance } from '../enrollment/discover-instances.ts';
-import type { LogEvent, LogSink } from '../logs/log-writer.ts';
+import type { LogSink } from '../logs/log-writer.ts';
 import { buildDispatchRecord } from '../logs/records.ts';
 import type { RoundMetrics } from '../metrics/emit-metrics.ts';
 import type { CommandTransport, Inventory, JobQueue } from '../ports.ts';
+import { createDispatchRecordWriter } from './dispatch-records.ts';
 import { resolveHostSettings, type SsmParameters, settingsKey, toSsmParameters } from './host-settings.ts';
+import { sendWithinBudget } from './time-budget.ts';
 
 /** SendCommand accepts at most 50 InstanceIds. */
 export const MAX_INSTANCES_PER_COMMAND = 50;
@@ -30,6 +32,8 @@ export interface DispatchPorts {
   logs: LogSink;
   metrics: RoundMetrics;
   now: () => number;
+  /** Time left before the Lambda timeout; commands stop in time to record the rest (time-budget.ts). */
+  remainingMs?: () => number;
 }
 
 export interface DispatchOptions {
@@ -56,7 +60,7 @@ export interface DispatchSummary {
   failed: number;
   groups: number;
   commands: number;
-  /** Records that could not be written (the round still completes). */
+  /** Records neither written nor handed to the collector (logged with their hosts; the round still completes). */
   recordWriteErrors: number;
 }
 
@@ -88,6 +92,8 @@ export async function dispatchRound(
   options: DispatchOptions,
 ): Promise<DispatchSummary> {
   const concurrency = options.concurrency ?? 8;
+  // Every send below stops in time to record what it did not send (time-budget.ts).
+  ports = { ...ports, transport: sendWithinBudget(ports.transport, ports.remainingMs) };
   const { online, blind } = await ports.inventory.discover();
   const summary: DispatchSummary = {
     roundId: options.roundId,
@@ -100,7 +106,9 @@ export async function dispatchRound(
     commands: 0,
     recordWriteErrors: 0,
   };
-  const pendingWrites: { stream: string; events: LogEvent[] }[] = [];
+  // Each record is written as soon as it is pushed, retried, and handed to the
+  // collector if it still fails (dispatch-records.ts).
+  const pendingWrites = createDispatchRecordWriter(ports, { roundId: options.roundId, concurrency });
   const at = ports.now();
 
   for (const host of blind) {
@@ -214,13 +222,7 @@ export async function dispatchRound(
     }
   });
 
-  await mapLimit(pendingWrites, concurrency, async ({ stream, events }) => {
-    try {
-      await ports.logs.write(stream, events);
-    } catch {
-      summary.recordWriteErrors++;
-    }
-  });
+  summary.recordWriteErrors = (await pendingWrites.finish()).lost;
   return summary;
 }
 

@@ -1,7 +1,7 @@
 /**
  * Scheduled dispatch: EventBridge invokes this every round.
  */
-import type { ScheduledEvent } from 'aws-lambda';
+import type { Context, ScheduledEvent } from 'aws-lambda';
 import { createEc2Client, createLogsClient, createSqsClient, createSsmClient } from '../aws/clients.ts';
 import { createSqsJobQueue } from '../aws/sqs-queue.ts';
 import { createSsmTransport } from '../aws/ssm-transport.ts';
@@ -24,7 +24,10 @@ export function roundIdFor(event: Pick<ScheduledEvent, 'id' | 'time'>): string {
   return `${time}-${(event.id ?? 'manual').slice(0, 8)}`;
 }
 
-export const handler = async (event: ScheduledEvent): Promise<DispatchSummary> => {
+export const handler = async (
+  event: ScheduledEvent,
+  context?: Pick<Context, 'getRemainingTimeInMillis'>,
+): Promise<DispatchSummary> => {
   config ??= loadConfig();
   logSink ??= createCloudWatchLogSink(logsClient, config.logGroupName);
   const cfg = config;
@@ -47,6 +50,7 @@ export const handler = async (event: ScheduledEvent): Promise<DispatchSummary> =
         logs: logSink,
         metrics,
         now: Date.now,
+        ...(context === undefined ? {} : { remainingMs: () => context.getRemainingTimeInMillis() }),
       },
       { ...cfg, roundId: roundIdFor(event) },
     );

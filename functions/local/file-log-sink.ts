@@ -83,8 +83,11 @@ export function createFileLogSink(dir: string): FileLogSink {
         appendFileSync(path, batch.map((event) => `${JSON.stringify(event)}\n`).join(''));
       }
     },
-    async hasRecord(stream, sinceMs, marker) {
-      return read(stream).some((event) => event.timestamp >= sinceMs && event.message.includes(marker));
+    async findRecord(stream, sinceMs, marker) {
+      return (
+        read(stream).find((event) => event.timestamp >= sinceMs && event.message.includes(marker))?.message ??
+        null
+      );
     },
   };
 }

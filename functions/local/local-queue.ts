@@ -1,11 +1,11 @@
 /**
- * The collect queue in memory. Jobs go through JSON and parseCollectJob as an
+ * The collect queue in memory. Jobs go through JSON and parseQueuedJob as an
  * SQS message body would; drain() delivers them like the SQS event source,
  * except that a delay is cut to `pollSeconds` so a local round ends in seconds
  * instead of waiting DelaySeconds. A handler that throws gets the job again
  * (marked redelivered) until maxReceiveCount, then it goes to the dead letters.
  */
-import { type CollectJob, parseCollectJob } from '../collect/job.ts';
+import { parseQueuedJob, type QueuedJob } from '../collect/records-job.ts';
 import type { JobQueue } from '../ports.ts';
 
 export interface LocalQueueOptions {
@@ -27,7 +27,7 @@ export interface DrainReport {
   deadLetters: DeadLetter[];
 }
 
-export type JobHandler = (job: CollectJob, delivery: { redelivered: boolean }) => Promise<void>;
+export type JobHandler = (job: QueuedJob, delivery: { redelivered: boolean }) => Promise<void>;
 
 export interface LocalJobQueue extends JobQueue {
   size(): number;
@@ -72,7 +72,7 @@ export function createLocalJobQueue(options: LocalQueueOptions = {}): LocalJobQu
         report.deliveries++;
         if (receiveCount > 1) report.redeliveries++;
         try {
-          await handler(parseCollectJob(next.body), { redelivered: receiveCount > 1 });
+          await handler(parseQueuedJob(next.body), { redelivered: receiveCount > 1 });
         } catch (error) {
           const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
           if (receiveCount >= maxReceiveCount) {

@@ -12,7 +12,9 @@ import { InvalidInputError } from '../../common/errors.ts';
 import { parseResultDocument, type ResultDocument } from '../../common/result-schema.ts';
 import { SSM_PARAMETERS } from '../../common/ssm-parameters.ts';
 import { resolveAgentPath } from '../../ssm/document.ts';
-import { type CollectResult, collectCommand } from '../collect/collect-command.ts';
+import type { CollectResult } from '../collect/collect-command.ts';
+import { createMemoryClaimStore } from '../collect/job-claims.ts';
+import { processJob, queuedJobKey } from '../collect/process-job.ts';
 import { type FunctionConfig, loadConfig } from '../config.ts';
 import { type DispatchSummary, dispatchRound } from '../dispatch/dispatch-round.ts';
 import { createFileLogSink, type FileLogSink } from './file-log-sink.ts';
@@ -250,27 +252,28 @@ export async function runLocalRound(options: LocalRoundOptions): Promise<LocalRo
       Math.ceil(
         (config.commandTimeoutSeconds + config.executionTimeoutSeconds + 60) / Math.max(pollSeconds, 0.1),
       ) + 10;
-    const drain = await queue.drain(async (job, delivery) => {
+    const claims = createMemoryClaimStore();
+    const drain = await queue.drain(async (job) => {
       // One metrics instance per delivery, flushed at its end, as one collector invocation.
       const metrics = createFileEmfMetrics(metricsOptions, metricsPath);
       let result: CollectResult;
       try {
-        result = await collectCommand(
-          { transport, queue, logs: sink, lookup: sink, metrics, now: Date.now },
+        result = await processJob(
+          { transport, queue, logs: sink, lookup: sink, claims, metrics, now: Date.now },
           job,
-          delivery,
           { maxAttempts },
         );
       } finally {
         metrics.flush();
         emf.push(...metrics.lines());
       }
+      // Another delivery holds the job: back to the queue, as the Lambda hands it back to SQS.
+      if (result.outcome === 'busy') throw new Error(`collect job ${queuedJobKey(job)} is busy`);
       collected.written += result.written.length;
       collected.duplicates += result.duplicates.length;
       collected.deadline += result.deadline.length;
-      for (const id of result.written)
-        say(`collected ${id} (command ${job.commandId}, attempt ${job.attempt})`);
-      for (const id of result.deadline) say(`deadline passed for ${id} (command ${job.commandId})`);
+      for (const id of result.written) say(`collected ${id} (job ${queuedJobKey(job)})`);
+      for (const id of result.deadline) say(`deadline passed for ${id} (job ${queuedJobKey(job)})`);
     });
     await transport.idle();
 

@@ -10,6 +10,8 @@ import {
   type GetLogEventsCommandOutput,
   PutLogEventsCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
+import { MonitorError } from '../../common/errors.ts';
+import { affectsEveryCall, awsErrorName, oneLine } from '../aws/aws-errors.ts';
 
 export interface LogEvent {
   timestamp: number;
@@ -17,13 +19,19 @@ export interface LogEvent {
 }
 
 export interface LogSink {
-  /** Writes events to one stream (created on demand), in order. */
+  /**
+   * Writes events to one stream (created on demand), in order. Resolves only
+   * when every event was accepted; throws (LogWriteError for CloudWatch) otherwise.
+   */
   write(stream: string, events: LogEvent[]): Promise<void>;
 }
 
-/** Finds whether a stream already holds a line containing `marker` since a time. Used only on redelivery. */
+/**
+ * Finds the first line of a stream since a time that contains `marker` (a
+ * record id), or null. Used only for hosts whose record may already be there.
+ */
 export interface RecordLookup {
-  hasRecord(stream: string, sinceMs: number, marker: string): Promise<boolean>;
+  findRecord(stream: string, sinceMs: number, marker: string): Promise<string | null>;
 }
 
 /** PutLogEvents limits (CloudWatch Logs API reference). */
@@ -104,51 +112,157 @@ export function planBatches(events: LogEvent[], limits = PUT_LOG_EVENTS_LIMITS):
   return batches;
 }
 
-function errorName(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'name' in error && typeof error.name === 'string'
-    ? error.name
-    : undefined;
+/** Which events of one PutLogEvents batch CloudWatch refused (its `rejectedLogEventsInfo`). */
+export interface RejectedEvents {
+  tooOld: number;
+  expired: number;
+  tooNew: number;
+}
+
+/**
+ * Indexes of the batch's events that `rejectedLogEventsInfo` reports refused.
+ * Events before `tooOldLogEventEndIndex` (exclusive, per the API reference) or
+ * `expiredLogEventEndIndex` (undocumented; read the same way) were too old or
+ * past the retention, events from `tooNewLogEventStartIndex` (inclusive) on
+ * more than 2 h in the future. A batch is sorted by time, so these are its two ends.
+ */
+export function rejectedIndexes(
+  info: {
+    tooOldLogEventEndIndex?: number;
+    expiredLogEventEndIndex?: number;
+    tooNewLogEventStartIndex?: number;
+  },
+  count: number,
+): { indexes: number[]; counts: RejectedEvents } {
+  const clamp = (n: number | undefined, fallback: number) =>
+    n === undefined || !Number.isInteger(n) ? fallback : Math.max(0, Math.min(count, n));
+  const oldEnd = clamp(info.tooOldLogEventEndIndex, 0);
+  const expiredEnd = clamp(info.expiredLogEventEndIndex, 0);
+  const newStart = clamp(info.tooNewLogEventStartIndex, count);
+  const indexes: number[] = [];
+  for (let i = 0; i < count; i++) if (i < oldEnd || i < expiredEnd || i >= newStart) indexes.push(i);
+  return {
+    indexes,
+    counts: { tooOld: oldEnd, expired: expiredEnd, tooNew: count - newStart },
+  };
+}
+
+/**
+ * A host's events could not be written. `cause` is the AWS error; `rejected`
+ * is set when PutLogEvents accepted the call but refused events even after
+ * they were re-stamped with the time of writing.
+ */
+export class LogWriteError extends MonitorError {
+  readonly stream: string;
+  readonly operation: 'PutLogEvents' | 'CreateLogStream';
+  /** Every further write would fail the same way (no permission, no log group): stop writing. */
+  readonly affectsEveryWrite: boolean;
+  readonly rejected: RejectedEvents | null;
+  override readonly cause: unknown;
+  constructor(
+    message: string,
+    details: {
+      stream: string;
+      operation: 'PutLogEvents' | 'CreateLogStream';
+      affectsEveryWrite: boolean;
+      rejected?: RejectedEvents;
+      cause?: unknown;
+    },
+  ) {
+    super('E_LOG_WRITE', message);
+    this.stream = details.stream;
+    this.operation = details.operation;
+    this.affectsEveryWrite = details.affectsEveryWrite;
+    this.rejected = details.rejected ?? null;
+    this.cause = details.cause;
+  }
 }
 
 /**
  * CloudWatch Logs adapter: one stream per instance id. PutLogEvents is tried
  * first and the stream created only when it is missing, so the steady state
- * costs one call per host-round instead of two; known streams are cached for
- * the life of the Lambda container.
+ * costs one call per host-round instead of two.
+ *
+ * A write either lands whole or throws LogWriteError: events that PutLogEvents
+ * accepts the call for but refuses (`rejectedLogEventsInfo`: too old, past the
+ * retention, too far in the future) are re-stamped with the time of writing,
+ * which is all their timestamp means here (every record carries its own round
+ * and measurement times), and sent once more; if they are refused again the
+ * write fails instead of being counted as written.
  */
 export function createCloudWatchLogSink(
   client: CloudWatchLogsClient,
   logGroupName: string,
+  now: () => number = Date.now,
 ): LogSink & RecordLookup {
-  const known = new Set<string>();
+  const fail = (stream: string, operation: 'PutLogEvents' | 'CreateLogStream', error: unknown): never => {
+    throw new LogWriteError(`${operation} to ${logGroupName}/${stream} failed: ${oneLine(error)}`, {
+      stream,
+      operation,
+      affectsEveryWrite: affectsEveryCall(error),
+      cause: error,
+    });
+  };
 
   const createStream = async (stream: string): Promise<void> => {
     try {
       await client.send(new CreateLogStreamCommand({ logGroupName, logStreamName: stream }));
     } catch (error) {
-      if (errorName(error) !== 'ResourceAlreadyExistsException') throw error;
+      if (awsErrorName(error) === 'ResourceAlreadyExistsException') return;
+      // CreateLogStream answers ResourceNotFoundException only when the log group is missing.
+      if (awsErrorName(error) === 'ResourceNotFoundException') {
+        throw new LogWriteError(`log group ${logGroupName} does not exist: ${oneLine(error)}`, {
+          stream,
+          operation: 'CreateLogStream',
+          affectsEveryWrite: true,
+          cause: error,
+        });
+      }
+      fail(stream, 'CreateLogStream', error);
     }
-    known.add(stream);
+  };
+
+  const putOnce = async (stream: string, batch: LogEvent[]) => {
+    try {
+      return await client.send(
+        new PutLogEventsCommand({ logGroupName, logStreamName: stream, logEvents: batch }),
+      );
+    } catch (error) {
+      if (awsErrorName(error) !== 'ResourceNotFoundException') return fail(stream, 'PutLogEvents', error);
+      // The stream is new (or was deleted); a missing log group fails CreateLogStream with a clear error.
+      await createStream(stream);
+      try {
+        return await client.send(
+          new PutLogEventsCommand({ logGroupName, logStreamName: stream, logEvents: batch }),
+        );
+      } catch (retryError) {
+        return fail(stream, 'PutLogEvents', retryError);
+      }
+    }
   };
 
   const put = async (stream: string, batch: LogEvent[]): Promise<void> => {
-    try {
-      await client.send(new PutLogEventsCommand({ logGroupName, logStreamName: stream, logEvents: batch }));
-      known.add(stream);
-    } catch (error) {
-      if (errorName(error) !== 'ResourceNotFoundException') throw error;
-      // The stream is new (or was deleted); a missing log group fails CreateLogStream with a clear error.
-      known.delete(stream);
-      await createStream(stream);
-      await client.send(new PutLogEventsCommand({ logGroupName, logStreamName: stream, logEvents: batch }));
-    }
+    const answer = await putOnce(stream, batch);
+    const info = answer.rejectedLogEventsInfo;
+    if (info === undefined) return;
+    const first = rejectedIndexes(info, batch.length);
+    if (first.indexes.length === 0) return;
+    const at = now();
+    const restamped = first.indexes.map((i, n) => ({ timestamp: at + n, message: batch[i]?.message ?? '' }));
+    const again = (await putOnce(stream, restamped)).rejectedLogEventsInfo;
+    const second = again === undefined ? null : rejectedIndexes(again, restamped.length);
+    if (second === null || second.indexes.length === 0) return;
+    throw new LogWriteError(
+      `PutLogEvents to ${logGroupName}/${stream} refused ${second.indexes.length} of ${restamped.length} event(s) even after re-stamping them with the time of writing (too old ${second.counts.tooOld}, expired ${second.counts.expired}, too new ${second.counts.tooNew}): is the clock right?`,
+      { stream, operation: 'PutLogEvents', affectsEveryWrite: false, rejected: second.counts },
+    );
   };
 
   return {
     async write(stream, events) {
       for (const batch of planBatches(events)) await put(stream, batch);
     },
-    async hasRecord(stream, sinceMs, marker) {
+    async findRecord(stream, sinceMs, marker) {
       let nextToken: string | undefined;
       for (let page = 0; page < 20; page++) {
         let answer: GetLogEventsCommandOutput;
@@ -163,15 +277,16 @@ export function createCloudWatchLogSink(
             }),
           );
         } catch (error) {
-          if (errorName(error) === 'ResourceNotFoundException') return false;
+          if (awsErrorName(error) === 'ResourceNotFoundException') return null;
           throw error;
         }
-        if ((answer.events ?? []).some((e) => e.message?.includes(marker) === true)) return true;
+        const found = (answer.events ?? []).find((e) => e.message?.includes(marker) === true);
+        if (found?.message !== undefined) return found.message;
         // GetLogEvents returns the same token when the end of the stream is reached.
-        if (answer.nextForwardToken === undefined || answer.nextForwardToken === nextToken) return false;
+        if (answer.nextForwardToken === undefined || answer.nextForwardToken === nextToken) return null;
         nextToken = answer.nextForwardToken;
       }
-      return false;
+      return null;
     },
   };
 }

@@ -167,7 +167,11 @@ function buildRecords(
   }
 
   const messages: string[] = [];
-  if (doc !== null && o.status === 'Success' && doc.outcome === 'completed') {
+  // The agent measured every path but could not write its files (outcome
+  // environment with a seed record, e.g. a full disk; SSM status Failed, exit 3):
+  // the measurements and flags stand, and the record carries the file error.
+  const measuredWithFileError = doc !== null && doc.outcome === 'environment' && doc.seed !== null;
+  if (doc !== null && ((o.status === 'Success' && doc.outcome === 'completed') || measuredWithFileError)) {
     const match = matchSentResources(doc.resources, o.sentResources);
     if (doc.seed !== null) messages.push(serializeSeedRecord(doc.seed));
     messages.push(...mtrReports(doc));
@@ -202,9 +206,58 @@ function buildRecords(
   return { events: stamp(messages, at), outcome: { kind: 'failed', status: o.status, error } };
 }
 
-/** A host whose invocation did not finish before the command's deadline. */
+/**
+ * What a record line found in a host's stream means for the metrics: a result
+ * record is the host checked (its measurement read back from the record),
+ * anything else a failure. A line that does not read back as a result counts
+ * as a failure too.
+ */
+export function outcomeOfRecordLine(
+  instanceId: string,
+  line: string,
+  sentResources: readonly string[] | null = null,
+): HostOutcome {
+  const failed: HostOutcome = {
+    kind: 'failed',
+    status: 'Recorded',
+    error: { code: 'E_RESULT_DOCUMENT', message: 'the record found is not a result record' },
+  };
+  if (!line.startsWith('{"record":"result"')) return failed;
+  try {
+    const {
+      record: _r,
+      recordId: _id,
+      instanceId: _i,
+      commandId: _c,
+      roundId: _round,
+      status: _s,
+      ...doc
+    } = JSON.parse(line) as Record<string, unknown>;
+    return {
+      kind: 'checked',
+      measurement: measurementOf(
+        instanceId,
+        matchSentResources(parseResultDocument(JSON.stringify(doc)).resources, sentResources).measured,
+      ),
+    };
+  } catch {
+    return failed;
+  }
+}
+
+/**
+ * A host whose invocation did not finish before the command's deadline;
+ * `lastError` is the last failure reading it (e.g. GetCommandInvocation denied).
+ */
 export function buildDeadlineRecord(
-  o: { instanceId: string; commandId: string; roundId: string; lastStatus: string; deadline: number },
+  o: {
+    instanceId: string;
+    commandId: string;
+    roundId: string;
+    lastStatus: string;
+    deadline: number;
+    lastError?: string;
+  },
   recordId: string,
   at: number,
 ): LogEvent[] {
@@ -221,12 +274,18 @@ export function buildDeadlineRecord(
         deadline: new Date(o.deadline).toISOString(),
         error: {
           code: 'E_PROCESS_TIMEOUT',
-          message: `no terminal result by the collection deadline (last SSM status ${o.lastStatus})`,
+          message: `no terminal result by the collection deadline (last SSM status ${o.lastStatus}${o.lastError === undefined ? '' : `; last error ${o.lastError}`})`,
         },
+        ...(o.lastError === undefined ? {} : { lastError: o.lastError }),
       }),
     ],
     at,
   );
+}
+
+/** The id in a host's one dispatch-side record of a round, looked up before writing it again. */
+export function dispatchRecordId(roundId: string, instanceId: string): string {
+  return `dispatch/${roundId}/${instanceId}`;
 }
 
 /** Dispatch-side records: blind, misconfigured, or SendCommand / enqueue failed. `record` is the kind's alone. */
@@ -235,7 +294,16 @@ export function buildDispatchRecord(
   fields: Record<string, unknown> & { instanceId: string; roundId: string; record?: never },
   at: number,
 ): LogEvent[] {
-  return stamp([stringifyPrintable({ record: kind, ...fields })], at);
+  return stamp(
+    [
+      stringifyPrintable({
+        record: kind,
+        ...fields,
+        recordId: dispatchRecordId(fields.roundId, fields.instanceId),
+      }),
+    ],
+    at,
+  );
 }
 
 /** One millisecond apart so the reading order is the writing order. */

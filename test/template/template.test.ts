@@ -28,6 +28,7 @@ import {
   RESOURCE_METRICS,
 } from '../../common/metric-names.ts';
 import { SSM_PARAMETERS } from '../../common/ssm-parameters.ts';
+import { CLAIM_STALE_MS } from '../../functions/collect/job-claims.ts';
 import {
   AGENT_BUNDLE_ENV,
   type CommandDocument,
@@ -371,6 +372,21 @@ describe('packaged CloudFormation template', () => {
     assert.ok(redrive.maxReceiveCount >= 2, 'a job gets retries before the dead-letter queue');
     const collectorTimeout = Number(resource(t, 'CollectLambdaFunction').Properties.Timeout);
     assert.ok(Number(queue.VisibilityTimeout) > collectorTimeout, 'visibility timeout > collector timeout');
+  });
+
+  it('lets the collector claim jobs in its own log group, a claim going stale only after the collector timed out', () => {
+    const t = main.template;
+    const claimRights = roleStatements(t, 'CollectRole').filter(
+      (s) => actions(s).includes('logs:CreateLogStream') && actions(s).includes('logs:DescribeLogStreams'),
+    );
+    assert.deepEqual(
+      claimRights.map((s) => s.Resource),
+      [getAtt('CollectLogGroup', 'Arn')],
+    );
+    const collectorTimeoutMs = Number(resource(t, 'CollectLambdaFunction').Properties.Timeout) * 1000;
+    assert.ok(collectorTimeoutMs + 60_000 <= CLAIM_STALE_MS, 'a live owner is never taken over');
+    const visibilityMs = Number(resource(t, 'CollectQueue').Properties.VisibilityTimeout) * 1000;
+    assert.ok(visibilityMs > CLAIM_STALE_MS, 'a copy handed back finds the claim committed or stale');
   });
 
   it('subscribes the alarm e-mail only when one is given', () => {

@@ -335,9 +335,9 @@ describe('file log sink', () => {
         { timestamp: 2000, message: 'second "recordId":"c1/i"' },
       ],
     );
-    assert.equal(await sink.hasRecord(INSTANCE, 1500, '"recordId":"c1/i"'), true);
-    assert.equal(await sink.hasRecord(INSTANCE, 2001, '"recordId":"c1/i"'), false);
-    assert.equal(await sink.hasRecord('i-00000000000000000', 0, 'first'), false);
+    assert.equal(await sink.findRecord(INSTANCE, 1500, '"recordId":"c1/i"'), 'second "recordId":"c1/i"');
+    assert.equal(await sink.findRecord(INSTANCE, 2001, '"recordId":"c1/i"'), null);
+    assert.equal(await sink.findRecord('i-00000000000000000', 0, 'first'), null);
   });
 
   it('refuses a stream name that would leave the log group directory', async () => {

@@ -33,20 +33,28 @@ describe('loadConfig', () => {
   });
 
   const broken: [string, string | undefined, RegExp][] = [
-    ['STAGE', undefined, /STAGE/],
+    [
+      'STAGE',
+      undefined,
+      /^STAGE \(missing\) is not allowed: environment variable STAGE must be set \(see serverless\.yml\)$/,
+    ],
     [
       'METRIC_GRANULARITY',
       'everything',
       /METRIC_GRANULARITY "everything" is not allowed: one of fleet, host, resource/,
     ],
-    ['DEFAULT_COUNT', '0', /DEFAULT_COUNT/],
-    ['ALLOW_INSTALL', 'yes', /ALLOW_INSTALL/],
+    ['DEFAULT_COUNT', '0', /^DEFAULT_COUNT "0" is not allowed: an integer from 1 to /],
+    ['ALLOW_INSTALL', 'yes', /^ALLOW_INSTALL "yes" is not allowed: true or false$/],
     ['COMMAND_TIMEOUT_SECONDS', '10', /COMMAND_TIMEOUT_SECONDS "10" is not allowed: an integer from 30/],
-    ['DEFAULT_RESOURCES', '; rm -rf /', /DEFAULT_RESOURCES/],
+    [
+      'DEFAULT_RESOURCES',
+      '; rm -rf /',
+      /^DEFAULT_RESOURCES "; rm -rf \/" is not allowed: an IPv4 or IPv6 address, a DNS host name, or an http\(s\):\/\/ URL$/,
+    ],
   ];
   for (const [name, value, message] of broken) {
     it(`fails with an error naming ${name} when it is ${value ?? 'missing'}`, () => {
-      assert.throws(() => loadConfig({ ...ENV, [name]: value }), message);
+      assert.throws(() => loadConfig({ ...ENV, [name]: value }), { name: 'InvalidInputError', message });
     });
   }
 });

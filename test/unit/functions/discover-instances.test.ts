@@ -64,7 +64,10 @@ describe('discoverInstances', () => {
     assert.equal(found.online[0]?.tags['CloudConnexaMonitor:Count'], '5');
     const ssmCalls = ssmMock.commandCalls(DescribeInstanceInformationCommand);
     assert.equal(ssmCalls.length, 2, '90 ids in chunks of 50');
-    assert.ok(ssmCalls.every((c) => (c.args[0].input.Filters?.[0]?.Values?.length ?? 0) <= 50));
+    assert.deepEqual(
+      ssmCalls.map((c) => c.args[0].input.Filters?.[0]?.Values?.length),
+      [50, 40],
+    );
   });
 
   it('follows DescribeInstanceInformation pages and sorts hosts into online and blind', async () => {

@@ -12,6 +12,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { createSqsJobQueue } from '../../../functions/aws/sqs-queue.ts';
 import { createSsmTransport } from '../../../functions/aws/ssm-transport.ts';
 import type { CollectJob } from '../../../functions/collect/job.ts';
+import { createMemoryClaimStore } from '../../../functions/collect/job-claims.ts';
+import { processJob } from '../../../functions/collect/process-job.ts';
+import { isRecordsJob, parseQueuedJob } from '../../../functions/collect/records-job.ts';
 import { dispatchRound } from '../../../functions/dispatch/dispatch-round.ts';
 import { discoverInstances } from '../../../functions/enrollment/discover-instances.ts';
 import { DEFAULTS, instanceId, MemoryLogSink, RecordingMetrics } from './fixtures.ts';
@@ -117,8 +120,17 @@ describe('dispatchRound', () => {
     }));
     assert.equal(jobs.length, 3);
     assert.deepEqual(jobs.map((j) => j.job.commandId).sort(), ['cmd-1', 'cmd-2', 'cmd-3']);
-    assert.ok(jobs.every((j) => j.delay > 0 && j.delay <= 900 && j.job.attempt === 1));
-    assert.ok(jobs.every((j) => j.job.deadline > j.job.dispatchedAt));
+    // First look: 10 probes 1 s apart plus start-up slack (expectedRunSeconds: 22 s), then 5 s more.
+    assert.deepEqual(
+      jobs.map((j) => [j.delay, j.job.attempt]),
+      [
+        [27, 1],
+        [27, 1],
+        [27, 1],
+      ],
+    );
+    // Deadline: SSM delivery (120 s) + execution (600 s) + 60 s for the result to be listed.
+    assert.ok(jobs.every((j) => j.job.deadline - j.job.dispatchedAt === (120 + 600 + 60) * 1000));
     assert.equal(summary.dispatched, 120);
     assert.equal(summary.commands, 3);
   });
@@ -215,5 +227,143 @@ describe('dispatchRound', () => {
     const record = logs.records(instanceId(51))[0];
     assert.equal(record?.status, 'SendCommandFailed');
     assert.equal(record?.errorName, 'InvalidDocument');
+  });
+});
+
+describe('dispatchRound: every host recorded, whatever happens after SendCommand', () => {
+  beforeEach(() => {
+    ec2Mock.reset();
+    ssmMock.reset();
+    sqsMock.reset();
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm' });
+  });
+
+  it('has written the blind and misconfigured records before the first SendCommand returns', async () => {
+    // Prepare: SendCommand hangs, as in a dispatch that runs out of time right after sending.
+    const [ok, lost, bad] = [1, 2, 3].map(instanceId) as [string, string, string];
+    fleet([
+      { id: ok },
+      { id: lost, ping: 'ConnectionLost' },
+      { id: bad, tags: { [`${TAG}:Count`]: 'lots' } },
+    ]);
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let sending = false;
+    ssmMock.on(SendCommandCommand).callsFake(async () => {
+      sending = true;
+      await gate;
+      return { Command: { CommandId: 'cmd-1' } };
+    });
+    const { ports, options, logs } = setup();
+    // Act
+    const running = dispatchRound(ports, options);
+    while (!sending) await new Promise((resolve) => setImmediate(resolve));
+    const whileSending = { blind: logs.records(lost), misconfigured: logs.records(bad) };
+    release();
+    await running;
+    // Assess
+    assert.equal(whileSending.blind[0]?.record, 'blind');
+    assert.equal(whileSending.blind[0]?.recordId, `dispatch/${options.roundId}/${lost}`);
+    assert.equal(whileSending.misconfigured[0]?.record, 'misconfigured');
+  });
+
+  it('writes a dispatch-failure record that CloudWatch throttled once, so the host still has its one record', async () => {
+    // Prepare
+    fleet([{ id: instanceId(1) }]);
+    ssmMock
+      .on(SendCommandCommand)
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    const { ports, options, logs } = setup();
+    const write = logs.write.bind(logs);
+    let refused = 0;
+    logs.write = async (stream, events) => {
+      if (refused++ === 0)
+        throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $fault: 'client' });
+      return write(stream, events);
+    };
+    // Act
+    const summary = await dispatchRound(ports, options);
+    // Assess
+    assert.equal(logs.records(instanceId(1)).length, 1);
+    assert.equal(logs.records(instanceId(1))[0]?.status, 'SendCommandFailed');
+    assert.equal(summary.recordWriteErrors, 0);
+  });
+
+  it('hands a record CloudWatch keeps refusing to the collector, which writes it once however often it is delivered', async () => {
+    // Prepare: every write of the blind host's record is throttled during dispatch.
+    const blindHost = instanceId(2);
+    fleet([{ id: instanceId(1) }, { id: blindHost, ping: 'Inactive' }]);
+    ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
+    const { ports, options, logs } = setup();
+    const write = logs.write.bind(logs);
+    let throttling = true;
+    logs.write = async (stream, events) => {
+      if (throttling && stream === blindHost)
+        throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $fault: 'client' });
+      return write(stream, events);
+    };
+    // Act
+    const summary = await dispatchRound(ports, options);
+    throttling = false;
+    const bodies = sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input.MessageBody ?? '');
+    const handover = bodies.map(parseQueuedJob).find((j) => isRecordsJob(j));
+    assert.ok(handover !== undefined, 'a records job was queued');
+    const collectorPorts = {
+      transport: ports.transport,
+      queue: ports.queue,
+      logs,
+      lookup: logs,
+      claims: createMemoryClaimStore(),
+      metrics: new RecordingMetrics(),
+      now: ports.now,
+      log: () => {},
+    };
+    const first = await processJob(collectorPorts, handover);
+    const second = await processJob(collectorPorts, handover);
+    // Assess
+    assert.equal(summary.recordWriteErrors, 0);
+    assert.equal(first.outcome, 'collected');
+    assert.equal(second.outcome, 'duplicate');
+    const records = logs.records(blindHost);
+    assert.equal(records.length, 1);
+    assert.equal(records[0]?.record, 'blind');
+    assert.equal(records[0]?.pingStatus, 'Inactive');
+  });
+});
+
+describe('dispatchRound: time budget', () => {
+  beforeEach(() => {
+    ec2Mock.reset();
+    ssmMock.reset();
+    sqsMock.reset();
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm' });
+    commandSeq = 0;
+    ssmMock.on(SendCommandCommand).callsFake(() => ({ Command: { CommandId: `cmd-${++commandSeq}` } }));
+  });
+
+  it('stops sending before its Lambda timeout and records the hosts it did not send', async () => {
+    // Prepare: 120 hosts; after the first SendCommand fewer than 30 s are left.
+    fleet(Array.from({ length: 120 }, (_, i) => ({ id: instanceId(i + 1) })));
+    const { ports, options, logs } = setup();
+    const remaining = [60_000, 29_000, 29_000];
+    // Act
+    const summary = await dispatchRound(
+      { ...ports, remainingMs: () => remaining.shift() ?? 0 },
+      { ...options, concurrency: 1 },
+    );
+    // Assess
+    assert.equal(ssmMock.commandCalls(SendCommandCommand).length, 1);
+    assert.equal(summary.dispatched, 50);
+    assert.equal(summary.failed, 70);
+    const record = logs.records(instanceId(120))[0];
+    assert.equal(record?.record, 'dispatch-failed');
+    assert.equal(record?.errorName, 'DispatchOutOfTimeError');
+    assert.match(
+      String((record?.error as { message?: string } | undefined)?.message),
+      /^dispatch has 29 s left before its Lambda timeout \(30 s are kept to write the records\): command not sent this round$/,
+    );
+    for (let n = 1; n <= 120; n++) assert.equal(logs.records(instanceId(n)).length, n <= 50 ? 0 : 1);
   });
 });

@@ -121,8 +121,11 @@ export class MemoryLogSink implements LogSink, RecordLookup {
     this.streams.set(stream, list);
   }
 
-  async hasRecord(stream: string, sinceMs: number, marker: string): Promise<boolean> {
-    return (this.streams.get(stream) ?? []).some((e) => e.timestamp >= sinceMs && e.message.includes(marker));
+  async findRecord(stream: string, sinceMs: number, marker: string): Promise<string | null> {
+    return (
+      (this.streams.get(stream) ?? []).find((e) => e.timestamp >= sinceMs && e.message.includes(marker))
+        ?.message ?? null
+    );
   }
 
   /** The monitor's own records (not the seed lines). */
@@ -176,4 +179,33 @@ export function captureStdout(fn: () => void): string[] {
     process.stdout.write = original;
   }
   return lines;
+}
+
+/** Collects the collector's structured log lines instead of printing them. */
+export function logCapture(): {
+  lines: Record<string, unknown>[];
+  log: (line: Record<string, unknown>) => void;
+} {
+  const lines: Record<string, unknown>[] = [];
+  return { lines, log: (line) => lines.push(line) };
+}
+
+/** An SQS record as the Lambda event source delivers it. */
+export function sqsRecord(messageId: string, body: string, receiveCount = '1') {
+  return {
+    messageId,
+    body,
+    receiptHandle: 'h',
+    attributes: {
+      ApproximateReceiveCount: receiveCount,
+      SentTimestamp: '0',
+      SenderId: 's',
+      ApproximateFirstReceiveTimestamp: '0',
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn',
+    awsRegion: 'eu-west-1',
+  };
 }

@@ -60,6 +60,8 @@ const ENV: Record<string, string> = {
   LOG_DIR: '/home/ubuntu/Connexa-Logs',
   COMMAND_TIMEOUT_SECONDS: '600',
   EXECUTION_TIMEOUT_SECONDS: '900',
+  // Set by Lambda: the collector keeps its job claims in its own log group.
+  AWS_LAMBDA_LOG_GROUP_NAME: '/aws/lambda/cc-monitor-test-collect',
 };
 
 const ssmMock = mockClient(SSMClient);

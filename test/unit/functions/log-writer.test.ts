@@ -12,8 +12,10 @@ import { mockClient } from 'aws-sdk-client-mock';
 import {
   createCloudWatchLogSink,
   type LogEvent,
+  LogWriteError,
   PUT_LOG_EVENTS_LIMITS,
   planBatches,
+  rejectedIndexes,
   splitOversizedMessage,
 } from '../../../functions/logs/log-writer.ts';
 
@@ -73,11 +75,31 @@ describe('planBatches', () => {
   it('splits an event over the per-event limit into marked parts that reassemble to the original', () => {
     const message = `${'ä'.repeat(200_000)}end`;
     const parts = splitOversizedMessage(message, PUT_LOG_EVENTS_LIMITS.maxEventBytes);
-    assert.ok(parts.length >= 2);
+    // 400,003 bytes over parts of at most 262,118 bytes (32 kept for the marker): two parts.
+    assert.equal(parts.length, 2);
     for (const part of parts)
       assert.ok(Buffer.byteLength(part, 'utf8') <= PUT_LOG_EVENTS_LIMITS.maxEventBytes);
-    assert.match(parts[0] ?? '', /^\[part 1\/\d+\] /);
+    assert.match(parts[0] ?? '', /^\[part 1\/2\] ä/);
+    assert.match(parts[1] ?? '', /^\[part 2\/2\] ä+end$/);
     assert.equal(parts.map((p) => p.replace(/^\[part \d+\/\d+\] /, '')).join(''), message);
+  });
+});
+
+describe('rejectedIndexes', () => {
+  it('reads too old and expired as exclusive ends and too new as an inclusive start', () => {
+    assert.deepEqual(rejectedIndexes({ tooOldLogEventEndIndex: 2 }, 5).indexes, [0, 1]);
+    assert.deepEqual(rejectedIndexes({ expiredLogEventEndIndex: 1 }, 5).indexes, [0]);
+    assert.deepEqual(rejectedIndexes({ tooNewLogEventStartIndex: 3 }, 5).indexes, [3, 4]);
+    assert.deepEqual(rejectedIndexes({ tooOldLogEventEndIndex: 1, tooNewLogEventStartIndex: 4 }, 5), {
+      indexes: [0, 4],
+      counts: { tooOld: 1, expired: 0, tooNew: 1 },
+    });
+    assert.deepEqual(rejectedIndexes({}, 3).indexes, []);
+    assert.deepEqual(
+      rejectedIndexes({ tooOldLogEventEndIndex: 99 }, 2).indexes,
+      [0, 1],
+      'clamped to the batch',
+    );
   });
 });
 
@@ -108,18 +130,120 @@ describe('createCloudWatchLogSink', () => {
     assert.equal(puts[2]?.args[0].input.logStreamName, 'i-1');
   });
 
+  it('re-stamps events PutLogEvents refused as too old and sends them again, so the write lands whole', async () => {
+    // Prepare: the whole batch is refused once (e.g. written long after it was built).
+    logsMock
+      .on(PutLogEventsCommand)
+      .resolvesOnce({ rejectedLogEventsInfo: { tooOldLogEventEndIndex: 3 } })
+      .resolves({});
+    const writeTime = T0 + 20 * 86_400_000;
+    const sink = createCloudWatchLogSink(
+      new CloudWatchLogsClient({ region: 'eu-west-1' }),
+      'g',
+      () => writeTime,
+    );
+    const events = ['seed', 'mtr', 'result'].map((message, i) => ({ timestamp: T0 + i, message }));
+    // Act
+    await sink.write('i-1', events);
+    // Assess
+    const puts = logsMock.commandCalls(PutLogEventsCommand);
+    assert.equal(puts.length, 2);
+    assert.deepEqual(puts[1]?.args[0].input.logEvents, [
+      { timestamp: writeTime, message: 'seed' },
+      { timestamp: writeTime + 1, message: 'mtr' },
+      { timestamp: writeTime + 2, message: 'result' },
+    ]);
+  });
+
+  it('sends again only the refused events (too new from an index on)', async () => {
+    logsMock
+      .on(PutLogEventsCommand)
+      .resolvesOnce({ rejectedLogEventsInfo: { tooNewLogEventStartIndex: 2 } })
+      .resolves({});
+    const sink = createCloudWatchLogSink(new CloudWatchLogsClient({ region: 'eu-west-1' }), 'g', () => T0);
+    await sink.write(
+      'i-1',
+      ['a', 'b', 'c'].map((message, i) => ({ timestamp: T0 + i, message })),
+    );
+    const again = logsMock.commandCalls(PutLogEventsCommand)[1]?.args[0].input.logEvents;
+    assert.deepEqual(
+      again?.map((e) => e.message),
+      ['c'],
+    );
+  });
+
+  it('fails the write, naming the refused counts, when events are refused again after re-stamping', async () => {
+    // Prepare
+    logsMock.on(PutLogEventsCommand).resolves({ rejectedLogEventsInfo: { expiredLogEventEndIndex: 2 } });
+    const sink = createCloudWatchLogSink(new CloudWatchLogsClient({ region: 'eu-west-1' }), 'g', () => T0);
+    // Act
+    const failure = await sink
+      .write('i-1', [
+        { timestamp: T0, message: 'a' },
+        { timestamp: T0 + 1, message: 'b' },
+      ])
+      .then(
+        () => null,
+        (error: unknown) => error,
+      );
+    // Assess
+    assert.ok(failure instanceof LogWriteError);
+    assert.equal(failure.code, 'E_LOG_WRITE');
+    assert.deepEqual(failure.rejected, { tooOld: 0, expired: 2, tooNew: 0 });
+    assert.equal(failure.affectsEveryWrite, false);
+    assert.match(failure.message, /refused 2 of 2 event\(s\) even after re-stamping/);
+  });
+
+  it('reports a missing log group as a write error that stops every further write, with the AWS error as cause', async () => {
+    const notFound = new ResourceNotFoundException({
+      message: 'The specified log group does not exist.',
+      $metadata: {},
+    });
+    logsMock.on(PutLogEventsCommand).rejects(notFound);
+    logsMock.on(CreateLogStreamCommand).rejects(notFound);
+    const sink = createCloudWatchLogSink(
+      new CloudWatchLogsClient({ region: 'eu-west-1' }),
+      'CloudConnexa-Monitor-Logs',
+    );
+    const failure = await sink.write('i-1', [{ timestamp: T0, message: 'a' }]).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    assert.ok(failure instanceof LogWriteError);
+    assert.equal(failure.affectsEveryWrite, true);
+    assert.equal(failure.operation, 'CreateLogStream');
+    assert.equal(failure.cause, notFound);
+    assert.match(failure.message, /log group CloudConnexa-Monitor-Logs does not exist/);
+  });
+
+  it('marks AccessDenied as affecting every write and keeps throttling as a per-write failure', async () => {
+    const denied = Object.assign(new Error('User is not authorized to perform: logs:PutLogEvents'), {
+      name: 'AccessDeniedException',
+    });
+    const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+    logsMock.on(PutLogEventsCommand).rejectsOnce(denied).rejectsOnce(throttled);
+    const sink = createCloudWatchLogSink(new CloudWatchLogsClient({ region: 'eu-west-1' }), 'g');
+    const first = await sink.write('i-1', [{ timestamp: T0, message: 'a' }]).catch((e: unknown) => e);
+    const second = await sink.write('i-1', [{ timestamp: T0, message: 'a' }]).catch((e: unknown) => e);
+    assert.ok(first instanceof LogWriteError && second instanceof LogWriteError);
+    assert.equal(first.affectsEveryWrite, true);
+    assert.match(first.message, /AccessDeniedException: User is not authorized/);
+    assert.equal(second.affectsEveryWrite, false);
+    assert.equal(second.cause, throttled);
+  });
+
   it('finds an existing record by its marker across GetLogEvents pages', async () => {
     logsMock
       .on(GetLogEventsCommand)
       .resolvesOnce({ events: [{ message: 'other' }], nextForwardToken: 'f1' })
       .resolvesOnce({ events: [{ message: '{"recordId":"cmd/i-1"}' }], nextForwardToken: 'f2' });
     const sink = createCloudWatchLogSink(new CloudWatchLogsClient({ region: 'eu-west-1' }), 'g');
-    assert.equal(await sink.hasRecord('i-1', T0, '"recordId":"cmd/i-1"'), true);
+    assert.equal(await sink.findRecord('i-1', T0, '"recordId":"cmd/i-1"'), '{"recordId":"cmd/i-1"}');
   });
 
   it('answers no record for a stream that does not exist', async () => {
     logsMock.on(GetLogEventsCommand).rejects(new ResourceNotFoundException({ message: 'x', $metadata: {} }));
     const sink = createCloudWatchLogSink(new CloudWatchLogsClient({ region: 'eu-west-1' }), 'g');
-    assert.equal(await sink.hasRecord('i-1', T0, 'm'), false);
+    assert.equal(await sink.findRecord('i-1', T0, 'm'), null);
   });
 });

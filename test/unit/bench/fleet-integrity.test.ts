@@ -1,0 +1,57 @@
+/**
+ * The fleet flow end to end (real dispatch and collector code, real AWS
+ * adapters over the simulated services of bench/fleet-aws.ts), under faults
+ * far denser than the benchmark's 1 %: every host gets exactly one record of
+ * the round, and the fleet metrics count what the records say.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type RoundFigures, runRound } from '../../../bench/fleet.ts';
+import { type FaultRates, NO_FAULTS } from '../../../bench/fleet-aws.ts';
+
+function assertOneRecordPerHost(f: RoundFigures): void {
+  const k = f.integrity.kinds;
+  assert.equal(f.integrity.lost, 0, 'hosts without a record');
+  assert.equal(f.integrity.duplicated, 0, 'records written twice');
+  assert.equal(f.integrity.metrics.checked, k.result ?? 0, 'HostsChecked counts the result records');
+  assert.equal(
+    f.integrity.metrics.failed + f.integrity.metrics.blind,
+    (k.failure ?? 0) + (k.deadline ?? 0) + (k['dispatch-failed'] ?? 0) + (k.blind ?? 0),
+    'HostsFailed + HostsBlind count the other records',
+  );
+  assert.equal(f.deadLetters.count, 0);
+}
+
+describe('fleet round under faults', () => {
+  it('writes one record per host and counts it once with 5-10 % of every collection fault', async () => {
+    // Prepare
+    const faults: FaultRates = {
+      throttle: 0.05,
+      duplicateSend: 0.1,
+      duplicateDelivery: 0.1,
+      rejectedEvents: 0.05,
+      lostPutResponse: 0.05,
+      terminated: 0,
+      failedSendCommand: 0.05,
+      collectorCrash: 0.1,
+    };
+    // Act
+    const f = await runRound({ name: 'dense faults', hosts: 2000, granularity: 'host', faults }, 1);
+    // Assess
+    for (const kind of Object.keys(faults) as (keyof FaultRates)[])
+      if (faults[kind] > 0) assert.ok(f.injected[kind] > 0, `${kind} was injected`);
+    assertOneRecordPerHost(f);
+    assert.ok((f.integrity.kinds.result ?? 0) > 1700, 'most hosts checked');
+  });
+
+  it('records the hosts of a batch SendCommand refuses for a terminated instance as failed, none lost', async () => {
+    const f = await runRound(
+      { name: 'terminated', hosts: 500, granularity: 'fleet', faults: { ...NO_FAULTS, terminated: 0.01 } },
+      1,
+    );
+    assertOneRecordPerHost(f);
+    assert.equal(f.injected.terminated, 5);
+    assert.equal(f.integrity.sendCommandFailed, f.integrity.kinds['dispatch-failed']);
+    assert.ok(f.integrity.sendCommandFailed >= 5 && f.integrity.sendCommandFailed <= 250);
+  });
+});
