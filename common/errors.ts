@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'E_NODE_MISSING'
   | 'E_SSM_AGENT_VERSION'
   | 'E_AGENT_INTEGRITY'
+  | 'E_INSTANCE_REFUSED'
   | 'E_INTERNAL';
 
 /** Plain-data form of an error, as it appears in result documents and log records. */

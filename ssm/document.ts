@@ -10,12 +10,21 @@ import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { InvalidInputError } from '../common/errors.ts';
 import { RESULT_SCHEMA } from '../common/result-schema.ts';
-import { SSM_PARAMETERS, type SsmParameterName, ssmEnvName } from '../common/ssm-parameters.ts';
+import {
+  RESOURCES_MAX_CHARS,
+  SSM_PARAMETERS,
+  type SsmParameterName,
+  ssmEnvName,
+} from '../common/ssm-parameters.ts';
 
 /** Name of the document's only step: GetCommandInvocation's PluginName. */
 export const RUN_STEP_NAME = 'runMonitorAgent';
 
-/** Command documents, including the parameters sent at run time, are limited to 64 KB. */
+/**
+ * Command documents are limited to 64 KB, and "this quota also includes the
+ * content specified for input parameters at runtime" (SSM CreateDocument API
+ * reference, Content).
+ */
 export const DOCUMENT_SIZE_LIMIT = 65_536;
 
 /** Environment variable naming an agent bundle to embed instead of dist/agent.js (tests). */
@@ -146,7 +155,7 @@ export function buildDocument(options: DocumentOptions): CommandDocument {
       interpolationType: 'ENV_VAR',
     };
   }
-  return {
+  const document: CommandDocument = {
     schemaVersion: '2.2',
     description: `CloudConnexa Resource Monitor: runs the bundled agent (sha256 ${payload.sha256}, ${payload.bytes} bytes) and prints its result document. Needs SSM Agent 3.3.2746.0 or later.`,
     parameters,
@@ -159,6 +168,17 @@ export function buildDocument(options: DocumentOptions): CommandDocument {
       },
     ],
   };
+  // Refused here rather than by SendCommand at run time, for every batch whose
+  // parameters are long: the limit is the document plus its run-time parameters.
+  const size = worstCaseSize(document);
+  if (size > DOCUMENT_SIZE_LIMIT) {
+    throw new InvalidInputError(
+      'SSM document',
+      `${size} bytes with the longest allowed parameters (agent bundle ${payload.bytes} bytes)`,
+      `at most ${DOCUMENT_SIZE_LIMIT} bytes including run-time parameters (Resources up to ${RESOURCES_MAX_CHARS} characters): the agent bundle has outgrown the command document`,
+    );
+  }
+  return document;
 }
 
 /** The step's shell text as the SSM Agent writes it to disk. */

@@ -7,6 +7,7 @@
  */
 import { InvalidInputError } from '../../common/errors.ts';
 import {
+  formatNumber,
   parseCount,
   parseHops,
   parseIntervalSec,
@@ -60,11 +61,6 @@ export function resolveHostSettings(
     if (value !== undefined) override.apply(settings, value, field);
   }
   return settings;
-}
-
-/** Numbers as the agent's flags read them: no exponent, no trailing zeros. */
-function formatNumber(n: number): string {
-  return String(Number(n.toFixed(6)));
 }
 
 /**
