@@ -76,9 +76,12 @@ export async function sendIsolating(
     });
   };
 
-  /** Sends `group`; on refusal narrows it down. `parent` is the refusal that led here, if any. */
-  const attempt = async (group: string[], parent: InstancesRefusedError | null): Promise<void> => {
-    if (group.length === 0) return;
+  /**
+   * Sends `group`; on refusal narrows it down. `parent` is the refusal that led
+   * here, if any. Says whether SSM took the whole group in one command.
+   */
+  const attempt = async (group: string[], parent: InstancesRefusedError | null): Promise<boolean> => {
+    if (group.length === 0) return true;
     if (result.sendCalls >= maxSendCalls && parent !== null) {
       result.failed.push({
         instanceIds: group,
@@ -89,21 +92,22 @@ export async function sendIsolating(
           { cause: parent },
         ),
       });
-      return;
+      return false;
     }
     result.sendCalls++;
     let refusal: InstancesRefusedError;
     try {
       result.sent.push({ commandId: (await send(group)).commandId, instanceIds: group });
-      return;
+      return true;
     } catch (error) {
       if (!(error instanceof InstancesRefusedError)) {
         result.failed.push({ instanceIds: group, error });
-        return;
+        return false;
       }
       refusal = error;
     }
     await narrow(group, refusal);
+    return false;
   };
 
   /** `group` was refused as a whole: find the refused instances in it. */
@@ -139,8 +143,10 @@ export async function sendIsolating(
       }
     }
     const [first, second] = halves(group);
-    await attempt(first, refusal);
-    await attempt(second, refusal);
+    // When SSM takes the first half whole, the refused instances are all in the
+    // second: narrow it without sending it whole again.
+    if (await attempt(first, refusal)) await narrow(second, refusal);
+    else await attempt(second, refusal);
   };
 
   await attempt([...instanceIds], null);
