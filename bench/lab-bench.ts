@@ -98,6 +98,17 @@ function resourceOf(doc: ResultDocument, address: string): ResourceResult | unde
   return doc.resources.find((r) => r.target === address);
 }
 
+/**
+ * An unmeasured resource is flagged (common/flag-rule.ts), but a loss block must
+ * not count it as detected loss: it is an error of that round.
+ */
+function unmeasuredError(resource: ResourceResult | undefined): string | null {
+  if (resource === undefined) return 'resource missing from the result document';
+  return resource.unmeasured === null
+    ? null
+    : `not measured (${resource.unmeasured.reason}): ${resource.unmeasured.detail}`;
+}
+
 const mean = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
 
 function flags(
@@ -321,6 +332,8 @@ async function detectionBench(labs: Lab[], rounds: number): Promise<void> {
         flags: flags(25, 0.1, { '--loss-threshold': '5' }),
       });
       const resource = resourceOf(run.doc, target);
+      const error = unmeasuredError(resource);
+      if (error !== null) return { flagged: false, detail: null, error };
       return { flagged: resource?.lossFlag === true, detail: resource?.lossPct ?? null, error: null };
     },
   );
@@ -349,6 +362,8 @@ async function detectionBench(labs: Lab[], rounds: number): Promise<void> {
       const byDefault = await runAgent(lab, [target], { logDir, flags: fast });
       const anyHop = await runAgent(lab, [target], { logDir, flags: { ...fast, '--loss-rule': 'any-hop' } });
       const resource = resourceOf(byDefault.doc, target);
+      const error = unmeasuredError(resource) ?? unmeasuredError(resourceOf(anyHop.doc, target));
+      if (error !== null) return { flagged: false, detail: null, error };
       return {
         flagged: resource?.lossFlag === true,
         detail: resource?.hops?.find((hop) => hop.host === lab.addr.r1)?.lossPct ?? null,

@@ -17,9 +17,13 @@
  * Load-balancing lines (extra addresses for one hop) are not in the JSON, so
  * they are not rendered.
  *
+ * Which paths get a section (mtrResourceSections, roundMtrTexts) is decided
+ * here too, for the agent's files and the collector's log records alike.
+ *
  * Shared with the Lambda collector: no Node imports.
  */
-import type { Hop } from './result-schema.ts';
+import { isFlagged } from './flag-rule.ts';
+import type { GatewayResult, Hop, ResourceResult } from './result-schema.ts';
 
 export type MtrSectionKind = 'RESOURCE' | 'GATEWAY';
 
@@ -58,6 +62,49 @@ export function renderMtrFile(
   const only = sections.length === 1 ? sections[0] : undefined;
   if (only !== undefined) return renderMtrSection(kind, mtrId, null, only.hops);
   return sections.map((section) => renderMtrSection(kind, mtrId, section.target, section.hops)).join('\n');
+}
+
+/**
+ * The MTR-RESOURCE sections of a round: one per flagged resource that has a
+ * path to show, i.e. hops and loss below 100 %. As in the old tool, a path
+ * with 100 % loss gets none: it holds nothing but `???` lines. An unmeasured
+ * resource (common/flag-rule.ts) has loss 100 and, mostly, no hops at all, so
+ * it gets none either; the seed line flags it and the result document and the
+ * warnings say why it was not measured. The layout of the file stays the old
+ * one: only hop lines under their headers, never a line of another kind.
+ */
+export function mtrResourceSections(
+  resources: readonly Pick<ResourceResult, 'target' | 'hops' | 'lossPct' | 'latencyFlag' | 'lossFlag'>[],
+): { target: string; hops: Hop[] }[] {
+  const sections: { target: string; hops: Hop[] }[] = [];
+  for (const r of resources) {
+    if (isFlagged(r) && r.hops !== null && r.hops.length > 0 && r.lossPct < 100) {
+      sections.push({ target: r.target, hops: r.hops });
+    }
+  }
+  return sections;
+}
+
+/**
+ * The texts of a round's MTR-RESOURCE and MTR-GATEWAY files (null: no file).
+ * Only a round with a flagged resource has them; then the gateway's path is
+ * always shown when it was traced (it is what CloudConnexa support asks for),
+ * even when nothing on it answered.
+ */
+export function roundMtrTexts(
+  mtrId: string,
+  resources: Parameters<typeof mtrResourceSections>[0],
+  gateway: Pick<GatewayResult, 'ip' | 'hops'> | null,
+): { resource: string | null; gateway: string | null } {
+  if (!resources.some(isFlagged)) return { resource: null, gateway: null };
+  const sections = mtrResourceSections(resources);
+  return {
+    resource: sections.length > 0 ? renderMtrFile('RESOURCE', mtrId, sections) : null,
+    gateway:
+      gateway !== null && gateway.ip !== null && gateway.ip !== '' && gateway.hops !== null
+        ? renderMtrFile('GATEWAY', mtrId, [{ target: gateway.ip, hops: gateway.hops }])
+        : null,
+  };
 }
 
 function renderHopLine(hop: Hop): string {

@@ -6,6 +6,13 @@
  * its own major version and rejects others, so a fleet running a mix of agent
  * versions during a rollout produces a clear E_RESULT_DOCUMENT record rather
  * than silently misread numbers. Adding optional fields does not bump the major.
+ *
+ * The agent and the collector ship in one stack (the SSM document embeds the
+ * agent bundle the same deploy builds), so changes made in lockstep stay at
+ * @1: the verdict `error` became `unmeasured` (now flagged, with `unmeasured`
+ * giving the reason), and `latencyBasis` / `requestMs` were added. A command
+ * already running when a stack update lands may still return one old document:
+ * its `error` resource is read as written (unflagged, loss 100) for that round.
  */
 import type { ErrorInfo } from './errors.ts';
 
@@ -18,7 +25,12 @@ export const RESULT_MAX_CHARS = 24_000;
 
 export type LossRule = 'persistent' | 'any-hop';
 export type ProbeMethod = 'icmp' | 'tcp' | 'http';
-export type Verdict = 'ok' | 'latency' | 'loss' | 'latency+loss' | 'unreachable' | 'error';
+/**
+ * `unreachable`: measured, and nothing answered (mtr, then TCP/HTTP).
+ * `unmeasured`: the round could not measure the resource at all (see
+ * UnmeasuredReason); flagged like `unreachable` (common/flag-rule.ts).
+ */
+export type Verdict = 'ok' | 'latency' | 'loss' | 'latency+loss' | 'unreachable' | 'unmeasured';
 export type Outcome = 'completed' | 'invalid-input' | 'environment' | 'busy' | 'internal-error';
 
 /** Exit code of the agent for each outcome. */
@@ -44,6 +56,32 @@ export interface Hop {
   stdevMs: number | null;
 }
 
+/**
+ * Why a resource could not be measured, from the failure kinds of one path:
+ * - `dns`: its name did not resolve (NXDOMAIN, EAI_AGAIN, no answer in time);
+ * - `mtr-failed`: mtr could not start, exited non-zero or was killed;
+ * - `mtr-timeout`: mtr did not finish by its hard timeout and was stopped;
+ * - `mtr-output`: mtr exited 0 but printed nothing readable as a report;
+ * - `probe-failed`: anything else (the TCP/HTTP fallback failing to run, an
+ *   unexpected error), with the error in `errors`.
+ */
+export type UnmeasuredReason = 'dns' | 'mtr-failed' | 'mtr-timeout' | 'mtr-output' | 'probe-failed';
+
+export interface Unmeasured {
+  reason: UnmeasuredReason;
+  /** The failure as one line, e.g. `could not resolve "db.corp.internal": EAI_AGAIN`. */
+  detail: string;
+}
+
+/**
+ * What `latencyMs` measures, so every method is judged by a figure comparable
+ * with the latency threshold (one network round trip):
+ * - `icmp-echo`: mtr's average echo round trip at the destination;
+ * - `tcp-connect`: the average TCP handshake time (SYN to SYN-ACK or RST) of
+ *   the TCP probe, or of the connection each HTTP(S) request opens.
+ */
+export type LatencyBasis = 'icmp-echo' | 'tcp-connect';
+
 /** Where trouble starts on a path: that tells which side is at fault. */
 export interface TroubleSpot {
   kind: 'latency' | 'loss';
@@ -51,8 +89,8 @@ export interface TroubleSpot {
   hop: number;
   host: string | null;
   /**
-   * `tunnel`: within the first `hops` hops (the CloudConnexa side); `resource`:
-   * beyond them, or the destination itself whatever its position.
+   * `tunnel`: within the first `settings.hops` hops (the CloudConnexa side);
+   * `resource`: beyond them, or the destination itself whatever its position.
    */
   side: 'tunnel' | 'resource';
 }
@@ -64,13 +102,30 @@ export interface ResourceResult {
   address: string | null;
   /** How the destination's latency was measured; null when nothing answered. */
   method: ProbeMethod | null;
+  /** Milliseconds, one round trip as `latencyBasis` says; null when nothing answered. */
   latencyMs: number | null;
+  /** What latencyMs measures (and what is judged against the threshold); null with latencyMs. */
+  latencyBasis: LatencyBasis | null;
+  /**
+   * Method `http` only: average milliseconds from starting a request to its
+   * response headers (TCP and TLS handshakes plus server time: several round
+   * trips), over the requests that got a response. Reported, never compared
+   * with the latency threshold. Null for other methods or when no response came.
+   */
+  requestMs: number | null;
+  /** Percent 0..100: of the destination's probes, or 100 when unreachable or unmeasured. */
   lossPct: number;
   latencyFlag: boolean;
+  /** Also true for an `unmeasured` resource (common/flag-rule.ts). */
   lossFlag: boolean;
   verdict: Verdict;
+  /** Set exactly when verdict is `unmeasured`: why the round could not measure it. */
+  unmeasured: Unmeasured | null;
   trouble: TroubleSpot | null;
-  /** The mtr path; null when dropped to keep the document under RESULT_MAX_CHARS. */
+  /**
+   * The mtr path ([] when no hop answered); null when mtr gave none (an
+   * unmeasured resource) or when dropped to keep the document under RESULT_MAX_CHARS.
+   */
   hops: Hop[] | null;
   errors: ErrorInfo[];
   durationMs: number;
@@ -130,18 +185,26 @@ export interface RoundSettings {
   intervalSec: number;
   latencyThresholdMs: number;
   lossThresholdPct: number;
+  /**
+   * How many first hops are the CloudConnexa (tunnel) side: `--hops`, the
+   * `hops` config key and SSM parameter, the `:Hops` tag. The key keeps the
+   * option's name; code calls the count `tunnelHops`.
+   */
   hops: number;
   lossRule: LossRule;
   tcpPort: number;
   concurrency: number;
 }
 
+/** Derived from `resources` by summariseResources (common/flag-rule.ts). */
 export interface ResultSummary {
   resources: number;
+  /** Resources flagged, unmeasured ones included. */
   flagged: number;
   latencyFlag: boolean;
   lossFlag: boolean;
   worstLatencyMs: number | null;
+  /** Highest lossPct of any resource (100 with an unreachable or unmeasured one); null with none. */
   worstLossPct: number | null;
 }
 

@@ -9,8 +9,9 @@
  * path. Rule `any-hop` keeps the old script's reading (any of the first hops
  * above the threshold) for users whose alarms depend on it.
  *
- * The first `hops` hops are the CloudConnexa side (tunnel and gateways); a
- * trouble spot within them is the tunnel's, beyond them the resource side's.
+ * The first `tunnelHops` hops (`--hops`) are the CloudConnexa side (tunnel and
+ * gateways); a trouble spot within them is the tunnel's, beyond them the
+ * resource side's.
  * The destination itself is always the resource side: a resource a few hops
  * away that is slow or lossy is not the tunnel's fault.
  */
@@ -19,7 +20,8 @@ import type { Hop, LossRule, TroubleSpot } from '../../common/result-schema.ts';
 export interface PathThresholds {
   latencyThresholdMs: number;
   lossThresholdPct: number;
-  hops: number;
+  /** How many first hops are the CloudConnexa side (`--hops`, settings.hops). */
+  tunnelHops: number;
   lossRule: LossRule;
 }
 
@@ -69,11 +71,11 @@ export function isResponding(hop: Hop): boolean {
 /** `atDestination`: the spot is the destination itself, whatever its hop number. */
 export function troubleSide(
   hop: number,
-  thresholds: Pick<PathThresholds, 'hops'>,
+  thresholds: Pick<PathThresholds, 'tunnelHops'>,
   atDestination = false,
 ): TroubleSpot['side'] {
   if (atDestination) return 'resource';
-  return hop <= thresholds.hops ? 'tunnel' : 'resource';
+  return hop <= thresholds.tunnelHops ? 'tunnel' : 'resource';
 }
 
 export function round3(value: number): number {
@@ -93,7 +95,7 @@ function judgeLatency(
   thresholds: PathThresholds,
 ): Finding {
   const above = (hop: Hop): boolean => hop.avgMs !== null && hop.avgMs > thresholds.latencyThresholdMs;
-  const watched = ordered.filter((hop) => hop.ttl <= thresholds.hops && isResponding(hop));
+  const watched = ordered.filter((hop) => hop.ttl <= thresholds.tunnelHops && isResponding(hop));
   if (answered !== undefined) watched.push(answered);
   if (!watched.some(above)) return { flag: false, spot: null };
   // Where the step begins: the earliest hop from which every responding hop
@@ -141,7 +143,7 @@ function judgeLossPersistent(
 }
 
 /**
- * The old script's reading: the worst Loss% among the first `hops` report
+ * The old script's reading: the worst Loss% among the first `tunnelHops` report
  * lines and the destination. Like the old script it counts `???` lines (100%).
  */
 function judgeLossAnyHop(
@@ -149,7 +151,7 @@ function judgeLossAnyHop(
   destination: Hop | undefined,
   thresholds: PathThresholds,
 ): Finding & { lossPct: number } {
-  const watched = ordered.filter((hop) => hop.ttl <= thresholds.hops);
+  const watched = ordered.filter((hop) => hop.ttl <= thresholds.tunnelHops);
   if (destination !== undefined && !watched.includes(destination)) watched.push(destination);
   if (watched.length === 0) {
     return {

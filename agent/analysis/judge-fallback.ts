@@ -9,26 +9,32 @@
  * it: its latency flag (from the first hops) always, its loss flag only under
  * rule `any-hop`, whose reading (the old script's) is loss at any of the first
  * hops; under `persistent` loss the destination does not confirm is not loss.
+ *
+ * Each method is judged by what it measures, so every latency held against
+ * the threshold is one network round trip like mtr's ICMP echo: the TCP
+ * probe's connect time, and for URLs the TCP connect time of each HTTP(S)
+ * request's own connection (`latencyBasis` `tcp-connect`). The full request
+ * time (TCP and TLS handshakes plus the server's time to its response
+ * headers: several round trips) is reported as `requestMs`, never judged:
+ * compared with an ICMP threshold it would flag a healthy URL early. Loss is
+ * the share of attempts whose connection got no answer; a request that
+ * connected but got no response is the server's business, shown in errors.
  */
+
 import { MonitorError } from '../../common/errors.ts';
-import type { ProbeMethod, TroubleSpot, Verdict } from '../../common/result-schema.ts';
+import type { Judgement } from '../../common/flag-rule.ts';
+import type { TroubleSpot, Verdict } from '../../common/result-schema.ts';
 import { type PathAnalysis, type PathThresholds, round3, troubleSide } from './analyse-path.ts';
 
 export interface FallbackMeasurement {
   method: 'tcp' | 'http';
-  /** One entry per attempt; null when that attempt got no answer. */
+  /** TCP connect time per attempt, in ms; null when that attempt's connection got no answer. */
   rttsMs: (number | null)[];
+  /** Method http: time to the response headers per attempt, in ms; null without a response. */
+  requestsMs?: (number | null)[];
 }
 
-export interface ResourceJudgement {
-  method: ProbeMethod | null;
-  latencyMs: number | null;
-  lossPct: number;
-  latencyFlag: boolean;
-  lossFlag: boolean;
-  trouble: TroubleSpot | null;
-  verdict: Verdict;
-}
+export type ResourceJudgement = Judgement;
 
 /** The destination answered ICMP: the analysis is the verdict. */
 export function judgeIcmp(analysis: PathAnalysis): ResourceJudgement {
@@ -41,11 +47,14 @@ export function judgeIcmp(analysis: PathAnalysis): ResourceJudgement {
   return {
     method: 'icmp',
     latencyMs: analysis.latencyMs,
+    latencyBasis: analysis.latencyMs === null ? null : 'icmp-echo',
+    requestMs: null,
     lossPct: round3(analysis.lossPct),
     latencyFlag: analysis.latencyFlag,
     lossFlag: analysis.lossFlag,
     trouble: analysis.trouble,
     verdict: verdictOf(analysis.latencyFlag, analysis.lossFlag),
+    unmeasured: null,
   };
 }
 
@@ -76,15 +85,20 @@ export function judgeWithFallback(
     return {
       method: null,
       latencyMs: null,
+      latencyBasis: null,
+      requestMs: null,
       lossPct: 100,
       // The silent destination does not erase a slow tunnel seen on the first hops.
       latencyFlag: analysis.latencyFlag,
       lossFlag: true,
       trouble: beyond('loss', false),
       verdict: 'unreachable',
+      unmeasured: null,
     };
   }
-  const latencyMs = round3(answers.reduce((sum, rtt) => sum + rtt, 0) / answers.length);
+  const latencyMs = round3(mean(answers));
+  const responses = (fallback.requestsMs ?? []).filter((ms): ms is number => ms !== null);
+  const requestMs = fallback.method === 'http' && responses.length > 0 ? round3(mean(responses)) : null;
   const fallbackLossPct = round3(((fallback.rttsMs.length - answers.length) / fallback.rttsMs.length) * 100);
   // With a silent destination the analysis' latency flag can only come from
   // the first hops, which the old rule keeps counting.
@@ -95,12 +109,19 @@ export function judgeWithFallback(
   return {
     method: fallback.method,
     latencyMs,
+    latencyBasis: 'tcp-connect',
+    requestMs,
     lossPct,
     latencyFlag,
     lossFlag,
     trouble: pickTrouble(analysis.trouble, latencyFlag, lossFlag, (kind) => beyond(kind, true)),
     verdict: verdictOf(latencyFlag, lossFlag),
+    unmeasured: null,
   };
+}
+
+function mean(values: number[]): number {
+  return values.reduce((sum, value) => sum + value, 0) / values.length;
 }
 
 function pickTrouble(

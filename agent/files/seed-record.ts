@@ -1,11 +1,12 @@
 /**
  * The old tool's JSON line (see common/result-schema.ts SeedRecord). CloudWatch
  * metric filters and alarms written for the Bash script match on these keys and
- * string values, so key order, types and number formats are a contract.
+ * string values, so key order, types and number formats are a contract; the
+ * line's text is common/seed-line.ts serializeSeedRecord.
  */
+import { isFlagged } from '../../common/flag-rule.ts';
 import { formatFixed1 } from '../../common/mtr-report-text.ts';
 import type { ResourceResult, RoundSettings, SeedRecord } from '../../common/result-schema.ts';
-import { SEED_KEYS } from '../../common/result-schema.ts';
 
 export interface SeedInput {
   hostname: string;
@@ -17,10 +18,13 @@ export interface SeedInput {
 }
 
 /**
- * Builds the record. MTR-ID is the round's id when a flag is set and "0" when
- * the round is clean: MTR text files exist only for flagged rounds, so an id in a
- * clean line would point at files that were never written. The rule lives here so
- * that every writer of the line applies it the same way.
+ * Builds the record. The flags follow the flag rule (common/flag-rule.ts): an
+ * unmeasured resource sets LOSS_FLAG "1". MTR-ID is the round's id when a flag
+ * is set and "0" when the round is clean: MTR text files exist only for flagged
+ * rounds, so an id in a clean line would point at files that were never
+ * written (a flagged round may still have none: a resource with 100 % loss or
+ * unmeasured has no MTR-RESOURCE section, and without a gateway there is no
+ * MTR-GATEWAY file).
  */
 export function buildSeedRecord(input: SeedInput): SeedRecord {
   const { resources, settings } = input;
@@ -41,19 +45,13 @@ export function buildSeedRecord(input: SeedInput): SeedRecord {
   };
 }
 
-/** One line of JSON, keys in SEED_KEYS order, no trailing newline. */
-export function serializeSeedRecord(record: SeedRecord): string {
-  const ordered: Record<string, unknown> = {};
-  for (const key of SEED_KEYS) ordered[key] = record[key];
-  return JSON.stringify(ordered);
-}
-
 /**
  * The old script showed the last resource checked, which hid the one in
  * trouble. Now the worst flagged resource is shown (largest excess over a
- * threshold); with nothing flagged the last one that was measured. A resource
- * whose probe failed (verdict `error`) carries no measurement: showing it would
- * claim 100.0 % loss next to LOSS_FLAG "0". None measured: nothing is shown (0.0).
+ * threshold); with nothing flagged, the last one. An unmeasured resource is
+ * flagged with 100 % loss, so it shows as `HOP_LOSS_(%)` "100.0" and
+ * `LATENCY_(ms)` "0.0" (no latency) next to LOSS_FLAG "1" when it is the worst,
+ * as an unreachable one does. No resources: nothing is shown (0.0).
  */
 function pickShownResource(
   resources: ResourceResult[],
@@ -62,7 +60,7 @@ function pickShownResource(
   let worst: ResourceResult | undefined;
   let worstScore = -1;
   for (const resource of resources) {
-    if (!resource.latencyFlag && !resource.lossFlag) continue;
+    if (!isFlagged(resource)) continue;
     const score = severity(resource, settings);
     if (
       worst === undefined ||
@@ -73,12 +71,7 @@ function pickShownResource(
       worstScore = score;
     }
   }
-  if (worst !== undefined) return worst;
-  for (let index = resources.length - 1; index >= 0; index--) {
-    const resource = resources[index];
-    if (resource !== undefined && resource.verdict !== 'error') return resource;
-  }
-  return undefined;
+  return worst ?? resources[resources.length - 1];
 }
 
 function severity(

@@ -1,7 +1,14 @@
 /**
- * HTTP(S) probe: time from starting a HEAD request to receiving the response
- * headers, for resources that only answer on a web port. Connects to the
- * address resolved once for the round, so DNS is not queried per attempt.
+ * HTTP(S) probe for URL resources that only answer on a web port. Each attempt
+ * is one HEAD request on a fresh connection to the address resolved once for
+ * the round (DNS is not queried per attempt), and measures two things:
+ * - the TCP connect time of that connection (SYN to SYN-ACK, or to the RST of
+ *   a refused port): one network round trip, comparable with mtr's ICMP echo
+ *   and judged against the latency threshold (agent/analysis/judge-fallback.ts);
+ * - the request time, from starting the request to the response headers: TCP
+ *   and TLS handshakes plus the server's time, reported but not judged.
+ * An attempt whose connection got no answer is lost; one that connected but
+ * got no response keeps its connect time and reports why in the errors.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -55,10 +62,19 @@ function requestOnce(url: URL, address: string, timeoutMs: number): Promise<Atte
       if (isIP(hostname) === 0) options.servername = hostname;
     }
     let done = false;
+    let connectMs: number | null = null;
     const start = process.hrtime.bigint();
     const request = (secure ? https : http).request(options, (response) => {
-      finish({ rttMs: elapsedMs(start) });
+      finish({ rttMs: connectMs ?? elapsedMs(start), requestMs: elapsedMs(start) });
       response.resume();
+    });
+    request.on('socket', (socket) => {
+      const connected = (): void => {
+        if (connectMs === null) connectMs = elapsedMs(start);
+      };
+      // A TLS socket emits `connect` when its TCP connection is up, before the handshake.
+      if (socket.connecting) socket.once('connect', connected);
+      else if (!socket.destroyed) connected();
     });
     const finish = (outcome: AttemptOutcome): void => {
       if (done) return;
@@ -67,8 +83,13 @@ function requestOnce(url: URL, address: string, timeoutMs: number): Promise<Atte
       request.destroy();
       resolve(outcome);
     };
-    const timer = setTimeout(() => finish({ error: `timeout after ${timeoutMs} ms` }), timeoutMs);
-    request.on('error', (error) => finish({ error: errorReason(error) }));
+    const fail = (reason: string): void => {
+      // A refused port is the host (or a firewall next to it) answering: the round trip happened.
+      if (connectMs === null && reason === 'ECONNREFUSED') connectMs = elapsedMs(start);
+      finish(connectMs === null ? { error: reason } : { rttMs: connectMs, requestError: reason });
+    };
+    const timer = setTimeout(() => fail(`timeout after ${timeoutMs} ms`), timeoutMs);
+    request.on('error', (error) => fail(errorReason(error)));
     request.end();
   });
 }

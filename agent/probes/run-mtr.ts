@@ -157,7 +157,8 @@ function failureFromResult(result: ProcessResult, timeoutMs: number): ProcessErr
       evidence(result),
     );
   }
-  if (!stdout.startsWith('{')) {
+  // Text around the report (a wrapper's line on stdout) is the parser's to skip.
+  if (!/^[ \t]*\{/m.test(stdout)) {
     return new ProcessError(
       'E_MTR_OUTPUT',
       `mtr printed something that is not a JSON report (is this mtr built without JSON support?): ${JSON.stringify(stdout.slice(0, 80))}`,

@@ -8,13 +8,26 @@ import { InvalidInputError } from '../../common/errors.ts';
 
 export interface ProbeSamples {
   method: 'tcp' | 'http';
-  /** One entry per attempt, in start order: milliseconds, or null when nothing answered. */
+  /**
+   * One entry per attempt, in start order: the TCP connect time in
+   * milliseconds (for http, of the request's own connection), or null when
+   * the connection got no answer.
+   */
   rttsMs: (number | null)[];
+  /**
+   * Method http only, one entry per attempt: milliseconds from starting the
+   * request to its response headers, or null when no response came.
+   */
+  requestsMs?: (number | null)[];
   /** Why attempts got no answer, one line per distinct reason, e.g. `timeout after 1000 ms (3 of 10)`. */
   errors: string[];
 }
 
-export type AttemptOutcome = { rttMs: number } | { error: string };
+/**
+ * `rttMs`: the connection answered after that many milliseconds. An HTTP
+ * attempt adds `requestMs` (response headers received) or `requestError`.
+ */
+export type AttemptOutcome = { rttMs: number; requestMs?: number; requestError?: string } | { error: string };
 
 export function elapsedMs(since: bigint): number {
   return Number(process.hrtime.bigint() - since) / 1e6;
@@ -46,13 +59,22 @@ export async function runAttempts(
   }
   const outcomes = await Promise.all(started);
   const reasons = new Map<string, number>();
+  const note = (reason: string): void => {
+    reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+  };
   const rttsMs = outcomes.map((outcome) => {
     if ('rttMs' in outcome) return outcome.rttMs;
-    reasons.set(outcome.error, (reasons.get(outcome.error) ?? 0) + 1);
+    note(outcome.error);
     return null;
   });
-  const errors = [...reasons].map(([reason, times]) => `${reason} (${times} of ${count})`);
-  return { method, rttsMs, errors };
+  const errors = (): string[] => [...reasons].map(([reason, times]) => `${reason} (${times} of ${count})`);
+  if (method === 'tcp') return { method, rttsMs, errors: errors() };
+  const requestsMs = outcomes.map((outcome) => {
+    if (!('rttMs' in outcome)) return null;
+    if (outcome.requestError !== undefined) note(`no response: ${outcome.requestError}`);
+    return outcome.requestMs ?? null;
+  });
+  return { method, rttsMs, requestsMs, errors: errors() };
 }
 
 export interface ScheduleOptions {

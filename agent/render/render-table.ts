@@ -11,7 +11,10 @@ function trouble(t: TroubleSpot | null): string {
 }
 
 function verdict(r: ResourceResult): string {
-  return r.verdict === 'ok' ? 'OK' : r.verdict.toUpperCase();
+  if (r.verdict === 'ok') return 'OK';
+  // Unmeasured is flagged (common/flag-rule.ts): the reason says what could not be done.
+  if (r.unmeasured !== null) return `${r.verdict.toUpperCase()} (${r.unmeasured.reason})`;
+  return r.verdict.toUpperCase();
 }
 
 function table(header: string[], rows: string[][]): string[] {
@@ -42,6 +45,13 @@ export function renderTable(doc: ResultDocument): string {
   out.push(
     ...table(['TARGET', 'ADDRESS', 'METHOD', 'LATENCY', 'LOSS', 'VERDICT', 'TROUBLE STARTS AT'], rows),
   );
+  for (const r of doc.resources) {
+    if (r.method === 'http') {
+      out.push(
+        `${r.target}: latency is the TCP connect time of each request; the whole request took ${fmtMs(r.requestMs)}`,
+      );
+    }
+  }
   out.push('');
   const g = doc.gateway;
   if (g?.ip) {

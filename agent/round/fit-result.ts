@@ -5,11 +5,12 @@
  * 1. hop lists, where they matter least first: unflagged resources, the
  *    gateway, then flagged resources (largest first) — the MTR files on the
  *    host keep the flagged paths;
- * 2. long texts: error details, targets and warnings clipped (50 URLs of 512
- *    characters are ~75,000 characters on their own);
+ * 2. long texts: error details, unmeasured details, targets and warnings
+ *    clipped (50 URLs of 512 characters are ~75,000 characters on their own);
  * 3. the list of dropped paths, all but the first warnings, error messages.
  * Verdicts, flags and numbers are never dropped.
  */
+import { isFlagged } from '../../common/flag-rule.ts';
 import { RESULT_MAX_CHARS, type ResultDocument } from '../../common/result-schema.ts';
 
 export function serializeResult(doc: ResultDocument): string {
@@ -42,7 +43,7 @@ export function fitResult(doc: ResultDocument, maxChars = RESULT_MAX_CHARS): Res
   const fits = (): boolean => serializeResult(finish()).length <= maxChars;
 
   // Step 1: hop lists.
-  const flagged = (r: ResultDocument['resources'][number]) => r.latencyFlag || r.lossFlag;
+  const flagged = isFlagged;
   const bySize = (a: { hops: unknown[] | null }, b: { hops: unknown[] | null }) =>
     JSON.stringify(b.hops).length - JSON.stringify(a.hops).length;
   const candidates = [
@@ -64,6 +65,7 @@ export function fitResult(doc: ResultDocument, maxChars = RESULT_MAX_CHARS): Res
   for (const r of fitted.resources) {
     r.target = clip(r.target);
     r.errors = r.errors.map((e) => ({ code: e.code, message: clip(e.message, 200) }));
+    if (r.unmeasured !== null) r.unmeasured = { ...r.unmeasured, detail: clip(r.unmeasured.detail, 200) };
   }
   if (fitted.seed !== null) fitted.seed['RESOURCE(S)'] = fitted.seed['RESOURCE(S)'].map((t) => clip(t));
   if (fitted.gateway !== null) {
@@ -86,13 +88,21 @@ export function fitResult(doc: ResultDocument, maxChars = RESULT_MAX_CHARS): Res
   fitted.warnings = fitted.warnings.slice(0, 5);
   // Clipped again from the originals, so the "(N chars)" note keeps the true length.
   fitted.resources.forEach((r, index) => {
-    r.target = clip(doc.resources[index]?.target ?? r.target, 48);
+    const original = doc.resources[index];
+    r.target = clip(original?.target ?? r.target, 48);
     r.errors = r.errors.slice(0, 1).map((e) => ({ code: e.code, message: clip(e.message, 60) }));
+    // The reason stays whole: it is short and says why the resource is flagged.
+    if (r.unmeasured !== null && original?.unmeasured) {
+      r.unmeasured = { ...r.unmeasured, detail: clip(original.unmeasured.detail, 60) };
+    }
   });
   if (fitted.seed !== null && doc.seed !== null) {
     fitted.seed['RESOURCE(S)'] = doc.seed['RESOURCE(S)'].map((t) => clip(t, 48));
   }
   if (fits()) return finish();
-  for (const r of fitted.resources) r.errors = r.errors.map((e) => ({ code: e.code, message: '' }));
+  for (const r of fitted.resources) {
+    r.errors = r.errors.map((e) => ({ code: e.code, message: '' }));
+    if (r.unmeasured !== null) r.unmeasured = { ...r.unmeasured, detail: '' };
+  }
   return finish();
 }

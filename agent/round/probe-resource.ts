@@ -1,35 +1,29 @@
 /**
  * One resource, end to end: resolve, mtr, judge; and when the destination
- * ignores ICMP, measure it by TCP connect or HTTP request time before calling
- * it unreachable.
+ * ignores ICMP, measure it by TCP connect time (for URLs, that of each HTTP
+ * request) before calling it unreachable. A step that fails leaves the
+ * resource `unmeasured` with its reason, which the flag rule flags
+ * (common/flag-rule.ts); only a host-wide failure (ENVIRONMENT_CODES) throws.
  */
-import { MonitorError, toErrorInfo } from '../../common/errors.ts';
+import { type ErrorInfo, MonitorError, toErrorInfo } from '../../common/errors.ts';
+import { unmeasuredJudgement } from '../../common/flag-rule.ts';
 import type { ResourceResult, RoundSettings } from '../../common/result-schema.ts';
 import { fallbackAttemptTimeoutMs } from '../../common/round-budget.ts';
 import type { ResourceSpec } from '../../common/settings.ts';
 import { analysePath, type PathThresholds } from '../analysis/analyse-path.ts';
 import { judgeIcmp, judgeWithFallback, type ResourceJudgement } from '../analysis/judge-fallback.ts';
 import { parseMtrJson } from '../mtr/parse-mtr-json.ts';
+import type { ProbeSamples } from '../probes/tcp-probe.ts';
 import type { RoundDeps } from './round-deps.ts';
 
 /** Failures that mean this host cannot run rounds at all, not that one path is bad. */
 export const ENVIRONMENT_CODES = new Set(['E_MTR_MISSING', 'E_MTR_PERMISSION']);
 
-const UNMEASURED: ResourceJudgement = {
-  method: null,
-  latencyMs: null,
-  lossPct: 100,
-  latencyFlag: false,
-  lossFlag: false,
-  trouble: null,
-  verdict: 'error',
-};
-
 export function thresholdsOf(settings: RoundSettings): PathThresholds {
   return {
     latencyThresholdMs: settings.latencyThresholdMs,
     lossThresholdPct: settings.lossThresholdPct,
-    hops: settings.hops,
+    tunnelHops: settings.hops,
     lossRule: settings.lossRule,
   };
 }
@@ -50,18 +44,27 @@ export async function probeResource(
     address,
     method: judgement.method,
     latencyMs: judgement.latencyMs,
+    latencyBasis: judgement.latencyBasis,
+    requestMs: judgement.requestMs,
     lossPct: judgement.lossPct,
     latencyFlag: judgement.latencyFlag,
     lossFlag: judgement.lossFlag,
     verdict: judgement.verdict,
+    unmeasured: judgement.unmeasured,
     trouble: judgement.trouble,
     errors,
     durationMs: Math.round(deps.monotonicMs() - started),
     hops,
   });
-  // A path that could not be measured is reported, not flagged: nothing was observed.
-  const failed = (error: unknown, address: string | null): ResourceResult =>
-    result(address, UNMEASURED, null, [toErrorInfo(error)]);
+  // Nothing observed is no reason to stay quiet: unmeasured, and flagged as lost.
+  const failed = (
+    error: unknown,
+    address: string | null,
+    hops: ResourceResult['hops'] = null,
+  ): ResourceResult => {
+    const info: ErrorInfo = toErrorInfo(error);
+    return result(address, unmeasuredJudgement(info), hops, [info]);
+  };
 
   let resolved: { address: string; family: 4 | 6 };
   try {
@@ -97,11 +100,21 @@ export async function probeResource(
       intervalMs: settings.intervalSec * 1000,
       timeoutMs: fallbackAttemptTimeoutMs(settings.latencyThresholdMs),
     };
-    const samples =
-      spec.url !== null
-        ? await deps.httpProbe({ ...probeOptions, url: spec.url })
-        : await deps.tcpProbe({ ...probeOptions, port: spec.port ?? settings.tcpPort });
-    judgement = judgeWithFallback(analysis, { method: samples.method, rttsMs: samples.rttsMs }, thresholds);
+    let samples: ProbeSamples;
+    try {
+      samples =
+        spec.url !== null
+          ? await deps.httpProbe({ ...probeOptions, url: spec.url })
+          : await deps.tcpProbe({ ...probeOptions, port: spec.port ?? settings.tcpPort });
+    } catch (error) {
+      // The probe could not run at all (not: ran and got no answer). The path is kept as evidence.
+      return failed(error, resolved.address, hops);
+    }
+    judgement = judgeWithFallback(
+      analysis,
+      { method: samples.method, rttsMs: samples.rttsMs, requestsMs: samples.requestsMs },
+      thresholds,
+    );
     for (const reason of samples.errors) {
       errors.push({ code: 'E_PROBE', message: `${samples.method} probe to ${resolved.address}: ${reason}` });
     }

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { Semaphore } from '../../common/concurrency.ts';
 import { errnoOf } from '../../common/errno.ts';
 import { EnvironmentError, LockedError, MonitorError, toErrorInfo } from '../../common/errors.ts';
-import { renderMtrFile } from '../../common/mtr-report-text.ts';
+import { summariseResources } from '../../common/flag-rule.ts';
+import { roundMtrTexts } from '../../common/mtr-report-text.ts';
 import {
   EXIT_CODES,
   type FileWritten,
@@ -21,6 +22,7 @@ import {
   type ResultSummary,
 } from '../../common/result-schema.ts';
 import { roundExpectedMs } from '../../common/round-budget.ts';
+import { serializeSeedRecord } from '../../common/seed-line.ts';
 import { analysePath } from '../analysis/analyse-path.ts';
 import type { CheckOptions } from '../cli/resolve-options.ts';
 import { appendLine } from '../files/append-line.ts';
@@ -29,7 +31,7 @@ import { prepareLogDir } from '../files/log-dir.ts';
 import { writeMtrFiles } from '../files/mtr-files.ts';
 import { formatMtrId } from '../files/mtr-id.ts';
 import { pruneMtrFiles, rotateIfNeeded } from '../files/rotate.ts';
-import { buildSeedRecord, serializeSeedRecord } from '../files/seed-record.ts';
+import { buildSeedRecord } from '../files/seed-record.ts';
 import { parseMtrJson } from '../mtr/parse-mtr-json.ts';
 import { fitResult } from './fit-result.ts';
 import { ENVIRONMENT_CODES, probeResource, thresholdsOf } from './probe-resource.ts';
@@ -80,14 +82,7 @@ export function failedRoundDocument(
 }
 
 function emptySummary(): ResultSummary {
-  return {
-    resources: 0,
-    flagged: 0,
-    latencyFlag: false,
-    lossFlag: false,
-    worstLatencyMs: null,
-    worstLossPct: null,
-  };
+  return summariseResources([]);
 }
 
 /** The lock of the round in progress, so a signal handler can release it before exiting. */
@@ -212,7 +207,9 @@ async function probeAndRecord(
   const gateway = gatewayProbed as GatewayResult;
   const probesMs = Math.round(deps.monotonicMs() - t0);
   for (const r of resources) {
-    if (r.verdict === 'error') warnings.push(`${r.target}: ${r.errors[0]?.message ?? 'probe failed'}`);
+    if (r.unmeasured !== null) {
+      warnings.push(`${r.target}: not measured (${r.unmeasured.reason}), flagged: ${r.unmeasured.detail}`);
+    }
   }
 
   const hostname = deps.hostname();
@@ -250,7 +247,7 @@ async function probeAndRecord(
     finishedAt: deps.now().toISOString(),
     timings: { totalMs: Math.round(deps.monotonicMs() - t0), probesMs, gatewayDiscoveryMs },
     settings,
-    summary: summarise(resources),
+    summary: summariseResources(resources),
     resources,
     gateway,
     seed,
@@ -276,32 +273,12 @@ function recordFiles(
   appendLine(reportPath, serializeSeedRecord(seed));
   const files: FileWritten[] = [{ kind: 'report', path: reportPath }];
   if (mtrId !== '0') {
-    // As in the old tool, a path with 100% loss has nothing to show and gets no MTR-RESOURCE section.
-    const sections = resources
-      .filter((r) => (r.latencyFlag || r.lossFlag) && r.hops !== null && r.lossPct < 100)
-      .map((r) => ({ target: r.target, hops: r.hops ?? [] }));
-    const resourceText = sections.length > 0 ? renderMtrFile('RESOURCE', mtrId, sections) : null;
-    const gatewayText =
-      gateway.ip !== null && gateway.hops !== null
-        ? renderMtrFile('GATEWAY', mtrId, [{ target: gateway.ip, hops: gateway.hops }])
-        : null;
-    files.push(...writeMtrFiles({ dir: logDir, mtrId, resourceText, gatewayText }));
+    const texts = roundMtrTexts(mtrId, resources, gateway);
+    files.push(
+      ...writeMtrFiles({ dir: logDir, mtrId, resourceText: texts.resource, gatewayText: texts.gateway }),
+    );
   }
   // Every round, not only flagged ones, so a lowered --max-mtr-files takes effect at once.
   pruneMtrFiles(logDir, { maxFiles: options.rotation.maxMtrFiles });
   return files;
-}
-
-function summarise(resources: ResourceResult[]): ResultSummary {
-  // A path that could not be measured (verdict error) observed nothing: it has no loss to report.
-  const measured = resources.filter((r) => r.verdict !== 'error');
-  const latencies = measured.map((r) => r.latencyMs).filter((v): v is number => v !== null);
-  return {
-    resources: resources.length,
-    flagged: resources.filter((r) => r.latencyFlag || r.lossFlag).length,
-    latencyFlag: resources.some((r) => r.latencyFlag),
-    lossFlag: resources.some((r) => r.lossFlag),
-    worstLatencyMs: latencies.length > 0 ? Math.max(...latencies) : null,
-    worstLossPct: measured.length > 0 ? Math.max(...measured.map((r) => r.lossPct)) : null,
-  };
 }

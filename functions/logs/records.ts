@@ -6,14 +6,10 @@
  * and the MTR text reports, which keep the old files' layout.
  */
 import { type ErrorInfo, excerpt } from '../../common/errors.ts';
-import { renderMtrFile } from '../../common/mtr-report-text.ts';
-import {
-  parseResultDocument,
-  type ResultDocument,
-  ResultDocumentError,
-  SEED_KEYS,
-  type SeedRecord,
-} from '../../common/result-schema.ts';
+import { summariseResources } from '../../common/flag-rule.ts';
+import { roundMtrTexts } from '../../common/mtr-report-text.ts';
+import { parseResultDocument, type ResultDocument, ResultDocumentError } from '../../common/result-schema.ts';
+import { serializeSeedRecord } from '../../common/seed-line.ts';
 import type { HostMeasurement } from '../metrics/emit-metrics.ts';
 import type { LogEvent } from './log-writer.ts';
 
@@ -36,27 +32,27 @@ export type HostOutcome =
   | { kind: 'checked'; measurement: HostMeasurement }
   | { kind: 'failed'; status: string; error: ErrorInfo };
 
-/** Serialises the seed record with its keys in the old tool's order. */
-export function serializeSeed(seed: SeedRecord): string {
-  const ordered: Record<string, unknown> = {};
-  for (const key of SEED_KEYS) ordered[key] = seed[key];
-  return JSON.stringify(ordered);
+/** The MTR text reports of a flagged round, as the agent wrote them into its files. */
+function mtrReports(doc: ResultDocument): string[] {
+  const texts = roundMtrTexts(doc.mtrId, doc.resources, doc.gateway);
+  return [texts.resource, texts.gateway].filter((text): text is string => text !== null);
 }
 
-function mtrReports(doc: ResultDocument): string[] {
-  const flagged = doc.seed?.LATENCY_FLAG === '1' || doc.seed?.LOSS_FLAG === '1';
-  if (!flagged) return [];
-  const reports: string[] = [];
-  // As the agent does for its files: a path with 100% loss has nothing to show.
-  const sections = doc.resources
-    .filter((r) => (r.latencyFlag || r.lossFlag) && r.hops !== null && r.lossPct < 100)
-    .map((r) => ({ target: r.target, hops: r.hops ?? [] }));
-  if (sections.length > 0) reports.push(renderMtrFile('RESOURCE', doc.mtrId, sections));
-  const gateway = doc.gateway;
-  if (gateway?.ip && gateway.hops !== null) {
-    reports.push(renderMtrFile('GATEWAY', doc.mtrId, [{ target: gateway.ip, hops: gateway.hops }]));
-  }
-  return reports;
+/**
+ * What the metrics say about a checked host, derived from its resources by the
+ * flag rule (common/flag-rule.ts), so HostFlagged, HostLossPct and WorstLossPct
+ * agree with ResourceLossPct for the same resources: an unmeasured resource is
+ * 100 % loss and flagged in all of them.
+ */
+export function measurementOf(instanceId: string, doc: ResultDocument): HostMeasurement {
+  const summary = summariseResources(doc.resources);
+  return {
+    instanceId,
+    flagged: summary.flagged > 0,
+    worstLatencyMs: summary.worstLatencyMs,
+    worstLossPct: summary.worstLossPct,
+    resources: doc.resources.map((r) => ({ target: r.target, latencyMs: r.latencyMs, lossPct: r.lossPct })),
+  };
 }
 
 function identity(o: InvocationOutput, recordId: string) {
@@ -92,17 +88,13 @@ export function buildInvocationRecords(
 
   const messages: string[] = [];
   if (doc !== null && o.status === 'Success' && doc.outcome === 'completed') {
-    if (doc.seed !== null) messages.push(serializeSeed(doc.seed));
+    if (doc.seed !== null) messages.push(serializeSeedRecord(doc.seed));
     messages.push(...mtrReports(doc));
     messages.push(JSON.stringify({ record: 'result', ...doc, ...identity(o, recordId) }));
-    const measurement: HostMeasurement = {
-      instanceId: o.instanceId,
-      flagged: doc.summary.latencyFlag || doc.summary.lossFlag,
-      worstLatencyMs: doc.summary.worstLatencyMs,
-      worstLossPct: doc.summary.worstLossPct,
-      resources: doc.resources.map((r) => ({ target: r.target, latencyMs: r.latencyMs, lossPct: r.lossPct })),
+    return {
+      events: stamp(messages, at),
+      outcome: { kind: 'checked', measurement: measurementOf(o.instanceId, doc) },
     };
-    return { events: stamp(messages, at), outcome: { kind: 'checked', measurement } };
   }
 
   const error: ErrorInfo =

@@ -188,12 +188,12 @@ describe('agent check: a failing path is reported, the round still completes', (
   });
   after(() => dir.cleanup());
 
-  const standIns: [string, string, string][] = [
-    ['mtr exiting non-zero', 'echo "mtr: unexpected packet" >&2; exit 1', 'E_MTR_FAILED'],
-    ['mtr printing malformed JSON', 'echo "{ \\"report\\": [ truncated"', 'E_MTR_OUTPUT'],
+  const standIns: [string, string, string, string][] = [
+    ['mtr exiting non-zero', 'echo "mtr: unexpected packet" >&2; exit 1', 'E_MTR_FAILED', 'mtr-failed'],
+    ['mtr printing malformed JSON', 'echo "{ \\"report\\": [ truncated"', 'E_MTR_OUTPUT', 'mtr-output'],
   ];
-  for (const [what, body, code] of standIns) {
-    it(`${what}: verdict error with the evidence, seed line still written`, () => {
+  for (const [what, body, code, reason] of standIns) {
+    it(`${what}: unmeasured (${reason}) and flagged, with the evidence, in the document and the seed line`, () => {
       const bin = standInBin(join(dir.path, code), {
         mtr: `#!/bin/sh\nif [ "$1" = "--version" ]; then echo "mtr 0.95"; exit 0; fi\n${body}\n`,
       });
@@ -203,19 +203,27 @@ describe('agent check: a failing path is reported, the round still completes', (
       });
       assert.equal(run.status, 0, run.stderr);
       const doc = parseResultDocument(run.stdout);
-      assert.equal(doc.resources[0]?.verdict, 'error');
-      assert.equal(doc.resources[0]?.errors[0]?.code, code);
+      const [resource] = doc.resources;
+      assert.equal(resource?.verdict, 'unmeasured');
+      assert.equal(resource?.unmeasured?.reason, reason);
+      assert.equal(resource?.unmeasured?.detail, resource?.errors[0]?.message);
+      assert.equal(resource?.lossFlag, true);
+      assert.equal(resource?.lossPct, 100);
+      assert.equal(resource?.errors[0]?.code, code);
       if (code === 'E_MTR_FAILED') {
-        const evidence = doc.resources[0]?.errors[0];
+        const evidence = resource?.errors[0];
         assert.ok(evidence?.command?.includes('--json'), 'the command is part of the evidence');
         assert.equal(evidence?.exitCode, 1);
         assert.match(evidence?.stderr ?? '', /unexpected packet/);
       }
-      assert.ok(doc.warnings.some((w) => w.startsWith('127.0.0.1:')));
-      assert.equal(
-        readFileSync(join(logDir, 'LATENCY-LOSS-CONNEXA-REPORT.json'), 'utf8').split('\n').length,
-        2,
-      );
+      assert.deepEqual([doc.summary.flagged, doc.summary.lossFlag, doc.summary.worstLossPct], [1, true, 100]);
+      assert.ok(doc.warnings.some((w) => w.startsWith(`127.0.0.1: not measured (${reason}), flagged:`)));
+      const lines = readFileSync(join(logDir, 'LATENCY-LOSS-CONNEXA-REPORT.json'), 'utf8').trim().split('\n');
+      assert.equal(lines.length, 1);
+      const seed = JSON.parse(lines[0] ?? '') as Record<string, string>;
+      assert.deepEqual([seed.LOSS_FLAG, seed['HOP_LOSS_(%)']], ['1', '100.0']);
+      assert.equal(seed['MTR-ID_(YYYYMMDDHHMMSS)'], doc.mtrId);
+      assert.ok(!readdirSync(logDir).some((name) => name.startsWith('MTR-RESOURCE-')), 'no path, no section');
     });
   }
 

@@ -213,7 +213,7 @@ describe('agent scenarios in the network lab', { skip }, () => {
     assert.equal(resource.latencyFlag, false);
   });
 
-  it('measures an ICMP-blocked URL resource by HTTP request time on the URL port', async () => {
+  it('measures an ICMP-blocked URL resource by the TCP connect time of HTTP requests on the URL port', async () => {
     await lab.startTcpService('res2', 8080, 'http');
     await lab.blockIcmp('res2');
     await lab.setLatency('r1-r2', 30);
@@ -225,10 +225,18 @@ describe('agent scenarios in the network lab', { skip }, () => {
     assert.equal(resource.method, 'http', describeDoc(doc));
     assert.equal(resource.address, lab.addr.resources[1]);
     assert.equal(resource.lossPct, 0);
-    // An HTTP request costs the TCP handshake plus the request: about two round trips.
     assert.ok(
       resource.latencyMs !== null && resource.latencyMs >= 29 && resource.latencyMs <= 75,
       `HTTP latency ${resource.latencyMs} ms for 30 ms injected`,
+    );
+    // Judged by one round trip (the connect), like ICMP; the request and its
+    // response, one more round trip at least, are reported apart in requestMs.
+    assert.equal(resource.latencyBasis, 'tcp-connect');
+    assert.ok(
+      resource.requestMs !== null &&
+        resource.latencyMs !== null &&
+        resource.requestMs - resource.latencyMs >= 29,
+      `request ${resource.requestMs} ms, connect ${resource.latencyMs} ms for 30 ms injected`,
     );
     await lab.stopTcpService('res2', 8080);
   });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -10,6 +10,7 @@ import { after, describe, it } from 'node:test';
 import { httpProbe } from '../../../agent/probes/http-probe.ts';
 import { tcpProbe } from '../../../agent/probes/tcp-probe.ts';
 import { InvalidInputError } from '../../../common/errors.ts';
+import { silentPort } from '../../helpers/silent-port.ts';
 
 const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'probe-test-'));
 const servers: net.Server[] = [];
@@ -100,33 +101,23 @@ describe('tcpProbe', () => {
   });
 
   it('records null after timeoutMs when the SYN gets no answer, with attempts overlapping', async (t) => {
-    // Prepare: a listener with backlog 0 that never accepts; once its queue is full the kernel drops SYNs.
-    // Node always accepts, so the listener is a tiny python3 process.
-    const listener = spawn(
-      'python3',
-      [
-        '-c',
-        'import socket, time\ns = socket.socket()\ns.bind(("127.0.0.1", 0))\ns.listen(0)\nprint(s.getsockname()[1], flush=True)\ntime.sleep(60)',
-      ],
-      { stdio: ['ignore', 'pipe', 'ignore'] },
-    );
-    t.after(() => listener.kill('SIGKILL'));
-    const port = await new Promise<number | null>((resolve) => {
-      listener.once('error', () => resolve(null));
-      listener.stdout.once('data', (data: Buffer) => resolve(Number(String(data).trim())));
-    });
-    if (port === null) {
-      t.skip('python3 is not available to hold a listener that never accepts');
-      return;
-    }
+    // Prepare: a listener that never accepts, its accept queue full: the kernel drops further SYNs.
+    const silent = await silentPort('127.0.0.1');
+    t.after(() => silent.stop());
     // Act
     const started = process.hrtime.bigint();
-    const samples = await tcpProbe({ address: '127.0.0.1', port, count: 6, intervalMs: 20, timeoutMs: 400 });
+    const samples = await tcpProbe({
+      address: '127.0.0.1',
+      port: silent.port,
+      count: 6,
+      intervalMs: 20,
+      timeoutMs: 400,
+    });
     const tookMs = Number(process.hrtime.bigint() - started) / 1e6;
-    // Assess: the queue takes one or two connections; the rest time out.
-    const lost = samples.rttsMs.filter((rtt) => rtt === null).length;
-    assert.ok(lost >= 3, JSON.stringify(samples));
-    assert.deepEqual(samples.errors, [`timeout after 400 ms (${lost} of 6)`]);
+    // Assess
+    assert.deepEqual(samples.rttsMs, [null, null, null, null, null, null], JSON.stringify(samples));
+    assert.deepEqual(samples.errors, ['timeout after 400 ms (6 of 6)']);
+    // 5 intervals + 1 timeout, not 6 timeouts in turn (2,400 ms).
     assert.ok(tookMs >= 390 && tookMs < 1_200, `took ${tookMs} ms, expected about 5 intervals + 1 timeout`);
   });
 
@@ -200,12 +191,14 @@ describe('httpProbe', () => {
     assert.equal(connections, 3);
   });
 
-  it('measures a response delayed by about 100 ms within tolerance', async () => {
+  it('judges by the connect time: a response delayed by 100 ms shows in requestsMs, not in rttsMs', async () => {
+    // Prepare
     const { port } = await listen(
       http.createServer((_request, response) => {
         setTimeout(() => response.end(), 100);
       }),
     );
+    // Act
     const samples = await httpProbe({
       url: `http://127.0.0.1:${port}/`,
       address: '127.0.0.1',
@@ -213,10 +206,18 @@ describe('httpProbe', () => {
       intervalMs: 10,
       timeoutMs: 2_000,
     });
-    for (const rtt of samples.rttsMs) assert.ok(rtt !== null && rtt >= 95 && rtt < 400, String(rtt));
+    // Assess: each connect time is below its request time by at least the server's 100 ms.
+    assert.equal(samples.requestsMs?.length, 2);
+    samples.rttsMs.forEach((rtt, index) => {
+      const request = samples.requestsMs?.[index];
+      assert.ok(typeof rtt === 'number' && typeof request === 'number', JSON.stringify(samples));
+      assert.ok(request >= 95, `request ${request} ms includes the 100 ms server delay`);
+      assert.ok(request - rtt >= 95, `connect ${rtt} ms excludes the server delay (request ${request} ms)`);
+    });
+    assert.deepEqual(samples.errors, []);
   });
 
-  it('records null with a reason for a closed port', async () => {
+  it('counts a refused port (RST) as an answered connection with no response, like the TCP probe', async () => {
     const port = await closedPort();
     const samples = await httpProbe({
       url: `http://127.0.0.1:${port}/`,
@@ -225,11 +226,12 @@ describe('httpProbe', () => {
       intervalMs: 10,
       timeoutMs: 2_000,
     });
-    assert.deepEqual(samples.rttsMs, [null, null]);
-    assert.deepEqual(samples.errors, ['ECONNREFUSED (2 of 2)']);
+    for (const rtt of samples.rttsMs) assert.ok(typeof rtt === 'number' && rtt >= 0, String(rtt));
+    assert.deepEqual(samples.requestsMs, [null, null]);
+    assert.deepEqual(samples.errors, ['no response: ECONNREFUSED (2 of 2)']);
   });
 
-  it('records null after timeoutMs for a server that accepts but never responds, with overlapping attempts', async () => {
+  it('keeps the connect time of a server that accepts but never responds, with overlapping attempts', async () => {
     const { port } = await listen(net.createServer(() => {}));
     const started = process.hrtime.bigint();
     const samples = await httpProbe({
@@ -240,8 +242,9 @@ describe('httpProbe', () => {
       timeoutMs: 300,
     });
     const tookMs = Number(process.hrtime.bigint() - started) / 1e6;
-    assert.deepEqual(samples.rttsMs, [null, null, null]);
-    assert.deepEqual(samples.errors, ['timeout after 300 ms (3 of 3)']);
+    for (const rtt of samples.rttsMs) assert.ok(typeof rtt === 'number' && rtt < 300, String(rtt));
+    assert.deepEqual(samples.requestsMs, [null, null, null]);
+    assert.deepEqual(samples.errors, ['no response: timeout after 300 ms (3 of 3)']);
     // 2 intervals + 1 timeout, not 3 timeouts.
     assert.ok(tookMs >= 390 && tookMs < 850, `took ${tookMs} ms`);
   });
@@ -293,9 +296,13 @@ describe('httpProbe', () => {
       intervalMs: 10,
       timeoutMs: 5_000,
     });
-    // Assess
+    // Assess: the TLS handshake is in the request time, not in the connect time.
     assert.deepEqual(samples.errors, []);
-    for (const rtt of samples.rttsMs) assert.ok(typeof rtt === 'number', String(rtt));
+    samples.rttsMs.forEach((rtt, index) => {
+      const request = samples.requestsMs?.[index];
+      assert.ok(typeof rtt === 'number' && typeof request === 'number', JSON.stringify(samples));
+      assert.ok(rtt < request, `connect ${rtt} ms comes before the response at ${request} ms`);
+    });
     assert.deepEqual(sniNames, ['portal.test.invalid', 'portal.test.invalid']);
   });
 

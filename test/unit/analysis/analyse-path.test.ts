@@ -13,7 +13,7 @@ const DEST = '10.20.0.10';
 const PERSISTENT: PathThresholds = {
   latencyThresholdMs: 75,
   lossThresholdPct: 5,
-  hops: 3,
+  tunnelHops: 3,
   lossRule: 'persistent',
 };
 const ANY_HOP: PathThresholds = { ...PERSISTENT, lossRule: 'any-hop' };
@@ -64,7 +64,7 @@ describe('analysePath: loss under the persistent rule (default)', () => {
 
   it('flags real loss at a lossy destination and puts it on the resource side beyond the tunnel hops', () => {
     const hops = hopsOf('mtr095-netns-dest-loss-AL.json');
-    const analysis = analysePath(hops, '10.199.2.2', { ...PERSISTENT, hops: 1 });
+    const analysis = analysePath(hops, '10.199.2.2', { ...PERSISTENT, tunnelHops: 1 });
     assert.equal(analysis.lossFlag, true);
     assert.equal(analysis.lossPct, 25);
     assert.deepEqual(analysis.trouble, { kind: 'loss', hop: 2, host: '10.199.2.2', side: 'resource' });

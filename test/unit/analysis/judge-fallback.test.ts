@@ -9,7 +9,7 @@ const DEST = '10.20.0.10';
 const THRESHOLDS: PathThresholds = {
   latencyThresholdMs: 75,
   lossThresholdPct: 5,
-  hops: 3,
+  tunnelHops: 3,
   lossRule: 'persistent',
 };
 
@@ -33,11 +33,14 @@ describe('judgeIcmp', () => {
     assert.deepEqual(judgement, {
       method: 'icmp',
       latencyMs: 2.5,
+      latencyBasis: 'icmp-echo',
+      requestMs: null,
       lossPct: 0,
       latencyFlag: false,
       lossFlag: false,
       trouble: null,
       verdict: 'ok',
+      unmeasured: null,
     });
   });
 
@@ -68,25 +71,64 @@ describe('judgeWithFallback with answers from the destination', () => {
     assert.deepEqual(judgement, {
       method: 'tcp',
       latencyMs: 12,
+      latencyBasis: 'tcp-connect',
+      requestMs: null,
       lossPct: 25,
       latencyFlag: false,
       lossFlag: true,
       trouble: { kind: 'loss', hop: 5, host: null, side: 'resource' },
       verdict: 'loss',
+      unmeasured: null,
     });
   });
 
-  it('says ok with no trouble when the HTTP timings are fine', () => {
+  it('says ok with no trouble when the HTTP connect times are fine, reporting the request time apart', () => {
     const judgement = judgeWithFallback(
       analyse(...SILENT_DEST),
-      { method: 'http', rttsMs: [20, 30] },
+      { method: 'http', rttsMs: [20, 30], requestsMs: [50, 70] },
       THRESHOLDS,
     );
     assert.equal(judgement.method, 'http');
     assert.equal(judgement.latencyMs, 25);
+    assert.equal(judgement.latencyBasis, 'tcp-connect');
+    assert.equal(judgement.requestMs, 60);
     assert.equal(judgement.lossPct, 0);
     assert.equal(judgement.verdict, 'ok');
     assert.equal(judgement.trouble, null);
+  });
+
+  it('judges a URL by its connect time: a 300 ms HTTPS request over a 20 ms path is not flagged at 75 ms', () => {
+    // Prepare: TCP + TLS handshakes and server time make each request several round trips.
+    const fallback = { method: 'http' as const, rttsMs: [20, 21, 19], requestsMs: [290, 310, 300] };
+    // Act
+    const judgement = judgeWithFallback(analyse(...SILENT_DEST), fallback, THRESHOLDS);
+    // Assess
+    assert.equal(judgement.latencyMs, 20);
+    assert.equal(judgement.requestMs, 300);
+    assert.equal(judgement.latencyFlag, false);
+    assert.equal(judgement.verdict, 'ok');
+  });
+
+  it('flags a URL whose connect time is above the threshold', () => {
+    const fallback = { method: 'http' as const, rttsMs: [90, 100], requestsMs: [400, 420] };
+    const judgement = judgeWithFallback(analyse(...SILENT_DEST), fallback, THRESHOLDS);
+    assert.equal(judgement.latencyMs, 95);
+    assert.equal(judgement.latencyFlag, true);
+    assert.equal(judgement.verdict, 'latency');
+  });
+
+  it('counts a request that connected but got no response as answered, with requestMs from the others', () => {
+    const fallback = { method: 'http' as const, rttsMs: [10, 12], requestsMs: [null, 40] };
+    const judgement = judgeWithFallback(analyse(...SILENT_DEST), fallback, THRESHOLDS);
+    assert.equal(judgement.lossPct, 0);
+    assert.equal(judgement.requestMs, 40);
+    const none = judgeWithFallback(
+      analyse(...SILENT_DEST),
+      { method: 'http', rttsMs: [10, 12], requestsMs: [null, null] },
+      THRESHOLDS,
+    );
+    assert.equal(none.requestMs, null);
+    assert.equal(none.verdict, 'ok');
   });
 
   it('flags a slow destination and places the trouble just past the last responding hop', () => {
@@ -198,11 +240,14 @@ describe('judgeWithFallback without answers', () => {
   const expectedUnreachable = {
     method: null,
     latencyMs: null,
+    latencyBasis: null,
+    requestMs: null,
     lossPct: 100,
     latencyFlag: false,
     lossFlag: true,
     trouble: { kind: 'loss', hop: 5, host: null, side: 'resource' },
     verdict: 'unreachable',
+    unmeasured: null,
   };
 
   it('says unreachable when there is no fallback measurement', () => {
@@ -234,5 +279,25 @@ describe('judgeWithFallback without answers', () => {
     const judgement = judgeWithFallback(analysis, null, THRESHOLDS);
     assert.equal(judgement.latencyFlag, true);
     assert.equal(judgement.verdict, 'unreachable');
+  });
+});
+
+describe('judgeWithFallback on a path where no hop answered (mtr 0.92 "hubs": [ }, 0.93+ "hubs": [])', () => {
+  const dead = (): PathAnalysis => analysePath([], DEST, THRESHOLDS);
+
+  it('is unreachable and flagged when the fallback gets no answer, trouble at hop 1 on the tunnel side', () => {
+    const judgement = judgeWithFallback(dead(), { method: 'tcp', rttsMs: [null, null, null] }, THRESHOLDS);
+    assert.equal(judgement.verdict, 'unreachable');
+    assert.equal(judgement.lossFlag, true);
+    assert.equal(judgement.lossPct, 100);
+    assert.deepEqual(judgement.trouble, { kind: 'loss', hop: 1, host: null, side: 'tunnel' });
+  });
+
+  it('is measured by TCP when the port answers', () => {
+    const judgement = judgeWithFallback(dead(), { method: 'tcp', rttsMs: [2, 4, 3] }, THRESHOLDS);
+    assert.equal(judgement.verdict, 'ok');
+    assert.equal(judgement.method, 'tcp');
+    assert.equal(judgement.latencyMs, 3);
+    assert.equal(judgement.lossFlag, false);
   });
 });

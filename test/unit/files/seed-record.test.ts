@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildSeedRecord, serializeSeedRecord } from '../../../agent/files/seed-record.ts';
+import { buildSeedRecord } from '../../../agent/files/seed-record.ts';
+import { unmeasuredJudgement } from '../../../common/flag-rule.ts';
 import { type ResourceResult, SEED_KEYS } from '../../../common/result-schema.ts';
+import { serializeSeedRecord } from '../../../common/seed-line.ts';
 
 function resource(target: string, over: Partial<ResourceResult> = {}): ResourceResult {
   return {
@@ -9,10 +11,13 @@ function resource(target: string, over: Partial<ResourceResult> = {}): ResourceR
     address: target,
     method: 'icmp',
     latencyMs: 10,
+    latencyBasis: 'icmp-echo',
+    requestMs: null,
     lossPct: 0,
     latencyFlag: false,
     lossFlag: false,
     verdict: 'ok',
+    unmeasured: null,
     trouble: null,
     hops: [],
     errors: [],
@@ -150,27 +155,39 @@ describe('buildSeedRecord / serializeSeedRecord', () => {
     assert.equal(up['LATENCY_(ms)'], '0.8');
   });
 
-  it('a clean round shows the last measured resource, skipping one whose probe failed', () => {
+  it('an unmeasured resource (its name did not resolve) flags the line: LOSS_FLAG 1, HOP_LOSS 100.0', () => {
+    // Prepare: the example, --resources db.corp.internal,127.0.0.2
+    const dns = unmeasuredJudgement({
+      code: 'E_RESOLVE',
+      message: 'could not resolve "db.corp.internal": EAI_AGAIN',
+    });
+    const resources = [
+      resource('db.corp.internal', { address: null, hops: null, ...dns }),
+      resource('127.0.0.2', { latencyMs: 0.05 }),
+    ];
+    // Act
+    const record = buildSeedRecord({ ...base, resources });
+    // Assess
+    assert.equal(record.LOSS_FLAG, '1');
+    assert.equal(record.LATENCY_FLAG, '0');
+    assert.equal(record['HOP_LOSS_(%)'], '100.0');
+    assert.equal(record['LATENCY_(ms)'], '0.0');
+    assert.equal(record['MTR-ID_(YYYYMMDDHHMMSS)'], base.mtrId);
+  });
+
+  it('an unmeasured resource outranks a slow one: loss 100 % is 20x the 5 % threshold', () => {
+    const unmeasured = unmeasuredJudgement({ code: 'E_MTR_OUTPUT', message: 'mtr output is not valid JSON' });
     const record = buildSeedRecord({
       ...base,
       resources: [
-        resource('a.example', { latencyMs: 12.34, lossPct: 1 }),
-        resource('broken.example', { latencyMs: null, lossPct: 100, verdict: 'error' }),
+        resource('slow.example', { latencyMs: 300, latencyFlag: true, verdict: 'latency' }),
+        resource('garbled.example', { hops: null, ...unmeasured }),
       ],
     });
-    assert.equal(record['LATENCY_(ms)'], '12.3');
-    assert.equal(record['HOP_LOSS_(%)'], '1.0');
-    assert.equal(record.LOSS_FLAG, '0');
-  });
-
-  it('a round where no resource could be measured shows 0.0 loss, not 100.0, next to LOSS_FLAG 0', () => {
-    const record = buildSeedRecord({
-      ...base,
-      resources: [resource('broken.example', { latencyMs: null, lossPct: 100, verdict: 'error' })],
-    });
+    assert.equal(record.LATENCY_FLAG, '1');
+    assert.equal(record.LOSS_FLAG, '1');
+    assert.equal(record['HOP_LOSS_(%)'], '100.0');
     assert.equal(record['LATENCY_(ms)'], '0.0');
-    assert.equal(record['HOP_LOSS_(%)'], '0.0');
-    assert.equal(record.LOSS_FLAG, '0');
   });
 
   it('an empty resource list gives 0.0 values and no flags rather than failing', () => {

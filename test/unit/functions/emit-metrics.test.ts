@@ -16,13 +16,14 @@ interface Emf {
   [key: string]: unknown;
 }
 
+// Host figures as measurementOf derives them from the resources (records.ts): the worst of them.
 const host = (id: string, flagged: boolean): HostMeasurement => ({
   instanceId: id,
   flagged,
-  worstLatencyMs: flagged ? 120 : 20,
-  worstLossPct: flagged ? 30 : 0,
+  worstLatencyMs: flagged ? 120 : 35,
+  worstLossPct: flagged ? 100 : 0,
   resources: [
-    { target: '10.0.0.1', latencyMs: 20, lossPct: 0 },
+    { target: '10.0.0.1', latencyMs: flagged ? 120 : 20, lossPct: 0 },
     // The flagged host never reached db.internal: no latency to report.
     { target: 'db.internal', latencyMs: flagged ? null : 35, lossPct: flagged ? 100 : 0 },
   ],
@@ -64,8 +65,8 @@ describe('createEmfMetrics', () => {
     assert.equal(line.HostsFailed, 1);
     assert.equal(line.HostsBlind, 1);
     assert.equal(line.HostsMisconfigured, 0);
-    assert.deepEqual(line.WorstLatencyMs, [120, 20]);
-    assert.deepEqual(line.WorstLossPct, [30, 0]);
+    assert.deepEqual(line.WorstLatencyMs, [120, 35]);
+    assert.deepEqual(line.WorstLossPct, [100, 0]);
     const units = Object.fromEntries((directive(line)?.Metrics ?? []).map((m) => [m.Name, m.Unit]));
     assert.equal(units.WorstLatencyMs, 'Milliseconds');
     assert.equal(units.WorstLossPct, 'Percent');
@@ -78,7 +79,7 @@ describe('createEmfMetrics', () => {
     assert.deepEqual(directive(hostLines[0] as Emf)?.Dimensions, [['Stage', 'InstanceId']]);
     assert.equal(hostLines[0]?.InstanceId, 'i-1');
     assert.equal(hostLines[0]?.HostLatencyMs, 120);
-    assert.equal(hostLines[0]?.HostLossPct, 30);
+    assert.equal(hostLines[0]?.HostLossPct, 100);
     assert.equal(hostLines[0]?.HostFlagged, 1);
     assert.equal(
       lines.some((l) => 'ResourceLatencyMs' in l),

@@ -4,11 +4,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parseMtrJson } from '../../../agent/mtr/parse-mtr-json.ts';
+import { unmeasuredJudgement } from '../../../common/flag-rule.ts';
 import {
   formatFixed1,
+  mtrResourceSections,
   renderMtrFile,
   renderMtrHopLines,
   renderMtrSection,
+  roundMtrTexts,
 } from '../../../common/mtr-report-text.ts';
 import type { Hop } from '../../../common/result-schema.ts';
 
@@ -210,5 +213,59 @@ describe('renderMtrSection and renderMtrFile write the old file layout', () => {
 
   it('writes nothing for no sections', () => {
     assert.equal(renderMtrFile('GATEWAY', '1', []), '');
+  });
+});
+
+describe('which paths get an MTR section (one rule for the agent files and the collector records)', () => {
+  const path2 = [hop(1, '10.8.0.1', 1.5, 0), hop(2, '10.20.0.5', 120, 0)];
+  const flaggedSlow = { target: '10.20.0.5', hops: path2, lossPct: 0, latencyFlag: true, lossFlag: false };
+  const clean = { ...flaggedSlow, target: '10.20.0.6', latencyFlag: false };
+  const dead = {
+    target: '10.20.0.7',
+    hops: [hop(1, null, null, 100)],
+    lossPct: 100,
+    latencyFlag: false,
+    lossFlag: true,
+  };
+  const unmeasured = {
+    target: 'db.corp.internal',
+    hops: null,
+    ...unmeasuredJudgement({ code: 'E_RESOLVE', message: 'could not resolve "db.corp.internal": EAI_AGAIN' }),
+  };
+
+  it('a flagged resource with a path gets one; clean, 100 % loss and unmeasured ones get none', () => {
+    assert.deepEqual(
+      mtrResourceSections([clean, flaggedSlow, dead, unmeasured]).map((s) => s.target),
+      ['10.20.0.5'],
+    );
+  });
+
+  it('a flagged path with no hops (0.92 dead path measured by TCP with loss) gets none', () => {
+    assert.deepEqual(
+      mtrResourceSections([{ ...flaggedSlow, hops: [], latencyFlag: false, lossFlag: true, lossPct: 40 }]),
+      [],
+    );
+  });
+
+  it('a round flagged only by an unmeasured resource has the gateway text and no resource text', () => {
+    const gatewayPath = [hop(1, '192.0.2.1', 9.5, 0), hop(2, '203.0.113.5', 11, 0)];
+    const texts = roundMtrTexts('20260101120000', [clean, unmeasured], {
+      ip: '203.0.113.5',
+      hops: gatewayPath,
+    });
+    assert.equal(texts.resource, null);
+    assert.equal(
+      texts.gateway,
+      renderMtrFile('GATEWAY', '20260101120000', [{ target: '203.0.113.5', hops: gatewayPath }]),
+    );
+  });
+
+  it('an unflagged round has no text at all, and no gateway path means no gateway text', () => {
+    assert.deepEqual(roundMtrTexts('0', [clean], { ip: '203.0.113.5', hops: [] }), {
+      resource: null,
+      gateway: null,
+    });
+    assert.equal(roundMtrTexts('1', [flaggedSlow], { ip: null, hops: null }).gateway, null);
+    assert.equal(roundMtrTexts('1', [flaggedSlow], null).gateway, null);
   });
 });

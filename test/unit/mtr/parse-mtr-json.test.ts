@@ -32,6 +32,7 @@ describe('parseMtrJson with mtr 0.95 output captured on this machine', () => {
     // Assess
     assert.equal(report.dst, '127.0.0.1');
     assert.equal(report.tests, 3);
+    assert.deepEqual(report.quirks, []);
     assert.deepEqual(report.hops, [
       {
         ttl: 1,
@@ -180,8 +181,10 @@ describe('parseMtrJson rejects output that is not an mtr report', () => {
   it('names invalid JSON and quotes the start of the output', () => {
     assertOutputError(
       'mtr: Failure to start mtr-packet: Invalid argument',
-      /not valid JSON.*output: mtr: Failure/,
+      /no JSON report.*output: mtr: Failure/,
     );
+    assertOutputError('{ "report": [ 1, }\n', /not valid JSON.*output: \{ "report": \[ 1, \}/);
+    assertOutputError('{ "report": [ truncated\n', /not closed/);
   });
 
   it('names a JSON document cut short', () => {
@@ -189,18 +192,20 @@ describe('parseMtrJson rejects output that is not an mtr report', () => {
     assertOutputError(text.slice(0, text.length / 2), /not valid JSON/);
   });
 
-  it('names the 0.92 output for a run with no hops, which is not JSON', () => {
-    assertOutputError('{\n  "report": {\n    "mtr": {\n    },\n    "hubs": [  }\n}\n', /not valid JSON/);
-  });
-
   it('names a missing report object', () => {
     assertOutputError('{"hubs": []}', /no "report" object/);
-    assertOutputError('[]', /not an object/);
+    assertOutputError('[]', /no line starts with "\{"/);
+    assertOutputError('{"report": 7}', /no "report" object/);
   });
 
-  it('names a missing report.mtr or dst', () => {
-    assertOutputError(JSON.stringify({ report: { hubs: [] } }), /no "report\.mtr" object/);
-    assertOutputError(wrap([], { tests: 3 }), /report\.mtr\.dst/);
+  it('reads a report without report.mtr or dst (evidence only, never judged) with dst null', () => {
+    assert.deepEqual(parseMtrJson(JSON.stringify({ report: { hubs: [] } })), {
+      dst: null,
+      tests: null,
+      hops: [],
+      quirks: [],
+    });
+    assert.equal(parseMtrJson(wrap([hub], { tests: 3 })).dst, null);
   });
 
   it('names hubs that are not an array', () => {
@@ -210,6 +215,7 @@ describe('parseMtrJson rejects output that is not an mtr report', () => {
   it('names a hop without a usable count', () => {
     assertOutputError(wrap([{ ...hub, count: 0 }]), /report\.hubs\[0\]\.count 0 is not a positive integer/);
     assertOutputError(wrap([{ ...hub, count: 'one' }]), /report\.hubs\[0\]\.count "one" is not a number/);
+    assertOutputError(wrap([{ ...hub, count: '+1' }]), /count "\+1" is not a number/);
     assertOutputError(wrap([{ ...hub, count: undefined }]), /count \(missing\)/);
   });
 
@@ -221,18 +227,32 @@ describe('parseMtrJson rejects output that is not an mtr report', () => {
     assertOutputError(wrap([{ ...hub, host: 7 }]), /report\.hubs\[0\]\.host 7/);
   });
 
-  it('names a hop without Loss% or with loss outside 0..100', () => {
-    assertOutputError(wrap([{ count: 1, host: 'h', Avg: 1 }]), /has no "Loss%"/);
+  it('names a hop without Loss%, with a Loss% that has no value, or with loss outside 0..100', () => {
+    assertOutputError(wrap([{ count: 1, host: 'h', Avg: 1 }]), /has no "Loss%".*without L/);
+    assertOutputError(wrap([{ ...hub, 'Loss%': 'nan' }]), /Loss% "nan" has no value/);
     assertOutputError(wrap([{ ...hub, 'Loss%': 120 }]), /Loss% 120 is outside 0\.\.100/);
   });
 
-  it('names a time that is not a number or is negative', () => {
+  it('names a time that is not a number', () => {
     assertOutputError(wrap([{ ...hub, Avg: 'fast' }]), /report\.hubs\[0\]\.Avg "fast" is not a number/);
-    assertOutputError(wrap([{ ...hub, Avg: -1 }]), /Avg -1 is negative/);
+    assertOutputError(wrap([{ ...hub, Avg: true }]), /Avg true is not a number/);
   });
 
-  it('names a tests count that is not a positive integer', () => {
-    assertOutputError(wrap([hub], { dst: 'x', tests: 2.5 }), /tests" 2\.5 is not a positive integer/);
+  it('reads a negative time as no value (it cannot be a round trip)', () => {
+    const report = parseMtrJson(wrap([{ ...hub, Avg: -1, StDev: -2 }]));
+    assert.equal(report.hops[0]?.avgMs, null);
+    assert.equal(report.hops[0]?.stdevMs, null);
+    assert.deepEqual(report.quirks, ['negative-time']);
+  });
+
+  it('drops a tests count or Snt that is not a count: evidence, never judged', () => {
+    const report = parseMtrJson(wrap([{ ...hub, Snt: 'ten' }], { dst: 'x', tests: 2.5 }));
+    assert.equal(report.tests, null);
+    assert.equal(report.hops[0]?.sent, null);
+  });
+
+  it('names output with no line starting with "{" (mtr built without JSON support)', () => {
+    assertOutputError('HOST: vm                            Loss%   Snt\n', /no line starts with "\{"/);
   });
 
   it('keeps the excerpt short for huge output', () => {
@@ -242,3 +262,119 @@ describe('parseMtrJson rejects output that is not an mtr report', () => {
     );
   });
 });
+
+describe('parseMtrJson reads every quirk of mtr 0.92 to 0.96 (one fixture each)', () => {
+  const deadPath = (name: string) => parseMtrJson(fixture(name));
+
+  it('0.92 dead path: the unclosed "hubs": [ reads as no hops, like 0.93 and 0.95', () => {
+    // Prepare
+    const text = fixture('mtr092-dead-path.json');
+    assert.throws(() => JSON.parse(text), SyntaxError, 'the fixture is the invalid JSON mtr 0.92 prints');
+    // Act
+    const v092 = deadPath('mtr092-dead-path.json');
+    const v093 = deadPath('mtr093-dead-path.json');
+    const v095 = deadPath('mtr095-dead-path.json');
+    // Assess
+    assert.deepEqual(v092, { dst: '10.20.0.9', tests: 10, hops: [], quirks: ['hubs-not-closed'] });
+    assert.deepEqual(v093, { ...v092, quirks: [] });
+    assert.deepEqual(v095, { ...v092, quirks: [] });
+  });
+
+  it('0.92/0.93 hand-printed hops with string counts, "    }]" closing and a ??? hop', () => {
+    const report = parseMtrJson(fixture('mtr092-silent-destination.json'));
+    assert.deepEqual(report.quirks, []);
+    assert.deepEqual(
+      report.hops.map((hop) => [hop.ttl, hop.host, hop.lossPct, hop.sent, hop.avgMs]),
+      [
+        [1, '100.96.0.1', 0, 10, 21.87],
+        [2, null, 100, 10, null],
+      ],
+    );
+  });
+
+  it('0.92 unescaped src and resolver-escaped host names are taken literally', () => {
+    const text = fixture('mtr092-unescaped-names.json');
+    assert.throws(() => JSON.parse(text), SyntaxError);
+    const report = parseMtrJson(text);
+    assert.deepEqual(report.quirks, ['unescaped-string']);
+    assert.deepEqual(
+      report.hops.map((hop) => [hop.host, hop.avgMs]),
+      [
+        ['gw\\(eu-west\\).corp.example', 1.23],
+        ['printer\\032room.corp.example', 2.4],
+      ],
+    );
+  });
+
+  it('0.92 field list starting with a blank (-o " LA"): the doubled comma is dropped', () => {
+    const text = fixture('mtr092-field-list-leading-blank.json');
+    assert.throws(() => JSON.parse(text), SyntaxError);
+    const report = parseMtrJson(text);
+    assert.deepEqual(report.quirks, ['double-comma']);
+    assert.deepEqual(
+      report.hops.map((hop) => [hop.ttl, hop.host, hop.lossPct, hop.avgMs, hop.sent]),
+      [
+        [1, '100.96.0.1', 0, 1.2, null],
+        [2, '10.20.0.10', 20, 2.25, null],
+      ],
+    );
+  });
+
+  it('nan, -nan, inf and a negative StDev read as no value; the rest of the path is kept', () => {
+    const text = fixture('mtr092-non-finite.json');
+    assert.throws(() => JSON.parse(text), SyntaxError);
+    const report = parseMtrJson(text);
+    assert.deepEqual(report.quirks.sort(), ['negative-time', 'non-finite-number']);
+    const [first, second] = report.hops;
+    assert.deepEqual(first, {
+      ttl: 1,
+      host: '100.96.0.1',
+      lossPct: 0,
+      sent: 10,
+      lastMs: null,
+      avgMs: 1.23,
+      bestMs: 1.11,
+      worstMs: null,
+      stdevMs: null,
+    });
+    assert.equal(second?.avgMs, 2.4);
+    assert.equal(second?.stdevMs, null);
+  });
+
+  it('non-finite numbers given as strings read as no value too', () => {
+    const text = JSON.stringify({
+      report: {
+        mtr: { dst: 'x' },
+        hubs: [{ count: '1', host: 'h', 'Loss%': '0.00', Avg: '1.5', StDev: '-nan' }],
+      },
+    });
+    const report = parseMtrJson(text);
+    assert.equal(report.hops[0]?.stdevMs, null);
+    assert.deepEqual(report.quirks, ['non-finite-number']);
+  });
+
+  it('text printed before and after the report is skipped', () => {
+    const report = parseMtrJson(fixture('mtr095-text-around.json'));
+    assert.deepEqual(report, {
+      ...parseMtrJson(fixture('mtr095-loopback-v4.json')),
+      quirks: ['text-around-json'],
+    });
+  });
+
+  it('text after the report that holds a "}" does not hide the report', () => {
+    const text = `${fixture('mtr095-loopback-v4.json')}warning: {odd} }\n`;
+    assert.equal(parseMtrJson(text).hops[0]?.avgMs, 0.067);
+  });
+
+  it('a report without Avg (-o LS, e.g. from MTR_OPTIONS) is rejected, not read as a silent path', () => {
+    assertOutputError(fixture('mtr095-fields-LS.json'), /hops have no "Avg".*MTR_OPTIONS without A/);
+  });
+
+  it('a report without Avg and no hops is just a dead path', () => {
+    assert.deepEqual(parseMtrJson(wrapEmpty()).hops, []);
+  });
+});
+
+function wrapEmpty(): string {
+  return JSON.stringify({ report: { mtr: { dst: '10.0.0.1' }, hubs: [] } });
+}

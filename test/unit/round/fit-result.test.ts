@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fitResult, serializeResult } from '../../../agent/round/fit-result.ts';
+import { unmeasuredJudgement } from '../../../common/flag-rule.ts';
 import {
   type Hop,
   RESULT_SCHEMA,
@@ -25,10 +26,13 @@ const resource = (target: string, flagged: boolean): ResourceResult => ({
   address: target,
   method: 'icmp',
   latencyMs: flagged ? 120 : 3,
+  latencyBasis: 'icmp-echo',
+  requestMs: null,
   lossPct: 0,
   latencyFlag: flagged,
   lossFlag: false,
   verdict: flagged ? 'latency' : 'ok',
+  unmeasured: null,
   trouble: null,
   hops: Array.from({ length: 30 }, (_, i) => hop(i + 1)),
   errors: [],
@@ -128,5 +132,32 @@ describe('fitting the result document into the SSM output limit', () => {
     assert.equal(fitted.truncated?.textShortened, true);
     assert.match(fitted.resources[0]?.target ?? '', /…\(504 chars\)$/);
     assert.ok(fitted.warnings.some((w) => w.includes('texts longer than')));
+  });
+
+  it('50 unresolvable URL resources: every one stays unmeasured, flagged and with its reason, details clipped', () => {
+    // Prepare: 50 names of 512 characters that did not resolve; each error quotes its name.
+    const url = (i: number) => `https://db${i}.corp.example/${'b'.repeat(480)}`;
+    const resources = Array.from({ length: 50 }, (_, i): ResourceResult => {
+      const message = `could not resolve "${url(i)}": EAI_AGAIN`;
+      return {
+        ...resource(url(i), false),
+        address: null,
+        hops: null,
+        errors: [{ code: 'E_RESOLVE', message }],
+        ...unmeasuredJudgement({ code: 'E_RESOLVE', message }),
+      };
+    });
+    const doc = documentWith(resources);
+    assert.ok(serializeResult(doc).length > 24_000, 'the fixture must overflow');
+    // Act
+    const fitted = fitResult(doc);
+    // Assess
+    assert.ok(serializeResult(fitted).length <= 24_000, `${serializeResult(fitted).length} characters`);
+    assert.deepEqual(
+      fitted.resources.map((r) => [r.verdict, r.lossFlag, r.lossPct, r.unmeasured?.reason]),
+      resources.map(() => ['unmeasured', true, 100, 'dns']),
+    );
+    assert.ok(fitted.resources.every((r) => (r.unmeasured?.detail.length ?? 0) <= 200));
+    assert.equal(doc.resources[0]?.unmeasured?.detail.length, 536, 'the input document is not modified');
   });
 });

@@ -1,0 +1,452 @@
+/**
+ * runRound end to end with every edge swapped (RoundDeps): DNS, mtr, the
+ * TCP/HTTP probes and gateway discovery are fakes; the log dir, the lock and
+ * the files are real, in a temporary directory. Each round is asserted on its
+ * summary (which feeds HostsFlagged, WorstLatencyMs and WorstLossPct and their
+ * alarms), its seed line (which feeds the old metric filter) and its files.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { CheckOptions } from '../../../agent/cli/resolve-options.ts';
+import type { MtrRunOptions } from '../../../agent/probes/run-mtr.ts';
+import type { ProbeSamples } from '../../../agent/probes/tcp-probe.ts';
+import type { ProgressEvent, RoundDeps } from '../../../agent/round/round-deps.ts';
+import { REPORT_FILE, runRound } from '../../../agent/round/run-round.ts';
+import { MonitorError, ProcessError } from '../../../common/errors.ts';
+import type { ResultDocument, RoundSettings } from '../../../common/result-schema.ts';
+import { parseResourceList } from '../../../common/settings.ts';
+import { tempDir } from '../../helpers/run-agent.ts';
+
+const MTR_FIXTURES = join(__dirname, '..', '..', 'fixtures', 'mtr');
+const GATEWAY = '203.0.113.5';
+const STARTED = new Date('2026-03-04T05:06:07Z');
+const MTR_ID = '20260304050607';
+
+const SETTINGS: RoundSettings = {
+  count: 10,
+  intervalSec: 1,
+  latencyThresholdMs: 75,
+  lossThresholdPct: 5,
+  hops: 3,
+  lossRule: 'persistent',
+  tcpPort: 443,
+  concurrency: 51,
+};
+
+/** mtr 0.95 (jansson) JSON for `[host, loss %, avg ms]` per hop; host null prints `???`. */
+function mtrJson(dst: string, spec: [string | null, number, number][]): string {
+  const hubs = spec.map(([host, loss, avg], index) => {
+    const silent = host === null || loss >= 100;
+    return {
+      count: index + 1,
+      host: host ?? '???',
+      'Loss%': host === null ? 100 : loss,
+      Snt: 10,
+      Last: silent ? 0 : avg,
+      Avg: silent ? 0 : avg,
+      Best: silent ? 0 : avg,
+      Wrst: silent ? 0 : avg,
+      StDev: 0,
+    };
+  });
+  return JSON.stringify(
+    { report: { mtr: { src: 'vm', dst, tos: 0, tests: 10, psize: '64', bitpattern: '0x00' }, hubs } },
+    null,
+    4,
+  );
+}
+
+const TUNNEL: [string, number, number][] = [
+  ['100.96.0.1', 0, 20],
+  ['10.8.0.1', 0, 21],
+];
+
+type Answer = string | Error;
+
+interface Fakes {
+  /** Name -> address, or the error resolve throws. */
+  dns?: Record<string, { address: string; family: 4 | 6 } | Error>;
+  /** Address -> what mtr prints, or the error runMtr throws. */
+  mtr: Record<string, Answer>;
+  tcp?: Record<string, ProbeSamples | Error>;
+  http?: Record<string, ProbeSamples | Error>;
+  gatewayIp?: string | null;
+}
+
+function fakeDeps(fakes: Fakes): { deps: RoundDeps; events: ProgressEvent[]; mtrCalls: MtrRunOptions[] } {
+  let clock = 1_000;
+  const events: ProgressEvent[] = [];
+  const mtrCalls: MtrRunOptions[] = [];
+  const pick = <T>(table: Record<string, T | Error> | undefined, key: string, what: string): T => {
+    const value = table?.[key];
+    if (value === undefined) throw new Error(`test: no fake ${what} for ${key}`);
+    if (value instanceof Error) throw value;
+    return value;
+  };
+  const deps: RoundDeps = {
+    agentVersion: '9.9.9-test',
+    hostname: () => 'connector-1',
+    now: () => STARTED,
+    monotonicMs: () => {
+      clock += 5;
+      return clock;
+    },
+    resolve: async (host) => {
+      const found = fakes.dns?.[host];
+      if (found === undefined) return { address: host, family: host.includes(':') ? 6 : 4 };
+      if (found instanceof Error) throw found;
+      return found;
+    },
+    checkMtr: async () => ({ version: '0.95' }),
+    runMtr: async (options) => {
+      mtrCalls.push(options);
+      return pick(fakes.mtr, options.address, 'mtr output');
+    },
+    tcpProbe: async (o) => pick(fakes.tcp, `${o.address}:${o.port}`, 'TCP probe'),
+    httpProbe: async (o) => pick(fakes.http, o.url, 'HTTP probe'),
+    discoverGateway: async () => {
+      const ip = fakes.gatewayIp === undefined ? GATEWAY : fakes.gatewayIp;
+      return { ip, source: ip === null ? null : 'option', warnings: [], errors: [] };
+    },
+    onProgress: (event) => events.push(event),
+    killProbes: () => {},
+  };
+  return { deps, events, mtrCalls };
+}
+
+describe('runRound with fake edges', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let rounds = 0;
+  before(() => {
+    dir = tempDir('run-round-');
+  });
+  after(() => dir.cleanup());
+
+  async function round(
+    resources: string,
+    fakes: Fakes,
+    settings: Partial<RoundSettings> = {},
+  ): Promise<{ doc: ResultDocument; exitCode: number; logDir: string; seed: Record<string, unknown> }> {
+    rounds++;
+    const logDir = join(dir.path, `round-${rounds}`);
+    const options: CheckOptions = {
+      resources: parseResourceList(resources),
+      settings: { ...SETTINGS, ...settings },
+      logDir,
+      gatewayIp: null,
+      openvpnManagement: null,
+      openvpnLog: null,
+      rotation: { maxReportBytes: 1_000_000, keepReports: 2, maxMtrFiles: 50 },
+      json: true,
+    };
+    const { deps } = fakeDeps(fakes);
+    const { document, exitCode } = await runRound(options, deps);
+    const lines = readFileSync(join(logDir, REPORT_FILE), 'utf8').trim().split('\n');
+    assert.equal(lines.length, 1, 'one seed line per round');
+    const seed = JSON.parse(lines[0] ?? '') as Record<string, unknown>;
+    // The line in the file is the document's seed, key for key.
+    assert.deepEqual(seed, document.seed);
+    return { doc: document, exitCode, logDir, seed };
+  }
+
+  const gatewayPath = mtrJson(GATEWAY, [...TUNNEL.slice(0, 1), [GATEWAY, 0, 22]]);
+
+  it('a clean round: nothing flagged, worst figures of all resources, MTR id "0", only the report file', async () => {
+    // Act
+    const { doc, exitCode, logDir, seed } = await round('10.20.0.5,10.20.0.6', {
+      mtr: {
+        '10.20.0.5': mtrJson('10.20.0.5', [...TUNNEL, ['10.20.0.5', 0, 23.5]]),
+        '10.20.0.6': mtrJson('10.20.0.6', [...TUNNEL, ['10.20.0.6', 2, 31.25]]),
+        [GATEWAY]: gatewayPath,
+      },
+    });
+    // Assess
+    assert.equal(exitCode, 0);
+    assert.equal(doc.outcome, 'completed');
+    assert.deepEqual(doc.summary, {
+      resources: 2,
+      flagged: 0,
+      latencyFlag: false,
+      lossFlag: false,
+      worstLatencyMs: 31.25,
+      worstLossPct: 2,
+    });
+    assert.deepEqual(
+      doc.resources.map((r) => [r.target, r.verdict, r.method, r.latencyBasis]),
+      [
+        ['10.20.0.5', 'ok', 'icmp', 'icmp-echo'],
+        ['10.20.0.6', 'ok', 'icmp', 'icmp-echo'],
+      ],
+    );
+    assert.deepEqual(seed, {
+      HOSTNAME: 'connector-1',
+      'RESOURCE(S)': ['10.20.0.5', '10.20.0.6'],
+      GATEWAY_IP: GATEWAY,
+      LATENCY_FLAG: '0',
+      'LATENCY_(ms)': '31.2',
+      'LATENCY_THRESHOLD_(ms)': '75',
+      LOSS_FLAG: '0',
+      'HOP_LOSS_(%)': '2.0',
+      'LOSS_THRESHOLD_(%)': '5',
+      'MTR-ID_(YYYYMMDDHHMMSS)': '0',
+    });
+    assert.equal(doc.mtrId, '0');
+    assert.deepEqual(readdirSync(logDir), [REPORT_FILE]);
+    assert.equal(doc.gateway?.latencyMs, 22);
+    assert.deepEqual(doc.warnings, []);
+  });
+
+  it('a flagged round: summary, seed line and MTR files name the slow resource', async () => {
+    const { doc, logDir, seed } = await round('10.20.0.5,10.20.0.6', {
+      mtr: {
+        '10.20.0.5': mtrJson('10.20.0.5', [...TUNNEL, ['10.20.0.5', 0, 23]]),
+        '10.20.0.6': mtrJson('10.20.0.6', [...TUNNEL, ['10.20.0.6', 0, 120]]),
+        [GATEWAY]: gatewayPath,
+      },
+    });
+    assert.deepEqual(doc.summary, {
+      resources: 2,
+      flagged: 1,
+      latencyFlag: true,
+      lossFlag: false,
+      worstLatencyMs: 120,
+      worstLossPct: 0,
+    });
+    assert.deepEqual(
+      [seed.LATENCY_FLAG, seed['LATENCY_(ms)'], seed.LOSS_FLAG, seed['MTR-ID_(YYYYMMDDHHMMSS)']],
+      ['1', '120.0', '0', MTR_ID],
+    );
+    assert.equal(doc.mtrId, MTR_ID);
+    assert.deepEqual(readdirSync(logDir).sort(), [
+      REPORT_FILE,
+      `MTR-GATEWAY-${MTR_ID}.txt`,
+      `MTR-RESOURCE-${MTR_ID}.txt`,
+    ]);
+    const resourceFile = readFileSync(join(logDir, `MTR-RESOURCE-${MTR_ID}.txt`), 'utf8');
+    assert.match(resourceFile, new RegExp(`^RESOURCE MTR: ${MTR_ID} \\(Hop, Avg, Loss%\\)\\n`));
+    assert.match(resourceFile, /\n {2}3\.\|-- 10\.20\.0\.6 +120\.0 +0\.0%\n$/);
+    assert.deepEqual(
+      doc.files.map((f) => f.kind),
+      ['report', 'mtr-resource', 'mtr-gateway'],
+    );
+  });
+
+  it('a name that does not resolve (EAI_AGAIN) is unmeasured and flagged: LOSS_FLAG "1", worstLossPct 100', async () => {
+    // Prepare: the issue's --resources db.corp.internal,127.0.0.2
+    const dnsError = new MonitorError('E_RESOLVE', 'could not resolve "db.corp.internal": EAI_AGAIN');
+    // Act
+    const { doc, logDir, seed } = await round('db.corp.internal,127.0.0.2', {
+      dns: { 'db.corp.internal': dnsError },
+      mtr: { '127.0.0.2': mtrJson('127.0.0.2', [['127.0.0.2', 0, 0.05]]), [GATEWAY]: gatewayPath },
+    });
+    // Assess
+    const [unresolved, measured] = doc.resources;
+    assert.deepEqual(
+      {
+        verdict: unresolved?.verdict,
+        unmeasured: unresolved?.unmeasured,
+        address: unresolved?.address,
+        lossPct: unresolved?.lossPct,
+        lossFlag: unresolved?.lossFlag,
+        latencyMs: unresolved?.latencyMs,
+        hops: unresolved?.hops,
+        errors: unresolved?.errors,
+      },
+      {
+        verdict: 'unmeasured',
+        unmeasured: { reason: 'dns', detail: 'could not resolve "db.corp.internal": EAI_AGAIN' },
+        address: null,
+        lossPct: 100,
+        lossFlag: true,
+        latencyMs: null,
+        hops: null,
+        errors: [{ code: 'E_RESOLVE', message: 'could not resolve "db.corp.internal": EAI_AGAIN' }],
+      },
+    );
+    assert.equal(measured?.verdict, 'ok');
+    assert.deepEqual(doc.summary, {
+      resources: 2,
+      flagged: 1,
+      latencyFlag: false,
+      lossFlag: true,
+      worstLatencyMs: 0.05,
+      worstLossPct: 100,
+    });
+    assert.deepEqual(
+      [seed.LOSS_FLAG, seed['HOP_LOSS_(%)'], seed.LATENCY_FLAG, seed['LATENCY_(ms)']],
+      ['1', '100.0', '0', '0.0'],
+    );
+    assert.deepEqual(doc.warnings, [
+      'db.corp.internal: not measured (dns), flagged: could not resolve "db.corp.internal": EAI_AGAIN',
+    ]);
+    // No path to show for it: the MTR-GATEWAY file only.
+    assert.deepEqual(readdirSync(logDir).sort(), [REPORT_FILE, `MTR-GATEWAY-${MTR_ID}.txt`]);
+  });
+
+  it('mtr printing garbage leaves the resource unmeasured (mtr-output) and flagged', async () => {
+    const { doc, seed } = await round('10.20.0.5', {
+      mtr: { '10.20.0.5': 'HOST: vm   Loss%   Snt\n', [GATEWAY]: gatewayPath },
+    });
+    const [resource] = doc.resources;
+    assert.equal(resource?.verdict, 'unmeasured');
+    assert.equal(resource?.unmeasured?.reason, 'mtr-output');
+    assert.match(resource?.unmeasured?.detail ?? '', /no JSON report/);
+    assert.equal(resource?.address, '10.20.0.5');
+    assert.deepEqual(
+      [doc.summary.flagged, doc.summary.worstLossPct, doc.summary.worstLatencyMs],
+      [1, 100, null],
+    );
+    assert.equal(seed.LOSS_FLAG, '1');
+  });
+
+  it('mtr failing or timing out on one path: unmeasured (mtr-failed, mtr-timeout), the round completes', async () => {
+    const evidence = { command: ['mtr', '--json'], exitCode: 1, signal: null, stderr: 'boom' };
+    const { doc, exitCode } = await round('10.20.0.5,10.20.0.6', {
+      mtr: {
+        '10.20.0.5': new ProcessError('E_MTR_FAILED', 'mtr exited with 1: boom', evidence),
+        '10.20.0.6': new ProcessError('E_MTR_TIMEOUT', 'mtr did not finish within 27000 ms', {
+          ...evidence,
+          exitCode: null,
+          signal: 'SIGKILL',
+        }),
+        [GATEWAY]: gatewayPath,
+      },
+    });
+    assert.equal(exitCode, 0);
+    assert.deepEqual(
+      doc.resources.map((r) => [r.verdict, r.unmeasured?.reason, r.errors[0]?.stderr]),
+      [
+        ['unmeasured', 'mtr-failed', 'boom'],
+        ['unmeasured', 'mtr-timeout', 'boom'],
+      ],
+    );
+    assert.deepEqual([doc.summary.flagged, doc.summary.lossFlag, doc.summary.worstLossPct], [2, true, 100]);
+  });
+
+  it('mtr 0.92 dead path (invalid JSON) with a silent TCP port: unreachable and flagged, not an error', async () => {
+    const dead = readFileSync(join(MTR_FIXTURES, 'mtr092-dead-path.json'), 'utf8');
+    const { doc, seed } = await round('10.20.0.9', {
+      mtr: { '10.20.0.9': dead, [GATEWAY]: gatewayPath },
+      tcp: {
+        '10.20.0.9:443': { method: 'tcp', rttsMs: [null, null], errors: ['timeout after 1500 ms (2 of 2)'] },
+      },
+    });
+    const [resource] = doc.resources;
+    assert.deepEqual(
+      [resource?.verdict, resource?.lossFlag, resource?.lossPct, resource?.unmeasured, resource?.hops],
+      ['unreachable', true, 100, null, []],
+    );
+    assert.deepEqual([doc.summary.flagged, doc.summary.worstLossPct], [1, 100]);
+    assert.deepEqual([seed.LOSS_FLAG, seed['HOP_LOSS_(%)']], ['1', '100.0']);
+  });
+
+  it('fallbacks: TCP measures a silent destination; HTTP is judged by connect time, its request time reported', async () => {
+    // Prepare: both destinations ignore ICMP behind two answering tunnel hops.
+    const silent = (dst: string) => mtrJson(dst, [...TUNNEL, [null, 100, 0]]);
+    // Act
+    const { doc, logDir } = await round('10.20.0.7,https://wiki.corp.internal/', {
+      dns: { 'wiki.corp.internal': { address: '10.20.0.8', family: 4 } },
+      mtr: { '10.20.0.7': silent('10.20.0.7'), '10.20.0.8': silent('10.20.0.8'), [GATEWAY]: gatewayPath },
+      tcp: { '10.20.0.7:443': { method: 'tcp', rttsMs: [30, 32, 34], errors: [] } },
+      http: {
+        'https://wiki.corp.internal/': {
+          method: 'http',
+          rttsMs: [25, 27],
+          requestsMs: [180, 220],
+          errors: [],
+        },
+      },
+    });
+    // Assess: a 200 ms HTTPS request over a 26 ms path is not latency above 75 ms.
+    assert.deepEqual(
+      doc.resources.map((r) => [r.target, r.verdict, r.method, r.latencyMs, r.latencyBasis, r.requestMs]),
+      [
+        ['10.20.0.7', 'ok', 'tcp', 32, 'tcp-connect', null],
+        ['https://wiki.corp.internal/', 'ok', 'http', 26, 'tcp-connect', 200],
+      ],
+    );
+    assert.deepEqual(doc.summary, {
+      resources: 2,
+      flagged: 0,
+      latencyFlag: false,
+      lossFlag: false,
+      worstLatencyMs: 32,
+      worstLossPct: 0,
+    });
+    assert.deepEqual(readdirSync(logDir), [REPORT_FILE]);
+  });
+
+  it('a fallback probe that cannot run leaves the resource unmeasured (probe-failed), its path kept', async () => {
+    const { doc } = await round('10.20.0.7', {
+      mtr: { '10.20.0.7': mtrJson('10.20.0.7', [...TUNNEL, [null, 100, 0]]), [GATEWAY]: gatewayPath },
+      tcp: { '10.20.0.7:443': new Error('EMFILE: too many open files') },
+    });
+    const [resource] = doc.resources;
+    assert.equal(resource?.verdict, 'unmeasured');
+    assert.deepEqual(resource?.unmeasured, { reason: 'probe-failed', detail: 'EMFILE: too many open files' });
+    assert.equal(resource?.hops?.length, 3);
+    assert.equal(doc.outcome, 'completed');
+    assert.deepEqual([doc.summary.flagged, doc.summary.worstLossPct], [1, 100]);
+  });
+
+  it('a mixed round counts every kind once: lossy, unreachable, unmeasured and ok', async () => {
+    // Prepare
+    const { doc, logDir, seed } = await round('10.20.0.1,10.20.0.2,10.20.0.3,db.corp.internal', {
+      dns: {
+        'db.corp.internal': new MonitorError('E_RESOLVE', 'could not resolve "db.corp.internal": ENOTFOUND'),
+      },
+      mtr: {
+        '10.20.0.1': mtrJson('10.20.0.1', [...TUNNEL, ['10.20.0.1', 0, 40]]),
+        '10.20.0.2': mtrJson('10.20.0.2', [...TUNNEL, ['10.20.0.2', 30, 45]]),
+        '10.20.0.3': mtrJson('10.20.0.3', [...TUNNEL, [null, 100, 0]]),
+        [GATEWAY]: gatewayPath,
+      },
+      tcp: { '10.20.0.3:443': { method: 'tcp', rttsMs: [null, null, null], errors: ['ETIMEDOUT (3 of 3)'] } },
+    });
+    // Assess
+    assert.deepEqual(
+      doc.resources.map((r) => [r.target, r.verdict, r.lossFlag, r.lossPct]),
+      [
+        ['10.20.0.1', 'ok', false, 0],
+        ['10.20.0.2', 'loss', true, 30],
+        ['10.20.0.3', 'unreachable', true, 100],
+        ['db.corp.internal', 'unmeasured', true, 100],
+      ],
+    );
+    assert.deepEqual(doc.summary, {
+      resources: 4,
+      flagged: 3,
+      latencyFlag: false,
+      lossFlag: true,
+      worstLatencyMs: 45,
+      worstLossPct: 100,
+    });
+    assert.deepEqual([seed.LOSS_FLAG, seed['HOP_LOSS_(%)'], seed.LATENCY_FLAG], ['1', '100.0', '0']);
+    // Only the lossy path has hops worth a section; 100 % loss and unmeasured get none.
+    const resourceFile = readFileSync(join(logDir, `MTR-RESOURCE-${MTR_ID}.txt`), 'utf8');
+    assert.match(resourceFile, /^RESOURCE MTR: \d{14} \(Hop, Avg, Loss%\)\n/);
+    assert.match(resourceFile, /10\.20\.0\.2 +45\.0 +30\.0%\n$/);
+    assert.doesNotMatch(resourceFile, /10\.20\.0\.3|db\.corp/);
+  });
+
+  it('a round without a gateway still flags an unmeasured resource and writes no MTR file', async () => {
+    const { doc, logDir, seed } = await round('db.corp.internal', {
+      dns: {
+        'db.corp.internal': new MonitorError('E_RESOLVE', 'could not resolve "db.corp.internal": EAI_AGAIN'),
+      },
+      mtr: {},
+      gatewayIp: null,
+    });
+    assert.deepEqual(
+      [seed.LOSS_FLAG, seed.GATEWAY_IP, seed['MTR-ID_(YYYYMMDDHHMMSS)']],
+      ['1', 'N/A', MTR_ID],
+    );
+    assert.deepEqual(readdirSync(logDir), [REPORT_FILE]);
+    assert.deepEqual(
+      [doc.summary.flagged, doc.summary.worstLatencyMs, doc.summary.worstLossPct],
+      [1, null, 100],
+    );
+  });
+});
