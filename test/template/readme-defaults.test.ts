@@ -48,7 +48,11 @@ describe('README defaults', () => {
       assert.equal(n.length, d.length, `row ${names}: ${n.length} names, ${d.length} defaults`);
       n.forEach((name, i) => {
         assert.ok(name in STACK_PARAM_DEFAULTS, `README lists ${name}, which is not a stack parameter`);
-        assert.equal(d[i], STACK_PARAM_DEFAULTS[name as keyof typeof STACK_PARAM_DEFAULTS], `default of ${name}`);
+        assert.equal(
+          d[i],
+          STACK_PARAM_DEFAULTS[name as keyof typeof STACK_PARAM_DEFAULTS],
+          `default of ${name}`,
+        );
         seen.add(name);
       });
     }

@@ -238,9 +238,8 @@ describe('dispatchRound', () => {
     assert.equal(lines.length, 1);
     assert.equal(lines[0]?.[FLEET_METRICS.hostsEnrolled], 0);
     assert.equal(lines[0]?.Stage, 'test');
-    const names = (
-      lines[0]?._aws as { CloudWatchMetrics: { Metrics: { Name: string }[] }[] }
-    ).CloudWatchMetrics[0]?.Metrics.map((m) => m.Name);
+    const aws = lines[0]?._aws as { CloudWatchMetrics: { Metrics: { Name: string }[] }[] } | undefined;
+    const names = aws?.CloudWatchMetrics[0]?.Metrics.map((m) => m.Name);
     assert.ok(names?.includes(FLEET_METRICS.hostsEnrolled));
   });
 
