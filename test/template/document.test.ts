@@ -3,13 +3,14 @@
  * how the agent travels inside the document.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { InvalidInputError } from '../../common/errors.ts';
+import { RESOURCES_MAX_CHARS } from '../../common/ssm-parameters.ts';
 import {
   AGENT_BUNDLE_ENV,
   buildDocument,
@@ -17,6 +18,7 @@ import {
   encodeAgent,
   resolveAgentPath,
   scriptLines,
+  worstCaseSize,
 } from '../../ssm/document.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'ccm-document-'));
@@ -60,6 +62,22 @@ describe('SSM document generator', () => {
         buildDocument({ agentPath: agent, executionTimeoutSeconds: 60, defaults: { Count: '25; reboot' } }),
       /default of document parameter Count "25; reboot" is not allowed/,
     );
+  });
+
+  it('refuses to build a document that would leave no room for the longest resource list at SendCommand', () => {
+    // Prepare: an agent that compresses badly, about 54 KB once gzip + base64 encoded.
+    const big = join(scratch, 'big-agent.js');
+    writeFileSync(big, `// ${randomBytes(40_000).toString('base64')}\n`);
+    // Act + Assess
+    assert.throws(
+      () => buildDocument({ agentPath: big, executionTimeoutSeconds: 60 }),
+      new RegExp(
+        `SSM document "\\d+ bytes with the longest allowed parameters.*" is not allowed: at most 65536 bytes including run-time parameters \\(Resources up to ${RESOURCES_MAX_CHARS} characters\\)`,
+      ),
+    );
+    const small = buildDocument({ agentPath: agent, executionTimeoutSeconds: 60 });
+    assert.ok(worstCaseSize(small) <= 65_536);
+    assert.equal(small.parameters.Resources.allowedPattern.endsWith(`{1,${RESOURCES_MAX_CHARS}}$`), true);
   });
 
   it('rejects an execution timeout SSM would not accept', () => {

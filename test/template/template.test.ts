@@ -321,6 +321,7 @@ describe('packaged CloudFormation template', () => {
       'DEFAULT_HOPS',
       'DEFAULT_LOSS_RULE',
       'DEFAULT_TCP_PORT',
+      'RESOURCES_PARAMETER_PATH',
       'LOG_DIR',
       'ALLOW_INSTALL',
       'COMMAND_TIMEOUT_SECONDS',
