@@ -89,3 +89,11 @@ export const STACK_PARAM_DEFAULTS = {
 } as const;
 
 export type StackParamName = keyof typeof STACK_PARAM_DEFAULTS;
+
+/**
+ * Longest `resources` stage param. It becomes the DEFAULT_RESOURCES variable,
+ * and Lambda allows 4 KB for all of a function's environment variables (keys
+ * and values; Lambda quotas); the others take under 1 KB. Longer lists belong
+ * in Parameter Store (`resourcesParameter`), checked at package time.
+ */
+export const STAGE_RESOURCES_MAX_CHARS = 3_000;

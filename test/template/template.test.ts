@@ -478,12 +478,24 @@ describe('packaged CloudFormation template', () => {
     }
   });
 
-  it('fails packaging with a message naming the param for adoptLogGroup or a list parameter outside the path', async () => {
+  it('fails packaging with a message naming the param: adoptLogGroup, a list parameter outside the path, a stage list past 4 KB of environment', async () => {
     const runs = await Promise.all([
       runPackage(`badadopt-${runId}`, ['adoptLogGroup=yes'], agentEnv),
       runPackage(`badlist-${runId}`, ['resourcesParameter=/elsewhere/list'], agentEnv),
+      runPackage(
+        `longenv-${runId}`,
+        [
+          `resources=${Array.from({ length: 60 }, (_, i) => `host-${i}.${'x'.repeat(50)}.corp.internal`).join(',')}`,
+        ],
+        agentEnv,
+      ),
     ]);
-    const [adopt, list] = runs.map((r) => ({ code: r.code, output: r.stdout + r.stderr }));
+    const [adopt, list, long] = runs.map((r) => ({ code: r.code, output: r.stdout + r.stderr }));
+    assert.notEqual(long?.code, 0);
+    assert.match(
+      long?.output ?? '',
+      /param resources ".*" is not allowed: at most 3000 characters: Lambda allows 4 KB/,
+    );
     assert.notEqual(adopt?.code, 0);
     assert.match(adopt?.output ?? '', /param adoptLogGroup "yes" is not allowed: true or false/);
     assert.notEqual(list?.code, 0);
