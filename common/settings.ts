@@ -207,8 +207,10 @@ export function parseBoundedNumber(
   kind: NumberKind,
   range: { min: number; max: number },
 ): number {
-  const what = kind === 'integer' ? 'an integer' : `a number (at most ${NUMBER_FRACTION_DIGITS} decimals)`;
-  const allowed = `${what} from ${range.min} to ${range.max}`;
+  const allowed =
+    kind === 'integer'
+      ? `an integer from ${range.min} to ${range.max}`
+      : `a number from ${range.min} to ${range.max} with at most ${NUMBER_FRACTION_DIGITS} decimals`;
   let n: number;
   if (typeof value === 'number') {
     if (!Number.isFinite(value) || value < 0 || Number(value.toFixed(NUMBER_FRACTION_DIGITS)) !== value) {
