@@ -37,11 +37,14 @@ export interface InvocationOutputs {
 export class InstancesRefusedError extends MonitorError {
   /** The service's error name, e.g. InvalidInstanceId. */
   readonly errorName: string;
+  /** The service's message as given (may be empty). */
+  readonly detail: string;
   /** Instance ids the message names (SSM does not always name them). */
   readonly named: string[];
   constructor(errorName: string, message: string, named: string[], options?: { cause?: unknown }) {
-    super('E_INSTANCE_REFUSED', `${errorName}: ${message}`);
+    super('E_INSTANCE_REFUSED', `${errorName}: ${message === '' ? '(no message)' : message}`);
     this.errorName = errorName;
+    this.detail = message;
     this.named = named;
     if (options?.cause !== undefined) this.cause = options.cause;
   }

@@ -69,7 +69,11 @@ export async function sendIsolating(
   const refuse = (instanceId: string, error: InstancesRefusedError, seen?: IneligibleInstance): void => {
     result.refused.push({
       instanceId,
-      reason: seen?.reason ?? error.message,
+      reason:
+        seen?.reason ??
+        (error.detail !== ''
+          ? error.detail
+          : `${error.errorName} with no detail; isolated by sending parts of the batch, which SSM took without this instance`),
       pingStatus: seen?.pingStatus ?? null,
       lastPingAt: seen?.lastPingAt ?? null,
       error,
@@ -87,7 +91,7 @@ export async function sendIsolating(
         instanceIds: group,
         error: new InstancesRefusedError(
           parent.errorName,
-          `${parent.message} (the refused instances could not be isolated within ${maxSendCalls} SendCommand calls; these instances were not sent this round)`,
+          `${parent.detail === '' ? 'SSM refused instances of this batch' : parent.detail} (the refused instances could not be isolated within ${maxSendCalls} SendCommand calls; these instances were not sent this round)`,
           parent.named,
           { cause: parent },
         ),

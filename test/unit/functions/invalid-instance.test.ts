@@ -243,7 +243,10 @@ describe('dispatch when SSM refuses instances of a batch (InvalidInstanceId)', (
     );
     const { queued } = assertEveryHostOnce(world.ids, logs);
     assert.deepEqual(queued.sort(), world.ids.filter((id) => !world.bad.has(id)).sort());
-    for (const id of world.bad) assert.equal(logs.records(id)[0]?.status, 'SendCommandRefused');
+    for (const id of world.bad) {
+      assert.equal(logs.records(id)[0]?.status, 'SendCommandRefused');
+      assert.match(String(logs.records(id)[0]?.reason), /isolated by sending parts of the batch/);
+    }
   });
 
   it('records a batch where every instance is refused as 50 blind hosts after one recheck, queuing nothing', async () => {
