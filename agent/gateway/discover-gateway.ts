@@ -1,25 +1,61 @@
 /**
  * Finds the public address of the CloudConnexa (or OpenVPN) server the host's
  * tunnel is connected to, so the agent can run mtr towards it outside the
- * tunnel. Sources, first hit wins:
+ * tunnel.
+ *
+ * Sources, in this order (what the user names wins over what is guessed):
  *   1. --gateway-ip;
- *   2. OpenVPN 3 (`openvpn3 sessions-list`, then the session journal through
+ *   2. the OpenVPN 2 management interface (--openvpn-management: `state all`,
+ *      and `log 500` to see whether the connection runs through a proxy);
+ *   3. the OpenVPN 2 client log (--openvpn-log, read backwards in bounded
+ *      chunks, and its newest rotated copy when the log names no connection);
+ *   4. OpenVPN 3 (`openvpn3 sessions-list`, then the session journal through
  *      `openvpn3-admin journal --path`, the only openvpn3 command that reads
  *      past events: `openvpn3 log` follows new events only and never exits);
- *   3. the OpenVPN 2 management interface (`state`);
- *   4. the OpenVPN 2 client log (last 256 KiB).
- * A failing source is recorded in `errors` with its evidence and the next one
- * is tried; a missing gateway is a warning, never an exception.
+ *   5. an OpenVPN 2 client log whose process has exited since (last known).
+ * Sources 2-4 run at the same time; the whole discovery ends within
+ * `timeoutMs`. A tunnel that is reconnecting gives its last known server with
+ * a warning: the path to it is the evidence support needs exactly then.
+ *
+ * Through a proxy the address OpenVPN's socket talks to is the proxy's (the
+ * OpenVPN 2 link remote and management `state`, the OpenVPN 3 `Connected to`
+ * with transport `tcpv4-via-http`); the server is the one the client asked the
+ * proxy for (CONNECT line, journal). When that is a host name, which the proxy
+ * resolved on its side, it is resolved here with the system resolver, as
+ * resources are (getaddrinfo, within the discovery deadline), and a warning
+ * says so. A SOCKS proxy over TCP hides the server from OpenVPN 2's log: then
+ * no address and a warning. A missing gateway is a warning, never an exception;
+ * a failing source is recorded in `errors` with its evidence.
  */
-import { promises as fs } from 'node:fs';
 import { isIP } from 'node:net';
-import { errnoOrMessage } from '../../common/errno.ts';
 import { type ErrorInfo, excerpt, MonitorError, ProcessError, toErrorInfo } from '../../common/errors.ts';
 import type { GatewaySource } from '../../common/result-schema.ts';
+import { KILL_GRACE_MS, RESOLVE_TIMEOUT_MS } from '../../common/round-budget.ts';
+import { type ResolvedAddress, resolveAddress } from '../probes/resolve-address.ts';
 import type { ProcessResult, RunProcess } from '../process/types.ts';
-import { queryManagementState } from './management-client.ts';
-import { parseClientLogGatewayIp, parseManagementState } from './parse-openvpn2.ts';
-import { parseJournalGatewayIp, parseSessionsList, pickCloudConnexaSession } from './parse-openvpn3.ts';
+import { formatHostPort, type HostPort, parseHostPort } from './host-port.ts';
+import { type ManagementAnswer, queryManagement } from './management-client.ts';
+import {
+  type ManagementState,
+  type Openvpn2Connection,
+  type Openvpn2Route,
+  parseClientLog,
+  parseManagementStateHistory,
+} from './parse-openvpn2.ts';
+import {
+  isConnectedSession,
+  type JournalConnection,
+  type Openvpn3Session,
+  parseJournalConnection,
+  parseSessionsList,
+  pickCloudConnexaSession,
+} from './parse-openvpn3.ts';
+import {
+  type ClientLogLimits,
+  type ClientLogRead,
+  LOG_READ_MAX_BYTES,
+  readClientLog,
+} from './read-client-log.ts';
 
 export interface GatewayDiscoveryOptions {
   /** --gateway-ip: used as is when it is an IP literal. */
@@ -28,7 +64,7 @@ export interface GatewayDiscoveryOptions {
   openvpnManagement: string | null;
   /** --openvpn-log: an OpenVPN 2 client log file. */
   openvpnLog: string | null;
-  /** Per step (each command, the management exchange). */
+  /** The whole discovery, every step included, ends within this many milliseconds. */
   timeoutMs: number;
   openvpn3Binary?: string;
   openvpn3AdminBinary?: string;
@@ -43,138 +79,515 @@ export interface GatewayDiscovery {
 
 export interface GatewayDiscoveryDeps {
   run: RunProcess;
-  queryManagement?: typeof queryManagementState;
-  readFileTail?: (path: string, maxBytes: number) => Promise<string>;
+  queryManagement?: typeof queryManagement;
+  readClientLog?: typeof readClientLog;
+  resolve?: (host: string, timeoutMs: number) => Promise<ResolvedAddress>;
+  /** Monotonic milliseconds. */
+  now?: () => number;
 }
 
-export const LOG_TAIL_BYTES = 256 * 1024;
+/** Management commands: the state history (last connection while reconnecting) and recent log lines (proxy). */
+export const MANAGEMENT_COMMANDS = ['state all', 'log 500'] as const;
 /** A journal of a long-lived session can be long; the runner keeps the head, and the answer is at the end. */
 const JOURNAL_MAX_BYTES = 16 * 1024 * 1024;
+/** Each step's own timeout ends this much before the deadline, so its own (more precise) error is reported. */
+const STEP_MARGIN_MS = 100;
+/** A process step needs at least this much time, beside the runner's kill grace, to be worth starting. */
+const MIN_PROCESS_MS = 200;
 
-interface SourceOutcome {
-  ip: string | null;
-  /** What was tried, for the "no gateway found" warning. */
+/** What one source says, before the sources are weighed against each other. */
+interface Candidate {
+  source: GatewaySource;
+  /** The server's address, or its host name still to be resolved (`context` explains where it came from). */
+  found: { ip: string } | { host: HostPort; context: string } | null;
+  /** An OpenVPN 2 log whose process has exited: ranks after OpenVPN 3. */
+  stale: boolean;
+  warnings: string[];
+  errors: ErrorInfo[];
+  /** Why this source gave no address, for the "no gateway found" warning. */
   tried: string;
+}
+
+interface Clock {
+  now: () => number;
+  deadline: number;
+}
+
+function remainingMs(clock: Clock): number {
+  return Math.max(0, clock.deadline - clock.now());
+}
+
+function monotonicMs(): number {
+  const [seconds, nanoseconds] = process.hrtime();
+  return seconds * 1000 + nanoseconds / 1e6;
 }
 
 export async function discoverGateway(
   options: GatewayDiscoveryOptions,
   deps: GatewayDiscoveryDeps,
 ): Promise<GatewayDiscovery> {
-  const warnings: string[] = [];
+  const now = deps.now ?? monotonicMs;
+  const clock: Clock = { now, deadline: now() + options.timeoutMs };
   const errors: ErrorInfo[] = [];
-  const tried: string[] = [];
-  const found = (ip: string, source: GatewaySource): GatewayDiscovery => ({
-    ip: normalizeIp(ip),
-    source,
-    warnings,
-    errors,
-  });
 
   const given = options.gatewayIp?.trim() ?? '';
   if (given !== '') {
-    if (isIP(given) !== 0) return found(given, 'option');
+    if (isIP(given) !== 0) return { ip: normalizeIp(given), source: 'option', warnings: [], errors: [] };
     errors.push({
       code: 'E_INVALID_INPUT',
       message: `--gateway-ip ${JSON.stringify(given)} is not allowed: an IPv4 or IPv6 address; looking for the gateway instead`,
     });
   }
 
-  const openvpn3 = await fromOpenvpn3(options, deps.run, warnings, errors);
-  if (openvpn3.ip !== null) return found(openvpn3.ip, 'openvpn3');
-  tried.push(openvpn3.tried);
+  const management = options.openvpnManagement;
+  const logPath = options.openvpnLog;
+  const [managementAnswers, logRead, openvpn3] = await Promise.all([
+    management === null
+      ? null
+      : settleBy(askManagement(management, clock, deps.queryManagement ?? queryManagement), clock),
+    logPath === null ? null : settleBy(readLog(logPath, clock, deps.readClientLog ?? readClientLog), clock),
+    settleBy(fromOpenvpn3(options, deps.run, clock), clock).then(
+      (outcome): Candidate =>
+        outcome.ok ? outcome.value : failed('openvpn3', outcome.error, 'openvpn3 failed (see errors)'),
+    ),
+  ]);
 
-  if (options.openvpnManagement === null && options.openvpnLog === null) {
-    tried.push('no --openvpn-management or --openvpn-log given');
+  const fileConnection = logRead?.ok === true ? logRead.value.connection : null;
+  const candidates: Candidate[] = [];
+  if (management !== null && managementAnswers !== null) {
+    candidates.push(managementCandidate(management, managementAnswers, logPath, fileConnection));
+  }
+  const log = logPath === null || logRead === null ? null : logCandidate(logPath, logRead);
+  if (log !== null && !log.stale) candidates.push(log);
+  candidates.push(openvpn3);
+  if (log?.stale) candidates.push(log);
+  if (management === null && logPath === null) {
+    candidates.push(nothing('openvpn2-log', 'no --openvpn-management or --openvpn-log given'));
   }
 
-  if (options.openvpnManagement !== null) {
-    const query = deps.queryManagement ?? queryManagementState;
-    const management = await fromManagement(
-      options.openvpnManagement,
-      options.timeoutMs,
-      query,
-      warnings,
-      errors,
-    );
-    if (management.ip !== null) return found(management.ip, 'openvpn2-management');
-    tried.push(management.tried);
+  const warnings: string[] = [];
+  const tried: string[] = [];
+  // The first candidate with an address wins; those before it leave their errors and, if it
+  // comes to that, their reasons; its own warnings say how its address was found.
+  for (const candidate of candidates) {
+    errors.push(...candidate.errors);
+    const resolved: string[] = [];
+    const ip = await addressOf(candidate, clock, deps.resolve ?? resolveAddress, resolved, errors);
+    if (ip !== null) {
+      warnings.push(...candidate.warnings, ...resolved);
+      return { ip: normalizeIp(ip), source: candidate.source, warnings, errors };
+    }
+    tried.push(candidate.tried);
   }
-
-  if (options.openvpnLog !== null) {
-    const read = deps.readFileTail ?? readFileTail;
-    const log = await fromClientLog(options.openvpnLog, read, errors);
-    if (log.ip !== null) return found(log.ip, 'openvpn2-log');
-    tried.push(log.tried);
-  }
-
   warnings.push(`no gateway found: ${tried.join('; ')}; pass --gateway-ip`);
   return { ip: null, source: null, warnings, errors };
+}
+
+/** The candidate's IP, resolving a server host name with what is left of the deadline; null with a warning if none. */
+async function addressOf(
+  candidate: Candidate,
+  clock: Clock,
+  resolve: (host: string, timeoutMs: number) => Promise<ResolvedAddress>,
+  warnings: string[],
+  errors: ErrorInfo[],
+): Promise<string | null> {
+  const found = candidate.found;
+  if (found === null) return null;
+  if ('ip' in found) return found.ip;
+  const name = formatHostPort(found.host);
+  const timeoutMs = Math.min(RESOLVE_TIMEOUT_MS, remainingMs(clock));
+  if (timeoutMs <= 0) {
+    candidate.tried = `${found.context}; no time was left to resolve ${found.host.host}`;
+    return null;
+  }
+  try {
+    const resolved = await resolve(found.host.host, timeoutMs);
+    warnings.push(
+      `${found.context}: ${found.host.host} resolves on this host to ${resolved.address}, which is traced ` +
+        '(the server may have several addresses and the proxy may have picked another: pass --gateway-ip to choose)',
+    );
+    return resolved.address;
+  } catch (error) {
+    errors.push(toErrorInfo(error));
+    candidate.tried = `${found.context}; ${name} does not resolve on this host (see errors): pass --gateway-ip with its address`;
+    return null;
+  }
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: ErrorInfo };
+
+/** Settles by the deadline whatever `work` does; a rejection or the deadline becomes an error. */
+function settleBy<T>(work: Promise<T>, clock: Clock): Promise<Settled<T>> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<Settled<T>>((resolve) => {
+    timer = setTimeout(
+      () =>
+        resolve({
+          ok: false,
+          error: {
+            code: 'E_GATEWAY',
+            message: 'gateway discovery deadline reached before this source answered',
+          },
+        }),
+      remainingMs(clock),
+    );
+  });
+  const settled = work.then(
+    (value): Settled<T> => ({ ok: true, value }),
+    (error: unknown): Settled<T> => ({ ok: false, error: toErrorInfo(error) }),
+  );
+  return Promise.race([settled, late]).then((outcome) => {
+    if (timer !== undefined) clearTimeout(timer);
+    return outcome;
+  });
+}
+
+function nothing(source: GatewaySource, tried: string): Candidate {
+  return { source, found: null, stale: false, warnings: [], errors: [], tried };
+}
+
+function failed(source: GatewaySource, error: ErrorInfo, tried: string): Candidate {
+  return { source, found: null, stale: false, warnings: [], errors: [error], tried };
+}
+
+// ---------------------------------------------------------------- routes
+
+/**
+ * The candidate for a connection whose socket talks to `remoteIp`, given how
+ * the log says it reaches the server. `label` names the source in messages.
+ */
+function fromRoute(
+  source: GatewaySource,
+  label: string,
+  remoteIp: string,
+  remotePort: number | null,
+  route: Openvpn2Route,
+  warnings: string[],
+  hint: string,
+): Candidate {
+  const candidate: Candidate = { source, found: null, stale: false, warnings, errors: [], tried: '' };
+  const proxy = formatHostPort({ host: remoteIp, port: remotePort });
+  switch (route.kind) {
+    case 'direct':
+      candidate.found = { ip: remoteIp };
+      return candidate;
+    case 'socks-udp':
+      warnings.push(
+        `${label}: the tunnel's UDP packets go through SOCKS relay ${route.relay}; ${remoteIp} (the server) is traced directly from this host`,
+      );
+      candidate.found = { ip: remoteIp };
+      return candidate;
+    case 'socks-tcp':
+      if (route.server === null) {
+        candidate.tried =
+          `${label}: the tunnel's TCP connection goes through SOCKS proxy ${route.proxy === null || route.proxy === proxy ? proxy : `${route.proxy} (${proxy})`}, ` +
+          'and OpenVPN logs the server it asks a SOCKS proxy for only in its option dump at verb 4 and above ' +
+          '(absent here, or with several connection profiles that could apply)';
+        return candidate;
+      }
+      return behindProxy(
+        candidate,
+        `${label}: the tunnel runs through SOCKS proxy ${proxy} to`,
+        route.server,
+        hint,
+      );
+    case 'http-proxy':
+      if (route.server === null) {
+        candidate.tried = `${label}: the tunnel goes through HTTP proxy ${proxy}, and its request CONNECT ${JSON.stringify(excerpt(route.connectTarget, 100))} names no usable server`;
+        return candidate;
+      }
+      return behindProxy(
+        candidate,
+        `${label}: the tunnel runs through HTTP proxy ${proxy} to`,
+        route.server,
+        hint,
+      );
+  }
+}
+
+/** The server behind a proxy: its IP literal (with a note), or its name to resolve. */
+function behindProxy(candidate: Candidate, through: string, server: HostPort, hint: string): Candidate {
+  const toServer = `${through} ${formatHostPort(server)}`;
+  if (isIP(server.host) !== 0) {
+    candidate.warnings.push(`${toServer}; ${server.host} is traced directly from this host${hint}`);
+    candidate.found = { ip: server.host };
+  } else {
+    candidate.found = { host: server, context: `${toServer}, a name the proxy resolves on its side${hint}` };
+  }
+  return candidate;
+}
+
+// ---------------------------------------------------------------- OpenVPN 2 management
+
+async function askManagement(
+  endpoint: string,
+  clock: Clock,
+  query: typeof queryManagement,
+): Promise<ManagementAnswer[]> {
+  return query(endpoint, MANAGEMENT_COMMANDS, Math.max(1, remainingMs(clock) - STEP_MARGIN_MS));
+}
+
+function managementCandidate(
+  endpoint: string,
+  outcome: Settled<ManagementAnswer[]>,
+  logPath: string | null,
+  fileConnection: Openvpn2Connection | null,
+): Candidate {
+  const source = 'openvpn2-management';
+  const where = `OpenVPN management interface ${endpoint}`;
+  if (!outcome.ok)
+    return failed(source, outcome.error, `--openvpn-management ${endpoint} failed (see errors)`);
+  const [stateAnswer, logAnswer] = outcome.value;
+  const stateText = stateAnswer?.text ?? '';
+  const history = parseManagementStateHistory(stateText);
+  if (history === null) {
+    const error = new MonitorError(
+      'E_GATEWAY',
+      `${where} answered \`${stateAnswer?.command ?? 'state'}\` without a state line: ${excerpt(stateText, 300)}`,
+    ).toInfo();
+    return failed(source, error, `--openvpn-management ${endpoint} gave no state`);
+  }
+  const { current, lastConnected } = history;
+  if (lastConnected === null || lastConnected.remoteIp === null) {
+    return nothing(
+      source,
+      `--openvpn-management ${endpoint} shows state ${current.state} and no connected server in its state history`,
+    );
+  }
+  const warnings: string[] = [];
+  if (current !== lastConnected) {
+    warnings.push(
+      `${where} reports state ${current.state}${since(current)}, not CONNECTED; ` +
+        `using the server of its last connection${since(lastConnected)}, ${lastConnected.remoteIp}`,
+    );
+  }
+
+  // The socket's peer is the proxy when there is one: the log lines of the connection tell.
+  const cached = logAnswer?.text === null || logAnswer === undefined ? null : parseClientLog(logAnswer.text);
+  let route: Openvpn2Route = { kind: 'direct' };
+  let hint = '';
+  if (sameConnection(lastConnected, fileConnection) && fileConnection !== null) {
+    route = fileConnection.route;
+  } else if (sameConnection(lastConnected, cached) && cached !== null) {
+    route = cached.route;
+    if (route.kind !== 'direct' && logPath === null) {
+      hint =
+        ' (seen in the management log cache, which keeps only recent lines: pass --openvpn-log too so this stays known)';
+    }
+  }
+  if (fileConnection !== null && logPath !== null && !sameConnection(lastConnected, fileConnection)) {
+    warnings.push(
+      `--openvpn-log ${logPath} names ${formatHostPort({ host: fileConnection.remoteIp, port: fileConnection.remotePort })} ` +
+        `as its newest connection, ${where} names ${formatHostPort({ host: lastConnected.remoteIp, port: lastConnected.remotePort })}: ` +
+        'do both options name the same OpenVPN client?',
+    );
+  }
+  return withTried(
+    fromRoute(source, where, lastConnected.remoteIp, lastConnected.remotePort, route, warnings, hint),
+    `--openvpn-management ${endpoint}`,
+  );
+}
+
+function since(state: ManagementState): string {
+  return Number.isFinite(state.timestamp) && state.timestamp > 0
+    ? ` since ${new Date(state.timestamp * 1000).toISOString()}`
+    : '';
+}
+
+function sameConnection(state: ManagementState, connection: Openvpn2Connection | null): boolean {
+  if (connection === null || state.remoteIp === null) return false;
+  if (normalizeIp(state.remoteIp) !== normalizeIp(connection.remoteIp)) return false;
+  return (
+    state.remotePort === null || connection.remotePort === null || state.remotePort === connection.remotePort
+  );
+}
+
+function withTried(candidate: Candidate, fallback: string): Candidate {
+  if (candidate.tried === '') candidate.tried = fallback;
+  return candidate;
+}
+
+// ---------------------------------------------------------------- OpenVPN 2 client log
+
+async function readLog(path: string, clock: Clock, read: typeof readClientLog): Promise<ClientLogRead> {
+  const limits: ClientLogLimits = {
+    maxBytes: LOG_READ_MAX_BYTES,
+    deadline: clock.deadline - STEP_MARGIN_MS,
+    now: clock.now,
+  };
+  return read(path, limits);
+}
+
+function logCandidate(path: string, outcome: Settled<ClientLogRead>): Candidate {
+  const source = 'openvpn2-log';
+  const label = `--openvpn-log ${path}`;
+  if (!outcome.ok) return failed(source, outcome.error, `${label} unreadable (see errors)`);
+  const read = outcome.value;
+  const connection = read.connection;
+  if (connection === null) {
+    const files = read.files.map((file) => file.path).join(' and ');
+    const scope =
+      read.incomplete === null ? `(read: ${files})` : `in what was read (${read.incomplete}; read: ${files})`;
+    const notes = read.notes.length === 0 ? '' : `; ${read.notes.join('; ')}`;
+    return nothing(
+      source,
+      `${label} has no "link remote:" or "Peer Connection Initiated" line ${scope}${notes}: pass --openvpn-management or --gateway-ip`,
+    );
+  }
+  const warnings: string[] = [];
+  const server = connection.remoteIp;
+  const ended = connection.endedBy === null ? '' : ` (${JSON.stringify(excerpt(connection.endedBy, 160))})`;
+  if (connection.status === 'connecting') {
+    warnings.push(
+      `${label}: the newest connection, to ${server}, has not completed ("Initialization Sequence Completed" not logged after it)`,
+    );
+  } else if (connection.status === 'reconnecting') {
+    warnings.push(
+      `${label}: the connection to ${server} ended${ended} and no newer one is logged; using it as the last known`,
+    );
+  } else if (connection.status === 'exited') {
+    warnings.push(
+      `${label}: the OpenVPN process exited after its last connection${ended}; using that connection as the last known`,
+    );
+  }
+  const candidate = withTried(
+    fromRoute(source, label, connection.remoteIp, connection.remotePort, connection.route, warnings, ''),
+    label,
+  );
+  candidate.stale = connection.status === 'exited';
+  return candidate;
+}
+
+// ---------------------------------------------------------------- OpenVPN 3
+
+/** The timeout for a process step, or null when too little time is left to start one. */
+function processTimeout(clock: Clock): number | null {
+  const timeoutMs = remainingMs(clock) - KILL_GRACE_MS - STEP_MARGIN_MS;
+  return timeoutMs >= MIN_PROCESS_MS ? timeoutMs : null;
 }
 
 async function fromOpenvpn3(
   options: GatewayDiscoveryOptions,
   run: RunProcess,
-  warnings: string[],
-  errors: ErrorInfo[],
-): Promise<SourceOutcome> {
+  clock: Clock,
+): Promise<Candidate> {
+  const source = 'openvpn3';
   const binary = options.openvpn3Binary ?? 'openvpn3';
-  const list = await run(binary, ['sessions-list'], { timeoutMs: options.timeoutMs });
-  if (list.spawnError === 'ENOENT') return { ip: null, tried: `${binary} not installed` };
-  const listFailure = processFailure(list, 'openvpn3 sessions-list', options.timeoutMs);
+  const listTimeout = processTimeout(clock);
+  if (listTimeout === null)
+    return nothing(source, `${binary} sessions-list not run: discovery deadline reached`);
+  const list = await run(binary, ['sessions-list'], { timeoutMs: listTimeout });
+  if (list.spawnError === 'ENOENT') return nothing(source, `${binary} not installed`);
+  const listFailure = processFailure(list, 'openvpn3 sessions-list', listTimeout);
   if (listFailure !== null) {
-    errors.push(listFailure.toInfo());
-    return { ip: null, tried: `${binary} sessions-list failed (see errors)` };
+    return failed(source, listFailure.toInfo(), `${binary} sessions-list failed (see errors)`);
   }
 
   const pick = pickCloudConnexaSession(parseSessionsList(list.stdout));
   const session = pick.session;
   // Without a session the reason only matters if no other source finds the gateway.
-  if (session === null) return { ip: null, tried: `openvpn3: ${pick.warning}` };
-  if (pick.warning !== null) warnings.push(pick.warning);
+  if (session === null) return nothing(source, `openvpn3: ${pick.warning}`);
+  const warnings = pick.warning === null ? [] : [pick.warning];
+  const candidate: Candidate = { source, found: null, stale: false, warnings, errors: [], tried: '' };
+  const label = `openvpn3 session ${JSON.stringify(excerpt(session.configName ?? session.path, 80))}`;
+  const to = session.connectedTo;
 
-  if (session.connectedTo !== null) return { ip: session.connectedTo.ip, tried: 'openvpn3' };
+  if (to !== null && !to.viaHttpProxy) {
+    candidate.found = { ip: to.ip };
+    return candidate;
+  }
   if (session.sessionName !== null && isIP(session.sessionName) !== 0) {
-    return { ip: session.sessionName, tried: 'openvpn3' };
+    candidate.found = { ip: session.sessionName };
+    return candidate;
   }
 
+  // The journal names the server (v23; a session not connected now; or through an HTTP proxy).
+  const journal = await readJournal(session, options, run, clock, candidate);
+  const known = !isConnectedSession(session) ? '; its journal gives the last known server' : '';
+  if (journal !== null && !journal.viaHttpProxy) {
+    if (known !== '') warnings.push(`${label}${known}, ${journal.ip}`);
+    candidate.found = { ip: journal.ip };
+    return candidate;
+  }
+  const proxyIp = journal?.ip ?? (to?.viaHttpProxy ? to.ip : null);
+  if (proxyIp !== null) {
+    const server = journal?.server ?? hostPortOf(session.sessionName);
+    const through = `${label} connects through HTTP proxy ${proxyIp}`;
+    if (server === null) {
+      candidate.tried = `${through}, and only the session journal names the server: ${candidate.tried || 'it has no such line'}`;
+      return candidate;
+    }
+    return behindProxy(candidate, `${through} to`, server, '');
+  }
+  // No address anywhere, but the v23 session name is the server's host name.
+  const named = hostPortOf(session.sessionName);
+  if (named !== null) {
+    candidate.found = {
+      host: named,
+      context: `${label} names its server ${excerpt(session.sessionName ?? '', 100)} but no address (${candidate.tried})`,
+    };
+    return candidate;
+  }
+  return candidate;
+}
+
+/** A v23 session name is the server's host name as the profile gives it; anything else is not used. */
+function hostPortOf(name: string | null): HostPort | null {
+  return name === null ? null : parseHostPort(name);
+}
+
+/** The session journal's newest connection; on failure null, with `candidate.tried` (and errors) saying why. */
+async function readJournal(
+  session: Openvpn3Session,
+  options: GatewayDiscoveryOptions,
+  run: RunProcess,
+  clock: Clock,
+  candidate: Candidate,
+): Promise<JournalConnection | null> {
   // Session paths are D-Bus object paths; anything else must not reach argv.
   if (!/^\/[A-Za-z0-9_/]+$/.test(session.path)) {
-    errors.push({
+    candidate.errors.push({
       code: 'E_GATEWAY',
-      message: `openvpn3 session path ${JSON.stringify(session.path)} is not a D-Bus object path; journal not read`,
+      message: `openvpn3 session path ${JSON.stringify(excerpt(session.path, 100))} is not a D-Bus object path; journal not read`,
     });
-    return { ip: null, tried: 'openvpn3: session without a usable path' };
+    candidate.tried = 'openvpn3: session without a usable path';
+    return null;
   }
-
   const admin = options.openvpn3AdminBinary ?? 'openvpn3-admin';
+  const server = session.sessionName === null ? '' : ` (server ${excerpt(session.sessionName, 100)})`;
+  const named = `openvpn3 session ${excerpt(session.path, 100)}`;
+  const timeoutMs = processTimeout(clock);
+  if (timeoutMs === null) {
+    candidate.tried = `${named}${server}: ${admin} journal not run, discovery deadline reached`;
+    return null;
+  }
   const journal = await run(admin, ['journal', '--path', session.path], {
-    timeoutMs: options.timeoutMs,
+    timeoutMs,
     maxOutputBytes: JOURNAL_MAX_BYTES,
   });
-  const server = session.sessionName === null ? '' : ` (server ${session.sessionName})`;
   if (journal.spawnError === 'ENOENT') {
-    return {
-      ip: null,
-      tried: `openvpn3 session ${session.path}${server} shows no server address and ${admin} is not installed`,
-    };
+    candidate.tried = `${named}${server} shows no server address and ${admin} is not installed`;
+    return null;
   }
-  const journalFailure = processFailure(journal, 'openvpn3-admin journal', options.timeoutMs);
-  if (journalFailure !== null) {
-    errors.push(journalFailure.toInfo());
-    return {
-      ip: null,
-      tried: `openvpn3 session ${session.path}${server}: ${admin} journal failed (see errors)`,
-    };
+  const failure = processFailure(journal, 'openvpn3-admin journal', timeoutMs);
+  if (failure !== null) {
+    candidate.errors.push(failure.toInfo());
+    candidate.tried = `${named}${server}: ${admin} journal failed (see errors)`;
+    return null;
   }
-  const ip = parseJournalGatewayIp(journal.stdout);
-  if (ip !== null) return { ip, tried: 'openvpn3' };
-  return {
-    ip: null,
-    tried:
-      `openvpn3 session ${session.path}${server} shows no server address and its journal has no "(IP) via" line ` +
-      '(is the openvpn3 log service writing to systemd-journald?)',
-  };
+  // The runner keeps the head of a longer output; the newest lines may be missing.
+  if (Buffer.byteLength(journal.stdout) >= JOURNAL_MAX_BYTES - 4) {
+    candidate.warnings.push(
+      `${named}: its journal is longer than ${JOURNAL_MAX_BYTES / (1024 * 1024)} MiB and only its beginning was read; the address may be out of date`,
+    );
+  }
+  const connection = parseJournalConnection(journal.stdout);
+  if (connection === null) {
+    candidate.tried =
+      `${named}${server} shows no server address and its journal has no "(IP) via" line ` +
+      '(is the openvpn3 log service writing to systemd-journald?)';
+  }
+  return connection;
 }
 
 /** Null when the command ran and exited 0; else an error carrying the evidence. */
@@ -189,7 +602,11 @@ function processFailure(result: ProcessResult, what: string, timeoutMs: number):
     return new ProcessError('E_GATEWAY', `${what} could not be started: ${result.spawnError}`, evidence);
   }
   if (result.timedOut) {
-    return new ProcessError('E_GATEWAY', `${what} did not finish within ${timeoutMs} ms`, evidence);
+    return new ProcessError(
+      'E_GATEWAY',
+      `${what} did not finish within ${Math.round(timeoutMs)} ms`,
+      evidence,
+    );
   }
   if (result.exitCode !== 0) {
     const why =
@@ -202,90 +619,8 @@ function processFailure(result: ProcessResult, what: string, timeoutMs: number):
   return null;
 }
 
-async function fromManagement(
-  endpoint: string,
-  timeoutMs: number,
-  query: typeof queryManagementState,
-  warnings: string[],
-  errors: ErrorInfo[],
-): Promise<SourceOutcome> {
-  let answer: string;
-  try {
-    answer = await query(endpoint, timeoutMs);
-  } catch (error) {
-    errors.push(toErrorInfo(error));
-    return { ip: null, tried: `--openvpn-management ${endpoint} failed (see errors)` };
-  }
-  const state = parseManagementState(answer);
-  if (state === null) {
-    errors.push(
-      new MonitorError(
-        'E_GATEWAY',
-        `OpenVPN management interface ${endpoint} answered \`state\` without a state line: ${excerpt(answer, 300)}`,
-      ).toInfo(),
-    );
-    return { ip: null, tried: `--openvpn-management ${endpoint} gave no state` };
-  }
-  if (state.remoteIp === null) {
-    return {
-      ip: null,
-      tried: `--openvpn-management ${endpoint} shows no remote address (state ${state.state})`,
-    };
-  }
-  if (state.state !== 'CONNECTED') {
-    warnings.push(`OpenVPN management interface ${endpoint} reports state ${state.state}, not CONNECTED`);
-  }
-  return { ip: state.remoteIp, tried: 'openvpn2-management' };
-}
-
-async function fromClientLog(
-  path: string,
-  read: (path: string, maxBytes: number) => Promise<string>,
-  errors: ErrorInfo[],
-): Promise<SourceOutcome> {
-  let text: string;
-  try {
-    text = await read(path, LOG_TAIL_BYTES);
-  } catch (error) {
-    const code = errnoOrMessage(error);
-    errors.push(
-      new MonitorError('E_GATEWAY', `cannot read --openvpn-log ${JSON.stringify(path)}: ${code}`).toInfo(),
-    );
-    return { ip: null, tried: `--openvpn-log ${path} unreadable (see errors)` };
-  }
-  const ip = parseClientLogGatewayIp(text);
-  if (ip !== null) return { ip, tried: 'openvpn2-log' };
-  return {
-    ip: null,
-    tried: `--openvpn-log ${path} has no "link remote:" or "Peer Connection Initiated" line in its last ${LOG_TAIL_BYTES / 1024} KiB`,
-  };
-}
-
 /** mtr needs the IPv4 form of an IPv4-mapped address (dual-stack sockets print those). */
 export function normalizeIp(ip: string): string {
   const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
   return mapped !== null && isIP(mapped[1] ?? '') === 4 ? (mapped[1] ?? ip) : ip;
-}
-
-/** The last `maxBytes` of a file, without the first partial line when the file is longer. */
-export async function readFileTail(path: string, maxBytes: number): Promise<string> {
-  const handle = await fs.open(path, 'r');
-  try {
-    const { size } = await handle.stat();
-    const start = Math.max(0, size - maxBytes);
-    const length = size - start;
-    const buffer = Buffer.alloc(length);
-    let filled = 0;
-    while (filled < length) {
-      const { bytesRead } = await handle.read(buffer, filled, length - filled, start + filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
-    const text = buffer.subarray(0, filled).toString('utf8');
-    if (start === 0) return text;
-    const newline = text.indexOf('\n');
-    return newline === -1 ? '' : text.slice(newline + 1);
-  } finally {
-    await handle.close();
-  }
 }

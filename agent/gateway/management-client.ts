@@ -1,11 +1,13 @@
 /**
  * A one-shot client for the OpenVPN 2 management interface: connect, wait for
- * the greeting, ask `state`, read up to `END`, say `quit`. The interface is a
- * line protocol with CRLF endings; notifications (`>INFO:`, `>HOLD:`, `>LOG:`)
- * may arrive at any time and are ignored here.
+ * the greeting, send read-only commands (`state all`, `log N`) one at a time,
+ * read each answer up to `END`, say `quit`. The interface is a line protocol
+ * with CRLF endings (manage.c); notifications (`>INFO:`, `>HOLD:`, `>LOG:`)
+ * may arrive at any time and are ignored here. Bounded in time and bytes.
  */
 import { createConnection, isIP, type Socket } from 'node:net';
 import { excerpt, InvalidInputError, MonitorError } from '../../common/errors.ts';
+import { isHostName } from './host-port.ts';
 
 export type ManagementEndpoint = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
 
@@ -13,7 +15,6 @@ const FIELD = '--openvpn-management';
 const ALLOWED =
   'host:port (IPv4 address, [IPv6 address]:port or a host name such as localhost, port 1-65535) ' +
   'or a unix socket path (/path/to/socket or unix:/path/to/socket)';
-const MAX_RESPONSE_CHARS = 1024 * 1024;
 
 /** Validates and splits a management endpoint as the user wrote it. */
 export function parseManagementEndpoint(endpoint: string): ManagementEndpoint {
@@ -45,13 +46,18 @@ function validPort(port: number): boolean {
   return Number.isInteger(port) && port >= 1 && port <= 65_535;
 }
 
-function isHostName(host: string): boolean {
-  if (host.length > 253 || /^[\d.]+$/.test(host)) return false;
-  return host
-    .replace(/\.$/, '')
-    .split('.')
-    .every((label) => /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/.test(label));
+export interface ManagementAnswer {
+  command: string;
+  /** The answer's lines up to and including `END`, CRLF-terminated; null when it failed. */
+  text: string | null;
+  /** Why there is no answer (an `ERROR:` line, too long, no answer in time, connection closed). */
+  error: string | null;
 }
+
+/** One answer may not exceed this (`state all` keeps 100 lines, `log N` N lines of at most 10 KiB). */
+export const MAX_ANSWER_CHARS = 1024 * 1024;
+/** Everything received in one session, notifications included: a server that streams forever is cut off. */
+const MAX_RECEIVED_CHARS = 4 * 1024 * 1024;
 
 /**
  * Returns the lines the interface sent in answer to `state`, up to and
@@ -60,44 +66,101 @@ function isHostName(host: string): boolean {
  * timeout; with InvalidInputError for a malformed endpoint.
  */
 export async function queryManagementState(endpoint: string, timeoutMs: number): Promise<string> {
+  const [answer] = await queryManagement(endpoint, ['state'], timeoutMs);
+  return answer?.text ?? '';
+}
+
+/**
+ * Sends `commands` one after the other (each after the previous answer's
+ * `END`) and returns their answers, then says `quit`. The whole exchange ends
+ * within `timeoutMs` and MAX_RECEIVED_CHARS.
+ *
+ * The first command is required: when it fails (and on a refused connection,
+ * a password prompt, no greeting, an early close, a timeout) the promise
+ * rejects with MonitorError('E_GATEWAY'); InvalidInputError for a malformed
+ * endpoint. A later command that fails gets `error` in its answer, and the
+ * answers before it are kept.
+ */
+export async function queryManagement(
+  endpoint: string,
+  commands: readonly string[],
+  timeoutMs: number,
+): Promise<ManagementAnswer[]> {
   const target = parseManagementEndpoint(endpoint);
   const where = `OpenVPN management interface ${endpoint}`;
+  if (commands.length === 0) return [];
 
-  return new Promise<string>((resolve, reject) => {
+  return new Promise<ManagementAnswer[]>((resolve, reject) => {
+    const answers: ManagementAnswer[] = [];
     let buffer = '';
     let response = '';
-    let phase: 'greeting' | 'state' | 'done' = 'greeting';
+    let received = 0;
+    let phase: 'greeting' | 'answer' | 'done' = 'greeting';
+    // handleLine() may finish the exchange; a function keeps TypeScript from narrowing `phase` across it.
+    const done = (): boolean => phase === 'done';
     const socket: Socket =
       target.kind === 'unix'
         ? createConnection({ path: target.path })
         : createConnection({ host: target.host, port: target.port });
+    const pending = (): string => commands[answers.length] ?? '';
 
-    const finish = (error: MonitorError | null, text = ''): void => {
-      if (phase === 'done') return;
+    const settle = (): void => {
       phase = 'done';
       clearTimeout(timer);
-      if (error === null) {
-        // `quit` lets OpenVPN log a clean disconnect instead of a reset.
-        socket.end('quit\r\n');
-        resolve(text);
-      } else {
-        socket.destroy();
-        reject(error);
-      }
+      // Nothing more is read: whatever arrives until the socket closes is dropped.
+      socket.removeAllListeners('data');
+      // `quit` lets OpenVPN log a clean disconnect instead of a reset. The socket
+      // is closed once it is sent, whatever the peer does next: one that keeps
+      // talking must not hold the agent open or fill its memory.
+      socket.end('quit\r\n', () => socket.destroy());
+      resolve(answers);
     };
+    /** A failure: fatal before the first answer, recorded for the pending command after it. */
     const fail = (message: string): void => {
+      if (phase === 'done') return;
       const seen = excerpt(response || buffer, 300);
-      finish(new MonitorError('E_GATEWAY', seen === '' ? message : `${message}; received: ${seen}`));
+      const full = seen === '' ? message : `${message}; received: ${seen}`;
+      socket.removeAllListeners('data');
+      if (answers.length === 0) {
+        phase = 'done';
+        clearTimeout(timer);
+        socket.destroy();
+        reject(new MonitorError('E_GATEWAY', full));
+        return;
+      }
+      const failed = answers.length;
+      for (let index = failed; index < commands.length; index += 1) {
+        answers.push({
+          command: commands[index] ?? '',
+          text: null,
+          error: index === failed ? full : 'not sent',
+        });
+      }
+      phase = 'done';
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answers);
+    };
+    const send = (): void => {
+      response = '';
+      socket.write(`${pending()}\r\n`);
+    };
+    const answered = (text: string | null, error: string | null): void => {
+      answers.push({ command: pending(), text, error });
+      if (answers.length === commands.length) settle();
+      else send();
     };
 
     const timer = setTimeout(() => {
       fail(
-        `${where} did not ${phase === 'greeting' ? 'send its greeting' : 'answer `state`'} within ${timeoutMs} ms`,
+        `${where} did not ${phase === 'greeting' ? 'send its greeting' : `answer \`${pending()}\``} within ${Math.round(timeoutMs)} ms`,
       );
     }, timeoutMs);
 
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
+      if (phase === 'done') return;
+      received += chunk.length;
       buffer += chunk;
       // The prompt has no line ending: it waits on the same line for the password.
       if (buffer.includes('ENTER PASSWORD:')) {
@@ -108,32 +171,40 @@ export async function queryManagementState(endpoint: string, timeoutMs: number):
         return;
       }
       let newline = buffer.indexOf('\n');
-      while (newline !== -1 && phase !== 'done') {
+      while (newline !== -1 && !done()) {
         const line = buffer.slice(0, newline).replace(/\r$/, '');
         buffer = buffer.slice(newline + 1);
         handleLine(line);
         newline = buffer.indexOf('\n');
       }
-      if (buffer.length + response.length > MAX_RESPONSE_CHARS) {
-        fail(`${where} sent more than ${MAX_RESPONSE_CHARS} characters without finishing the answer`);
+      if (done()) return;
+      if (buffer.length + response.length > MAX_ANSWER_CHARS) {
+        fail(
+          `${where} sent more than ${MAX_ANSWER_CHARS} characters without finishing the answer to \`${pending()}\``,
+        );
+      } else if (received > MAX_RECEIVED_CHARS) {
+        fail(`${where} sent more than ${MAX_RECEIVED_CHARS} characters without finishing its answers`);
       }
     });
 
     const handleLine = (line: string): void => {
       if (phase === 'greeting') {
         // Any first line means the interface is talking; `>INFO:` is the usual greeting.
-        phase = 'state';
-        socket.write('state\r\n');
+        phase = 'answer';
+        send();
         return;
       }
       if (line.startsWith('ERROR:')) {
-        fail(`${where} answered \`state\` with ${JSON.stringify(line)}`);
+        const message = `${where} answered \`${pending()}\` with ${JSON.stringify(line)}`;
+        if (answers.length === 0) fail(message);
+        else answered(null, message);
         return;
       }
       // Notifications other than >STATE: are not part of the answer.
       if (line.startsWith('>') && !line.startsWith('>STATE:')) return;
       response += `${line}\r\n`;
-      if (line === 'END') finish(null, response);
+      // A stray CR (`END\r\r\n`) must not hide the end of the answer.
+      if (line.trimEnd() === 'END') answered(response, null);
     };
 
     socket.on('error', (error: NodeJS.ErrnoException) => {

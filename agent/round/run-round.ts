@@ -21,7 +21,7 @@ import {
   type ResultDocument,
   type ResultSummary,
 } from '../../common/result-schema.ts';
-import { roundExpectedMs } from '../../common/round-budget.ts';
+import { GATEWAY_DISCOVERY_TIMEOUT_MS, roundExpectedMs } from '../../common/round-budget.ts';
 import { serializeSeedRecord } from '../../common/seed-line.ts';
 import { analysePath } from '../analysis/analyse-path.ts';
 import type { CheckOptions } from '../cli/resolve-options.ts';
@@ -167,7 +167,7 @@ async function probeAndRecord(
       gatewayIp: options.gatewayIp,
       openvpnManagement: options.openvpnManagement,
       openvpnLog: options.openvpnLog,
-      timeoutMs: 5000,
+      timeoutMs: GATEWAY_DISCOVERY_TIMEOUT_MS,
     });
     gatewayDiscoveryMs = Math.round(deps.monotonicMs() - gatewayStarted);
     warnings.push(...found.warnings);

@@ -4,10 +4,15 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { parseManagementEndpoint, queryManagementState } from '../../../agent/gateway/management-client.ts';
+import {
+  MAX_ANSWER_CHARS,
+  parseManagementEndpoint,
+  queryManagement,
+  queryManagementState,
+} from '../../../agent/gateway/management-client.ts';
 import { InvalidInputError, MonitorError } from '../../../common/errors.ts';
+import { answer, type FakeManagement, type Reply, startFakeManagement } from './fake-management.ts';
 
-const GREETING = ">INFO:OpenVPN Management Interface Version 5 -- type 'help' for more info\r\n";
 const STATE_ANSWER = '1712345678,CONNECTED,SUCCESS,10.8.0.2,203.0.113.5,1194,192.0.2.10,51820\r\nEND\r\n';
 
 const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-mgmt-test-'));
@@ -15,74 +20,31 @@ after(() => fs.rmSync(tempDir, { recursive: true, force: true }));
 
 type Behaviour = 'normal' | 'password' | 'silent' | 'no-end' | 'error' | 'chunked';
 
-interface FakeManagement {
-  endpoint: string;
-  received: string[];
-  close: () => Promise<void>;
-}
-
-/** A loopback server speaking the management protocol the way OpenVPN 2.6 does (or failing to). */
-async function startFakeManagement(
+/** A loopback server answering `state` the way OpenVPN 2.6 does (or failing to). */
+function startBehaviour(
   behaviour: Behaviour,
   listen: { host: string } | { path: string } = { host: '127.0.0.1' },
 ): Promise<FakeManagement> {
-  const received: string[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.setEncoding('utf8');
-    if (behaviour === 'password') socket.write('ENTER PASSWORD:');
-    else if (behaviour !== 'silent') socket.write(GREETING);
-    let buffer = '';
-    socket.on('data', (chunk: string) => {
-      buffer += chunk;
-      let newline = buffer.indexOf('\n');
-      while (newline !== -1) {
-        const line = buffer.slice(0, newline).replace(/\r$/, '');
-        buffer = buffer.slice(newline + 1);
-        received.push(line);
-        if (line === 'state') answerState(socket);
-        if (line === 'quit') socket.end();
-        newline = buffer.indexOf('\n');
-      }
-    });
-  });
-  const answerState = (socket: net.Socket): void => {
-    if (behaviour === 'normal') socket.write(`>HOLD:Waiting for hold release:0\r\n${STATE_ANSWER}`);
-    if (behaviour === 'no-end') socket.write('1712345678,CONNECTED,SUCCESS,10.8.0.2,203.0.113.5,1194,,\r\n');
-    if (behaviour === 'error')
-      socket.write("ERROR: unknown command [state], enter 'help' for more options\r\n");
-    if (behaviour === 'chunked') {
+  const replies: Record<Behaviour, Reply | undefined> = {
+    normal: `>HOLD:Waiting for hold release:0\r\n${STATE_ANSWER}`,
+    password: undefined,
+    silent: undefined,
+    'no-end': '1712345678,CONNECTED,SUCCESS,10.8.0.2,203.0.113.5,1194,,\r\n',
+    error: undefined,
+    chunked: (socket) => {
       // The answer split mid-line and mid-CRLF, as TCP may deliver it.
       const parts = ['1712345678,CONNECTED,SUC', 'CESS,10.8.0.2,203.0.11', '3.5,1194,,\r', '\nEN', 'D\r\n'];
       parts.forEach((part, index) => {
         setTimeout(() => socket.write(part), 10 * index);
       });
-    }
-  };
-  if ('path' in listen) {
-    await new Promise<void>((resolve) => server.listen(listen.path, resolve));
-  } else {
-    await new Promise<void>((resolve) => server.listen(0, listen.host, resolve));
-  }
-  const address = server.address();
-  const endpoint =
-    'path' in listen
-      ? listen.path
-      : typeof address === 'object' && address !== null
-        ? net.isIPv6(listen.host)
-          ? `[${listen.host}]:${address.port}`
-          : `${listen.host}:${address.port}`
-        : '';
-  return {
-    endpoint,
-    received,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  const reply = replies[behaviour];
+  return startFakeManagement({
+    opening: behaviour === 'password' ? 'password' : behaviour === 'silent' ? 'silent' : 'greeting',
+    answers: reply === undefined ? {} : { state: reply },
+    listen,
+  });
 }
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -97,7 +59,7 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 describe('queryManagementState over loopback TCP', () => {
   it('sends state after the greeting, returns the answer up to END, then sends quit', async () => {
     // Prepare
-    const server = await startFakeManagement('normal');
+    const server = await startBehaviour('normal');
     try {
       // Act
       const answer = await queryManagementState(server.endpoint, 2000);
@@ -112,7 +74,7 @@ describe('queryManagementState over loopback TCP', () => {
   });
 
   it('reassembles an answer that arrives in pieces split inside lines and CRLF', async () => {
-    const server = await startFakeManagement('chunked');
+    const server = await startBehaviour('chunked');
     try {
       const answer = await queryManagementState(server.endpoint, 2000);
 
@@ -123,7 +85,7 @@ describe('queryManagementState over loopback TCP', () => {
   });
 
   it('talks to a server on [::1] given as [v6]:port', async () => {
-    const server = await startFakeManagement('normal', { host: '::1' });
+    const server = await startBehaviour('normal', { host: '::1' });
     try {
       assert.match(server.endpoint, /^\[::1\]:\d+$/);
 
@@ -136,7 +98,7 @@ describe('queryManagementState over loopback TCP', () => {
   });
 
   it('rejects with E_GATEWAY naming the password prompt, which has no line ending', async () => {
-    const server = await startFakeManagement('password');
+    const server = await startBehaviour('password');
     try {
       const error = await rejection(queryManagementState(server.endpoint, 2000));
 
@@ -150,7 +112,7 @@ describe('queryManagementState over loopback TCP', () => {
   });
 
   it('times out with E_GATEWAY when the server never greets', async () => {
-    const server = await startFakeManagement('silent');
+    const server = await startBehaviour('silent');
     try {
       const started = Date.now();
 
@@ -166,7 +128,7 @@ describe('queryManagementState over loopback TCP', () => {
   });
 
   it('times out with E_GATEWAY and shows what arrived when END never comes', async () => {
-    const server = await startFakeManagement('no-end');
+    const server = await startBehaviour('no-end');
     try {
       const error = await rejection(queryManagementState(server.endpoint, 300));
 
@@ -178,7 +140,7 @@ describe('queryManagementState over loopback TCP', () => {
   });
 
   it('rejects with the ERROR: line the interface answered', async () => {
-    const server = await startFakeManagement('error');
+    const server = await startBehaviour('error');
     try {
       const error = await rejection(queryManagementState(server.endpoint, 2000));
 
@@ -208,7 +170,7 @@ describe('queryManagementState over loopback TCP', () => {
 describe('queryManagementState over a unix socket', () => {
   it('accepts a plain path and a unix: prefixed path', async () => {
     const socketPath = path.join(tempDir, 'mgmt.sock');
-    const server = await startFakeManagement('normal', { path: socketPath });
+    const server = await startBehaviour('normal', { path: socketPath });
     try {
       assert.equal(await queryManagementState(socketPath, 2000), STATE_ANSWER);
       assert.equal(await queryManagementState(`unix:${socketPath}`, 2000), STATE_ANSWER);
@@ -222,6 +184,142 @@ describe('queryManagementState over a unix socket', () => {
 
     assert.ok(error instanceof MonitorError);
     assert.match(error.message, /ENOENT/);
+  });
+});
+
+describe('queryManagement: several commands in one session', () => {
+  const history = answer(
+    '1712345600,CONNECTED,SUCCESS,10.8.0.2,203.0.113.5,1194,,',
+    '1712345670,RECONNECTING,ping-restart,,,,,',
+  );
+  const cache = answer('1712345600,I,UDPv4 link remote: [AF_INET]203.0.113.5:1194');
+
+  it('sends each command after the previous END and returns every answer, then quit', async () => {
+    // Prepare
+    const server = await startFakeManagement({ answers: { 'state all': history, 'log 500': cache } });
+    try {
+      // Act
+      const answers = await queryManagement(server.endpoint, ['state all', 'log 500'], 2000);
+
+      // Assess
+      assert.deepEqual(answers, [
+        { command: 'state all', text: history, error: null },
+        { command: 'log 500', text: cache, error: null },
+      ]);
+      await waitFor(() => server.received.length >= 3, 1000);
+      assert.deepEqual(server.received, ['state all', 'log 500', 'quit']);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('accepts bare LF line endings as well as CRLF', async () => {
+    const server = await startFakeManagement({ answers: { 'state all': history.replace(/\r\n/g, '\n') } });
+    try {
+      const [state] = await queryManagement(server.endpoint, ['state all'], 2000);
+
+      assert.equal(state?.text, history);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('keeps the first answer when a later command is refused with ERROR:', async () => {
+    const server = await startFakeManagement({ answers: { 'state all': history } });
+    try {
+      const answers = await queryManagement(server.endpoint, ['state all', 'log 500'], 2000);
+
+      assert.equal(answers[0]?.text, history);
+      assert.equal(answers[1]?.text, null);
+      assert.match(answers[1]?.error ?? '', /answered `log 500` with "ERROR: unknown command \[log 500\]/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('keeps the first answer when a later one never ends, within the one timeout', async () => {
+    const server = await startFakeManagement({
+      answers: { 'state all': history, 'log 500': '1712345600,I,Initialization Sequence Completed\r\n' },
+    });
+    try {
+      const answers = await queryManagement(server.endpoint, ['state all', 'log 500'], 400);
+
+      assert.equal(answers[0]?.text, history);
+      assert.match(
+        answers[1]?.error ?? '',
+        /did not answer `log 500` within 400 ms; received: 1712345600,I,Init/,
+      );
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('keeps the first answer when the interface closes the connection during the second', async () => {
+    const server = await startFakeManagement({
+      answers: {
+        'state all': history,
+        'log 500': (socket) => socket.end('1712345600,I,partial\r\n'),
+      },
+    });
+    try {
+      const answers = await queryManagement(server.endpoint, ['state all', 'log 500'], 2000);
+
+      assert.equal(answers[0]?.text, history);
+      assert.match(answers[1]?.error ?? '', /closed the connection before END/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('stops reading an answer longer than its bound instead of buffering it', async () => {
+    // Prepare: a `state all` answer that grows past MAX_ANSWER_CHARS and never ends.
+    const line = `1712345600,CONNECTED,SUCCESS,10.8.0.2,203.0.113.5,1194,,${'x'.repeat(1000)}\r\n`;
+    const server = await startFakeManagement({
+      answers: {
+        'state all': (socket) => {
+          for (let sent = 0; sent <= MAX_ANSWER_CHARS; sent += line.length * 64)
+            socket.write(line.repeat(64));
+        },
+      },
+    });
+    try {
+      const error = await rejection(queryManagement(server.endpoint, ['state all'], 20_000));
+
+      assert.ok(error instanceof MonitorError);
+      assert.match(
+        error.message,
+        new RegExp(
+          `sent more than ${MAX_ANSWER_CHARS} characters without finishing the answer to \`state all\``,
+        ),
+      );
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('cuts off a server that streams notifications forever without answering', async () => {
+    // Prepare: >LOG: lines are ignored, so only the byte bound can end this before the timeout.
+    let flooding = true;
+    const server = await startFakeManagement({
+      answers: {
+        'state all': (socket) => {
+          const flood = (): void => {
+            if (!flooding || socket.destroyed) return;
+            socket.write('>LOG:1712345600,I,noise\r\n'.repeat(4096), () => setImmediate(flood));
+          };
+          flood();
+        },
+      },
+    });
+    try {
+      const error = await rejection(queryManagement(server.endpoint, ['state all'], 60_000));
+
+      assert.ok(error instanceof MonitorError);
+      assert.match(error.message, /sent more than \d+ characters without finishing its answers/);
+    } finally {
+      flooding = false;
+      await server.close();
+    }
   });
 });
 

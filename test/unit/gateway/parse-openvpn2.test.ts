@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { parseClientLogGatewayIp, parseManagementState } from '../../../agent/gateway/parse-openvpn2.ts';
+import { parseClientLog, parseManagementState } from '../../../agent/gateway/parse-openvpn2.ts';
 
 const FIXTURES = path.join(__dirname, '..', '..', 'fixtures', 'openvpn');
 const fixture = (name: string): string => fs.readFileSync(path.join(FIXTURES, name), 'utf8');
+const parseClientLogGatewayIp = (text: string): string | null => parseClientLog(text)?.remoteIp ?? null;
 
 describe('parseManagementState', () => {
   it('reads a real OpenVPN 2.6 answer with CRLF, greeting and END, without a tun address', () => {
@@ -73,7 +74,7 @@ describe('parseManagementState', () => {
   });
 });
 
-describe('parseClientLogGatewayIp', () => {
+describe('parseClientLog: the newest remote address', () => {
   it('reads a real 2.6 TCP client log (TCPv4_CLIENT link remote, Peer Connection Initiated)', () => {
     assert.equal(parseClientLogGatewayIp(fixture('client-real-2.6-tcp4.log')), '127.0.0.1');
   });

@@ -5,13 +5,14 @@ import { describe, it } from 'node:test';
 import {
   type Openvpn3Session,
   parseConnectedTo,
-  parseJournalGatewayIp,
+  parseJournalConnection,
   parseSessionsList,
   pickCloudConnexaSession,
 } from '../../../agent/gateway/parse-openvpn3.ts';
 
 const FIXTURES = path.join(__dirname, '..', '..', 'fixtures', 'openvpn');
 const fixture = (name: string): string => fs.readFileSync(path.join(FIXTURES, name), 'utf8');
+const parseJournalGatewayIp = (text: string): string | null => parseJournalConnection(text)?.ip ?? null;
 
 function session(overrides: Partial<Openvpn3Session>): Openvpn3Session {
   return {
@@ -54,7 +55,12 @@ describe('parseSessionsList', () => {
     const sessions = parseSessionsList(fixture('sessions-v24-udp.txt'));
 
     assert.equal(sessions.length, 1);
-    assert.deepEqual(sessions[0]?.connectedTo, { proto: 'udp', ip: '203.0.113.10', port: 1194 });
+    assert.deepEqual(sessions[0]?.connectedTo, {
+      proto: 'udp',
+      ip: '203.0.113.10',
+      port: 1194,
+      viaHttpProxy: false,
+    });
     assert.equal(sessions[0]?.configName, 'CloudConnexa');
     assert.equal(sessions[0]?.sessionName, null);
   });
@@ -62,14 +68,24 @@ describe('parseSessionsList', () => {
   it('reads a bracketed IPv6 server over TCP without the brackets', () => {
     const sessions = parseSessionsList(fixture('sessions-v24-tcp-ipv6.txt'));
 
-    assert.deepEqual(sessions[0]?.connectedTo, { proto: 'tcp', ip: '2001:db8:4::10', port: 443 });
+    assert.deepEqual(sessions[0]?.connectedTo, {
+      proto: 'tcp',
+      ip: '2001:db8:4::10',
+      port: 443,
+      viaHttpProxy: false,
+    });
     assert.equal(sessions[0]?.device, 'tun1');
   });
 
   it('accepts a Connected to line without a port, as printed under DCO', () => {
     const sessions = parseSessionsList(fixture('sessions-v24-dco-no-port.txt'));
 
-    assert.deepEqual(sessions[0]?.connectedTo, { proto: 'udp', ip: '198.51.100.7', port: null });
+    assert.deepEqual(sessions[0]?.connectedTo, {
+      proto: 'udp',
+      ip: '198.51.100.7',
+      port: null,
+      viaHttpProxy: false,
+    });
   });
 
   it('drops the (Config not available) suffix from the config name', () => {
@@ -115,7 +131,7 @@ describe('parseSessionsList', () => {
       path: '/net/openvpn/v3/sessions/77777777s7777s4777s8777s777777777777',
       configName: 'CloudConnexa',
       sessionName: null,
-      connectedTo: { proto: 'udp', ip: '203.0.113.123', port: 1194 },
+      connectedTo: { proto: 'udp', ip: '203.0.113.123', port: 1194, viaHttpProxy: false },
       status: 'Connection, Client connected',
       device: 'tun7',
       owner: 'a-very-long-service-account-name-for-the-connector',
@@ -135,7 +151,12 @@ describe('parseConnectedTo', () => {
   });
 
   it('accepts a bare IPv6 literal without transport or port', () => {
-    assert.deepEqual(parseConnectedTo('2001:db8::5'), { proto: null, ip: '2001:db8::5', port: null });
+    assert.deepEqual(parseConnectedTo('2001:db8::5'), {
+      proto: null,
+      ip: '2001:db8::5',
+      port: null,
+      viaHttpProxy: false,
+    });
   });
 });
 
@@ -206,7 +227,7 @@ describe('pickCloudConnexaSession', () => {
   });
 });
 
-describe('parseJournalGatewayIp', () => {
+describe('parseJournalConnection: the newest address', () => {
   it('takes the IP in parentheses from a Connected: ... via /TCP line', () => {
     assert.equal(parseJournalGatewayIp(fixture('journal-tcp-connected.txt')), '77.61.186.235');
   });

@@ -1,0 +1,88 @@
+/**
+ * A tiny OpenVPN 2 management interface on loopback (TCP or a unix socket),
+ * speaking the protocol the way manage.c does: a `>INFO:` greeting, CRLF
+ * lines, one answer per command ending in `END`, `ERROR: unknown command`
+ * for anything it was not given — or misbehaving on purpose.
+ */
+import net from 'node:net';
+
+export const GREETING = ">INFO:OpenVPN Management Interface Version 5 -- type 'help' for more info\r\n";
+
+/** What to send for a command: text written at once, or a function that writes (or withholds) it. */
+export type Reply = string | ((socket: net.Socket) => void);
+
+export interface FakeManagementOptions {
+  /** Answers by command line (`state all`, `log 500`, `state`). */
+  answers?: Record<string, Reply>;
+  /** The first thing sent on connect: the greeting (default), a password prompt, or nothing. */
+  opening?: 'greeting' | 'password' | 'silent';
+  listen?: { host: string } | { path: string };
+}
+
+export interface FakeManagement {
+  endpoint: string;
+  /** Command lines received, in order, over all connections. */
+  received: string[];
+  close: () => Promise<void>;
+}
+
+export async function startFakeManagement(options: FakeManagementOptions = {}): Promise<FakeManagement> {
+  const received: string[] = [];
+  const sockets = new Set<net.Socket>();
+  const listen = options.listen ?? { host: '127.0.0.1' };
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    socket.setEncoding('utf8');
+    const opening = options.opening ?? 'greeting';
+    if (opening === 'greeting') socket.write(GREETING);
+    if (opening === 'password') socket.write('ENTER PASSWORD:');
+    let buffer = '';
+    socket.on('data', (chunk: string) => {
+      buffer += chunk;
+      let newline = buffer.indexOf('\n');
+      while (newline !== -1) {
+        const line = buffer.slice(0, newline).replace(/\r$/, '');
+        buffer = buffer.slice(newline + 1);
+        received.push(line);
+        if (line === 'quit') {
+          socket.end();
+          return;
+        }
+        const reply = options.answers?.[line];
+        if (reply === undefined)
+          socket.write(`ERROR: unknown command [${line}], enter 'help' for more options\r\n`);
+        else if (typeof reply === 'string') socket.write(reply);
+        else reply(socket);
+        newline = buffer.indexOf('\n');
+      }
+    });
+  });
+  if ('path' in listen) {
+    await new Promise<void>((resolve) => server.listen(listen.path, resolve));
+  } else {
+    await new Promise<void>((resolve) => server.listen(0, listen.host, resolve));
+  }
+  const address = server.address();
+  let endpoint = '';
+  if ('path' in listen) endpoint = listen.path;
+  else if (typeof address === 'object' && address !== null) {
+    endpoint = net.isIPv6(listen.host)
+      ? `[${listen.host}]:${address.port}`
+      : `${listen.host}:${address.port}`;
+  }
+  return {
+    endpoint,
+    received,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** CRLF lines and the closing END, as manage.c prints an answer. */
+export function answer(...lines: string[]): string {
+  return [...lines, 'END'].map((line) => `${line}\r\n`).join('');
+}
