@@ -33,16 +33,36 @@ export interface SsmParameterSpec {
 
 /**
  * Longest Resources value (the normalised comma-separated list) a command may
- * carry: 8 KiB, the most an advanced Parameter Store parameter holds (standard
- * ones hold 4 KB), so any list a parameter can hold fits. 50 URLs of 512
- * characters (25,649 characters) do not: command documents are limited to
- * 64 KB and "this quota also includes the content specified for input
- * parameters at runtime" (SSM CreateDocument API reference, Content), and the
- * document already carries the agent bundle. ssm/document.ts refuses to build
- * a document that would not leave this much room, so the limit is proven at
- * package time; dispatch reports a longer list as misconfigured, naming it.
+ * carry, at most: 8 KiB, the most an advanced Parameter Store parameter holds
+ * (standard ones hold 4 KB), so any list a parameter can hold fits when there
+ * is room. Command documents are limited to 64 KB and "this quota also
+ * includes the content specified for input parameters at runtime" (SSM
+ * CreateDocument API reference, Content), and the document already carries the
+ * agent bundle: ssm/document.ts gives Resources what is left, up to this, and
+ * the stack hands that figure to dispatch (RESOURCES_MAX_CHARS), which reports
+ * a longer list as misconfigured, naming the limit. 50 URLs of 512 characters
+ * (25,649 characters) never fit.
  */
 export const RESOURCES_MAX_CHARS = 8_192;
+
+/**
+ * The least room for Resources a document must leave (50 resources of about
+ * 40 characters): below it `serverless package` fails, since the agent has
+ * outgrown the command document.
+ */
+export const RESOURCES_MIN_CHARS = 2_048;
+
+/** The Resources allowedPattern for lists of up to `maxChars` characters: RESOURCE_CHARS plus the comma. */
+export function resourcesPattern(maxChars: number): string {
+  return `^[${RESOURCE_CHARS},]{1,${maxChars}}$`;
+}
+
+/** Reads back the longest list a Resources allowedPattern admits. */
+export function resourcesMaxCharsOf(allowedPattern: string): number {
+  const match = /\{1,(\d+)\}\$$/.exec(allowedPattern);
+  if (match === null) throw new Error(`not a Resources pattern: ${allowedPattern}`);
+  return Number(match[1]);
+}
 
 /** The default resource list of a stack that was given none: loopback only proves the pipeline. */
 export const DEFAULT_STACK_RESOURCES = '127.0.0.1';
@@ -69,7 +89,7 @@ export const SSM_PARAMETERS = [
   {
     name: 'Resources',
     description: 'Comma-separated IPs, host names or http(s) URLs to check.',
-    allowedPattern: `^[${RESOURCE_CHARS},]{1,${RESOURCES_MAX_CHARS}}$`,
+    allowedPattern: resourcesPattern(RESOURCES_MAX_CHARS),
     maxLength: RESOURCES_MAX_CHARS,
     default: DEFAULT_STACK_RESOURCES,
     flag: '--resources',

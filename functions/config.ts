@@ -19,6 +19,7 @@ import {
   parseResourceList,
   parseTcpPort,
 } from '../common/settings.ts';
+import { RESOURCES_MAX_CHARS, RESOURCES_MIN_CHARS } from '../common/ssm-parameters.ts';
 import { STACK_PARAM_DEFAULTS } from '../common/stack-params.ts';
 import { parseParameterName, parseParameterPath } from './dispatch/resource-parameters.ts';
 
@@ -48,6 +49,8 @@ export interface FunctionConfig {
   defaultResourcesParameter: string | null;
   /** Path prefix every resource-list parameter must lie under (stage param resourcesParameterPath). */
   resourcesParameterPath: string;
+  /** Longest resource list the deployed SSM document admits (computed at package time). */
+  resourcesMaxChars: number;
   logDir: string;
   allowInstall: boolean;
   /** SSM delivery timeout (SendCommand TimeoutSeconds). */
@@ -142,6 +145,12 @@ export function loadConfig(env: Env = process.env): FunctionConfig {
         ? null
         : parseParameterName(defaultParameter, 'DEFAULT_RESOURCES_PARAMETER', parameterPath),
     resourcesParameterPath: parameterPath,
+    resourcesMaxChars: parseBoundedNumber(
+      'RESOURCES_MAX_CHARS',
+      optional(env, 'RESOURCES_MAX_CHARS', String(RESOURCES_MAX_CHARS)),
+      'integer',
+      { min: RESOURCES_MIN_CHARS, max: RESOURCES_MAX_CHARS },
+    ),
     logDir: parsePath(required(env, 'LOG_DIR'), 'LOG_DIR'),
     allowInstall: allowInstall === 'true',
     commandTimeoutSeconds: integerInRange(env, 'COMMAND_TIMEOUT_SECONDS', 30, 2_592_000),

@@ -46,6 +46,8 @@ export interface DispatchOptions {
   defaultResourcesParameter?: string | null;
   /** Path prefix resource-list parameters must lie under (default common/stack-params.ts). */
   resourcesParameterPath?: string;
+  /** Longest resource list the SSM document admits (default RESOURCES_MAX_CHARS). */
+  resourcesMaxChars?: number;
   logDir: string;
   allowInstall: boolean;
   commandTimeoutSeconds: number;

@@ -11,6 +11,7 @@
  * (resource-parameters.ts), before any host is resolved.
  */
 import { type ErrorInfo, InvalidInputError } from '../../common/errors.ts';
+import { RESOURCES_MAX_CHARS } from '../../common/ssm-parameters.ts';
 import { STACK_PARAM_DEFAULTS } from '../../common/stack-params.ts';
 import type { HostSettings } from '../config.ts';
 import type { EnrolledInstance } from '../enrollment/discover-instances.ts';
@@ -39,6 +40,7 @@ export interface ResourceListOptions {
   defaults: HostSettings;
   defaultResourcesParameter?: string | null | undefined;
   resourcesParameterPath?: string | undefined;
+  resourcesMaxChars?: number | undefined;
 }
 
 function fromResult(result: ResourceListResult | undefined, name: string, field: string): HostResourceLists {
@@ -100,7 +102,9 @@ export async function prepareResourceLists(
   const lists =
     reader === undefined || names.length === 0
       ? new Map<string, ResourceListResult>()
-      : await readResourceLists(reader, names, fieldOf);
+      : await readResourceLists(reader, names, fieldOf, {
+          maxChars: options.resourcesMaxChars ?? RESOURCES_MAX_CHARS,
+        });
 
   return (host) => {
     const own = perHost.get(host.instanceId);

@@ -10,7 +10,7 @@
  * standard, 8 KB advanced), items separated by commas or newlines, validated
  * exactly like the `Resources` tag (parseResourceList: grammar, at most
  * LIMITS.maxResources, no duplicates) plus the SSM document's room for them
- * (RESOURCES_MAX_CHARS). A name that is malformed, outside the path, missing,
+ * (at most RESOURCES_MAX_CHARS; the stack passes the exact figure). A name that is malformed, outside the path, missing,
  * of another type, or holds an invalid list makes the host misconfigured with
  * an error naming the parameter; a read that AWS refuses or throttles past the
  * SDK's retries is a dispatch failure for the hosts that needed it.
@@ -96,7 +96,11 @@ export function parseParameterName(value: unknown, field: string, path: string):
  * blank lines and a comma ending a line are ignored. Throws InvalidInputError
  * naming `field`.
  */
-export function parseParameterList(parameter: StoredParameter, field: string): string {
+export function parseParameterList(
+  parameter: StoredParameter,
+  field: string,
+  maxChars = RESOURCES_MAX_CHARS,
+): string {
   if (parameter.type !== 'String' && parameter.type !== 'StringList') {
     throw new InvalidInputError(
       field,
@@ -112,14 +116,22 @@ export function parseParameterList(parameter: StoredParameter, field: string): s
   const list = parseResourceList(items, `${field} (parameter ${parameter.name})`)
     .map((r) => r.target)
     .join(',');
-  if (list.length > RESOURCES_MAX_CHARS) {
+  checkListLength(list, `${field} (parameter ${parameter.name})`, maxChars);
+  return list;
+}
+
+/**
+ * Refuses a normalised list longer than the SSM document admits (`maxChars`,
+ * computed at package time beside the agent). Throws InvalidInputError.
+ */
+export function checkListLength(list: string, field: string, maxChars: number): void {
+  if (list.length > maxChars) {
     throw new InvalidInputError(
-      `${field} (parameter ${parameter.name})`,
+      field,
       `${list.length} characters`,
-      `at most ${RESOURCES_MAX_CHARS} characters in all: the list travels in the SSM command, whose 64 KB limit includes the agent and its parameters`,
+      `a list of at most ${maxChars} characters in all: it travels in the SSM command, whose 64 KB limit includes the agent and its parameters`,
     );
   }
-  return list;
 }
 
 function errorNameOf(error: unknown): string {
@@ -136,11 +148,12 @@ export async function readResourceLists(
   reader: ParameterReader,
   names: Iterable<string>,
   fieldOf: (name: string) => string,
-  concurrency = 4,
+  limits: { maxChars?: number; concurrency?: number } = {},
 ): Promise<Map<string, ResourceListResult>> {
+  const maxChars = limits.maxChars ?? RESOURCES_MAX_CHARS;
   const results = new Map<string, ResourceListResult>();
   const distinct = [...new Set(names)];
-  await mapLimit(chunk(distinct, GET_PARAMETERS_MAX_NAMES), concurrency, async (batch) => {
+  await mapLimit(chunk(distinct, GET_PARAMETERS_MAX_NAMES), limits.concurrency ?? 4, async (batch) => {
     let answer: { found: StoredParameter[]; missing: string[] };
     try {
       answer = await reader.getParameters(batch);
@@ -165,7 +178,7 @@ export async function readResourceLists(
         continue;
       }
       try {
-        results.set(name, { kind: 'ok', resources: parseParameterList(parameter, fieldOf(name)) });
+        results.set(name, { kind: 'ok', resources: parseParameterList(parameter, fieldOf(name), maxChars) });
       } catch (error) {
         if (!(error instanceof InvalidInputError)) throw error;
         results.set(name, { kind: 'invalid', error });

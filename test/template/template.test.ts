@@ -28,13 +28,14 @@ import {
   RESOURCE_METRICS,
 } from '../../common/metric-names.ts';
 import { DEFAULTS, formatNumber, LIMITS, NUMBER_KINDS, numberPattern } from '../../common/settings.ts';
-import { RESOURCES_MAX_CHARS, SSM_PARAMETERS } from '../../common/ssm-parameters.ts';
+import { RESOURCES_MAX_CHARS, RESOURCES_MIN_CHARS, SSM_PARAMETERS } from '../../common/ssm-parameters.ts';
 import { STACK_PARAM_DEFAULTS } from '../../common/stack-params.ts';
 import {
   AGENT_BUNDLE_ENV,
   type CommandDocument,
   DEFAULT_AGENT_PATH,
   DOCUMENT_SIZE_LIMIT,
+  documentResourcesMaxChars,
   documentScript,
   RUN_STEP_NAME,
   worstCaseSize,
@@ -322,6 +323,7 @@ describe('packaged CloudFormation template', () => {
       'DEFAULT_LOSS_RULE',
       'DEFAULT_TCP_PORT',
       'RESOURCES_PARAMETER_PATH',
+      'RESOURCES_MAX_CHARS',
       'LOG_DIR',
       'ALLOW_INSTALL',
       'COMMAND_TIMEOUT_SECONDS',
@@ -852,10 +854,15 @@ describe('packaged CloudFormation template', () => {
     }
     assert.equal(document.parameters.LossRule.default, DEFAULTS.lossRule);
     assert.equal(document.parameters.LogDir.default, DEFAULTS.logDir);
-    assert.match(
-      document.parameters.Resources.allowedPattern,
-      new RegExp(`\\{1,${RESOURCES_MAX_CHARS}\\}\\$$`),
-    );
+    // Resources gets the room the agent leaves (ssm/document.ts), and dispatch is told that figure.
+    const room = documentResourcesMaxChars(document);
+    assert.ok(room >= RESOURCES_MIN_CHARS && room <= RESOURCES_MAX_CHARS, `room for resources: ${room}`);
+    const env = (
+      resource(main.template, 'DispatchLambdaFunction').Properties.Environment as {
+        Variables: Record<string, unknown>;
+      }
+    ).Variables;
+    assert.equal(env.RESOURCES_MAX_CHARS, String(room));
   });
 
   it('gives the functions and the document the defaults of common/, written nowhere else', () => {

@@ -63,6 +63,7 @@ describe('loadConfig', () => {
     ],
     ['RESOURCES_PARAMETER_PATH', '/', /RESOURCES_PARAMETER_PATH "\/" is not allowed: a Parameter Store path/],
     ['RESOURCES_PARAMETER_PATH', '/aws/x/', /RESOURCES_PARAMETER_PATH/],
+    ['RESOURCES_MAX_CHARS', '100', /RESOURCES_MAX_CHARS "100" is not allowed: an integer from 2048 to 8192/],
   ];
   for (const [name, value, message] of broken) {
     it(`fails with an error naming ${name} when it is ${value ?? 'missing'}`, () => {

@@ -219,6 +219,40 @@ describe('resource lists in Parameter Store', () => {
     });
   }
 
+  it('holds lists to the room the deployed document leaves beside the agent (RESOURCES_MAX_CHARS)', async () => {
+    // Prepare: a document that admits 2,500 characters; one list under it, one over.
+    const short = Array.from({ length: 50 }, (_, i) => `app-${i}.corp.internal`).join(',');
+    const long = Array.from(
+      { length: 50 },
+      (_, i) => `application-server-${i}.datacenter-one.corp.internal`,
+    ).join(',');
+    assert.ok(short.length < 2_500 && long.length > 2_500);
+    store.set('/cloudconnexa/short', ['StringList', short]);
+    store.set('/cloudconnexa/long', ['StringList', long]);
+    // Act
+    const { summary, logs } = run(
+      [host(1, { [PARAM_TAG]: '/cloudconnexa/short' }), host(2, { [PARAM_TAG]: '/cloudconnexa/long' })],
+      { resourcesMaxChars: 2_500 },
+    );
+    const result = await summary;
+    // Assess
+    assert.equal(result.dispatched, 1);
+    assert.equal(resourcesSentTo(instanceId(1)), short);
+    assert.match(String(logs.records(instanceId(2))[0]?.allowed), /a list of at most 2500 characters in all/);
+  });
+
+  it('reports every host misconfigured, naming the stage param, when the stage list outgrows the document', async () => {
+    const stageList = Array.from({ length: 50 }, (_, i) => `10.100.${i}.${100 + i}`).join(',');
+    const { summary, logs } = run([host(1), host(2)], {
+      defaults: { ...DEFAULTS, resources: stageList },
+      resourcesMaxChars: 600,
+    });
+    const result = await summary;
+    assert.equal(result.misconfigured, 2);
+    assert.equal(logs.records(instanceId(1))[0]?.field, 'resources (stage param)');
+    assert.equal(sent().length, 0);
+  });
+
   it('does not call Parameter Store for names it can refuse itself', async () => {
     const { summary } = run([host(1, { [PARAM_TAG]: '/other-team/list' })]);
     await summary;
