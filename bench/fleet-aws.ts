@@ -11,7 +11,9 @@
  * - rejectedEvents:    PutLogEvents accepts the call but refuses every event (too old);
  * - lostPutResponse:   PutLogEvents stores the events but answers 503;
  * - terminated:        an instance terminates between discovery and SendCommand
- *                      (SendCommand then fails with InvalidInstanceId for its whole batch);
+ *                      (SendCommand then fails with InvalidInstanceId for its whole batch,
+ *                      naming the instance as SSM does; dispatch isolates it and sends
+ *                      the others again: functions/dispatch/send-isolating.ts);
  * - failedSendCommand: a SendCommand call fails (500);
  * - collectorCrash:    a collector invocation dies mid-batch (Lambda timeout): no further
  *                      call succeeds, its metrics after that point are lost and all its
@@ -286,8 +288,15 @@ export class SimulatedAws {
         if (this.chance(this.faults.failedSendCommand, 'failedSendCommand'))
           throw awsError('InternalServerError', 'An internal error occurred', 500);
         const gone = ids.filter((id) => this.terminated.has(id));
-        if (gone.length > 0)
-          throw awsError('InvalidInstanceId', `Instances [[${gone.join(', ')}]] not in a valid state`, 400);
+        if (gone.length > 0) {
+          // A fault answered the call: dispatch makes it again without the instances named.
+          this.faultedCalls['SSM SendCommand'] = (this.faultedCalls['SSM SendCommand'] ?? 0) + 1;
+          throw awsError(
+            'InvalidInstanceId',
+            `Instances [[${gone.join(', ')}]] not in a valid state for account 123456789012`,
+            400,
+          );
+        }
         const commandId = `c0ffee00-0000-4000-8000-${String(this.commands.size + 1).padStart(12, '0')}`;
         this.commands.set(commandId, { ids, dispatchedAt: this.clock.now });
         return { Command: { CommandId: commandId } };

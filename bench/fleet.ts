@@ -183,8 +183,12 @@ export interface Integrity {
   /** Records beyond the first, over all hosts (a host written twice counts 1). */
   duplicated: number;
   kinds: Record<string, number>;
-  /** Hosts whose batch failed at SendCommand (InvalidInstanceId for a terminated instance, or a failed call). */
+  /** Hosts whose batch failed at SendCommand (a failed call, or a refusal not isolated). */
   sendCommandFailed: number;
+  /** Hosts SSM refused at SendCommand (InvalidInstanceId), recorded blind; the rest of their batch was sent. */
+  sendCommandRefused: number;
+  /** Of those, hosts that were not terminated: isolation blamed the wrong instance (goal: 0). */
+  refusedNotTerminated: number;
   metrics: { checked: number; failed: number; blind: number; misconfigured: number };
 }
 
@@ -231,6 +235,8 @@ function integrityOf(aws: SimulatedAws, hosts: number, emf: string[]): Integrity
   let duplicated = 0;
   let recorded = 0;
   let sendCommandFailed = 0;
+  let sendCommandRefused = 0;
+  let refusedNotTerminated = 0;
   for (let n = 0; n < hosts; n++) {
     const records = (group.get(instanceIdOf(n)) ?? [])
       .filter((e: { message: string }) => e.message.startsWith('{"record":'))
@@ -243,9 +249,23 @@ function integrityOf(aws: SimulatedAws, hosts: number, emf: string[]): Integrity
       const kind = r.status === 'CollectorDeadline' ? 'deadline' : String(r.record);
       kinds[kind] = (kinds[kind] ?? 0) + 1;
       if (r.status === 'SendCommandFailed') sendCommandFailed++;
+      if (r.status === 'SendCommandRefused') {
+        sendCommandRefused++;
+        if (!aws.terminated.has(instanceIdOf(n))) refusedNotTerminated++;
+      }
     }
   }
-  return { hosts, recorded, lost, duplicated, kinds, sendCommandFailed, metrics: emfSum(emf) };
+  return {
+    hosts,
+    recorded,
+    lost,
+    duplicated,
+    kinds,
+    sendCommandFailed,
+    sendCommandRefused,
+    refusedNotTerminated,
+    metrics: emfSum(emf),
+  };
 }
 
 /** One round of a scenario; `latencyMs` is how long each simulated call takes (real time). */
@@ -480,7 +500,7 @@ export async function runFleetBench(options: { quick?: boolean } = {}): Promise<
     granularity: 'host',
     faults: ONE_PERCENT,
   });
-  // Without terminated instances every batch is sent, so the collection faults meet the whole fleet.
+  // Without terminated instances no batch is refused, so the collection faults meet every online host.
   const collectionFaults = await runRound({
     name: '1 % faults, none terminated',
     hosts: HOSTS,
@@ -515,6 +535,7 @@ export async function runFleetBench(options: { quick?: boolean } = {}): Promise<
       'blind',
       'dispatch-failed',
       'of which SendCommand failed',
+      'blind of which SendCommand refused',
       'HostsChecked metric',
       'HostsFailed+Blind metric',
       'DLQ messages',
@@ -532,6 +553,7 @@ export async function runFleetBench(options: { quick?: boolean } = {}): Promise<
         String(k.blind ?? 0),
         String(k['dispatch-failed'] ?? 0),
         String(f.integrity.sendCommandFailed),
+        String(f.integrity.sendCommandRefused),
         String(f.integrity.metrics.checked),
         String(f.integrity.metrics.failed + f.integrity.metrics.blind),
         String(f.deadLetters.count),
@@ -539,7 +561,7 @@ export async function runFleetBench(options: { quick?: boolean } = {}): Promise<
     }),
     notes: [
       'HostsChecked should equal the result records; a collector killed after writing hosts but before printing their metrics loses those data points (EMF is flushed after every job).',
-      'SendCommand failed: a batch holding a terminated instance fails whole with InvalidInstanceId (the isolation of that instance is issue 8 section 3, not in this branch).',
+      'SendCommand refused: a batch holding a terminated instance fails whole with InvalidInstanceId; the instance is recorded blind (SendCommandRefused) and the rest of its batch sent again. SendCommand failed: a call that failed otherwise (500).',
       'Log group deleted: nothing can be written; the jobs back off 30 s to 900 s and end in the dead-letter queue with the reason.',
     ],
   });
@@ -652,6 +674,11 @@ export async function runFleetBench(options: { quick?: boolean } = {}): Promise<
   }
   goals.push(
     [
+      `terminated instances recorded blind, no other host refused (${faulted.scenario.name})`,
+      `${faulted.integrity.sendCommandRefused} refused, ${faulted.integrity.refusedNotTerminated} not terminated`,
+      faulted.integrity.sendCommandRefused > 0 && faulted.integrity.refusedNotTerminated === 0,
+    ],
+    [
       'dispatch of 10,000 hosts within 60 s',
       `${(worstDispatchMs / 1000).toFixed(2)} s`,
       worstDispatchMs <= 60_000,
@@ -669,7 +696,7 @@ export async function runFleetBench(options: { quick?: boolean } = {}): Promise<
     headers: ['goal', 'measured', 'result'],
     rows: goals.map(([goal, measured, ok]) => [goal, measured, pass(ok)]),
     notes: [
-      'Under faults, every call a fault answered (throttled, events refused, answer lost) is made again: the table above shows all calls, the goals count the calls beyond those.',
+      'Under faults, every call a fault answered (throttled, events refused, answer lost, SendCommand refused for a terminated instance) is made again: the table above shows all calls, the goals count the calls beyond those.',
     ],
   });
 }

@@ -28,6 +28,8 @@ export const ERROR_CODES = [
   'E_LOG_WRITE',
   /** A collect job stopped retrying and went to the dead-letter queue. */
   'E_COLLECT_GAVE_UP',
+  /** SSM refused a command for an instance (terminated, not registered); recorded blind. */
+  'E_INSTANCE_REFUSED',
   'E_INTERNAL',
 ] as const;
 

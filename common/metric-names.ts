@@ -14,6 +14,8 @@ export const METRIC_GRANULARITIES: readonly MetricGranularity[] = ['fleet', 'hos
 
 /** Fleet metrics: dimension Stage only. One data point per host-round; read with Sum or Maximum. */
 export const FLEET_METRICS = {
+  /** Written by dispatch once per round, 0 included: tells "nothing enrolled" from "no round ran". Read with Maximum. */
+  hostsEnrolled: 'HostsEnrolled',
   hostsChecked: 'HostsChecked',
   hostsFlagged: 'HostsFlagged',
   hostsFailed: 'HostsFailed',

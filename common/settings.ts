@@ -56,6 +56,15 @@ export interface ResourceSpec {
   url: string | null;
 }
 
+/**
+ * Characters a resource may contain (a regular-expression class body): what IP
+ * literals, DNS names and http(s) URLs without credentials, spaces, quotes or
+ * shell characters need. The SSM document's Resources allowedPattern is this
+ * class plus the comma that separates items (common/ssm-parameters.ts).
+ */
+export const RESOURCE_CHARS = 'A-Za-z0-9.:/\\[\\]%_~?=+\\-';
+const RESOURCE_CHARS_SHOWN = '. : / [ ] % _ ~ ? = + -';
+
 const LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
 
 function isHostname(value: string): boolean {
@@ -91,10 +100,16 @@ function parseUrlResource(target: string, field: string, allowed: string): Resou
   } catch {
     throw new InvalidInputError(field, target, allowed);
   }
-  // Characters a URL parser would percent-encode are refused outright so that
-  // what is probed is exactly what the user typed.
-  if (/[\s"'`$;|&<>\\{}^]/.test(target) || url.username !== '' || url.password !== '') {
-    throw new InvalidInputError(field, target, `${allowed}, without credentials, spaces or shell characters`);
+  // Only the characters the SSM document's Resources pattern admits: anything a
+  // URL parser would percent-encode, a shell would read or a fragment is refused
+  // outright, so that what is probed is exactly what the user typed and no
+  // SendCommand is refused for it.
+  if (!new RegExp(`^[${RESOURCE_CHARS}]+$`).test(target) || url.username !== '' || url.password !== '') {
+    throw new InvalidInputError(
+      field,
+      target,
+      `${allowed}, without credentials, spaces, fragments or shell characters (letters, digits and ${RESOURCE_CHARS_SHOWN} only)`,
+    );
   }
   const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   if (isIP(hostname) === 0 && !isHostname(hostname)) throw new InvalidInputError(field, target, allowed);
@@ -138,34 +153,96 @@ export function parseResourceList(value: unknown, field = '--resources'): Resour
   return specs;
 }
 
-function parseNumber(
+/**
+ * The one grammar for every numeric setting, wherever it comes from (flag,
+ * config file, tag, stage parameter, SSM document parameter): unsigned decimal
+ * digits, optionally a point and at most NUMBER_FRACTION_DIGITS more digits. No
+ * sign, exponent, whitespace, bare point or hexadecimal. The SSM document's
+ * allowedPattern for each number is generated from it (numberPattern), so a
+ * value one accepts the other accepts; the range is the validator's part (a
+ * regular expression cannot say 0.1 to 60 readably).
+ */
+export const NUMBER_FRACTION_DIGITS = 3;
+
+export type NumberKind = 'integer' | 'decimal';
+
+/** Which numeric settings are whole numbers; the ranges are LIMITS'. */
+export const NUMBER_KINDS = {
+  count: 'integer',
+  intervalSec: 'decimal',
+  latencyThresholdMs: 'decimal',
+  lossThresholdPct: 'decimal',
+  hops: 'integer',
+  concurrency: 'integer',
+  tcpPort: 'integer',
+} as const satisfies Record<string, NumberKind>;
+
+/**
+ * The grammar as an anchored regular expression (JavaScript and Java agree on
+ * this subset) for values up to `max`: as many integer digits as `max` has.
+ */
+export function numberPattern(kind: NumberKind, max: number): string {
+  const digits = String(Math.trunc(max)).length;
+  const integer = `[0-9]{1,${digits}}`;
+  return kind === 'integer' ? `^${integer}$` : `^${integer}(\\.[0-9]{1,${NUMBER_FRACTION_DIGITS}})?$`;
+}
+
+/** Longest text numberPattern admits for `max`. */
+export function numberMaxLength(kind: NumberKind, max: number): number {
+  const digits = String(Math.trunc(max)).length;
+  return kind === 'integer' ? digits : digits + 1 + NUMBER_FRACTION_DIGITS;
+}
+
+/** A number as the grammar writes it: no exponent, no trailing zeros, at most NUMBER_FRACTION_DIGITS decimals. */
+export function formatNumber(n: number): string {
+  return String(Number(n.toFixed(NUMBER_FRACTION_DIGITS)));
+}
+
+/**
+ * Parses a number in the grammar above and checks its range. A JavaScript
+ * number (from a JSON config file) must be one the grammar could have written.
+ * Throws InvalidInputError naming the field, the value and what is allowed.
+ */
+export function parseBoundedNumber(
   field: string,
   value: unknown,
-  integer: boolean,
+  kind: NumberKind,
   range: { min: number; max: number },
 ): number {
-  const allowed = `${integer ? 'an integer' : 'a number'} from ${range.min} to ${range.max}`;
+  const allowed =
+    kind === 'integer'
+      ? `an integer from ${range.min} to ${range.max}`
+      : `a number from ${range.min} to ${range.max} with at most ${NUMBER_FRACTION_DIGITS} decimals`;
   let n: number;
-  if (typeof value === 'number') n = value;
-  else if (typeof value === 'string' && /^\s*[+]?(\d+(\.\d*)?|\.\d+)\s*$/.test(value)) n = Number(value);
-  else throw new InvalidInputError(field, value, allowed);
-  if (!Number.isFinite(n) || n < range.min || n > range.max || (integer && !Number.isInteger(n))) {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value < 0 || Number(value.toFixed(NUMBER_FRACTION_DIGITS)) !== value) {
+      throw new InvalidInputError(field, value, allowed);
+    }
+    n = value;
+  } else if (typeof value === 'string' && new RegExp(numberPattern(kind, range.max)).test(value)) {
+    n = Number(value);
+  } else throw new InvalidInputError(field, value, allowed);
+  if (n < range.min || n > range.max || (kind === 'integer' && !Number.isInteger(n))) {
     throw new InvalidInputError(field, value, allowed);
   }
   return n;
 }
 
-export const parseCount = (v: unknown, field = '--count') => parseNumber(field, v, true, LIMITS.count);
-export const parseIntervalSec = (v: unknown, field = '--interval') =>
-  parseNumber(field, v, false, LIMITS.intervalSec);
+/** Parses the numeric setting `name` (grammar above, range from LIMITS). */
+function parseSetting(name: keyof typeof NUMBER_KINDS, field: string, value: unknown): number {
+  return parseBoundedNumber(field, value, NUMBER_KINDS[name], LIMITS[name]);
+}
+
+export const parseCount = (v: unknown, field = '--count') => parseSetting('count', field, v);
+export const parseIntervalSec = (v: unknown, field = '--interval') => parseSetting('intervalSec', field, v);
 export const parseLatencyThresholdMs = (v: unknown, field = '--latency-threshold') =>
-  parseNumber(field, v, false, LIMITS.latencyThresholdMs);
+  parseSetting('latencyThresholdMs', field, v);
 export const parseLossThresholdPct = (v: unknown, field = '--loss-threshold') =>
-  parseNumber(field, v, false, LIMITS.lossThresholdPct);
-export const parseHops = (v: unknown, field = '--hops') => parseNumber(field, v, true, LIMITS.hops);
+  parseSetting('lossThresholdPct', field, v);
+export const parseHops = (v: unknown, field = '--hops') => parseSetting('hops', field, v);
 export const parseConcurrency = (v: unknown, field = '--concurrency') =>
-  parseNumber(field, v, true, LIMITS.concurrency);
-export const parseTcpPort = (v: unknown, field = '--tcp-port') => parseNumber(field, v, true, LIMITS.tcpPort);
+  parseSetting('concurrency', field, v);
+export const parseTcpPort = (v: unknown, field = '--tcp-port') => parseSetting('tcpPort', field, v);
 
 export function parseLossRule(value: unknown, field = '--loss-rule'): LossRule {
   if (value === 'persistent' || value === 'any-hop') return value;

@@ -8,6 +8,7 @@ import { InvalidInputError } from '../common/errors.ts';
 import { METRIC_GRANULARITIES, METRIC_NAMESPACE, type MetricGranularity } from '../common/metric-names.ts';
 import type { RoundSettings } from '../common/result-schema.ts';
 import {
+  parseBoundedNumber,
   parseCount,
   parseHops,
   parseIntervalSec,
@@ -18,6 +19,9 @@ import {
   parseResourceList,
   parseTcpPort,
 } from '../common/settings.ts';
+import { RESOURCES_MAX_CHARS, RESOURCES_MIN_CHARS } from '../common/ssm-parameters.ts';
+import { STACK_PARAM_DEFAULTS } from '../common/stack-params.ts';
+import { parseParameterName, parseParameterPath } from './dispatch/resource-parameters.ts';
 
 /**
  * The per-host settings a tag can override; the SSM parameters are derived from
@@ -37,6 +41,16 @@ export interface FunctionConfig {
   tagValue: string;
   metricGranularity: MetricGranularity;
   defaults: HostSettings;
+  /**
+   * Parameter Store parameter holding the default resource list (stage param
+   * resourcesParameter); when set, dispatch reads it each round and it replaces
+   * `defaults.resources`.
+   */
+  defaultResourcesParameter: string | null;
+  /** Path prefix every resource-list parameter must lie under (stage param resourcesParameterPath). */
+  resourcesParameterPath: string;
+  /** Longest resource list the deployed SSM document admits (computed at package time). */
+  resourcesMaxChars: number;
   logDir: string;
   allowInstall: boolean;
   /** SSM delivery timeout (SendCommand TimeoutSeconds). */
@@ -65,12 +79,7 @@ function optional(env: Env, name: string, fallback: string): string {
 }
 
 function integerInRange(env: Env, name: string, min: number, max: number): number {
-  const raw = required(env, name);
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isInteger(n) || n < min || n > max) {
-    throw new InvalidInputError(name, raw, `an integer from ${min} to ${max}`);
-  }
-  return n;
+  return parseBoundedNumber(name, required(env, name), 'integer', { min, max });
 }
 
 const TAG_PART = /^[\w .:/=+\-@]{1,128}$/;
@@ -88,8 +97,8 @@ export function loadConfig(env: Env = process.env): FunctionConfig {
   if (allowInstall !== 'true' && allowInstall !== 'false') {
     throw new InvalidInputError('ALLOW_INSTALL', allowInstall, 'true or false');
   }
-  const tagKey = optional(env, 'TAG_KEY', 'CloudConnexaMonitor');
-  const tagValue = optional(env, 'TAG_VALUE', 'enabled');
+  const tagKey = optional(env, 'TAG_KEY', STACK_PARAM_DEFAULTS.tagKey);
+  const tagValue = optional(env, 'TAG_VALUE', STACK_PARAM_DEFAULTS.tagValue);
   for (const [name, value] of [
     ['TAG_KEY', tagKey],
     ['TAG_VALUE', tagValue],
@@ -102,6 +111,11 @@ export function loadConfig(env: Env = process.env): FunctionConfig {
     throw new InvalidInputError('COLLECT_QUEUE_URL', queueUrl, 'an SQS queue URL');
   const resources = parseResourceList(required(env, 'DEFAULT_RESOURCES'), 'DEFAULT_RESOURCES');
   const pluginName = env.PLUGIN_NAME?.trim();
+  const parameterPath = parseParameterPath(
+    optional(env, 'RESOURCES_PARAMETER_PATH', STACK_PARAM_DEFAULTS.resourcesParameterPath),
+    'RESOURCES_PARAMETER_PATH',
+  );
+  const defaultParameter = optional(env, 'DEFAULT_RESOURCES_PARAMETER', '');
   return {
     stage: required(env, 'STAGE'),
     logGroupName: required(env, 'LOG_GROUP_NAME'),
@@ -126,6 +140,17 @@ export function loadConfig(env: Env = process.env): FunctionConfig {
       lossRule: parseLossRule(required(env, 'DEFAULT_LOSS_RULE'), 'DEFAULT_LOSS_RULE'),
       tcpPort: parseTcpPort(required(env, 'DEFAULT_TCP_PORT'), 'DEFAULT_TCP_PORT'),
     },
+    defaultResourcesParameter:
+      defaultParameter === ''
+        ? null
+        : parseParameterName(defaultParameter, 'DEFAULT_RESOURCES_PARAMETER', parameterPath),
+    resourcesParameterPath: parameterPath,
+    resourcesMaxChars: parseBoundedNumber(
+      'RESOURCES_MAX_CHARS',
+      optional(env, 'RESOURCES_MAX_CHARS', String(RESOURCES_MAX_CHARS)),
+      'integer',
+      { min: RESOURCES_MIN_CHARS, max: RESOURCES_MAX_CHARS },
+    ),
     logDir: parsePath(required(env, 'LOG_DIR'), 'LOG_DIR'),
     allowInstall: allowInstall === 'true',
     commandTimeoutSeconds: integerInRange(env, 'COMMAND_TIMEOUT_SECONDS', 30, 2_592_000),

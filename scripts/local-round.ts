@@ -8,6 +8,8 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InvalidInputError, MonitorError } from '../common/errors.ts';
+import { parseBoundedNumber } from '../common/settings.ts';
+import { STACK_PARAM_DEFAULTS as D } from '../common/stack-params.ts';
 import { formatSummary } from '../functions/local/format-summary.ts';
 import { runLocalRound } from '../functions/local/run-local-round.ts';
 
@@ -18,17 +20,17 @@ Runs one monitoring round through the fleet code path on this machine.
   --resources LIST          resources to check (default 127.0.0.1,::1,localhost)
   --count N                 probes per resource (default 5)
   --interval SEC            seconds between probes (default 0.2; 1 when not root)
-  --latency-threshold MS    default 75
-  --loss-threshold PCT      default 5
-  --hops N                  default 3
-  --loss-rule RULE          persistent | any-hop (default persistent)
-  --tcp-port N              default 443
-  --granularity G           fleet | host | resource (default host)
+  --latency-threshold MS    default ${D.latencyThresholdMs}
+  --loss-threshold PCT      default ${D.lossThresholdPct}
+  --hops N                  default ${D.hops}
+  --loss-rule RULE          persistent | any-hop (default ${D.lossRule})
+  --tcp-port N              default ${D.tcpPort}
+  --granularity G           fleet | host | resource (default ${D.metricGranularity})
   --instances N             local instances, all this machine (default 1)
   --blind N                 simulated enrolled-but-unreachable instances (default 0)
   --tag KEY=VALUE           tag on every instance, e.g. CloudConnexaMonitor:Count=3 (repeatable)
   --log-dir DIR             the agent's log dir (default ./Connexa-Logs)
-  --execution-timeout SEC   the document's timeout for one run (default 240)
+  --execution-timeout SEC   the document's timeout for one run (default ${D.executionTimeoutSeconds})
   --out DIR                 output dir (default .local-run)
 `;
 
@@ -42,9 +44,9 @@ function parseTags(items: string[]): Record<string, string> {
   return tags;
 }
 
+/** The one number grammar; the ranges are checked where the values are used. */
 function integer(name: string, value: string): number {
-  if (!/^\d+$/.test(value)) throw new InvalidInputError(`--${name}`, value, 'a whole number');
-  return Number(value);
+  return parseBoundedNumber(`--${name}`, value, 'integer', { min: 0, max: Number.MAX_SAFE_INTEGER });
 }
 
 async function main(): Promise<number> {
@@ -53,17 +55,17 @@ async function main(): Promise<number> {
       resources: { type: 'string', default: '127.0.0.1,::1,localhost' },
       count: { type: 'string', default: '5' },
       interval: { type: 'string', default: '0.2' },
-      'latency-threshold': { type: 'string', default: '75' },
-      'loss-threshold': { type: 'string', default: '5' },
-      hops: { type: 'string', default: '3' },
-      'loss-rule': { type: 'string', default: 'persistent' },
-      'tcp-port': { type: 'string', default: '443' },
-      granularity: { type: 'string', default: 'host' },
+      'latency-threshold': { type: 'string', default: D.latencyThresholdMs },
+      'loss-threshold': { type: 'string', default: D.lossThresholdPct },
+      hops: { type: 'string', default: D.hops },
+      'loss-rule': { type: 'string', default: D.lossRule },
+      'tcp-port': { type: 'string', default: D.tcpPort },
+      granularity: { type: 'string', default: D.metricGranularity },
       instances: { type: 'string', default: '1' },
       blind: { type: 'string', default: '0' },
       tag: { type: 'string', multiple: true, default: [] },
       'log-dir': { type: 'string', default: './Connexa-Logs' },
-      'execution-timeout': { type: 'string', default: '240' },
+      'execution-timeout': { type: 'string', default: D.executionTimeoutSeconds },
       out: { type: 'string', default: '.local-run' },
       help: { type: 'boolean', default: false },
     },

@@ -29,5 +29,7 @@ module.exports = async ({ resolveVariable }) => {
   const executionTimeoutSeconds = Number(await resolveVariable('param:executionTimeoutSeconds'));
   const agentPath = generator.resolveAgentPath(process.env);
   const content = generator.buildDocument({ agentPath, executionTimeoutSeconds, defaults });
-  return { content, stepName: generator.RUN_STEP_NAME };
+  // What the Resources parameter admits beside this agent: dispatch's limit for a list.
+  const resourcesMaxChars = String(generator.documentResourcesMaxChars(content));
+  return { content, stepName: generator.RUN_STEP_NAME, resourcesMaxChars };
 };

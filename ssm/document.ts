@@ -10,12 +10,24 @@ import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { InvalidInputError } from '../common/errors.ts';
 import { RESULT_SCHEMA } from '../common/result-schema.ts';
-import { SSM_PARAMETERS, type SsmParameterName, ssmEnvName } from '../common/ssm-parameters.ts';
+import {
+  RESOURCES_MAX_CHARS,
+  RESOURCES_MIN_CHARS,
+  resourcesMaxCharsOf,
+  resourcesPattern,
+  SSM_PARAMETERS,
+  type SsmParameterName,
+  ssmEnvName,
+} from '../common/ssm-parameters.ts';
 
 /** Name of the document's only step: GetCommandInvocation's PluginName. */
 export const RUN_STEP_NAME = 'runMonitorAgent';
 
-/** Command documents, including the parameters sent at run time, are limited to 64 KB. */
+/**
+ * Command documents are limited to 64 KB, and "this quota also includes the
+ * content specified for input parameters at runtime" (SSM CreateDocument API
+ * reference, Content).
+ */
 export const DOCUMENT_SIZE_LIMIT = 65_536;
 
 /** Environment variable naming an agent bundle to embed instead of dist/agent.js (tests). */
@@ -146,7 +158,7 @@ export function buildDocument(options: DocumentOptions): CommandDocument {
       interpolationType: 'ENV_VAR',
     };
   }
-  return {
+  const document: CommandDocument = {
     schemaVersion: '2.2',
     description: `CloudConnexa Resource Monitor: runs the bundled agent (sha256 ${payload.sha256}, ${payload.bytes} bytes) and prints its result document. Needs SSM Agent 3.3.2746.0 or later.`,
     parameters,
@@ -159,6 +171,30 @@ export function buildDocument(options: DocumentOptions): CommandDocument {
       },
     ],
   };
+  // The limit is the document plus its run-time parameters: Resources gets the
+  // room the agent leaves, up to RESOURCES_MAX_CHARS, so that no SendCommand is
+  // refused for size at run time. Too little room is refused here instead.
+  const overflow = worstCaseSize(document) - DOCUMENT_SIZE_LIMIT;
+  if (overflow > 0) {
+    // The pattern's own digits shrink with the figure: a few bytes of slack.
+    const room = RESOURCES_MAX_CHARS - overflow - 8;
+    if (room < RESOURCES_MIN_CHARS) {
+      throw new InvalidInputError(
+        'SSM document',
+        `${DOCUMENT_SIZE_LIMIT + overflow - RESOURCES_MAX_CHARS + RESOURCES_MIN_CHARS} bytes with a ${RESOURCES_MIN_CHARS}-character list`,
+        `at most ${DOCUMENT_SIZE_LIMIT} bytes including run-time parameters, leaving room for at least ${RESOURCES_MIN_CHARS} characters of resources: the agent bundle (${payload.bytes} bytes) has outgrown the command document`,
+      );
+    }
+    parameters.Resources.allowedPattern = resourcesPattern(room);
+    const size = worstCaseSize(document);
+    if (size > DOCUMENT_SIZE_LIMIT) throw new Error(`document sizing is wrong: ${size} bytes`);
+  }
+  return document;
+}
+
+/** The longest resource list the document's Resources parameter admits (what dispatch must not exceed). */
+export function documentResourcesMaxChars(document: CommandDocument): number {
+  return resourcesMaxCharsOf(document.parameters.Resources.allowedPattern);
 }
 
 /** The step's shell text as the SSM Agent writes it to disk. */
@@ -172,7 +208,10 @@ export function documentScript(document: CommandDocument): string {
  */
 export function worstCaseSize(document: CommandDocument): number {
   const longest: Record<string, string[]> = {};
-  for (const spec of SSM_PARAMETERS) longest[spec.name] = ['x'.repeat(spec.maxLength)];
+  for (const spec of SSM_PARAMETERS) {
+    const length = spec.name === 'Resources' ? documentResourcesMaxChars(document) : spec.maxLength;
+    longest[spec.name] = ['x'.repeat(length)];
+  }
   return Buffer.byteLength(JSON.stringify(document)) + Buffer.byteLength(JSON.stringify(longest));
 }
 

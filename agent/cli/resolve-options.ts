@@ -9,6 +9,7 @@ import type { RoundSettings } from '../../common/result-schema.ts';
 import { MAX_ROUND_MS, roundWorstCaseMs } from '../../common/round-budget.ts';
 import {
   DEFAULTS,
+  parseBoundedNumber,
   parseConcurrency,
   parseCount,
   parseHops,
@@ -62,20 +63,13 @@ export const ROTATION_DEFAULTS: RotationLimits = {
 
 type RawValue = string | number | string[];
 
+// The one number grammar (common/settings.ts), for the options that are not settings.
 function boundedInteger(field: string, value: unknown, min: number, max: number): number {
-  const n = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-    throw new InvalidInputError(field, value, `an integer from ${min} to ${max}`);
-  }
-  return n;
+  return parseBoundedNumber(field, value, 'integer', { min, max });
 }
 
 function boundedNumber(field: string, value: unknown, min: number, max: number): number {
-  const n = typeof value === 'string' && /^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(value) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isFinite(n) || n < min || n > max) {
-    throw new InvalidInputError(field, value, `a number from ${min} to ${max}`);
-  }
-  return n;
+  return parseBoundedNumber(field, value, 'decimal', { min, max });
 }
 
 function parseWatchOnly(flag: ValueFlag, value: unknown, field: string): number {

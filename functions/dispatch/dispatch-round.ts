@@ -7,7 +7,7 @@
  */
 
 import { chunk, mapLimit } from '../../common/concurrency.ts';
-import { InvalidInputError, toErrorInfo } from '../../common/errors.ts';
+import { type ErrorInfo, InvalidInputError, toErrorInfo } from '../../common/errors.ts';
 import { MAX_ROUND_MS, roundExpectedMs, roundWorstCaseMs } from '../../common/round-budget.ts';
 import { DEFAULTS } from '../../common/settings.ts';
 import type { CollectJob } from '../collect/job.ts';
@@ -17,9 +17,12 @@ import type { EnrolledInstance } from '../enrollment/discover-instances.ts';
 import type { LogSink } from '../logs/log-writer.ts';
 import { buildDispatchRecord } from '../logs/records.ts';
 import type { RoundMetrics } from '../metrics/emit-metrics.ts';
-import type { CommandTransport, Inventory, JobQueue } from '../ports.ts';
+import { type CommandTransport, InstancesRefusedError, type Inventory, type JobQueue } from '../ports.ts';
 import { createDispatchRecordWriter } from './dispatch-records.ts';
 import { resolveHostSettings, type SsmParameters, settingsKey, toSsmParameters } from './host-settings.ts';
+import { type HostResourceLists, prepareResourceLists } from './resource-lists.ts';
+import type { ParameterReader } from './resource-parameters.ts';
+import { sendIsolating } from './send-isolating.ts';
 import { sendWithinBudget } from './time-budget.ts';
 
 /** SendCommand accepts at most 50 InstanceIds. */
@@ -32,6 +35,8 @@ export interface DispatchPorts {
   logs: LogSink;
   metrics: RoundMetrics;
   now: () => number;
+  /** Parameter Store, for resource lists named by tag or stage param; without it such hosts are misconfigured. */
+  parameters?: ParameterReader;
   /** Time left before the Lambda timeout; commands stop in time to record the rest (time-budget.ts). */
   remainingMs?: () => number;
 }
@@ -41,6 +46,12 @@ export interface DispatchOptions {
   roundId: string;
   tagKey: string;
   defaults: HostSettings;
+  /** Parameter holding the stage's default resource list (replaces defaults.resources). */
+  defaultResourcesParameter?: string | null;
+  /** Path prefix resource-list parameters must lie under (default common/stack-params.ts). */
+  resourcesParameterPath?: string;
+  /** Longest resource list the SSM document admits (default RESOURCES_MAX_CHARS). */
+  resourcesMaxChars?: number;
   logDir: string;
   allowInstall: boolean;
   commandTimeoutSeconds: number;
@@ -58,6 +69,8 @@ export interface DispatchSummary {
   dispatched: number;
   /** Hosts whose SendCommand or collect job failed. */
   failed: number;
+  /** Of the blind hosts: those SSM refused at SendCommand (InvalidInstanceId), the others of their batch sent again. */
+  refused: number;
   groups: number;
   commands: number;
   /** Records neither written nor handed to the collector (logged with their hosts; the round still completes). */
@@ -92,7 +105,8 @@ export async function dispatchRound(
   options: DispatchOptions,
 ): Promise<DispatchSummary> {
   const concurrency = options.concurrency ?? 8;
-  // Every send below stops in time to record what it did not send (time-budget.ts).
+  // Every send below, each part of an isolated batch included, stops in time to
+  // record what it did not send (time-budget.ts).
   ports = { ...ports, transport: sendWithinBudget(ports.transport, ports.remainingMs) };
   const { online, blind } = await ports.inventory.discover();
   const summary: DispatchSummary = {
@@ -102,6 +116,7 @@ export async function dispatchRound(
     misconfigured: 0,
     dispatched: 0,
     failed: 0,
+    refused: 0,
     groups: 0,
     commands: 0,
     recordWriteErrors: 0,
@@ -110,6 +125,36 @@ export async function dispatchRound(
   // collector if it still fails (dispatch-records.ts).
   const pendingWrites = createDispatchRecordWriter(ports, { roundId: options.roundId, concurrency });
   const at = ports.now();
+  const recordFailure = (
+    instanceIds: string[],
+    status: 'SendCommandFailed' | 'EnqueueFailed' | 'ResourcesParameterUnreadable',
+    commandId: string | undefined,
+    errorName: string,
+    error: ErrorInfo,
+  ): void => {
+    summary.failed += instanceIds.length;
+    for (const instanceId of instanceIds) {
+      ports.metrics.failed(instanceId);
+      pendingWrites.push({
+        stream: instanceId,
+        events: buildDispatchRecord(
+          'dispatch-failed',
+          {
+            instanceId,
+            roundId: options.roundId,
+            status,
+            // The hosts run the command anyway: the id lets an operator fetch their output.
+            ...(commandId === undefined ? {} : { commandId }),
+            errorName,
+            error,
+          },
+          ports.now(),
+        ),
+      });
+    }
+  };
+  // Every round, 0 included: the blind alarm tells "nothing enrolled" from "no round ran" by it.
+  ports.metrics.enrolled(summary.enrolled);
 
   for (const host of blind) {
     ports.metrics.blind(host.instanceId);
@@ -132,8 +177,14 @@ export async function dispatchRound(
 
   const groups = new Map<string, Group>();
   const settingsByKey = new Map<string, HostSettings>();
+  const resourceLists = await prepareResourceLists(ports.parameters, online, options);
   for (const host of online) {
-    const resolved = resolveHost(host, options);
+    const list = resourceLists(host);
+    if (list.kind === 'unreadable') {
+      recordFailure([host.instanceId], 'ResourcesParameterUnreadable', undefined, list.errorName, list.error);
+      continue;
+    }
+    const resolved = list.kind === 'invalid' ? list.error : resolveHost(host, options, list);
     if (resolved instanceof InvalidInputError) {
       summary.misconfigured++;
       ports.metrics.misconfigured(host.instanceId);
@@ -170,54 +221,79 @@ export async function dispatchRound(
   summary.commands = commands.length;
 
   // One command failing (throttled past retries, a refused parameter) must not
-  // lose the others: each chunk is sent and recorded on its own.
+  // lose the others: each chunk is sent and recorded on its own, and instances
+  // SSM refuses (InvalidInstanceId) are isolated so the rest of their chunk is
+  // sent again without them (send-isolating.ts).
   await mapLimit(commands, concurrency, async ({ key, group, instanceIds }) => {
     const settings = settingsByKey.get(key) ?? options.defaults;
-    let stage: 'SendCommand' | 'EnqueueCollectJob' = 'SendCommand';
-    let commandId: string | undefined;
-    try {
-      ({ commandId } = await ports.transport.send({
-        instanceIds,
-        parameters: group.parameters,
-        comment: `cc-monitor ${options.stage} round ${options.roundId}`,
-      }));
-      stage = 'EnqueueCollectJob';
-      const dispatchedAt = ports.now();
-      const job: CollectJob = {
-        v: 1,
-        commandId,
-        roundId: options.roundId,
-        instanceIds,
-        dispatchedAt,
-        deadline:
-          dispatchedAt + (options.commandTimeoutSeconds + options.executionTimeoutSeconds + 60) * 1000,
-        attempt: 1,
-        settings: Object.fromEntries(Object.entries(group.parameters).map(([k, v]) => [k, v[0]])),
-      };
-      await ports.queue.enqueue(job, clampDelay(expectedRunSeconds(settings) + 5));
-      summary.dispatched += instanceIds.length;
-    } catch (error) {
-      summary.failed += instanceIds.length;
-      const info = toErrorInfo(error);
-      const errorName = error instanceof Error ? error.name : 'Error';
-      for (const instanceId of instanceIds) {
-        ports.metrics.failed(instanceId);
-        pendingWrites.push({
-          stream: instanceId,
-          events: buildDispatchRecord(
-            'dispatch-failed',
-            {
-              instanceId,
-              roundId: options.roundId,
-              status: stage === 'SendCommand' ? 'SendCommandFailed' : 'EnqueueFailed',
-              // The hosts run the command anyway: the id lets an operator fetch their output.
-              ...(commandId === undefined ? {} : { commandId }),
-              errorName,
-              error: info,
-            },
-            ports.now(),
-          ),
-        });
+    const comment = `cc-monitor ${options.stage} round ${options.roundId}`;
+    const outcome = await sendIsolating(
+      instanceIds,
+      (ids) => ports.transport.send({ instanceIds: ids, parameters: group.parameters, comment }),
+      { recheck: ports.inventory.recheck?.bind(ports.inventory) },
+    );
+    for (const refused of outcome.refused) {
+      summary.blind++;
+      summary.refused++;
+      ports.metrics.blind(refused.instanceId);
+      pendingWrites.push({
+        stream: refused.instanceId,
+        events: buildDispatchRecord(
+          'blind',
+          {
+            instanceId: refused.instanceId,
+            roundId: options.roundId,
+            status: 'SendCommandRefused',
+            pingStatus: refused.pingStatus,
+            lastPingAt: refused.lastPingAt,
+            errorName: refused.error.errorName,
+            reason: refused.reason,
+            message: `SSM refused the command for this instance (${refused.error.errorName}: terminating, terminated, no longer registered or SSM Agent not running): not checked this round; the other instances of its batch were sent`,
+            error: refused.error.toInfo(),
+          },
+          ports.now(),
+        ),
+      });
+    }
+    for (const failure of outcome.failed) {
+      const errorName =
+        failure.error instanceof InstancesRefusedError
+          ? failure.error.errorName
+          : failure.error instanceof Error
+            ? failure.error.name
+            : 'Error';
+      recordFailure(
+        failure.instanceIds,
+        'SendCommandFailed',
+        undefined,
+        errorName,
+        toErrorInfo(failure.error),
+      );
+    }
+    for (const { commandId, instanceIds: sentIds } of outcome.sent) {
+      try {
+        const dispatchedAt = ports.now();
+        const job: CollectJob = {
+          v: 1,
+          commandId,
+          roundId: options.roundId,
+          instanceIds: sentIds,
+          dispatchedAt,
+          deadline:
+            dispatchedAt + (options.commandTimeoutSeconds + options.executionTimeoutSeconds + 60) * 1000,
+          attempt: 1,
+          settings: Object.fromEntries(Object.entries(group.parameters).map(([k, v]) => [k, v[0]])),
+        };
+        await ports.queue.enqueue(job, clampDelay(expectedRunSeconds(settings) + 5));
+        summary.dispatched += sentIds.length;
+      } catch (error) {
+        recordFailure(
+          sentIds,
+          'EnqueueFailed',
+          commandId,
+          error instanceof Error ? error.name : 'Error',
+          toErrorInfo(error),
+        );
       }
     }
   });
@@ -229,9 +305,14 @@ export async function dispatchRound(
 function resolveHost(
   host: EnrolledInstance,
   options: DispatchOptions,
+  list: Extract<HostResourceLists, { kind: 'ok' }>,
 ): { settings: HostSettings; parameters: SsmParameters } | InvalidInputError {
   try {
-    const settings = resolveHostSettings(options.defaults, host.tags, options.tagKey);
+    const settings = resolveHostSettings(
+      { ...options.defaults, resources: list.resources },
+      host.tags,
+      options.tagKey,
+    );
     // SSM would kill a round that outlives the document's execution timeout, and
     // the agent refuses rounds longer than its lock's stale age: refuse both here.
     const limit = Math.min(options.executionTimeoutSeconds, MAX_ROUND_MS / 1000);

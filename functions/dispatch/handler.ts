@@ -3,10 +3,11 @@
  */
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { createEc2Client, createLogsClient, createSqsClient, createSsmClient } from '../aws/clients.ts';
+import { createParameterStoreReader } from '../aws/parameter-store.ts';
 import { createSqsJobQueue } from '../aws/sqs-queue.ts';
 import { createSsmTransport } from '../aws/ssm-transport.ts';
 import { type FunctionConfig, loadConfig } from '../config.ts';
-import { discoverInstances } from '../enrollment/discover-instances.ts';
+import { discoverInstances, recheckInstances } from '../enrollment/discover-instances.ts';
 import { createCloudWatchLogSink } from '../logs/log-writer.ts';
 import { createEmfMetrics } from '../metrics/emit-metrics.ts';
 import { type DispatchSummary, dispatchRound } from './dispatch-round.ts';
@@ -38,9 +39,13 @@ export const handler = async (
     granularity: cfg.metricGranularity,
   });
   try {
-    return await dispatchRound(
+    const summary = await dispatchRound(
       {
-        inventory: { discover: () => discoverInstances({ ec2, ssm }, cfg) },
+        inventory: {
+          discover: () => discoverInstances({ ec2, ssm }, cfg),
+          recheck: (instanceIds) => recheckInstances({ ec2, ssm }, instanceIds),
+        },
+        parameters: createParameterStoreReader(ssm),
         transport: createSsmTransport(ssm, {
           documentName: cfg.documentName,
           timeoutSeconds: cfg.commandTimeoutSeconds,
@@ -54,6 +59,17 @@ export const handler = async (
       },
       { ...cfg, roundId: roundIdFor(event) },
     );
+    if (summary.enrolled === 0) {
+      // Not an error: a fresh stack. The blind alarm stays OK; this says why nothing is checked.
+      console.log(
+        JSON.stringify({
+          level: 'INFO',
+          message: `no running instance carries the tag ${cfg.tagKey}=${cfg.tagValue}: nothing to check this round (enroll hosts by tagging them)`,
+          roundId: summary.roundId,
+        }),
+      );
+    }
+    return summary;
   } finally {
     metrics.flush();
   }

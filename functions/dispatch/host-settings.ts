@@ -7,6 +7,7 @@
  */
 import { InvalidInputError } from '../../common/errors.ts';
 import {
+  formatNumber,
   parseCount,
   parseHops,
   parseIntervalSec,
@@ -16,8 +17,9 @@ import {
   parseResourceList,
   parseTcpPort,
 } from '../../common/settings.ts';
-import { SSM_PARAMETERS, type SsmParameterName } from '../../common/ssm-parameters.ts';
+import { RESOURCES_MAX_CHARS, SSM_PARAMETERS, type SsmParameterName } from '../../common/ssm-parameters.ts';
 import type { HostSettings } from '../config.ts';
+import { checkListLength } from './resource-parameters.ts';
 
 export type SsmParameters = Record<SsmParameterName, [string]>;
 
@@ -62,11 +64,6 @@ export function resolveHostSettings(
   return settings;
 }
 
-/** Numbers as the agent's flags read them: no exponent, no trailing zeros. */
-function formatNumber(n: number): string {
-  return String(Number(n.toFixed(6)));
-}
-
 /**
  * The SendCommand Parameters for these settings, each checked against the
  * document's allowedPattern. Throws InvalidInputError naming the tag (or
@@ -74,7 +71,7 @@ function formatNumber(n: number): string {
  */
 export function toSsmParameters(
   settings: HostSettings,
-  host: { logDir: string; allowInstall: boolean },
+  host: { logDir: string; allowInstall: boolean; resourcesMaxChars?: number | undefined },
   tagKey: string,
 ): SsmParameters {
   const values: Record<SsmParameterName, string> = {
@@ -89,6 +86,10 @@ export function toSsmParameters(
     LogDir: host.logDir,
     AllowInstall: host.allowInstall ? 'true' : 'false',
   };
+  // The deployed document may admit less than the static pattern (room beside the
+  // agent). Tags hold 256 characters and parameter lists are checked when read, so
+  // only the stage's `resources` param can get here.
+  checkListLength(values.Resources, 'resources (stage param)', host.resourcesMaxChars ?? RESOURCES_MAX_CHARS);
   const parameters = {} as SsmParameters;
   for (const spec of SSM_PARAMETERS) {
     const value = values[spec.name];

@@ -6,6 +6,7 @@
 import { type EC2Client, paginateDescribeInstances } from '@aws-sdk/client-ec2';
 import { paginateDescribeInstanceInformation, type SSMClient } from '@aws-sdk/client-ssm';
 import { chunk, mapLimit } from '../../common/concurrency.ts';
+import type { IneligibleInstance } from '../ports.ts';
 
 export interface EnrolledInstance {
   instanceId: string;
@@ -82,4 +83,66 @@ export async function discoverInstances(
       });
   }
   return discovery;
+}
+
+/**
+ * Looks again at instances SSM just refused (at most 50: one SendCommand's
+ * worth) and returns those that cannot take a command now: no longer running
+ * in EC2 (shutting-down, terminated, stopped, or gone) or not Online in SSM
+ * (never registered, deregistered, ConnectionLost, Inactive). Two calls: EC2
+ * by the `instance-id` filter, which answers for unknown ids with nothing
+ * instead of failing like the InstanceIds parameter, and SSM
+ * DescribeInstanceInformation by the InstanceIds filter.
+ */
+export async function recheckInstances(
+  clients: { ec2: EC2Client; ssm: SSMClient },
+  instanceIds: string[],
+): Promise<IneligibleInstance[]> {
+  const ids = instanceIds.slice(0, SSM_CHUNK);
+  const ec2State = new Map<string, string>();
+  const pages = paginateDescribeInstances(
+    { client: clients.ec2, pageSize: 1000 },
+    { Filters: [{ Name: 'instance-id', Values: ids }] },
+  );
+  for await (const page of pages) {
+    for (const reservation of page.Reservations ?? []) {
+      for (const instance of reservation.Instances ?? []) {
+        if (instance.InstanceId !== undefined)
+          ec2State.set(instance.InstanceId, instance.State?.Name ?? 'unknown');
+      }
+    }
+  }
+  const ping = new Map<string, { status: string; lastPingAt: string | null }>();
+  const infoPages = paginateDescribeInstanceInformation(
+    { client: clients.ssm, pageSize: SSM_CHUNK },
+    { Filters: [{ Key: 'InstanceIds', Values: ids }] },
+  );
+  for await (const page of infoPages) {
+    for (const info of page.InstanceInformationList ?? []) {
+      if (info.InstanceId === undefined) continue;
+      ping.set(info.InstanceId, {
+        status: info.PingStatus ?? 'Unknown',
+        lastPingAt: info.LastPingDateTime?.toISOString() ?? null,
+      });
+    }
+  }
+  const ineligible: IneligibleInstance[] = [];
+  for (const instanceId of ids) {
+    const state = ec2State.get(instanceId);
+    const ssm = ping.get(instanceId);
+    const pingStatus = ssm?.status ?? 'NotRegistered';
+    const reasons: string[] = [];
+    // Managed nodes outside EC2 (mi-...) have no EC2 state to check.
+    if (instanceId.startsWith('i-') && state !== 'running') reasons.push(`EC2 state ${state ?? 'not found'}`);
+    if (pingStatus !== 'Online') reasons.push(`SSM PingStatus ${pingStatus}`);
+    if (reasons.length > 0) {
+      ineligible.push({
+        instanceId,
+        reason: reasons.join(', '),
+        pingStatus,
+        lastPingAt: ssm?.lastPingAt ?? null,
+      });
+    }
+  }
+  return ineligible;
 }

@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { InvalidInputError } from '../../common/errors.ts';
 import { parseResultDocument, type ResultDocument } from '../../common/result-schema.ts';
 import { SSM_PARAMETERS } from '../../common/ssm-parameters.ts';
+import { STACK_PARAM_DEFAULTS } from '../../common/stack-params.ts';
 import { resolveAgentPath } from '../../ssm/document.ts';
 import type { CollectResult } from '../collect/collect-command.ts';
 import { createMemoryClaimStore } from '../collect/job-claims.ts';
@@ -108,12 +109,12 @@ export function localConfigEnv(options: LocalRoundOptions): Record<string, strin
   const s = options.settings;
   return {
     STAGE: LOCAL_STAGE,
-    LOG_GROUP_NAME: 'CloudConnexa-Monitor-Logs',
+    LOG_GROUP_NAME: STACK_PARAM_DEFAULTS.logGroupName,
     DOCUMENT_NAME: 'CloudConnexa-Monitor-local',
     // Required by loadConfig; the local queue is in memory and never calls it.
     COLLECT_QUEUE_URL: 'https://localhost/in-memory-collect-queue',
-    TAG_KEY: 'CloudConnexaMonitor',
-    TAG_VALUE: 'enabled',
+    TAG_KEY: STACK_PARAM_DEFAULTS.tagKey,
+    TAG_VALUE: STACK_PARAM_DEFAULTS.tagValue,
     METRIC_GRANULARITY: s.metricGranularity,
     DEFAULT_RESOURCES: s.resources,
     DEFAULT_COUNT: s.count,

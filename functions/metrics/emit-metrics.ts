@@ -34,6 +34,12 @@ export interface RoundMetrics {
   blind(instanceId: string): void;
   misconfigured(instanceId: string): void;
   /**
+   * Dispatch calls this once per round with the number of enrolled hosts, 0
+   * included: the monitoring-blind alarm tells "nothing enrolled yet" (0) from
+   * "no round ran" (no data point) by it.
+   */
+  enrolled(count: number): void;
+  /**
    * Dispatch calls this once per round so that HostsBlind and HostsMisconfigured
    * have a data point (zero) even when no host is blind: the "monitoring blind"
    * alarm treats missing data as breaching.
@@ -259,6 +265,9 @@ export function createEmfMetrics(options: MetricsOptions): RoundMetrics {
     },
     misconfigured() {
       addFleet(() => fleet.addMetric(FLEET_METRICS.hostsMisconfigured, MetricUnit.Count, 1));
+    },
+    enrolled(count) {
+      fleet.addMetric(FLEET_METRICS.hostsEnrolled, MetricUnit.Count, count);
     },
     zeroDispatchCounters(counts) {
       addFleet(() => {

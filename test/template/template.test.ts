@@ -27,17 +27,26 @@ import {
   METRIC_NAMESPACE,
   RESOURCE_METRICS,
 } from '../../common/metric-names.ts';
-import { SSM_PARAMETERS } from '../../common/ssm-parameters.ts';
+import { DEFAULTS, formatNumber, LIMITS, NUMBER_KINDS, numberPattern } from '../../common/settings.ts';
+import {
+  RESOURCES_MAX_CHARS,
+  RESOURCES_MIN_CHARS,
+  resourcesPattern,
+  SSM_PARAMETERS,
+} from '../../common/ssm-parameters.ts';
+import { STACK_PARAM_DEFAULTS } from '../../common/stack-params.ts';
 import { CLAIM_STALE_MS } from '../../functions/collect/job-claims.ts';
 import {
   AGENT_BUNDLE_ENV,
   type CommandDocument,
   DEFAULT_AGENT_PATH,
   DOCUMENT_SIZE_LIMIT,
+  documentResourcesMaxChars,
   documentScript,
   RUN_STEP_NAME,
   worstCaseSize,
 } from '../../ssm/document.ts';
+import { evaluate } from './metric-math.ts';
 
 const ROOT = resolve(__dirname, '..', '..');
 const OSLS = join(ROOT, 'node_modules', 'osls', 'bin', 'serverless.js');
@@ -51,6 +60,8 @@ interface Resource {
 interface Template {
   Resources: Record<string, Resource>;
   Conditions?: Record<string, unknown>;
+  Outputs?: Record<string, { Value: unknown }>;
+  Parameters?: Record<string, unknown>;
 }
 interface Statement {
   Sid?: string;
@@ -105,6 +116,7 @@ const SERVICE_ENTRIES = [
   'package.json',
   'tsconfig.json',
   'ssm',
+  'stack',
   'common',
   'functions',
   'agent',
@@ -234,6 +246,10 @@ const KNOWN_METRICS = new Set<string>([
 
 let main: Packaged;
 let other: Packaged;
+/** adoptLogGroup=true and a stage default list in Parameter Store. */
+let adopted: Packaged;
+const LOG_GROUP = STACK_PARAM_DEFAULTS.logGroupName;
+const STAGE_LIST_PARAMETER = '/cc-test/lists/default';
 let agentEnv: Record<string, string> = {};
 
 describe('packaged CloudFormation template', () => {
@@ -241,13 +257,22 @@ describe('packaged CloudFormation template', () => {
     // In CI `npm run build` runs first; without a build, test with a placeholder of realistic size.
     const built = existsSync(DEFAULT_AGENT_PATH);
     agentEnv = { [AGENT_BUNDLE_ENV]: built ? DEFAULT_AGENT_PATH : placeholderAgent() };
-    [main, other] = await Promise.all([
+    [main, other, adopted] = await Promise.all([
       packageStage(`ci-${runId}`, [], agentEnv),
       packageStage(`qa-${runId}`, ['alarmEmail=ops@example.com', 'metricGranularity=fleet'], agentEnv),
+      packageStage(
+        `mig-${runId}`,
+        [
+          'adoptLogGroup=true',
+          'resourcesParameterPath=/cc-test/',
+          `resourcesParameter=${STAGE_LIST_PARAMETER}`,
+        ],
+        agentEnv,
+      ),
     ]);
     const source = built ? 'dist/agent.js' : 'a placeholder agent';
     process.stdout.write(
-      `# serverless package took ${main.ms} ms and ${other.ms} ms (two stages in parallel, ${source})\n`,
+      `# serverless package took ${main.ms}, ${other.ms} and ${adopted.ms} ms (three stages in parallel, ${source})\n`,
     );
   });
 
@@ -303,6 +328,8 @@ describe('packaged CloudFormation template', () => {
       'DEFAULT_HOPS',
       'DEFAULT_LOSS_RULE',
       'DEFAULT_TCP_PORT',
+      'RESOURCES_PARAMETER_PATH',
+      'RESOURCES_MAX_CHARS',
       'LOG_DIR',
       'ALLOW_INSTALL',
       'COMMAND_TIMEOUT_SECONDS',
@@ -317,7 +344,7 @@ describe('packaged CloudFormation template', () => {
     assert.equal(env.POWERTOOLS_METRICS_NAMESPACE, METRIC_NAMESPACE);
     assert.equal(env.PLUGIN_NAME, RUN_STEP_NAME);
     assert.deepEqual(env.DOCUMENT_NAME, { Ref: 'MonitorDocument' });
-    assert.deepEqual(env.LOG_GROUP_NAME, { Ref: 'MonitorLogGroup' });
+    assert.equal(env.LOG_GROUP_NAME, LOG_GROUP, 'by name: the group may be adopted');
     assert.deepEqual(env.COLLECT_QUEUE_URL, { Ref: 'CollectQueue' });
     assert.equal(env.METRIC_GRANULARITY, 'host');
     assert.equal(env.TAG_KEY, 'CloudConnexaMonitor');
@@ -351,16 +378,139 @@ describe('packaged CloudFormation template', () => {
     const group = resource(t, 'MonitorLogGroup');
     assert.equal(group.Type, 'AWS::Logs::LogGroup');
     assert.equal(Reflect.get(group, 'DeletionPolicy'), 'Retain', 'removing the stack keeps the evidence');
-    assert.equal(group.Properties.LogGroupName, 'CloudConnexa-Monitor-Logs');
-    assert.equal(Number(group.Properties.RetentionInDays), 30);
+    assert.equal(group.Properties.LogGroupName, LOG_GROUP);
+    assert.equal(Number(group.Properties.RetentionInDays), Number(STACK_PARAM_DEFAULTS.logRetentionDays));
     const filters = ofType(t, 'AWS::Logs::MetricFilter');
     assert.equal(filters.length, 1);
-    const filter = filters[0]?.[1].Properties;
-    assert.equal(filter?.FilterPattern, LEGACY_FILTER_PATTERN);
-    assert.deepEqual(filter?.LogGroupName, { Ref: 'MonitorLogGroup' });
-    assert.deepEqual(filter?.MetricTransformations, [
+    const [filterId, filter] = filters[0] ?? [];
+    assert.equal(filter?.Properties.FilterPattern, LEGACY_FILTER_PATTERN);
+    assert.equal(filter?.Properties.LogGroupName, LOG_GROUP);
+    assert.deepEqual(filter?.DependsOn, ['MonitorLogGroup'], `${filterId} waits for the group it filters`);
+    assert.deepEqual(filter?.Properties.MetricTransformations, [
       { MetricNamespace: METRIC_NAMESPACE, MetricName: LEGACY_METRIC, MetricValue: '1' },
     ]);
+    for (const fn of ['DispatchLambdaFunction', 'CollectLambdaFunction']) {
+      assert.ok(
+        resource(t, fn).DependsOn?.includes('MonitorLogGroup'),
+        `${fn} writes only once the group exists`,
+      );
+    }
+  });
+
+  it('with adoptLogGroup=true declares no log group of that name and uses the existing one by name, retention untouched', () => {
+    const t = adopted.template;
+    const groups = ofType(t, 'AWS::Logs::LogGroup').map(([id, r]) => [id, r.Properties.LogGroupName]);
+    assert.ok(
+      groups.every(([, name]) => name !== LOG_GROUP),
+      `no AWS::Logs::LogGroup named ${LOG_GROUP}: ${JSON.stringify(groups)}`,
+    );
+    assert.equal(t.Resources.MonitorLogGroup, undefined);
+    assert.ok(
+      !JSON.stringify(t).includes('RetentionInDays":30,"LogGroupName":"CloudConnexa') &&
+        groups.every(([id]) => id === 'DispatchLogGroup' || id === 'CollectLogGroup'),
+      "only the functions' own log groups get a retention",
+    );
+    const filter = ofType(t, 'AWS::Logs::MetricFilter')[0]?.[1];
+    assert.equal(filter?.Properties.LogGroupName, LOG_GROUP);
+    assert.equal(filter?.Properties.FilterPattern, LEGACY_FILTER_PATTERN);
+    assert.equal(filter?.DependsOn, undefined);
+    const env = (
+      resource(t, 'DispatchLambdaFunction').Properties.Environment as { Variables: Record<string, unknown> }
+    ).Variables;
+    assert.equal(env.LOG_GROUP_NAME, LOG_GROUP);
+    assert.equal(t.Outputs?.LogGroupName?.Value, LOG_GROUP);
+    const sub = resource(t, 'Dashboard').Properties.DashboardBody as { 'Fn::Sub': [string, object] };
+    assert.equal(Reflect.get(sub['Fn::Sub'][1], 'LogGroupName'), LOG_GROUP);
+    for (const fn of ['DispatchLambdaFunction', 'CollectLambdaFunction']) {
+      assert.ok(!resource(t, fn).DependsOn?.includes('MonitorLogGroup'), fn);
+    }
+  });
+
+  it('names only logical ids the template declares, with either adoptLogGroup value', () => {
+    const pseudo = new Set([
+      'AWS::Region',
+      'AWS::AccountId',
+      'AWS::Partition',
+      'AWS::StackName',
+      'AWS::StackId',
+      'AWS::URLSuffix',
+      'AWS::NoValue',
+    ]);
+    for (const packaged of [main, other, adopted]) {
+      const t = packaged.template;
+      const declared = new Set([...Object.keys(t.Resources), ...Object.keys(t.Parameters ?? {})]);
+      const conditions = new Set(Object.keys(t.Conditions ?? {}));
+      const named: string[] = [];
+      const visit = (value: unknown, subVariables: Set<string>): void => {
+        if (Array.isArray(value)) {
+          for (const item of value) visit(item, subVariables);
+          return;
+        }
+        if (typeof value !== 'object' || value === null) return;
+        for (const [key, child] of Object.entries(value)) {
+          if (key === 'Ref' && typeof child === 'string') named.push(child);
+          else if (key === 'Fn::GetAtt') {
+            const target = Array.isArray(child) ? child[0] : String(child).split('.')[0];
+            named.push(String(target));
+          } else if (key === 'Fn::Sub') {
+            const [text, variables] = Array.isArray(child) ? child : [child, {}];
+            const own = new Set(Object.keys(variables as object));
+            for (const match of String(text).matchAll(/\$\{([^}!]+)\}/g)) {
+              const name = (match[1] ?? '').split('.')[0] ?? '';
+              if (!own.has(name)) named.push(name);
+            }
+            visit(variables, own);
+            continue;
+          }
+          visit(child, subVariables);
+        }
+      };
+      for (const [id, r] of Object.entries(t.Resources)) {
+        visit(r.Properties, new Set());
+        for (const dependency of r.DependsOn ?? []) named.push(dependency);
+        if (r.Condition !== undefined) {
+          assert.ok(
+            conditions.has(r.Condition),
+            `${packaged.stage}: ${id} uses unknown condition ${r.Condition}`,
+          );
+        }
+      }
+      visit(t.Outputs, new Set());
+      for (const name of named) {
+        assert.ok(
+          declared.has(name) || pseudo.has(name),
+          `${packaged.stage}: a Ref/GetAtt/Sub/DependsOn names ${name}, which the template does not declare`,
+        );
+      }
+      assert.ok(named.length > 20, `${packaged.stage}: found the references (${named.length})`);
+    }
+  });
+
+  it('fails packaging with a message naming the param: adoptLogGroup, a list parameter outside the path, a stage list past 4 KB of environment', async () => {
+    const runs = await Promise.all([
+      runPackage(`badadopt-${runId}`, ['adoptLogGroup=yes'], agentEnv),
+      runPackage(`badlist-${runId}`, ['resourcesParameter=/elsewhere/list'], agentEnv),
+      runPackage(
+        `longenv-${runId}`,
+        [
+          `resources=${Array.from({ length: 60 }, (_, i) => `host-${i}.${'x'.repeat(50)}.corp.internal`).join(',')}`,
+        ],
+        agentEnv,
+      ),
+    ]);
+    const [adopt, list, long] = runs.map((r) => ({ code: r.code, output: r.stdout + r.stderr }));
+    assert.notEqual(long?.code, 0);
+    assert.match(
+      long?.output ?? '',
+      /param resources ".*" is not allowed: at most 3000 characters: Lambda allows 4 KB/,
+    );
+    assert.notEqual(adopt?.code, 0);
+    assert.match(adopt?.output ?? '', /param adoptLogGroup "yes" is not allowed: true or false/);
+    assert.notEqual(list?.code, 0);
+    assert.match(
+      list?.output ?? '',
+      /param resourcesParameter "\/elsewhere\/list" is not allowed: a parameter under \/cloudconnexa\//,
+    );
   });
 
   it('sends failed collection jobs to a dead-letter queue and hides a batch longer than the collector runs', () => {
@@ -441,33 +591,86 @@ describe('packaged CloudFormation template', () => {
     });
   });
 
-  it('alarms when hosts fail or are unreachable, and treats a period without checked hosts as breaching', () => {
+  it('tells "nothing enrolled" (OK) and "no round ran" (no data) from "hosts went blind" (ALARM)', () => {
     const alarm = resource(main.template, 'MonitoringBlindAlarm').Properties;
-    assert.equal(alarm.TreatMissingData, 'breaching');
+    // Missing points are not breaching: a fresh stack is INSUFFICIENT_DATA, not ALARM.
+    assert.equal(alarm.TreatMissingData, 'missing');
+    assert.deepEqual(
+      alarm.InsufficientDataActions,
+      [{ Ref: 'AlarmTopic' }],
+      'a round that stops running is notified',
+    );
+    assert.deepEqual(alarm.AlarmActions, [{ Ref: 'AlarmTopic' }]);
+    assert.equal(alarm.ComparisonOperator, 'GreaterThanThreshold');
+    assert.equal(Number(alarm.Threshold), 0);
     const metrics = alarm.Metrics as {
       Id: string;
       Expression?: string;
       ReturnData: boolean;
-      MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions: unknown } };
+      MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions: unknown }; Stat: string };
     }[];
-    const byName = new Map(
-      metrics.flatMap((m) => (m.MetricStat ? [[m.MetricStat.Metric.MetricName, m]] : [])),
-    );
-    const failed = byName.get(FLEET_METRICS.hostsFailed);
-    const blind = byName.get(FLEET_METRICS.hostsBlind);
-    const checked = byName.get(FLEET_METRICS.hostsChecked);
-    assert.ok(failed && blind && checked, 'HostsFailed, HostsBlind and HostsChecked are all read');
-    for (const m of [failed, blind, checked]) {
+    const idOf = new Map(metrics.flatMap((m) => (m.MetricStat ? [[m.MetricStat.Metric.MetricName, m]] : [])));
+    for (const [name, stat] of [
+      [FLEET_METRICS.hostsEnrolled, 'Maximum'],
+      [FLEET_METRICS.hostsChecked, 'Sum'],
+      [FLEET_METRICS.hostsFailed, 'Sum'],
+      [FLEET_METRICS.hostsBlind, 'Sum'],
+      [FLEET_METRICS.hostsMisconfigured, 'Sum'],
+    ] as const) {
+      const m = idOf.get(name);
+      assert.ok(m, `the alarm reads ${name}`);
       assert.equal(m.MetricStat?.Metric.Namespace, METRIC_NAMESPACE);
       assert.deepEqual(m.MetricStat?.Metric.Dimensions, [{ Name: DIMENSIONS.stage, Value: main.stage }]);
+      assert.equal(m.MetricStat?.Stat, stat, name);
       assert.equal(m.ReturnData, false);
     }
-    const expressions = metrics.filter((m) => m.ReturnData);
-    assert.equal(expressions.length, 1);
-    const expression = expressions[0]?.Expression ?? '';
-    for (const m of [failed, blind, checked]) assert.ok(expression.includes(m.Id), `expression uses ${m.Id}`);
+    const returned = metrics.filter((m) => m.ReturnData);
+    assert.equal(returned.length, 1);
+    const expression = returned[0]?.Expression ?? '';
+    // One period as the alarm sees it: metric name -> value, absent = no data point.
+    const period = (values: Partial<Record<string, number>>) =>
+      evaluate(expression, Object.fromEntries([...idOf].map(([name, m]) => [m.Id, values[name]])));
+    const breaches = (value: number | undefined) => value !== undefined && value > Number(alarm.Threshold);
+    const cases: [string, Partial<Record<string, number>>, 'OK' | 'ALARM' | 'no data'][] = [
+      ['no round ran (fresh stack, schedule stopped)', {}, 'no data'],
+      ['nothing enrolled yet', { HostsEnrolled: 0, HostsBlind: 0, HostsMisconfigured: 0 }, 'OK'],
+      ['all 10 enrolled hosts checked', { HostsEnrolled: 10, HostsChecked: 10, HostsBlind: 0 }, 'OK'],
+      ['2 of 10 failed', { HostsEnrolled: 10, HostsChecked: 8, HostsFailed: 2 }, 'ALARM'],
+      ['1 of 10 unreachable', { HostsEnrolled: 10, HostsChecked: 9, HostsBlind: 1 }, 'ALARM'],
+      [
+        'enrolled, sent, but nothing collected',
+        { HostsEnrolled: 10, HostsBlind: 0, HostsMisconfigured: 0 },
+        'ALARM',
+      ],
+      ['all enrolled hosts misconfigured', { HostsEnrolled: 3, HostsBlind: 0, HostsMisconfigured: 3 }, 'OK'],
+      [
+        'results from the previous round only (collection spilled over)',
+        { HostsEnrolled: 10, HostsChecked: 10 },
+        'OK',
+      ],
+    ];
+    for (const [state, values, expected] of cases) {
+      const value = period(values);
+      const seen = value === undefined ? 'no data' : breaches(value) ? 'ALARM' : 'OK';
+      assert.equal(seen, expected, `${state}: expression gives ${value}`);
+    }
+    assert.equal(
+      period({ HostsEnrolled: 10, HostsBlind: 1, HostsMisconfigured: 1 }),
+      9,
+      'counts the hosts not checked',
+    );
+  });
+
+  it('alarms when the dispatch function fails or times out', () => {
+    const alarm = resource(main.template, 'DispatchFailingAlarm').Properties;
+    assert.equal(alarm.Namespace, 'AWS/Lambda');
+    assert.equal(alarm.MetricName, 'Errors');
+    assert.deepEqual(alarm.Dimensions, [{ Name: 'FunctionName', Value: { Ref: 'DispatchLambdaFunction' } }]);
+    assert.equal(alarm.Statistic, 'Sum');
     assert.equal(alarm.ComparisonOperator, 'GreaterThanThreshold');
     assert.equal(Number(alarm.Threshold), 0);
+    assert.equal(alarm.TreatMissingData, 'notBreaching', 'no invocation is not a failure');
+    assert.deepEqual(alarm.AlarmActions, [{ Ref: 'AlarmTopic' }]);
   });
 
   it('alarms when the dead-letter queue holds a message', () => {
@@ -505,6 +708,7 @@ describe('packaged CloudFormation template', () => {
     const { widgets } = dashboardBody(main.template);
     const body = JSON.stringify(widgets);
     for (const name of [
+      FLEET_METRICS.hostsEnrolled,
       FLEET_METRICS.worstLatencyMs,
       FLEET_METRICS.worstLossPct,
       FLEET_METRICS.hostsBlind,
@@ -515,11 +719,14 @@ describe('packaged CloudFormation template', () => {
     assert.ok(body.includes('GROUP BY InstanceId ORDER BY MAX() DESC'), 'dashboard ranks the worst hosts');
     const logs = widgets.filter((w) => w.type === 'log');
     assert.equal(logs.length, 1);
-    assert.match(String(logs[0]?.properties.query), /^SOURCE 'sample-LogGroupName' \|.*LATENCY_FLAG = '1'/);
+    assert.match(
+      String(logs[0]?.properties.query),
+      /^SOURCE 'CloudConnexa-Monitor-Logs' \|.*LATENCY_FLAG = '1'/,
+    );
     const sub = resource(main.template, 'Dashboard').Properties.DashboardBody as {
       'Fn::Sub': [string, object];
     };
-    assert.deepEqual(Reflect.get(sub['Fn::Sub'][1], 'LogGroupName'), { Ref: 'MonitorLogGroup' });
+    assert.equal(Reflect.get(sub['Fn::Sub'][1], 'LogGroupName'), LOG_GROUP);
   });
 
   it('grants no wildcard action in any Allow statement', () => {
@@ -576,31 +783,63 @@ describe('packaged CloudFormation template', () => {
   });
 
   it("scopes logs to this stack's log groups and the queue to the functions that use it", () => {
-    const monitor = JSON.stringify(getAtt('MonitorLogGroup', 'Arn'));
-    for (const [role, ownGroup] of [
-      ['DispatchRole', 'DispatchLogGroup'],
-      ['CollectRole', 'CollectLogGroup'],
-    ] as const) {
-      const own = JSON.stringify(getAtt(ownGroup, 'Arn'));
-      const granted = roleStatements(main.template, role);
-      const logTargets = granted
-        .filter((s) => actions(s).some((a) => a.startsWith('logs:')))
-        .flatMap((s) => resources(s).map((r) => JSON.stringify(r)));
-      assert.deepEqual([...new Set(logTargets)].sort(), [own, monitor].sort(), `${role} log targets`);
-      for (const s of granted.filter((x) => actions(x).some((a) => a.startsWith('sqs:')))) {
-        assert.deepEqual(s.Resource, getAtt('CollectQueue', 'Arn'), `${role} uses only the collect queue`);
+    const arn = (name: string) => ({
+      'Fn::Sub': `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:${name}:*`,
+    });
+    for (const packaged of [main, adopted]) {
+      const monitor = JSON.stringify(arn(LOG_GROUP));
+      for (const [role, ownGroup] of [
+        ['DispatchRole', 'DispatchLogGroup'],
+        ['CollectRole', 'CollectLogGroup'],
+      ] as const) {
+        const own = JSON.stringify(getAtt(ownGroup, 'Arn'));
+        const granted = roleStatements(packaged.template, role);
+        const logTargets = granted
+          .filter((s) => actions(s).some((a) => a.startsWith('logs:')))
+          .flatMap((s) => resources(s).map((r) => JSON.stringify(r)));
+        assert.deepEqual([...new Set(logTargets)].sort(), [own, monitor].sort(), `${packaged.stage} ${role}`);
+        for (const s of granted.filter((x) => actions(x).some((a) => a.startsWith('sqs:')))) {
+          assert.deepEqual(s.Resource, getAtt('CollectQueue', 'Arn'), `${role} uses only the collect queue`);
+        }
       }
+      const reads = (role: string): string[] =>
+        roleStatements(packaged.template, role)
+          .filter((s) => actions(s).includes('logs:GetLogEvents'))
+          .map((s) => JSON.stringify(s.Resource));
+      assert.deepEqual(reads('CollectRole'), [monitor], 'the collector checks for records already written');
+      assert.deepEqual(reads('DispatchRole'), []);
     }
-    const reads = (role: string): string[] =>
-      roleStatements(main.template, role)
-        .filter((s) => actions(s).includes('logs:GetLogEvents'))
-        .map((s) => JSON.stringify(s.Resource));
-    assert.deepEqual(reads('CollectRole'), [monitor], 'the collector checks for records already written');
-    assert.deepEqual(reads('DispatchRole'), []);
     const dispatchSqs = roleStatements(main.template, 'DispatchRole').flatMap((s) =>
       actions(s).filter((a) => a.startsWith('sqs:')),
     );
     assert.deepEqual(dispatchSqs, ['sqs:SendMessage'], 'the dispatcher only enqueues jobs');
+  });
+
+  it('lets the dispatcher read Parameter Store lists only under the stage path, and tells it the stage list', () => {
+    for (const [packaged, path, stageList] of [
+      [main, STACK_PARAM_DEFAULTS.resourcesParameterPath, ''],
+      [adopted, '/cc-test/', STAGE_LIST_PARAMETER],
+    ] as const) {
+      const reads = roleStatements(packaged.template, 'DispatchRole').filter((s) =>
+        actions(s).includes('ssm:GetParameters'),
+      );
+      assert.equal(reads.length, 1);
+      assert.deepEqual(actions(reads[0] as Statement), ['ssm:GetParameters']);
+      assert.deepEqual(reads[0]?.Resource, {
+        'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter${path}*`,
+      });
+      const env = (
+        resource(packaged.template, 'DispatchLambdaFunction').Properties.Environment as {
+          Variables: Record<string, unknown>;
+        }
+      ).Variables;
+      assert.equal(env.RESOURCES_PARAMETER_PATH, path);
+      assert.equal(env.DEFAULT_RESOURCES_PARAMETER, stageList);
+      const collectReads = roleStatements(packaged.template, 'CollectRole').filter((s) =>
+        actions(s).some((a) => a.startsWith('ssm:GetParameter')),
+      );
+      assert.equal(collectReads.length, 0, 'the collector reads no parameters');
+    }
   });
 
   it('declares every document parameter with its allowedPattern, default and ENV_VAR interpolation', () => {
@@ -610,7 +849,12 @@ describe('packaged CloudFormation template', () => {
     assert.deepEqual(Object.keys(document.parameters).sort(), SSM_PARAMETERS.map((p) => p.name).sort());
     for (const spec of SSM_PARAMETERS) {
       const parameter = document.parameters[spec.name];
-      assert.equal(parameter.allowedPattern, spec.allowedPattern, spec.name);
+      // Resources' length is the room the agent leaves (checked below), at most the static pattern's.
+      const pattern =
+        spec.name === 'Resources'
+          ? resourcesPattern(documentResourcesMaxChars(document))
+          : spec.allowedPattern;
+      assert.equal(parameter.allowedPattern, pattern, spec.name);
       assert.equal(parameter.interpolationType, 'ENV_VAR', spec.name);
       assert.match(
         parameter.default,
@@ -618,8 +862,75 @@ describe('packaged CloudFormation template', () => {
         `${spec.name} default fits its pattern`,
       );
     }
-    assert.equal(document.parameters.Count.default, '25');
-    assert.equal(document.parameters.LogDir.default, '/home/ubuntu/Connexa-Logs');
+    for (const [name, setting] of [
+      ['Count', 'count'],
+      ['IntervalSec', 'intervalSec'],
+      ['LatencyThresholdMs', 'latencyThresholdMs'],
+      ['LossThresholdPct', 'lossThresholdPct'],
+      ['Hops', 'hops'],
+      ['TcpPort', 'tcpPort'],
+    ] as const) {
+      const parameter = document.parameters[name];
+      assert.equal(parameter.allowedPattern, numberPattern(NUMBER_KINDS[setting], LIMITS[setting].max), name);
+      assert.equal(
+        parameter.default,
+        formatNumber(DEFAULTS[setting]),
+        `${name} default is DEFAULTS.${setting}`,
+      );
+    }
+    assert.equal(document.parameters.LossRule.default, DEFAULTS.lossRule);
+    assert.equal(document.parameters.LogDir.default, DEFAULTS.logDir);
+    // Resources gets the room the agent leaves (ssm/document.ts), and dispatch is told that figure.
+    const room = documentResourcesMaxChars(document);
+    assert.ok(room >= RESOURCES_MIN_CHARS && room <= RESOURCES_MAX_CHARS, `room for resources: ${room}`);
+    const env = (
+      resource(main.template, 'DispatchLambdaFunction').Properties.Environment as {
+        Variables: Record<string, unknown>;
+      }
+    ).Variables;
+    assert.equal(env.RESOURCES_MAX_CHARS, String(room));
+  });
+
+  it('gives the functions and the document the defaults of common/, written nowhere else', () => {
+    const env = (
+      resource(main.template, 'DispatchLambdaFunction').Properties.Environment as {
+        Variables: Record<string, unknown>;
+      }
+    ).Variables;
+    const expected: Record<string, string> = {
+      DEFAULT_RESOURCES: STACK_PARAM_DEFAULTS.resources,
+      DEFAULT_COUNT: formatNumber(DEFAULTS.count),
+      DEFAULT_INTERVAL_SEC: formatNumber(DEFAULTS.intervalSec),
+      DEFAULT_LATENCY_THRESHOLD_MS: formatNumber(DEFAULTS.latencyThresholdMs),
+      DEFAULT_LOSS_THRESHOLD_PCT: formatNumber(DEFAULTS.lossThresholdPct),
+      DEFAULT_HOPS: formatNumber(DEFAULTS.hops),
+      DEFAULT_LOSS_RULE: DEFAULTS.lossRule,
+      DEFAULT_TCP_PORT: formatNumber(DEFAULTS.tcpPort),
+      LOG_DIR: DEFAULTS.logDir,
+      TAG_KEY: STACK_PARAM_DEFAULTS.tagKey,
+      TAG_VALUE: STACK_PARAM_DEFAULTS.tagValue,
+      METRIC_GRANULARITY: STACK_PARAM_DEFAULTS.metricGranularity,
+      ALLOW_INSTALL: STACK_PARAM_DEFAULTS.allowInstall,
+      COMMAND_TIMEOUT_SECONDS: STACK_PARAM_DEFAULTS.commandTimeoutSeconds,
+      EXECUTION_TIMEOUT_SECONDS: STACK_PARAM_DEFAULTS.executionTimeoutSeconds,
+    };
+    for (const [name, value] of Object.entries(expected)) assert.equal(env[name], value, name);
+    const document = documentOf(main.template);
+    assert.equal(document.parameters.Resources.default, STACK_PARAM_DEFAULTS.resources);
+    assert.equal(
+      Number(document.mainSteps[0].inputs.timeoutSeconds),
+      Number(STACK_PARAM_DEFAULTS.executionTimeoutSeconds),
+    );
+    const rule = ofType(main.template, 'AWS::Events::Rule')[0]?.[1].Properties;
+    assert.equal(rule?.ScheduleExpression, STACK_PARAM_DEFAULTS.schedule);
+    const serverlessYml = readFileSync(join(ROOT, 'serverless.yml'), 'utf8');
+    for (const [name, value] of Object.entries(STACK_PARAM_DEFAULTS)) {
+      assert.doesNotMatch(
+        serverlessYml,
+        new RegExp(`^\\s+${name}:\\s`, 'm'),
+        `serverless.yml restates the default of ${name} (${value}); it belongs in common/stack-params.ts`,
+      );
+    }
   });
 
   it('runs one Linux shell step, named for GetCommandInvocation, whose script pastes no parameter', () => {

@@ -23,7 +23,7 @@ function assertOneRecordPerHost(f: RoundFigures): void {
 }
 
 describe('fleet round under faults', () => {
-  it('writes one record per host and counts it once with 5-10 % of every collection fault', async () => {
+  it('writes one record per host and counts it once with 5-10 % of every fault', async () => {
     // Prepare
     const faults: FaultRates = {
       throttle: 0.05,
@@ -31,7 +31,8 @@ describe('fleet round under faults', () => {
       duplicateDelivery: 0.1,
       rejectedEvents: 0.05,
       lostPutResponse: 0.05,
-      terminated: 0,
+      // Refused batches are isolated while SendCommand is also throttled or failing.
+      terminated: 0.05,
       failedSendCommand: 0.05,
       collectorCrash: 0.1,
     };
@@ -41,17 +42,31 @@ describe('fleet round under faults', () => {
     for (const kind of Object.keys(faults) as (keyof FaultRates)[])
       if (faults[kind] > 0) assert.ok(f.injected[kind] > 0, `${kind} was injected`);
     assertOneRecordPerHost(f);
-    assert.ok((f.integrity.kinds.result ?? 0) > 1700, 'most hosts checked');
+    assert.equal(f.integrity.refusedNotTerminated, 0);
+    assert.ok(f.integrity.sendCommandRefused > 0, 'terminated instances refused and recorded blind');
+    // Nearly every batch holds a terminated instance and is sent twice, so throttled or
+    // failed SendCommand calls (5 % each) cost more batches than without terminations.
+    assert.ok((f.integrity.kinds.result ?? 0) > 1400, 'most hosts checked');
   });
 
-  it('records the hosts of a batch SendCommand refuses for a terminated instance as failed, none lost', async () => {
+  it('records a terminated instance SendCommand refuses as blind and sends the rest of its batch, none lost', async () => {
+    // Prepare: 1 % of the instances terminate between discovery and SendCommand.
+    // Act
     const f = await runRound(
       { name: 'terminated', hosts: 500, granularity: 'fleet', faults: { ...NO_FAULTS, terminated: 0.01 } },
       1,
     );
+    // Assess
     assertOneRecordPerHost(f);
     assert.equal(f.injected.terminated, 5);
-    assert.equal(f.integrity.sendCommandFailed, f.integrity.kinds['dispatch-failed']);
-    assert.ok(f.integrity.sendCommandFailed >= 5 && f.integrity.sendCommandFailed <= 250);
+    assert.equal(f.integrity.sendCommandRefused, 5);
+    assert.equal(f.integrity.refusedNotTerminated, 0);
+    assert.equal(f.integrity.sendCommandFailed, 0);
+    assert.equal(f.integrity.kinds['dispatch-failed'], undefined);
+    // Each refused batch costs one call more: SSM's message names the instance.
+    const pingBlind = (f.integrity.kinds.blind ?? 0) - f.integrity.sendCommandRefused;
+    const batches = Math.ceil((500 - pingBlind) / 50);
+    assert.ok((f.calls['SSM SendCommand'] ?? 0) <= batches + 5);
+    assert.equal(f.faultedCalls['SSM SendCommand'], (f.calls['SSM SendCommand'] ?? 0) - batches);
   });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { STACK_PARAM_DEFAULTS } from '../../../common/stack-params.ts';
 import { loadConfig } from '../../../functions/config.ts';
 
 const ENV = {
@@ -25,11 +26,23 @@ const ENV = {
 describe('loadConfig', () => {
   it('reads a complete environment with the tag defaults', () => {
     const config = loadConfig(ENV);
-    assert.equal(config.tagKey, 'CloudConnexaMonitor');
-    assert.equal(config.tagValue, 'enabled');
+    assert.equal(config.tagKey, STACK_PARAM_DEFAULTS.tagKey);
+    assert.equal(config.tagValue, STACK_PARAM_DEFAULTS.tagValue);
     assert.equal(config.defaults.resources, '10.0.0.1,db.internal');
     assert.equal(config.metricsNamespace, 'CloudConnexa');
     assert.equal(config.allowInstall, false);
+    assert.equal(config.defaultResourcesParameter, null);
+    assert.equal(config.resourcesParameterPath, STACK_PARAM_DEFAULTS.resourcesParameterPath);
+  });
+
+  it('reads the stage default list parameter under its path', () => {
+    const config = loadConfig({
+      ...ENV,
+      RESOURCES_PARAMETER_PATH: '/team-a/monitor/',
+      DEFAULT_RESOURCES_PARAMETER: '/team-a/monitor/default-list',
+    });
+    assert.equal(config.defaultResourcesParameter, '/team-a/monitor/default-list');
+    assert.equal(config.resourcesParameterPath, '/team-a/monitor/');
   });
 
   const broken: [string, string | undefined, RegExp][] = [
@@ -51,6 +64,14 @@ describe('loadConfig', () => {
       '; rm -rf /',
       /^DEFAULT_RESOURCES "; rm -rf \/" is not allowed: an IPv4 or IPv6 address, a DNS host name, or an http\(s\):\/\/ URL$/,
     ],
+    [
+      'DEFAULT_RESOURCES_PARAMETER',
+      '/elsewhere/list',
+      /DEFAULT_RESOURCES_PARAMETER "\/elsewhere\/list" is not allowed: a parameter under \/cloudconnexa\//,
+    ],
+    ['RESOURCES_PARAMETER_PATH', '/', /RESOURCES_PARAMETER_PATH "\/" is not allowed: a Parameter Store path/],
+    ['RESOURCES_PARAMETER_PATH', '/aws/x/', /RESOURCES_PARAMETER_PATH/],
+    ['RESOURCES_MAX_CHARS', '100', /RESOURCES_MAX_CHARS "100" is not allowed: an integer from 2048 to 8192/],
   ];
   for (const [name, value, message] of broken) {
     it(`fails with an error naming ${name} when it is ${value ?? 'missing'}`, () => {

@@ -9,6 +9,7 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
+import { FLEET_METRICS } from '../../../common/metric-names.ts';
 import { createSqsJobQueue } from '../../../functions/aws/sqs-queue.ts';
 import { createSsmTransport } from '../../../functions/aws/ssm-transport.ts';
 import type { CollectJob } from '../../../functions/collect/job.ts';
@@ -17,7 +18,8 @@ import { processJob } from '../../../functions/collect/process-job.ts';
 import { isRecordsJob, parseQueuedJob } from '../../../functions/collect/records-job.ts';
 import { dispatchRound } from '../../../functions/dispatch/dispatch-round.ts';
 import { discoverInstances } from '../../../functions/enrollment/discover-instances.ts';
-import { DEFAULTS, instanceId, MemoryLogSink, RecordingMetrics } from './fixtures.ts';
+import { createEmfMetrics } from '../../../functions/metrics/emit-metrics.ts';
+import { captureStdout, DEFAULTS, instanceId, MemoryLogSink, RecordingMetrics } from './fixtures.ts';
 
 const ec2Mock = mockClient(EC2Client);
 const ssmMock = mockClient(SSMClient);
@@ -227,6 +229,37 @@ describe('dispatchRound', () => {
     const record = logs.records(instanceId(51))[0];
     assert.equal(record?.status, 'SendCommandFailed');
     assert.equal(record?.errorName, 'InvalidDocument');
+  });
+
+  it('writes HostsEnrolled every round: 0 on a fresh stack, so "nothing enrolled" is not "no round ran"', async () => {
+    // Prepare: no instance carries the tag.
+    fleet([]);
+    const { ports, options } = setup();
+    const emf = createEmfMetrics({
+      namespace: 'CloudConnexa',
+      serviceName: 'svc',
+      stage: 'test',
+      granularity: 'host',
+    });
+    // Act
+    const summary = await dispatchRound({ ...ports, metrics: emf }, options);
+    const lines = captureStdout(() => emf.flush()).map((l) => JSON.parse(l) as Record<string, unknown>);
+    // Assess
+    assert.equal(summary.enrolled, 0);
+    assert.equal(sendInputs().length, 0);
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0]?.[FLEET_METRICS.hostsEnrolled], 0);
+    assert.equal(lines[0]?.Stage, 'test');
+    const aws = lines[0]?._aws as { CloudWatchMetrics: { Metrics: { Name: string }[] }[] } | undefined;
+    const names = aws?.CloudWatchMetrics[0]?.Metrics.map((m) => m.Name);
+    assert.ok(names?.includes(FLEET_METRICS.hostsEnrolled));
+  });
+
+  it('writes HostsEnrolled once with every enrolled host, blind ones included', async () => {
+    fleet([{ id: instanceId(1) }, { id: instanceId(2), ping: 'ConnectionLost' }, { id: instanceId(3) }]);
+    const { ports, options, metrics } = setup();
+    await dispatchRound(ports, options);
+    assert.deepEqual(metrics.enrolledCounts, [3]);
   });
 });
 

@@ -143,6 +143,7 @@ export class RecordingMetrics implements RoundMetrics {
   readonly blindHosts: string[] = [];
   readonly misconfiguredHosts: string[] = [];
   zeroes: { blind: number; misconfigured: number } | null = null;
+  enrolledCounts: number[] = [];
   checked(host: HostMeasurement): void {
     this.checkedHosts.push(host);
   }
@@ -154,6 +155,9 @@ export class RecordingMetrics implements RoundMetrics {
   }
   misconfigured(id: string): void {
     this.misconfiguredHosts.push(id);
+  }
+  enrolled(count: number): void {
+    this.enrolledCounts.push(count);
   }
   zeroDispatchCounters(counts: { blind: number; misconfigured: number }): void {
     this.zeroes = counts;

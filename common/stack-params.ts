@@ -1,0 +1,99 @@
+/**
+ * Defaults of the stack's parameters (`--param="name=value"` on `serverless
+ * deploy`/`package`, or a `params.<stage>` block in serverless.yml). This is
+ * the one place they are written: serverless.yml reads them through
+ * stack/params.cjs, the agent settings among them come from
+ * common/settings.ts DEFAULTS, functions/config.ts and the SSM document fall
+ * back to the same values, and a template test checks the README's table
+ * against this module.
+ *
+ * Values are strings because most of them become Lambda environment variables
+ * or CloudFormation properties.
+ */
+
+import { DEFAULTS, formatNumber } from './settings.ts';
+import { DEFAULT_STACK_RESOURCES } from './ssm-parameters.ts';
+
+export const STACK_PARAM_DEFAULTS = {
+  /** Enrollment: EC2 instances carrying this tag key with this value are checked. */
+  tagKey: 'CloudConnexaMonitor',
+  tagValue: 'enabled',
+  /** How often a round runs (EventBridge schedule expression). */
+  schedule: 'rate(5 minutes)',
+  /** Alarm period in seconds; equal to the schedule so each period holds one round. */
+  alarmPeriodSeconds: '300',
+  /**
+   * Resources every host checks unless its tags name others: comma-separated
+   * IPs, host names or http(s) URLs. The loopback default only proves the
+   * pipeline end to end. Lambda allows 4 KB of environment in all: use
+   * resourcesParameter for a long list.
+   */
+  resources: DEFAULT_STACK_RESOURCES,
+  /**
+   * Name of an SSM Parameter Store parameter (String or StringList, under
+   * resourcesParameterPath) holding the default resource list; when set it
+   * replaces `resources`. Empty: none.
+   */
+  resourcesParameter: '',
+  /**
+   * Parameter Store path prefix that resource-list parameters (the stage
+   * default and `<tagKey>:ResourcesParameter` tags) must live under; the
+   * dispatcher may read only parameters below it. Starts and ends with `/`.
+   */
+  resourcesParameterPath: '/cloudconnexa/',
+  /** Flag a resource when its latency (ms) through the first `hops` hops exceeds this. */
+  latencyThresholdMs: formatNumber(DEFAULTS.latencyThresholdMs),
+  /** Flag a resource when its loss (%) exceeds this. */
+  lossThresholdPct: formatNumber(DEFAULTS.lossThresholdPct),
+  /** Probes per resource and the seconds between them (a round takes about count x interval). */
+  count: formatNumber(DEFAULTS.count),
+  intervalSec: formatNumber(DEFAULTS.intervalSec),
+  /** How many first hops (the CloudConnexa side) are checked for latency. */
+  hops: formatNumber(DEFAULTS.hops),
+  /** persistent: loss counts only when it persists to the last hop; any-hop: the old tool's rule. */
+  lossRule: DEFAULTS.lossRule,
+  /** TCP port used when a resource ignores ICMP. */
+  tcpPort: formatNumber(DEFAULTS.tcpPort),
+  /** Directory on each host for the old tool's JSON report and MTR files. */
+  logDir: DEFAULTS.logDir,
+  /** 'true' lets the SSM document install node and mtr with apt-get/dnf/yum when missing. */
+  allowInstall: 'false',
+  /** Optional e-mail subscription to the alarm topic; '' creates none. */
+  alarmEmail: '',
+  /**
+   * Central log group. Its name is fixed by default so that the old tool's
+   * metric filter and queries keep working, but only ONE stack per account and
+   * region can own a given name: give every other stage its own.
+   */
+  logGroupName: 'CloudConnexa-Monitor-Logs',
+  /**
+   * 'true': the log group already exists (the old script's CloudWatch agent
+   * created it on its first push): the stack uses it by name, creates no log
+   * group and leaves its retention alone. 'false': the stack creates it.
+   */
+  adoptLogGroup: 'false',
+  /** Days CloudWatch Logs keeps the functions' log groups, and the central one when the stack creates it. */
+  logRetentionDays: '30',
+  /**
+   * Custom metrics written per host: fleet = none (fleet figures only,
+   * cheapest); host = 3 per host; resource = host + 2 per resource per host.
+   * The worst-host alarms need host or resource.
+   */
+  metricGranularity: 'host',
+  /** SendCommand TimeoutSeconds: how long SSM tries to deliver the command (30..2592000). */
+  commandTimeoutSeconds: '120',
+  /** The document's timeoutSeconds: bounds one run on a host; keep it below the schedule interval. */
+  executionTimeoutSeconds: '240',
+  /** Collector concurrency cap (SQS event source maximumConcurrency, at least 2). */
+  collectConcurrency: '5',
+} as const;
+
+export type StackParamName = keyof typeof STACK_PARAM_DEFAULTS;
+
+/**
+ * Longest `resources` stage param. It becomes the DEFAULT_RESOURCES variable,
+ * and Lambda allows 4 KB for all of a function's environment variables (keys
+ * and values; Lambda quotas); the others take under 1 KB. Longer lists belong
+ * in Parameter Store (`resourcesParameter`), checked at package time.
+ */
+export const STAGE_RESOURCES_MAX_CHARS = 3_000;
