@@ -118,6 +118,7 @@ if ! ccm_find_node; then
     ccm_fail environment E_NODE_MISSING "Node.js 12.22 or later is required to run the monitor agent; $ccm_found in PATH ($PATH). Install nodejs, or deploy with allowInstall=true to let the document install it (AllowInstall=$CCM_ALLOW_INSTALL)"
   fi
 fi
+ccm_log "running the agent with $CCM_NODE $("$CCM_NODE" --version 2>/dev/null || echo '(version unknown)')"
 
 if ! command -v mtr >/dev/null 2>&1; then
   if [ "$CCM_ALLOW_INSTALL" = true ]; then
@@ -140,6 +141,8 @@ ccm_sha256() {
 # The agent is cached by hash so that each round does not decode it again; the
 # cached file is verified every round, and written under a temporary name then
 # renamed so a concurrent round never sees a partial file.
+# ES5 and zlib's Brotli only, so every node the document accepts (12.22+) runs it.
+CCM_UNPACK='var z=require("zlib"),c=[];process.stdin.on("data",function(d){c.push(d)}).on("end",function(){process.stdout.write(z.brotliDecompressSync(Buffer.from(Buffer.concat(c).toString("ascii"),"base64")))})'
 CCM_CACHE=${CCM_CACHE_DIR:-/var/lib/cloudconnexa-monitor}
 CCM_AGENT="$CCM_CACHE/agent-$CCM_SHA256.js"
 if [ -f "$CCM_AGENT" ] && [ "$(ccm_sha256 "$CCM_AGENT")" = "$CCM_SHA256" ]; then
@@ -148,9 +151,10 @@ else
   mkdir -p "$CCM_CACHE" || ccm_fail environment E_AGENT_INTEGRITY "cannot create the agent cache directory $CCM_CACHE"
   chmod 700 "$CCM_CACHE" || ccm_fail environment E_AGENT_INTEGRITY "cannot restrict the agent cache directory $CCM_CACHE to its owner"
   CCM_TMP="$CCM_CACHE/.agent-$CCM_SHA256.$$.tmp"
-  if ! printf '%s' '@@AGENT_GZIP_BASE64@@' | base64 -d 2>/dev/null | gzip -dc >"$CCM_TMP" 2>/dev/null; then
+  # Brotli + base64 (ssm/document.ts packAgent), decoded by the node that runs the agent.
+  if ! printf '%s' '@@AGENT_PACKED_BASE64@@' | "$CCM_NODE" -e "$CCM_UNPACK" >"$CCM_TMP" 2>/dev/null; then
     rm -f "$CCM_TMP"
-    ccm_fail internal-error E_AGENT_INTEGRITY "the agent embedded in the SSM document could not be decoded (base64/gzip): the document is corrupt or was modified; refusing to run it"
+    ccm_fail internal-error E_AGENT_INTEGRITY "the agent embedded in the SSM document could not be decoded (base64/Brotli): the document is corrupt or was modified; refusing to run it"
   fi
   CCM_ACTUAL=$(ccm_sha256 "$CCM_TMP")
   if [ "$CCM_ACTUAL" != "$CCM_SHA256" ]; then

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { gunzipSync } from 'node:zlib';
+import { brotliDecompressSync } from 'node:zlib';
 import { InvalidInputError } from '../../common/errors.ts';
 import { RESOURCES_MAX_CHARS, RESOURCES_MIN_CHARS } from '../../common/ssm-parameters.ts';
 import {
@@ -49,13 +49,13 @@ describe('SSM document generator', () => {
     );
   });
 
-  it('carries the agent as gzip + base64 whose decoded bytes match the declared SHA-256', () => {
+  it('carries the agent as Brotli + base64 whose decoded bytes match the declared SHA-256', () => {
     const bundle = Buffer.from("'use strict';\nconsole.log('agent');\n".repeat(200));
     const payload = encodeAgent(bundle);
-    const decoded = gunzipSync(Buffer.from(payload.gzipBase64, 'base64'));
+    const decoded = brotliDecompressSync(Buffer.from(payload.packedBase64, 'base64'));
     assert.deepEqual(decoded, bundle);
     assert.equal(payload.sha256, createHash('sha256').update(bundle).digest('hex'));
-    assert.match(payload.gzipBase64, /^[A-Za-z0-9+/=]+$/, 'nothing the shell would interpret');
+    assert.match(payload.packedBase64, /^[A-Za-z0-9+/=]+$/, 'nothing the shell would interpret');
   });
 
   it('rejects a stage default that the parameter pattern would refuse at SendCommand', () => {

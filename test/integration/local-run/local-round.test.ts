@@ -136,10 +136,14 @@ describe('local round (npm start) against loopback', () => {
   before(() => {
     scratch = mkdtempSync(join(tmpdir(), 'ccm-local-round-'));
     if (!existsSync(AGENT)) {
-      const build = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build-agent.mjs')], {
-        cwd: ROOT,
-        encoding: 'utf8',
-      });
+      const build = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', join(ROOT, 'scripts', 'build-agent.mjs')],
+        {
+          cwd: ROOT,
+          encoding: 'utf8',
+        },
+      );
       assert.equal(build.status, 0, build.stderr);
     }
   });

@@ -20,6 +20,7 @@ import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseResultDocument, RESULT_SCHEMA, type ResultDocument } from '../../../common/result-schema.ts';
 import { SSM_PARAMETERS } from '../../../common/ssm-parameters.ts';
+import { NODE12 } from '../../helpers/run-agent.ts';
 import {
   AGENT_BUNDLE_ENV,
   buildDocument,
@@ -72,7 +73,7 @@ function toolDir(label: string, names: string[]): string {
 }
 
 const BASE_TOOLS = ['date', 'tr', 'sed', 'hostname', 'uname', 'cut', 'sha256sum', 'mkdir', 'chmod'];
-const DECODE_TOOLS = ['base64', 'gzip', 'mv', 'rm'];
+const DECODE_TOOLS = ['mv', 'rm'];
 
 function ssmEnv(overrides: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
@@ -224,9 +225,9 @@ describe('SSM document script', () => {
         const good = encodeAgent(readFileSync(standIn.agent));
         const evil = encodeAgent(Buffer.from(EVIL));
         const text = readFileSync(standIn.script, 'utf8');
-        assert.ok(text.includes(good.gzipBase64));
+        assert.ok(text.includes(good.packedBase64));
         const tampered = join(scratch, `tampered-${shell.replace(/\W/g, '')}.sh`);
-        writeFileSync(tampered, text.replace(good.gzipBase64, evil.gzipBase64));
+        writeFileSync(tampered, text.replace(good.packedBase64, evil.packedBase64));
         const marker = join(cache, 'evil-ran');
         const run = await runScript(shell, tampered, {
           ...ssmEnv(),
@@ -252,7 +253,7 @@ describe('SSM document script', () => {
         const good = encodeAgent(readFileSync(standIn.agent));
         const text = readFileSync(standIn.script, 'utf8');
         const corrupt = join(scratch, `corrupt-${shell.replace(/\W/g, '')}.sh`);
-        writeFileSync(corrupt, text.replace(good.gzipBase64, `AAAA${good.gzipBase64.slice(40)}`));
+        writeFileSync(corrupt, text.replace(good.packedBase64, `AAAA${good.packedBase64.slice(40)}`));
         const run = await runScript(shell, corrupt, { ...ssmEnv(), CCM_CACHE_DIR: cache });
         const doc = parseResultDocument(run.stdout);
         assert.equal(errorOf(doc).code, 'E_AGENT_INTEGRITY');
@@ -399,5 +400,31 @@ describe('SSM document script', () => {
       doc.resources.map((r) => r.target),
       ['127.0.0.1'],
     );
+  });
+
+  it('unpacks and runs the real bundle with Node.js 12.22, the oldest node the document accepts', async () => {
+    assert.ok(existsSync(NODE12), `Node 12 binary not installed at ${NODE12} (npm test installs it)`);
+    const agentPath = process.env[AGENT_BUNDLE_ENV] || DEFAULT_AGENT_PATH;
+    assert.ok(existsSync(agentPath), 'dist/agent.js must be built first (npm run build)');
+    const document = buildDocument({ agentPath, executionTimeoutSeconds: 120 });
+    const script = join(scratch, 'real-node12.sh');
+    writeFileSync(script, documentScript(document));
+    const bin = join(scratch, 'bin-node12');
+    mkdirSync(bin);
+    symlinkSync(NODE12, join(bin, 'node'));
+    const run = await runScript('/bin/sh', script, {
+      ...ssmEnv({
+        SSM_Resources: '127.0.0.1',
+        SSM_Count: '2',
+        SSM_IntervalSec: '0.2',
+        SSM_LogDir: join(scratch, 'real-node12-logs'),
+      }),
+      PATH: `${bin}${delimiter}${process.env.PATH ?? '/usr/bin:/bin'}`,
+      CCM_CACHE_DIR: freshCache('real-node12'),
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /v12\.22/, 'the document ran the agent with Node 12');
+    const doc = parseResultDocument(run.stdout);
+    assert.equal(doc.outcome, 'completed', JSON.stringify(doc.error));
   });
 });
