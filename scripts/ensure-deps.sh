@@ -58,4 +58,5 @@ ensure_npm() {
 }
 
 ensure_npm .
-[ "$mode" != run ] && ensure_npm test/node12
+# An `if`, not `[ ] && ...`: as the last command, a false test would be the script's exit status.
+if [ "$mode" != run ]; then ensure_npm test/node12; fi
