@@ -109,7 +109,7 @@ ccm_redact() {
 # Runs a command with its output in the log; the log's last lines go to the
 # console when it fails.
 ccm_logged() {
-  if "$@" >>"$CCM_LOG" 2>&1; then return 0; fi
+  "$@" >>"$CCM_LOG" 2>&1 && return 0
   ccm_rc=$?
   ccm_say "$1 exited $ccm_rc; its last output:"
   tail -n 15 "$CCM_LOG"
@@ -160,7 +160,7 @@ ccm_aws() {
   shift
   ccm_try=1
   while :; do
-    if aws "$@" >"$CCM_OUT_FILE" 2>"$CCM_SECRET/aws.err"; then return 0; fi
+    aws "$@" >"$CCM_OUT_FILE" 2>"$CCM_SECRET/aws.err" && return 0
     ccm_rc=$?
     ccm_err=$(head -c 600 "$CCM_SECRET/aws.err" | tr '\n' ' ')
     case "$ccm_err" in
