@@ -102,6 +102,7 @@ function parseBoolean(field: string, value: string): boolean {
  */
 function parseTokenParameter(value: string): string {
   const field = 'param connectorTokenParameter';
+  const length = value.length;
   if (value === '') {
     throw new InvalidInputError(
       field,
@@ -112,7 +113,7 @@ function parseTokenParameter(value: string): string {
   if (!isParameterName(value)) {
     throw new InvalidInputError(
       field,
-      new HiddenValue(`${value.length} characters, not shown: it may be the token itself`),
+      new HiddenValue(`${length} characters, not shown: it may be the token itself`),
       'a Parameter Store name such as /cloudconnexa/connector-token (levels of letters, digits and _ . -, not beginning with aws or ssm), naming a SecureString parameter that holds the token; never the token itself',
     );
   }
