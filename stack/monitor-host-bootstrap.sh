@@ -274,9 +274,11 @@ CCM_TYPE=$(head -c 64 "$CCM_SECRET/type" | tr -d '\r\n')
   ccm_fail "$CCM_TOKEN_PARAMETER is a $CCM_TYPE parameter, not a SecureString, so it was not used: recreate it with --type SecureString (and create a new token in the portal, since this one was stored readable)"
 CCM_OUT_FILE=$CCM_SECRET/token
 ccm_aws 'read and decrypt' ssm get-parameter --region "$CCM_REGION" --name "$CCM_TOKEN_PARAMETER" --with-decryption --query Parameter.Value --output text
-# One line of at least 41 characters: the key (base64) and a 40-character file
-# reference (openvpn/connector/token.py).
-awk 'NR == 1 { t = $0 } END { exit (NR == 1 && length(t) > 40 && t ~ /^[A-Za-z0-9+\/=_-]+$/) ? 0 : 1 }' "$CCM_SECRET/token" ||
+# The setup tool reads one line: at least 41 characters, the key (base64) and
+# a 40-character file reference (openvpn/connector/token.py). A value stored
+# with a final newline is fine; anything else on further lines is not.
+awk 'NR == 1 { t = $0 } NR > 1 && $0 != "" { bad = 1 }
+  END { exit (!bad && length(t) > 40 && t ~ /^[A-Za-z0-9+\/=_-]+$/) ? 0 : 1 }' "$CCM_SECRET/token" ||
   ccm_fail "the value of $CCM_TOKEN_PARAMETER is not a connector token (one line of at least 41 characters: letters, digits and + / = _ -); the value is not shown"
 
 ccm_step "running openvpn-connector-setup (profile $CCM_PROFILE_NAME)"

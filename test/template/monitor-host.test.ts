@@ -163,7 +163,6 @@ function userDataOf(t: Template): UserDataPart[] {
 }
 
 const tokenArn = {
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax
   'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter${TOKEN_PARAMETER}`,
 };
 

@@ -444,8 +444,9 @@ describe('monitor host bootstrap (user data) in a scratch root', { skip: SKIP },
     assert.equal(doc.error?.code, 'E_MONITOR_HOST_SETUP');
     assert.match(doc.error?.message ?? '', expected);
     assertTokenNowhere(host, run);
-    // Act again: the user creates the parameter and re-runs the kept script.
-    storeParameter(host, 'SecureString', host.token);
+    // Act again: the user creates the parameter (with a final newline, as `--value
+    // file:///dev/stdin` after Enter stores it) and re-runs the kept script.
+    storeParameter(host, 'SecureString', `${host.token}\n`);
     const retry = boot(host);
     assert.equal(retry.status, 0, `${retry.stdout}\n${retry.stderr}`);
     assert.equal(count(host, 'token-uses'), 1);
