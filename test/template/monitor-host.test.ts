@@ -327,6 +327,10 @@ describe('monitor host in the packaged template', () => {
     assert.deepEqual(resource(on, 'MonitorHostInstanceProfile').Properties.Roles, [
       { Ref: 'MonitorHostRole' },
     ]);
+    for (const s of allows) {
+      for (const action of [s.Action].flat()) assert.ok(!action.includes('*'), `wildcard action ${action}`);
+      assert.notEqual(s.Resource, '*');
+    }
     // A customer managed key: decrypt with that key only.
     const customDecrypt = roleStatements(custom, 'MonitorHostRole').find((s) => s.Action === 'kms:Decrypt');
     assert.equal(customDecrypt?.Resource, CUSTOMER_KEY);
