@@ -36,6 +36,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseResultDocument, RESULT_SCHEMA } from '../../../common/result-schema.ts';
 import { SSM_PARAMETERS } from '../../../common/ssm-parameters.ts';
+import { buildInvocationRecords } from '../../../functions/logs/records.ts';
 import { buildDocument, documentScript } from '../../../ssm/document.ts';
 import {
   CONNECTOR_PROFILE_NAME,
@@ -289,6 +290,10 @@ process.stdout.write(JSON.stringify({ schema: '${RESULT_SCHEMA}', agentVersion: 
 
 /** Runs the fleet's SSM document script against the host's /var/lib/cloudconnexa-monitor, as a round would. */
 function fleetRound(host: Host): ReturnType<typeof parseResultDocument> {
+  return parseResultDocument(fleetRoundOutput(host));
+}
+
+function fleetRoundOutput(host: Host): string {
   const agent = join(host.scratch, 'stand-in-agent.js');
   writeFileSync(agent, STAND_IN_AGENT);
   const script = join(host.scratch, 'run-agent.sh');
@@ -301,7 +306,7 @@ function fleetRound(host: Host): ReturnType<typeof parseResultDocument> {
   env.SSM_LogDir = join(host.scratch, 'Connexa-Logs');
   const run = spawnSync('/bin/sh', [script], { encoding: 'utf8', env, timeout: 60_000 });
   assert.equal(run.status, 0, run.stderr);
-  return parseResultDocument(run.stdout);
+  return run.stdout;
 }
 
 describe('monitor host bootstrap (user data) in a scratch root', { skip: SKIP }, () => {
@@ -439,10 +444,35 @@ describe('monitor host bootstrap (user data) in a scratch root', { skip: SKIP },
     assert.equal(existsSync(inRoot(host, MARKER_PATH)), false);
     assertNoSecretLeftover(host);
     // The host's log stream: every round reports the failure instead of measuring without a connector.
-    const doc = fleetRound(host);
+    const stdout = fleetRoundOutput(host);
+    const doc = parseResultDocument(stdout);
     assert.equal(doc.outcome, 'environment');
     assert.equal(doc.error?.code, 'E_MONITOR_HOST_SETUP');
     assert.match(doc.error?.message ?? '', expected);
+    // ... and the collector writes it to the host's stream as its failure record for the round.
+    const written = buildInvocationRecords(
+      {
+        instanceId: 'i-0123456789abcdef0',
+        commandId: 'c-1',
+        roundId: 'r-1',
+        status: 'Success',
+        responseCode: 0,
+        stdout,
+        stderr: '',
+        sentResources: null,
+      },
+      'record-1',
+      Date.now(),
+    );
+    assert.equal(written.outcome.kind, 'failed');
+    assert.equal(written.events.length, 1);
+    const record = JSON.parse(written.events[0]?.message ?? '{}') as {
+      record: string;
+      error: { code: string; message: string };
+    };
+    assert.equal(record.record, 'failure');
+    assert.equal(record.error.code, 'E_MONITOR_HOST_SETUP');
+    assert.match(record.error.message, expected);
     assertTokenNowhere(host, run);
     // Act again: the user creates the parameter (with a final newline, as `--value
     // file:///dev/stdin` after Enter stores it) and re-runs the kept script.
