@@ -121,7 +121,7 @@ ccm_apt() {
   ccm_logged apt-get -o DPkg::Lock::Timeout=600 -q -y "$@"
 }
 
-# 0 when the profile is imported, 1 when not, 2 when openvpn3 cannot say.
+# 0 when the profile is imported, 1 when not, another status when openvpn3 cannot say.
 # `openvpn3 configs-list --json` prints {} or an object of profiles keyed by
 # D-Bus path, each with its "name" (openvpn3-linux,
 # src/ovpn3cli/commands/config/configs-list.cpp).
@@ -198,7 +198,8 @@ if [ -f "$CCM_MARKER" ]; then
       CCM_STEP='checking the enrolled connector'
       ccm_fail "$CCM_MARKER says this host was enrolled, but OpenVPN 3 has no profile named $CCM_PROFILE_NAME. A connector token works once: create a new one in the CloudConnexa portal, put it in $CCM_TOKEN_PARAMETER, remove $CCM_MARKER and re-run"
       ;;
-    2) ccm_say 'warning: openvpn3 could not list its profiles; the connector was left untouched' ;;
+    0) ;;
+    *) ccm_say 'warning: openvpn3 could not list its profiles; the connector was left untouched' ;;
   esac
   rm -f "$CCM_STATUS"
   exit 0
@@ -260,7 +261,8 @@ case $? in
     ccm_say "done: connector profile $CCM_PROFILE_NAME adopted"
     exit 0
     ;;
-  2) ccm_say 'warning: openvpn3 could not list its profiles; the setup tool refuses an existing profile itself' ;;
+  1) ;;
+  *) ccm_say 'warning: openvpn3 could not list its profiles; the setup tool refuses an existing profile itself' ;;
 esac
 
 ccm_step "reading the connector token ($CCM_TOKEN_PARAMETER)"

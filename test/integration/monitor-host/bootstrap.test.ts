@@ -420,6 +420,27 @@ describe('monitor host bootstrap (user data) in a scratch root', { skip: SKIP },
     assertTokenNowhere(host, run);
   });
 
+  it('marker lost and openvpn3 unable to list profiles: the setup tool refuses the existing profile before using the token', () => {
+    // Prepare
+    const host = newHost('no-list');
+    assert.equal(boot(host).status, 0);
+    rmSync(inRoot(host, MARKER_PATH));
+    setMode(host, 'openvpn3', 'broken');
+    // Act
+    const run = boot(host);
+    // Assess: a clear failure, the working profile untouched, the token not used a second time.
+    assert.equal(run.status, 1);
+    assert.match(run.stdout, /warning: openvpn3 could not list its profiles/);
+    assert.match(
+      run.stderr,
+      /openvpn-connector-setup exited 3: \*\* ERROR \*\* {2}Configuration profile name "CloudConnexa" already exists/,
+    );
+    assert.equal(count(host, 'token-uses'), 1);
+    assert.ok(existsSync(inRoot(host, '/standins/state/openvpn3/CloudConnexa.profile')));
+    assertNoSecretLeftover(host);
+    assertTokenNowhere(host, run);
+  });
+
   it('token parameter missing: fails clearly, in the console, the log and the fleet round; works once the parameter exists', () => {
     // Prepare
     const host = newHost('missing', { storeToken: false });
