@@ -219,6 +219,8 @@ command -v node >/dev/null 2>&1 && command -v mtr >/dev/null 2>&1 ||
 
 ccm_step 'installing the AWS CLI (snap aws-cli)'
 if ! command -v aws >/dev/null 2>&1; then
+  # At first boot snapd may still be seeding, and refuses installs until it is done.
+  ccm_logged snap wait system seed.loaded || ccm_say 'warning: snap wait system seed.loaded failed'
   ccm_logged snap install aws-cli --classic || ccm_fail 'snap install aws-cli --classic failed (see the log)'
 fi
 command -v aws >/dev/null 2>&1 || ccm_fail "the AWS CLI is not in PATH ($PATH) after snap install aws-cli"

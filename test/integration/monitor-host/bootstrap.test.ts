@@ -325,6 +325,7 @@ describe('monitor host bootstrap (user data) in a scratch root', { skip: SKIP },
     const order = [
       /^apt-get .*\[update\]/,
       /^apt-get .*\[install\] \[--no-install-recommends\] \[nodejs\] \[mtr-tiny\]$/,
+      /^snap \[wait\] \[system\] \[seed\.loaded\]$/,
       /^snap \[install\] \[aws-cli\] \[--classic\]$/,
       /^curl .*\[https:\/\/packages\.openvpn\.net\/packages-repo\.gpg\]$/,
       /^apt-get .*\[install\] \[openvpn3\] \[python3-openvpn-connector-setup\]$/,
