@@ -27,6 +27,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -44,6 +45,7 @@ import {
   renderUserData,
   userDataParts,
 } from '../../../stack/monitor-host.ts';
+import { NODE12 } from '../../helpers/run-agent.ts';
 
 const SKIP = process.getuid?.() === 0 ? false : 'a chroot in a private mount and PID namespace needs root';
 const STAND_INS = join(__dirname, 'stand-ins');
@@ -173,14 +175,17 @@ function setMode(host: Host, tool: string, mode: string | null): void {
   else writeFileSync(path, mode);
 }
 
-/** Runs the user data in the host's chroot, as root, the way cloud-init runs a shell-script user data. */
-function boot(host: Host, extraEnv: Record<string, string> = {}): Run {
+/**
+ * Runs the user data in the host's chroot, as root, the way cloud-init runs a
+ * shell-script user data. `node12`: the Node.js 12.22 test runtime comes first
+ * in PATH, the node Ubuntu 22.04's apt installs.
+ */
+function boot(host: Host, options: { node12?: boolean } = {}): Run {
   const env = Object.entries({
-    PATH: '/standins/bin:/standins/installed:/usr/bin:/bin',
+    PATH: `${options.node12 ? '/standins/node12:' : ''}/standins/bin:/standins/installed:/usr/bin:/bin`,
     HOME: '/root',
     CCM_RETRY_SECONDS: '0',
     CCM_CONNECT_WAIT_SECONDS: '10',
-    ...extraEnv,
   }).map(([k, v]) => `${k}=${v}`);
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const setup = [
@@ -190,6 +195,13 @@ function boot(host: Host, extraEnv: Record<string, string> = {}): Run {
     `mount --bind ${q(host.usrLocal)} ${q(join(host.root, 'usr', 'local'))}`,
     `mount -t proc proc ${q(join(host.root, 'proc'))}`,
     `mount --bind /dev/null ${q(join(host.root, 'dev', 'null'))}`,
+    ...(options.node12
+      ? [
+          `mkdir -p ${q(join(host.root, 'standins', 'node12'))}`,
+          `touch ${q(join(host.root, 'standins', 'node12', 'node'))}`,
+          `mount --bind ${q(realpathSync(NODE12))} ${q(join(host.root, 'standins', 'node12', 'node'))}`,
+        ]
+      : []),
     `exec chroot ${q(host.root)} /usr/bin/env -i ${env.map(q).join(' ')} /bin/sh ${USER_DATA_PATH}`,
   ].join('\n');
   const run = spawnSync(
@@ -404,13 +416,14 @@ describe('monitor host bootstrap (user data) in a scratch root', { skip: SKIP },
     assertTokenNowhere(host, third);
   });
 
-  it('a run that imported the profile but died before its marker adopts the profile without reading the token', () => {
+  it('a run that imported the profile but died before its marker adopts the profile without reading the token (under Node.js 12.22)', () => {
     // Prepare: enrolled, then the marker lost (the run killed right after the setup tool).
+    assert.ok(existsSync(NODE12), 'the Node.js 12.22 test runtime is installed (npm test installs it)');
     const host = newHost('adopt');
-    assert.equal(boot(host).status, 0);
+    assert.equal(boot(host, { node12: true }).status, 0);
     rmSync(inRoot(host, MARKER_PATH));
     // Act
-    const run = boot(host);
+    const run = boot(host, { node12: true });
     // Assess
     assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
     assert.match(run.stdout, /profile CloudConnexa already imported: adopting it without reading the token/);
