@@ -24,6 +24,8 @@ export const ERROR_CODES = [
   'E_NODE_MISSING',
   'E_SSM_AGENT_VERSION',
   'E_AGENT_INTEGRITY',
+  /** A monitor host's bootstrap (stack/monitor-host-bootstrap.sh) has not finished or failed; the SSM script reports it. */
+  'E_MONITOR_HOST_SETUP',
   /** The collector or dispatch could not write a host's records to CloudWatch Logs. */
   'E_LOG_WRITE',
   /** A collect job stopped retrying and went to the dead-letter queue. */
@@ -139,7 +141,17 @@ export function excerpt(text: string, max: number): string {
   return trimmed.length <= max ? trimmed : `${trimmed.slice(0, max - 1)}…`;
 }
 
+/**
+ * A value that must not be repeated in a message (it may be a secret pasted
+ * into the wrong place, e.g. a connector token given as a parameter name):
+ * InvalidInputError shows `description` instead.
+ */
+export class HiddenValue {
+  constructor(readonly description: string) {}
+}
+
 function describeValue(value: unknown): string {
+  if (value instanceof HiddenValue) return `(${value.description})`;
   if (typeof value === 'string') {
     const shown = value.length > 60 ? `${value.slice(0, 57)}...(${value.length} characters)` : value;
     return JSON.stringify(shown);

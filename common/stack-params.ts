@@ -86,6 +86,24 @@ export const STACK_PARAM_DEFAULTS = {
   executionTimeoutSeconds: '240',
   /** Collector concurrency cap (SQS event source maximumConcurrency, at least 2). */
   collectConcurrency: '5',
+  // --- Monitor host (stack/monitor-host.ts): one EC2 instance that joins
+  // CloudConnexa as a connector and is enrolled by the tag above. ---
+  /** 'true' adds the monitor host to the stack; 'false' adds nothing. */
+  monitorHost: 'false',
+  /** SecureString parameter holding the connector token (required with monitorHost=true). */
+  connectorTokenParameter: '',
+  /** ARN of the customer managed KMS key encrypting that parameter; '' = the AWS managed key aws/ssm. */
+  connectorTokenKmsKeyArn: '',
+  /** Subnet and its VPC for the instance (required with monitorHost=true); it needs outbound internet access. */
+  monitorHostSubnetId: '',
+  monitorHostVpcId: '',
+  /** Graviton (arm64) burstable: 2 vCPUs, 1 GiB, enough for OpenVPN 3, node and mtr. */
+  monitorHostInstanceType: 't4g.micro',
+  /** AWS's public parameter naming the current Ubuntu LTS image, resolved by EC2 when the instance launches. */
+  monitorHostImageParameter:
+    '/aws/service/canonical/ubuntu/server/24.04/stable/current/arm64/hvm/ebs-gp3/ami-id',
+  /** 'true' when the connector routes a network's traffic (source/destination check off, IP forwarding on). */
+  monitorHostRoutesTraffic: 'false',
 } as const;
 
 export type StackParamName = keyof typeof STACK_PARAM_DEFAULTS;

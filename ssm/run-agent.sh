@@ -58,6 +58,14 @@ fi
 PATH="${PATH:+$PATH:}${CCM_SEARCH_PATH-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin}"
 export PATH
 
+# A monitor host whose bootstrap (stack/monitor-host-bootstrap.sh) has not
+# finished or failed keeps a status file in this root-only directory: its
+# rounds report that instead of measuring without a connector.
+CCM_BOOTSTRAP_STATUS="${CCM_CACHE_DIR:-/var/lib/cloudconnexa-monitor}/monitor-host-bootstrap.status"
+if [ -f "$CCM_BOOTSTRAP_STATUS" ]; then
+  ccm_fail environment E_MONITOR_HOST_SETUP "$(head -c 1500 "$CCM_BOOTSTRAP_STATUS" 2>/dev/null || echo "$CCM_BOOTSTRAP_STATUS is unreadable")"
+fi
+
 ccm_node_version_ok() {
   ccm_v=$("$1" --version 2>/dev/null) || return 1
   ccm_v=${ccm_v#v}

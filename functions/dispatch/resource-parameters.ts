@@ -69,11 +69,16 @@ export function parseParameterPath(value: unknown, field: string): string {
   return value;
 }
 
+/** A full Parameter Store name (`/level/.../name`): at most 1011 characters, letters, digits and `_ . -` per level, not reserved. */
+export function isParameterName(value: unknown): value is string {
+  return (
+    typeof value === 'string' && value.length <= MAX_NAME_LENGTH && NAME.test(value) && !RESERVED.test(value)
+  );
+}
+
 /** Checks a parameter name and that it lies under `path`. Throws InvalidInputError naming `field`. */
 export function parseParameterName(value: unknown, field: string, path: string): string {
-  const shape =
-    typeof value === 'string' && value.length <= MAX_NAME_LENGTH && NAME.test(value) && !RESERVED.test(value);
-  if (!shape) {
+  if (!isParameterName(value)) {
     throw new InvalidInputError(
       field,
       value,
