@@ -35,7 +35,7 @@ function ports(logs = new MemoryLogSink()) {
     queue: createSqsJobQueue(new SQSClient({ region: 'eu-west-1' }), 'https://sqs.example/q'),
     logs,
     lookup: logs,
-    claims: createMemoryClaimStore(() => T0),
+    claims: createMemoryClaimStore(),
     now: () => T0,
     log: () => {},
   };
