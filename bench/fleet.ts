@@ -1,27 +1,13 @@
-/**
- * Fleet benchmark: 10,000 enrolled instances against simulated AWS
- * (bench/fleet-aws.ts: mocked clients answering after ~50 ms, a virtual clock
- * for delays and deadlines), one full round each: dispatch, then the SQS
- * event source delivering collect jobs to collector invocations (batches of
- * 10, 20 at a time, visibility timeout, maxReceiveCount 5, dead-letter queue)
- * until the queue is empty. The real dispatch and collector code runs, with
- * the real CloudWatch, SSM and SQS adapters.
- *
- * Rounds: clean (per metric granularity, for the cost), the same fleet with
- * 1 % of every fault kind, and the log group deleted (500 hosts). For each:
- * records per host (lost: none; duplicated: more than one), the fleet metrics
- * against the records, API calls per host-round, wall times, cost.
- *
- * Run: node --import tsx bench/fleet.ts [--quick]   (no root needed)
- */
-import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import { chunk, mapLimit } from '../common/concurrency.ts';
 import { customMetricsPerHost, FLEET_METRICS, type MetricGranularity } from '../common/metric-names.ts';
 import { RESULT_SCHEMA, type ResultDocument } from '../common/result-schema.ts';
+import {
+  createDynamoDbClient,
+  createEc2Client,
+  createLogsClient,
+  createSqsClient,
+  createSsmClient,
+} from '../functions/aws/clients.ts';
 import { createDynamoDbClaimStore } from '../functions/aws/dynamodb-claims.ts';
 import { createSqsJobQueue } from '../functions/aws/sqs-queue.ts';
 import { createSsmTransport } from '../functions/aws/ssm-transport.ts';
@@ -311,13 +297,13 @@ export async function runRound(scenario: Scenario, latencyMs = LATENCY_MS): Prom
     aws.streams.set(MONITOR_LOG_GROUP, group);
   }
   const region = { region: 'eu-west-1' };
-  const ec2 = new EC2Client(region);
-  const ssm = new SSMClient(region);
-  const sqs = new SQSClient(region);
-  const logsClient = new CloudWatchLogsClient(region);
+  const ec2 = createEc2Client(region);
+  const ssm = createSsmClient(region);
+  const sqs = createSqsClient(region);
+  const logsClient = createLogsClient(region);
   const now = () => aws.clock.now;
   const logs = createCloudWatchLogSink(logsClient, MONITOR_LOG_GROUP, now);
-  const claims = createDynamoDbClaimStore(new DynamoDBClient(region), CLAIMS_TABLE);
+  const claims = createDynamoDbClaimStore(createDynamoDbClient(region), CLAIMS_TABLE);
   const transport = createSsmTransport(ssm, { documentName: 'cc-monitor', timeoutSeconds: 120 });
   const queue = createSqsJobQueue(sqs, 'https://sqs.eu-west-1.amazonaws.com/123456789012/collect');
 

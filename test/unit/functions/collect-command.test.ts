@@ -15,6 +15,7 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
+import { createLogsClient, createSqsClient, createSsmClient } from '../../../functions/aws/clients.ts';
 import { createSqsJobQueue } from '../../../functions/aws/sqs-queue.ts';
 import { createSsmTransport } from '../../../functions/aws/ssm-transport.ts';
 import { type CollectPorts, collectCommand } from '../../../functions/collect/collect-command.ts';
@@ -65,11 +66,11 @@ function ports(setup: Setup = {}) {
   const claims = createMemoryClaimStore();
   const captured = logCapture();
   const p: CollectPorts = {
-    transport: createSsmTransport(new SSMClient({ region: 'eu-west-1' }), {
+    transport: createSsmTransport(createSsmClient({ region: 'eu-west-1' }), {
       documentName: 'doc',
       timeoutSeconds: 60,
     }),
-    queue: createSqsJobQueue(new SQSClient({ region: 'eu-west-1' }), QUEUE),
+    queue: createSqsJobQueue(createSqsClient({ region: 'eu-west-1' }), QUEUE),
     logs,
     lookup: logs,
     claims,
@@ -82,11 +83,7 @@ function ports(setup: Setup = {}) {
 
 /** The real CloudWatch adapter over the mocked SDK, for tests of what PutLogEvents answers. */
 function cloudWatchSink(now: () => number = () => NOW) {
-  return createCloudWatchLogSink(
-    new CloudWatchLogsClient({ region: 'eu-west-1' }),
-    'CloudConnexa-Monitor-Logs',
-    now,
-  );
+  return createCloudWatchLogSink(createLogsClient({ region: 'eu-west-1' }), 'CloudConnexa-Monitor-Logs', now);
 }
 
 function listing(states: Record<string, [string, string]>) {

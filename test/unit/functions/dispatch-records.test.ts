@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
+import { createSqsClient } from '../../../functions/aws/clients.ts';
 import { createSqsJobQueue } from '../../../functions/aws/sqs-queue.ts';
 import { parseQueuedJob, type RecordsJob } from '../../../functions/collect/records-job.ts';
 import { createDispatchRecordWriter } from '../../../functions/dispatch/dispatch-records.ts';
@@ -42,7 +43,7 @@ function setup(failures = new Map<string, unknown[]>()) {
   const sleeps: number[] = [];
   const captured = logCapture();
   const writer = createDispatchRecordWriter(
-    { logs, queue: createSqsJobQueue(new SQSClient({ region: 'eu-west-1' }), 'https://sqs.example/q') },
+    { logs, queue: createSqsJobQueue(createSqsClient({ region: 'eu-west-1' }), 'https://sqs.example/q') },
     { roundId: ROUND, sleep: async (ms) => void sleeps.push(ms), log: captured.log },
   );
   return { logs, writer, sleeps, lines: captured.lines };

@@ -15,6 +15,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { FakeTable } from '../../../bench/fake-dynamodb.ts';
 import { CLAIMS_KEY_ATTRIBUTE, CLAIMS_TTL_ATTRIBUTE } from '../../../functions/aws/claims-table.ts';
+import { createDynamoDbClient } from '../../../functions/aws/clients.ts';
 import { createDynamoDbClaimStore } from '../../../functions/aws/dynamodb-claims.ts';
 import {
   acquireJob,
@@ -49,7 +50,7 @@ function dynamoStore(): { store: ClaimStore; table: FakeTable } {
   ddbMock.on(PutItemCommand).callsFake((input) => table.put(input));
   ddbMock.on(UpdateItemCommand).callsFake((input) => table.update(input));
   ddbMock.on(GetItemCommand).callsFake((input) => table.get(input));
-  return { store: createDynamoDbClaimStore(new DynamoDBClient({ region: 'eu-west-1' }), TABLE), table };
+  return { store: createDynamoDbClaimStore(createDynamoDbClient({ region: 'eu-west-1' }), TABLE), table };
 }
 
 const stores: [string, () => { store: ClaimStore }][] = [
@@ -181,7 +182,7 @@ describe('job claims in DynamoDB: the item and the calls', () => {
 
   it('lets throttling past the SDK retries through, so the job goes back to SQS', async () => {
     ddbMock.on(PutItemCommand).rejects(awsError('ThrottlingException', 'Rate of requests exceeds', 400));
-    const store = createDynamoDbClaimStore(new DynamoDBClient({ region: 'eu-west-1' }), TABLE);
+    const store = createDynamoDbClaimStore(createDynamoDbClient({ region: 'eu-west-1' }), TABLE);
     await assert.rejects(acquireJob(store, theJob, T0), { name: 'ThrottlingException' });
   });
 
