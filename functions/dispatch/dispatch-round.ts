@@ -10,7 +10,7 @@ import { chunk, mapLimit } from '../../common/concurrency.ts';
 import { type ErrorInfo, InvalidInputError, toErrorInfo } from '../../common/errors.ts';
 import { MAX_ROUND_MS, roundExpectedMs, roundWorstCaseMs } from '../../common/round-budget.ts';
 import { DEFAULTS } from '../../common/settings.ts';
-import { describeAwsError } from '../aws/aws-errors.ts';
+import { describeAwsError, errorNameOf } from '../aws/aws-errors.ts';
 import { type CollectorLog, consoleLog } from '../collect/host-writes.ts';
 import type { CollectJob } from '../collect/job.ts';
 import { clampDelay } from '../collect/job.ts';
@@ -323,11 +323,7 @@ async function sendRound(
     }
     for (const failure of outcome.failed) {
       const errorName =
-        failure.error instanceof InstancesRefusedError
-          ? failure.error.errorName
-          : failure.error instanceof Error
-            ? failure.error.name
-            : 'Error';
+        failure.error instanceof InstancesRefusedError ? failure.error.errorName : errorNameOf(failure.error);
       recordFailure(
         failure.instanceIds,
         'SendCommandFailed',
@@ -353,13 +349,7 @@ async function sendRound(
         await ports.queue.enqueue(job, clampDelay(expectedRunSeconds(settings) + 5));
         summary.dispatched += sentIds.length;
       } catch (error) {
-        recordFailure(
-          sentIds,
-          'EnqueueFailed',
-          commandId,
-          error instanceof Error ? error.name : 'Error',
-          toErrorInfo(error),
-        );
+        recordFailure(sentIds, 'EnqueueFailed', commandId, errorNameOf(error), toErrorInfo(error));
       }
     }
   });

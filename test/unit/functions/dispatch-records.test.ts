@@ -136,6 +136,20 @@ describe('createDispatchRecordWriter', () => {
     const summary = lines.find((l) => String(l.message).startsWith('dispatch records:'));
     assert.equal(summary?.level, 'error');
     assert.deepEqual(summary?.lostInstanceIds, [instanceId(3)]);
-    assert.ok(lines.some((l) => String(l.message).includes('SendMessage failed')));
+    // The error tally names the function whose calls failed: dispatch, not the collector.
+    const failures = lines.filter((l) => l.level === 'error' && String(l.message).includes(' failed for '));
+    assert.deepEqual(failures.map((l) => l.message).sort(), [
+      'dispatch: PutLogEvents failed for 3 call(s)',
+      'dispatch: SendMessage failed for 1 call(s)',
+    ]);
+  });
+
+  it('refuses a record pushed after finish(), which it could neither wait for nor hand over', async () => {
+    const { writer } = setup();
+    await writer.finish();
+    assert.throws(
+      () => writer.push(record(1)),
+      /dispatch record for i-\w+ pushed after finish\(\): it would be lost/,
+    );
   });
 });
