@@ -420,7 +420,11 @@ describe('dispatchRound: records handed over even when dispatch fails unexpected
       };
       inject(metrics);
       // Act
-      await assert.rejects(dispatchRound(ports, options), { name: 'TypeError', message: /^injected fault/ });
+      const lines: Record<string, unknown>[] = [];
+      await assert.rejects(dispatchRound({ ...ports, log: (l) => void lines.push(l) }, options), {
+        name: 'TypeError',
+        message: /^injected fault/,
+      });
       // Assess: the blind hosts' records are on the queue for the collector.
       const handedOver = sqsMock
         .commandCalls(SendMessageCommand)
@@ -428,6 +432,9 @@ describe('dispatchRound: records handed over even when dispatch fails unexpected
         .filter(isRecordsJob)
         .flatMap((job) => job.records.map((r) => r.instanceId));
       assert.deepEqual(handedOver.sort(), [lostA, lostB]);
+      assert.ok(
+        lines.some((l) => l.message === 'dispatch records: 0 written, 2 handed to the collector, 0 lost'),
+      );
     });
   }
 });
