@@ -1,7 +1,8 @@
 /**
  * The AWS side of the fleet benchmark: EC2, SSM, SQS and CloudWatch Logs as
  * aws-sdk-client-mock answers (after a real `latencyMs`, so wall times mean
- * something), driven by a virtual clock so delays, deadlines and claim ages
+ * something), and the claim table as DynamoDB answers its conditional writes
+ * (bench/fake-dynamodb.ts), driven by a virtual clock so delays, deadlines and claim ages
  * pass without waiting, with faults injected at given rates:
  *
  * - throttle:          any call of dispatch or collection answers ThrottlingException
@@ -19,19 +20,20 @@
  *                      call succeeds, its metrics after that point are lost and all its
  *                      messages come back after the visibility timeout.
  *
- * Discovery (DescribeInstances, DescribeInstanceInformation) is not throttled:
- * a discovery failure fails the round as a whole, which the blind alarm reports.
+ * Discovery (DescribeInstances, DescribeInstanceInformation) and the round's
+ * claim are not throttled: their failure fails the round as a whole, which the
+ * dispatch-failing and blind alarms report.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   CloudWatchLogsClient,
   CreateLogStreamCommand,
-  DescribeLogStreamsCommand,
   GetLogEventsCommand,
   PutLogEventsCommand,
   ResourceAlreadyExistsException,
   ResourceNotFoundException,
 } from '@aws-sdk/client-cloudwatch-logs';
+import { DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
@@ -42,6 +44,9 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
+import { CLAIMS_KEY_ATTRIBUTE } from '../functions/aws/claims-table.ts';
+import { ROUND_CLAIM_PREFIX } from '../functions/dispatch/round-claim.ts';
+import { FakeTable } from './fake-dynamodb.ts';
 
 export interface FaultRates {
   throttle: number;
@@ -138,8 +143,9 @@ export class SimulatedAws {
   readonly faultedCalls: Record<string, number> = {};
   /** Events per stream of each log group. */
   readonly streams = new Map<string, Map<string, { timestamp: number; message: string }[]>>();
-  readonly streamCreated = new Map<string, number>();
   readonly queue: QueuedMessage[] = [];
+  /** The claim table of dispatch and the collectors. */
+  readonly claimTable = new FakeTable(CLAIMS_KEY_ATTRIBUTE);
   logBytes = 0;
   readonly terminated = new Set<string>();
   private readonly commands = new Map<string, { ids: string[]; dispatchedAt: number }>();
@@ -246,7 +252,8 @@ export class SimulatedAws {
     const ssm = mockClient(SSMClient);
     const sqs = mockClient(SQSClient);
     const logs = mockClient(CloudWatchLogsClient);
-    this.mocks.push(ec2, ssm, sqs, logs);
+    const dynamodb = mockClient(DynamoDBClient);
+    this.mocks.push(ec2, ssm, sqs, logs, dynamodb);
     const blindEvery = Math.round(1 / shape.blind);
 
     ec2.on(DescribeInstancesCommand).callsFake((input: { NextToken?: string }) =>
@@ -360,7 +367,7 @@ export class SimulatedAws {
         ? new ResourceNotFoundException({ message: 'The specified log group does not exist.', $metadata: {} })
         : null;
     const apiName = (api: string, groupName: string) =>
-      groupName === monitor ? `Logs ${api}` : `Logs ${api} (claims)`;
+      groupName === monitor ? `Logs ${api}` : `Logs ${api} (${groupName})`;
 
     logs
       .on(PutLogEventsCommand)
@@ -410,29 +417,9 @@ export class SimulatedAws {
             $metadata: {},
           });
         group.set(name, []);
-        this.streamCreated.set(`${groupName}\u0000${name}`, this.clock.now);
         return {};
       }),
     );
-    logs
-      .on(DescribeLogStreamsCommand)
-      .callsFake((input: { logGroupName?: string; logStreamNamePrefix?: string; nextToken?: string }) =>
-        this.answer(apiName('DescribeLogStreams', input.logGroupName ?? ''), () => {
-          const groupName = input.logGroupName ?? '';
-          const names = [...this.group(groupName).keys()]
-            .filter((name) => name.startsWith(input.logStreamNamePrefix ?? ''))
-            .sort();
-          const start = Number(input.nextToken ?? '0');
-          const page = names.slice(start, start + 50);
-          return {
-            logStreams: page.map((logStreamName) => ({
-              logStreamName,
-              creationTime: this.streamCreated.get(`${groupName}\u0000${logStreamName}`),
-            })),
-            nextToken: start + 50 < names.length ? String(start + 50) : undefined,
-          };
-        }),
-      );
     logs
       .on(GetLogEventsCommand)
       .callsFake(
@@ -450,6 +437,19 @@ export class SimulatedAws {
             };
           }),
       );
+    // Claims: conditional writes answered as DynamoDB does; throttled and cut by crashes like any call.
+    // The round's claim is not throttled, as discovery is not: failing it fails the round as a whole.
+    dynamodb.on(PutItemCommand).callsFake((input) =>
+      this.answer('DynamoDB PutItem (claims)', () => this.claimTable.put(input), {
+        throttle: !(input.Item?.[CLAIMS_KEY_ATTRIBUTE]?.S ?? '').startsWith(ROUND_CLAIM_PREFIX),
+      }),
+    );
+    dynamodb
+      .on(UpdateItemCommand)
+      .callsFake((input) => this.answer('DynamoDB UpdateItem (claims)', () => this.claimTable.update(input)));
+    dynamodb
+      .on(GetItemCommand)
+      .callsFake((input) => this.answer('DynamoDB GetItem (claims)', () => this.claimTable.get(input)));
   }
 
   /** Takes the next wave: every message visible now (the clock jumps to the next one). */

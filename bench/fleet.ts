@@ -1,32 +1,21 @@
-/**
- * Fleet benchmark: 10,000 enrolled instances against simulated AWS
- * (bench/fleet-aws.ts: mocked clients answering after ~50 ms, a virtual clock
- * for delays and deadlines), one full round each: dispatch, then the SQS
- * event source delivering collect jobs to collector invocations (batches of
- * 10, 20 at a time, visibility timeout, maxReceiveCount 5, dead-letter queue)
- * until the queue is empty. The real dispatch and collector code runs, with
- * the real CloudWatch, SSM and SQS adapters.
- *
- * Rounds: clean (per metric granularity, for the cost), the same fleet with
- * 1 % of every fault kind, and the log group deleted (500 hosts). For each:
- * records per host (lost: none; duplicated: more than one), the fleet metrics
- * against the records, API calls per host-round, wall times, cost.
- *
- * Run: node --import tsx bench/fleet.ts [--quick]   (no root needed)
- */
-import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import { chunk, mapLimit } from '../common/concurrency.ts';
 import { customMetricsPerHost, FLEET_METRICS, type MetricGranularity } from '../common/metric-names.ts';
 import { RESULT_SCHEMA, type ResultDocument } from '../common/result-schema.ts';
+import {
+  createDynamoDbClient,
+  createEc2Client,
+  createLogsClient,
+  createSqsClient,
+  createSsmClient,
+} from '../functions/aws/clients.ts';
+import { createDynamoDbClaimStore } from '../functions/aws/dynamodb-claims.ts';
 import { createSqsJobQueue } from '../functions/aws/sqs-queue.ts';
 import { createSsmTransport } from '../functions/aws/ssm-transport.ts';
 import { collectBatch } from '../functions/collect/handler.ts';
+import { CLAIM_TTL_SECONDS } from '../functions/collect/job-claims.ts';
 import { dispatchRound } from '../functions/dispatch/dispatch-round.ts';
+import { roundClaimKey } from '../functions/dispatch/round-claim.ts';
 import { discoverInstances } from '../functions/enrollment/discover-instances.ts';
-import { createLogStreamClaimStore } from '../functions/logs/log-stream-claims.ts';
 import { createCloudWatchLogSink } from '../functions/logs/log-writer.ts';
 import { createEmfMetrics } from '../functions/metrics/emit-metrics.ts';
 import {
@@ -59,8 +48,9 @@ const COLLECTOR_CONCURRENCY = 20;
 const VISIBILITY_TIMEOUT_MS = 360_000;
 const MAX_RECEIVE_COUNT = 5;
 const MONITOR_LOG_GROUP = 'CloudConnexa-Monitor-Logs';
-const COLLECTOR_LOG_GROUP = '/aws/lambda/cloudconnexa-monitor-bench-collect';
+const CLAIMS_TABLE = 'cloudconnexa-monitor-bench-claims';
 const ROUND_ID = '20260101T120000Z-bench000';
+const ROUND_EVENT = { time: '2026-01-01T12:00:00Z' };
 
 export const ONE_PERCENT: FaultRates = {
   throttle: 0.01,
@@ -84,13 +74,22 @@ const FAULT_LABELS: Record<keyof FaultRates, string> = {
   collectorCrash: 'collector invocations killed',
 };
 
-/** Prices from ../shared/reference/aws-limits.md. */
+/**
+ * Prices from ../shared/reference/aws-limits.md; DynamoDB's are its on-demand
+ * prices in us-east-1 (AWS pricing page, since the November 2024 reduction):
+ * a write request unit per write of an item up to 1 KB (a write whose condition
+ * fails is billed too), a read request unit per strongly consistent read up to
+ * 4 KB, storage per GB-month (the first 25 GB free, not counted here).
+ */
 const PRICES = {
   lambdaGbSecondArm: 0.0000133,
   lambdaPerRequest: 0.2 / 1_000_000,
   logIngestPerGb: 0.5,
   customMetricMonth: 0.3,
   alarmMonth: 0.1,
+  dynamoWritePerMillion: 0.625,
+  dynamoReadPerMillion: 0.125,
+  dynamoStorageGbMonth: 0.25,
 };
 /** Assumed function memory (serverless.yml) and the stack's fleet alarms (flagged, worst latency, worst loss, blind, DLQ). */
 const LAMBDA_MEMORY_GB = 0.5;
@@ -173,6 +172,8 @@ export interface Scenario {
   granularity: MetricGranularity;
   faults: FaultRates;
   logGroupDeleted?: boolean;
+  /** The scheduled event delivered twice: two dispatch invocations of the round at once. */
+  dispatchTwice?: boolean;
 }
 
 export interface Integrity {
@@ -211,6 +212,18 @@ export interface RoundFigures {
   integrity: Integrity;
   deadLetters: { count: number; reasons: string[] };
   collectorErrorLines: number;
+  /** Claim items the round left in the table, and their stored size (DynamoDB counts 100 bytes of overhead per item). */
+  claimItems: number;
+  claimItemBytes: number;
+  /** Dispatch invocations that found the round claimed and sent nothing. */
+  duplicateDispatches: number;
+}
+
+/** An item's size as DynamoDB bills it: attribute names and values, plus 100 bytes per item. */
+function itemBytes(item: Record<string, unknown>): number {
+  let bytes = 100;
+  for (const [name, value] of Object.entries(item)) bytes += name.length + JSON.stringify(value).length;
+  return bytes;
 }
 
 function emfSum(lines: string[]) {
@@ -284,13 +297,13 @@ export async function runRound(scenario: Scenario, latencyMs = LATENCY_MS): Prom
     aws.streams.set(MONITOR_LOG_GROUP, group);
   }
   const region = { region: 'eu-west-1' };
-  const ec2 = new EC2Client(region);
-  const ssm = new SSMClient(region);
-  const sqs = new SQSClient(region);
-  const logsClient = new CloudWatchLogsClient(region);
+  const ec2 = createEc2Client(region);
+  const ssm = createSsmClient(region);
+  const sqs = createSqsClient(region);
+  const logsClient = createLogsClient(region);
   const now = () => aws.clock.now;
   const logs = createCloudWatchLogSink(logsClient, MONITOR_LOG_GROUP, now);
-  const claims = createLogStreamClaimStore(logsClient, COLLECTOR_LOG_GROUP);
+  const claims = createDynamoDbClaimStore(createDynamoDbClient(region), CLAIMS_TABLE);
   const transport = createSsmTransport(ssm, { documentName: 'cc-monitor', timeoutSeconds: 120 });
   const queue = createSqsJobQueue(sqs, 'https://sqs.eu-west-1.amazonaws.com/123456789012/collect');
 
@@ -331,6 +344,7 @@ export async function runRound(scenario: Scenario, latencyMs = LATENCY_MS): Prom
   let collectMs = 0;
   let collectBilledMs = 0;
   let collectInvocations = 0;
+  let duplicateDispatches = 0;
   const startedAt = aws.clock.now;
   // The records writer and the queue log to the console; a benchmark prints tables only.
   const quiet = { log: console.log, error: console.error };
@@ -338,40 +352,52 @@ export async function runRound(scenario: Scenario, latencyMs = LATENCY_MS): Prom
   console.error = () => {};
   try {
     const dispatchStart = performance.now();
-    const dispatchMetrics = createEmfMetrics(metricsOptions);
-    await dispatchRound(
-      {
-        inventory: {
-          discover: () =>
-            discoverInstances({ ec2, ssm }, { tagKey: 'CloudConnexaMonitor', tagValue: 'enabled' }),
-        },
-        transport,
-        queue,
-        logs,
-        metrics: dispatchMetrics,
-        now,
-      },
-      {
-        stage: 'bench',
-        roundId: ROUND_ID,
-        tagKey: 'CloudConnexaMonitor',
-        defaults: {
-          resources: '10.20.0.10,10.20.1.10,10.20.2.10',
-          count: 25,
-          intervalSec: 1,
-          latencyThresholdMs: 75,
-          lossThresholdPct: 5,
-          hops: 3,
-          lossRule: 'persistent',
-          tcpPort: 443,
-        },
-        logDir: '/home/ubuntu/Connexa-Logs',
-        allowInstall: false,
-        commandTimeoutSeconds: 120,
-        executionTimeoutSeconds: 240,
-      },
+    // EventBridge delivers the scheduled event at least once: with dispatchTwice, two
+    // invocations of the same event run at once (the second finds the round claimed).
+    const dispatches = await Promise.all(
+      Array.from({ length: scenario.dispatchTwice === true ? 2 : 1 }, async () => {
+        const dispatchMetrics = createEmfMetrics(metricsOptions);
+        try {
+          return await dispatchRound(
+            {
+              inventory: {
+                discover: () =>
+                  discoverInstances({ ec2, ssm }, { tagKey: 'CloudConnexaMonitor', tagValue: 'enabled' }),
+              },
+              transport,
+              queue,
+              logs,
+              metrics: dispatchMetrics,
+              now,
+              claims,
+            },
+            {
+              stage: 'bench',
+              roundId: ROUND_ID,
+              roundClaimKey: roundClaimKey(ROUND_EVENT, ROUND_ID),
+              tagKey: 'CloudConnexaMonitor',
+              defaults: {
+                resources: '10.20.0.10,10.20.1.10,10.20.2.10',
+                count: 25,
+                intervalSec: 1,
+                latencyThresholdMs: 75,
+                lossThresholdPct: 5,
+                hops: 3,
+                lossRule: 'persistent',
+                tcpPort: 443,
+              },
+              logDir: '/home/ubuntu/Connexa-Logs',
+              allowInstall: false,
+              commandTimeoutSeconds: 120,
+              executionTimeoutSeconds: 240,
+            },
+          );
+        } finally {
+          dispatchMetrics.flush();
+        }
+      }),
     );
-    dispatchMetrics.flush();
+    duplicateDispatches = dispatches.filter((d) => d.duplicateOf !== undefined).length;
     dispatchMs = performance.now() - dispatchStart;
 
     // Collection: waves of what SQS releases at the virtual time; each message
@@ -437,6 +463,9 @@ export async function runRound(scenario: Scenario, latencyMs = LATENCY_MS): Prom
     integrity: integrityOf(aws, scenario.hosts, emf),
     deadLetters: { count: deadLetters.length, reasons: [...reasons.keys()] },
     collectorErrorLines,
+    duplicateDispatches,
+    claimItems: aws.claimTable.items.size,
+    claimItemBytes: [...aws.claimTable.items.values()].reduce((n, item) => n + itemBytes(item), 0),
   };
 }
 
@@ -459,6 +488,24 @@ function sqsRecord(message: QueuedMessage) {
   };
 }
 
+/** DynamoDB calls of the claim table in one round, by kind. */
+function claimCalls(f: RoundFigures) {
+  const calls = (api: string) => f.calls[`DynamoDB ${api} (claims)`] ?? 0;
+  return { writes: calls('PutItem') + calls('UpdateItem'), reads: calls('GetItem') };
+}
+
+/** The claim table per month for the fleet: requests, and the items its TTL keeps. */
+function claimTableCost(f: RoundFigures): number {
+  const { writes, reads } = claimCalls(f);
+  // Items under 1 KB: one write unit each; strongly consistent reads under 4 KB: one read unit.
+  const requests =
+    ((writes * PRICES.dynamoWritePerMillion + reads * PRICES.dynamoReadPerMillion) / 1_000_000) *
+    ROUNDS_PER_MONTH;
+  const roundsKept = CLAIM_TTL_SECONDS / 300;
+  const storage = ((f.claimItemBytes * roundsKept) / 1e9) * PRICES.dynamoStorageGbMonth;
+  return requests + storage;
+}
+
 function costPerHostMonth(f: RoundFigures, hosts: number) {
   const requests = (1 + f.collectInvocations) * ROUNDS_PER_MONTH * PRICES.lambdaPerRequest;
   const gbSeconds = ((f.dispatchMs + f.collectBilledMs) / 1000) * LAMBDA_MEMORY_GB;
@@ -466,13 +513,15 @@ function costPerHostMonth(f: RoundFigures, hosts: number) {
   const ingest = ((f.logBytes + f.emfBytes) * ROUNDS_PER_MONTH * PRICES.logIngestPerGb) / 1e9;
   const fleetMetrics = Object.keys(FLEET_METRICS).length * PRICES.customMetricMonth;
   const alarms = FLEET_ALARMS * PRICES.alarmMonth;
-  const shared = (requests + compute + ingest + fleetMetrics + alarms) / hosts;
+  const claims = claimTableCost(f);
+  const shared = (requests + compute + ingest + claims + fleetMetrics + alarms) / hosts;
   const perHostMetrics =
     customMetricsPerHost(f.scenario.granularity, RESOURCES_PER_HOST) * PRICES.customMetricMonth;
   return {
     requests: requests / hosts,
     compute: compute / hosts,
     ingest: ingest / hosts,
+    claims: claims / hosts,
     fixed: (fleetMetrics + alarms) / hosts,
     beforePerHostMetrics: shared,
     perHostMetrics,
@@ -499,6 +548,7 @@ export async function runFleetBench(options: { quick?: boolean } = {}): Promise<
     hosts: HOSTS,
     granularity: 'host',
     faults: ONE_PERCENT,
+    dispatchTwice: true,
   });
   // Without terminated instances no batch is refused, so the collection faults meet every online host.
   const collectionFaults = await runRound({
@@ -568,11 +618,18 @@ export async function runFleetBench(options: { quick?: boolean } = {}): Promise<
   printTable({
     title: 'Faults injected',
     headers: ['fault', faulted.scenario.name, collectionFaults.scenario.name],
-    rows: (Object.keys(FAULT_LABELS) as (keyof FaultRates)[]).map((k) => [
-      FAULT_LABELS[k],
-      String(faulted.injected[k]),
-      String(collectionFaults.injected[k]),
-    ]),
+    rows: [
+      ...(Object.keys(FAULT_LABELS) as (keyof FaultRates)[]).map((k) => [
+        FAULT_LABELS[k],
+        String(faulted.injected[k]),
+        String(collectionFaults.injected[k]),
+      ]),
+      [
+        'scheduled event delivered twice (dispatch runs found claimed)',
+        `${faulted.scenario.dispatchTwice === true ? 1 : 0} (${faulted.duplicateDispatches})`,
+        `${collectionFaults.scenario.dispatchTwice === true ? 1 : 0} (${collectionFaults.duplicateDispatches})`,
+      ],
+    ],
   });
   const apis = [...new Set(all.flatMap((f) => Object.keys(f.calls)))].sort();
   printTable({
@@ -583,7 +640,7 @@ export async function runFleetBench(options: { quick?: boolean } = {}): Promise<
       ...[baseline, faulted, collectionFaults, deleted].map((f) => perHost(f, api).toFixed(4)),
     ]),
     notes: [
-      '(claims): the collector claims each job and commits it with empty streams in its own log group; DescribeLogStreams only when a copy finds a job claimed.',
+      '(claims): dispatch claims the round and each collect job is claimed and committed in the claim table (DynamoDB, on demand): a PutItem and an UpdateItem per job, a GetItem only when a copy finds a job committed with a follow-up.',
       `Log group deleted: ${deleted.scenario.hosts} hosts; ${Object.entries(deleted.calls)
         .filter(([api]) => api.includes('PutLogEvents') || api.includes('GetCommandInvocation'))
         .map(([api, n]) => `${n} ${api}`)
@@ -625,6 +682,7 @@ export async function runFleetBench(options: { quick?: boolean } = {}): Promise<
       'Lambda requests',
       'Lambda GB-s',
       'log ingestion',
+      'claim table',
       'fleet metrics+alarms',
       'before per-host metrics',
       'per-host metrics',
@@ -637,14 +695,18 @@ export async function runFleetBench(options: { quick?: boolean } = {}): Promise<
         usd(c.requests),
         usd(c.compute),
         usd(c.ingest),
+        usd(c.claims),
         usd(c.fixed),
         usd(c.beforePerHostMetrics),
         `${customMetricsPerHost(f.scenario.granularity, RESOURCES_PER_HOST)} x $0.30 = ${usd(c.perHostMetrics)}`,
         usd(c.total),
       ];
     }),
+    notes: [
+      `Claim table (DynamoDB on demand): ${(claimCalls(baseline).writes / HOSTS).toFixed(4)} writes and ${(claimCalls(baseline).reads / HOSTS).toFixed(4)} reads per host-round at $${PRICES.dynamoWritePerMillion} / $${PRICES.dynamoReadPerMillion} per million; ${baseline.claimItems} items per round of about ${Math.round(baseline.claimItemBytes / Math.max(1, baseline.claimItems))} bytes, kept ${CLAIM_TTL_SECONDS / 86_400} days by the TTL: ${((baseline.claimItemBytes * (CLAIM_TTL_SECONDS / 300)) / 1e9).toFixed(2)} GB at $${PRICES.dynamoStorageGbMonth}/GB-month (the first 25 GB are free).`,
+    ],
   });
-  const claimCalls = (f: RoundFigures) =>
+  const claimCallsPerHost = (f: RoundFigures) =>
     Object.entries(f.calls)
       .filter(([api]) => api.endsWith('(claims)'))
       .reduce((n, [, calls]) => n + calls, 0) / f.scenario.hosts;
@@ -669,7 +731,11 @@ export async function runFleetBench(options: { quick?: boolean } = {}): Promise<
         calls('Logs PutLogEvents').toFixed(3),
         calls('Logs PutLogEvents') <= 1,
       ],
-      [`<= 0.1 claim calls per host-round${tag}`, claimCalls(f).toFixed(3), claimCalls(f) <= 0.1],
+      [
+        `<= 0.1 claim calls per host-round${tag}`,
+        claimCallsPerHost(f).toFixed(3),
+        claimCallsPerHost(f) <= 0.1,
+      ],
     );
   }
   goals.push(

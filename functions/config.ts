@@ -21,6 +21,7 @@ import {
 } from '../common/settings.ts';
 import { RESOURCES_MAX_CHARS, RESOURCES_MIN_CHARS } from '../common/ssm-parameters.ts';
 import { STACK_PARAM_DEFAULTS } from '../common/stack-params.ts';
+import { TABLE_NAME } from './aws/claims-table.ts';
 import { parseParameterName, parseParameterPath } from './dispatch/resource-parameters.ts';
 
 /**
@@ -37,6 +38,8 @@ export interface FunctionConfig {
   logGroupName: string;
   documentName: string;
   collectQueueUrl: string;
+  /** The DynamoDB table of job and round claims (stack/claims-table.ts). */
+  claimsTableName: string;
   tagKey: string;
   tagValue: string;
   metricGranularity: MetricGranularity;
@@ -109,6 +112,13 @@ export function loadConfig(env: Env = process.env): FunctionConfig {
   const queueUrl = required(env, 'COLLECT_QUEUE_URL');
   if (!/^https?:\/\//.test(queueUrl))
     throw new InvalidInputError('COLLECT_QUEUE_URL', queueUrl, 'an SQS queue URL');
+  const claimsTableName = required(env, 'CLAIMS_TABLE_NAME');
+  if (!TABLE_NAME.test(claimsTableName))
+    throw new InvalidInputError(
+      'CLAIMS_TABLE_NAME',
+      claimsTableName,
+      'a DynamoDB table name: 3-255 letters, digits, _ - and .',
+    );
   const resources = parseResourceList(required(env, 'DEFAULT_RESOURCES'), 'DEFAULT_RESOURCES');
   const pluginName = env.PLUGIN_NAME?.trim();
   const parameterPath = parseParameterPath(
@@ -121,6 +131,7 @@ export function loadConfig(env: Env = process.env): FunctionConfig {
     logGroupName: required(env, 'LOG_GROUP_NAME'),
     documentName: required(env, 'DOCUMENT_NAME'),
     collectQueueUrl: queueUrl,
+    claimsTableName,
     tagKey,
     tagValue,
     metricGranularity: granularity as MetricGranularity,

@@ -11,6 +11,11 @@ export function awsErrorName(error: unknown): string | undefined {
     : undefined;
 }
 
+/** The error's name for records (`errorName`): the AWS error code, the JavaScript error name, else `Error`. */
+export function errorNameOf(error: unknown): string {
+  return awsErrorName(error) ?? 'Error';
+}
+
 /** What a log line or a record says about a failed AWS call. */
 export interface AwsErrorSummary {
   /** The AWS error code (SDK error name), or the JavaScript error name. */
@@ -23,7 +28,7 @@ export interface AwsErrorSummary {
 }
 
 export function describeAwsError(error: unknown): AwsErrorSummary {
-  const name = awsErrorName(error) ?? 'Error';
+  const name = errorNameOf(error);
   const message = error instanceof Error ? error.message : String(error);
   const summary: AwsErrorSummary = { name, message };
   const metadata =

@@ -14,6 +14,7 @@
  * exactly these settings.
  */
 import { CloudWatchLogsClient, type CloudWatchLogsClientConfig } from '@aws-sdk/client-cloudwatch-logs';
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { EC2Client, type EC2ClientConfig } from '@aws-sdk/client-ec2';
 import { SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
 import { SSMClient, type SSMClientConfig } from '@aws-sdk/client-ssm';
@@ -29,6 +30,13 @@ export const createSsmClient = (overrides: Overrides<SSMClientConfig> = {}): SSM
   new SSMClient({ ...overrides, ...RETRY });
 export const createSqsClient = (overrides: Overrides<SQSClientConfig> = {}): SQSClient =>
   new SQSClient({ ...overrides, ...RETRY });
+/**
+ * The claim table's writes are conditional, so a retry after a lost answer
+ * cannot apply twice: it fails its condition and the store recognises its own
+ * write by the owner token (functions/aws/dynamodb-claims.ts).
+ */
+export const createDynamoDbClient = (overrides: Overrides<DynamoDBClientConfig> = {}): DynamoDBClient =>
+  new DynamoDBClient({ ...overrides, ...RETRY });
 
 type RetryStrategyV2 = Extract<
   NonNullable<CloudWatchLogsClientConfig['retryStrategy']>,

@@ -9,18 +9,13 @@ import {
   type SSMClient,
 } from '@aws-sdk/client-ssm';
 import { type CommandTransport, InstancesRefusedError, type InvocationState } from '../ports.ts';
+import { awsErrorName } from './aws-errors.ts';
 
 export interface SsmTransportOptions {
   documentName: string;
   /** SendCommand TimeoutSeconds: how long a command may wait to be delivered. */
   timeoutSeconds: number;
   pluginName?: string | undefined;
-}
-
-function errorName(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'name' in error && typeof error.name === 'string'
-    ? error.name
-    : undefined;
 }
 
 /** EC2 instance ids and SSM managed-node ids (hybrid activations) as they appear in error messages. */
@@ -48,7 +43,7 @@ export function instanceIdsNamedIn(message: string, batch: readonly string[]): s
  * it); one that names none is a permissions problem of the stack, not of a host.
  */
 export function refusalOf(error: unknown, batch: readonly string[]): InstancesRefusedError | null {
-  const name = errorName(error);
+  const name = awsErrorName(error);
   const message = error instanceof Error ? error.message : String(error);
   const named = instanceIdsNamedIn(message, batch);
   if (name === 'InvalidInstanceId' || (name === 'AccessDeniedException' && named.length > 0)) {
@@ -126,7 +121,7 @@ export function createSsmTransport(ssm: SSMClient, options: SsmTransportOptions)
         };
       } catch (error) {
         // Normal right after SendCommand: the invocation is not registered yet.
-        if (errorName(error) === 'InvocationDoesNotExist') return null;
+        if (awsErrorName(error) === 'InvocationDoesNotExist') return null;
         throw error;
       }
     },

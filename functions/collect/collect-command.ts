@@ -3,9 +3,9 @@
  *
  * No result may be lost or written twice, whatever SQS and CloudWatch do:
  *
- * 1. One copy of the job owns it (job-claims.ts: a conditional marker per
- *    job key, so a copy SQS stored or delivered twice finds the job taken,
- *    whatever its ApproximateReceiveCount). Other copies write nothing.
+ * 1. One copy of the job owns it (job-claims.ts: a claim per job key created
+ *    by a conditional write, so a copy SQS stored or delivered twice finds the
+ *    job taken, whatever its ApproximateReceiveCount). Other copies write nothing.
  * 2. The owner fetches each host that reached a terminal state and writes its
  *    records in ONE PutLogEvents call (seed line, MTR reports, then the
  *    result/failure record carrying `recordId` = `<commandId>/<instanceId>`),
@@ -21,7 +21,7 @@
  *    MAX_FAILED_ATTEMPTS in a row the job gives up to the dead-letter queue,
  *    carrying the hosts and the last error.
  *
- * The everyday cost per job is the two claim markers; GetLogEvents (throttled
+ * The everyday cost per job is two claim writes (create, commit); GetLogEvents (throttled
  * per account far below the rate a 10,000-host fleet finishes at) is paid only
  * for hosts that need a look-up.
  */
@@ -376,7 +376,7 @@ export async function collectCommand(
   }
   const lastError = writer.lastError();
   writer.errors.flush(log, { job: subject.key, roundId: job.roundId });
-  await commitJob(ports.claims, subject, acquired.generation, plan);
+  await commitJob(ports.claims, subject, acquired, plan);
   for (const count of counts) count();
   // Printed now, before any further call: a collector that dies later has counted these hosts.
   ports.metrics.flush();

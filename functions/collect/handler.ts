@@ -6,11 +6,11 @@
  * way and looks again after the visibility timeout.
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { createLogsClient, createSqsClient, createSsmClient } from '../aws/clients.ts';
+import { createDynamoDbClient, createLogsClient, createSqsClient, createSsmClient } from '../aws/clients.ts';
+import { createDynamoDbClaimStore } from '../aws/dynamodb-claims.ts';
 import { createSqsJobQueue } from '../aws/sqs-queue.ts';
 import { createSsmTransport } from '../aws/ssm-transport.ts';
 import { type FunctionConfig, loadConfig } from '../config.ts';
-import { createLogStreamClaimStore } from '../logs/log-stream-claims.ts';
 import { createCloudWatchLogSink } from '../logs/log-writer.ts';
 import { createEmfMetrics } from '../metrics/emit-metrics.ts';
 import type { CollectOptions, CollectPorts } from './collect-command.ts';
@@ -21,6 +21,7 @@ import { parseQueuedJob } from './records-job.ts';
 const ssm = createSsmClient();
 const sqs = createSqsClient();
 const logsClient = createLogsClient();
+const dynamodb = createDynamoDbClient();
 let config: FunctionConfig | undefined;
 
 /** Longest a job may take (throttled SSM calls with adaptive retry included). */
@@ -99,7 +100,7 @@ export const handler = async (
         queue: createSqsJobQueue(sqs, config.collectQueueUrl),
         logs: logSink,
         lookup: logSink,
-        claims: createLogStreamClaimStore(logsClient, collectorLogGroup()),
+        claims: createDynamoDbClaimStore(dynamodb, config.claimsTableName),
         metrics,
         now: Date.now,
       },
@@ -109,14 +110,3 @@ export const handler = async (
     metrics.flush();
   }
 };
-
-/** The function's own log group, set by Lambda; the job claims live there. */
-function collectorLogGroup(): string {
-  const name = process.env.AWS_LAMBDA_LOG_GROUP_NAME;
-  if (name === undefined || name === '') {
-    throw new Error(
-      'AWS_LAMBDA_LOG_GROUP_NAME is not set: the collector must run in Lambda (claims live in its log group)',
-    );
-  }
-  return name;
-}

@@ -37,6 +37,9 @@ export class CollectGaveUpError extends MonitorError {
 
 /** One log line per failing operation and error name, not one per host. */
 export class ErrorTally {
+  /** `component` starts each line: the function whose calls failed (`collect`, `dispatch`). */
+  constructor(private readonly component: 'collect' | 'dispatch' = 'collect') {}
+
   private readonly entries = new Map<
     string,
     { operation: string; count: number; instanceIds: string[]; error: AwsErrorSummary; cause: unknown }
@@ -64,7 +67,7 @@ export class ErrorTally {
     for (const entry of this.entries.values()) {
       log({
         level: 'error',
-        message: `collect: ${entry.operation} failed for ${entry.count} call(s)`,
+        message: `${this.component}: ${entry.operation} failed for ${entry.count} call(s)`,
         ...context,
         count: entry.count,
         instanceIds: entry.instanceIds,

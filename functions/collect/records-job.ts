@@ -244,7 +244,7 @@ export async function writeRecordsJob(
           failures: failures + 1,
         };
   writer.errors.flush(log, { job: subject.key, roundId: job.roundId });
-  await commitJob(ports.claims, subject, acquired.generation, plan);
+  await commitJob(ports.claims, subject, acquired, plan);
   if (plan !== null) {
     const delaySeconds = failureDelaySeconds(plan.failures);
     await ports.queue.enqueue(followUpJob(job, plan, writer.lastError()), delaySeconds);

@@ -67,7 +67,7 @@ export function createDispatchRecordWriter(
   const sleep = options.sleep ?? realSleep;
   const log = options.log ?? consoleLog;
   const pool = new Semaphore(Math.max(1, options.concurrency ?? 8));
-  const errors = new ErrorTally();
+  const errors = new ErrorTally('dispatch');
   const pending: Promise<void>[] = [];
   const failed: HostRecord[] = [];
   const verify = new Set<string>();
@@ -101,13 +101,19 @@ export function createDispatchRecordWriter(
     failed.push(record);
   };
 
+  let finishing = false;
   return {
     push({ stream, events }) {
+      // A record pushed once finish() began could be neither waited for nor handed over.
+      if (finishing) throw new Error(`dispatch record for ${stream} pushed after finish(): it would be lost`);
       const record = { instanceId: stream, recordId: dispatchRecordId(options.roundId, stream), events };
       pending.push(pool.use(() => writeOne(record)));
     },
     async finish() {
-      await Promise.all(pending);
+      finishing = true;
+      // Never rejects: it also runs while dispatch unwinds from a fault (dispatch-round.ts),
+      // and must not replace that error. writeOne and the hand-over below catch what AWS throws.
+      await Promise.allSettled(pending);
       let handedOver = 0;
       let lost = 0;
       const lostHosts: string[] = [];

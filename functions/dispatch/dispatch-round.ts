@@ -10,18 +10,22 @@ import { chunk, mapLimit } from '../../common/concurrency.ts';
 import { type ErrorInfo, InvalidInputError, toErrorInfo } from '../../common/errors.ts';
 import { MAX_ROUND_MS, roundExpectedMs, roundWorstCaseMs } from '../../common/round-budget.ts';
 import { DEFAULTS } from '../../common/settings.ts';
+import { describeAwsError, errorNameOf } from '../aws/aws-errors.ts';
+import { type CollectorLog, consoleLog } from '../collect/host-writes.ts';
 import type { CollectJob } from '../collect/job.ts';
 import { clampDelay } from '../collect/job.ts';
+import type { ClaimStore } from '../collect/job-claims.ts';
 import type { HostSettings } from '../config.ts';
-import type { EnrolledInstance } from '../enrollment/discover-instances.ts';
+import type { BlindInstance, EnrolledInstance } from '../enrollment/discover-instances.ts';
 import type { LogSink } from '../logs/log-writer.ts';
 import { buildDispatchRecord } from '../logs/records.ts';
 import type { RoundMetrics } from '../metrics/emit-metrics.ts';
 import { type CommandTransport, InstancesRefusedError, type Inventory, type JobQueue } from '../ports.ts';
-import { createDispatchRecordWriter } from './dispatch-records.ts';
+import { createDispatchRecordWriter, type DispatchRecordWriter } from './dispatch-records.ts';
 import { resolveHostSettings, type SsmParameters, settingsKey, toSsmParameters } from './host-settings.ts';
 import { type HostResourceLists, prepareResourceLists } from './resource-lists.ts';
 import type { ParameterReader } from './resource-parameters.ts';
+import { claimRound, finishRound, roundClaimKey } from './round-claim.ts';
 import { sendIsolating } from './send-isolating.ts';
 import { sendWithinBudget } from './time-budget.ts';
 
@@ -39,11 +43,21 @@ export interface DispatchPorts {
   parameters?: ParameterReader;
   /** Time left before the Lambda timeout; commands stop in time to record the rest (time-budget.ts). */
   remainingMs?: () => number;
+  /**
+   * Where the round is claimed before anything is sent (round-claim.ts), so a
+   * second invocation of the same scheduled event does nothing. Without it
+   * every invocation dispatches.
+   */
+  claims?: ClaimStore;
+  /** Defaults to consoleLog. */
+  log?: CollectorLog;
 }
 
 export interface DispatchOptions {
   stage: string;
   roundId: string;
+  /** The round's key in `claims` (round-claim.ts roundClaimKey); default: keyed by `roundId`. */
+  roundClaimKey?: string;
   tagKey: string;
   defaults: HostSettings;
   /** Parameter holding the stage's default resource list (replaces defaults.resources). */
@@ -75,6 +89,8 @@ export interface DispatchSummary {
   commands: number;
   /** Records neither written nor handed to the collector (logged with their hosts; the round still completes). */
   recordWriteErrors: number;
+  /** Set when another invocation had claimed this round: this one sent, recorded and counted nothing. */
+  duplicateOf?: { claimedAt: number; finished: boolean };
 }
 
 interface Group {
@@ -108,6 +124,7 @@ export async function dispatchRound(
   // Every send below, each part of an isolated batch included, stops in time to
   // record what it did not send (time-budget.ts).
   ports = { ...ports, transport: sendWithinBudget(ports.transport, ports.remainingMs) };
+  const log = ports.log ?? consoleLog;
   const { online, blind } = await ports.inventory.discover();
   const summary: DispatchSummary = {
     roundId: options.roundId,
@@ -121,9 +138,58 @@ export async function dispatchRound(
     commands: 0,
     recordWriteErrors: 0,
   };
+  // Claimed after discovery (which changes nothing) and before the first record,
+  // command or metric: a duplicate invocation of this round stops here.
+  const claimKey = options.roundClaimKey ?? roundClaimKey({}, options.roundId);
+  let claimOwner: string | null = null;
+  if (ports.claims !== undefined) {
+    const claim = await claimRound(ports.claims, claimKey, ports.now());
+    if (claim.kind === 'duplicate') {
+      return {
+        ...summary,
+        enrolled: 0,
+        blind: 0,
+        duplicateOf: { claimedAt: claim.claimedAt, finished: claim.finished },
+      };
+    }
+    claimOwner = claim.owner;
+  }
   // Each record is written as soon as it is pushed, retried, and handed to the
   // collector if it still fails (dispatch-records.ts).
-  const pendingWrites = createDispatchRecordWriter(ports, { roundId: options.roundId, concurrency });
+  const pendingWrites = createDispatchRecordWriter(ports, { roundId: options.roundId, concurrency, log });
+  try {
+    await sendRound(ports, options, summary, pendingWrites, online, blind);
+  } finally {
+    // Also when sendRound throws (a bug, not host input): the records that could not
+    // be written are handed to the collector before the error propagates.
+    summary.recordWriteErrors = (await pendingWrites.finish()).lost;
+  }
+  if (ports.claims !== undefined && claimOwner !== null) {
+    try {
+      await finishRound(ports.claims, claimKey, claimOwner);
+    } catch (error) {
+      // The round is done either way; an unfinished claim still stops a duplicate.
+      log({
+        level: 'error',
+        message: 'dispatch: could not mark the round claim finished',
+        roundId: options.roundId,
+        error: describeAwsError(error),
+      });
+    }
+  }
+  return summary;
+}
+
+/** Records, commands and collect jobs of one claimed round. */
+async function sendRound(
+  ports: DispatchPorts,
+  options: DispatchOptions,
+  summary: DispatchSummary,
+  pendingWrites: DispatchRecordWriter,
+  online: EnrolledInstance[],
+  blind: BlindInstance[],
+): Promise<void> {
+  const concurrency = options.concurrency ?? 8;
   const at = ports.now();
   const recordFailure = (
     instanceIds: string[],
@@ -257,11 +323,7 @@ export async function dispatchRound(
     }
     for (const failure of outcome.failed) {
       const errorName =
-        failure.error instanceof InstancesRefusedError
-          ? failure.error.errorName
-          : failure.error instanceof Error
-            ? failure.error.name
-            : 'Error';
+        failure.error instanceof InstancesRefusedError ? failure.error.errorName : errorNameOf(failure.error);
       recordFailure(
         failure.instanceIds,
         'SendCommandFailed',
@@ -287,19 +349,10 @@ export async function dispatchRound(
         await ports.queue.enqueue(job, clampDelay(expectedRunSeconds(settings) + 5));
         summary.dispatched += sentIds.length;
       } catch (error) {
-        recordFailure(
-          sentIds,
-          'EnqueueFailed',
-          commandId,
-          error instanceof Error ? error.name : 'Error',
-          toErrorInfo(error),
-        );
+        recordFailure(sentIds, 'EnqueueFailed', commandId, errorNameOf(error), toErrorInfo(error));
       }
     }
   });
-
-  summary.recordWriteErrors = (await pendingWrites.finish()).lost;
-  return summary;
 }
 
 function resolveHost(

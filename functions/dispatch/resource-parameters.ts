@@ -20,10 +20,12 @@
  * number of 1 item. Maximum number of 10 items"), and returns the names it does
  * not know in InvalidParameters instead of failing.
  */
+
 import { chunk, mapLimit } from '../../common/concurrency.ts';
 import { type ErrorInfo, InvalidInputError, toErrorInfo } from '../../common/errors.ts';
 import { parseResourceList } from '../../common/settings.ts';
 import { RESOURCES_MAX_CHARS } from '../../common/ssm-parameters.ts';
+import { errorNameOf } from '../aws/aws-errors.ts';
 
 /** GetParameters accepts 1 to 10 names per call. */
 export const GET_PARAMETERS_MAX_NAMES = 10;
@@ -137,10 +139,6 @@ export function checkListLength(list: string, field: string, maxChars: number): 
       `a list of at most ${maxChars} characters in all: it travels in the SSM command, whose 64 KB limit includes the agent and its parameters`,
     );
   }
-}
-
-function errorNameOf(error: unknown): string {
-  return error instanceof Error ? error.name : 'Error';
 }
 
 /**

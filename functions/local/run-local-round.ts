@@ -113,6 +113,8 @@ export function localConfigEnv(options: LocalRoundOptions): Record<string, strin
     DOCUMENT_NAME: 'CloudConnexa-Monitor-local',
     // Required by loadConfig; the local queue is in memory and never calls it.
     COLLECT_QUEUE_URL: 'https://localhost/in-memory-collect-queue',
+    // Required by loadConfig; the local round keeps its claims in memory.
+    CLAIMS_TABLE_NAME: 'in-memory-claims',
     TAG_KEY: STACK_PARAM_DEFAULTS.tagKey,
     TAG_VALUE: STACK_PARAM_DEFAULTS.tagValue,
     METRIC_GRANULARITY: s.metricGranularity,
@@ -231,12 +233,14 @@ export async function runLocalRound(options: LocalRoundOptions): Promise<LocalRo
   options.onStart?.({ stop: () => transport.close() });
 
   const roundId = localRoundId(new Date());
+  // Round and job claims in memory: one process, the same conditions as the Lambda's table.
+  const claims = createMemoryClaimStore();
   try {
     const dispatchMetrics = createFileEmfMetrics(metricsOptions, metricsPath);
     let dispatch: DispatchSummary;
     try {
       dispatch = await dispatchRound(
-        { inventory, transport, queue, logs: sink, metrics: dispatchMetrics, now: Date.now },
+        { inventory, transport, queue, logs: sink, metrics: dispatchMetrics, now: Date.now, claims },
         { ...config, roundId },
       );
     } finally {
@@ -253,7 +257,6 @@ export async function runLocalRound(options: LocalRoundOptions): Promise<LocalRo
       Math.ceil(
         (config.commandTimeoutSeconds + config.executionTimeoutSeconds + 60) / Math.max(pollSeconds, 0.1),
       ) + 10;
-    const claims = createMemoryClaimStore();
     const drain = await queue.drain(async (job) => {
       // One metrics instance per delivery, flushed at its end, as one collector invocation.
       const metrics = createFileEmfMetrics(metricsOptions, metricsPath);

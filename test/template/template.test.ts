@@ -35,7 +35,8 @@ import {
   SSM_PARAMETERS,
 } from '../../common/ssm-parameters.ts';
 import { STACK_PARAM_DEFAULTS } from '../../common/stack-params.ts';
-import { CLAIM_STALE_MS } from '../../functions/collect/job-claims.ts';
+import { CLAIMS_KEY_ATTRIBUTE, CLAIMS_TTL_ATTRIBUTE } from '../../functions/aws/claims-table.ts';
+import { CLAIM_STALE_MS, CLAIM_TTL_SECONDS } from '../../functions/collect/job-claims.ts';
 import {
   AGENT_BUNDLE_ENV,
   type CommandDocument,
@@ -317,6 +318,7 @@ describe('packaged CloudFormation template', () => {
       'LOG_GROUP_NAME',
       'DOCUMENT_NAME',
       'COLLECT_QUEUE_URL',
+      'CLAIMS_TABLE_NAME',
       'TAG_KEY',
       'TAG_VALUE',
       'METRIC_GRANULARITY',
@@ -346,6 +348,7 @@ describe('packaged CloudFormation template', () => {
     assert.deepEqual(env.DOCUMENT_NAME, { Ref: 'MonitorDocument' });
     assert.equal(env.LOG_GROUP_NAME, LOG_GROUP, 'by name: the group may be adopted');
     assert.deepEqual(env.COLLECT_QUEUE_URL, { Ref: 'CollectQueue' });
+    assert.deepEqual(env.CLAIMS_TABLE_NAME, { Ref: 'ClaimsTable' });
     assert.equal(env.METRIC_GRANULARITY, 'host');
     assert.equal(env.TAG_KEY, 'CloudConnexaMonitor');
     assert.equal(env.TAG_VALUE, 'enabled');
@@ -524,15 +527,77 @@ describe('packaged CloudFormation template', () => {
     assert.ok(Number(queue.VisibilityTimeout) > collectorTimeout, 'visibility timeout > collector timeout');
   });
 
-  it('lets the collector claim jobs in its own log group, a claim going stale only after the collector timed out', () => {
+  it('claims rounds and jobs in an on-demand DynamoDB table with a TTL, no backups, deleted with the stack', () => {
+    for (const packaged of [main, adopted]) {
+      const t = packaged.template;
+      const tables = ofType(t, 'AWS::DynamoDB::Table');
+      assert.deepEqual(
+        tables.map(([id]) => id),
+        ['ClaimsTable'],
+      );
+      const table = resource(t, 'ClaimsTable') as Resource & {
+        DeletionPolicy?: string;
+        UpdateReplacePolicy?: string;
+      };
+      assert.equal(table.DeletionPolicy, 'Delete');
+      assert.equal(table.UpdateReplacePolicy, 'Delete');
+      const p = table.Properties;
+      assert.equal(p.BillingMode, 'PAY_PER_REQUEST');
+      assert.equal(p.TableName, undefined, 'named by CloudFormation: stages never collide');
+      assert.deepEqual(p.KeySchema, [{ AttributeName: CLAIMS_KEY_ATTRIBUTE, KeyType: 'HASH' }]);
+      assert.deepEqual(p.AttributeDefinitions, [{ AttributeName: CLAIMS_KEY_ATTRIBUTE, AttributeType: 'S' }]);
+      assert.deepEqual(p.TimeToLiveSpecification, { AttributeName: CLAIMS_TTL_ATTRIBUTE, Enabled: true });
+      assert.deepEqual(p.PointInTimeRecoverySpecification, { PointInTimeRecoveryEnabled: false });
+      assert.deepEqual(t.Outputs?.ClaimsTableName?.Value, { Ref: 'ClaimsTable' });
+    }
+    // A claim outlives every copy of its job: the queue's retention, and the dead-letter queue's for a redrive.
+    for (const queue of ['CollectQueue', 'CollectDeadLetterQueue']) {
+      const retention = Number(resource(main.template, queue).Properties.MessageRetentionPeriod);
+      assert.ok(CLAIM_TTL_SECONDS > retention, `claims outlive ${queue}'s ${retention} s`);
+    }
+  });
+
+  it('lets each function call only what it uses on the claim table, and run only once it may', () => {
     const t = main.template;
-    const claimRights = roleStatements(t, 'CollectRole').filter(
-      (s) => actions(s).includes('logs:CreateLogStream') && actions(s).includes('logs:DescribeLogStreams'),
-    );
+    const grants = statements(t).filter((s) => actions(s.statement).some((a) => a.startsWith('dynamodb:')));
     assert.deepEqual(
-      claimRights.map((s) => s.Resource),
-      [getAtt('CollectLogGroup', 'Arn')],
+      grants.map((g) => g.owner).sort(),
+      ['ClaimsTableCollectPolicy', 'ClaimsTableDispatchPolicy'],
+      'DynamoDB rights only in the claim policies',
     );
+    for (const [policyId, role, expected] of [
+      ['ClaimsTableDispatchPolicy', 'DispatchRole', ['dynamodb:PutItem', 'dynamodb:UpdateItem']],
+      [
+        'ClaimsTableCollectPolicy',
+        'CollectRole',
+        ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem'],
+      ],
+    ] as const) {
+      const policy = resource(t, policyId);
+      assert.equal(policy.Type, 'AWS::IAM::Policy');
+      assert.deepEqual(policy.Properties.Roles, [{ Ref: role }]);
+      const [statement, ...more] = grants.filter((g) => g.owner === policyId).map((g) => g.statement);
+      assert.equal(more.length, 0);
+      assert.deepEqual(statement?.Action, expected);
+      assert.deepEqual(statement?.Resource, getAtt('ClaimsTable', 'Arn'), 'scoped to the table');
+    }
+    for (const [fn, policyId] of [
+      ['DispatchLambdaFunction', 'ClaimsTableDispatchPolicy'],
+      ['CollectLambdaFunction', 'ClaimsTableCollectPolicy'],
+    ] as const) {
+      assert.ok(resource(t, fn).DependsOn?.includes(policyId), `${fn} waits for ${policyId}`);
+    }
+    // The job claims no longer live in the collector's log group.
+    for (const { owner, statement } of statements(t)) {
+      assert.ok(
+        !actions(statement).includes('logs:DescribeLogStreams'),
+        `${owner} allows DescribeLogStreams`,
+      );
+    }
+  });
+
+  it('lets a job claim go stale only after the collector timed out, and a copy handed back find it so', () => {
+    const t = main.template;
     const collectorTimeoutMs = Number(resource(t, 'CollectLambdaFunction').Properties.Timeout) * 1000;
     assert.ok(collectorTimeoutMs + 60_000 <= CLAIM_STALE_MS, 'a live owner is never taken over');
     const visibilityMs = Number(resource(t, 'CollectQueue').Properties.VisibilityTimeout) * 1000;

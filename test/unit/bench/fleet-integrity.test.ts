@@ -23,7 +23,7 @@ function assertOneRecordPerHost(f: RoundFigures): void {
 }
 
 describe('fleet round under faults', () => {
-  it('writes one record per host and counts it once with 5-10 % of every fault', async () => {
+  it('writes one record per host and counts it once with 5-10 % of every fault and the scheduled event delivered twice', async () => {
     // Prepare
     const faults: FaultRates = {
       throttle: 0.05,
@@ -37,11 +37,15 @@ describe('fleet round under faults', () => {
       collectorCrash: 0.1,
     };
     // Act
-    const f = await runRound({ name: 'dense faults', hosts: 2000, granularity: 'host', faults }, 1);
+    const f = await runRound(
+      { name: 'dense faults', hosts: 2000, granularity: 'host', faults, dispatchTwice: true },
+      1,
+    );
     // Assess
     for (const kind of Object.keys(faults) as (keyof FaultRates)[])
       if (faults[kind] > 0) assert.ok(f.injected[kind] > 0, `${kind} was injected`);
     assertOneRecordPerHost(f);
+    assert.equal(f.duplicateDispatches, 1, 'the second delivery of the scheduled event sent nothing');
     assert.equal(f.integrity.refusedNotTerminated, 0);
     assert.ok(f.integrity.sendCommandRefused > 0, 'terminated instances refused and recorded blind');
     // Nearly every batch holds a terminated instance and is sent twice, so throttled or

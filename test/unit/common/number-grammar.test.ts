@@ -148,6 +148,7 @@ describe('the one number grammar', () => {
       LOG_GROUP_NAME: 'CloudConnexa-Monitor-Logs',
       DOCUMENT_NAME: 'doc',
       COLLECT_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/collect',
+      CLAIMS_TABLE_NAME: 'cc-monitor-prod-claims',
       METRIC_GRANULARITY: 'host',
       DEFAULT_RESOURCES: '10.0.0.1',
       DEFAULT_COUNT: '25',

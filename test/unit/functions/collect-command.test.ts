@@ -15,6 +15,7 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
+import { createLogsClient, createSqsClient, createSsmClient } from '../../../functions/aws/clients.ts';
 import { createSqsJobQueue } from '../../../functions/aws/sqs-queue.ts';
 import { createSsmTransport } from '../../../functions/aws/ssm-transport.ts';
 import { type CollectPorts, collectCommand } from '../../../functions/collect/collect-command.ts';
@@ -62,14 +63,14 @@ function ports(setup: Setup = {}) {
   const logs = setup.logs ?? memory;
   const metrics = new RecordingMetrics();
   const now = setup.now ?? (() => NOW);
-  const claims = createMemoryClaimStore(now);
+  const claims = createMemoryClaimStore();
   const captured = logCapture();
   const p: CollectPorts = {
-    transport: createSsmTransport(new SSMClient({ region: 'eu-west-1' }), {
+    transport: createSsmTransport(createSsmClient({ region: 'eu-west-1' }), {
       documentName: 'doc',
       timeoutSeconds: 60,
     }),
-    queue: createSqsJobQueue(new SQSClient({ region: 'eu-west-1' }), QUEUE),
+    queue: createSqsJobQueue(createSqsClient({ region: 'eu-west-1' }), QUEUE),
     logs,
     lookup: logs,
     claims,
@@ -82,11 +83,7 @@ function ports(setup: Setup = {}) {
 
 /** The real CloudWatch adapter over the mocked SDK, for tests of what PutLogEvents answers. */
 function cloudWatchSink(now: () => number = () => NOW) {
-  return createCloudWatchLogSink(
-    new CloudWatchLogsClient({ region: 'eu-west-1' }),
-    'CloudConnexa-Monitor-Logs',
-    now,
-  );
+  return createCloudWatchLogSink(createLogsClient({ region: 'eu-west-1' }), 'CloudConnexa-Monitor-Logs', now);
 }
 
 function listing(states: Record<string, [string, string]>) {
@@ -523,7 +520,7 @@ describe('collectCommand: exactly one record per host, whatever SQS delivers', (
     const ids = fiveHosts();
     let clock = NOW;
     const { p, logs, claims, metrics } = ports({ now: () => clock });
-    await claims.create('collect-claims/cmd-1/1/claim-1');
+    await claims.create('collect/cmd-1/1', { owner: 'a collector that died', claimedAt: NOW });
     await logs.write(ids[0] as string, [
       { timestamp: NOW, message: resultRecordLine(ids[0] as string, true) },
     ]);
@@ -543,7 +540,7 @@ describe('collectCommand: exactly one record per host, whatever SQS delivers', (
     assert.deepEqual(late.duplicates, [ids[0]]);
     assert.deepEqual(late.written, ids.slice(1));
     for (const id of ids) assert.equal(logs.records(id).length, 1, id);
-    assert.ok(claims.markers.has('collect-claims/cmd-1/1/claim-2'));
+    assert.equal(claims.records.get('collect/cmd-1/1')?.generation, 2, 'taken over as generation 2');
     assert.equal(
       metrics.checkedHosts.length,
       5,
@@ -556,7 +553,7 @@ describe('collectCommand: exactly one record per host, whatever SQS delivers', (
     const [a] = fiveHosts();
     let clock = NOW;
     const { p, logs, claims } = ports({ now: () => clock });
-    await claims.create('collect-claims/cmd-1/1/claim-1');
+    await claims.create('collect/cmd-1/1', { owner: 'a collector that died', claimedAt: NOW });
     await logs.write(a as string, [{ timestamp: NOW, message: resultRecordLine(a as string) }]);
     const lookup = logs.findRecord.bind(logs);
     let throttled = true;
@@ -583,14 +580,12 @@ describe('collectCommand: exactly one record per host, whatever SQS delivers', (
     const ids = fiveHosts();
     let clock = NOW;
     const { p, logs, metrics, claims } = ports({ now: () => clock });
-    const create = claims.create.bind(claims);
     let failCommit = true;
     p.claims = {
-      list: claims.list.bind(claims),
-      create: async (name) => {
-        if (failCommit && name.includes('/commit-'))
-          throw awsError('ThrottlingException', 'Rate exceeded', 400);
-        return create(name);
+      ...claims,
+      commit: async (...args) => {
+        if (failCommit) throw awsError('ThrottlingException', 'Rate exceeded', 400);
+        return claims.commit(...args);
       },
     };
     // Act
@@ -860,7 +855,7 @@ describe('collectBatch', () => {
   it('hands a job held by another collector back to SQS through batchItemFailures', async () => {
     const id = instanceId(1);
     const { p, claims, lines } = ports();
-    await claims.create('collect-claims/cmd-1/1/claim-1');
+    await claims.create('collect/cmd-1/1', { owner: 'a collector that died', claimedAt: NOW });
     const response = await collectBatch({ Records: [sqsRecord('m1', JSON.stringify(job([id])))] }, p);
     assert.deepEqual(response.batchItemFailures, [{ itemIdentifier: 'm1' }]);
     assert.equal(ssmMock.calls().length, 0);

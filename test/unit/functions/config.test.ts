@@ -8,6 +8,7 @@ const ENV = {
   LOG_GROUP_NAME: 'CloudConnexa-Monitor-Logs',
   DOCUMENT_NAME: 'cc-monitor-prod-check',
   COLLECT_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/collect',
+  CLAIMS_TABLE_NAME: 'cloudconnexa-monitor-prod-ClaimsTable-1ABC2DEF3GH4',
   METRIC_GRANULARITY: 'host',
   DEFAULT_RESOURCES: '10.0.0.1, db.internal',
   DEFAULT_COUNT: '25',
@@ -33,6 +34,7 @@ describe('loadConfig', () => {
     assert.equal(config.allowInstall, false);
     assert.equal(config.defaultResourcesParameter, null);
     assert.equal(config.resourcesParameterPath, STACK_PARAM_DEFAULTS.resourcesParameterPath);
+    assert.equal(config.claimsTableName, ENV.CLAIMS_TABLE_NAME);
   });
 
   it('reads the stage default list parameter under its path', () => {
@@ -70,7 +72,21 @@ describe('loadConfig', () => {
       /DEFAULT_RESOURCES_PARAMETER "\/elsewhere\/list" is not allowed: a parameter under \/cloudconnexa\//,
     ],
     ['RESOURCES_PARAMETER_PATH', '/', /RESOURCES_PARAMETER_PATH "\/" is not allowed: a Parameter Store path/],
-    ['RESOURCES_PARAMETER_PATH', '/aws/x/', /RESOURCES_PARAMETER_PATH/],
+    [
+      'RESOURCES_PARAMETER_PATH',
+      '/aws/x/',
+      /^RESOURCES_PARAMETER_PATH "\/aws\/x\/" is not allowed: a Parameter Store path such as \/cloudconnexa\/: starts and ends with \/, levels of letters, digits and _ \. -, not beginning with aws or ssm$/,
+    ],
+    [
+      'CLAIMS_TABLE_NAME',
+      undefined,
+      /^CLAIMS_TABLE_NAME \(missing\) is not allowed: environment variable CLAIMS_TABLE_NAME must be set/,
+    ],
+    [
+      'CLAIMS_TABLE_NAME',
+      'claims table',
+      /^CLAIMS_TABLE_NAME "claims table" is not allowed: a DynamoDB table name: 3-255 letters, digits, _ - and \.$/,
+    ],
     ['RESOURCES_MAX_CHARS', '100', /RESOURCES_MAX_CHARS "100" is not allowed: an integer from 2048 to 8192/],
   ];
   for (const [name, value, message] of broken) {

@@ -3,14 +3,15 @@ import { beforeEach, describe, it } from 'node:test';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeInstanceInformationCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
+import { createEc2Client, createSsmClient } from '../../../functions/aws/clients.ts';
 import { discoverInstances } from '../../../functions/enrollment/discover-instances.ts';
 import { instanceId } from './fixtures.ts';
 
 const ec2Mock = mockClient(EC2Client);
 const ssmMock = mockClient(SSMClient);
 const clients = () => ({
-  ec2: new EC2Client({ region: 'eu-west-1' }),
-  ssm: new SSMClient({ region: 'eu-west-1' }),
+  ec2: createEc2Client({ region: 'eu-west-1' }),
+  ssm: createSsmClient({ region: 'eu-west-1' }),
 });
 
 describe('discoverInstances', () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
+import { createSqsClient } from '../../../functions/aws/clients.ts';
 import { createSqsJobQueue } from '../../../functions/aws/sqs-queue.ts';
 import { parseQueuedJob, type RecordsJob } from '../../../functions/collect/records-job.ts';
 import { createDispatchRecordWriter } from '../../../functions/dispatch/dispatch-records.ts';
@@ -42,7 +43,7 @@ function setup(failures = new Map<string, unknown[]>()) {
   const sleeps: number[] = [];
   const captured = logCapture();
   const writer = createDispatchRecordWriter(
-    { logs, queue: createSqsJobQueue(new SQSClient({ region: 'eu-west-1' }), 'https://sqs.example/q') },
+    { logs, queue: createSqsJobQueue(createSqsClient({ region: 'eu-west-1' }), 'https://sqs.example/q') },
     { roundId: ROUND, sleep: async (ms) => void sleeps.push(ms), log: captured.log },
   );
   return { logs, writer, sleeps, lines: captured.lines };
@@ -135,6 +136,20 @@ describe('createDispatchRecordWriter', () => {
     const summary = lines.find((l) => String(l.message).startsWith('dispatch records:'));
     assert.equal(summary?.level, 'error');
     assert.deepEqual(summary?.lostInstanceIds, [instanceId(3)]);
-    assert.ok(lines.some((l) => String(l.message).includes('SendMessage failed')));
+    // The error tally names the function whose calls failed: dispatch, not the collector.
+    const failures = lines.filter((l) => l.level === 'error' && String(l.message).includes(' failed for '));
+    assert.deepEqual(failures.map((l) => l.message).sort(), [
+      'dispatch: PutLogEvents failed for 3 call(s)',
+      'dispatch: SendMessage failed for 1 call(s)',
+    ]);
+  });
+
+  it('refuses a record pushed after finish(), which it could neither wait for nor hand over', async () => {
+    const { writer } = setup();
+    await writer.finish();
+    assert.throws(
+      () => writer.push(record(1)),
+      /dispatch record for i-\w+ pushed after finish\(\): it would be lost/,
+    );
   });
 });

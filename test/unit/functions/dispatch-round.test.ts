@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { FLEET_METRICS } from '../../../common/metric-names.ts';
+import { createEc2Client, createSqsClient, createSsmClient } from '../../../functions/aws/clients.ts';
 import { createSqsJobQueue } from '../../../functions/aws/sqs-queue.ts';
 import { createSsmTransport } from '../../../functions/aws/ssm-transport.ts';
 import type { CollectJob } from '../../../functions/collect/job.ts';
@@ -17,6 +18,7 @@ import { createMemoryClaimStore } from '../../../functions/collect/job-claims.ts
 import { processJob } from '../../../functions/collect/process-job.ts';
 import { isRecordsJob, parseQueuedJob } from '../../../functions/collect/records-job.ts';
 import { dispatchRound } from '../../../functions/dispatch/dispatch-round.ts';
+import { roundClaimKey } from '../../../functions/dispatch/round-claim.ts';
 import { discoverInstances } from '../../../functions/enrollment/discover-instances.ts';
 import { createEmfMetrics } from '../../../functions/metrics/emit-metrics.ts';
 import { captureStdout, DEFAULTS, instanceId, MemoryLogSink, RecordingMetrics } from './fixtures.ts';
@@ -54,16 +56,19 @@ function fleet(hosts: Host[]) {
 }
 
 let commandSeq = 0;
-function setup(ssmClient = new SSMClient({ region: 'eu-west-1' })) {
+/** The production clients (functions/aws/clients.ts), their `send` answered by the mocks above. */
+function setup() {
   const logs = new MemoryLogSink();
   const metrics = new RecordingMetrics();
-  const ec2 = new EC2Client({ region: 'eu-west-1' });
+  const region = { region: 'eu-west-1' };
+  const ec2 = createEc2Client(region);
+  const ssmClient = createSsmClient(region);
   const ports = {
     inventory: {
       discover: () => discoverInstances({ ec2, ssm: ssmClient }, { tagKey: TAG, tagValue: 'enabled' }),
     },
     transport: createSsmTransport(ssmClient, { documentName: 'CC-Monitor', timeoutSeconds: 120 }),
-    queue: createSqsJobQueue(new SQSClient({ region: 'eu-west-1' }), 'https://sqs.example/q'),
+    queue: createSqsJobQueue(createSqsClient(region), 'https://sqs.example/q'),
     logs,
     metrics,
     now: () => Date.parse('2026-01-01T12:00:00Z'),
@@ -363,6 +368,157 @@ describe('dispatchRound: every host recorded, whatever happens after SendCommand
     assert.equal(records.length, 1);
     assert.equal(records[0]?.record, 'blind');
     assert.equal(records[0]?.pingStatus, 'Inactive');
+  });
+});
+
+describe('dispatchRound: records handed over even when dispatch fails unexpectedly', () => {
+  beforeEach(() => {
+    ec2Mock.reset();
+    ssmMock.reset();
+    sqsMock.reset();
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm' });
+    ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
+  });
+
+  for (const [where, inject] of [
+    [
+      'before any command is sent',
+      (metrics: RecordingMetrics) => {
+        metrics.zeroDispatchCounters = () => {
+          throw new TypeError('injected fault: zeroDispatchCounters');
+        };
+      },
+    ],
+    [
+      'while commands are sent',
+      (metrics: RecordingMetrics) => {
+        metrics.failed = () => {
+          throw new TypeError('injected fault: failed');
+        };
+      },
+    ],
+  ] as const) {
+    it(`hands the records that failed to write to the collector, then rethrows a fault ${where}`, async () => {
+      // Prepare: two blind hosts whose records CloudWatch keeps throttling, one host whose
+      // SendCommand fails (its failure record calls metrics.failed), and the injected fault.
+      const [ok, refused, lostA, lostB] = [1, 2, 3, 4].map(instanceId) as [string, string, string, string];
+      fleet([
+        { id: ok },
+        { id: refused, tags: { [`${TAG}:Count`]: '20' } },
+        { id: lostA, ping: 'ConnectionLost' },
+        { id: lostB, ping: 'Inactive' },
+      ]);
+      ssmMock
+        .on(SendCommandCommand, { InstanceIds: [refused] })
+        .rejects(Object.assign(new Error('internal'), { name: 'InternalServerError', $fault: 'server' }));
+      const { ports, options, logs, metrics } = setup();
+      logs.write = async (stream) => {
+        throw Object.assign(new Error(`Rate exceeded for ${stream}`), {
+          name: 'ThrottlingException',
+          $fault: 'client',
+        });
+      };
+      inject(metrics);
+      // Act
+      const lines: Record<string, unknown>[] = [];
+      await assert.rejects(dispatchRound({ ...ports, log: (l) => void lines.push(l) }, options), {
+        name: 'TypeError',
+        message: /^injected fault/,
+      });
+      // Assess: the blind hosts' records are on the queue for the collector.
+      const handedOver = sqsMock
+        .commandCalls(SendMessageCommand)
+        .map((c) => parseQueuedJob(c.args[0].input.MessageBody ?? ''))
+        .filter(isRecordsJob)
+        .flatMap((job) => job.records.map((r) => r.instanceId));
+      assert.deepEqual(handedOver.sort(), [lostA, lostB]);
+      assert.ok(
+        lines.some((l) => l.message === 'dispatch records: 0 written, 2 handed to the collector, 0 lost'),
+      );
+    });
+  }
+});
+
+describe('dispatchRound: one dispatch per scheduled round', () => {
+  const event = { id: 'e1f2a3b4-0000-4000-8000-000000000001', time: '2026-01-01T12:00:00Z' };
+  beforeEach(() => {
+    ec2Mock.reset();
+    ssmMock.reset();
+    sqsMock.reset();
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm' });
+    commandSeq = 0;
+    ssmMock.on(SendCommandCommand).callsFake(() => ({ Command: { CommandId: `cmd-${++commandSeq}` } }));
+    fleet([{ id: instanceId(1) }, { id: instanceId(2), ping: 'ConnectionLost' }]);
+  });
+
+  it('sends, records and counts nothing in a second invocation of the same event, and says the first finished', async () => {
+    // Prepare
+    const claims = createMemoryClaimStore();
+    const first = setup();
+    const second = setup();
+    const key = roundClaimKey(event, first.options.roundId);
+    // Act
+    const done = await dispatchRound({ ...first.ports, claims }, { ...first.options, roundClaimKey: key });
+    const again = await dispatchRound({ ...second.ports, claims }, { ...second.options, roundClaimKey: key });
+    // Assess
+    assert.equal(done.dispatched, 1);
+    assert.equal(done.duplicateOf, undefined);
+    assert.deepEqual(again.duplicateOf, { claimedAt: Date.parse('2026-01-01T12:00:00Z'), finished: true });
+    assert.equal(again.dispatched + again.blind + again.enrolled, 0);
+    assert.equal(ssmMock.commandCalls(SendCommandCommand).length, 1, 'one SendCommand in all');
+    assert.equal(sqsMock.commandCalls(SendMessageCommand).length, 1, 'one collect job in all');
+    assert.equal(second.logs.records(instanceId(2)).length, 0, 'no second blind record');
+    assert.deepEqual(second.metrics.enrolledCounts, [], 'no metric from the duplicate');
+    assert.deepEqual(second.metrics.blindHosts, []);
+    assert.equal(claims.records.get(key)?.committed, true);
+  });
+
+  it('lets exactly one of two invocations delivered at once dispatch', async () => {
+    const claims = createMemoryClaimStore();
+    const runs = [setup(), setup()];
+    const key = roundClaimKey(event, runs[0]?.options.roundId ?? '');
+    const summaries = await Promise.all(
+      runs.map((r) => dispatchRound({ ...r.ports, claims }, { ...r.options, roundClaimKey: key })),
+    );
+    assert.equal(summaries.filter((s) => s.duplicateOf === undefined).length, 1);
+    assert.deepEqual(
+      summaries.map((s) => s.duplicateOf?.finished),
+      summaries[0]?.duplicateOf === undefined ? [undefined, false] : [false, undefined],
+      'the duplicate saw the claim still running',
+    );
+    assert.equal(ssmMock.commandCalls(SendCommandCommand).length, 1);
+  });
+
+  it('leaves the round unclaimed when discovery fails, so a retry of the event can run it', async () => {
+    const claims = createMemoryClaimStore();
+    const { ports, options } = setup();
+    const key = roundClaimKey(event, options.roundId);
+    await assert.rejects(
+      dispatchRound(
+        {
+          ...ports,
+          claims,
+          inventory: { discover: async () => Promise.reject(new Error('EC2 unavailable')) },
+        },
+        { ...options, roundClaimKey: key },
+      ),
+      /EC2 unavailable/,
+    );
+    assert.equal(claims.records.size, 0);
+    const retry = await dispatchRound({ ...ports, claims }, { ...options, roundClaimKey: key });
+    assert.equal(retry.dispatched, 1);
+  });
+
+  it('does not dispatch when the claim cannot be written (the dispatch-failing alarm reports it)', async () => {
+    const claims = createMemoryClaimStore();
+    claims.create = async () => {
+      throw Object.assign(new Error('User is not authorized to perform: dynamodb:PutItem'), {
+        name: 'AccessDeniedException',
+      });
+    };
+    const { ports, options } = setup();
+    await assert.rejects(dispatchRound({ ...ports, claims }, options), { name: 'AccessDeniedException' });
+    assert.equal(ssmMock.commandCalls(SendCommandCommand).length, 0);
   });
 });
 

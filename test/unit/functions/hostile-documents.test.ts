@@ -27,11 +27,14 @@ import {
   GetLogEventsCommand,
   PutLogEventsCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
+import { DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GetCommandInvocationCommand, ListCommandInvocationsCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import { FakeTable } from '../../../bench/fake-dynamodb.ts';
 import { SEED_KEYS } from '../../../common/result-contract.ts';
+import { CLAIMS_KEY_ATTRIBUTE } from '../../../functions/aws/claims-table.ts';
 import { handler } from '../../../functions/collect/handler.ts';
 import type { CollectJob } from '../../../functions/collect/job.ts';
 import {
@@ -60,13 +63,14 @@ const ENV: Record<string, string> = {
   LOG_DIR: '/home/ubuntu/Connexa-Logs',
   COMMAND_TIMEOUT_SECONDS: '600',
   EXECUTION_TIMEOUT_SECONDS: '900',
-  // Set by Lambda: the collector keeps its job claims in its own log group.
-  AWS_LAMBDA_LOG_GROUP_NAME: '/aws/lambda/cc-monitor-test-collect',
+  // The claim table (stack/claims-table.ts), answered by a fake table below.
+  CLAIMS_TABLE_NAME: 'cc-monitor-test-claims',
 };
 
 const ssmMock = mockClient(SSMClient);
 const sqsMock = mockClient(SQSClient);
 const logsMock = mockClient(CloudWatchLogsClient);
+const ddbMock = mockClient(DynamoDBClient);
 
 const COMMAND_ID = 'cmd-hostile-test';
 const ROUND_ID = '20260101T120000Z-hostile';
@@ -168,6 +172,12 @@ async function runJob(ids: string[], stdoutOf: (id: string) => string): Promise<
   }));
   logsMock.on(PutLogEventsCommand).resolves({});
   logsMock.on(CreateLogStreamCommand).resolves({});
+  // Each run is a new job: a fresh claim table.
+  ddbMock.reset();
+  const claims = new FakeTable(CLAIMS_KEY_ATTRIBUTE);
+  ddbMock.on(PutItemCommand).callsFake((input) => claims.put(input));
+  ddbMock.on(UpdateItemCommand).callsFake((input) => claims.update(input));
+  ddbMock.on(GetItemCommand).callsFake((input) => claims.get(input));
   // Streams hold nothing of this command yet, should the collector look before writing.
   logsMock.on(GetLogEventsCommand).resolves({ events: [], nextForwardToken: 'f/end' });
   logsMock.on(FilterLogEventsCommand).resolves({ events: [] });

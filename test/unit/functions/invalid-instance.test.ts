@@ -18,6 +18,7 @@ import {
   SSMServiceException,
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
+import { createEc2Client, createSqsClient, createSsmClient } from '../../../functions/aws/clients.ts';
 import { createSqsJobQueue } from '../../../functions/aws/sqs-queue.ts';
 import { createSsmTransport, instanceIdsNamedIn } from '../../../functions/aws/ssm-transport.ts';
 import type { CollectJob } from '../../../functions/collect/job.ts';
@@ -110,8 +111,8 @@ function installMocks(): void {
 }
 
 function run(extra: Pick<DispatchPorts, 'remainingMs'> = {}, logs = new MemoryLogSink()) {
-  const ssm = new SSMClient({ region: 'eu-west-1' });
-  const ec2 = new EC2Client({ region: 'eu-west-1' });
+  const ssm = createSsmClient({ region: 'eu-west-1' });
+  const ec2 = createEc2Client({ region: 'eu-west-1' });
   const metrics = new RecordingMetrics();
   const summary = dispatchRound(
     {
@@ -120,7 +121,7 @@ function run(extra: Pick<DispatchPorts, 'remainingMs'> = {}, logs = new MemoryLo
         recheck: (ids) => recheckInstances({ ec2, ssm }, ids),
       },
       transport: createSsmTransport(ssm, { documentName: 'CC-Monitor', timeoutSeconds: 120 }),
-      queue: createSqsJobQueue(new SQSClient({ region: 'eu-west-1' }), 'https://sqs.example/q'),
+      queue: createSqsJobQueue(createSqsClient({ region: 'eu-west-1' }), 'https://sqs.example/q'),
       logs,
       metrics,
       now: () => Date.parse('2026-01-01T12:00:00Z'),

@@ -1,150 +1,237 @@
+/**
+ * Job claims over the two stores: the DynamoDB table (aws-sdk-client-mock
+ * answering as DynamoDB does, bench/fake-dynamodb.ts) and the memory store of
+ * the local round. The same behaviour is asserted of both.
+ */
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
 import {
-  CloudWatchLogsClient,
-  CreateLogStreamCommand,
-  DescribeLogStreamsCommand,
-  ResourceAlreadyExistsException,
-} from '@aws-sdk/client-cloudwatch-logs';
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+  type UpdateItemCommandInput,
+} from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
+import { FakeTable } from '../../../bench/fake-dynamodb.ts';
+import { CLAIMS_KEY_ATTRIBUTE, CLAIMS_TTL_ATTRIBUTE } from '../../../functions/aws/claims-table.ts';
+import { createDynamoDbClient } from '../../../functions/aws/clients.ts';
+import { createDynamoDbClaimStore } from '../../../functions/aws/dynamodb-claims.ts';
 import {
   acquireJob,
   CLAIM_STALE_MS,
+  CLAIM_TTL_SECONDS,
+  ClaimLostError,
+  type ClaimStore,
   commitJob,
   createMemoryClaimStore,
-  decodeMask,
-  encodeMask,
   wasClaimed,
 } from '../../../functions/collect/job-claims.ts';
-import { createLogStreamClaimStore } from '../../../functions/logs/log-stream-claims.ts';
 import { instanceId } from './fixtures.ts';
 
-const logsMock = mockClient(CloudWatchLogsClient);
+const ddbMock = mockClient(DynamoDBClient);
 const T0 = Date.parse('2026-01-01T12:00:00Z');
 const ids = Array.from({ length: 50 }, (_, i) => instanceId(i + 1));
 const COMMAND = '0b6f2c1e-1111-4222-8333-944455556666';
 const theJob = { key: `${COMMAND}/3`, instanceIds: ids };
+const TABLE = 'cc-monitor-test-claims';
 
-/** CloudWatch Logs streams as the mocked SDK sees them: names are unique, creation times kept. */
-function fakeLogGroup(now: () => number) {
-  const streams = new Map<string, number>();
-  logsMock.on(CreateLogStreamCommand).callsFake((input: { logStreamName: string }) => {
-    if (streams.has(input.logStreamName))
-      throw new ResourceAlreadyExistsException({
-        message: 'The specified log stream already exists',
-        $metadata: {},
-      });
-    streams.set(input.logStreamName, now());
-    return {};
+function awsError(name: string, message: string, status: number): Error {
+  return Object.assign(new Error(message), {
+    name,
+    $fault: status >= 500 ? 'server' : 'client',
+    $metadata: { httpStatusCode: status },
   });
-  logsMock
-    .on(DescribeLogStreamsCommand)
-    .callsFake((input: { logStreamNamePrefix?: string; nextToken?: string; limit?: number }) => {
-      const all = [...streams.entries()]
-        .filter(([name]) => name.startsWith(input.logStreamNamePrefix ?? ''))
-        .sort(([a], [b]) => a.localeCompare(b));
-      const start = Number(input.nextToken ?? '0');
-      const page = all.slice(start, start + 2);
-      return {
-        logStreams: page.map(([logStreamName, creationTime]) => ({ logStreamName, creationTime })),
-        nextToken: start + 2 < all.length ? String(start + 2) : undefined,
-      };
-    });
-  return streams;
 }
 
-describe('claim masks', () => {
-  it('round-trips any subset of 50 hosts in job order, in at most 13 hexadecimal digits', () => {
-    const subset = [ids[0], ids[17], ids[49]] as string[];
-    const mask = encodeMask(ids, subset);
-    assert.ok(mask.length <= 13);
-    assert.deepEqual(decodeMask(ids, mask), subset);
-    assert.deepEqual(decodeMask(ids, encodeMask(ids, ids)), ids);
-    assert.equal(encodeMask(ids, []), '0');
-    assert.throws(() => decodeMask(ids, 'xyz'), /claim mask "xyz" is not hexadecimal/);
+/** The DynamoDB store over a mocked client answering from a fake table. */
+function dynamoStore(): { store: ClaimStore; table: FakeTable } {
+  const table = new FakeTable(CLAIMS_KEY_ATTRIBUTE);
+  ddbMock.on(PutItemCommand).callsFake((input) => table.put(input));
+  ddbMock.on(UpdateItemCommand).callsFake((input) => table.update(input));
+  ddbMock.on(GetItemCommand).callsFake((input) => table.get(input));
+  return { store: createDynamoDbClaimStore(createDynamoDbClient({ region: 'eu-west-1' }), TABLE), table };
+}
+
+const stores: [string, () => { store: ClaimStore }][] = [
+  ['the DynamoDB table', dynamoStore],
+  ['the memory store', () => ({ store: createMemoryClaimStore() })],
+];
+
+for (const [name, make] of stores) {
+  describe(`job claims over ${name}`, () => {
+    beforeEach(() => ddbMock.reset());
+
+    it('makes exactly one of several copies delivered at once the owner, and tells later ones what the commit left to do', async () => {
+      // Prepare
+      const { store } = make();
+      // Act: three copies of one message (stored twice, delivered twice) arrive together.
+      const acquired = await Promise.all([1, 2, 3].map(() => acquireJob(store, theJob, T0)));
+      const owner = acquired.find((a) => a.kind === 'owner');
+      assert.ok(owner?.kind === 'owner');
+      await commitJob(store, theJob, owner, {
+        instanceIds: [ids[40], ids[2]] as string[],
+        verify: [ids[40]] as string[],
+        failures: 2,
+      });
+      const later = await acquireJob(store, theJob, T0 + 1000);
+      // Assess
+      assert.deepEqual(acquired.map((a) => a.kind).sort(), ['busy', 'busy', 'owner']);
+      assert.equal(owner.generation, 1);
+      assert.equal(owner.careful, false);
+      assert.deepEqual(later, {
+        kind: 'committed',
+        followUp: { instanceIds: [ids[2], ids[40]], verify: [ids[40]], failures: 2 },
+      });
+    });
+
+    it('hands a copy back while the claim is live, and lets exactly one copy take over a stale one, carefully', async () => {
+      const { store } = make();
+      assert.equal((await acquireJob(store, theJob, T0)).kind, 'owner');
+      const early = await acquireJob(store, theJob, T0 + CLAIM_STALE_MS - 1);
+      // Two copies find the claim stale at the same moment.
+      const late = await Promise.all([1, 2].map(() => acquireJob(store, theJob, T0 + CLAIM_STALE_MS + 1)));
+      assert.deepEqual(early, { kind: 'busy', heldSinceMs: T0 });
+      const taker = late.find((a) => a.kind === 'owner');
+      assert.ok(taker?.kind === 'owner');
+      assert.equal(taker.generation, 2);
+      assert.equal(taker.careful, true, 'an earlier owner may have written hosts');
+      assert.deepEqual(
+        late.find((a) => a.kind !== 'owner'),
+        {
+          kind: 'busy',
+          heldSinceMs: T0 + CLAIM_STALE_MS + 1,
+        },
+      );
+    });
+
+    it('refuses the commit of an owner that was taken over, and takes the taker-over commit', async () => {
+      const { store } = make();
+      const first = await acquireJob(store, theJob, T0);
+      const second = await acquireJob(store, theJob, T0 + CLAIM_STALE_MS + 1);
+      assert.ok(first.kind === 'owner' && second.kind === 'owner');
+      await assert.rejects(commitJob(store, theJob, first, null), ClaimLostError);
+      await commitJob(store, theJob, second, null);
+      assert.deepEqual(await acquireJob(store, theJob, T0 + CLAIM_STALE_MS + 2), {
+        kind: 'committed',
+        followUp: null,
+      });
+    });
+
+    it('takes a second commit of the same owner (an SDK retry after a lost answer) as done', async () => {
+      const { store } = make();
+      const owner = await acquireJob(store, theJob, T0);
+      assert.ok(owner.kind === 'owner');
+      await commitJob(store, theJob, owner, null);
+      await commitJob(store, theJob, owner, null);
+    });
+
+    it('recognises its own claim when the create is repeated with its owner token', async () => {
+      const { store } = make();
+      const first = await acquireJob(store, theJob, T0, 'token-a');
+      const again = await acquireJob(store, theJob, T0 + 5, 'token-a');
+      assert.deepEqual(first, { kind: 'owner', generation: 1, owner: 'token-a', careful: false });
+      assert.deepEqual(again, first);
+    });
+
+    it('says whether a follow-up was ever claimed, key by key', async () => {
+      const { store } = make();
+      const next = { key: `${COMMAND}/4`, instanceIds: ids };
+      assert.equal(await wasClaimed(store, next.key), false);
+      await acquireJob(store, next, T0);
+      assert.equal(await wasClaimed(store, next.key), true);
+      assert.equal(await wasClaimed(store, `${COMMAND}/40`), false);
+    });
   });
-});
+}
 
-describe('job claims over CloudWatch Logs streams', () => {
-  beforeEach(() => logsMock.reset());
+describe('job claims in DynamoDB: the item and the calls', () => {
+  beforeEach(() => ddbMock.reset());
 
-  it('makes exactly one of several copies the owner, and tells the others what the commit left to do', async () => {
+  it('creates the claim with a conditional PutItem, commits with a conditional UpdateItem, and sets the TTL', async () => {
     // Prepare
-    let clock = T0;
-    const streams = fakeLogGroup(() => clock);
-    const store = createLogStreamClaimStore(
-      new CloudWatchLogsClient({ region: 'eu-west-1' }),
-      '/aws/lambda/collect',
-    );
-    // Act: three copies arrive at once.
-    const acquired = await Promise.all([1, 2, 3].map(() => acquireJob(store, theJob, clock)));
-    const owner = acquired.find((a) => a.kind === 'owner');
-    assert.ok(owner?.kind === 'owner');
-    await commitJob(store, theJob, owner.generation, {
-      instanceIds: [ids[2], ids[40]] as string[],
-      verify: [ids[40]] as string[],
-      failures: 2,
-    });
-    clock += 1000;
-    const later = await acquireJob(store, theJob, clock);
+    const { store, table } = dynamoStore();
+    // Act
+    const owner = await acquireJob(store, theJob, T0);
+    assert.ok(owner.kind === 'owner');
+    await commitJob(store, theJob, owner, { instanceIds: [ids[7]] as string[], verify: [], failures: 0 });
     // Assess
-    assert.deepEqual(acquired.map((a) => a.kind).sort(), ['busy', 'busy', 'owner']);
-    assert.deepEqual(owner, { kind: 'owner', generation: 1, careful: false });
-    assert.deepEqual(later, {
-      kind: 'committed',
-      followUp: { instanceIds: [ids[2], ids[40]], verify: [ids[40]], failures: 2 },
+    const [put] = ddbMock.commandCalls(PutItemCommand);
+    assert.equal(put?.args[0].input.TableName, TABLE);
+    assert.equal(put?.args[0].input.ConditionExpression, 'attribute_not_exists(#pk)');
+    assert.equal(put?.args[0].input.ReturnValuesOnConditionCheckFailure, 'ALL_OLD');
+    const [update] = ddbMock.commandCalls(UpdateItemCommand);
+    assert.match(update?.args[0].input.ConditionExpression ?? '', /#owner = :owner AND #committed = :false/);
+    const item = table.items.get(`collect/${theJob.key}`);
+    assert.deepEqual(item?.[CLAIMS_TTL_ATTRIBUTE], { N: String(T0 / 1000 + CLAIM_TTL_SECONDS) });
+    assert.deepEqual(item?.committed, { BOOL: true });
+    assert.deepEqual(item?.followUp, {
+      M: { instanceIds: { L: [{ S: ids[7] }] }, verify: { L: [] }, failures: { N: '0' } },
     });
-    assert.deepEqual([...streams.keys()].sort(), [
-      `collect-claims/${COMMAND}/3/claim-1`,
-      `collect-claims/${COMMAND}/3/commit-1-${encodeMask(ids, [ids[2], ids[40]] as string[])}-${encodeMask(ids, [ids[40]] as string[])}-2`,
-    ]);
-    const names = logsMock.commandCalls(CreateLogStreamCommand).map((c) => c.args[0].input.logGroupName);
-    assert.ok(
-      names.every((n) => n === '/aws/lambda/collect'),
-      'claims live in the collector log group',
-    );
+    assert.equal(ddbMock.commandCalls(GetItemCommand).length, 0, 'the everyday path reads nothing');
   });
 
-  it('takes over a claim never committed once it is older than CLAIM_STALE_MS, as generation 2, carefully', async () => {
-    let clock = T0;
-    fakeLogGroup(() => clock);
-    const store = createLogStreamClaimStore(new CloudWatchLogsClient({ region: 'eu-west-1' }), 'g');
-    assert.equal((await acquireJob(store, theJob, clock)).kind, 'owner');
-    clock += CLAIM_STALE_MS - 1;
-    assert.equal((await acquireJob(store, theJob, clock)).kind, 'busy');
-    clock += 2;
-    assert.deepEqual(await acquireJob(store, theJob, clock), { kind: 'owner', generation: 2, careful: true });
-    assert.equal((await acquireJob(store, theJob, clock)).kind, 'busy', 'only one copy takes over');
-  });
-
-  it('records a commit with no follow-up as none, and says whether a follow-up was ever claimed', async () => {
-    fakeLogGroup(() => T0);
-    const store = createLogStreamClaimStore(new CloudWatchLogsClient({ region: 'eu-west-1' }), 'g');
+  it('answers a duplicate from the item PutItem returns with its failed condition: one call, no read', async () => {
+    const { store } = dynamoStore();
     await acquireJob(store, theJob, T0);
-    await commitJob(store, theJob, 1, null);
-    assert.deepEqual(await acquireJob(store, theJob, T0), { kind: 'committed', followUp: null });
-    const next = { key: `${COMMAND}/4`, instanceIds: ids };
-    assert.equal(await wasClaimed(store, next.key), false);
-    await acquireJob(store, next, T0);
-    assert.equal(await wasClaimed(store, next.key), true);
-    assert.equal(await wasClaimed(store, `${COMMAND}/40`), false, 'attempt 4 is not a prefix of 40');
+    ddbMock.resetHistory();
+    const copy = await acquireJob(store, theJob, T0 + 10);
+    assert.equal(copy.kind, 'busy');
+    assert.equal(ddbMock.calls().length, 1);
   });
 
-  it('lets a CreateLogStream failure other than AlreadyExists through', async () => {
-    logsMock
-      .on(CreateLogStreamCommand)
-      .rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
-    const store = createLogStreamClaimStore(new CloudWatchLogsClient({ region: 'eu-west-1' }), 'g');
-    await assert.rejects(store.create('x'), /denied/);
+  it('lets throttling past the SDK retries through, so the job goes back to SQS', async () => {
+    ddbMock.on(PutItemCommand).rejects(awsError('ThrottlingException', 'Rate of requests exceeds', 400));
+    const store = createDynamoDbClaimStore(createDynamoDbClient({ region: 'eu-west-1' }), TABLE);
+    await assert.rejects(acquireJob(store, theJob, T0), { name: 'ThrottlingException' });
   });
-});
 
-describe('createMemoryClaimStore', () => {
-  it('behaves like the log stream store: one create wins, list filters by prefix', async () => {
-    const store = createMemoryClaimStore(() => T0);
-    assert.equal(await store.create('a/1'), true);
-    assert.equal(await store.create('a/1'), false);
-    await store.create('b/1');
-    assert.deepEqual(await store.list('a/'), [{ name: 'a/1', createdAt: T0 }]);
+  it('lets a throttled commit through: the job stays uncommitted and a later copy takes it over', async () => {
+    // Prepare: the first commit is throttled past the SDK's retries.
+    const { store, table } = dynamoStore();
+    let throttle = true;
+    ddbMock.on(UpdateItemCommand).callsFake((input: UpdateItemCommandInput) => {
+      if (throttle && input.UpdateExpression?.includes('#committed = :true')) {
+        throttle = false;
+        throw awsError('ProvisionedThroughputExceededException', 'slow down', 400);
+      }
+      return table.update(input);
+    });
+    const owner = await acquireJob(store, theJob, T0);
+    assert.ok(owner.kind === 'owner');
+    // Act
+    await assert.rejects(commitJob(store, theJob, owner, null), {
+      name: 'ProvisionedThroughputExceededException',
+    });
+    const copy = await acquireJob(store, theJob, T0 + CLAIM_STALE_MS + 1);
+    // Assess
+    assert.equal(copy.kind, 'owner');
+    assert.equal(copy.kind === 'owner' && copy.careful, true);
+  });
+
+  it('refuses an item of another shape, or a follow-up naming hosts outside the job', async () => {
+    const { store, table } = dynamoStore();
+    table.items.set(`collect/${theJob.key}`, {
+      pk: { S: `collect/${theJob.key}` },
+      generation: { N: '1' },
+      owner: { S: 'x' },
+      claimedAt: { N: String(T0) },
+      committed: { S: 'yes' },
+    });
+    await assert.rejects(acquireJob(store, theJob, T0), /committed is not a boolean/);
+    table.items.set(`collect/${theJob.key}`, {
+      pk: { S: `collect/${theJob.key}` },
+      generation: { N: '1' },
+      owner: { S: 'x' },
+      claimedAt: { N: String(T0) },
+      committed: { BOOL: true },
+      followUp: {
+        M: { instanceIds: { L: [{ S: 'i-0000000000000dead' }] }, verify: { L: [] }, failures: { N: '1' } },
+      },
+    });
+    await assert.rejects(
+      acquireJob(store, theJob, T0),
+      /names hosts outside the job \(i-0000000000000dead\)/,
+    );
   });
 });

@@ -9,6 +9,7 @@ import {
   ResourceNotFoundException,
 } from '@aws-sdk/client-cloudwatch-logs';
 import { mockClient } from 'aws-sdk-client-mock';
+import { createLogsClient } from '../../../functions/aws/clients.ts';
 import {
   createCloudWatchLogSink,
   type LogEvent,
@@ -116,7 +117,7 @@ describe('createCloudWatchLogSink', () => {
       .on(CreateLogStreamCommand)
       .rejects(new ResourceAlreadyExistsException({ message: 'x', $metadata: {} }));
     const sink = createCloudWatchLogSink(
-      new CloudWatchLogsClient({ region: 'eu-west-1' }),
+      createLogsClient({ region: 'eu-west-1' }),
       'CloudConnexa-Monitor-Logs',
     );
     // Act
@@ -137,11 +138,7 @@ describe('createCloudWatchLogSink', () => {
       .resolvesOnce({ rejectedLogEventsInfo: { tooOldLogEventEndIndex: 3 } })
       .resolves({});
     const writeTime = T0 + 20 * 86_400_000;
-    const sink = createCloudWatchLogSink(
-      new CloudWatchLogsClient({ region: 'eu-west-1' }),
-      'g',
-      () => writeTime,
-    );
+    const sink = createCloudWatchLogSink(createLogsClient({ region: 'eu-west-1' }), 'g', () => writeTime);
     const events = ['seed', 'mtr', 'result'].map((message, i) => ({ timestamp: T0 + i, message }));
     // Act
     await sink.write('i-1', events);
@@ -160,7 +157,7 @@ describe('createCloudWatchLogSink', () => {
       .on(PutLogEventsCommand)
       .resolvesOnce({ rejectedLogEventsInfo: { tooNewLogEventStartIndex: 2 } })
       .resolves({});
-    const sink = createCloudWatchLogSink(new CloudWatchLogsClient({ region: 'eu-west-1' }), 'g', () => T0);
+    const sink = createCloudWatchLogSink(createLogsClient({ region: 'eu-west-1' }), 'g', () => T0);
     await sink.write(
       'i-1',
       ['a', 'b', 'c'].map((message, i) => ({ timestamp: T0 + i, message })),
@@ -175,7 +172,7 @@ describe('createCloudWatchLogSink', () => {
   it('fails the write, naming the refused counts, when events are refused again after re-stamping', async () => {
     // Prepare
     logsMock.on(PutLogEventsCommand).resolves({ rejectedLogEventsInfo: { expiredLogEventEndIndex: 2 } });
-    const sink = createCloudWatchLogSink(new CloudWatchLogsClient({ region: 'eu-west-1' }), 'g', () => T0);
+    const sink = createCloudWatchLogSink(createLogsClient({ region: 'eu-west-1' }), 'g', () => T0);
     // Act
     const failure = await sink
       .write('i-1', [
@@ -202,7 +199,7 @@ describe('createCloudWatchLogSink', () => {
     logsMock.on(PutLogEventsCommand).rejects(notFound);
     logsMock.on(CreateLogStreamCommand).rejects(notFound);
     const sink = createCloudWatchLogSink(
-      new CloudWatchLogsClient({ region: 'eu-west-1' }),
+      createLogsClient({ region: 'eu-west-1' }),
       'CloudConnexa-Monitor-Logs',
     );
     const failure = await sink.write('i-1', [{ timestamp: T0, message: 'a' }]).then(
@@ -222,7 +219,7 @@ describe('createCloudWatchLogSink', () => {
     });
     const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
     logsMock.on(PutLogEventsCommand).rejectsOnce(denied).rejectsOnce(throttled);
-    const sink = createCloudWatchLogSink(new CloudWatchLogsClient({ region: 'eu-west-1' }), 'g');
+    const sink = createCloudWatchLogSink(createLogsClient({ region: 'eu-west-1' }), 'g');
     const first = await sink.write('i-1', [{ timestamp: T0, message: 'a' }]).catch((e: unknown) => e);
     const second = await sink.write('i-1', [{ timestamp: T0, message: 'a' }]).catch((e: unknown) => e);
     assert.ok(first instanceof LogWriteError && second instanceof LogWriteError);
@@ -237,13 +234,13 @@ describe('createCloudWatchLogSink', () => {
       .on(GetLogEventsCommand)
       .resolvesOnce({ events: [{ message: 'other' }], nextForwardToken: 'f1' })
       .resolvesOnce({ events: [{ message: '{"recordId":"cmd/i-1"}' }], nextForwardToken: 'f2' });
-    const sink = createCloudWatchLogSink(new CloudWatchLogsClient({ region: 'eu-west-1' }), 'g');
+    const sink = createCloudWatchLogSink(createLogsClient({ region: 'eu-west-1' }), 'g');
     assert.equal(await sink.findRecord('i-1', T0, '"recordId":"cmd/i-1"'), '{"recordId":"cmd/i-1"}');
   });
 
   it('answers no record for a stream that does not exist', async () => {
     logsMock.on(GetLogEventsCommand).rejects(new ResourceNotFoundException({ message: 'x', $metadata: {} }));
-    const sink = createCloudWatchLogSink(new CloudWatchLogsClient({ region: 'eu-west-1' }), 'g');
+    const sink = createCloudWatchLogSink(createLogsClient({ region: 'eu-west-1' }), 'g');
     assert.equal(await sink.findRecord('i-1', T0, 'm'), null);
   });
 });

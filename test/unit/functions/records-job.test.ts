@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
+import { createSqsClient } from '../../../functions/aws/clients.ts';
 import { createSqsJobQueue } from '../../../functions/aws/sqs-queue.ts';
 import { CollectGaveUpError } from '../../../functions/collect/host-writes.ts';
 import { createMemoryClaimStore } from '../../../functions/collect/job-claims.ts';
@@ -32,10 +33,10 @@ const hostRecord = (n: number, padding = ''): HostRecord => ({
 
 function ports(logs = new MemoryLogSink()) {
   return {
-    queue: createSqsJobQueue(new SQSClient({ region: 'eu-west-1' }), 'https://sqs.example/q'),
+    queue: createSqsJobQueue(createSqsClient({ region: 'eu-west-1' }), 'https://sqs.example/q'),
     logs,
     lookup: logs,
-    claims: createMemoryClaimStore(() => T0),
+    claims: createMemoryClaimStore(),
     now: () => T0,
     log: () => {},
   };

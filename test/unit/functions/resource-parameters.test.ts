@@ -18,6 +18,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { RESOURCES_MAX_CHARS } from '../../../common/ssm-parameters.ts';
+import { createSqsClient, createSsmClient } from '../../../functions/aws/clients.ts';
 import { createParameterStoreReader } from '../../../functions/aws/parameter-store.ts';
 import { createSqsJobQueue } from '../../../functions/aws/sqs-queue.ts';
 import { createSsmTransport } from '../../../functions/aws/ssm-transport.ts';
@@ -60,14 +61,14 @@ function installMocks(): void {
 }
 
 function run(hosts: EnrolledInstance[], extra: Partial<DispatchOptions> = {}) {
-  const ssm = new SSMClient({ region: 'eu-west-1' });
+  const ssm = createSsmClient({ region: 'eu-west-1' });
   const logs = new MemoryLogSink();
   const metrics = new RecordingMetrics();
   const summary = dispatchRound(
     {
       inventory: { discover: async () => ({ online: hosts, blind: [] }) },
       transport: createSsmTransport(ssm, { documentName: 'CC-Monitor', timeoutSeconds: 120 }),
-      queue: createSqsJobQueue(new SQSClient({ region: 'eu-west-1' }), 'https://sqs.example/q'),
+      queue: createSqsJobQueue(createSqsClient({ region: 'eu-west-1' }), 'https://sqs.example/q'),
       logs,
       metrics,
       now: () => Date.parse('2026-01-01T12:00:00Z'),
@@ -323,7 +324,7 @@ describe('resource lists in Parameter Store', () => {
         inventory: {
           discover: async () => ({ online: [host(1, { [PARAM_TAG]: '/cloudconnexa/x' })], blind: [] }),
         },
-        transport: createSsmTransport(new SSMClient({ region: 'eu-west-1' }), {
+        transport: createSsmTransport(createSsmClient({ region: 'eu-west-1' }), {
           documentName: 'd',
           timeoutSeconds: 60,
         }),

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
+import { createSqsClient } from '../../../functions/aws/clients.ts';
 import { createSqsJobQueue } from '../../../functions/aws/sqs-queue.ts';
 import type { CollectJob } from '../../../functions/collect/job.ts';
 import { instanceId } from './fixtures.ts';
@@ -25,7 +26,7 @@ describe('createSqsJobQueue', () => {
 
   it('sends the job as JSON with its delay clamped to what SQS allows', async () => {
     sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm' });
-    await createSqsJobQueue(new SQSClient({ region: 'eu-west-1' }), QUEUE).enqueue(job, 5000);
+    await createSqsJobQueue(createSqsClient({ region: 'eu-west-1' }), QUEUE).enqueue(job, 5000);
     const input = sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input;
     assert.equal(input?.QueueUrl, QUEUE);
     assert.equal(input?.DelaySeconds, 900);
@@ -39,7 +40,7 @@ describe('createSqsJobQueue', () => {
       .rejectsOnce(throttled())
       .resolves({ MessageId: 'm' });
     const sleeps: number[] = [];
-    const queue = createSqsJobQueue(new SQSClient({ region: 'eu-west-1' }), QUEUE, {
+    const queue = createSqsJobQueue(createSqsClient({ region: 'eu-west-1' }), QUEUE, {
       sleep: async (ms) => void sleeps.push(ms),
     });
     await queue.enqueue(job, 30);
@@ -49,7 +50,9 @@ describe('createSqsJobQueue', () => {
 
   it('gives up after 3 tries with the last SQS error', async () => {
     sqsMock.on(SendMessageCommand).rejects(throttled());
-    const queue = createSqsJobQueue(new SQSClient({ region: 'eu-west-1' }), QUEUE, { sleep: async () => {} });
+    const queue = createSqsJobQueue(createSqsClient({ region: 'eu-west-1' }), QUEUE, {
+      sleep: async () => {},
+    });
     await assert.rejects(queue.enqueue(job, 30), /Rate exceeded/);
     assert.equal(sqsMock.commandCalls(SendMessageCommand).length, 3);
   });
