@@ -380,8 +380,9 @@ export class ResultDocumentError extends Error {
   readonly excerpt: string;
   /** The first ISSUE_LIMITS.count problems, each clipped; [] when the text is not a document at all. */
   readonly issues: DocumentIssue[];
-  constructor(message: string, text: string, issues: DocumentIssue[] = []) {
-    super(message);
+  constructor(message: string, text: string, issues: DocumentIssue[] = [], options?: ErrorOptions) {
+    // Only the functions (Node.js 20) use this module, whose Error sets `cause` itself.
+    super(message, options);
     this.name = 'ResultDocumentError';
     this.excerpt = text.slice(0, 300);
     this.issues = issues;
@@ -409,7 +410,12 @@ export function parseResultDocument(stdout: string): ResultDocument {
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     const hint = stdout.length >= RESULT_MAX_CHARS ? ' (stdout reached the SSM limit: truncated?)' : '';
-    throw new ResultDocumentError(`result document is not valid JSON: ${clip(reason, 200)}${hint}`, stdout);
+    throw new ResultDocumentError(
+      `result document is not valid JSON: ${clip(reason, 200)}${hint}`,
+      stdout,
+      [],
+      { cause: error },
+    );
   }
   return checkResultDocument(value, stdout);
 }

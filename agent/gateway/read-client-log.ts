@@ -69,6 +69,7 @@ export async function readClientLog(path: string, limits: ClientLogLimits): Prom
     throw new MonitorError(
       'E_GATEWAY',
       `cannot read --openvpn-log ${JSON.stringify(path)}: ${describeOpenError(error)}`,
+      { cause: error },
     );
   });
   let search: NewestConnectionSearch;

@@ -237,6 +237,7 @@ async function probeAndRecord(
             'E_LOG_DIR',
             `the report or MTR files in ${logDir.path} cannot be written (${code}: ${error instanceof Error ? error.message : String(error)}); make them writable by the user running the agent`,
             logDir.path,
+            { cause: error },
           );
   }
 
