@@ -177,6 +177,23 @@ describe('agent check: environment problems exit 3 with a result document', () =
     assert.equal(doc.error?.code, 'E_MTR_PERMISSION');
   });
 
+  it('mtr present but broken (`mtr --version` fails) is the environment: exit 3, with the evidence', () => {
+    const bin = standInBin(join(dir.path, 'broken'), {
+      mtr: '#!/bin/sh\necho "mtr: error while loading shared libraries: libncursesw.so.6" >&2\nexit 127\n',
+    });
+    const run = runAgent(
+      ['check', '--json', '--resources', '127.0.0.1', '--log-dir', join(dir.path, 'c'), ...FAST],
+      { env: { PATH: `${bin}:${process.env.PATH}` } },
+    );
+    assert.equal(run.status, 3, run.stderr);
+    const doc = parseResultDocument(run.stdout);
+    assert.equal(doc.outcome, 'environment');
+    assert.equal(doc.error?.code, 'E_MTR_FAILED');
+    assert.match(doc.error?.message ?? '', /--version" exited with 127/);
+    assert.deepEqual([doc.error?.command?.at(-1), doc.error?.exitCode], ['--version', 127]);
+    assert.match(doc.error?.stderr ?? '', /libncursesw\.so\.6/);
+  });
+
   it('a log dir that cannot be created names the directory', () => {
     const file = join(dir.path, 'a-file');
     writeFileSync(file, '');
