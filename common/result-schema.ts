@@ -28,6 +28,7 @@
  * document can never carry a key of the collector's own records.
  */
 import * as v from 'valibot';
+import { clipText, headOf } from './clip-text.ts';
 import { ERROR_CODES, type ErrorInfo } from './errors.ts';
 import { unmeasuredReasonOf } from './flag-rule.ts';
 import { hasControlCharacters } from './printable.ts';
@@ -384,7 +385,7 @@ export class ResultDocumentError extends Error {
     // Only the functions (Node.js 20) use this module, whose Error sets `cause` itself.
     super(message, options);
     this.name = 'ResultDocumentError';
-    this.excerpt = text.slice(0, 300);
+    this.excerpt = headOf(text, 300);
     this.issues = issues;
   }
 }
@@ -459,9 +460,7 @@ function describeIssue(issue: v.BaseIssue<unknown>): DocumentIssue {
   };
 }
 
-function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
+const clip = clipText;
 
 /** The start of the last line that starts with `{` (an earlier one is not the document). */
 function findDocumentStart(text: string): number {
