@@ -13,40 +13,53 @@
  * itself can cause.
  */
 import type { ErrorCode } from '../../common/errors.ts';
-import { LockedError, MonitorError } from '../../common/errors.ts';
+import { MonitorError } from '../../common/errors.ts';
 import type { Outcome } from '../../common/result-schema.ts';
 
-const OUTCOME_OF_CODE: Readonly<Record<ErrorCode, Outcome>> = {
-  E_INVALID_INPUT: 'invalid-input',
-  // The file the user named with --config: fixing it is the user's move, as with a bad flag.
-  E_CONFIG_FILE: 'invalid-input',
-  E_MTR_MISSING: 'environment',
-  E_MTR_PERMISSION: 'environment',
-  E_MTR_FAILED: 'environment',
-  E_MTR_TIMEOUT: 'environment',
-  E_MTR_OUTPUT: 'environment',
-  E_RESOLVE: 'environment',
-  E_LOG_DIR: 'environment',
-  E_LOCKED: 'busy',
-  E_PROCESS: 'environment',
-  E_PROCESS_TIMEOUT: 'environment',
-  E_GATEWAY: 'environment',
-  E_PROBE: 'environment',
-  // The agent's own document failing its schema is the agent's fault.
-  E_RESULT_DOCUMENT: 'internal-error',
-  E_NODE_MISSING: 'environment',
-  E_SSM_AGENT_VERSION: 'environment',
-  // The SSM document's script and the collector's codes: never an agent's round.
-  E_AGENT_INTEGRITY: 'internal-error',
-  E_LOG_WRITE: 'internal-error',
-  E_COLLECT_GAVE_UP: 'internal-error',
-  E_INSTANCE_REFUSED: 'internal-error',
-  E_INTERNAL: 'internal-error',
-};
+/** What only a fault of the agent (or the collector's side, never a round) can cause. */
+const INTERNAL = [
+  // The agent's own document failing its schema.
+  'E_RESULT_DOCUMENT',
+  // The SSM document's script and the collector's codes.
+  'E_AGENT_INTEGRITY',
+  'E_LOG_WRITE',
+  'E_COLLECT_GAVE_UP',
+  'E_INSTANCE_REFUSED',
+  'E_INTERNAL',
+] as const;
+/** The user's input, the --config file included: fixing it is the user's move. */
+const INVALID_INPUT = ['E_INVALID_INPUT', 'E_CONFIG_FILE'] as const;
+/** This host: its tools (mtr missing, broken, not permitted), its files, its network. */
+const ENVIRONMENT = [
+  'E_MTR_MISSING',
+  'E_MTR_PERMISSION',
+  'E_MTR_FAILED',
+  'E_MTR_TIMEOUT',
+  'E_MTR_OUTPUT',
+  'E_RESOLVE',
+  'E_LOG_DIR',
+  'E_PROCESS',
+  'E_PROCESS_TIMEOUT',
+  'E_GATEWAY',
+  'E_PROBE',
+  'E_NODE_MISSING',
+  'E_SSM_AGENT_VERSION',
+] as const;
+type Decided =
+  | (typeof INTERNAL)[number]
+  | (typeof INVALID_INPUT)[number]
+  | (typeof ENVIRONMENT)[number]
+  | 'E_LOCKED';
+/** Fails to compile when an error code is in none of the lists above. */
+const everyCodeDecided: [Exclude<ErrorCode, Decided>] extends [never] ? true : never = true;
+void everyCodeDecided;
 
 /** The outcome of a round that `error` ended; anything but a MonitorError is a fault of the agent. */
 export function outcomeOf(error: unknown): Outcome {
-  if (error instanceof LockedError) return 'busy';
   if (!(error instanceof MonitorError)) return 'internal-error';
-  return OUTCOME_OF_CODE[error.code] ?? 'internal-error';
+  const code: string = error.code;
+  if (code === 'E_LOCKED') return 'busy';
+  if ((INVALID_INPUT as readonly string[]).includes(code)) return 'invalid-input';
+  if ((ENVIRONMENT as readonly string[]).includes(code)) return 'environment';
+  return 'internal-error';
 }
