@@ -1,9 +1,12 @@
 /**
  * The agent's entry point, and the only module that touches `process`:
- * argv, environment, stdout/stderr, signals and the exit code.
+ * argv, environment, stdout/stderr, signals and the exit code. Text from
+ * outside the agent (a value the user gave, a tool's output quoted in an
+ * error) reaches the terminal with its control characters escaped.
  */
 import { hostname } from 'node:os';
 import { InvalidInputError, MonitorError } from '../common/errors.ts';
+import { escapeControlCharacters as shown } from '../common/printable.ts';
 import { RESULT_SCHEMA } from '../common/result-contract.ts';
 import { helpText } from './cli/help.ts';
 import { parseArgv } from './cli/parse-argv.ts';
@@ -32,9 +35,9 @@ function progressPrinter(enabled: boolean): (event: ProgressEvent) => void {
         `probing ${event.resources} resource(s) and the gateway, about ${Math.ceil(event.expectedMs / 1000)} s\n`,
       );
     } else if (event.type === 'resource') {
-      process.stderr.write(`  [${event.done}/${event.total}] ${event.target} done\n`);
+      process.stderr.write(`  [${event.done}/${event.total}] ${shown(event.target)} done\n`);
     } else if (event.type === 'gateway') {
-      process.stderr.write(`  gateway: ${event.ip ?? 'not found'}\n`);
+      process.stderr.write(`  gateway: ${event.ip === null ? 'not found' : shown(event.ip)}\n`);
     }
   };
 }
@@ -87,7 +90,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (error) {
     const failed = failedRoundDocument(error, base);
     if (wantsJson) print(failed, true);
-    else process.stderr.write(`error: ${failed.document.error?.message ?? String(error)}\n`);
+    else process.stderr.write(`error: ${shown(failed.document.error?.message ?? String(error))}\n`);
     return failed.exitCode;
   }
 
@@ -121,7 +124,7 @@ async function main(argv: string[]): Promise<number> {
     const output = await runRound(options, deps);
     print(output, json);
     if (!json && output.exitCode !== 0 && output.document.error) {
-      process.stderr.write(`error: ${output.document.error.message}\n`);
+      process.stderr.write(`error: ${shown(output.document.error.message)}\n`);
     }
     return output.exitCode;
   }
@@ -145,7 +148,7 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     process.stderr.write(
-      `internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      `internal error: ${(error instanceof Error ? (error.stack ?? error.message) : String(error)).split('\n').map(shown).join('\n')}\n`,
     );
     process.exitCode = 1;
   },

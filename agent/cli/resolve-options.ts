@@ -195,7 +195,9 @@ function parseManagement(value: unknown, field: string): string {
   try {
     parseManagementEndpoint(text);
   } catch (error) {
-    if (error instanceof InvalidInputError) throw new InvalidInputError(field, value, error.allowed);
+    if (error instanceof InvalidInputError) {
+      throw new InvalidInputError(field, value, error.allowed, { cause: error });
+    }
     throw error;
   }
   return text;

@@ -204,5 +204,7 @@ function logDirError(
     actingAs === null
       ? ''
       : ` — the agent acts there as uid ${actingAs.uid} (gid ${actingAs.gid}) because ${actingAs.why}`;
-  return new EnvironmentError('E_LOG_DIR', `log directory ${shown}${what} (${evidence})${as}; ${hint}`, dir);
+  return new EnvironmentError('E_LOG_DIR', `log directory ${shown}${what} (${evidence})${as}; ${hint}`, dir, {
+    cause: error,
+  });
 }

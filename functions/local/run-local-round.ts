@@ -155,7 +155,7 @@ export function loadLocalConfig(options: LocalRoundOptions): FunctionConfig {
   } catch (error) {
     const option = error instanceof InvalidInputError ? OPTION_OF_VARIABLE[error.field] : undefined;
     if (error instanceof InvalidInputError && option !== undefined) {
-      throw new InvalidInputError(option, error.value, error.allowed);
+      throw new InvalidInputError(option, error.value, error.allowed, { cause: error });
     }
     throw error;
   }
