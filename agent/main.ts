@@ -10,6 +10,7 @@ import { parseArgv } from './cli/parse-argv.ts';
 import { readConfigFile } from './cli/read-config-file.ts';
 import { readConfigObject, resolveOptions, type WatchOptions } from './cli/resolve-options.ts';
 import { discoverGateway } from './gateway/discover-gateway.ts';
+import { runSetupCommand } from './install/command.ts';
 import { httpProbe } from './probes/http-probe.ts';
 import { resolveAddress } from './probes/resolve-address.ts';
 import { checkMtr, runMtr } from './probes/run-mtr.ts';
@@ -79,7 +80,16 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (parsed.command === null) {
-      throw new InvalidInputError('command', undefined, 'check or watch (see --help)');
+      throw new InvalidInputError('command', undefined, 'check, watch, install or uninstall (see --help)');
+    }
+    if (parsed.command === 'install' || parsed.command === 'uninstall') {
+      return await runSetupCommand(parsed, {
+        run: runProcess,
+        agentFile: process.argv[1] ?? '',
+        nodeBinary: process.execPath,
+        say: (line) => process.stdout.write(`${line}\n`),
+        fail: (line) => process.stderr.write(`${line}\n`),
+      });
     }
     const config =
       parsed.config === null ? {} : readConfigObject(readConfigFile(parsed.config), parsed.config);
