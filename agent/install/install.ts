@@ -137,8 +137,13 @@ export async function uninstall(o: UninstallOptions, deps: SetupDeps): Promise<v
       });
     }
     const kept = installedPaths(service);
+    // Drop-ins (systemctl edit) are the administrator's: a later install picks them up again.
+    const dropIns = [SERVICE_FILE, TIMER_FILE]
+      .map((unit) => `${unit}.d`)
+      .filter((d) => unitDir !== null && lstatOrNull(unitDir.entry(d)) !== null)
+      .map((d) => `, your drop-ins ${path.join(o.unitDir, d)}`);
     deps.say(
-      `uninstalled. Left in place: ${kept === null ? 'the config file and the log dir' : `the config ${kept.config}, the log dir ${kept.logDir}`} (remove them if no longer needed), and ${ROOT_LOCK_DIR} (emptied at boot)`,
+      `uninstalled. Left in place: ${kept === null ? 'the config file and the log dir' : `the config ${kept.config}, the log dir ${kept.logDir}`}${dropIns.join('')} (remove them if no longer needed), and ${ROOT_LOCK_DIR} (emptied at boot)`,
     );
   } finally {
     unitDir?.close();

@@ -216,9 +216,14 @@ for (const [label, node] of [
     });
 
     it('uninstall removes what install wrote and names what it leaves; again, it does nothing', () => {
+      const dropIn = join(s.unitDir, `${SERVICE}.d`);
+      mkdirSync(dropIn);
+      writeFileSync(join(dropIn, 'override.conf'), '[Service]\nNice=5\n');
       const run = runSetup(node, ['uninstall', '--unit-dir', s.unitDir, '--lib-dir', s.libDir]);
       assert.equal(run.status, 0, run.stderr);
-      assert.deepEqual(readdirSync(s.unitDir), []);
+      assert.deepEqual(readdirSync(s.unitDir), [`${SERVICE}.d`], "the administrator's drop-ins stay");
+      assert.ok(run.stdout.includes(`your drop-ins ${dropIn} (remove them`), run.stdout);
+      spawnSync('rm', ['-r', dropIn]);
       assert.equal(existsSync(s.libDir), false);
       assert.ok(existsSync(s.config) && existsSync(s.logDir), 'the config and the log dir stay');
       assert.ok(run.stdout.includes(`the config ${s.config}, the log dir ${s.logDir}`), run.stdout);
