@@ -23,6 +23,12 @@ import { failedRoundDocument, type RoundOutput, releaseActiveLock, runRound } fr
 import { watchRounds } from './round/watch.ts';
 
 declare const __AGENT_VERSION__: string | undefined;
+/**
+ * false in the fleet build (dist/agent-fleet.js, which the SSM document embeds):
+ * install and uninstall are left out there, since every byte of the document's
+ * 64 KB the agent does not use is room for resource lists.
+ */
+declare const __AGENT_SETUP__: boolean;
 const VERSION = typeof __AGENT_VERSION__ === 'string' ? __AGENT_VERSION__ : '0.0.0-dev';
 
 function progressPrinter(enabled: boolean): (event: ProgressEvent) => void {
@@ -83,13 +89,20 @@ async function main(argv: string[]): Promise<number> {
       throw new InvalidInputError('command', undefined, 'check, watch, install or uninstall (see --help)');
     }
     if (parsed.command === 'install' || parsed.command === 'uninstall') {
-      return await runSetupCommand(parsed, {
-        run: runProcess,
-        agentFile: process.argv[1] ?? '',
-        nodeBinary: process.execPath,
-        say: (line) => process.stdout.write(`${line}\n`),
-        fail: (line) => process.stderr.write(`${line}\n`),
-      });
+      if (__AGENT_SETUP__) {
+        return await runSetupCommand(parsed, {
+          run: runProcess,
+          agentFile: process.argv[1] ?? '',
+          nodeBinary: process.execPath,
+          say: (line) => process.stdout.write(`${line}\n`),
+          fail: (line) => process.stderr.write(`${line}\n`),
+        });
+      }
+      throw new InvalidInputError(
+        'command',
+        parsed.command,
+        'check or watch: this is the fleet build of the agent (in the SSM document); install comes with dist/agent.js',
+      );
     }
     const config =
       parsed.config === null ? {} : readConfigObject(readConfigFile(parsed.config), parsed.config);

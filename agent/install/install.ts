@@ -56,10 +56,7 @@ const MAX_UNIT_BYTES = 64 * 1024;
 
 export function requireRoot(command: string): void {
   if (process.geteuid?.() !== 0) {
-    throw new MonitorError(
-      'E_INSTALL',
-      `${command} must run as root (sudo): it writes system units, and the service runs the agent as root`,
-    );
+    throw new MonitorError('E_INSTALL', `${command} must run as root (sudo)`);
   }
 }
 
@@ -155,7 +152,7 @@ async function requireSystemd(run: RunProcess): Promise<void> {
   if (!isDirectory(SYSTEMD_BOOTED_MARK)) {
     throw new MonitorError(
       'E_INSTALL',
-      `systemd is not running on this host (no ${SYSTEMD_BOOTED_MARK}), and install sets up a systemd timer: run the agent with watch instead (node agent.js watch --every 5 --config <file>, kept running by your init system) or check from cron; --no-enable only writes the unit files (an image build)`,
+      `systemd is not running on this host (no ${SYSTEMD_BOOTED_MARK}): run the agent with watch instead (node agent.js watch --every 5 --config <file>), or check from cron; --no-enable only writes the units`,
     );
   }
   const result = await run('systemctl', ['--version'], { timeoutMs: SYSTEMCTL_TIMEOUT_MS });
@@ -226,7 +223,7 @@ function readOwn(dir: DirHandle, name: string): string | null {
   if (text !== null && !text.startsWith(UNIT_MARKER)) {
     throw new MonitorError(
       'E_INSTALL',
-      `${dir.display(name)} was not written by install (its first line is not "${UNIT_MARKER}"); move it away first`,
+      `${dir.display(name)} was not written by install; move it away first`,
     );
   }
   return text;

@@ -17,11 +17,13 @@ import {
   readdirSync,
   readFileSync,
   realpathSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { DEFAULT_AGENT_PATH } from '../../../ssm/document.ts';
 import { AGENT, type AgentRun, NODE12, ROOT, shQuote, standInBin, tempDir } from '../../helpers/run-agent.ts';
 
 const SERVICE = 'cloudconnexa-monitor.service';
@@ -223,7 +225,7 @@ for (const [label, node] of [
       assert.equal(run.status, 0, run.stderr);
       assert.deepEqual(readdirSync(s.unitDir), [`${SERVICE}.d`], "the administrator's drop-ins stay");
       assert.ok(run.stdout.includes(`your drop-ins ${dropIn} (remove them`), run.stdout);
-      spawnSync('rm', ['-r', dropIn]);
+      rmSync(dropIn, { recursive: true });
       assert.equal(existsSync(s.libDir), false);
       assert.ok(existsSync(s.config) && existsSync(s.logDir), 'the config and the log dir stay');
       assert.ok(run.stdout.includes(`the config ${s.config}, the log dir ${s.logDir}`), run.stdout);
@@ -359,21 +361,23 @@ for (const [label, node] of [
     it('a unit of the same name it did not write: exit 3, left as it is, for uninstall too', () => {
       const foreign = join(s.unitDir, SERVICE);
       writeFileSync(foreign, '[Service]\nExecStart=/bin/true\n', { mode: 0o644 });
-      for (const args of [
-        installArgs(s, '--no-enable'),
-        ['uninstall', '--unit-dir', s.unitDir, '--lib-dir', s.libDir],
-      ]) {
-        const run = runSetup(node, args);
-        assert.equal(run.status, 3, run.stderr);
-        assert.match(
-          run.stderr,
-          /cloudconnexa-monitor\.service was not written by install .*move it away first/,
-        );
-        assert.equal(readFileSync(foreign, 'utf8'), '[Service]\nExecStart=/bin/true\n');
+      try {
+        for (const args of [
+          installArgs(s, '--no-enable'),
+          ['uninstall', '--unit-dir', s.unitDir, '--lib-dir', s.libDir],
+        ]) {
+          const run = runSetup(node, args);
+          assert.equal(run.status, 3, run.stderr);
+          assert.match(
+            run.stderr,
+            /cloudconnexa-monitor\.service was not written by install; move it away first/,
+          );
+          assert.equal(readFileSync(foreign, 'utf8'), '[Service]\nExecStart=/bin/true\n');
+        }
+        assert.equal(existsSync(s.libDir), false);
+      } finally {
+        rmSync(foreign, { force: true });
       }
-      assert.equal(existsSync(s.libDir), false);
-      chmodSync(foreign, 0o644);
-      spawnSync('rm', ['-f', foreign]);
     });
 
     it('not root: exit 3 before anything is read', () => {
@@ -461,3 +465,19 @@ for (const [label, node] of [
     });
   });
 }
+
+describe('the fleet build in the SSM document leaves install out', () => {
+  it('is the bundle the document embeds, without the install code, and says where install is', () => {
+    assert.equal(DEFAULT_AGENT_PATH, join(ROOT, 'dist', 'agent-fleet.js'));
+    const fleet = readFileSync(DEFAULT_AGENT_PATH, 'utf8');
+    assert.ok(readFileSync(AGENT, 'utf8').includes('daemon-reload'), 'the full build has it');
+    assert.ok(!fleet.includes('daemon-reload') && !fleet.includes('CapabilityBoundingSet'));
+    const run = spawnSync(
+      process.execPath,
+      [DEFAULT_AGENT_PATH, 'install', '--every', '5', '--config', '/etc/cloudconnexa-monitor.json'],
+      { encoding: 'utf8' },
+    );
+    assert.equal(run.status, 2, run.stderr);
+    assert.match(run.stderr, /command "install" is not allowed: .*install comes with dist\/agent\.js/);
+  });
+});
