@@ -112,6 +112,13 @@ describe('the installed timer and service under a real systemd', { skip: SKIP },
     assert.equal(ran('lockdir').trim(), '0 700', 'the lock dir stays after the service, root-only');
   });
 
+  it("a root-owned log dir the old script left in ubuntu's home is used as it is", () => {
+    ran('start-old');
+    assert.match(ran('round-old'), /^127\.0\.0\.1 +icmp +\d+\.\d+ ms +0\.0 % +OK/m);
+    assert.match(ran('report-old'), /^0 \d+\n$/);
+    assert.equal(ran('report-old-lines').trim(), '2', 'the second round appended to the same report');
+  });
+
   it('the service gets the sandbox its unit describes', () => {
     ran('probe-start');
     const probe = read('probe');
