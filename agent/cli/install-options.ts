@@ -101,6 +101,13 @@ export function resolveInstallOptions(argv: ParsedArgv, config: ConfigObject | n
   }
   // The service runs in /: a relative path would name another file than the one checked now.
   unitPath('config log-dir', check.logDir);
+  if (/^\/(var\/)?tmp(\/|$)/.test(path.normalize(check.logDir))) {
+    throw new InvalidInputError(
+      'config log-dir',
+      check.logDir,
+      'a directory outside /tmp and /var/tmp: the service gets private ones (PrivateTmp)',
+    );
+  }
   if (check.openvpnLog !== null) unitPath('config openvpn-log', check.openvpnLog);
   return {
     ...dirs(argv),

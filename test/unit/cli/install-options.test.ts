@@ -104,6 +104,17 @@ describe('install options', () => {
       () => install(['--every', '5', '--config', '/c.json'], { ...CONFIG, 'log-dir': '/srv/a\nb' }),
       /config log-dir ".*" is not allowed: an absolute path without control characters/,
     );
+    for (const logDir of ['/tmp', '/tmp/logs', '/var/tmp/x/../logs', '//tmp/logs']) {
+      rejects(
+        () => install(['--every', '5', '--config', '/c.json'], { ...CONFIG, 'log-dir': logDir }),
+        /config log-dir ".*" is not allowed: a directory outside \/tmp and \/var\/tmp: the service gets private ones/,
+      );
+    }
+    assert.equal(
+      install(['--every', '5', '--config', '/c.json'], { ...CONFIG, 'log-dir': '/tmpfiles/logs' }).check
+        .logDir,
+      '/tmpfiles/logs',
+    );
     rejects(
       () => install(['--every', '5', '--config', '/c.json'], { ...CONFIG, 'openvpn-log': 'openvpn.log' }),
       /config openvpn-log "openvpn\.log" is not allowed/,
