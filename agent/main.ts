@@ -13,6 +13,7 @@ import { parseArgv } from './cli/parse-argv.ts';
 import { readConfigFile } from './cli/read-config-file.ts';
 import { readConfigObject, resolveOptions, type WatchOptions } from './cli/resolve-options.ts';
 import { discoverGateway } from './gateway/discover-gateway.ts';
+import { runSetupCommand } from './install/command.ts';
 import { httpProbe } from './probes/http-probe.ts';
 import { resolveAddress } from './probes/resolve-address.ts';
 import { checkMtr, runMtr } from './probes/run-mtr.ts';
@@ -25,6 +26,12 @@ import { failedRoundDocument, type RoundOutput, releaseActiveLock, runRound } fr
 import { watchRounds } from './round/watch.ts';
 
 declare const __AGENT_VERSION__: string | undefined;
+/**
+ * false in the fleet build (dist/agent-fleet.js, which the SSM document embeds):
+ * install and uninstall are left out there, since every byte of the document's
+ * 64 KB the agent does not use is room for resource lists.
+ */
+declare const __AGENT_SETUP__: boolean;
 const VERSION = typeof __AGENT_VERSION__ === 'string' ? __AGENT_VERSION__ : '0.0.0-dev';
 
 function progressPrinter(enabled: boolean): (event: ProgressEvent) => void {
@@ -82,7 +89,23 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (parsed.command === null) {
-      throw new InvalidInputError('command', undefined, 'check or watch (see --help)');
+      throw new InvalidInputError('command', undefined, 'check, watch, install or uninstall (see --help)');
+    }
+    if (parsed.command === 'install' || parsed.command === 'uninstall') {
+      if (__AGENT_SETUP__) {
+        return await runSetupCommand(parsed, {
+          run: runProcess,
+          agentFile: process.argv[1] ?? '',
+          nodeBinary: process.execPath,
+          say: (line) => process.stdout.write(`${line}\n`),
+          fail: (line) => process.stderr.write(`${line}\n`),
+        });
+      }
+      throw new InvalidInputError(
+        'command',
+        parsed.command,
+        'check or watch: this is the fleet build of the agent (in the SSM document); install comes with dist/agent.js',
+      );
     }
     const config =
       parsed.config === null ? {} : readConfigObject(readConfigFile(parsed.config), parsed.config);

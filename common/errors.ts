@@ -35,6 +35,8 @@ export const ERROR_CODES = [
   'E_COLLECT_GAVE_UP',
   /** SSM refused a command for an instance (terminated, not registered); recorded blind. */
   'E_INSTANCE_REFUSED',
+  /** `install`/`uninstall` cannot set up or remove the systemd units (no systemd, not root, systemctl failed). */
+  'E_INSTALL',
   'E_INTERNAL',
 ] as const;
 
