@@ -44,6 +44,10 @@ const ENVIRONMENT = [
   'E_PROBE',
   'E_NODE_MISSING',
   'E_SSM_AGENT_VERSION',
+  // install/uninstall: this host's systemd (missing, refusing, not root).
+  'E_INSTALL',
+  // The monitor host's first-boot set-up (reported by the SSM document's script).
+  'E_MONITOR_HOST_SETUP',
 ] as const;
 type Decided =
   | (typeof INTERNAL)[number]
