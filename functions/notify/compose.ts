@@ -94,7 +94,7 @@ function recoveredAfter(input: ComposeInput): string | null {
 /** The subject line, per alarm kind (see the module comment). */
 export function subjectOf(input: ComposeInput): string {
   const { change, alarm, evidence, settings } = input;
-  const n = evidence.hosts.length;
+  const n = Math.max(evidence.total, evidence.hosts.length);
   const host = contributorHost(input);
   const tag = `[CloudConnexa ${settings.stage}]`;
   const t = settings.thresholds;
@@ -198,7 +198,7 @@ function headerLines(input: ComposeInput): string[] {
 
 function evidenceHeadline(input: ComposeInput): string[] {
   const { evidence, alarm, change } = input;
-  const n = evidence.hosts.length;
+  const n = Math.max(evidence.total, evidence.hosts.length);
   const round = evidence.round === null ? '' : ` (round ${show(evidence.round, 64)})`;
   const more = evidence.incomplete ? ' or more' : '';
   if (change.state === 'OK' && evidence.before.length > 0) {
@@ -310,12 +310,13 @@ export function composeEmail(input: ComposeInput): { text: string; cut: boolean 
   let compact = 0;
   let brief = 0;
   const hosts = evidence.hosts;
+  const total = Math.max(evidence.total, hosts.length);
   let i = 0;
   for (; i < hosts.length && full + compact < NOTIFY_LIMITS.hostsInDetail; i++) {
     const r = hosts[i] as HostRecord;
     const heading = [
       '',
-      `== ${i + 1}/${hosts.length} ${r.instanceId} (${hostnameOf(r)})${r.roundId === null ? '' : ` round ${show(r.roundId, 64)}`}`,
+      `== ${i + 1}/${total} ${r.instanceId} (${hostnameOf(r)})${r.roundId === null ? '' : ` round ${show(r.roundId, 64)}`}`,
     ];
     const link = [`Log stream: ${streamLink(settings, r)}`];
     if (body.tryAdd([...heading, ...hostDetail(r, settings.thresholds, true), ...link])) full++;
@@ -331,7 +332,7 @@ export function composeEmail(input: ComposeInput): { text: string; cut: boolean 
     listed.push(line);
     brief++;
   }
-  const omitted = hosts.length - full - compact - brief;
+  const omitted = total - full - compact - brief;
   const cut = compact > 0 || brief > 0 || omitted > 0 || evidence.incomplete;
   const cutNote: string[] = [];
   if (cut) {
@@ -341,7 +342,7 @@ export function composeEmail(input: ComposeInput): { text: string; cut: boolean 
     if (omitted > 0) parts.push(`${omitted} not listed`);
     cutNote.push(
       '',
-      `Cut to fit the ${Math.round(max / 1000)} KB message limit: of ${plural(hosts.length, 'host')}${evidence.incomplete ? ' read (more matched than were read)' : ''}, ${parts.join(', ')}.`,
+      `Cut to fit the ${Math.round(max / 1000)} KB message limit: of ${plural(total, 'host')}${evidence.incomplete ? ' read (more matched than were read)' : ''}, ${parts.join(', ')}.`,
       'See the dashboard and the log streams for the rest.',
     );
   }
@@ -382,8 +383,8 @@ export function composeChat(input: ComposeInput, subject: string): string {
     used += line.length + 1;
     shown++;
   }
-  if (evidence.hosts.length > shown)
-    lines.push(`…and ${evidence.hosts.length - shown} more host(s): see the e-mail or the dashboard.`);
+  const total = Math.max(evidence.total, evidence.hosts.length);
+  if (total > shown) lines.push(`…and ${total - shown} more host(s): see the e-mail or the dashboard.`);
   const first = evidence.hosts[0]?.doc;
   if (first !== null && first !== undefined) {
     const mtr = mtrExcerpt(first)
@@ -473,7 +474,7 @@ export function composeWebhook(input: ComposeInput, subject: string, email: stri
     subject,
     round: evidence.round,
     hosts: evidence.hosts.slice(0, 50).map(hostFacts),
-    hostsTotal: evidence.hosts.length,
+    hostsTotal: Math.max(evidence.total, evidence.hosts.length),
     links: {
       dashboard: dashboardLink(settings.console, settings.dashboardName),
       alarm: alarmLink(settings.console, change.alarmName),

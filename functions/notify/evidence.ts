@@ -50,8 +50,10 @@ export interface EvidenceSettings {
 export interface Evidence {
   /** The round the hosts were taken from; null when per host or none. */
   round: string | null;
-  /** One record per host, the most severe first. */
+  /** One record per host, the most severe first; at most NOTIFY_LIMITS.hostsListed. */
   hosts: HostRecord[];
+  /** Hosts found (before that bound). */
+  total: number;
   /** More records matched than were read. */
   incomplete: boolean;
   /** A recovery: what the affected hosts showed in the last round before it (hosts then show their latest). */
@@ -66,6 +68,7 @@ export function emptyEvidence(): Evidence {
   return {
     round: null,
     hosts: [],
+    total: 0,
     incomplete: false,
     before: [],
     dispatchLog: [],
@@ -253,6 +256,7 @@ class Gatherer {
     const affected = found.records.sort(bySeverity).slice(0, NOTIFY_LIMITS.hostsListed);
     if (!recovery) {
       this.evidence.hosts = affected;
+      this.evidence.total = found.records.length;
       return;
     }
     this.evidence.before = affected;
@@ -266,12 +270,14 @@ class Gatherer {
         ),
       )
     ).sort(bySeverity);
+    this.evidence.total = this.evidence.hosts.length;
   }
 
   async hostEvidence(instanceId: string, change: AlarmChange, now: number): Promise<void> {
     this.evidence.hosts = await this.step(`the records of ${instanceId}`, [] as HostRecord[], () =>
       this.latestOf([instanceId], change.at - this.settings.lookbackMs, now),
     );
+    this.evidence.total = this.evidence.hosts.length;
   }
 
   async deadLetterEvidence(queueName: string | undefined): Promise<void> {

@@ -77,7 +77,7 @@ export function tunnelText(t: TunnelNote | null): string | null {
   const parts = [show(t.state ?? 'unknown', 24)];
   if (t.source !== null) parts.push(`(${show(t.source, 40)})`);
   let text = parts.join(' ');
-  if (t.detail !== null && t.detail !== '') text += `: "${show(t.detail, NOTIFY_LIMITS.textMaxChars)}"`;
+  if (t.detail !== null && t.detail !== '') text += `: "${show(t.detail, V)}"`;
   if (t.extras.length > 0) text += `; ${t.extras.map(([k, v]) => `${k} ${show(v, 40)}`).join(', ')}`;
   return text;
 }

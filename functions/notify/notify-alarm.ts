@@ -21,6 +21,7 @@ import { type AlarmHistory, type AlarmSpell, alarmSpell } from './alarm-history.
 import { classifyAlarm, shouldNotify } from './alarm-kinds.ts';
 import { composeNotification, composePlain } from './compose.ts';
 import type { DeadLetterPeek } from './dead-letters.ts';
+import { Deadline } from './deadline.ts';
 import { gatherEvidence } from './evidence.ts';
 import { EVIDENCE_LIMITS, WEBHOOK_POLICY, type WebhookPolicy } from './limits.ts';
 import type { LogSearch } from './log-search.ts';
@@ -96,7 +97,8 @@ export async function notifyAlarm(
     1_000,
     Math.min(options.evidenceBudgetMs ?? EVIDENCE_LIMITS.budgetMs, remaining() - RESERVE_AFTER_EVIDENCE_MS),
   );
-  const signal = AbortSignal.timeout(budget);
+  const deadline = new Deadline(budget);
+  const signal = deadline.signal;
 
   let spell: AlarmSpell | null = null;
   let historyNote: string | null = null;
@@ -107,6 +109,7 @@ export async function notifyAlarm(
       historyNote = `the alarm history could not be read: ${oneLineError(error)}`;
     }
     if (decision.decision === 'if-alarm-before' && spell !== null && spell.before !== 'ALARM') {
+      deadline.clear();
       const why = `${decision.why}; the alarm history shows ${spell.before ?? 'no'} state before`;
       ports.log({ level: 'info', message: 'alarm change not notified', ...base, why });
       return { sent: 'none', why };
@@ -126,7 +129,7 @@ export async function notifyAlarm(
     },
     signal,
     ports.now(),
-  );
+  ).finally(() => deadline.clear());
   if (historyNote !== null) evidence.notes.unshift(historyNote);
 
   const notification = composeNotification({

@@ -22,6 +22,7 @@ import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import { errnoOf } from '../../common/errno.ts';
 import { awsErrorName } from '../aws/aws-errors.ts';
+import { Deadline } from './deadline.ts';
 import type { WebhookPolicy } from './limits.ts';
 
 export interface WebhookOutcome {
@@ -140,11 +141,9 @@ export async function deliverWebhook(
     durationMs: ports.now() - started,
   });
   let raw: string;
+  const read = new Deadline(Math.max(1, Math.min(policy.attemptTimeoutMs, deadline - started)));
   try {
-    raw = await ports.readUrl(
-      parameterName,
-      AbortSignal.timeout(Math.max(1, Math.min(policy.attemptTimeoutMs, deadline - started))),
-    );
+    raw = await ports.readUrl(parameterName, read.signal);
   } catch (error) {
     return done({
       delivered: false,
@@ -152,6 +151,8 @@ export async function deliverWebhook(
       status: null,
       reason: `the URL parameter could not be read: ${awsErrorName(error) ?? 'Error'}`,
     });
+  } finally {
+    read.clear();
   }
   const checked = checkWebhookUrl(raw);
   if (!checked.ok) return done({ delivered: false, attempts: 0, status: null, reason: checked.reason });
