@@ -166,7 +166,8 @@ export async function notifyAlarm(
   let webhook: WebhookOutcome | undefined;
   if (ports.webhook !== null && config.webhookParameter !== null) {
     const policy = options.webhookPolicy ?? WEBHOOK_POLICY;
-    const deadline = ports.now() + Math.max(0, Math.min(policy.totalMs, remaining() - 2_000));
+    // On the webhook's own clock, the one its attempts are timed by.
+    const deadline = ports.webhook.now() + Math.max(0, Math.min(policy.totalMs, remaining() - 2_000));
     webhook = await deliverWebhook(
       notification.webhook,
       config.webhookParameter,
