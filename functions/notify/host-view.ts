@@ -188,7 +188,9 @@ export function hostDetail(r: HostRecord, stage: Thresholds, withMtr: boolean): 
     );
   }
   for (const x of shown.filter((y) => y.method === 'http' && y.requestMs !== null)) {
-    out.push(`${show(x.target, 60)}: latency is the TCP connect time; the whole request took ${fmtMs(x.requestMs)}`);
+    out.push(
+      `${show(x.target, 60)}: latency is the TCP connect time; the whole request took ${fmtMs(x.requestMs)}`,
+    );
   }
   for (const x of shown.filter((y) => y.verdict === 'unmeasured' && y.unmeasured !== null)) {
     out.push(`Not measured: ${show(x.target, 60)}: ${show(x.unmeasured?.detail ?? '', V)}`);

@@ -23,6 +23,10 @@ describe('README sample notification', () => {
     const end = text.indexOf(END);
     assert.ok(start >= 0 && end > start, 'the README has the sample markers');
     const shown = text.slice(start + START.length, end).trim();
-    assert.equal(shown, readmeBlock(sample), 'README sample is out of date: paste the expected block between the markers');
+    assert.equal(
+      shown,
+      readmeBlock(sample),
+      'README sample is out of date: paste the expected block between the markers',
+    );
   });
 });
