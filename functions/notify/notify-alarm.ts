@@ -64,8 +64,24 @@ export interface NotifyOutcome {
   webhook?: WebhookOutcome;
 }
 
-/** Time kept back from the evidence for publishing and the webhook. */
+/** Longest one publish may take (the SDK's retries included): a hung call must leave time for the plain one. */
+const PUBLISH_MS = 10_000;
+/** Time kept back from the evidence for publishing (rich, then perhaps plain) and the webhook. */
 const RESERVE_AFTER_EVIDENCE_MS = WEBHOOK_POLICY.totalMs + 5_000;
+
+/** Runs `work` with a signal that fires after `ms`, or sooner when the invocation runs out of time. */
+async function bounded<T>(
+  ms: number,
+  remaining: () => number,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const deadline = new Deadline(Math.max(1_000, Math.min(ms, remaining() - 1_000)));
+  try {
+    return await work(deadline.signal);
+  } finally {
+    deadline.clear();
+  }
+}
 
 function oneLineError(error: unknown): string {
   const { name, message } = describeAwsError(error);
@@ -150,7 +166,9 @@ export async function notifyAlarm(
   let sent: NotifyOutcome['sent'] = 'rich';
   let messageId: string;
   try {
-    messageId = await ports.publisher.publish(notification);
+    messageId = await bounded(PUBLISH_MS, remaining, (signal) =>
+      ports.publisher.publish(notification, signal),
+    );
   } catch (error) {
     ports.log({
       level: 'error',
@@ -159,7 +177,8 @@ export async function notifyAlarm(
       error: oneLineError(error),
     });
     // Throws when SNS refuses this too: Lambda's retries and on-failure destination take over.
-    messageId = await ports.publisher.publishPlain(composePlain(change, config.stage, oneLineError(error)));
+    const plain = composePlain(change, config.stage, oneLineError(error));
+    messageId = await bounded(PUBLISH_MS, remaining, (signal) => ports.publisher.publishPlain(plain, signal));
     sent = 'plain';
   }
 

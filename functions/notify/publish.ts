@@ -11,9 +11,9 @@ import { NOTIFY_LIMITS } from './limits.ts';
 import { utf8Bytes } from './safe-text.ts';
 
 export interface Publisher {
-  /** Returns SNS's MessageId. */
-  publish(message: { subject: string; email: string; chat: string }): Promise<string>;
-  publishPlain(message: { subject: string; text: string }): Promise<string>;
+  /** Returns SNS's MessageId. `signal` ends the call (and the SDK's retries). */
+  publish(message: { subject: string; email: string; chat: string }, signal?: AbortSignal): Promise<string>;
+  publishPlain(message: { subject: string; text: string }, signal?: AbortSignal): Promise<string>;
 }
 
 /** The Message of a per-protocol publish. Throws when it would exceed SNS's limit (the composer keeps far below). */
@@ -34,7 +34,7 @@ export function protocolMessage(message: { subject: string; email: string; chat:
 
 export function createSnsPublisher(sns: SNSClient, topicArn: string): Publisher {
   return {
-    async publish(message) {
+    async publish(message, signal) {
       const answer = await sns.send(
         new PublishCommand({
           TopicArn: topicArn,
@@ -42,12 +42,14 @@ export function createSnsPublisher(sns: SNSClient, topicArn: string): Publisher 
           MessageStructure: 'json',
           Message: protocolMessage(message),
         }),
+        signal === undefined ? {} : { abortSignal: signal },
       );
       return answer.MessageId ?? '';
     },
-    async publishPlain(message) {
+    async publishPlain(message, signal) {
       const answer = await sns.send(
         new PublishCommand({ TopicArn: topicArn, Subject: message.subject, Message: message.text }),
+        signal === undefined ? {} : { abortSignal: signal },
       );
       return answer.MessageId ?? '';
     },

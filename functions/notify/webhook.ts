@@ -166,12 +166,8 @@ export async function deliverWebhook(
     const left = deadline - ports.now();
     if (left <= 0) break;
     attempts++;
-    last = await attempt(
-      ports,
-      checked.url,
-      body,
-      AbortSignal.timeout(Math.min(policy.attemptTimeoutMs, left)),
-    );
+    const limit = new Deadline(Math.min(policy.attemptTimeoutMs, left));
+    last = await attempt(ports, checked.url, body, limit.signal).finally(() => limit.clear());
     if (last.ok) {
       strategy.recordSuccess(token);
       return done({ delivered: true, attempts, status: last.status, reason: null });

@@ -410,7 +410,9 @@ describe('packaged CloudFormation template', () => {
     assert.equal(t.Resources.MonitorLogGroup, undefined);
     assert.ok(
       !JSON.stringify(t).includes('RetentionInDays":30,"LogGroupName":"CloudConnexa') &&
-        groups.every(([id]) => id === 'DispatchLogGroup' || id === 'CollectLogGroup'),
+        groups.every(([id]) =>
+          ['DispatchLogGroup', 'CollectLogGroup', 'NotifyLogGroup'].includes(String(id)),
+        ),
       "only the functions' own log groups get a retention",
     );
     const filter = ofType(t, 'AWS::Logs::MetricFilter')[0]?.[1];

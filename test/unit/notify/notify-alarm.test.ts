@@ -19,7 +19,7 @@ import { createDeadLetterPeek } from '../../../functions/notify/dead-letters.ts'
 import { NOTIFY_LIMITS } from '../../../functions/notify/limits.ts';
 import { createLogSearch, type LogSearch } from '../../../functions/notify/log-search.ts';
 import { type NotifyPorts, notifyAlarm } from '../../../functions/notify/notify-alarm.ts';
-import { createSnsPublisher } from '../../../functions/notify/publish.ts';
+import { createSnsPublisher, type Publisher } from '../../../functions/notify/publish.ts';
 import {
   cleanDocument,
   contributorChange,
@@ -743,6 +743,28 @@ describe('notifier: the e-mail still goes out', () => {
       notifyAlarm(stateChange('hosts-flagged', 'ALARM', T), ports(flaggedFleet()), notifyConfig()),
       /throttled/,
     );
+  });
+
+  it('when the evidence message hangs in SNS, it is given up within the time left and the plain one goes out', async () => {
+    const plainSent: string[] = [];
+    const hangingPublisher: Publisher = {
+      publish: (_message, signal) =>
+        new Promise((_resolve, reject) => {
+          signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+        }),
+      publishPlain: async (message) => {
+        plainSent.push(message.text);
+        return 'plain-2';
+      },
+    };
+    const outcome = await notifyAlarm(
+      stateChange('hosts-flagged', 'ALARM', T),
+      ports(flaggedFleet(), { publisher: hangingPublisher }),
+      notifyConfig(),
+      { remainingMs: () => 2_500 },
+    );
+    assert.equal(outcome.sent, 'plain');
+    assert.match(plainSent[0] ?? '', /could not be sent: TimeoutError/);
   });
 
   it('a malformed event is an error naming the field (Lambda retries, then the on-failure destination sends it as it is)', async () => {
