@@ -1,5 +1,11 @@
 /** The human view of a round: what an operator reads on a terminal. */
-import type { ResourceResult, ResultDocument, TroubleSpot } from '../../common/result-schema.ts';
+import type {
+  ResourceResult,
+  ResultDocument,
+  TroubleSpot,
+  TunnelResult,
+} from '../../common/result-schema.ts';
+import { tunnelCause, tunnelIsDown } from '../../common/tunnel-rule.ts';
 
 const fmtMs = (v: number | null): string => (v === null ? '-' : `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ms`);
 const fmtPct = (v: number | null): string => (v === null ? '-' : `${v.toFixed(1)} %`);
@@ -27,12 +33,34 @@ function table(header: string[], rows: string[][]): string[] {
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
 }
 
+const fmtBytes = (v: number): string =>
+  v < 1000 ? `${v} B` : v < 1e6 ? `${(v / 1e3).toFixed(1)} kB` : `${(v / 1e6).toFixed(1)} MB`;
+
+/** The header line: the tunnel's state, its counters since the last round, and whether it explains the flags. */
+function tunnelLine(t: TunnelResult, flagged: number): string {
+  const cause = tunnelCause(t).replace(
+    /^tunnel \S+/,
+    `Tunnel ${tunnelIsDown(t.state) ? t.state.toUpperCase() : t.state}`,
+  );
+  const counts = [
+    t.reconnects === null ? null : `${t.reconnects} reconnect(s)`,
+    t.bytesIn === null ? null : `${fmtBytes(t.bytesIn)} in`,
+    t.bytesOut === null ? null : `${fmtBytes(t.bytesOut)} out`,
+  ].filter((c) => c !== null);
+  const since = counts.length === 0 ? '' : `; since the last round ${counts.join(', ')}`;
+  const explains = t.explains
+    ? ` — the likely cause of the ${flagged} flagged resource(s), which stay flagged`
+    : '';
+  return `${cause}${since}${explains}`;
+}
+
 export function renderTable(doc: ResultDocument): string {
   const out: string[] = [];
   if (doc.outcome !== 'completed') {
     out.push(`Round not run (${doc.outcome}): ${doc.error?.message ?? 'unknown error'}`);
     return `${out.join('\n')}\n`;
   }
+  if (doc.tunnel) out.push(tunnelLine(doc.tunnel, doc.summary.flagged), '');
   const rows = doc.resources.map((r) => [
     r.target,
     r.address !== null && r.address !== r.target ? r.address : '',
