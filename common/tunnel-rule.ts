@@ -30,7 +30,7 @@ export function tunnelCause(tunnel: {
   since: string | null;
 }): string {
   const since = tunnel.since === null ? '' : ` since ${tunnel.since}`;
-  const from =
-    tunnel.source === null ? '' : ` (${tunnel.source}${tunnel.detail === '' ? '' : `: ${tunnel.detail}`})`;
+  const said = [tunnel.source, tunnel.detail].filter((part) => part !== null && part !== '').join(': ');
+  const from = said === '' ? '' : ` (${said})`;
   return `tunnel ${tunnel.state}${since}${from}`;
 }
