@@ -34,3 +34,8 @@ export function tunnelCause(tunnel: {
   const from = said === '' ? '' : ` (${said})`;
   return `tunnel ${tunnel.state}${since}${from}`;
 }
+
+/** What the one cause means for the round's flags (after tunnelCause, in the warning and the table). */
+export function causeOfFlags(flagged: number): string {
+  return `the likely cause of the ${flagged} flagged resource(s), which stay flagged`;
+}

@@ -5,7 +5,7 @@ import type {
   TroubleSpot,
   TunnelResult,
 } from '../../common/result-schema.ts';
-import { tunnelCause, tunnelIsDown } from '../../common/tunnel-rule.ts';
+import { causeOfFlags, tunnelCause, tunnelIsDown } from '../../common/tunnel-rule.ts';
 
 const fmtMs = (v: number | null): string => (v === null ? '-' : `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ms`);
 const fmtPct = (v: number | null): string => (v === null ? '-' : `${v.toFixed(1)} %`);
@@ -48,9 +48,7 @@ function tunnelLine(t: TunnelResult, flagged: number): string {
     t.bytesOut === null ? null : `${fmtBytes(t.bytesOut)} out`,
   ].filter((c) => c !== null);
   const since = counts.length === 0 ? '' : `; since the last round ${counts.join(', ')}`;
-  const explains = t.explains
-    ? ` — the likely cause of the ${flagged} flagged resource(s), which stay flagged`
-    : '';
+  const explains = t.explains ? ` — ${causeOfFlags(flagged)}` : '';
   return `${cause}${since}${explains}`;
 }
 

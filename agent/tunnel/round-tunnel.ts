@@ -5,7 +5,7 @@
  * round's flags, the one cause (the round's first warning).
  */
 import type { TunnelResult } from '../../common/result-schema.ts';
-import { tunnelCause, tunnelExplains } from '../../common/tunnel-rule.ts';
+import { causeOfFlags, tunnelCause, tunnelExplains } from '../../common/tunnel-rule.ts';
 import type { LogDir } from '../files/log-dir.ts';
 import { readTunnelMemory, writeTunnelMemory } from './tunnel-memory.ts';
 import { buildTunnel } from './tunnel-result.ts';
@@ -22,9 +22,7 @@ export function recordTunnel(
   if (previous.warning !== null) warnings.push(previous.warning);
   const { tunnel, memory } = buildTunnel(seen, previous.memory, roundStart);
   tunnel.explains = tunnelExplains(tunnel.state, flagged);
-  const cause = tunnel.explains
-    ? `${tunnelCause(tunnel)}: the likely cause of the ${flagged} flagged resource(s), which stay flagged`
-    : null;
+  const cause = tunnel.explains ? `${tunnelCause(tunnel)}: ${causeOfFlags(flagged)}` : null;
   const written = writeTunnelMemory(dir, memory);
   if (written !== null) warnings.push(written);
   return { tunnel, cause, warnings };

@@ -10,7 +10,7 @@
  */
 import * as fs from 'node:fs';
 import { excerpt } from '../../common/errors.ts';
-import { TUNNEL_LIMITS, TUNNEL_SOURCES, TUNNEL_STATES } from '../../common/result-contract.ts';
+import { TUNNEL_SOURCES, TUNNEL_STATES } from '../../common/result-contract.ts';
 import { closeQuietly } from '../files/dir-handle.ts';
 import type { LogDir } from '../files/log-dir.ts';
 import { openRegularFile, readBounded } from '../files/open-entry.ts';
@@ -21,35 +21,28 @@ import type { TunnelMemory } from './tunnel-result.ts';
 export const TUNNEL_STATE_FILE = '.cc-monitor-tunnel.json';
 const MAX_BYTES = 16 * 1024;
 
-const isCount = (v: unknown): v is number | null =>
-  v === null || (Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= TUNNEL_LIMITS.maxCount);
-const isText = (v: unknown, max: number): v is string | null =>
-  v === null || (typeof v === 'string' && v.length <= max);
+const FIELDS = ['state', 'source', 'since', 'key', 'bytesIn', 'bytesOut', 'reconnects', 'mark'] as const;
 
 /** The memory in `text`, or null when it is not exactly what writeTunnelMemory writes. */
 export function parseTunnelMemory(text: string): TunnelMemory | null {
-  let value: unknown;
+  let m: Record<string, unknown>;
   try {
-    value = JSON.parse(text);
+    m = Object(JSON.parse(text));
   } catch {
     return null;
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
-  const m = value as Record<string, unknown>;
+  const since = m.since;
   const ok =
     m.v === 1 &&
     (TUNNEL_STATES as readonly unknown[]).includes(m.state) &&
-    (m.source === null || (TUNNEL_SOURCES as readonly unknown[]).includes(m.source)) &&
-    isText(m.since, 40) &&
-    (m.since === null || !Number.isNaN(Date.parse(m.since as string))) &&
-    isText(m.key, 4200) &&
-    isCount(m.bytesIn) &&
-    isCount(m.bytesOut) &&
-    isCount(m.reconnects) &&
-    isCount(m.mark);
-  if (!ok) return null;
-  const { state, source, since, key, bytesIn, bytesOut, reconnects, mark } = m as unknown as TunnelMemory;
-  return { state, source, since, key, bytesIn, bytesOut, reconnects, mark };
+    [null, ...TUNNEL_SOURCES].includes(m.source as never) &&
+    (since === null || (typeof since === 'string' && since.length <= 40 && Date.parse(since) > 0)) &&
+    (m.key === null || (typeof m.key === 'string' && m.key.length <= 4200)) &&
+    FIELDS.slice(4).every((k) => {
+      const n = m[k];
+      return n === null || (Number.isSafeInteger(n) && (n as number) >= 0);
+    });
+  return ok ? (Object.fromEntries(FIELDS.map((k) => [k, m[k]])) as unknown as TunnelMemory) : null;
 }
 
 /** The previous round's memory: null on a first round; a warning when a file was there but unusable. */
