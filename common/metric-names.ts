@@ -23,6 +23,8 @@ export const FLEET_METRICS = {
   hostsMisconfigured: 'HostsMisconfigured',
   worstLatencyMs: 'WorstLatencyMs',
   worstLossPct: 'WorstLossPct',
+  /** 1 per checked host whose tunnel was down or reconnecting (common/tunnel-rule.ts), else 0. Read with Sum. */
+  tunnelsDown: 'TunnelsDown',
 } as const;
 
 /** Per-host metrics (granularity host or resource): dimensions Stage, InstanceId. */

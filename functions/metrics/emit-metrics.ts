@@ -25,6 +25,8 @@ export interface HostMeasurement {
   worstLatencyMs: number | null;
   worstLossPct: number | null;
   resources: { target: string; latencyMs: number | null; lossPct: number }[];
+  /** The host's tunnel was down or reconnecting; null or absent when its document has no tunnel. */
+  tunnelDown?: boolean | null;
 }
 
 /** The metrics port used by dispatch and collection. */
@@ -228,6 +230,8 @@ export function createEmfMetrics(options: MetricsOptions): RoundMetrics {
           fleet.addMetric(FLEET_METRICS.worstLatencyMs, MetricUnit.Milliseconds, values.latencyMs);
         if (values.lossPct !== null)
           fleet.addMetric(FLEET_METRICS.worstLossPct, MetricUnit.Percent, values.lossPct);
+        if (typeof m.tunnelDown === 'boolean')
+          fleet.addMetric(FLEET_METRICS.tunnelsDown, MetricUnit.Count, m.tunnelDown ? 1 : 0);
       });
       const instanceId = values.instanceId;
       if (instanceId === null) return;
