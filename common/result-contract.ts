@@ -42,7 +42,8 @@ export const UNMEASURED_REASONS = ['dns', 'mtr-failed', 'mtr-timeout', 'mtr-outp
 export const TROUBLE_KINDS = ['latency', 'loss'] as const;
 export const TROUBLE_SIDES = ['tunnel', 'resource'] as const;
 export const GATEWAY_SOURCES = ['option', 'openvpn3', 'openvpn2-management', 'openvpn2-log'] as const;
-export const FILE_KINDS = ['report', 'mtr-resource', 'mtr-gateway'] as const;
+/** `history`: the round-history store (agent/history/history-store.ts), written every round. */
+export const FILE_KINDS = ['report', 'mtr-resource', 'mtr-gateway', 'history'] as const;
 
 export const SEED_KEYS = [
   'HOSTNAME',
@@ -86,6 +87,8 @@ export const RESULT_LIMITS = {
   maxNameChars: 255,
   /** A hop's name as mtr prints it (an address with -n; a name with `\DDD` escapes otherwise). */
   maxHopHostChars: 1024,
+  /** Rounds a baseline is made of (the agent uses at most BASELINE_RULE.windowRounds); kept loose. */
+  maxBaselineRounds: 10_000,
   maxErrors: 20,
   maxWarnings: 2 * LIMITS.maxResources + 20,
   /** The report, MTR-RESOURCE and MTR-GATEWAY files, with room to spare. */

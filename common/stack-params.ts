@@ -11,7 +11,7 @@
  * or CloudFormation properties.
  */
 
-import { DEFAULTS, formatNumber } from './settings.ts';
+import { DEFAULTS, formatNumber, formatSwitch } from './settings.ts';
 import { DEFAULT_STACK_RESOURCES } from './ssm-parameters.ts';
 
 export const STACK_PARAM_DEFAULTS = {
@@ -54,6 +54,8 @@ export const STACK_PARAM_DEFAULTS = {
   lossRule: DEFAULTS.lossRule,
   /** TCP port used when a resource ignores ICMP. */
   tcpPort: formatNumber(DEFAULTS.tcpPort),
+  /** on: hosts also flag latency far above the resource's own recent rounds (agent --baseline-flag). */
+  baselineFlag: formatSwitch(DEFAULTS.baselineFlag),
   /** Directory on each host for the old tool's JSON report and MTR files. */
   logDir: DEFAULTS.logDir,
   /** 'true' lets the SSM document install node and mtr with apt-get/dnf/yum when missing. */

@@ -2,9 +2,12 @@
  * SSM returns only the first 24,000 characters of a command's stdout, and a
  * cut JSON document is worth nothing. The document is shrunk in steps, each
  * only if the previous one was not enough, and says what was dropped:
+ * 0. the previous path of each path change (`pathChange.previousHops`): the
+ *    previous round's document and the round history on the host have it;
  * 1. hop lists, where they matter least first: unflagged resources, the
  *    gateway, then flagged resources (largest first) — the MTR files on the
- *    host keep the flagged paths;
+ *    host keep the flagged paths — then the new path of each path change
+ *    (`pathChange.hops`; the round history keeps it);
  * 2. long texts: error details, unmeasured details, targets and warnings
  *    clipped (50 URLs of 512 characters are ~75,000 characters on their own);
  * 3. the list of dropped paths, all but the first warnings, error messages.
@@ -43,6 +46,16 @@ function shrinkInSteps(doc: ResultDocument, maxChars: number): ResultDocument {
   });
   const fits = (): boolean => serializeResult(finish()).length <= maxChars;
 
+  // Step 0: where changed paths came from.
+  const changed = fitted.resources.filter((r) => r.pathChange?.previousHops != null);
+  for (const r of changed) if (r.pathChange) r.pathChange = { ...r.pathChange, previousHops: null };
+  if (changed.length > 0) {
+    notes.push(
+      `previous paths of ${changed.length} path change(s) dropped to keep this document under ${maxChars} characters; the round history on the host keeps them`,
+    );
+    if (fits()) return finish();
+  }
+
   // Step 1: hop lists.
   const flagged = isFlagged;
   const bySize = (a: { hops: unknown[] | null }, b: { hops: unknown[] | null }) =>
@@ -52,15 +65,24 @@ function shrinkInSteps(doc: ResultDocument, maxChars: number): ResultDocument {
     ...(fitted.gateway?.hops ? [fitted.gateway] : []),
     ...fitted.resources.filter((r) => flagged(r) && r.hops !== null).sort(bySize),
   ];
-  notes.push(
-    `hop lists dropped to keep this document under ${maxChars} characters (the SSM output limit); MTR files on the host keep the paths of flagged resources`,
-  );
+  const hopListNote =
+    notes.push(
+      `hop lists dropped to keep this document under ${maxChars} characters (the SSM output limit); MTR files on the host keep the paths of flagged resources`,
+    ) - 1;
   for (const entry of candidates) {
     if (fits()) return finish();
     entry.hops = null;
     dropped.push(clip('target' in entry ? entry.target : `gateway ${entry.ip ?? ''}`.trim()));
   }
   if (fits()) return finish();
+  const newPaths = fitted.resources.filter((r) => r.pathChange?.hops != null);
+  if (newPaths.length > 0) {
+    notes.push('new paths of path changes dropped too; the round history on the host keeps them');
+    for (const r of newPaths) {
+      if (r.pathChange) r.pathChange = { ...r.pathChange, hops: null };
+      if (fits()) return finish();
+    }
+  }
 
   // Step 2: long texts.
   for (const r of fitted.resources) {
@@ -85,7 +107,8 @@ function shrinkInSteps(doc: ResultDocument, maxChars: number): ResultDocument {
   // Step 3: the bookkeeping itself, and the rest of the evidence text.
   const count = dropped.length;
   dropped.length = 0;
-  notes[0] = `hop lists of ${count} path(s) dropped to keep this document under ${maxChars} characters`;
+  notes[hopListNote] =
+    `hop lists of ${count} path(s) dropped to keep this document under ${maxChars} characters`;
   fitted.warnings = fitted.warnings.slice(0, 5);
   // Clipped again from the originals, so the "(N chars)" note keeps the true length.
   fitted.resources.forEach((r, index) => {
