@@ -20,7 +20,6 @@ import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseResultDocument, RESULT_SCHEMA, type ResultDocument } from '../../../common/result-schema.ts';
 import { SSM_PARAMETERS } from '../../../common/ssm-parameters.ts';
-import { NODE12 } from '../../helpers/run-agent.ts';
 import {
   AGENT_BUNDLE_ENV,
   buildDocument,
@@ -28,6 +27,7 @@ import {
   documentScript,
   encodeAgent,
 } from '../../../ssm/document.ts';
+import { NODE12 } from '../../helpers/run-agent.ts';
 
 interface Run {
   code: number | null;
