@@ -23,6 +23,11 @@ export const FLEET_METRICS = {
   hostsMisconfigured: 'HostsMisconfigured',
   worstLatencyMs: 'WorstLatencyMs',
   worstLossPct: 'WorstLossPct',
+  /**
+   * Resources whose path changed on a host this round (the agent's
+   * `pathChange`): one data point per checked host-round, 0 included; read with Sum.
+   */
+  pathChanges: 'PathChanges',
 } as const;
 
 /** Per-host metrics (granularity host or resource): dimensions Stage, InstanceId. */

@@ -87,8 +87,6 @@ export const RESULT_LIMITS = {
   maxNameChars: 255,
   /** A hop's name as mtr prints it (an address with -n; a name with `\DDD` escapes otherwise). */
   maxHopHostChars: 1024,
-  /** Rounds a baseline is made of (the agent uses at most BASELINE_RULE.windowRounds); kept loose. */
-  maxBaselineRounds: 10_000,
   maxErrors: 20,
   maxWarnings: 2 * LIMITS.maxResources + 20,
   /** The report, MTR-RESOURCE and MTR-GATEWAY files, with room to spare. */

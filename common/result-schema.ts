@@ -202,19 +202,23 @@ export const PathChangeSchema = v.object({
  * This resource's latency against its own recent rounds on this host
  * (agent/history/baseline.ts): `ms` the median of their latencies, `spreadMs`
  * their robust standard deviation (1.4826 × the median absolute deviation),
- * `deviationMs` this round's latency minus `ms` (negative when faster),
- * `rounds` how many rounds the baseline is made of, `far` whether this round
- * is far above it (with `--baseline-flag on` it is then latency-flagged).
+ * `deviationMs` this round's latency minus `ms` (negative when faster), `far`
+ * whether this round is far above it (with `--baseline-flag on` it is then
+ * latency-flagged).
  */
 export const BaselineSchema = v.object({
   ms: roundTripMs(),
   spreadMs: roundTripMs(),
   deviationMs: numberIn(-RESULT_LIMITS.maxMs, RESULT_LIMITS.maxMs),
-  rounds: integerIn(1, RESULT_LIMITS.maxBaselineRounds),
   far: v.boolean(),
 });
 
-/** Spread into the resource entries below: null or absent means none (first rounds, nothing measured). */
+/**
+ * Spread into the resource entries below. Null: none (the first rounds, no
+ * path or latency measured, no change). Absent: not known, from an agent
+ * before them or dropped to keep the document under RESULT_MAX_CHARS (its
+ * last step; a warning says so).
+ */
 const PathAndBaselineEntries = {
   pathChange: v.optional(v.nullable(PathChangeSchema)),
   baseline: v.optional(v.nullable(BaselineSchema)),

@@ -54,7 +54,6 @@ export function computeBaseline(earlier: readonly number[], latencyMs: number): 
     ms: round3(ms),
     spreadMs: round3(spreadMs),
     deviationMs: round3(deviationMs),
-    rounds: window.length,
     far: deviationMs > baselineMargin(ms, spreadMs),
   };
 }

@@ -138,9 +138,12 @@ function shrinkInSteps(doc: ResultDocument, maxChars: number): ResultDocument {
  * trouble spots and errors, and many warnings), a last one that keeps only what
  * the round measured: error codes without messages, a single warning saying
  * what was dropped, file paths cut to their file names' end, targets cut to
- * their first characters (the JSON report on the host has them whole).
- * Verdicts, flags, numbers, addresses and trouble spots stay. Returns `doc`
- * itself when it fits as it is.
+ * their first characters (the JSON report on the host has them whole), and
+ * then, if need be, what the round history adds: the baselines of resources
+ * not far from them, the other baselines, then the path changes (their keys
+ * removed, which reads as "not known"; the round history on the host keeps
+ * them). Verdicts, flags, measured numbers, addresses and trouble spots stay.
+ * Returns `doc` itself when it fits as it is.
  */
 export function fitResult(doc: ResultDocument, maxChars = RESULT_MAX_CHARS): ResultDocument {
   const shrunk = shrinkInSteps(doc, maxChars);
@@ -168,6 +171,23 @@ export function fitResult(doc: ResultDocument, maxChars = RESULT_MAX_CHARS): Res
     if (shrunk.seed !== null && doc.seed !== null) {
       shrunk.seed['RESOURCE(S)'] = doc.seed['RESOURCE(S)'].map((t) => clip(t, max));
     }
+  }
+  // The history's additions, least telling first: each derived from the round history on the host.
+  const historySteps: [string, (r: ResultDocument['resources'][number]) => void][] = [
+    ['baselines', (r) => (r.baseline?.far !== true ? delete r.baseline : undefined)],
+    ['baselines', (r) => delete r.baseline],
+    ['path changes', (r) => delete r.pathChange],
+  ];
+  const droppedHistory = new Set<string>();
+  for (const [what, drop] of historySteps) {
+    if (serializeResult(shrunk).length <= maxChars) break;
+    for (const r of shrunk.resources) drop(r);
+    droppedHistory.add(what);
+  }
+  if (droppedHistory.size > 0) {
+    shrunk.warnings = [
+      `${shrunk.warnings[0] ?? ''}; ${[...droppedHistory].join(' and ')} of this round dropped too (the round history on the host keeps them)`,
+    ];
   }
   return shrunk;
 }

@@ -559,7 +559,6 @@ describe('runRound: each round held against the earlier rounds of this host', ()
       ms: 20.5,
       spreadMs: 0.741,
       deviationMs: 29.5,
-      rounds: 12,
       far: true,
     });
     assert.deepEqual(
