@@ -62,6 +62,14 @@ export const STACK_PARAM_DEFAULTS = {
   allowInstall: 'false',
   /** Optional e-mail subscription to the alarm topic; '' creates none. */
   alarmEmail: '',
+  /** 'true': an alarm when any host reports a path change (stack/history-alarms.ts). */
+  pathChangeAlarm: 'false',
+  /**
+   * CloudWatch anomaly detection alarms on latency: '' none, or a
+   * comma-separated list of `fleet` (the fleet's host latencies) and instance
+   * ids (that host's HostLatencyMs); stack/history-alarms.ts.
+   */
+  latencyAnomalyAlarms: '',
   /**
    * Central log group. Its name is fixed by default so that the old tool's
    * metric filter and queries keep working, but only ONE stack per account and
