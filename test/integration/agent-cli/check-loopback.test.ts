@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { HISTORY_FILE } from '../../../agent/history/history-store.ts';
 import { parseResultDocument, RESULT_MAX_CHARS, SEED_KEYS } from '../../../common/result-schema.ts';
 import { halfwayMs } from '../../helpers/deadline.ts';
 import { AGENT, NODE12, runAgent, tempDir } from '../../helpers/run-agent.ts';
@@ -49,7 +50,7 @@ describe('agent check against loopback with real mtr', () => {
     assert.equal(doc.mtrId, '0');
     assert.equal(doc.gateway?.ip, '127.0.0.2');
     assert.equal(doc.gateway?.source, 'option');
-    assert.deepEqual(readdirSync(logDir).sort(), ['LATENCY-LOSS-CONNEXA-REPORT.json']);
+    assert.deepEqual(readdirSync(logDir).sort(), ['LATENCY-LOSS-CONNEXA-REPORT.json', HISTORY_FILE]);
     const line = JSON.parse(readFileSync(join(logDir, 'LATENCY-LOSS-CONNEXA-REPORT.json'), 'utf8'));
     assert.deepEqual(Object.keys(line), [...SEED_KEYS]);
     assert.equal(line.LATENCY_FLAG, '0');
@@ -92,7 +93,7 @@ describe('agent check against loopback with real mtr', () => {
         doc.files.map((f) => f.kind),
         ['report'],
       );
-      assert.deepEqual(readdirSync(logDir), ['LATENCY-LOSS-CONNEXA-REPORT.json']);
+      assert.deepEqual(readdirSync(logDir).sort(), ['LATENCY-LOSS-CONNEXA-REPORT.json', HISTORY_FILE]);
       return;
     }
     assert.match(doc.mtrId, /^\d{14}$/);
@@ -115,7 +116,7 @@ describe('agent check against loopback with real mtr', () => {
     );
     assert.deepEqual(
       doc.files.map((f) => f.kind),
-      ['report', 'mtr-resource', 'mtr-gateway'],
+      ['report', 'mtr-resource', 'mtr-gateway', 'history'],
     );
   });
 

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FLEET_METRICS, HOST_METRICS } from '../../../common/metric-names.ts';
 import { STACK_PARAM_DEFAULTS } from '../../../common/stack-params.ts';
-import { ANOMALY_LIMITS, planHistoryAlarms } from '../../../stack/history-alarms.ts';
+import { ANOMALY_LIMITS, type HistoryAlarmParams, planHistoryAlarms } from '../../../stack/history-alarms.ts';
 
-const PARAMS = {
+const PARAMS: HistoryAlarmParams = {
   service: 'cloudconnexa-monitor',
   stage: 'prod',
   pathChangeAlarm: STACK_PARAM_DEFAULTS.pathChangeAlarm,
@@ -66,7 +66,7 @@ describe('planHistoryAlarms', () => {
     assert.equal(alarm.ThresholdMetricId, 'band');
   });
 
-  const refused: [Partial<typeof PARAMS>, RegExp][] = [
+  const refused: [Partial<HistoryAlarmParams>, RegExp][] = [
     [{ pathChangeAlarm: 'yes' }, /param pathChangeAlarm "yes" is not allowed: true or false/],
     [{ latencyAnomalyAlarms: 'fleet,fleet' }, /param latencyAnomalyAlarms "fleet,fleet" is not allowed/],
     [{ latencyAnomalyAlarms: 'i-xyz' }, /param latencyAnomalyAlarms "i-xyz" is not allowed/],
