@@ -63,6 +63,31 @@ describe('command line and config file', () => {
     );
   });
 
+  it('turns the baseline flag on from the command line or the config file, and names a bad value', () => {
+    assert.equal(
+      resolve(['check', '--resources', '10.0.0.1', '--baseline-flag', 'on']).settings.baselineFlag,
+      true,
+    );
+    assert.equal(
+      resolve(['check'], { resources: '10.0.0.1', 'baseline-flag': 'on' }).settings.baselineFlag,
+      true,
+    );
+    assert.equal(
+      resolve(['check', '--baseline-flag=off'], { resources: '10.0.0.1', 'baseline-flag': 'on' }).settings
+        .baselineFlag,
+      false,
+      'the flag wins',
+    );
+    rejects(
+      () => resolve(['check', '--resources', '10.0.0.1', '--baseline-flag', 'yes']),
+      /^--baseline-flag "yes" is not allowed: one of on, off$/,
+    );
+    rejects(
+      () => resolve(['check'], { resources: '10.0.0.1', 'baseline-flag': true }),
+      /^config baseline-flag/,
+    );
+  });
+
   it('rejects a resource list that is missing, duplicated or unsafe', () => {
     rejects(() => resolve(['check']), /--resources \(missing\)/);
     rejects(() => resolve(['check', '--resources', '10.0.0.1,10.0.0.1']), /duplicate/);
