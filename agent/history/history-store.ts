@@ -15,21 +15,29 @@
  * the latency (ms) and loss (%) thresholds of the round; `ad` the hop
  * addresses of the round, each once (paths share their first hops); `r` one
  * entry per resource: target, address (left out when it is the target; null
- * when it did not resolve), method, verdict, latency (ms, as judged), the
- * fastest and slowest probe and their standard deviation (ms: the band of a
- * SmokePing-style graph; mtr reports no median, so the centre is the mean),
- * loss (%), the hops as positions in `ad` (null: silent), the trouble spot
- * (kind, hop, side), `pc` 1 when a path change was reported, `bm` the
- * baseline (ms) it was held against, `far` 1 when it was far above it. Keys of
- * empty values are left out.
+ * when it did not resolve), method (left out: `icmp`), verdict (left out:
+ * `ok`), latency (ms, as judged), the fastest and slowest probe and their
+ * standard deviation (ms: the band of a SmokePing-style graph; mtr reports no
+ * median, so the centre is the mean), loss (%), the hops as positions in `ad`
+ * (null: silent), the trouble spot (kind, hop, side), `pc` 1 when a path
+ * change was reported, `bm` the baseline (ms) it was held against, `far` 1
+ * when it was far above it. Keys of empty values are left out.
+ *
+ * Paths rarely change, so `h` is written only when the path differs from the
+ * last one written for the target, when that one is PATH_REFRESH_LINES lines
+ * back or more, and on the first line of a file; a line without `h` has the
+ * path of the last line that wrote it (`"h":null`: no path). So every run of
+ * PATH_REFRESH_LINES lines names every path, and a reader of the last
+ * RECENT_ROUNDS lines knows the path of the newest RECENT_ROUNDS −
+ * PATH_REFRESH_LINES rounds, more than the path rule's window.
  *
  * Bounded: past HISTORY_LIMITS.fileBytes the file is rotated like the JSON
  * report (`.1`, `.2`; the oldest dropped), so the store never holds more than
- * (keep + 1) × fileBytes (48 MiB) plus one line, and always at least keep ×
- * fileBytes (32 MiB) of the newest rounds once it has rotated: under 10 KB a
- * round for 50 resources on 10-hop IPv4 paths with every field set, so 7 days
- * of 5-minute rounds (2,016 rounds, under 20 MB) always fit (tested in
- * test/unit/history/history-store.test.ts).
+ * (keep + 1) × fileBytes (24 MiB) plus one line, and always at least keep ×
+ * fileBytes (16 MiB) of the newest rounds once it has rotated: under 7 KB a
+ * round on average for 50 resources on 10-hop IPv4 paths with every field
+ * set, so 7 days of 5-minute rounds (2,016 rounds, about 13 MB) always fit
+ * (tested in test/unit/history/history-store.test.ts).
  * Every read is bounded too: a round reads at most tailBytes from the end.
  *
  * Untrusted like everything in the log directory: written and read through
@@ -57,7 +65,7 @@ export const HISTORY_FILE = 'cc-monitor-history.jsonl';
 
 export const HISTORY_LIMITS = {
   /** Rotate the file past this size. */
-  fileBytes: 16 * 1024 * 1024,
+  fileBytes: 8 * 1024 * 1024,
   /** Rotated copies kept. */
   keep: 2,
   /** The most a round reads from the end of the history. */
@@ -65,6 +73,9 @@ export const HISTORY_LIMITS = {
   /** A longer line is skipped unread (an honest round stays below: under 700 KB with 255 IPv6 hops on 50 paths). */
   maxLineBytes: 1024 * 1024,
 } as const;
+
+/** A path is written again after this many lines even when it has not changed (see above). */
+export const PATH_REFRESH_LINES = 16;
 
 /** Rounds a round reads back: enough for both rules. */
 export const RECENT_ROUNDS = Math.max(PATH_RULE.windowRounds, BASELINE_RULE.windowRounds);
@@ -107,13 +118,31 @@ export interface HistoryRound {
 
 type Wire = Record<string, unknown>;
 
-/** One round as its line (no newline). Hop lists are left out of a line that would pass maxLineBytes. */
-export function encodeRound(round: HistoryRound): string {
-  const line = JSON.stringify(toWire(round, true));
-  return Buffer.byteLength(line) <= HISTORY_LIMITS.maxLineBytes ? line : JSON.stringify(toWire(round, false));
+/**
+ * The last path written for each target, as the lines read so far say:
+ * `linesAgo` counts the lines after the one that wrote it. A reader builds it
+ * (HistoryRead.paths); the writer leaves out a path it knows.
+ */
+export type PathMemory = Map<string, { hops: HopAddresses | null; linesAgo: number }>;
+
+/**
+ * One round as its line (no newline), leaving out the paths `memory` (the
+ * lines before it) already has; null or empty memory writes every path. Hop
+ * lists are written as null in a line that would pass maxLineBytes.
+ */
+export function encodeRound(round: HistoryRound, memory: PathMemory | null = null): string {
+  const line = JSON.stringify(toWire(round, true, memory));
+  return Buffer.byteLength(line) <= HISTORY_LIMITS.maxLineBytes
+    ? line
+    : JSON.stringify(toWire(round, false, null));
 }
 
-function toWire(round: HistoryRound, withHops: boolean): Wire {
+function samePath(a: HopAddresses | null, b: HopAddresses | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.length === b.length && a.every((hop, i) => hop === b[i]);
+}
+
+function toWire(round: HistoryRound, withHops: boolean, memory: PathMemory | null): Wire {
   const addresses = new Map<string, number>();
   const indexOf = (address: string | null): number | null => {
     if (address === null) return null;
@@ -125,14 +154,17 @@ function toWire(round: HistoryRound, withHops: boolean): Wire {
   const r = round.resources.map((e) => {
     const wire: Wire = { t: e.target };
     if (e.address !== e.target) wire.a = e.address;
-    wire.m = e.method;
-    wire.v = e.verdict;
+    if (e.method !== 'icmp') wire.m = e.method;
+    if (e.verdict !== 'ok') wire.v = e.verdict;
     if (e.latencyMs !== null) wire.ms = e.latencyMs;
     if (e.lowMs !== null) wire.lo = e.lowMs;
     if (e.highMs !== null) wire.hi = e.highMs;
     if (e.stdevMs !== null) wire.sd = e.stdevMs;
     wire.loss = e.lossPct;
-    if (withHops && e.hops !== null) wire.h = e.hops.map(indexOf);
+    const known = memory?.get(e.target);
+    const fresh = known !== undefined && known.linesAgo + 1 < PATH_REFRESH_LINES;
+    if (!withHops) wire.h = null;
+    else if (!fresh || !samePath(known.hops, e.hops)) wire.h = e.hops === null ? null : e.hops.map(indexOf);
     if (e.trouble !== null) wire.tr = [e.trouble.kind, e.trouble.hop, e.trouble.side];
     if (e.pathChanged) wire.pc = 1;
     if (e.baselineMs !== null) wire.bm = e.baselineMs;
@@ -157,8 +189,13 @@ export interface DecodedRound {
   skippedEntries: number;
 }
 
-/** Reads one line; null when it is not a round line this version wrote (it is then skipped). */
-export function decodeRound(line: string): DecodedRound | null {
+/**
+ * Reads one line; null when it is not a round line this version wrote (it is
+ * then skipped). A path the line leaves out is taken from `memory`, the lines
+ * before it (null when they do not have it), and `memory` is brought up to
+ * this line.
+ */
+export function decodeRound(line: string, memory: PathMemory = new Map()): DecodedRound | null {
   if (line.length > HISTORY_LIMITS.maxLineBytes) return null;
   let value: unknown;
   try {
@@ -177,17 +214,22 @@ export function decodeRound(line: string): DecodedRound | null {
   if (!Array.isArray(addresses) || addresses.length > r.length * RESULT_LIMITS.maxHops) return null;
   if (!addresses.every(isHopAddress)) return null;
   const resources: HistoryEntry[] = [];
+  const written = new Map<string, HopAddresses | null>();
   for (const wire of r) {
-    const entry = decodeEntry(wire, addresses as string[]);
-    if (entry !== null) resources.push(entry);
+    const entry = decodeEntry(wire, addresses as string[], memory);
+    if (entry === null) continue;
+    resources.push(entry);
+    if (isRecord(wire) && 'h' in wire) written.set(entry.target, entry.hops);
   }
+  for (const value of memory.values()) value.linesAgo++;
+  for (const [target, hops] of written) memory.set(target, { hops, linesAgo: 0 });
   return {
     round: { at, latencyThresholdMs, lossThresholdPct, resources },
     skippedEntries: r.length - resources.length,
   };
 }
 
-function decodeEntry(wire: unknown, addresses: readonly string[]): HistoryEntry | null {
+function decodeEntry(wire: unknown, addresses: readonly string[], memory: PathMemory): HistoryEntry | null {
   if (!isRecord(wire)) return null;
   const target = wire.t;
   if (typeof target !== 'string' || target === '' || target.length > RESULT_LIMITS.maxTargetChars)
@@ -196,16 +238,22 @@ function decodeEntry(wire: unknown, addresses: readonly string[]): HistoryEntry 
   if (address !== null && (typeof address !== 'string' || address.length > RESULT_LIMITS.maxAddressChars)) {
     return null;
   }
-  const method = wire.m ?? null;
+  const method = wire.m === undefined ? 'icmp' : wire.m;
   if (method !== null && !(PROBE_METHODS as readonly unknown[]).includes(method)) return null;
-  if (!(VERDICTS as readonly unknown[]).includes(wire.v)) return null;
+  const verdict = wire.v === undefined ? 'ok' : wire.v;
+  if (!(VERDICTS as readonly unknown[]).includes(verdict)) return null;
   const ms = optionalMs(wire.ms);
   const lo = optionalMs(wire.lo);
   const hi = optionalMs(wire.hi);
   const sd = optionalMs(wire.sd);
   const bm = optionalMs(wire.bm);
   const lossPct = numberIn(wire.loss, 0, 100);
-  const hops = wire.h === undefined || wire.h === null ? null : decodeHops(wire.h, addresses);
+  const hops =
+    wire.h === undefined
+      ? (memory.get(target)?.hops ?? null)
+      : wire.h === null
+        ? null
+        : decodeHops(wire.h, addresses);
   const trouble = wire.tr === undefined ? null : decodeTrouble(wire.tr);
   const invalid = [ms, lo, hi, sd, bm, hops, trouble].some((part) => part === undefined);
   if (invalid || lossPct === null || !flag(wire.pc) || !flag(wire.far)) return null;
@@ -213,7 +261,7 @@ function decodeEntry(wire: unknown, addresses: readonly string[]): HistoryEntry 
     target,
     address,
     method: method as ProbeMethod | null,
-    verdict: wire.v as Verdict,
+    verdict: verdict as Verdict,
     latencyMs: ms ?? null,
     lowMs: lo ?? null,
     highMs: hi ?? null,
@@ -275,10 +323,18 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 // ---------------------------------------------------------------- the file
 
-/** Appends the round, rotating the file first when it has passed its bound. Throws E_LOG_DIR. */
-export function appendRound(dir: LogDir, round: HistoryRound): void {
-  rotateIfNeeded(dir, HISTORY_FILE, { maxBytes: HISTORY_LIMITS.fileBytes, keep: HISTORY_LIMITS.keep });
-  appendLine(dir, HISTORY_FILE, encodeRound(round));
+/**
+ * Appends the round, rotating the file first when it has passed its bound.
+ * `paths`: what the history read this round said (HistoryRead.paths); the
+ * paths it knows are left out of the line, except on the first line of a
+ * file. Throws E_LOG_DIR.
+ */
+export function appendRound(dir: LogDir, round: HistoryRound, paths: PathMemory | null = null): void {
+  const rotated = rotateIfNeeded(dir, HISTORY_FILE, {
+    maxBytes: HISTORY_LIMITS.fileBytes,
+    keep: HISTORY_LIMITS.keep,
+  });
+  appendLine(dir, HISTORY_FILE, encodeRound(round, rotated.length > 0 ? null : paths));
 }
 
 export interface HistoryRead {
@@ -290,6 +346,8 @@ export interface HistoryRead {
   truncated: boolean;
   /** Rotated copies that could not be read, and why. */
   notes: string[];
+  /** The last path written for each target, for the next line (appendRound). */
+  paths: PathMemory;
 }
 
 const rotatedName = (n: number): string => `${HISTORY_FILE}.${n}`;
@@ -345,9 +403,8 @@ function readFiles(
   names: readonly string[],
   o: { maxRounds: number; maxBytes: number },
 ): HistoryRead {
-  const newestFirst: HistoryRound[][] = [];
+  const newestFirst: string[][] = [];
   const notes: string[] = [];
-  let skipped = 0;
   let lines = 0;
   let bytes = 0;
   let truncated = false;
@@ -369,20 +426,25 @@ function readFiles(
     if (read === null) continue;
     bytes += read.bytes;
     lines += read.lines.length;
-    const rounds: HistoryRound[] = [];
-    for (const line of read.lines) {
-      const decoded = decodeRound(line);
-      if (decoded === null) skipped++;
-      else {
-        skipped += decoded.skippedEntries;
-        rounds.push(decoded.round);
-      }
-    }
-    newestFirst.push(rounds);
+    newestFirst.push(read.lines);
     if (!read.fromStart) {
       truncated = lines < o.maxRounds;
       break;
     }
   }
-  return { rounds: newestFirst.reverse().flat(), skipped, truncated, notes };
+  // Oldest first, so that each line finds the paths the lines before it wrote.
+  const paths: PathMemory = new Map();
+  const rounds: HistoryRound[] = [];
+  let skipped = 0;
+  for (const line of newestFirst.reverse().flat()) {
+    const decoded = decodeRound(line, paths);
+    if (decoded === null) {
+      skipped++;
+      for (const value of paths.values()) value.linesAgo++;
+    } else {
+      skipped += decoded.skippedEntries;
+      rounds.push(decoded.round);
+    }
+  }
+  return { rounds, skipped, truncated, notes, paths };
 }

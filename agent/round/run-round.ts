@@ -30,7 +30,13 @@ import { writeMtrFiles } from '../files/mtr-files.ts';
 import { formatMtrId } from '../files/mtr-id.ts';
 import { pruneMtrFiles, rotateIfNeeded } from '../files/rotate.ts';
 import { buildSeedRecord } from '../files/seed-record.ts';
-import { appendRound, HISTORY_FILE, type HistoryRound, readRecentRounds } from '../history/history-store.ts';
+import {
+  appendRound,
+  HISTORY_FILE,
+  type HistoryRound,
+  type PathMemory,
+  readRecentRounds,
+} from '../history/history-store.ts';
 import { applyHistory, type ProbedResource, type RoundHistory } from '../history/round-history.ts';
 import { parseMtrJson } from '../mtr/parse-mtr-json.ts';
 import { fitResult } from './fit-result.ts';
@@ -240,7 +246,7 @@ async function probeAndRecord(
       lossThresholdPct: settings.lossThresholdPct,
       resources: history.entries,
     };
-    files = recordFiles(logDir, mtrId, seed, resources, gateway, options, round);
+    files = recordFiles(logDir, mtrId, seed, resources, gateway, options, { round, paths: history.paths });
   } catch (error) {
     const code = errnoOf(error) ?? 'error';
     // The files module's errors already name the file, what was found there and what to do.
@@ -286,11 +292,13 @@ function holdAgainstHistory(
   probed: ProbedResource[],
   settings: CheckOptions['settings'],
   warnings: string[],
-): RoundHistory {
+): RoundHistory & { paths: PathMemory | null } {
   let earlier: HistoryRound[] = [];
+  let paths: PathMemory | null = null;
   try {
     const read = readRecentRounds(logDir);
     earlier = read.rounds;
+    paths = read.paths;
     if (read.skipped > 0) {
       warnings.push(`round history: ${read.skipped} damaged line(s) or entries of ${HISTORY_FILE} skipped`);
     }
@@ -299,7 +307,7 @@ function holdAgainstHistory(
     const reason = error instanceof Error ? error.message : String(error);
     warnings.push(`round history not read, so no path changes or baselines this round: ${reason}`);
   }
-  return applyHistory(probed, earlier, settings.baselineFlag === true);
+  return { ...applyHistory(probed, earlier, settings.baselineFlag === true), paths };
 }
 
 function recordFiles(
@@ -309,7 +317,7 @@ function recordFiles(
   resources: ResourceResult[],
   gateway: GatewayResult,
   options: CheckOptions,
-  round: HistoryRound,
+  history: { round: HistoryRound; paths: PathMemory | null },
 ): FileWritten[] {
   const reportPath = logDir.display(REPORT_FILE);
   rotateIfNeeded(logDir, REPORT_FILE, {
@@ -324,7 +332,7 @@ function recordFiles(
       ...writeMtrFiles({ dir: logDir, mtrId, resourceText: texts.resource, gatewayText: texts.gateway }),
     );
   }
-  appendRound(logDir, round);
+  appendRound(logDir, history.round, history.paths);
   files.push({ kind: 'history', path: logDir.display(HISTORY_FILE) });
   // Every round, not only flagged ones, so a lowered --max-mtr-files takes effect at once.
   pruneMtrFiles(logDir, { maxFiles: options.rotation.maxMtrFiles });

@@ -18,6 +18,7 @@ import {
   HISTORY_LIMITS,
   type HistoryEntry,
   type HistoryRound,
+  PATH_REFRESH_LINES,
   RECENT_ROUNDS,
   readHistory,
   readRecentRounds,
@@ -67,6 +68,12 @@ function round(minute: number, entries: HistoryEntry[] = [entry('10.20.0.5')]): 
 }
 
 const file = (name = HISTORY_FILE): string => path.join(dir, name);
+
+/** Rounds appended as the agent appends them (each after reading the history), then read back. */
+function readAfter(rounds: HistoryRound[]) {
+  for (const r of rounds) appendRound(logDir, r, readRecentRounds(logDir).paths);
+  return readRecentRounds(logDir);
+}
 const minuteOf = (r: HistoryRound): number => new Date(r.at).getUTCMinutes();
 
 describe('history store: the line format', () => {
@@ -97,7 +104,12 @@ describe('history store: the line format', () => {
     assert.deepEqual(decodeRound(line), { round: written, skippedEntries: 0 });
     assert.ok(!line.includes('\n'));
     const wire = JSON.parse(line) as { ad: string[]; r: Record<string, unknown>[] };
-    assert.deepEqual(Object.keys(wire.r[1] ?? {}), ['t', 'a', 'm', 'v', 'loss']);
+    assert.deepEqual(Object.keys(wire.r[1] ?? {}), ['t', 'a', 'm', 'v', 'loss', 'h']);
+    assert.deepEqual(
+      [wire.r[0]?.m, wire.r[1]?.m, wire.r[1]?.h],
+      [undefined, null, null],
+      'icmp is the method left out; no path is written as null',
+    );
     assert.equal(wire.r[0]?.a, undefined, 'an address that is the target is not written twice');
     assert.deepEqual(wire.ad, ['10.199.100.1', '10.199.4.2', '10.20.0.5'], 'each hop address once');
   });
@@ -162,15 +174,18 @@ describe('history store: the line format', () => {
         baselineMs: 101.234,
       }),
     );
-    // Act
-    const bytes = Buffer.byteLength(encodeRound(round(0, entries))) + 1;
+    // Act: a line that writes every path, and one of the lines between, which leave the unchanged ones out.
+    const full = Buffer.byteLength(encodeRound(round(0, entries))) + 1;
+    const paths = readAfter([round(0, entries)]).paths;
+    const lean = Buffer.byteLength(encodeRound(round(1, entries), paths)) + 1;
     // Assess: what the README and the module state.
+    const perRound = (full + (PATH_REFRESH_LINES - 1) * lean) / PATH_REFRESH_LINES;
     const week = 7 * 24 * 12;
     process.stdout.write(
-      `# a 50-resource round line: ${bytes} bytes; 2,016 rounds: ${(week * bytes) / 1e6} MB\n`,
+      `# a 50-resource round: ${full} bytes with every path, ${lean} without; ${Math.round(perRound)} on average; 2,016 rounds: ${((week * perRound) / 1e6).toFixed(1)} MB\n`,
     );
-    assert.ok(bytes <= 10_000, `${bytes} bytes`);
-    assert.ok(week * bytes <= HISTORY_LIMITS.keep * HISTORY_LIMITS.fileBytes, 'kept across rotations');
+    assert.ok(full <= 9_000 && lean <= 6_500, `${full}, ${lean} bytes`);
+    assert.ok(week * perRound <= HISTORY_LIMITS.keep * HISTORY_LIMITS.fileBytes, 'kept across rotations');
   });
 
   it('leaves the hop lists out of a line that would pass the line bound, rather than lose the round', () => {
@@ -199,8 +214,63 @@ describe('history store: the file', () => {
     assert.equal(fs.readFileSync(file(), 'utf8').split('\n').length, 61, 'one line per round');
   });
 
+  it('writes an unchanged path once every PATH_REFRESH_LINES lines, a changed one at once, and reads every round with its path', () => {
+    // Prepare: 40 rounds on one path, then 5 on another.
+    const a = entry('10.20.0.5');
+    const b = entry('10.20.0.5', { hops: ['10.199.100.1', '10.199.9.9', '10.20.0.5'] });
+    const rounds = [
+      ...Array.from({ length: 40 }, (_, m) => round(m, [a])),
+      ...[40, 41, 42, 43, 44].map((m) => round(m, [b])),
+    ];
+    // Act
+    const read = readAfter(rounds);
+    // Assess
+    const written = fs
+      .readFileSync(file(), 'utf8')
+      .trim()
+      .split('\n')
+      .flatMap((line, i) => ('h' in ((JSON.parse(line) as { r: object[] }).r[0] ?? {}) ? [i] : []));
+    assert.deepEqual(written, [0, 16, 32, 40]);
+    assert.equal(read.rounds.length, 45);
+    assert.deepEqual(
+      read.rounds.map((r) => r.resources[0]?.hops),
+      rounds.map((r) => r.resources[0]?.hops),
+    );
+  });
+
+  it('knows the paths of the newest rounds from the last RECENT_ROUNDS lines alone', () => {
+    for (let m = 0; m < 100; m++) appendRound(logDir, round(m % 60), readRecentRounds(logDir).paths);
+    const read = readRecentRounds(logDir);
+    const known = read.rounds.map((r) => r.resources[0]?.hops !== null);
+    assert.equal(known.length, RECENT_ROUNDS);
+    assert.ok(known.slice(PATH_REFRESH_LINES - 1).every(Boolean), JSON.stringify(known));
+  });
+
+  it('writes every path on the first line of a new file, and when the line that wrote it was lost', () => {
+    appendRound(logDir, round(0));
+    const line = `${encodeRound(round(1))}\n`;
+    fs.appendFileSync(file(), line.repeat(Math.ceil(HISTORY_LIMITS.fileBytes / line.length)));
+    appendRound(logDir, round(2), readRecentRounds(logDir).paths);
+    const first = JSON.parse(fs.readFileSync(file(), 'utf8')) as { r: object[] };
+    assert.ok('h' in (first.r[0] ?? {}), 'the new file names its paths');
+    // The line that wrote the path is damaged: the reader does not know it, so the writer writes it.
+    const lean = encodeRound(round(4), readRecentRounds(logDir).paths);
+    fs.writeFileSync(file(), `garbage\n${lean}\n`);
+    fs.rmSync(file(`${HISTORY_FILE}.1`));
+    const read = readRecentRounds(logDir);
+    assert.equal(read.rounds[0]?.resources[0]?.hops, null, 'not known');
+    assert.equal(read.paths.size, 0);
+    assert.ok('h' in ((JSON.parse(encodeRound(round(5), read.paths)) as { r: object[] }).r[0] ?? {}));
+  });
+
   it('has nothing to say before the first round', () => {
-    assert.deepEqual(readRecentRounds(logDir), { rounds: [], skipped: 0, truncated: false, notes: [] });
+    assert.deepEqual(readRecentRounds(logDir), {
+      rounds: [],
+      skipped: 0,
+      truncated: false,
+      notes: [],
+      paths: new Map(),
+    });
   });
 
   it('skips damaged lines and a torn last line, and counts them', () => {
