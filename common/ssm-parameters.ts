@@ -113,6 +113,12 @@ export const SSM_PARAMETERS = [
     flag: '--loss-rule',
   },
   numeric('TcpPort', 'tcpPort', 'TCP port used when a resource ignores ICMP.', '--tcp-port'),
+  numeric(
+    'JitterThresholdMs',
+    'jitterThresholdMs',
+    'Mean jitter above this (ms) is flagged; 0: off.',
+    '--jitter-threshold',
+  ),
   {
     name: 'LogDir',
     description: 'Directory on the host for the JSON report and MTR files.',

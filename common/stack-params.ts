@@ -54,6 +54,8 @@ export const STACK_PARAM_DEFAULTS = {
   lossRule: DEFAULTS.lossRule,
   /** TCP port used when a resource ignores ICMP. */
   tcpPort: formatNumber(DEFAULTS.tcpPort),
+  /** Flag a resource when its mean jitter (ms, mtr's Javg) exceeds this; 0 = off. */
+  jitterThresholdMs: formatNumber(DEFAULTS.jitterThresholdMs),
   /** Directory on each host for the old tool's JSON report and MTR files. */
   logDir: DEFAULTS.logDir,
   /** 'true' lets the SSM document install node and mtr with apt-get/dnf/yum when missing. */

@@ -12,6 +12,7 @@ import {
   parseCount,
   parseHops,
   parseIntervalSec,
+  parseJitterThresholdMs,
   parseLatencyThresholdMs,
   parseLossRule,
   parseLossThresholdPct,
@@ -139,6 +140,10 @@ export function loadConfig(env: Env = process.env): FunctionConfig {
       hops: parseHops(required(env, 'DEFAULT_HOPS'), 'DEFAULT_HOPS'),
       lossRule: parseLossRule(required(env, 'DEFAULT_LOSS_RULE'), 'DEFAULT_LOSS_RULE'),
       tcpPort: parseTcpPort(required(env, 'DEFAULT_TCP_PORT'), 'DEFAULT_TCP_PORT'),
+      jitterThresholdMs: parseJitterThresholdMs(
+        required(env, 'DEFAULT_JITTER_THRESHOLD_MS'),
+        'DEFAULT_JITTER_THRESHOLD_MS',
+      ),
     },
     defaultResourcesParameter:
       defaultParameter === ''

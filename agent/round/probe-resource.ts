@@ -25,6 +25,7 @@ export function thresholdsOf(settings: RoundSettings): PathThresholds {
     lossThresholdPct: settings.lossThresholdPct,
     tunnelHops: settings.hops,
     lossRule: settings.lossRule,
+    jitterThresholdMs: settings.jitterThresholdMs,
   };
 }
 
@@ -55,6 +56,7 @@ export async function probeResource(
     errors,
     durationMs: Math.round(deps.monotonicMs() - started),
     hops,
+    jitterMs: judgement.jitterMs,
   });
   // Nothing observed is no reason to stay quiet: unmeasured, and flagged as lost.
   const failed = (

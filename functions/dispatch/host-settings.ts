@@ -11,6 +11,7 @@ import {
   parseCount,
   parseHops,
   parseIntervalSec,
+  parseJitterThresholdMs,
   parseLatencyThresholdMs,
   parseLossRule,
   parseLossThresholdPct,
@@ -42,6 +43,7 @@ const OVERRIDES: { suffix: string; apply: (s: HostSettings, value: string, field
   { suffix: 'Hops', apply: (s, v, f) => (s.hops = parseHops(v, f)) },
   { suffix: 'LossRule', apply: (s, v, f) => (s.lossRule = parseLossRule(v.trim(), f)) },
   { suffix: 'TcpPort', apply: (s, v, f) => (s.tcpPort = parseTcpPort(v, f)) },
+  { suffix: 'JitterThresholdMs', apply: (s, v, f) => (s.jitterThresholdMs = parseJitterThresholdMs(v, f)) },
 ];
 
 /** Tag keys that override a setting, e.g. `CloudConnexaMonitor:Count`. */
@@ -83,6 +85,7 @@ export function toSsmParameters(
     Hops: formatNumber(settings.hops),
     LossRule: settings.lossRule,
     TcpPort: formatNumber(settings.tcpPort),
+    JitterThresholdMs: formatNumber(settings.jitterThresholdMs),
     LogDir: host.logDir,
     AllowInstall: host.allowInstall ? 'true' : 'false',
   };

@@ -77,7 +77,9 @@ export function measurementOf(
       target,
       latencyMs: result.latencyMs,
       lossPct: result.lossPct,
+      jitterMs: result.jitterMs,
     })),
+    worstJitterMs: summary.worstJitterMs,
   };
 }
 

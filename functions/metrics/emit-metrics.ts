@@ -24,7 +24,9 @@ export interface HostMeasurement {
   flagged: boolean;
   worstLatencyMs: number | null;
   worstLossPct: number | null;
-  resources: { target: string; latencyMs: number | null; lossPct: number }[];
+  resources: { target: string; latencyMs: number | null; lossPct: number; jitterMs: number | null }[];
+  /** The highest jitterMs of the resources; null when none has one. */
+  worstJitterMs: number | null;
 }
 
 /** The metrics port used by dispatch and collection. */
@@ -119,7 +121,13 @@ interface HostValues {
   flagged: number;
   latencyMs: number | null;
   lossPct: number | null;
-  resources: { dimension: string; latencyMs: number | null; lossPct: number | null }[];
+  resources: {
+    dimension: string;
+    latencyMs: number | null;
+    lossPct: number | null;
+    jitterMs: number | null;
+  }[];
+  jitterMs: number | null;
 }
 
 function valuesOf(m: HostMeasurement): HostValues {
@@ -134,6 +142,7 @@ function valuesOf(m: HostMeasurement): HostValues {
       dimension,
       latencyMs: r.latencyMs === null ? null : metricValue(r.latencyMs, MS_RANGE),
       lossPct: metricValue(r.lossPct, PERCENT_RANGE),
+      jitterMs: r.jitterMs === null ? null : metricValue(r.jitterMs, MS_RANGE),
     });
   }
   return {
@@ -142,6 +151,7 @@ function valuesOf(m: HostMeasurement): HostValues {
     latencyMs: m.worstLatencyMs === null ? null : metricValue(m.worstLatencyMs, MS_RANGE),
     lossPct: m.worstLossPct === null ? null : metricValue(m.worstLossPct, PERCENT_RANGE),
     resources,
+    jitterMs: m.worstJitterMs === null ? null : metricValue(m.worstJitterMs, MS_RANGE),
   };
 }
 
@@ -239,6 +249,8 @@ export function createEmfMetrics(options: MetricsOptions): RoundMetrics {
           if (values.lossPct !== null)
             host.addMetric(HOST_METRICS.lossPct, MetricUnit.Percent, values.lossPct);
           host.addMetric(HOST_METRICS.flagged, MetricUnit.Count, values.flagged);
+          if (values.jitterMs !== null)
+            host.addMetric(HOST_METRICS.jitterMs, MetricUnit.Milliseconds, values.jitterMs);
           publish(host);
         });
       }
@@ -252,6 +264,8 @@ export function createEmfMetrics(options: MetricsOptions): RoundMetrics {
               resource.addMetric(RESOURCE_METRICS.latencyMs, MetricUnit.Milliseconds, r.latencyMs);
             if (r.lossPct !== null)
               resource.addMetric(RESOURCE_METRICS.lossPct, MetricUnit.Percent, r.lossPct);
+            if (r.jitterMs !== null)
+              resource.addMetric(RESOURCE_METRICS.jitterMs, MetricUnit.Milliseconds, r.jitterMs);
             publish(resource);
           });
         }

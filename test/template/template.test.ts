@@ -328,6 +328,7 @@ describe('packaged CloudFormation template', () => {
       'DEFAULT_HOPS',
       'DEFAULT_LOSS_RULE',
       'DEFAULT_TCP_PORT',
+      'DEFAULT_JITTER_THRESHOLD_MS',
       'RESOURCES_PARAMETER_PATH',
       'RESOURCES_MAX_CHARS',
       'LOG_DIR',
@@ -717,6 +718,7 @@ describe('packaged CloudFormation template', () => {
       assert.ok(body.includes(`"${name}"`), `dashboard shows ${name}`);
     }
     assert.ok(body.includes('GROUP BY InstanceId ORDER BY MAX() DESC'), 'dashboard ranks the worst hosts');
+    assert.ok(body.includes(`MAX(${HOST_METRICS.jitterMs}) FROM CloudConnexa`), 'and the most jittery ones');
     const logs = widgets.filter((w) => w.type === 'log');
     assert.equal(logs.length, 1);
     assert.match(
@@ -906,6 +908,7 @@ describe('packaged CloudFormation template', () => {
       DEFAULT_HOPS: formatNumber(DEFAULTS.hops),
       DEFAULT_LOSS_RULE: DEFAULTS.lossRule,
       DEFAULT_TCP_PORT: formatNumber(DEFAULTS.tcpPort),
+      DEFAULT_JITTER_THRESHOLD_MS: formatNumber(DEFAULTS.jitterThresholdMs),
       LOG_DIR: DEFAULTS.logDir,
       TAG_KEY: STACK_PARAM_DEFAULTS.tagKey,
       TAG_VALUE: STACK_PARAM_DEFAULTS.tagValue,

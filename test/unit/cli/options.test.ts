@@ -25,6 +25,7 @@ describe('command line and config file', () => {
       lossRule: 'persistent',
       tcpPort: 443,
       concurrency: 51,
+      jitterThresholdMs: 0,
     });
     assert.equal(options.logDir, '/home/ubuntu/Connexa-Logs');
   });

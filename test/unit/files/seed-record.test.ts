@@ -22,11 +22,12 @@ function resource(target: string, over: Partial<ResourceResult> = {}): ResourceR
     hops: [],
     errors: [],
     durationMs: 1000,
+    jitterMs: 0.5,
     ...over,
   };
 }
 
-const settings = { latencyThresholdMs: 75, lossThresholdPct: 5 };
+const settings = { latencyThresholdMs: 75, lossThresholdPct: 5, jitterThresholdMs: 0 };
 const base = { hostname: 'ip-10-0-0-5', gatewayIp: '203.0.113.5', settings, mtrId: '20240105030405' };
 
 describe('buildSeedRecord / serializeSeedRecord', () => {
@@ -102,7 +103,7 @@ describe('buildSeedRecord / serializeSeedRecord', () => {
   it('with a loss threshold of 0, any loss outranks any latency excess', () => {
     const record = buildSeedRecord({
       ...base,
-      settings: { latencyThresholdMs: 0.5, lossThresholdPct: 0 },
+      settings: { latencyThresholdMs: 0.5, lossThresholdPct: 0, jitterThresholdMs: 0 },
       resources: [
         resource('slow.example', { latencyMs: 900, latencyFlag: true }),
         resource('lossy.example', { latencyMs: 0.2, lossPct: 1, lossFlag: true }),
@@ -133,7 +134,7 @@ describe('buildSeedRecord / serializeSeedRecord', () => {
   it('prints measurements with one decimal like mtr and thresholds without trailing zeros', () => {
     const record = buildSeedRecord({
       ...base,
-      settings: { latencyThresholdMs: 80.5, lossThresholdPct: 2.25 },
+      settings: { latencyThresholdMs: 80.5, lossThresholdPct: 2.25, jitterThresholdMs: 0 },
       resources: [resource('a.example', { latencyMs: 0.049, lossPct: 33.333 })],
     });
     assert.equal(record['LATENCY_(ms)'], '0.0');

@@ -33,6 +33,7 @@ const SETTINGS: RoundSettings = {
   hops: 3,
   lossRule: 'persistent',
   tcpPort: 443,
+  jitterThresholdMs: 0,
   concurrency: 51,
 };
 
@@ -175,6 +176,8 @@ describe('runRound with fake edges', () => {
       lossFlag: false,
       worstLatencyMs: 31.25,
       worstLossPct: 2,
+      jitterFlag: false,
+      worstJitterMs: null,
     });
     assert.deepEqual(
       doc.resources.map((r) => [r.target, r.verdict, r.method, r.latencyBasis]),
@@ -216,6 +219,8 @@ describe('runRound with fake edges', () => {
       lossFlag: false,
       worstLatencyMs: 120,
       worstLossPct: 0,
+      jitterFlag: false,
+      worstJitterMs: null,
     });
     assert.deepEqual(
       [seed.LATENCY_FLAG, seed['LATENCY_(ms)'], seed.LOSS_FLAG, seed['MTR-ID_(YYYYMMDDHHMMSS)']],
@@ -276,6 +281,8 @@ describe('runRound with fake edges', () => {
       lossFlag: true,
       worstLatencyMs: 0.05,
       worstLossPct: 100,
+      jitterFlag: false,
+      worstJitterMs: null,
     });
     assert.deepEqual(
       [seed.LOSS_FLAG, seed['HOP_LOSS_(%)'], seed.LATENCY_FLAG, seed['LATENCY_(ms)']],
@@ -377,6 +384,8 @@ describe('runRound with fake edges', () => {
       lossFlag: false,
       worstLatencyMs: 32,
       worstLossPct: 0,
+      jitterFlag: false,
+      worstJitterMs: 1.333,
     });
     assert.deepEqual(readdirSync(logDir), [REPORT_FILE]);
   });
@@ -425,6 +434,8 @@ describe('runRound with fake edges', () => {
       lossFlag: true,
       worstLatencyMs: 45,
       worstLossPct: 100,
+      jitterFlag: false,
+      worstJitterMs: null,
     });
     assert.deepEqual([seed.LOSS_FLAG, seed['HOP_LOSS_(%)'], seed.LATENCY_FLAG], ['1', '100.0', '0']);
     // Only the lossy path has hops worth a section; 100 % loss and unmeasured get none.
