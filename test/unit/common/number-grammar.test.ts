@@ -16,6 +16,7 @@ import {
   parseCount,
   parseHops,
   parseIntervalSec,
+  parseJitterThresholdMs,
   parseLatencyThresholdMs,
   parseLossThresholdPct,
   parseTcpPort,
@@ -35,6 +36,7 @@ const NUMERIC: [SsmParameterName, Setting, (value: unknown) => number][] = [
   ['LossThresholdPct', 'lossThresholdPct', (v) => parseLossThresholdPct(v)],
   ['Hops', 'hops', (v) => parseHops(v)],
   ['TcpPort', 'tcpPort', (v) => parseTcpPort(v)],
+  ['JitterThresholdMs', 'jitterThresholdMs', (v) => parseJitterThresholdMs(v)],
 ];
 
 function pattern(name: SsmParameterName): RegExp {

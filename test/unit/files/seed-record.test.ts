@@ -198,3 +198,47 @@ describe('buildSeedRecord / serializeSeedRecord', () => {
     assert.equal(record['MTR-ID_(YYYYMMDDHHMMSS)'], '0');
   });
 });
+
+describe('buildSeedRecord with jitter (issue 10)', () => {
+  const jitterOn = { ...settings, jitterThresholdMs: 10 };
+
+  it('a round flagged for jitter alone sets LATENCY_FLAG "1" and the MTR id, keys and formats unchanged', () => {
+    // Prepare: the average is fine (20 ms under 75); the jitter (30 ms) is above its threshold (10).
+    const record = buildSeedRecord({
+      ...base,
+      settings: jitterOn,
+      resources: [
+        resource('calm.example', { latencyMs: 12 }),
+        resource('voip.example', { latencyMs: 20, jitterMs: 30, verdict: 'jitter' }),
+      ],
+    });
+    // Assess
+    assert.deepEqual(Object.keys(record), [...SEED_KEYS], 'the old keys, no jitter key');
+    assert.equal(record.LATENCY_FLAG, '1');
+    assert.equal(record.LOSS_FLAG, '0');
+    assert.equal(record['LATENCY_(ms)'], '20.0', 'the jittery resource is the one shown');
+    assert.equal(record['LATENCY_THRESHOLD_(ms)'], '75');
+    assert.equal(record['MTR-ID_(YYYYMMDDHHMMSS)'], base.mtrId);
+  });
+
+  it('shows the resource with the larger excess whichever threshold it is over', () => {
+    const record = buildSeedRecord({
+      ...base,
+      settings: jitterOn,
+      resources: [
+        resource('slow.example', { latencyMs: 150, latencyFlag: true, verdict: 'latency' }), // 2x
+        resource('jittery.example', { latencyMs: 30, jitterMs: 40, verdict: 'jitter' }), // 4x
+      ],
+    });
+    assert.equal(record['LATENCY_(ms)'], '30.0');
+  });
+
+  it('reported jitter with the threshold off flags nothing', () => {
+    const record = buildSeedRecord({
+      ...base,
+      resources: [resource('voip.example', { latencyMs: 20, jitterMs: 300 })],
+    });
+    assert.equal(record.LATENCY_FLAG, '0');
+    assert.equal(record['MTR-ID_(YYYYMMDDHHMMSS)'], '0');
+  });
+});

@@ -111,6 +111,21 @@ describe('renderMtrHopLines matches mtr 0.95 report mode byte for byte', () => {
   });
 });
 
+describe('the MTR text does not change with the jitter fields (issue 10)', () => {
+  it('renders a path read with Javg byte for byte as the same path read without it', () => {
+    // Prepare: the agent now asks mtr for -o LSNABWVM; the old files show only Avg and Loss%.
+    const withJitter = readFileSync(path.join(FIXTURES, 'mtr095-netns-jitter-varied.json'), 'utf8');
+    const without = withJitter.replace(/,\n\s*"Javg": [\d.]+/g, '');
+    assert.ok(!without.includes('Javg') && withJitter.includes('Javg'));
+    // Act
+    const a = renderMtrFile('RESOURCE', '1', [{ target: 'r', hops: parseMtrJson(withJitter).hops }]);
+    const b = renderMtrFile('RESOURCE', '1', [{ target: 'r', hops: parseMtrJson(without).hops }]);
+    // Assess
+    assert.equal(a, b);
+    assert.equal(a.split('\n')[3], '  3.|-- 10.199.4.2                 26.9  0.0%');
+  });
+});
+
 describe('renderMtrHopLines reproduces report-mode quirks', () => {
   it('prints a silent hop as ??? with Avg 0.0 and 100.0% (Loss% is the last column, so % stays)', () => {
     const lines = renderMtrHopLines([hop(2, null, null, 100)]);
