@@ -214,7 +214,11 @@ describe('judgeWithFallback: the jitter of a destination measured by TCP/HTTP', 
       OFF,
     );
     assert.equal(judgement.jitterMs, 30);
-    assert.equal(judgement.verdict, 'loss', 'the lost attempt is loss; jitter, off, is reported, not flagged');
+    assert.equal(
+      judgement.verdict,
+      'loss',
+      'the lost attempt is loss; jitter, off, is reported, not flagged',
+    );
   });
 
   it('flags it above the threshold, past the last responding hop on the resource side', () => {
