@@ -83,7 +83,7 @@ export class Lab {
   private readonly latency = new Map<LatencyLink, number>();
   private readonly variations = new Map<
     LatencyLink,
-    { timer: NodeJS.Timeout; baseMs: number; inFlight: () => Promise<void> }
+    { timer: NodeJS.Timeout; baseMs: number; inFlight: () => Promise<void>; failure: () => unknown }
   >();
   private readonly firewall = new Map<NodeName, FirewallState>();
   private readonly rateLimits = new Map<RouterName, number>();
@@ -178,7 +178,8 @@ export class Lab {
    * cycles through `rttsMs` (e.g. [5, 45]), one value every `everyMs`, until
    * stopVaryingLatency() or clear(), which put back the delay set before.
    * Each change applies to the packets the relay reads after it; a machine too
-   * busy to make a change in time skips steps rather than queueing them.
+   * busy to make a change in time skips steps rather than queueing them. A
+   * change that fails ends the variation; stopVaryingLatency() throws it.
    */
   async varyLatency(link: LatencyLink, rttsMs: readonly number[], everyMs: number): Promise<void> {
     if (rttsMs.length < 2) throw new InvalidInputError('latency pattern', rttsMs, 'at least two values');
@@ -190,20 +191,34 @@ export class Lab {
     let inFlight: Promise<void> | null = this.setLatency(link, rttsMs[0] ?? baseMs);
     await inFlight;
     inFlight = null;
+    // Kept for stopVaryingLatency(): a test must not pass on a delay that stopped varying.
+    let failure: unknown = null;
     const timer = setInterval(() => {
       if (inFlight !== null) return;
       step = (step + 1) % rttsMs.length;
       inFlight = this.setLatency(link, rttsMs[step] ?? baseMs)
-        .catch(() => {})
+        .catch((error: unknown) => {
+          failure = error;
+          clearInterval(timer);
+        })
         .finally(() => {
           inFlight = null;
         });
     }, everyMs);
     timer.unref();
-    this.variations.set(link, { timer, baseMs, inFlight: () => inFlight ?? Promise.resolve() });
+    this.variations.set(link, {
+      timer,
+      baseMs,
+      inFlight: () => inFlight ?? Promise.resolve(),
+      failure: () => failure,
+    });
   }
 
-  /** Ends varyLatency on a link and puts back the delay it started from; nothing when none runs. */
+  /**
+   * Ends varyLatency on a link and puts back the delay it started from; nothing
+   * when none runs. Throws the error of a change that failed meanwhile (the
+   * delay stopped varying then), after putting the delay back.
+   */
   async stopVaryingLatency(link: LatencyLink): Promise<void> {
     const variation = this.variations.get(link);
     if (variation === undefined) return;
@@ -211,6 +226,9 @@ export class Lab {
     clearInterval(variation.timer);
     await variation.inFlight();
     await this.setLatency(link, variation.baseMs);
+    const failure = variation.failure();
+    if (failure !== null)
+      throw new Error(`the delay on ${link} stopped varying: a change failed`, { cause: failure });
   }
 
   /**
