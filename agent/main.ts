@@ -16,12 +16,20 @@ import { checkMtr, runMtr } from './probes/run-mtr.ts';
 import { tcpProbe } from './probes/tcp-probe.ts';
 import { killAllProcessGroups, runProcess } from './process/run-process.ts';
 import { renderTable } from './render/render-table.ts';
+import { writeReport } from './report/report-command.ts';
+import { resolveReportOptions } from './report/report-options.ts';
 import { serializeResult } from './round/fit-result.ts';
 import type { ProgressEvent, RoundDeps } from './round/round-deps.ts';
 import { failedRoundDocument, type RoundOutput, releaseActiveLock, runRound } from './round/run-round.ts';
 import { watchRounds } from './round/watch.ts';
 
 declare const __AGENT_VERSION__: string | undefined;
+/**
+ * false in the fleet build (dist/agent-fleet.js, which the SSM document
+ * embeds): the history report is left out there, since no fleet host writes
+ * one and every byte of the document's 64 KB is room for resource lists.
+ */
+declare const __AGENT_REPORT__: boolean;
 const VERSION = typeof __AGENT_VERSION__ === 'string' ? __AGENT_VERSION__ : '0.0.0-dev';
 
 function progressPrinter(enabled: boolean): (event: ProgressEvent) => void {
@@ -61,6 +69,20 @@ function print(output: RoundOutput, json: boolean): void {
   else process.stdout.write(renderTable(output.document));
 }
 
+/** `report --html`: writes the page, says where and what is in it. Throws as writeReport. */
+function report(
+  parsed: ReturnType<typeof parseArgv>,
+  config: Parameters<typeof resolveReportOptions>[1],
+): number {
+  const now = new Date();
+  const done = writeReport(resolveReportOptions(parsed, config, now), { hostname: hostname(), now });
+  for (const note of done.notes) process.stderr.write(`note: ${note}\n`);
+  process.stdout.write(
+    `wrote ${done.file} (${done.bytes} bytes): ${done.rounds} round(s), ${done.resources} resource(s)\n`,
+  );
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const wantsJson = argv.includes('--json');
   const base = { agentVersion: VERSION, hostname: () => hostname(), now: () => new Date() };
@@ -79,10 +101,18 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (parsed.command === null) {
-      throw new InvalidInputError('command', undefined, 'check or watch (see --help)');
+      throw new InvalidInputError('command', undefined, 'check, watch or report (see --help)');
     }
     const config =
       parsed.config === null ? {} : readConfigObject(readConfigFile(parsed.config), parsed.config);
+    if (parsed.command === 'report') {
+      if (__AGENT_REPORT__) return report(parsed, config);
+      throw new InvalidInputError(
+        'command',
+        'report',
+        'check or watch: this is the fleet build of the agent (in the SSM document); report comes with dist/agent.js',
+      );
+    }
     options = resolveOptions(parsed.command, parsed, config);
   } catch (error) {
     const failed = failedRoundDocument(error, base);

@@ -30,6 +30,8 @@ export const ERROR_CODES = [
   'E_COLLECT_GAVE_UP',
   /** SSM refused a command for an instance (terminated, not registered); recorded blind. */
   'E_INSTANCE_REFUSED',
+  /** The history report's output file cannot be written (agent `report --html`). */
+  'E_REPORT_FILE',
   'E_INTERNAL',
 ] as const;
 
@@ -75,7 +77,10 @@ export class InvalidInputError extends MonitorError {
 export class EnvironmentError extends MonitorError {
   readonly path: string | undefined;
   constructor(
-    code: Extract<ErrorCode, 'E_MTR_MISSING' | 'E_MTR_PERMISSION' | 'E_LOG_DIR' | 'E_CONFIG_FILE'>,
+    code: Extract<
+      ErrorCode,
+      'E_MTR_MISSING' | 'E_MTR_PERMISSION' | 'E_LOG_DIR' | 'E_CONFIG_FILE' | 'E_REPORT_FILE'
+    >,
     message: string,
     path?: string,
   ) {

@@ -5,9 +5,9 @@
  */
 import { InvalidInputError } from '../../common/errors.ts';
 
-export type CommandName = 'check' | 'watch';
+export type CommandName = 'check' | 'watch' | 'report';
 
-export const COMMANDS: readonly CommandName[] = ['check', 'watch'];
+export const COMMANDS: readonly CommandName[] = ['check', 'watch', 'report'];
 
 /** Flags that take a value; each is also a key of the JSON config file. */
 export const VALUE_FLAGS = [
@@ -37,23 +37,30 @@ export type ValueFlag = (typeof VALUE_FLAGS)[number];
 /** Flags valid only for `watch`. */
 export const WATCH_ONLY_FLAGS: readonly ValueFlag[] = ['every', 'rounds'];
 
+/** Flags of `report` only (agent/report/report-options.ts); not config keys. */
+export const REPORT_FLAGS = ['html', 'since', 'resource'] as const;
+export type ReportFlag = (typeof REPORT_FLAGS)[number];
+
 const SWITCHES = ['json', 'help', 'version'] as const;
 type Switch = (typeof SWITCHES)[number];
 
 export interface ParsedArgv {
   command: CommandName | null;
   values: Partial<Record<ValueFlag, string>>;
+  report: Partial<Record<ReportFlag, string>>;
   config: string | null;
   switches: Record<Switch, boolean>;
 }
 
 const isValueFlag = (name: string): name is ValueFlag => (VALUE_FLAGS as readonly string[]).includes(name);
+const isReportFlag = (name: string): name is ReportFlag => (REPORT_FLAGS as readonly string[]).includes(name);
 const isSwitch = (name: string): name is Switch => (SWITCHES as readonly string[]).includes(name);
 
 export function parseArgv(argv: readonly string[]): ParsedArgv {
   const parsed: ParsedArgv = {
     command: null,
     values: {},
+    report: {},
     config: null,
     switches: { json: false, help: false, version: false },
   };
@@ -67,10 +74,10 @@ export function parseArgv(argv: readonly string[]): ParsedArgv {
           `one command (${COMMANDS.join(' or ')}) followed by --flags`,
         );
       }
-      if (arg !== 'check' && arg !== 'watch') {
+      if (!(COMMANDS as readonly string[]).includes(arg)) {
         throw new InvalidInputError('command', arg, `one of ${COMMANDS.join(', ')} (see --help)`);
       }
-      parsed.command = arg;
+      parsed.command = arg as CommandName;
       continue;
     }
     const eq = arg.indexOf('=');
@@ -81,7 +88,7 @@ export function parseArgv(argv: readonly string[]): ParsedArgv {
       parsed.switches[name] = true;
       continue;
     }
-    if (name !== 'config' && !isValueFlag(name)) {
+    if (name !== 'config' && !isValueFlag(name) && !isReportFlag(name)) {
       throw new InvalidInputError('option', `--${name}`, 'a known option (see --help)');
     }
     let value = inline;
@@ -102,6 +109,10 @@ export function parseArgv(argv: readonly string[]): ParsedArgv {
       if (parsed.values[name] !== undefined)
         throw new InvalidInputError(`--${name}`, value, 'the option once');
       parsed.values[name] = value;
+    } else if (isReportFlag(name)) {
+      if (parsed.report[name] !== undefined)
+        throw new InvalidInputError(`--${name}`, value, 'the option once');
+      parsed.report[name] = value;
     }
   }
   return parsed;

@@ -28,6 +28,7 @@ import { parseManagementEndpoint } from '../gateway/management-client.ts';
 import {
   type CommandName,
   type ParsedArgv,
+  REPORT_FLAGS,
   VALUE_FLAGS,
   type ValueFlag,
   WATCH_ONLY_FLAGS,
@@ -105,7 +106,7 @@ export function readConfigObject(value: unknown, source: string): Partial<Record
 }
 
 export function resolveOptions(
-  command: CommandName,
+  command: Exclude<CommandName, 'report'>,
   argv: ParsedArgv,
   config: Partial<Record<ValueFlag, RawValue>>,
 ): CheckOptions | WatchOptions {
@@ -121,6 +122,10 @@ export function resolveOptions(
     return found === null ? fallback : parse(found.value, found.field);
   };
 
+  for (const flag of REPORT_FLAGS) {
+    const value = argv.report[flag];
+    if (value !== undefined) throw new InvalidInputError(`--${flag}`, value, 'only with report');
+  }
   if (command === 'check') {
     // As flags they are a mistake; in a config file shared by check and watch they are not.
     for (const flag of WATCH_ONLY_FLAGS) {

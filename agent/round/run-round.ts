@@ -54,7 +54,8 @@ export function outcomeOf(error: unknown): Outcome {
   if (!(error instanceof MonitorError)) return 'internal-error';
   if (error instanceof LockedError) return 'busy';
   if (error.code === 'E_INVALID_INPUT' || error.code === 'E_CONFIG_FILE') return 'invalid-input';
-  if (error.code === 'E_LOG_DIR' || ENVIRONMENT_CODES.has(error.code)) return 'environment';
+  if (error.code === 'E_LOG_DIR' || error.code === 'E_REPORT_FILE' || ENVIRONMENT_CODES.has(error.code))
+    return 'environment';
   return 'internal-error';
 }
 
