@@ -17,6 +17,7 @@ import { tcpProbe } from './probes/tcp-probe.ts';
 import { killAllProcessGroups, runProcess } from './process/run-process.ts';
 import { renderTable } from './render/render-table.ts';
 import { writeReport } from './report/report-command.ts';
+import { REPORT_HELP } from './report/report-help.ts';
 import { resolveReportOptions } from './report/report-options.ts';
 import { serializeResult } from './round/fit-result.ts';
 import type { ProgressEvent, RoundDeps } from './round/round-deps.ts';
@@ -97,7 +98,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (parsed.switches.help) {
-      process.stdout.write(helpText(VERSION));
+      process.stdout.write(helpText(VERSION) + (__AGENT_REPORT__ ? REPORT_HELP : ''));
       return 0;
     }
     if (parsed.command === null) {

@@ -9,9 +9,6 @@ Usage:
   node agent.js check --resources <list> [options]     run one monitoring round
   node agent.js watch --every <minutes> --resources <list> [options]
                                                        repeat rounds (like the old cron job)
-  node agent.js report --html <file> [--since <time>] [--resource <name>] [--log-dir <dir>]
-                                                       the round history as one HTML page
-                                                       (not in the fleet build the SSM document embeds)
 
 Resources:
   --resources <list>          comma-separated IPv4/IPv6 addresses, host names or http(s):// URLs
@@ -39,11 +36,6 @@ Files:
   --keep-reports <n>          rotated reports kept (default ${ROTATION_DEFAULTS.keepReports})
   --max-mtr-files <n>         MTR files kept (default ${ROTATION_DEFAULTS.maxMtrFiles})
                               (the round history, ${HISTORY_FILE}, rotates by itself)
-History report (report):
-  --html <file>               the page to write (replaced atomically; a link there is refused)
-  --since <time>              rounds since an ISO 8601 time (2026-11-30T08:00Z) or a duration
-                              back from now (30m, 24h, 7d, 2w); default: the whole history
-  --resource <name>           one resource only, as --resources names it
 Output and control:
   --json                      print exactly one JSON result document on stdout
   --config <file>             JSON object with any of the options above (flags win)
@@ -53,6 +45,5 @@ Output and control:
 
 Exit codes: 0 round completed (flagged or not), 2 invalid input, 3 environment problem
 (mtr missing or not permitted, log dir not writable), 4 another round still running.
-report: 0 page written (it says so when no rounds match), 2 invalid input, 3 log dir or file problem.
 `;
 }

@@ -322,27 +322,49 @@ function segments(blocks: Block[], has: (p: ReportPoint) => boolean): Block[][] 
 
 type Value = (p: ReportPoint) => number | null;
 
-/** A step line through the blocks' values. */
+/** A step line through the blocks' values (a step only where the value changes). */
 function line(blocks: Block[], value: Value, y: (v: number) => number): string {
   return segments(blocks, (p) => value(p) !== null)
-    .map((seg) => {
-      const first = seg[0] as Block;
-      return `M${n(first.left)} ${n(y(value(first.p) as number))}${seg
-        .map((b, i) => `${i === 0 ? '' : `V${n(y(value(b.p) as number))}`}H${n(b.right)}`)
-        .join('')}`;
-    })
+    .map((seg) => steps(seg, (b) => n(y(value(b.p) as number)), 'left', 'right'))
     .join('');
+}
+
+/**
+ * `M` at the first block's `from` edge, then `H`/`V` where the height
+ * changes, ending at the last block's `to` edge. `from`/`to` are 'left' and
+ * 'right' forwards, 'right' and 'left' along a reversed list.
+ */
+function steps(
+  seg: Block[],
+  height: (b: Block) => string,
+  from: 'left' | 'right',
+  to: 'left' | 'right',
+  move = 'M',
+): string {
+  const first = seg[0] as Block;
+  let at = height(first);
+  let d = move === 'M' ? `M${n(first[from])} ${at}` : `V${at}`;
+  for (const b of seg.slice(1)) {
+    const h = height(b);
+    if (h !== at) d += `H${n(b[from])}V${h}`;
+    at = h;
+  }
+  return `${d}H${n((seg[seg.length - 1] as Block)[to])}`;
 }
 
 /** A stepped band between two values. */
 function area(blocks: Block[], upper: Value, lower: Value, y: (v: number) => number): string {
   return segments(blocks, (p) => upper(p) !== null && lower(p) !== null)
-    .map((seg) => {
-      const back = [...seg].reverse();
-      return `${line(seg, upper, y)}V${n(y(lower((back[0] as Block).p) as number))}${back
-        .map((b, i) => `${i === 0 ? '' : `V${n(y(lower(b.p) as number))}`}H${n(b.left)}`)
-        .join('')}Z`;
-    })
+    .map(
+      (seg) =>
+        `${steps(seg, (b) => n(y(upper(b.p) as number)), 'left', 'right')}${steps(
+          [...seg].reverse(),
+          (b) => n(y(lower(b.p) as number)),
+          'right',
+          'left',
+          'V',
+        )}Z`,
+    )
     .join('');
 }
 
