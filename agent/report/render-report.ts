@@ -50,14 +50,14 @@ svg{display:block;width:100%;height:auto}figure{margin:.4rem 0}figcaption,.note{
 text{font-size:11px;fill:#444}.grid{stroke:#e4e4e4}.axis{stroke:#999}
 .band-outer{fill:#c6dbef}.band-inner{fill:#6baed6}.median{fill:none;stroke:#08306b;stroke-width:1.5}
 .threshold{fill:none;stroke:#d62728;stroke-dasharray:5 3}.loss{fill:#fdae6b}.loss-over{fill:#d62728}
-.flag-latency{fill:#9467bd}.flag-loss{fill:#d62728}.flag-down{fill:#1b1b1b}
+.flag-latency{fill:#9467bd}.flag-loss{fill:#e6550d}.flag-down{fill:#1b1b1b}
 .path-change{stroke:#2ca02c;stroke-width:1.5;stroke-dasharray:3 2}.tunnel-down{fill:#7f7f7f;opacity:.35}
 .tunnel-reconnecting{fill:#bcbd22;opacity:.35}table{border-collapse:collapse;margin:.5rem 0;font-size:.88rem}
 caption{text-align:left;font-weight:600;padding:.2rem 0}th,td{border:1px solid #ccc;padding:.15rem .5rem;text-align:left}
 td.n{text-align:right;font-variant-numeric:tabular-nums}.legend{display:flex;flex-wrap:wrap;gap:.2rem 1rem;padding:0;list-style:none;font-size:.85rem}
 .k{display:inline-block;width:1.4em;height:.8em;margin-right:.3em;vertical-align:middle}nav ul{padding-left:1.2rem}
 .empty{font-size:1.1rem;padding:1rem;border:1px solid #ccc}
-@media (max-width:40rem){text{font-size:19px}.x-odd{display:none}table{display:block;overflow-x:auto;max-width:100%}}
+@media (max-width:40rem){text{font-size:19px}.x-odd,.minor{display:none}table{display:block;overflow-x:auto;max-width:100%}}
 @media print{:root{font-size:10pt}body{max-width:none;padding:0}nav{display:none}section{break-inside:avoid}
 *{-webkit-print-color-adjust:exact;print-color-adjust:exact}a{color:inherit;text-decoration:none}}`;
 
@@ -266,15 +266,16 @@ function chart(r: ResourceSeries, id: string, s: ReportSeries): string {
     ),
     `<path class="axis" d="M${L} ${BOTTOM}H${R}M${L} ${LOSS_BOTTOM}H${R}M${L} ${TOP}V${LOSS_BOTTOM}"/>`,
     `<text x="${L - 4}" y="${LOSS_TOP + 8}" text-anchor="end">${lossMax}%</text>`,
-    `<text x="${L - 4}" y="${LOSS_BOTTOM}" text-anchor="end">loss</text>`,
+    `<text class="minor" x="${L - 4}" y="${LOSS_BOTTOM}" text-anchor="end">loss</text>`,
     `<text x="${L + 3}" y="${TOP + 10}">ms</text>`,
   );
-  timeTicks(s.start, s.end).forEach((t, k) => {
+  const axis = timeTicks(s.start, s.end);
+  axis.times.forEach((t, k) => {
     const at = x(t);
     if (at < L || at > R) return;
     const anchor = at > R - 24 ? 'end' : at < L + 24 ? 'start' : 'middle';
     parts.push(
-      `<text class="${k % 2 === 1 ? 'x-odd' : 'x'}" x="${n(at)}" y="${H - 10}" text-anchor="${anchor}">${timeLabel(t, s.end - s.start)}</text>`,
+      `<text class="${k % 2 === 1 ? 'x-odd' : 'x'}" x="${n(at)}" y="${H - 10}" text-anchor="${anchor}">${timeLabel(t, axis.step)}</text>`,
     );
   });
   const note =
@@ -397,20 +398,20 @@ function ticks(max: number): number[] {
 const MINUTE = 60_000;
 const TICK_STEPS = [5, 15, 30, 60, 180, 360, 720, 1440, 2880, 10080].map((m) => m * MINUTE);
 
-/** Times at round multiples (UTC) of a step that gives at most 6 labels. */
-function timeTicks(start: number, end: number): number[] {
+/** Times at round multiples (UTC) of a step that gives at most 6 labels, and the step. */
+function timeTicks(start: number, end: number): { times: number[]; step: number } {
   const span = Math.max(end - start, MINUTE);
   const step =
     TICK_STEPS.find((s) => span / s <= 6) ?? 10080 * MINUTE * Math.ceil(span / (6 * 10080 * MINUTE));
-  const out: number[] = [];
-  for (let t = Math.ceil(start / step) * step; t <= end; t += step) out.push(t);
-  return out;
+  const times: number[] = [];
+  for (let t = Math.ceil(start / step) * step; t <= end; t += step) times.push(t);
+  return { times, step };
 }
 
-function timeLabel(t: number, span: number): string {
+/** Within a day's steps the time of day, and the date at midnight; daily steps or longer, the date. */
+function timeLabel(t: number, step: number): string {
   const iso = new Date(t).toISOString();
-  // Within two days the time of day, and the date at midnight; beyond, the date.
-  return span <= 2 * 1440 * MINUTE && t % (1440 * MINUTE) !== 0 ? iso.slice(11, 16) : iso.slice(5, 10);
+  return step < 1440 * MINUTE && t % (1440 * MINUTE) !== 0 ? iso.slice(11, 16) : iso.slice(5, 10);
 }
 
 // ---------------------------------------------------------------- tables
