@@ -194,7 +194,7 @@ describe('history report renderer', () => {
     // Assess
     for (const r of series?.resources ?? []) assert.ok(r.points.length <= REPORT_LIMITS.maxPoints);
     assert.equal(series?.rounds, 4 * 2016);
-    assert.ok(weekPage.length < 160_000, `a week of 3 resources: ${weekPage.length} characters`);
+    assert.ok(weekPage.length < 100_000, `a week of 3 resources: ${weekPage.length} characters`);
     assert.ok(monthPage.length < weekPage.length * 1.15, `${monthPage.length} vs ${weekPage.length}`);
     assert.match(monthPage, /each point of a chart stands for up to \d+ rounds/);
     const points = series?.resources[0]?.points ?? [];
