@@ -102,7 +102,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (parsed.command === null) {
-      throw new InvalidInputError('command', undefined, 'check, watch or report (see --help)');
+      const commands = __AGENT_REPORT__ ? 'check, watch or report' : 'check or watch';
+      throw new InvalidInputError('command', undefined, `${commands} (see --help)`);
     }
     const config =
       parsed.config === null ? {} : readConfigObject(readConfigFile(parsed.config), parsed.config);
