@@ -82,7 +82,10 @@ describe('agent check: invalid input is rejected with exit 2 before anything run
     const bare = runAgent([]);
     assert.equal(bare.status, 2);
     assert.equal(bare.stdout, '');
-    assert.match(bare.stderr, /^error: command \(missing\) is not allowed: check, watch or report \(see --help\)\n$/);
+    assert.match(
+      bare.stderr,
+      /^error: command \(missing\) is not allowed: check, watch or report \(see --help\)\n$/,
+    );
     const help = runAgent(['--help']);
     assert.equal(help.status, 0);
     assert.match(help.stdout, /^Usage:\n {2}node agent\.js check --resources <list> \[options\]/m);
