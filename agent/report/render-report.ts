@@ -405,12 +405,14 @@ function timeTicks(start: number, end: number): { times: number[]; step: number 
     TICK_STEPS.find((s) => span / s <= 6) ?? 10080 * MINUTE * Math.ceil(span / (6 * 10080 * MINUTE));
   const times: number[] = [];
   for (let t = Math.ceil(start / step) * step; t <= end; t += step) times.push(t);
-  return { times, step };
+  // Rounds minutes apart: their own times, to the second.
+  return times.length >= 2 ? { times, step } : { times: start === end ? [start] : [start, end], step: 0 };
 }
 
-/** Within a day's steps the time of day, and the date at midnight; daily steps or longer, the date. */
+/** Within a day's steps the time of day, and the date at midnight; daily steps or longer, the date; step 0: to the second. */
 function timeLabel(t: number, step: number): string {
   const iso = new Date(t).toISOString();
+  if (step === 0) return iso.slice(11, 19);
   return step < 1440 * MINUTE && t % (1440 * MINUTE) !== 0 ? iso.slice(11, 16) : iso.slice(5, 10);
 }
 

@@ -175,6 +175,17 @@ describe('history report renderer', () => {
     assert.match(blind, /No latency measured in 1 round\(s\)\./);
   });
 
+  it('labels the time axis: hours and dates for days of rounds, the rounds themselves for minutes', () => {
+    const labels = (page: string) =>
+      [
+        ...(page.split('<section id="r1"')[0] ?? '').matchAll(/<text class="x[^"]*"[^>]*>([^<]+)<\/text>/g),
+      ].map((m) => m[1]);
+    const days = labels(renderReport({ ...base, rounds: fixtureRounds({ rounds: 864 }) }));
+    assert.deepEqual(days, ['11-28', '12:00', '11-29', '12:00', '11-30', '12:00']);
+    const minutes = fixtureRounds({ rounds: 3, everyMinutes: 0.05 });
+    assert.deepEqual(labels(renderReport({ ...base, rounds: minutes })), ['11:59:54', '12:00:00']);
+  });
+
   it('leaves a gap where rounds are missing instead of joining across it', () => {
     const rounds = fixtureRounds({ rounds: 40 });
     const withGap = [...rounds.slice(0, 15), ...rounds.slice(30)];
