@@ -492,7 +492,10 @@ describe('the fleet build in the SSM document leaves out what no fleet host runs
     assert.equal(watch.status, 2, watch.stderr);
     const refused = JSON.parse(watch.stdout) as { outcome: string; error: { message: string } };
     assert.equal(refused.outcome, 'invalid-input');
-    assert.match(refused.error.message, /command "watch" is not allowed: check: .*dist\/agent\.js has every command/);
+    assert.match(
+      refused.error.message,
+      /command "watch" is not allowed: check: .*dist\/agent\.js has every command/,
+    );
     const config = agent('check', '--config', '/etc/cloudconnexa-monitor.json');
     assert.equal(config.status, 2, config.stderr);
     assert.match(config.stderr, /--config "\/etc\/cloudconnexa-monitor\.json" is not allowed: flags only/);
