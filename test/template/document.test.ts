@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -170,5 +170,23 @@ describe('SSM document generator', () => {
     assert.deepEqual(lines, ['#!/bin/sh', 'set -eu', 'echo "#not a comment"']);
     const script = documentScript(buildDocument({ agentPath: agent, executionTimeoutSeconds: 60 }));
     assert.match(script, /^#!\/bin\/sh\nset -eu\n/);
+  });
+});
+
+describe('the README states the room the built agent leaves', () => {
+  it("gives the resource-list room of today's fleet bundle within 5 %", () => {
+    // Prepare: the bundle the stack embeds (npm run build).
+    const fleet = join(__dirname, '..', '..', 'dist', 'agent-fleet.js');
+    const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+    // Act
+    const room = documentResourcesMaxChars(buildDocument({ agentPath: fleet, executionTimeoutSeconds: 240 }));
+    const stated = /the room the agent leaves \(about ([\d,]+)\s+of the 8,192/.exec(readme)?.[1];
+    // Assess
+    assert.ok(stated !== undefined, 'the README states the room');
+    const figure = Number(stated.replace(/,/g, ''));
+    assert.ok(
+      Math.abs(figure - room) <= room * 0.05,
+      `README says about ${stated}; the built agent leaves ${room}`,
+    );
   });
 });
