@@ -19,7 +19,7 @@ import {
   realpathSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AGENT, NODE12, ROOT, tempDir } from '../../helpers/run-agent.ts';
 
@@ -61,10 +61,13 @@ describe('the installed timer and service under a real systemd', { skip: SKIP },
     );
     writeFileSync(join(input, 'config3.json'), JSON.stringify({ ...round, 'log-dir': '/srv/moved' }));
     const node12 = dirname(dirname(realpathSync(NODE12)));
+    // Bound at a fixed path outside /tmp: the service's PrivateTmp hides the host's /tmp, and a
+    // clone of the project may well live there.
+    const node12InContainer = `/opt/ccm-node12/${relative(node12, realpathSync(NODE12))}`;
     const driver = join(dir.path, 'ccm-driver.service');
     writeFileSync(
       driver,
-      `[Unit]\nDescription=test driver\n[Service]\nType=oneshot\nStandardOutput=file:/ccm-out/driver.log\nStandardError=inherit\nExecStart=/bin/sh /ccm-in/driver.sh ${realpathSync(NODE12)}\n`,
+      `[Unit]\nDescription=test driver\n[Service]\nType=oneshot\nStandardOutput=file:/ccm-out/driver.log\nStandardError=inherit\nExecStart=/bin/sh /ccm-in/driver.sh ${node12InContainer}\n`,
     );
     // biome-ignore format: one option per line
     boot = spawnSync('systemd-nspawn', [
@@ -72,7 +75,7 @@ describe('the installed timer and service under a real systemd', { skip: SKIP },
       '--directory=/', '--volatile=yes', '--private-network', `--machine=ccm-test-${process.pid}`,
       // The default --lib-dir, on a writable file system (this /usr is read-only in the container).
       '--tmpfs=/usr/local/lib:mode=0755',
-      `--bind-ro=${input}:/ccm-in`, `--bind=${out}:/ccm-out`, `--bind-ro=${node12}`,
+      `--bind-ro=${input}:/ccm-in`, `--bind=${out}:/ccm-out`, `--bind-ro=${node12}:/opt/ccm-node12`,
       `--bind-ro=${driver}:/etc/systemd/system/ccm-driver.service`,
       '--boot', '--',
       'systemd.unit=ccm-driver.service', 'systemd.firstboot=off', 'systemd.show_status=0',
