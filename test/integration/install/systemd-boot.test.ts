@@ -31,6 +31,7 @@ describe('the installed timer and service under a real systemd', { skip: SKIP },
   let dir: ReturnType<typeof tempDir>;
   let out: string;
   let boot: ReturnType<typeof spawnSync>;
+  let node12InContainer: string;
   const read = (step: string) => readFileSync(join(out, `${step}.out`), 'utf8');
   const rc = (step: string) => readFileSync(join(out, `${step}.rc`), 'utf8').trim();
   const ran = (step: string) => {
@@ -63,7 +64,7 @@ describe('the installed timer and service under a real systemd', { skip: SKIP },
     const node12 = dirname(dirname(realpathSync(NODE12)));
     // Bound at a fixed path outside /tmp: the service's PrivateTmp hides the host's /tmp, and a
     // clone of the project may well live there.
-    const node12InContainer = `/opt/ccm-node12/${relative(node12, realpathSync(NODE12))}`;
+    node12InContainer = `/opt/ccm-node12/${relative(node12, realpathSync(NODE12))}`;
     const driver = join(dir.path, 'ccm-driver.service');
     writeFileSync(
       driver,
@@ -154,7 +155,7 @@ describe('the installed timer and service under a real systemd', { skip: SKIP },
     // systemd keeps `$$` as written until it runs the command, where it becomes `$`: the round that reads this config proves it.
     assert.ok(
       ran('execstart').includes(
-        `argv[]=${realpathSync(NODE12)} /usr/local/lib/cloudconnexa-monitor/agent.js check --config /etc/cc "mon\\itor" %i $$HOME.json ;`,
+        `argv[]=${node12InContainer} /usr/local/lib/cloudconnexa-monitor/agent.js check --config /etc/cc "mon\\itor" %i $$HOME.json ;`,
       ),
       read('execstart'),
     );
