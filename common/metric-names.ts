@@ -23,6 +23,11 @@ export const FLEET_METRICS = {
   hostsMisconfigured: 'HostsMisconfigured',
   worstLatencyMs: 'WorstLatencyMs',
   worstLossPct: 'WorstLossPct',
+  /**
+   * Written by dispatch: 1 per enrolled host in a maintenance window this round
+   * (functions/dispatch/maintenance.ts), and one 0 per round. Read with Sum.
+   */
+  hostsInMaintenance: 'HostsInMaintenance',
 } as const;
 
 /** Per-host metrics (granularity host or resource): dimensions Stage, InstanceId. */

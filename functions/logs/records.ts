@@ -22,6 +22,7 @@ import {
   ResultDocumentError,
 } from '../../common/result-schema.ts';
 import { serializeSeedRecord } from '../../common/seed-line.ts';
+import type { MaintenanceNote } from '../dispatch/maintenance.ts';
 import type { HostMeasurement } from '../metrics/emit-metrics.ts';
 import type { LogEvent } from './log-writer.ts';
 import { matchSentResources, type ResourceMatch } from './sent-resources.ts';
@@ -44,6 +45,8 @@ export interface InvocationOutput {
    * null when the job does not say. Metrics are made only of these.
    */
   sentResources: readonly string[] | null;
+  /** Dispatch's maintenance decision for this host (collect job `maintenance`); null or absent: none. */
+  maintenance?: MaintenanceNote | null;
 }
 
 export type HostOutcome =
@@ -91,6 +94,26 @@ function identity(o: InvocationOutput, recordId: string) {
   };
 }
 
+/**
+ * The `maintenance` note of a host's record (only when dispatch made one): in
+ * a window, or a MaintenanceUntil tag whose time has passed, with what to do.
+ */
+export function maintenanceFields(note: MaintenanceNote | null | undefined) {
+  if (note === null || note === undefined) return {};
+  return {
+    maintenance:
+      note.state === 'in'
+        ? {
+            ...note,
+            message: `in a maintenance window until ${note.until} (${note.source === 'tag' ? 'MaintenanceUntil tag' : 'maintenanceUntil stage param'}): measured and recorded, kept out of the flag alarms`,
+          }
+        : {
+            ...note,
+            message: `the MaintenanceUntil tag's window ended at ${note.until}: the host is alarmed as usual; remove the tag`,
+          },
+  };
+}
+
 /** What the collector notes in a result record about the resources reported (only what is not empty). */
 function resourceNotes(match: ResourceMatch) {
   return {
@@ -113,6 +136,7 @@ type CollectorKey =
   | 'resourcesNotSent'
   | 'resourcesDuplicated'
   | 'resourcesMissing'
+  | 'maintenance'
   | (typeof SEED_KEYS)[number];
 const documentKeysAreNotCollectorKeys: [Extract<keyof ResultDocument, CollectorKey>] extends [never]
   ? true
@@ -142,7 +166,13 @@ export function buildInvocationRecords(
       code: 'E_INTERNAL',
       message: `the collector could not build this host's records: ${excerpt(toErrorInfo(fault).message, 300)}`,
     };
-    const failure = { record: 'failure', ...identity(o, recordId), responseCode: o.responseCode, error };
+    const failure = {
+      record: 'failure',
+      ...identity(o, recordId),
+      responseCode: o.responseCode,
+      error,
+      ...maintenanceFields(o.maintenance),
+    };
     return {
       events: stamp([stringifyPrintable(failure)], at),
       outcome: { kind: 'failed', status: o.status, error },
@@ -176,7 +206,13 @@ function buildRecords(
     if (doc.seed !== null) messages.push(serializeSeedRecord(doc.seed));
     messages.push(...mtrReports(doc));
     messages.push(
-      stringifyPrintable({ record: 'result', ...doc, ...identity(o, recordId), ...resourceNotes(match) }),
+      stringifyPrintable({
+        record: 'result',
+        ...doc,
+        ...identity(o, recordId),
+        ...resourceNotes(match),
+        ...maintenanceFields(o.maintenance),
+      }),
     );
     return {
       events: stamp(messages, at),
@@ -201,6 +237,7 @@ function buildRecords(
     agentVersion: doc?.agentVersion ?? null,
     stderr: excerpt(o.stderr, STDERR_EXCERPT_CHARS),
     stdoutExcerpt: doc === null ? excerpt(o.stdout, STDOUT_EXCERPT_CHARS) : undefined,
+    ...maintenanceFields(o.maintenance),
   };
   messages.push(stringifyPrintable(failure));
   return { events: stamp(messages, at), outcome: { kind: 'failed', status: o.status, error } };
@@ -257,6 +294,7 @@ export function buildDeadlineRecord(
     lastStatus: string;
     deadline: number;
     lastError?: string;
+    maintenance?: MaintenanceNote | null;
   },
   recordId: string,
   at: number,
@@ -277,6 +315,7 @@ export function buildDeadlineRecord(
           message: `no terminal result by the collection deadline (last SSM status ${o.lastStatus}${o.lastError === undefined ? '' : `; last error ${o.lastError}`})`,
         },
         ...(o.lastError === undefined ? {} : { lastError: o.lastError }),
+        ...maintenanceFields(o.maintenance),
       }),
     ],
     at,
