@@ -1,15 +1,19 @@
 /**
  * The agent's entry point, and the only module that touches `process`:
- * argv, environment, stdout/stderr, signals and the exit code.
+ * argv, environment, stdout/stderr, signals and the exit code. Text from
+ * outside the agent (a value the user gave, a tool's output quoted in an
+ * error) reaches the terminal with its control characters escaped.
  */
 import { hostname } from 'node:os';
 import { InvalidInputError, MonitorError } from '../common/errors.ts';
+import { escapeControlCharacters as shown } from '../common/printable.ts';
 import { RESULT_SCHEMA } from '../common/result-contract.ts';
 import { helpText } from './cli/help.ts';
 import { parseArgv } from './cli/parse-argv.ts';
 import { readConfigFile } from './cli/read-config-file.ts';
 import { readConfigObject, resolveOptions, type WatchOptions } from './cli/resolve-options.ts';
 import { discoverGateway } from './gateway/discover-gateway.ts';
+import { runSetupCommand } from './install/command.ts';
 import { httpProbe } from './probes/http-probe.ts';
 import { resolveAddress } from './probes/resolve-address.ts';
 import { checkMtr, runMtr } from './probes/run-mtr.ts';
@@ -22,6 +26,12 @@ import { failedRoundDocument, type RoundOutput, releaseActiveLock, runRound } fr
 import { watchRounds } from './round/watch.ts';
 
 declare const __AGENT_VERSION__: string | undefined;
+/**
+ * false in the fleet build (dist/agent-fleet.js, which the SSM document embeds):
+ * install and uninstall are left out there, since every byte of the document's
+ * 64 KB the agent does not use is room for resource lists.
+ */
+declare const __AGENT_SETUP__: boolean;
 const VERSION = typeof __AGENT_VERSION__ === 'string' ? __AGENT_VERSION__ : '0.0.0-dev';
 
 function progressPrinter(enabled: boolean): (event: ProgressEvent) => void {
@@ -32,9 +42,9 @@ function progressPrinter(enabled: boolean): (event: ProgressEvent) => void {
         `probing ${event.resources} resource(s) and the gateway, about ${Math.ceil(event.expectedMs / 1000)} s\n`,
       );
     } else if (event.type === 'resource') {
-      process.stderr.write(`  [${event.done}/${event.total}] ${event.target} done\n`);
+      process.stderr.write(`  [${event.done}/${event.total}] ${shown(event.target)} done\n`);
     } else if (event.type === 'gateway') {
-      process.stderr.write(`  gateway: ${event.ip ?? 'not found'}\n`);
+      process.stderr.write(`  gateway: ${event.ip === null ? 'not found' : shown(event.ip)}\n`);
     }
   };
 }
@@ -79,7 +89,23 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (parsed.command === null) {
-      throw new InvalidInputError('command', undefined, 'check or watch (see --help)');
+      throw new InvalidInputError('command', undefined, 'check, watch, install or uninstall (see --help)');
+    }
+    if (parsed.command === 'install' || parsed.command === 'uninstall') {
+      if (__AGENT_SETUP__) {
+        return await runSetupCommand(parsed, {
+          run: runProcess,
+          agentFile: process.argv[1] ?? '',
+          nodeBinary: process.execPath,
+          say: (line) => process.stdout.write(`${line}\n`),
+          fail: (line) => process.stderr.write(`${line}\n`),
+        });
+      }
+      throw new InvalidInputError(
+        'command',
+        parsed.command,
+        'check or watch: this is the fleet build of the agent (in the SSM document); install comes with dist/agent.js',
+      );
     }
     const config =
       parsed.config === null ? {} : readConfigObject(readConfigFile(parsed.config), parsed.config);
@@ -87,7 +113,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (error) {
     const failed = failedRoundDocument(error, base);
     if (wantsJson) print(failed, true);
-    else process.stderr.write(`error: ${failed.document.error?.message ?? String(error)}\n`);
+    else process.stderr.write(`error: ${shown(failed.document.error?.message ?? String(error))}\n`);
     return failed.exitCode;
   }
 
@@ -121,7 +147,7 @@ async function main(argv: string[]): Promise<number> {
     const output = await runRound(options, deps);
     print(output, json);
     if (!json && output.exitCode !== 0 && output.document.error) {
-      process.stderr.write(`error: ${output.document.error.message}\n`);
+      process.stderr.write(`error: ${shown(output.document.error.message)}\n`);
     }
     return output.exitCode;
   }
@@ -145,7 +171,7 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     process.stderr.write(
-      `internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      `internal error: ${(error instanceof Error ? (error.stack ?? error.message) : String(error)).split('\n').map(shown).join('\n')}\n`,
     );
     process.exitCode = 1;
   },

@@ -99,7 +99,7 @@ export async function runAgent(
   const agentArgs = [AGENT_BUNDLE, 'check', '--json', ...Object.entries(flags).flat()];
   let command = process.execPath;
   let args = agentArgs;
-  let env = process.env;
+  let env: Record<string, string> = {};
   let usageFile = '';
   let timeFile = '';
   if (options.measure === true) {
@@ -107,7 +107,7 @@ export async function runAgent(
     runSeq += 1;
     usageFile = path.join(dir, `usage-${runSeq}.json`);
     args = ['-r', path.join(dir, 'usage-hook.cjs'), ...agentArgs];
-    env = { ...process.env, CCM_BENCH_USAGE_FILE: usageFile };
+    env = { CCM_BENCH_USAGE_FILE: usageFile };
     if (hasGnuTime()) {
       timeFile = path.join(dir, `time-${runSeq}.txt`);
       args = ['-v', '-o', timeFile, command, ...args];

@@ -1,8 +1,11 @@
 /**
  * Errors with stable codes. Each carries the evidence a support engineer needs
  * (the value, the command, its exit code and stderr) so that a result document
- * or a log record can explain a failure without a re-run.
+ * or a log record can explain a failure without a re-run, and the error it
+ * wraps as `cause` (for stack traces and debuggers; never serialised: what a
+ * cause adds as evidence, such as an errno code, goes into the message).
  */
+import { clipText, headOf } from './clip-text.ts';
 
 /** Every error code; a result document naming another is rejected by the collector. */
 export const ERROR_CODES = [
@@ -32,6 +35,8 @@ export const ERROR_CODES = [
   'E_COLLECT_GAVE_UP',
   /** SSM refused a command for an instance (terminated, not registered); recorded blind. */
   'E_INSTANCE_REFUSED',
+  /** `install`/`uninstall` cannot set up or remove the systemd units (no systemd, not root, systemctl failed). */
+  'E_INSTALL',
   'E_INTERNAL',
 ] as const;
 
@@ -49,10 +54,12 @@ export interface ErrorInfo {
 
 export class MonitorError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string) {
+  /** `options.cause`: the caught error this one wraps. */
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
     super(message);
     this.code = code;
     this.name = new.target.name;
+    attachCause(this, options);
   }
 
   toInfo(): ErrorInfo {
@@ -65,8 +72,8 @@ export class InvalidInputError extends MonitorError {
   readonly field: string;
   readonly value: unknown;
   readonly allowed: string;
-  constructor(field: string, value: unknown, allowed: string) {
-    super('E_INVALID_INPUT', `${field} ${describeValue(value)} is not allowed: ${allowed}`);
+  constructor(field: string, value: unknown, allowed: string, options?: ErrorOptions) {
+    super('E_INVALID_INPUT', `${field} ${describeValue(value)} is not allowed: ${allowed}`, options);
     this.field = field;
     this.value = value;
     this.allowed = allowed;
@@ -80,20 +87,28 @@ export class EnvironmentError extends MonitorError {
     code: Extract<ErrorCode, 'E_MTR_MISSING' | 'E_MTR_PERMISSION' | 'E_LOG_DIR' | 'E_CONFIG_FILE'>,
     message: string,
     path?: string,
+    options?: ErrorOptions,
   ) {
-    super(code, message);
+    super(code, message, options);
     this.path = path;
   }
 }
 
-/** Another round holds the lock. */
+/**
+ * Another round holds the lock (`holderPid`: its pid, when known), or, with
+ * `takingOver`, is still taking over a stale lock (`holderPid`: the pid of
+ * the process taking over).
+ */
 export class LockedError extends MonitorError {
   readonly lockPath: string;
   readonly holderPid: number | null;
-  constructor(lockPath: string, holderPid: number | null) {
+  constructor(lockPath: string, holderPid: number | null, o: { takingOver?: boolean } = {}) {
+    const pid = holderPid === null ? '' : ` (pid ${holderPid})`;
     super(
       'E_LOCKED',
-      `another round is still running (lock ${lockPath}${holderPid === null ? '' : ` held by pid ${holderPid}`})`,
+      o.takingOver === true
+        ? `another round${pid} is still taking over the stale round lock ${lockPath}`
+        : `another round is still running (lock ${lockPath}${holderPid === null ? '' : ` held by pid ${holderPid}`})`,
     );
     this.lockPath = lockPath;
     this.holderPid = holderPid;
@@ -110,8 +125,9 @@ export class ProcessError extends MonitorError {
     code: ErrorCode,
     message: string,
     evidence: { command: string[]; exitCode: number | null; signal: string | null; stderr: string },
+    options?: ErrorOptions,
   ) {
-    super(code, message);
+    super(code, message, options);
     this.command = evidence.command;
     this.exitCode = evidence.exitCode;
     this.signal = evidence.signal;
@@ -130,15 +146,31 @@ export class ProcessError extends MonitorError {
   }
 }
 
+/**
+ * Sets `error.cause` from `options` as V8 does from Node.js 16.9 on: an own
+ * property, not enumerable, so JSON.stringify and object spreads of an error
+ * never carry it. Node.js 12 ignores Error's options argument, hence by hand;
+ * for Error subclasses outside this hierarchy too.
+ */
+export function attachCause(error: Error, options: ErrorOptions | undefined): void {
+  if (options === undefined || !('cause' in options)) return;
+  Object.defineProperty(error, 'cause', {
+    value: options.cause,
+    writable: true,
+    enumerable: false,
+    configurable: true,
+  });
+}
+
 export function toErrorInfo(error: unknown): ErrorInfo {
   if (error instanceof MonitorError) return error.toInfo();
   const message = error instanceof Error ? error.message : String(error);
   return { code: 'E_INTERNAL', message };
 }
 
+/** `text` trimmed, and clipped to `max` characters with `…` (never half a character). */
 export function excerpt(text: string, max: number): string {
-  const trimmed = text.trim();
-  return trimmed.length <= max ? trimmed : `${trimmed.slice(0, max - 1)}…`;
+  return clipText(text.trim(), max);
 }
 
 /**
@@ -153,7 +185,7 @@ export class HiddenValue {
 function describeValue(value: unknown): string {
   if (value instanceof HiddenValue) return `(${value.description})`;
   if (typeof value === 'string') {
-    const shown = value.length > 60 ? `${value.slice(0, 57)}...(${value.length} characters)` : value;
+    const shown = value.length > 60 ? `${headOf(value, 57)}...(${value.length} characters)` : value;
     return JSON.stringify(shown);
   }
   if (value === undefined) return '(missing)';

@@ -29,6 +29,7 @@
  *
  * Shared with the Lambda collector: no Node imports.
  */
+import { headOf } from './clip-text.ts';
 import { isFlagged } from './flag-rule.ts';
 import { escapeControlCharacters } from './printable.ts';
 import type { GatewayResult, Hop, ResourceResult } from './result-schema.ts';
@@ -145,9 +146,7 @@ export function formatFixed1(value: number): string {
  * that would be split is replaced by a space, so no half character is left.
  */
 function cutAt(text: string, width: number): string {
-  const cut = text.slice(0, width);
-  const last = cut.charCodeAt(cut.length - 1);
-  return cut.length === width && last >= 0xd800 && last <= 0xdbff ? `${cut.slice(0, -1)} ` : cut;
+  return padEnd(headOf(text, width), Math.min(width, text.length));
 }
 
 function padStart(text: string, width: number): string {

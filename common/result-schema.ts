@@ -28,6 +28,7 @@
  * document can never carry a key of the collector's own records.
  */
 import * as v from 'valibot';
+import { clipText, headOf } from './clip-text.ts';
 import { ERROR_CODES, type ErrorInfo } from './errors.ts';
 import { unmeasuredReasonOf } from './flag-rule.ts';
 import { hasControlCharacters } from './printable.ts';
@@ -380,10 +381,11 @@ export class ResultDocumentError extends Error {
   readonly excerpt: string;
   /** The first ISSUE_LIMITS.count problems, each clipped; [] when the text is not a document at all. */
   readonly issues: DocumentIssue[];
-  constructor(message: string, text: string, issues: DocumentIssue[] = []) {
-    super(message);
+  constructor(message: string, text: string, issues: DocumentIssue[] = [], options?: ErrorOptions) {
+    // Only the functions (Node.js 20) use this module, whose Error sets `cause` itself.
+    super(message, options);
     this.name = 'ResultDocumentError';
-    this.excerpt = text.slice(0, 300);
+    this.excerpt = headOf(text, 300);
     this.issues = issues;
   }
 }
@@ -409,7 +411,12 @@ export function parseResultDocument(stdout: string): ResultDocument {
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     const hint = stdout.length >= RESULT_MAX_CHARS ? ' (stdout reached the SSM limit: truncated?)' : '';
-    throw new ResultDocumentError(`result document is not valid JSON: ${clip(reason, 200)}${hint}`, stdout);
+    throw new ResultDocumentError(
+      `result document is not valid JSON: ${clip(reason, 200)}${hint}`,
+      stdout,
+      [],
+      { cause: error },
+    );
   }
   return checkResultDocument(value, stdout);
 }
@@ -453,9 +460,7 @@ function describeIssue(issue: v.BaseIssue<unknown>): DocumentIssue {
   };
 }
 
-function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
+const clip = clipText;
 
 /** The start of the last line that starts with `{` (an earlier one is not the document). */
 function findDocumentStart(text: string): number {

@@ -38,6 +38,18 @@ export const GATEWAY_DISCOVERY_TIMEOUT_MS = 10_000;
 /** Reading the log directory, writing files, rotation: generous, they take milliseconds. */
 const FILES_MS = 10_000;
 
+/**
+ * Taking over a stale round lock goes through a second lock
+ * (agent/files/lock.ts) that a live process holds for microseconds; one older
+ * than this was left by a process that died or hangs, and is taken over in turn.
+ */
+export const LOCK_TAKEOVER_STALE_MS = 10_000;
+/**
+ * The longest a round waits for another's takeover of a stale lock before it
+ * reports busy: two takeovers that each run to their stale age.
+ */
+export const LOCK_TAKEOVER_WAIT_MS = 2 * LOCK_TAKEOVER_STALE_MS;
+
 /** The longest round any settings may produce; a lock older than LOCK_STALE_AFTER_MS is taken over. */
 export const MAX_ROUND_MS = 3_600_000;
 /**
@@ -86,7 +98,13 @@ export function pathWorstCaseMs(s: Omit<BudgetSettings, 'concurrency'>): number 
 /** `paths`: resources plus one for the gateway. */
 export function roundWorstCaseMs(s: BudgetSettings, paths: number): number {
   const waves = Math.max(1, Math.ceil(paths / Math.max(1, s.concurrency)));
-  return MTR_VERSION_TIMEOUT_MS + GATEWAY_DISCOVERY_TIMEOUT_MS + waves * pathWorstCaseMs(s) + FILES_MS;
+  return (
+    LOCK_TAKEOVER_WAIT_MS +
+    MTR_VERSION_TIMEOUT_MS +
+    GATEWAY_DISCOVERY_TIMEOUT_MS +
+    waves * pathWorstCaseMs(s) +
+    FILES_MS
+  );
 }
 
 /** What a healthy round takes (every destination answers ICMP): for progress and the first collection. */

@@ -42,11 +42,10 @@ export class InstancesRefusedError extends MonitorError {
   /** Instance ids the message names (SSM does not always name them). */
   readonly named: string[];
   constructor(errorName: string, message: string, named: string[], options?: { cause?: unknown }) {
-    super('E_INSTANCE_REFUSED', `${errorName}: ${message === '' ? '(no message)' : message}`);
+    super('E_INSTANCE_REFUSED', `${errorName}: ${message === '' ? '(no message)' : message}`, options);
     this.errorName = errorName;
     this.detail = message;
     this.named = named;
-    if (options?.cause !== undefined) this.cause = options.cause;
   }
 }
 

@@ -2,8 +2,9 @@
 # Installs what the project needs on a Debian/Ubuntu machine and skips what is
 # already there, so `npm start` and `npm test` work on a fresh machine.
 #   ensure-deps.sh run    mtr and the npm packages (a local monitoring round)
-#   ensure-deps.sh test   also the lab tools (iproute2, iptables, OpenVPN, openssl, python3), script(1)
-#                         and Node 12.22; in CI a test that skips for want of one fails the run
+#   ensure-deps.sh test   also the lab tools (iproute2, iptables, OpenVPN, openssl, python3), script(1),
+#                         systemd (systemd-analyze checks the units `install` writes; systemd-nspawn boots
+#                         a container to run them) and Node 12.22; in CI a test that skips for want of one fails the run
 #   ensure-deps.sh bench  the test set plus GNU time (the footprint benchmark)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,8 @@ mode="${1:-run}"
 
 declare -A tools=([mtr]=mtr-tiny)
 if [ "$mode" = test ] || [ "$mode" = bench ]; then
-  tools+=([ip]=iproute2 [iptables]=iptables [openvpn]=openvpn [openssl]=openssl [ping]=iputils-ping [pgrep]=procps [python3]=python3 [script]=bsdutils)
+  tools+=([ip]=iproute2 [iptables]=iptables [openvpn]=openvpn [openssl]=openssl [ping]=iputils-ping [pgrep]=procps [python3]=python3 [script]=bsdutils
+    [systemd-analyze]=systemd [systemd-nspawn]=systemd-container [setpriv]=util-linux [unshare]=util-linux)
 fi
 [ "$mode" = bench ] && tools+=([/usr/bin/time]=time)
 missing=()

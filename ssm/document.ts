@@ -30,11 +30,12 @@ export const RUN_STEP_NAME = 'runMonitorAgent';
  */
 export const DOCUMENT_SIZE_LIMIT = 65_536;
 
-/** Environment variable naming an agent bundle to embed instead of dist/agent.js (tests). */
+/** Environment variable naming an agent bundle to embed instead of dist/agent-fleet.js (tests). */
 export const AGENT_BUNDLE_ENV = 'CCM_AGENT_BUNDLE';
 
 const ROOT = resolve(__dirname, '..');
-export const DEFAULT_AGENT_PATH = join(ROOT, 'dist', 'agent.js');
+/** The agent without install/uninstall, which no fleet host runs (scripts/build-agent.mjs). */
+export const DEFAULT_AGENT_PATH = join(ROOT, 'dist', 'agent-fleet.js');
 const SCRIPT_PATH = join(ROOT, 'ssm', 'run-agent.sh');
 
 export interface AgentPayload {
@@ -78,7 +79,7 @@ export interface DocumentOptions {
   agentVersion?: string;
 }
 
-/** The agent bundle to embed: $CCM_AGENT_BUNDLE, else dist/agent.js, which must have been built. */
+/** The agent bundle to embed: $CCM_AGENT_BUNDLE, else dist/agent-fleet.js, which must have been built. */
 export function resolveAgentPath(
   env: Record<string, string | undefined> = process.env,
   builtPath = DEFAULT_AGENT_PATH,

@@ -1,4 +1,5 @@
 import { DEFAULTS, LIMITS } from '../../common/settings.ts';
+import { DEFAULT_LIB_DIR, DEFAULT_UNIT_DIR, TIMER_PERIODS_MIN } from '../install/units.ts';
 import { ROTATION_DEFAULTS } from './resolve-options.ts';
 
 export function helpText(version: string): string {
@@ -8,6 +9,9 @@ Usage:
   node agent.js check --resources <list> [options]     run one monitoring round
   node agent.js watch --every <minutes> --resources <list> [options]
                                                        repeat rounds (like the old cron job)
+  node agent.js install --every <minutes> --config <file> [--no-enable] [--unit-dir <dir>] [--lib-dir <dir>]
+                                                       a systemd timer runs check --config <file> (as root)
+  node agent.js uninstall [--unit-dir <dir>] [--lib-dir <dir>]
 
 Resources:
   --resources <list>          comma-separated IPv4/IPv6 addresses, host names or http(s):// URLs
@@ -38,6 +42,11 @@ Output and control:
   --every <minutes>           watch: minutes between round starts
   --rounds <n>                watch: stop after n rounds
   --help, --version
+Service (install, uninstall):
+  --every <minutes>           one of ${TIMER_PERIODS_MIN.join(', ')}
+  --no-enable                 write the files only; do not enable and start the timer
+  --unit-dir <dir>            systemd units (default ${DEFAULT_UNIT_DIR})
+  --lib-dir <dir>             the agent copy the service runs (default ${DEFAULT_LIB_DIR})
 
 Exit codes: 0 round completed (flagged or not), 2 invalid input, 3 environment problem
 (mtr missing or not permitted, log dir not writable), 4 another round still running.

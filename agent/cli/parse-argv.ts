@@ -5,9 +5,9 @@
  */
 import { InvalidInputError } from '../../common/errors.ts';
 
-export type CommandName = 'check' | 'watch';
+export type CommandName = 'check' | 'watch' | 'install' | 'uninstall';
 
-export const COMMANDS: readonly CommandName[] = ['check', 'watch'];
+export const COMMANDS: readonly CommandName[] = ['check', 'watch', 'install', 'uninstall'];
 
 /** Flags that take a value; each is also a key of the JSON config file. */
 export const VALUE_FLAGS = [
@@ -36,25 +36,34 @@ export type ValueFlag = (typeof VALUE_FLAGS)[number];
 /** Flags valid only for `watch`. */
 export const WATCH_ONLY_FLAGS: readonly ValueFlag[] = ['every', 'rounds'];
 
-const SWITCHES = ['json', 'help', 'version'] as const;
+/** Flags of `install` and `uninstall` only: where the service goes, not how it measures (no config keys). */
+export const INSTALL_FLAGS = ['unit-dir', 'lib-dir'] as const;
+export type InstallFlag = (typeof INSTALL_FLAGS)[number];
+
+const SWITCHES = ['json', 'help', 'version', 'no-enable'] as const;
 type Switch = (typeof SWITCHES)[number];
 
 export interface ParsedArgv {
   command: CommandName | null;
   values: Partial<Record<ValueFlag, string>>;
+  install: Partial<Record<InstallFlag, string>>;
   config: string | null;
   switches: Record<Switch, boolean>;
 }
 
 const isValueFlag = (name: string): name is ValueFlag => (VALUE_FLAGS as readonly string[]).includes(name);
+const isInstallFlag = (name: string): name is InstallFlag =>
+  (INSTALL_FLAGS as readonly string[]).includes(name);
+const isCommand = (name: string): name is CommandName => (COMMANDS as readonly string[]).includes(name);
 const isSwitch = (name: string): name is Switch => (SWITCHES as readonly string[]).includes(name);
 
 export function parseArgv(argv: readonly string[]): ParsedArgv {
   const parsed: ParsedArgv = {
     command: null,
     values: {},
+    install: {},
     config: null,
-    switches: { json: false, help: false, version: false },
+    switches: { json: false, help: false, version: false, 'no-enable': false },
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
@@ -66,7 +75,7 @@ export function parseArgv(argv: readonly string[]): ParsedArgv {
           `one command (${COMMANDS.join(' or ')}) followed by --flags`,
         );
       }
-      if (arg !== 'check' && arg !== 'watch') {
+      if (!isCommand(arg)) {
         throw new InvalidInputError('command', arg, `one of ${COMMANDS.join(', ')} (see --help)`);
       }
       parsed.command = arg;
@@ -80,7 +89,7 @@ export function parseArgv(argv: readonly string[]): ParsedArgv {
       parsed.switches[name] = true;
       continue;
     }
-    if (name !== 'config' && !isValueFlag(name)) {
+    if (name !== 'config' && !isValueFlag(name) && !isInstallFlag(name)) {
       throw new InvalidInputError('option', `--${name}`, 'a known option (see --help)');
     }
     let value = inline;
@@ -97,10 +106,10 @@ export function parseArgv(argv: readonly string[]): ParsedArgv {
       // A second file would silently replace the first; neither is merged.
       if (parsed.config !== null) throw new InvalidInputError('--config', value, 'the option once');
       parsed.config = value;
-    } else if (isValueFlag(name)) {
-      if (parsed.values[name] !== undefined)
-        throw new InvalidInputError(`--${name}`, value, 'the option once');
-      parsed.values[name] = value;
+    } else {
+      const into: Partial<Record<string, string>> = isValueFlag(name) ? parsed.values : parsed.install;
+      if (into[name] !== undefined) throw new InvalidInputError(`--${name}`, value, 'the option once');
+      into[name] = value;
     }
   }
   return parsed;

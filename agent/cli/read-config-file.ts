@@ -35,7 +35,7 @@ export function readConfigFile(file: string): unknown {
   } catch (error) {
     const code = errnoOf(error) ?? 'error';
     const detail = error instanceof PathWalkError ? `: ${error.message}` : '';
-    throw configError(`${shown} cannot be read (${code}${detail}): give a readable JSON file`);
+    throw configError(`${shown} cannot be read (${code}${detail}): give a readable JSON file`, error);
   }
   let text: string;
   try {
@@ -47,7 +47,7 @@ export function readConfigFile(file: string): unknown {
     return JSON.parse(text);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw configError(`${shown} is not valid JSON (${reason})`);
+    throw configError(`${shown} is not valid JSON (${reason})`, error);
   }
 }
 
@@ -61,7 +61,10 @@ function readFound(found: FoundEntry, shown: string): string {
   try {
     fd = fs.openSync(parent.entry(name), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
   } catch (error) {
-    throw configError(`${shown} cannot be read (${errnoOf(error) ?? 'error'}): give a readable JSON file`);
+    throw configError(
+      `${shown} cannot be read (${errnoOf(error) ?? 'error'}): give a readable JSON file`,
+      error,
+    );
   }
   try {
     const opened = fs.fstatSync(fd);
@@ -106,6 +109,7 @@ function checkOnlyRootCanChange({ parent, name, stat }: FoundEntry, shown: strin
   }
 }
 
-function configError(message: string): MonitorError {
-  return new MonitorError('E_CONFIG_FILE', message);
+/** `cause`: the caught error, when there is one. */
+function configError(message: string, cause?: unknown): MonitorError {
+  return new MonitorError('E_CONFIG_FILE', message, cause === undefined ? undefined : { cause });
 }

@@ -72,7 +72,7 @@ function boundedNumber(field: string, value: unknown, min: number, max: number):
   return parseBoundedNumber(field, value, 'decimal', { min, max });
 }
 
-function parseWatchOnly(flag: ValueFlag, value: unknown, field: string): number {
+export function parseWatchOnly(flag: ValueFlag, value: unknown, field: string): number {
   return flag === 'every'
     ? boundedNumber(field, value, 0.01, 1440)
     : boundedInteger(field, value, 1, 1_000_000);
@@ -104,7 +104,7 @@ export function readConfigObject(value: unknown, source: string): Partial<Record
 }
 
 export function resolveOptions(
-  command: CommandName,
+  command: Extract<CommandName, 'check' | 'watch'>,
   argv: ParsedArgv,
   config: Partial<Record<ValueFlag, RawValue>>,
 ): CheckOptions | WatchOptions {
@@ -120,6 +120,10 @@ export function resolveOptions(
     return found === null ? fallback : parse(found.value, found.field);
   };
 
+  const [stray] = Object.entries(argv.install);
+  if (stray !== undefined)
+    throw new InvalidInputError(`--${stray[0]}`, stray[1], 'only with install or uninstall');
+  if (argv.switches['no-enable']) throw new InvalidInputError('option', '--no-enable', 'only with install');
   if (command === 'check') {
     // As flags they are a mistake; in a config file shared by check and watch they are not.
     for (const flag of WATCH_ONLY_FLAGS) {
@@ -195,7 +199,9 @@ function parseManagement(value: unknown, field: string): string {
   try {
     parseManagementEndpoint(text);
   } catch (error) {
-    if (error instanceof InvalidInputError) throw new InvalidInputError(field, value, error.allowed);
+    if (error instanceof InvalidInputError) {
+      throw new InvalidInputError(field, value, error.allowed, { cause: error });
+    }
     throw error;
   }
   return text;

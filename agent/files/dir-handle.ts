@@ -20,7 +20,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errnoOf } from '../../common/errno.ts';
-import { MonitorError } from '../../common/errors.ts';
+import { attachCause, MonitorError } from '../../common/errors.ts';
 import { actAs, type Principal } from './act-as.ts';
 
 const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
@@ -69,12 +69,13 @@ export class PathWalkError extends Error {
   readonly code: string;
   readonly at: string;
   readonly detail: string;
-  constructor(code: string, at: string, detail: string) {
+  constructor(code: string, at: string, detail: string, options?: ErrorOptions) {
     super(`${at} ${detail}`);
     this.name = 'PathWalkError';
     this.code = code;
     this.at = at;
     this.detail = detail;
+    attachCause(this, options);
   }
 }
 
@@ -236,6 +237,7 @@ function makeDirectory(
       errnoOf(error) ?? 'EIO',
       here,
       `cannot be created${as}: ${messageOf(error).split(procPath(parentFd, name)).join(here)}`,
+      { cause: error },
     );
   }
 }
@@ -267,7 +269,7 @@ function readLink(target: string, here: string): string {
 
 function walkError(error: unknown, here: string): PathWalkError {
   const code = errnoOf(error) ?? 'EIO';
-  return new PathWalkError(code, here, `cannot be opened (${code})`);
+  return new PathWalkError(code, here, `cannot be opened (${code})`, { cause: error });
 }
 
 function messageOf(error: unknown): string {
@@ -301,6 +303,7 @@ function makeHandle(given: string, fd: number, realPath: string, chosenBy: LinkO
       errnoOf(error) ?? 'ENOENT',
       '/proc/self/fd',
       `does not lead to the opened directory (${messageOf(error)}): the agent needs /proc mounted`,
+      { cause: error },
     );
   }
   const live = (): void => {

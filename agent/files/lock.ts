@@ -35,6 +35,13 @@
  * holder may remove the stale file, after checking it is still the same file
  * (inode and content) it judged stale. Without that, a slow process could
  * remove the fresh lock a faster one had just created over the stale one.
+ * A process that finds a takeover in progress waits for it (time-based, not
+ * a count of attempts: the process taking over may be held off the CPU), and
+ * then answers from what it finds: the lock, or busy naming the new holder.
+ * The break lock is held for microseconds; one older than
+ * LOCK_TAKEOVER_STALE_MS (or whose holder is dead) is taken over in turn, so
+ * the wait ends by LOCK_TAKEOVER_WAIT_MS. Busy never names the stale lock's
+ * holder: it is dead or hung, and the round that is taking over is not.
  * Every file operation goes through the lock directory's handle (no symbolic
  * link is ever followed, see dir-handle.ts).
  */
@@ -43,7 +50,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { errnoOf } from '../../common/errno.ts';
 import { EnvironmentError, LockedError } from '../../common/errors.ts';
-import { LOCK_STALE_AFTER_MS } from '../../common/round-budget.ts';
+import {
+  LOCK_STALE_AFTER_MS,
+  LOCK_TAKEOVER_STALE_MS,
+  LOCK_TAKEOVER_WAIT_MS,
+} from '../../common/round-budget.ts';
 import {
   closeQuietly,
   type DirHandle,
@@ -65,6 +76,8 @@ export interface RoundLock {
 export interface LockOptions {
   /** A lock older than this (by ctime) is taken over even if its holder lives: a hung round must not block monitoring. */
   staleAfterMs?: number;
+  /** The break lock's stale age, LOCK_TAKEOVER_STALE_MS unless a test gives its own; the wait for a takeover is twice this at most. */
+  takeoverStaleAfterMs?: number;
   now?: () => number;
   /** Where a root agent keeps its locks; ROOT_LOCK_DIR unless a test gives its own. */
   rootLockDir?: string;
@@ -79,9 +92,6 @@ export const DEFAULT_STALE_AFTER_MS = LOCK_STALE_AFTER_MS;
 export const MAX_LOCK_BYTES = 4096;
 /** Only the open('wx') fallback can expose a lock before its content is written. */
 const GARBLED_GRACE_MS = 2_000;
-/** The break lock is held for microseconds; older than this, its holder died while holding it. */
-const BREAKER_STALE_MS = 30_000;
-const MAX_ATTEMPTS = 50;
 
 interface LockContent {
   pid: number;
@@ -135,17 +145,36 @@ export function acquireRoundLock(logDir: LogDir, o: LockOptions = {}): RoundLock
 export function acquireLock(dir: DirHandle, name: string, o: LockOptions = {}): RoundLock {
   const now = o.now ?? Date.now;
   const staleAfterMs = o.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
+  const takeoverStaleMs = o.takeoverStaleAfterMs ?? LOCK_TAKEOVER_STALE_MS;
   const text = JSON.stringify(describeSelf(now()));
-  let holderPid: number | null = null;
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt += 1) {
+  // A clock of its own: `now` judges ages (tests move it), this bounds the wait.
+  const started = monotonicMs();
+  const waitMs = (LOCK_TAKEOVER_WAIT_MS / LOCK_TAKEOVER_STALE_MS) * takeoverStaleMs;
+  let takingOver: number | null = null;
+  for (;;) {
     if (createExclusive(dir, name, text)) return heldLock(dir, name, text);
     const seen = readLock(dir, name);
-    if (seen === null) continue; // Released between our attempt and the read: try again.
-    holderPid = seen.content?.pid ?? null;
-    if (!isStale(seen, now(), staleAfterMs)) throw new LockedError(dir.display(name), holderPid);
-    if (!breakStaleLock(dir, name, seen, now)) sleepMs(5 + Math.floor(Math.random() * 15));
+    // null: released between our attempt and the read; try again.
+    if (seen !== null) {
+      if (!isStale(seen, now(), staleAfterMs)) {
+        throw new LockedError(dir.display(name), seen.content?.pid ?? null);
+      }
+      const takeover = breakStaleLock(dir, name, seen, now, takeoverStaleMs);
+      if (takeover !== null) {
+        takingOver = takeover.by;
+        sleepMs(5 + Math.floor(Math.random() * 15));
+      }
+    }
+    // Only a chain of takeovers, each held up to its stale age, or a lock that keeps
+    // changing under us (released and taken again and again) lasts this long.
+    if (monotonicMs() - started > waitMs) {
+      throw new LockedError(dir.display(name), takingOver, { takingOver: true });
+    }
   }
-  throw new LockedError(dir.display(name), holderPid);
+}
+
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
 }
 
 function openRootLockDir(where: string): DirHandle {
@@ -157,6 +186,7 @@ function openRootLockDir(where: string): DirHandle {
       'E_LOG_DIR',
       `round lock directory ${where} cannot be used (${errnoOf(error) ?? 'error'}: ${error instanceof Error ? error.message : String(error)})`,
       where,
+      { cause: error },
     );
   }
   if (dir.chosenBy !== null || dir.stat.uid !== 0 || writableByOthers(dir.stat)) {
@@ -194,20 +224,33 @@ function heldLock(dir: DirHandle, name: string, text: string): RoundLock {
   return { path: dir.display(name), release };
 }
 
-/** Returns true when it removed the stale lock, false when another process is doing it. */
-function breakStaleLock(dir: DirHandle, name: string, seen: SeenLock, now: () => number): boolean {
+/**
+ * Removes the stale lock `seen` under the break lock. Returns null when the
+ * caller should look again at once (removed, or changed meanwhile), or the
+ * pid (null if unknown) of another process whose takeover is in progress.
+ */
+function breakStaleLock(
+  dir: DirHandle,
+  name: string,
+  seen: SeenLock,
+  now: () => number,
+  takeoverStaleMs: number,
+): { by: number | null } | null {
   const breaker = `${name}.break`;
   const breakerText = JSON.stringify(describeSelf(now()));
   if (!createExclusive(dir, breaker, breakerText)) {
     const other = readLock(dir, breaker);
-    if (other !== null && isStale(other, now(), BREAKER_STALE_MS)) removeVerified(dir, breaker, other);
-    return false;
+    if (other === null) return null;
+    if (!isStale(other, now(), takeoverStaleMs)) return { by: other.content?.pid ?? null };
+    removeVerified(dir, breaker, other);
+    return null;
   }
   try {
     const current = readLock(dir, name);
     // Changed since we judged it (released, or already replaced): the caller re-evaluates.
-    if (current === null || current.ino !== seen.ino || current.raw !== seen.raw) return true;
-    return removeVerified(dir, name, seen);
+    if (current === null || current.ino !== seen.ino || current.raw !== seen.raw) return null;
+    removeVerified(dir, name, seen);
+    return null;
   } finally {
     try {
       if (readLock(dir, breaker)?.raw === breakerText) fs.unlinkSync(dir.entry(breaker));
@@ -376,7 +419,7 @@ function readLock(dir: DirHandle, name: string): SeenLock | null {
   } catch (error) {
     if (error instanceof EnvironmentError) throw error;
     if (errnoOf(error) === 'ENOENT') return null;
-    if (errnoOf(error) === 'ELOOP') throw notALock(dir, name, 'a symbolic link');
+    if (errnoOf(error) === 'ELOOP') throw notALock(dir, name, 'a symbolic link', error);
     throw lockError(dir, name, 'cannot be read', error);
   }
   try {
@@ -414,13 +457,14 @@ function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-function notALock(dir: DirHandle, name: string, found: string): EnvironmentError {
+function notALock(dir: DirHandle, name: string, found: string, cause?: unknown): EnvironmentError {
   const file = dir.display(name);
   const refusal = found === 'a symbolic link' ? 'refusing to follow it' : 'refusing to open it';
   return new EnvironmentError(
     'E_LOG_DIR',
     `round lock ${file} is ${found}, not a lock file; ${refusal} (the agent only ever creates regular files there); remove it`,
     file,
+    cause === undefined ? undefined : { cause },
   );
 }
 
@@ -430,5 +474,6 @@ function lockError(dir: DirHandle, name: string, what: string, error: unknown): 
     'E_LOG_DIR',
     `round lock ${file} ${what} (${errnoOf(error) ?? 'error'}: ${dir.explain(error)}); the agent must be able to write ${dir.path}`,
     file,
+    { cause: error },
   );
 }

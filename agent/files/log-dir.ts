@@ -167,7 +167,8 @@ const ADVICE: Record<string, string> = {
   EACCES:
     'run the agent as a user that may write there (root, or the directory owner), or choose another --log-dir',
   EPERM: 'run the agent as a user that may write there, or choose another --log-dir',
-  EROFS: 'the file system is mounted read-only; choose a --log-dir on a writable file system',
+  EROFS:
+    'the file system is mounted read-only (under the systemd service: run install again after changing log-dir); choose a --log-dir on a writable file system',
   ENOSPC: 'the disk is full; free space (old MTR files, rotated reports) or choose another --log-dir',
   EDQUOT: 'the disk quota is exhausted; free space or choose another --log-dir',
   ENOTDIR: 'a part of the path is not a directory; remove it or choose another --log-dir',
@@ -204,5 +205,7 @@ function logDirError(
     actingAs === null
       ? ''
       : ` — the agent acts there as uid ${actingAs.uid} (gid ${actingAs.gid}) because ${actingAs.why}`;
-  return new EnvironmentError('E_LOG_DIR', `log directory ${shown}${what} (${evidence})${as}; ${hint}`, dir);
+  return new EnvironmentError('E_LOG_DIR', `log directory ${shown}${what} (${evidence})${as}; ${hint}`, dir, {
+    cause: error,
+  });
 }

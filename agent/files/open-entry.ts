@@ -22,8 +22,8 @@ export interface RegularFileRules {
   owner?: number;
   /** Refuse a file with more than one hard link (writing it would change another name's content). */
   singleLink?: boolean;
-  /** Builds the error for a refusal; default E_LOG_DIR naming the file. */
-  refuse?: (file: string, found: string, action: string) => Error;
+  /** Builds the error for a refusal; default E_LOG_DIR naming the file. `cause`: the open(2) error that showed it. */
+  refuse?: (file: string, found: string, action: string, cause?: unknown) => Error;
 }
 
 export interface OpenedFile {
@@ -57,8 +57,8 @@ export function openRegularFile(
   } catch (error) {
     const code = errnoOf(error);
     // Replaced since the lstat: ELOOP is a symbolic link (O_NOFOLLOW), ENXIO a FIFO without a reader.
-    if (code === 'ELOOP') throw refuse(shown, 'a symbolic link', rules.action);
-    if (code === 'ENXIO') throw refuse(shown, 'a FIFO (named pipe)', rules.action);
+    if (code === 'ELOOP') throw refuse(shown, 'a symbolic link', rules.action, error);
+    if (code === 'ENXIO') throw refuse(shown, 'a FIFO (named pipe)', rules.action, error);
     if (code === 'ENOENT' && (flags & O_CREAT) === 0) return null;
     throw error;
   }
@@ -87,12 +87,18 @@ export function openRegularFile(
 }
 
 /** The refusal for a file in the log directory: E_LOG_DIR naming the file, what was found, and what to do. */
-export function refuseInLogDir(file: string, found: string, action: string): EnvironmentError {
+export function refuseInLogDir(
+  file: string,
+  found: string,
+  action: string,
+  cause?: unknown,
+): EnvironmentError {
   const followed = found === 'a symbolic link' ? 'refusing to follow it' : `refusing to ${action}`;
   return new EnvironmentError(
     'E_LOG_DIR',
     `${file} is ${found}; ${followed} (the agent writes only regular files of its own there); remove it, or choose another --log-dir`,
     file,
+    cause === undefined ? undefined : { cause },
   );
 }
 

@@ -11,34 +11,41 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import { closeQuietly } from './dir-handle.ts';
+import { closeQuietly, type DirHandle } from './dir-handle.ts';
 import type { LogDir } from './log-dir.ts';
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
 
 /** Replaces the file `name` in `dir` with `content` (UTF-8). Throws E_LOG_DIR (see LogDir.run). */
 export function writeFileAtomic(dir: LogDir, name: string, content: string): void {
-  dir.run(`writing ${name}`, () => {
-    const temp = `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-    let fd: number | undefined;
-    try {
-      fd = fs.openSync(dir.entry(temp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK, 0o644);
-      const buffer = Buffer.from(content, 'utf8');
-      let offset = 0;
-      while (offset < buffer.length) offset += fs.writeSync(fd, buffer, offset, buffer.length - offset);
-      // Without fsync before rename, a power loss can leave the new name pointing at an empty file.
-      fs.fsyncSync(fd);
-      fs.closeSync(fd);
-      fd = undefined;
-      fs.renameSync(dir.entry(temp), dir.entry(name));
-    } catch (error) {
-      if (fd !== undefined) closeQuietly(fd);
-      unlinkQuietly(dir.entry(temp));
-      throw error;
-    }
-    // Makes the rename itself durable.
-    dir.sync();
-  });
+  dir.run(`writing ${name}`, () => replaceFile(dir, name, content));
+}
+
+/**
+ * The same through any directory handle, as the process itself; `mode`, when
+ * given, is set whatever the umask. Throws the errno error.
+ */
+export function replaceFile(dir: DirHandle, name: string, content: string | Buffer, mode?: number): void {
+  const temp = `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir.entry(temp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK, 0o644);
+    if (mode !== undefined) fs.fchmodSync(fd, mode);
+    const buffer = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+    let offset = 0;
+    while (offset < buffer.length) offset += fs.writeSync(fd, buffer, offset, buffer.length - offset);
+    // Without fsync before rename, a power loss can leave the new name pointing at an empty file.
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(dir.entry(temp), dir.entry(name));
+  } catch (error) {
+    if (fd !== undefined) closeQuietly(fd);
+    unlinkQuietly(dir.entry(temp));
+    throw error;
+  }
+  // Makes the rename itself durable.
+  dir.sync();
 }
 
 function unlinkQuietly(file: string): void {

@@ -116,7 +116,8 @@ export async function queryManagement(
       resolve(answers);
     };
     /** A failure: fatal before the first answer, recorded for the pending command after it. */
-    const fail = (message: string): void => {
+    /** `cause`: the socket error behind the failure, if any. */
+    const fail = (message: string, cause?: unknown): void => {
       if (phase === 'done') return;
       const seen = excerpt(response || buffer, 300);
       const full = seen === '' ? message : `${message}; received: ${seen}`;
@@ -125,7 +126,7 @@ export async function queryManagement(
         phase = 'done';
         clearTimeout(timer);
         socket.destroy();
-        reject(new MonitorError('E_GATEWAY', full));
+        reject(new MonitorError('E_GATEWAY', full, cause === undefined ? undefined : { cause }));
         return;
       }
       const failed = answers.length;
@@ -208,7 +209,7 @@ export async function queryManagement(
     };
 
     socket.on('error', (error: NodeJS.ErrnoException) => {
-      fail(`cannot talk to ${where}: ${error.code ?? error.message}`);
+      fail(`cannot talk to ${where}: ${error.code ?? error.message}`, error);
     });
     socket.on('close', () => {
       fail(`${where} closed the connection before ${phase === 'greeting' ? 'its greeting' : 'END'}`);

@@ -22,6 +22,7 @@ import { constants, type Dir, promises as fs, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
+import { tailOf } from '../../common/clip-text.ts';
 import { errnoOrMessage } from '../../common/errno.ts';
 import { MonitorError } from '../../common/errors.ts';
 import {
@@ -69,6 +70,7 @@ export async function readClientLog(path: string, limits: ClientLogLimits): Prom
     throw new MonitorError(
       'E_GATEWAY',
       `cannot read --openvpn-log ${JSON.stringify(path)}: ${describeOpenError(error)}`,
+      { cause: error },
     );
   });
   let search: NewestConnectionSearch;
@@ -430,7 +432,7 @@ async function scanGzipForward(
   const take = (text: string, last: boolean): void => {
     const lines = (carry + text).split('\n');
     carry = last ? '' : (lines.pop() ?? '');
-    if (carry.length > MAX_LINE_BYTES) carry = carry.slice(carry.length - MAX_LINE_BYTES);
+    if (carry.length > MAX_LINE_BYTES) carry = tailOf(carry, MAX_LINE_BYTES);
     for (const line of lines) visit(line);
   };
   gunzip.on('data', (chunk: Buffer) => {

@@ -139,17 +139,18 @@ function extractObject(text: string, quirks: Set<MtrQuirk>): string {
 
 /** Strict JSON first (every jansson report); the hand-printed repairs only when that fails. */
 function parseDocument(body: string, text: string, quirks: Set<MtrQuirk>): unknown {
-  let strictError: string;
+  let strictError: unknown;
   try {
     return JSON.parse(body);
   } catch (error) {
-    strictError = error instanceof Error ? error.message : String(error);
+    strictError = error;
   }
   const repaired = repairHandPrinted(body, quirks);
   try {
     return JSON.parse(repaired);
   } catch {
-    throw outputError(`mtr output is not valid JSON (${strictError})`, text);
+    const reason = strictError instanceof Error ? strictError.message : String(strictError);
+    throw outputError(`mtr output is not valid JSON (${reason})`, text, strictError);
   }
 }
 
@@ -285,7 +286,11 @@ function describe(value: unknown): string {
   return JSON.stringify(value) ?? String(value);
 }
 
-function outputError(message: string, text: string): MonitorError {
+function outputError(message: string, text: string, cause?: unknown): MonitorError {
   const shown = excerpt(text.replace(/\s+/g, ' '), EXCERPT_CHARS);
-  return new MonitorError('E_MTR_OUTPUT', `${message}; output: ${shown === '' ? '(empty)' : shown}`);
+  return new MonitorError(
+    'E_MTR_OUTPUT',
+    `${message}; output: ${shown === '' ? '(empty)' : shown}`,
+    cause === undefined ? undefined : { cause },
+  );
 }

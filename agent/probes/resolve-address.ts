@@ -40,8 +40,12 @@ const GETENT_MAX_OUTPUT_BYTES = 64 * 1024;
  */
 const ONE_WORD = /^[^\s-][^\s]*$/;
 
-function resolveError(host: string, why: string): MonitorError {
-  return new MonitorError('E_RESOLVE', `could not resolve "${host}": ${why}`);
+function resolveError(host: string, why: string, cause?: unknown): MonitorError {
+  return new MonitorError(
+    'E_RESOLVE',
+    `could not resolve "${host}": ${why}`,
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 /**
@@ -110,7 +114,7 @@ async function lookupInProcess(host: string, name: string, timeoutMs: number): P
     return { address: found.address, family: found.family };
   } catch (error) {
     if (error instanceof MonitorError) throw error;
-    throw resolveError(host, errnoOrMessage(error));
+    throw resolveError(host, errnoOrMessage(error), error);
   } finally {
     if (timer !== undefined) clearTimeout(timer);
   }

@@ -5,6 +5,7 @@
  * returned string is mtr's non-empty JSON output.
  */
 import { isIP } from 'node:net';
+import { headOf } from '../../common/clip-text.ts';
 import { InvalidInputError, ProcessError } from '../../common/errors.ts';
 import { MTR_GRACE_SEC, MTR_TIMEOUT_SLACK_MS, MTR_VERSION_TIMEOUT_MS } from '../../common/round-budget.ts';
 import { runProcess } from '../process/run-process.ts';
@@ -162,7 +163,7 @@ function failureFromResult(result: ProcessResult, timeoutMs: number): ProcessErr
   if (!/^[ \t]*\{/m.test(stdout)) {
     return new ProcessError(
       'E_MTR_OUTPUT',
-      `mtr printed something that is not a JSON report (is this mtr built without JSON support?): ${JSON.stringify(stdout.slice(0, 80))}`,
+      `mtr printed something that is not a JSON report (is this mtr built without JSON support?): ${JSON.stringify(headOf(stdout, 80))}`,
       evidence(result),
     );
   }

@@ -1,4 +1,12 @@
-/** The human view of a round: what an operator reads on a terminal. */
+/**
+ * The human view of a round: what an operator reads on a terminal. Every text
+ * in it that came from outside the agent (targets, hop names from mtr, the
+ * gateway from OpenVPN, warnings and error messages quoting them, file paths)
+ * is shown with its control characters escaped (common/printable.ts): an ESC
+ * from a hop's name must not recolour or clear the operator's terminal, nor a
+ * CR or bidirectional override forge what a line appears to say.
+ */
+import { escapeControlCharacters as shown } from '../../common/printable.ts';
 import type { ResourceResult, ResultDocument, TroubleSpot } from '../../common/result-schema.ts';
 
 const fmtMs = (v: number | null): string => (v === null ? '-' : `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ms`);
@@ -7,7 +15,7 @@ const fmtPct = (v: number | null): string => (v === null ? '-' : `${v.toFixed(1)
 function trouble(t: TroubleSpot | null): string {
   if (t === null) return '-';
   const where = t.side === 'tunnel' ? 'CloudConnexa side' : 'resource side';
-  return `hop ${t.hop} ${t.host ?? '???'} (${t.kind}, ${where})`;
+  return `hop ${t.hop} ${t.host === null ? '???' : shown(t.host)} (${t.kind}, ${where})`;
 }
 
 function verdict(r: ResourceResult): string {
@@ -30,12 +38,12 @@ function table(header: string[], rows: string[][]): string[] {
 export function renderTable(doc: ResultDocument): string {
   const out: string[] = [];
   if (doc.outcome !== 'completed') {
-    out.push(`Round not run (${doc.outcome}): ${doc.error?.message ?? 'unknown error'}`);
+    out.push(`Round not run (${doc.outcome}): ${shown(doc.error?.message ?? 'unknown error')}`);
     return `${out.join('\n')}\n`;
   }
   const rows = doc.resources.map((r) => [
-    r.target,
-    r.address !== null && r.address !== r.target ? r.address : '',
+    shown(r.target),
+    r.address !== null && r.address !== r.target ? shown(r.address) : '',
     r.method ?? '-',
     fmtMs(r.latencyMs),
     fmtPct(r.lossPct),
@@ -48,14 +56,16 @@ export function renderTable(doc: ResultDocument): string {
   for (const r of doc.resources) {
     if (r.method === 'http') {
       out.push(
-        `${r.target}: latency is the TCP connect time of each request; the whole request took ${fmtMs(r.requestMs)}`,
+        `${shown(r.target)}: latency is the TCP connect time of each request; the whole request took ${fmtMs(r.requestMs)}`,
       );
     }
   }
   out.push('');
   const g = doc.gateway;
   if (g?.ip) {
-    out.push(`Gateway ${g.ip} (from ${g.source}): latency ${fmtMs(g.latencyMs)}, loss ${fmtPct(g.lossPct)}`);
+    out.push(
+      `Gateway ${shown(g.ip)} (from ${g.source}): latency ${fmtMs(g.latencyMs)}, loss ${fmtPct(g.lossPct)}`,
+    );
   } else {
     out.push('Gateway: not found');
   }
@@ -68,7 +78,7 @@ export function renderTable(doc: ResultDocument): string {
   out.push(
     `${doc.summary.flagged} of ${doc.summary.resources} resource(s) flagged; MTR id ${doc.mtrId}; round took ${(doc.timings.totalMs / 1000).toFixed(1)} s`,
   );
-  for (const f of doc.files) out.push(`wrote ${f.path}`);
-  for (const w of doc.warnings) out.push(`warning: ${w}`);
+  for (const f of doc.files) out.push(`wrote ${shown(f.path)}`);
+  for (const w of doc.warnings) out.push(`warning: ${shown(w)}`);
   return `${out.join('\n')}\n`;
 }

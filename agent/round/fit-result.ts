@@ -10,6 +10,7 @@
  * 3. the list of dropped paths, all but the first warnings, error messages.
  * Verdicts, flags and numbers are never dropped.
  */
+import { headOf, lengthMark, tailOf } from '../../common/clip-text.ts';
 import { isFlagged } from '../../common/flag-rule.ts';
 import { RESULT_MAX_CHARS } from '../../common/result-contract.ts';
 import type { ResultDocument } from '../../common/result-schema.ts';
@@ -20,8 +21,9 @@ export function serializeResult(doc: ResultDocument): string {
 
 const TEXT_MAX = 80;
 
+/** The first `max - 20` characters and the length (never half a character): `https://wiki.corp…(140 chars)`. */
 function clip(text: string, max = TEXT_MAX): string {
-  return text.length <= max ? text : `${text.slice(0, max - 20)}…(${text.length} chars)`;
+  return text.length <= max ? text : `${headOf(text, max - 20)}${lengthMark(text.length)}`;
 }
 
 function shrinkInSteps(doc: ResultDocument, maxChars: number): ResultDocument {
@@ -130,7 +132,7 @@ export function fitResult(doc: ResultDocument, maxChars = RESULT_MAX_CHARS): Res
   shrunk.files = shrunk.files.map((f) =>
     f.path.length <= TEXT_MAX
       ? f
-      : { ...f, path: `(${f.path.length} chars)…${f.path.slice(-(TEXT_MAX - 20))}` },
+      : { ...f, path: `(${f.path.length} chars)…${tailOf(f.path, TEXT_MAX - 20)}` },
   );
   const dropped = doc.resources.filter((r) => r.hops !== null).length + (doc.gateway?.hops ? 1 : 0);
   shrunk.warnings = [

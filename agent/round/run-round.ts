@@ -7,14 +7,13 @@
  */
 import { Semaphore } from '../../common/concurrency.ts';
 import { errnoOf } from '../../common/errno.ts';
-import { EnvironmentError, LockedError, MonitorError, toErrorInfo } from '../../common/errors.ts';
+import { EnvironmentError, MonitorError, toErrorInfo } from '../../common/errors.ts';
 import { summariseResources } from '../../common/flag-rule.ts';
 import { roundMtrTexts } from '../../common/mtr-report-text.ts';
 import { EXIT_CODES, RESULT_SCHEMA } from '../../common/result-contract.ts';
 import type {
   FileWritten,
   GatewayResult,
-  Outcome,
   ResourceResult,
   ResultDocument,
   ResultSummary,
@@ -32,6 +31,7 @@ import { pruneMtrFiles, rotateIfNeeded } from '../files/rotate.ts';
 import { buildSeedRecord } from '../files/seed-record.ts';
 import { parseMtrJson } from '../mtr/parse-mtr-json.ts';
 import { fitResult } from './fit-result.ts';
+import { outcomeOf } from './outcome-of.ts';
 import { ENVIRONMENT_CODES, probeResource, thresholdsOf } from './probe-resource.ts';
 import type { RoundDeps } from './round-deps.ts';
 
@@ -40,14 +40,6 @@ export const REPORT_FILE = 'LATENCY-LOSS-CONNEXA-REPORT.json';
 export interface RoundOutput {
   document: ResultDocument;
   exitCode: number;
-}
-
-export function outcomeOf(error: unknown): Outcome {
-  if (!(error instanceof MonitorError)) return 'internal-error';
-  if (error instanceof LockedError) return 'busy';
-  if (error.code === 'E_INVALID_INPUT' || error.code === 'E_CONFIG_FILE') return 'invalid-input';
-  if (error.code === 'E_LOG_DIR' || ENVIRONMENT_CODES.has(error.code)) return 'environment';
-  return 'internal-error';
 }
 
 /** A result document for a round that could not run (bad input, environment, busy). */
@@ -237,6 +229,7 @@ async function probeAndRecord(
             'E_LOG_DIR',
             `the report or MTR files in ${logDir.path} cannot be written (${code}: ${error instanceof Error ? error.message : String(error)}); make them writable by the user running the agent`,
             logDir.path,
+            { cause: error },
           );
   }
 

@@ -4,6 +4,7 @@
  * survives still says what AWS answered (an AccessDeniedException on every
  * call is visible at the first one, not at the round's deadline).
  */
+import { clipText } from '../../common/clip-text.ts';
 
 export function awsErrorName(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null && 'name' in error && typeof error.name === 'string'
@@ -45,7 +46,7 @@ export function describeAwsError(error: unknown): AwsErrorSummary {
 export function oneLine(error: unknown, max = 300): string {
   const { name, message } = describeAwsError(error);
   const text = message.startsWith(name) ? message : `${name}: ${message}`;
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+  return clipText(text, max);
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   type SendCommandCommandOutput,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
+import { headOf } from '../../common/clip-text.ts';
 import { type CommandTransport, InstancesRefusedError, type InvocationState } from '../ports.ts';
 import { awsErrorName } from './aws-errors.ts';
 
@@ -69,7 +70,7 @@ export function createSsmTransport(ssm: SSMClient, options: SsmTransportOptions)
             // broken host (no mtr, full disk) must not cost the others their round,
             // so errors never stop the command; each failure is recorded per host.
             MaxErrors: '100%',
-            Comment: request.comment.slice(0, 100),
+            Comment: headOf(request.comment, 100),
             // Results are read with GetCommandInvocation and written by the
             // collector; SSM's own CloudWatch output would need log permissions on
             // the hosts and duplicate every record.

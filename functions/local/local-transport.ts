@@ -22,6 +22,7 @@ import {
   SSM_STDERR_MAX_CHARS,
   SSM_STDOUT_MAX_CHARS,
 } from '../../common/aws-limits.ts';
+import { headOf } from '../../common/clip-text.ts';
 import { InvalidInputError } from '../../common/errors.ts';
 import { SSM_PARAMETERS, type SsmParameterName, ssmEnvName } from '../../common/ssm-parameters.ts';
 import { buildDocument, type CommandDocument, documentScript, RUN_STEP_NAME } from '../../ssm/document.ts';
@@ -80,9 +81,7 @@ interface Command {
   invocations: Map<string, Invocation>;
 }
 
-function keepStart(text: string, max: number): string {
-  return text.length > max ? text.slice(0, max) : text;
-}
+const keepStart = headOf;
 
 /** Checks Parameters as the SSM API does: known names, one value each, the allowedPattern; fills defaults. */
 function environmentFor(

@@ -50,7 +50,7 @@ export interface LocalRoundOptions {
   tags?: Record<string, string>;
   /** Longest wait between collect attempts (default 0.5 s). */
   pollSeconds?: number;
-  /** Defaults to dist/agent.js (or $CCM_AGENT_BUNDLE). */
+  /** Defaults to dist/agent-fleet.js (or $CCM_AGENT_BUNDLE). */
   agentPath?: string;
   /** Extra environment for the document's script. */
   env?: Record<string, string>;
@@ -155,7 +155,7 @@ export function loadLocalConfig(options: LocalRoundOptions): FunctionConfig {
   } catch (error) {
     const option = error instanceof InvalidInputError ? OPTION_OF_VARIABLE[error.field] : undefined;
     if (error instanceof InvalidInputError && option !== undefined) {
-      throw new InvalidInputError(option, error.value, error.allowed);
+      throw new InvalidInputError(option, error.value, error.allowed, { cause: error });
     }
     throw error;
   }

@@ -158,7 +158,6 @@ export class LogWriteError extends MonitorError {
   /** Every further write would fail the same way (no permission, no log group): stop writing. */
   readonly affectsEveryWrite: boolean;
   readonly rejected: RejectedEvents | null;
-  override readonly cause: unknown;
   constructor(
     message: string,
     details: {
@@ -169,12 +168,11 @@ export class LogWriteError extends MonitorError {
       cause?: unknown;
     },
   ) {
-    super('E_LOG_WRITE', message);
+    super('E_LOG_WRITE', message, 'cause' in details ? { cause: details.cause } : undefined);
     this.stream = details.stream;
     this.operation = details.operation;
     this.affectsEveryWrite = details.affectsEveryWrite;
     this.rejected = details.rejected ?? null;
-    this.cause = details.cause;
   }
 }
 

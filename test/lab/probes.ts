@@ -3,23 +3,24 @@
  * lab's self-tests, the scenario tests and the benchmarks.
  */
 import path from 'node:path';
+import { parseMtrJson } from '../../agent/mtr/parse-mtr-json.ts';
 import { ProcessError } from '../../common/errors.ts';
+import type { Hop } from '../../common/result-schema.ts';
 import type { Lab, NodeName } from './lab.ts';
 
-export interface MtrHub {
-  ttl: number;
-  host: string;
-  lossPct: number;
-  sent: number;
-  avgMs: number;
-  bestMs: number;
-  worstMs: number;
-  stdevMs: number;
-}
+/**
+ * One hop as the agent reads it (agent/mtr/parse-mtr-json.ts): host null for a
+ * hop that never answered, times null when mtr printed none.
+ */
+export type MtrHub = Hop;
 
 const TCP_CONNECT_SCRIPT = path.join(__dirname, 'tcp_connect.py');
 
-/** Real `mtr -n --json` from a node; throws with mtr's stderr when it fails. */
+/**
+ * Real `mtr -n --json` from a node, read by the agent's own mtr reader (so the
+ * lab measures what the agent would see); throws with mtr's stderr when it
+ * fails, and E_MTR_OUTPUT when its output is not a report.
+ */
 export async function mtr(
   lab: Lab,
   node: NodeName,
@@ -40,17 +41,7 @@ export async function mtr(
       stderr: result.stderr,
     });
   }
-  const report = JSON.parse(result.stdout) as { report: { hubs: Array<Record<string, unknown>> } };
-  return report.report.hubs.map((hub) => ({
-    ttl: Number(hub.count),
-    host: String(hub.host),
-    lossPct: Number(hub['Loss%']),
-    sent: Number(hub.Snt),
-    avgMs: Number(hub.Avg),
-    bestMs: Number(hub.Best),
-    worstMs: Number(hub.Wrst),
-    stdevMs: Number(hub.StDev),
-  }));
+  return parseMtrJson(result.stdout).hops;
 }
 
 export interface PingSummary {

@@ -1,83 +1,68 @@
 /**
  * Child processes for the lab: argument arrays only, never a shell. Results carry
  * the full evidence so a failed set-up explains itself in the test output.
+ *
+ * Every run goes through the agent's own runner (agent/process/run-process.ts),
+ * so the lab gets what the agent gets: the child leads its own process group
+ * and a timeout SIGTERMs, then SIGKILLs the whole group; a descendant that left
+ * the group and holds the output pipes cannot keep the run from ending; output
+ * is capped; and the environment is an explicit one, never this process's whole
+ * environment (see `run`).
  */
-import { spawn } from 'node:child_process';
+import os from 'node:os';
+import { runProcess } from '../../agent/process/run-process.ts';
+import type { ProcessResult } from '../../agent/process/types.ts';
 import { ProcessError } from '../../common/errors.ts';
 
-export interface ProcessResult {
-  command: string[];
-  exitCode: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  durationMs: number;
-  timedOut: boolean;
-}
+export type { ProcessResult };
+
+/** How long a lab command may run unless the caller says otherwise. */
+export const DEFAULT_TIMEOUT_MS = 60_000;
 
 export interface RunOptions {
-  /** Written to the child's stdin, which is then closed. */
+  /** Written to the child's stdin, which is then closed (without it stdin is /dev/null). */
   input?: string;
-  /** Killed with SIGKILL after this long; default 60 s. */
+  /** The child's process group gets SIGTERM after this long, then SIGKILL; default 60 s. */
   timeoutMs?: number;
-  env?: NodeJS.ProcessEnv;
+  /**
+   * Variables the child gets on top of the lab's base: PATH and the C locale
+   * (agent/process/child-env.ts) and TMPDIR (where labs are registered, so the
+   * lab's own command line finds them). Nothing else of this process's
+   * environment reaches a child: name every variable it needs.
+   */
+  env?: Readonly<Record<string, string>>;
+  /** Working directory; this process's own unless given (commands such as `node --import tsx` resolve from it). */
   cwd?: string;
+  /** Output beyond this many bytes per stream is dropped, and stderr says so; default 1 MiB. */
+  maxOutputBytes?: number;
 }
 
-/** Runs a command to completion; never rejects for a non-zero exit (see `runChecked`). */
-export function run(
+/**
+ * Runs a command to completion; never rejects for a non-zero exit, a timeout
+ * (`timedOut`) or output left open (see `runChecked`). Rejects with ProcessError
+ * (E_PROCESS) when the command cannot be started at all.
+ */
+export async function run(
   command: string,
   args: readonly string[],
   options: RunOptions = {},
 ): Promise<ProcessResult> {
-  const argv = [command, ...args];
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: options.env ?? process.env,
-      cwd: options.cwd,
-    });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, options.timeoutMs ?? 60_000);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(
-        new ProcessError('E_PROCESS', `cannot start ${command}: ${error.message}`, {
-          command: argv,
-          exitCode: null,
-          signal: null,
-          stderr: '',
-        }),
-      );
-    });
-    child.on('close', (exitCode, signal) => {
-      clearTimeout(timer);
-      resolve({
-        command: argv,
-        exitCode,
-        signal,
-        stdout,
-        stderr,
-        durationMs: performance.now() - started,
-        timedOut,
-      });
-    });
-    // a child that exits before reading its input must not crash the lab with EPIPE
-    child.stdin.on('error', () => {});
-    child.stdin.end(options.input ?? '');
+  const result = await runProcess(command, args, {
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    env: { TMPDIR: os.tmpdir(), ...options.env },
+    cwd: options.cwd ?? process.cwd(),
+    ...(options.input === undefined ? {} : { input: options.input }),
+    ...(options.maxOutputBytes === undefined ? {} : { maxOutputBytes: options.maxOutputBytes }),
   });
+  if (result.spawnError !== null) {
+    throw new ProcessError('E_PROCESS', `cannot start ${command}: ${result.spawnError}`, {
+      command: result.command,
+      exitCode: null,
+      signal: null,
+      stderr: result.stderr,
+    });
+  }
+  return result;
 }
 
 /** Runs a command and throws a ProcessError with its stderr unless it exits 0. */
@@ -89,7 +74,7 @@ export async function runChecked(
   const result = await run(command, args, options);
   if (result.exitCode !== 0) {
     const how = result.timedOut
-      ? `timed out after ${options.timeoutMs ?? 60_000} ms`
+      ? `timed out after ${options.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms`
       : `exited with ${result.exitCode ?? result.signal}`;
     throw new ProcessError(
       result.timedOut ? 'E_PROCESS_TIMEOUT' : 'E_PROCESS',

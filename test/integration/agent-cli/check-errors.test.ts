@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { isPrintable } from '../../../common/printable.ts';
 import { parseResultDocument } from '../../../common/result-schema.ts';
 import { halfwayMs } from '../../helpers/deadline.ts';
 import { roundLockExists, roundLockPath } from '../../helpers/round-lock.ts';
@@ -78,11 +79,24 @@ describe('agent check: invalid input is rejected with exit 2 before anything run
     });
   }
 
+  it('shows a refused value on the terminal with its control characters escaped', () => {
+    // A C1 CSI (clears the screen on many terminals) and a right-to-left override; JSON quoting
+    // alone leaves both raw.
+    const run = runAgent(['check', '--resources', '10.0.0.1\u009b2J\u202ecom', '--log-dir', dir.path]);
+    assert.equal(run.status, 2, run.stderr);
+    assert.equal(run.stdout, '');
+    assert.match(run.stderr, /^error: --resources "10\.0\.0\.1\\x9b2J\\u202ecom" is not allowed/);
+    for (const line of run.stderr.split('\n')) assert.ok(isPrintable(line), JSON.stringify(line));
+  });
+
   it('without a command says which commands exist, and --help shows the usage', () => {
     const bare = runAgent([]);
     assert.equal(bare.status, 2);
     assert.equal(bare.stdout, '');
-    assert.match(bare.stderr, /^error: command \(missing\) is not allowed: check or watch \(see --help\)\n$/);
+    assert.match(
+      bare.stderr,
+      /^error: command \(missing\) is not allowed: check, watch, install or uninstall \(see --help\)\n$/,
+    );
     const help = runAgent(['--help']);
     assert.equal(help.status, 0);
     assert.match(help.stdout, /^Usage:\n {2}node agent\.js check --resources <list> \[options\]/m);
@@ -175,6 +189,23 @@ describe('agent check: environment problems exit 3 with a result document', () =
     assert.equal(run.status, 3, run.stderr);
     const doc = parseResultDocument(run.stdout);
     assert.equal(doc.error?.code, 'E_MTR_PERMISSION');
+  });
+
+  it('mtr present but broken (`mtr --version` fails) is the environment: exit 3, with the evidence', () => {
+    const bin = standInBin(join(dir.path, 'broken'), {
+      mtr: '#!/bin/sh\necho "mtr: error while loading shared libraries: libncursesw.so.6" >&2\nexit 127\n',
+    });
+    const run = runAgent(
+      ['check', '--json', '--resources', '127.0.0.1', '--log-dir', join(dir.path, 'c'), ...FAST],
+      { env: { PATH: `${bin}:${process.env.PATH}` } },
+    );
+    assert.equal(run.status, 3, run.stderr);
+    const doc = parseResultDocument(run.stdout);
+    assert.equal(doc.outcome, 'environment');
+    assert.equal(doc.error?.code, 'E_MTR_FAILED');
+    assert.match(doc.error?.message ?? '', /--version" exited with 127/);
+    assert.deepEqual([doc.error?.command?.at(-1), doc.error?.exitCode], ['--version', 127]);
+    assert.match(doc.error?.stderr ?? '', /libncursesw\.so\.6/);
   });
 
   it('a log dir that cannot be created names the directory', () => {

@@ -14,6 +14,7 @@ import { gzipSync } from 'node:zlib';
 import { discoverGateway, type GatewayDiscoveryOptions } from '../../../agent/gateway/discover-gateway.ts';
 import { runProcess } from '../../../agent/process/run-process.ts';
 import { GATEWAY_DISCOVERY_TIMEOUT_MS } from '../../../common/round-budget.ts';
+import { assertEndedByDeadline, halfwayMs } from '../../helpers/deadline.ts';
 import { answer, startFakeManagement } from './fake-management.ts';
 
 const FIXTURES = path.join(__dirname, '..', '..', 'fixtures', 'openvpn');
@@ -313,7 +314,13 @@ describe('discoverGateway: an --openvpn-log that is not a log file', () => {
 
     const result = await discover({ openvpnLog: fifo });
 
-    assert.ok(Date.now() - started < GATEWAY_DISCOVERY_TIMEOUT_MS, 'discovery must not wait for the FIFO');
+    // A blocking open would hang this process (the runner's hang guard ends it); one waited for
+    // asynchronously would end at the deadline. Refused at once is nearer the start.
+    const elapsedMs = Date.now() - started;
+    assert.ok(
+      elapsedMs < halfwayMs(0, GATEWAY_DISCOVERY_TIMEOUT_MS),
+      `discovery took ${elapsedMs} ms: nearer its ${GATEWAY_DISCOVERY_TIMEOUT_MS} ms deadline than a refusal`,
+    );
     assert.equal(result.ip, null);
     assert.match(
       result.errors[0]?.message ?? '',
@@ -446,13 +453,16 @@ describe('discoverGateway: OpenVPN 2 management interface (loopback server)', ()
   });
 
   it('reads the log while a silent management interface waits, and ends by the one deadline', async () => {
-    // Prepare: a server that never greets, and never sends END; the log answers at once.
-    const silent = await startFakeManagement({ opening: 'silent' });
+    // Prepare: a server that never greets, and one that never sends END, each hanging up only long
+    // after the budget (what discovery would wait for without its deadline); the log answers at once.
+    const budgetMs = 1500;
+    const hangUpAfterMs = 8 * budgetMs;
+    const silent = await startFakeManagement({ opening: 'silent', hangUpAfterMs });
     const noEnd = await startFakeManagement({
       answers: { 'state all': '1712345600,CONNECTED,SUCCESS,,203.0.113.5,1194,,\r\n' },
+      hangUpAfterMs,
     });
     const { log } = logCase(connected('203.0.113.13'));
-    const budgetMs = 1500;
     try {
       for (const server of [silent, noEnd]) {
         const started = Date.now();
@@ -464,14 +474,20 @@ describe('discoverGateway: OpenVPN 2 management interface (loopback server)', ()
           timeoutMs: budgetMs,
         });
 
-        // Assess
-        const elapsed = Date.now() - started;
-        assert.ok(elapsed < budgetMs + 1000, `discovery took ${elapsed} ms for a ${budgetMs} ms budget`);
+        // Assess: the query's own deadline (the budget less a step margin) ended the wait.
+        const elapsedMs = Date.now() - started;
         assert.equal(result.ip, '203.0.113.13');
-        assert.match(
-          result.errors[0]?.message ?? '',
-          /did not (send its greeting|answer `state all`) within \d+ ms/,
+        const stepMs = Number(
+          /did not (?:send its greeting|answer `state all`) within (\d+) ms/.exec(
+            result.errors[0]?.message ?? '',
+          )?.[1],
         );
+        assert.ok(stepMs > 0 && stepMs <= budgetMs, result.errors[0]?.message);
+        assertEndedByDeadline(elapsedMs, {
+          deadlineMs: stepMs,
+          alternativeMs: hangUpAfterMs,
+          alternative: "the management interface's own hang-up",
+        });
       }
     } finally {
       await silent.close();

@@ -17,6 +17,8 @@ export interface FakeManagementOptions {
   /** The first thing sent on connect: the greeting (default), a password prompt, or nothing. */
   opening?: 'greeting' | 'password' | 'silent';
   listen?: { host: string } | { path: string };
+  /** Closes each connection this long after accepting it (default: never): an end a client without a deadline would wait for. */
+  hangUpAfterMs?: number;
 }
 
 export interface FakeManagement {
@@ -32,7 +34,14 @@ export async function startFakeManagement(options: FakeManagementOptions = {}): 
   const listen = options.listen ?? { host: '127.0.0.1' };
   const server = net.createServer((socket) => {
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    const hangUp =
+      options.hangUpAfterMs === undefined
+        ? undefined
+        : setTimeout(() => socket.destroy(), options.hangUpAfterMs);
+    socket.on('close', () => {
+      sockets.delete(socket);
+      clearTimeout(hangUp);
+    });
     socket.on('error', () => socket.destroy());
     socket.setEncoding('utf8');
     const opening = options.opening ?? 'greeting';

@@ -2,20 +2,33 @@
  * The management client ends by its timeout and reads a bounded amount,
  * whatever the peer at --openvpn-management does: keep talking after END,
  * never send END, or stream without line endings. Loopback only.
+ *
+ * Times are judged against the client's own deadline (test/helpers/deadline.ts):
+ * what must end at the timeout ends at it, nearer it than the peer's own
+ * hang-up (what the client would wait for without one); what must end at once
+ * ends nearer its start than the timeout.
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { queryManagementState } from '../../../agent/gateway/management-client.ts';
 import { MonitorError } from '../../../common/errors.ts';
+import { assertEndedByDeadline, halfwayMs } from '../../helpers/deadline.ts';
 
 const GREETING = ">INFO:OpenVPN Management Interface Version 5 -- type 'help' for more info\r\n";
 const STATE_ANSWER = '1712345678,CONNECTED,SUCCESS,10.8.0.2,203.0.113.5,1194,192.0.2.10,51820\r\nEND\r\n';
 
+interface Gone {
+  /** Milliseconds from the arrival of `state` to the close (-1: `state` never came). */
+  afterMs: number;
+  /** Who ended the connection: the client, or the peer at its hang-up time. */
+  by: 'client' | 'peer';
+}
+
 interface Peer {
   endpoint: string;
-  /** Resolves when the client's connection has closed; with the time it took since `state` arrived. */
-  clientGone: Promise<number>;
+  /** Resolves when the connection has closed. */
+  clientGone: Promise<Gone>;
   /** Bytes written to the client. */
   sent: () => number;
   close: () => Promise<void>;
@@ -23,12 +36,17 @@ interface Peer {
 
 /**
  * A peer that greets, and once `state` arrives starts `stream` (called every
- * few milliseconds until the client goes away); it never closes on `quit`.
+ * few milliseconds until the client goes away); it never closes on `quit`,
+ * only `hangUpAfterMs` after it accepted the connection.
  */
-async function startPeer(onState: (socket: net.Socket) => void, stream: () => string): Promise<Peer> {
+async function startPeer(
+  hangUpAfterMs: number,
+  onState: (socket: net.Socket) => void,
+  stream: () => string,
+): Promise<Peer> {
   let sent = 0;
-  let resolveGone: (ms: number) => void = () => undefined;
-  const clientGone = new Promise<number>((resolve) => {
+  let resolveGone: (gone: Gone) => void = () => undefined;
+  const clientGone = new Promise<Gone>((resolve) => {
     resolveGone = resolve;
   });
   const sockets = new Set<net.Socket>();
@@ -37,12 +55,21 @@ async function startPeer(onState: (socket: net.Socket) => void, stream: () => st
     sockets.add(socket);
     let stateAt = 0;
     let timer: NodeJS.Timeout | undefined;
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      sockets.delete(socket);
+    let by: Gone['by'] = 'client';
+    const hangUp = setTimeout(() => {
+      by = 'peer';
+      socket.destroy();
+    }, hangUpAfterMs);
+    // The client's FIN ('end') is its close: this half-open side would stay open until it writes.
+    const gone = (): void => {
+      clearTimeout(hangUp);
       if (timer !== undefined) clearInterval(timer);
-      resolveGone(stateAt === 0 ? -1 : Date.now() - stateAt);
-    });
+      resolveGone({ afterMs: stateAt === 0 ? -1 : Date.now() - stateAt, by });
+    };
+    socket.on('error', () => undefined);
+    socket.once('end', gone);
+    socket.once('close', gone);
+    socket.on('close', () => sockets.delete(socket));
     socket.write(GREETING);
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
@@ -83,21 +110,23 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 describe('queryManagementState is bounded in time and memory', () => {
   it('closes the connection after END even when the peer keeps streaming and ignores quit', async () => {
     // Prepare: END, then real-time notifications forever (as with `bytecount 1`), quit ignored.
-    const timeoutMs = 2_000;
+    const timeoutMs = 30_000;
     const peer = await startPeer(
+      2 * timeoutMs,
       (socket) => socket.write(STATE_ANSWER),
       () => '>BYTECOUNT:123456,654321\r\n'.repeat(100),
     );
     try {
       // Act
       const answer = await queryManagementState(peer.endpoint, timeoutMs);
-      const goneAfterMs = await Promise.race([
-        peer.clientGone,
-        new Promise<number>((resolve) => setTimeout(() => resolve(Number.POSITIVE_INFINITY), 4 * timeoutMs)),
-      ]);
-      // Assess
+      const gone = await peer.clientGone;
+      // Assess: closed by the client on END, not at its timeout (nor by the peer's hang-up).
       assert.match(answer, /CONNECTED,SUCCESS/);
-      assert.ok(goneAfterMs < timeoutMs, `the client kept the connection ${goneAfterMs} ms after END`);
+      assert.equal(gone.by, 'client', `the peer hung up after ${gone.afterMs} ms`);
+      assert.ok(
+        gone.afterMs < halfwayMs(0, timeoutMs),
+        `the client kept the connection ${gone.afterMs} ms after END: nearer its ${timeoutMs} ms timeout`,
+      );
     } finally {
       await peer.close();
     }
@@ -105,7 +134,9 @@ describe('queryManagementState is bounded in time and memory', () => {
 
   it('ends at the timeout when notifications keep coming and END never does', async () => {
     const timeoutMs = 500;
+    const hangUpMs = 10 * timeoutMs;
     const peer = await startPeer(
+      hangUpMs,
       () => undefined,
       () => '>LOG:1712345678,,MANAGEMENT: Client connected\r\n'.repeat(20),
     );
@@ -115,14 +146,13 @@ describe('queryManagementState is bounded in time and memory', () => {
       const elapsedMs = Date.now() - started;
       assert.ok(error instanceof MonitorError);
       assert.match(error.message, /did not answer `state` within 500 ms/);
-      assert.ok(elapsedMs < 10 * timeoutMs, `ended after ${elapsedMs} ms`);
-      assert.ok(
-        (await Promise.race([
-          peer.clientGone,
-          new Promise<number>((r) => setTimeout(() => r(-2), 2_000)),
-        ])) !== -2,
-        'the client closed the connection',
-      );
+      assertEndedByDeadline(elapsedMs, {
+        deadlineMs: timeoutMs,
+        alternativeMs: hangUpMs,
+        alternative: "the peer's own hang-up",
+      });
+      const gone = await peer.clientGone;
+      assert.equal(gone.by, 'client', `the client left the connection open until the peer hung up`);
     } finally {
       await peer.close();
     }
@@ -132,6 +162,7 @@ describe('queryManagementState is bounded in time and memory', () => {
     // Prepare: a peer that is not OpenVPN (or is broken) and streams bytes with no newline.
     const timeoutMs = 30_000;
     const peer = await startPeer(
+      2 * timeoutMs,
       () => undefined,
       () => 'x'.repeat(64 * 1024),
     );
@@ -141,7 +172,10 @@ describe('queryManagementState is bounded in time and memory', () => {
       const elapsedMs = Date.now() - started;
       assert.ok(error instanceof MonitorError);
       assert.match(error.message, /sent more than \d+ characters without finishing the answer/);
-      assert.ok(elapsedMs < timeoutMs / 2, `ended after ${elapsedMs} ms`);
+      assert.ok(
+        elapsedMs < halfwayMs(0, timeoutMs),
+        `ended after ${elapsedMs} ms: nearer its ${timeoutMs} ms timeout than the size bound`,
+      );
       assert.ok(error.message.length < 2_000, 'the error carries an excerpt, not the stream');
     } finally {
       await peer.close();

@@ -18,8 +18,9 @@ import { isAlive, run } from '../../lab/run.ts';
 const LAB_DIR = path.join(__dirname, '..', '..', 'lab');
 const skip = labSkipReason() ?? false;
 
-function hostsOf(hubs: Array<{ host: string }>): string[] {
-  return hubs.map((hub) => hub.host);
+/** The hop hosts in order, `???` for a hop that never answered (as mtr prints it). */
+function hostsOf(hubs: MtrHub[]): string[] {
+  return hubs.map((hub) => hub.host ?? '???');
 }
 
 /** A problem when the path is not the expected hosts in order, else null. */

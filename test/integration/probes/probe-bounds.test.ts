@@ -3,17 +3,30 @@
  * a bounded amount, whatever the server does: trickle headers forever, send
  * endless headers, keep streaming after the headers, never start TLS, or
  * stream after accepting a plain TCP connection. Loopback only.
+ *
+ * Times are judged against the probe's own deadlines (test/helpers/deadline.ts):
+ * an attempt that must end at its timeout ends at it, and nearer it than the
+ * server's own hang-up (what it would wait for without one); one that must end
+ * on a size bound ends nearer its start than its timeout.
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { httpProbe } from '../../../agent/probes/http-probe.ts';
 import { tcpProbe } from '../../../agent/probes/tcp-probe.ts';
+import { assertEndedByDeadline, halfwayMs } from '../../helpers/deadline.ts';
+
+interface Closed {
+  /** How long after it was accepted the connection closed. */
+  afterMs: number;
+  /** Who closed it: the probe, or the server at its hang-up time. */
+  by: 'client' | 'server';
+}
 
 interface Peer {
   port: number;
-  /** Per connection: how long after it was accepted the client closed it (Infinity while open). */
-  closedAfterMs: () => number[];
+  /** Resolves once every connection accepted so far has closed. */
+  closed: () => Promise<Closed[]>;
   bytesSent: () => number;
 }
 
@@ -22,22 +35,41 @@ after(() => {
   for (const cleanup of cleanups) cleanup();
 });
 
-/** A loopback server; `onConnection` gets the socket and a `send` that counts bytes and stops once it is closed. */
+/**
+ * A loopback server; `onConnection` gets the socket and a `send` that counts
+ * bytes and stops once it is closed. The server hangs up itself `hangUpAfterMs`
+ * after accepting: what a probe without a deadline would wait for.
+ */
 async function startPeer(
+  hangUpAfterMs: number,
   onConnection: (send: (text: string) => void, socket: net.Socket) => void,
 ): Promise<Peer> {
-  const accepted: { at: number; closedAt: number }[] = [];
+  const accepted: Promise<Closed>[] = [];
   const sockets = new Set<net.Socket>();
   let bytesSent = 0;
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    const entry = { at: Date.now(), closedAt: Number.POSITIVE_INFINITY };
-    accepted.push(entry);
+    const at = Date.now();
+    let by: Closed['by'] = 'client';
+    const hangUp = setTimeout(() => {
+      by = 'server';
+      socket.destroy();
+    }, hangUpAfterMs);
+    accepted.push(
+      new Promise((resolve) => {
+        // The client's FIN ('end') is its close: this half-open side would stay open until it writes.
+        const closed = (): void => {
+          clearTimeout(hangUp);
+          resolve({ afterMs: Date.now() - at, by });
+        };
+        socket.on('close', () => sockets.delete(socket));
+        socket.once('end', closed);
+        socket.once('close', closed);
+        // Reads and drops what the client sends, so its FIN is seen.
+        socket.resume();
+      }),
+    );
     sockets.add(socket);
     socket.on('error', () => undefined);
-    socket.on('close', () => {
-      entry.closedAt = Date.now();
-      sockets.delete(socket);
-    });
     onConnection((text) => {
       if (socket.destroyed || !socket.writable) return;
       bytesSent += Buffer.byteLength(text);
@@ -53,7 +85,7 @@ async function startPeer(
   assert.ok(address !== null && typeof address === 'object');
   return {
     port: address.port,
-    closedAfterMs: () => accepted.map((a) => a.closedAt - a.at),
+    closed: () => Promise.all(accepted),
     bytesSent: () => bytesSent,
   };
 }
@@ -67,8 +99,15 @@ function stream(socket: net.Socket, write: () => void): void {
   socket.on('close', () => clearInterval(timer));
 }
 
-async function settle(ms: number): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, ms));
+/** Every connection was closed by the probe, nearer `expectedMs` after it was accepted than `alternativeMs`. */
+async function assertClosedByProbe(peer: Peer, expectedMs: number, alternativeMs: number): Promise<void> {
+  for (const { afterMs, by } of await peer.closed()) {
+    assert.equal(by, 'client', `the server hung up after ${afterMs} ms: the probe kept the connection open`);
+    assert.ok(
+      afterMs < halfwayMs(expectedMs, alternativeMs),
+      `a connection stayed open ${afterMs} ms: nearer ${alternativeMs} ms than ${expectedMs} ms`,
+    );
+  }
 }
 
 describe('httpProbe attempts are bounded whatever the server does', () => {
@@ -76,7 +115,8 @@ describe('httpProbe attempts are bounded whatever the server does', () => {
 
   it('a server trickling header bytes forever: each attempt ends at its timeout and the connection is closed', async () => {
     const timeoutMs = 400;
-    const peer = await startPeer((send, socket) => {
+    const hangUpMs = 10 * timeoutMs;
+    const peer = await startPeer(hangUpMs, (send, socket) => {
       send('HTTP/1.1 200 OK\r\n');
       stream(socket, () => send('X'));
     });
@@ -92,15 +132,20 @@ describe('httpProbe attempts are bounded whatever the server does', () => {
     assert.equal(samples.rttsMs.filter((rtt) => typeof rtt === 'number').length, 2, JSON.stringify(samples));
     assert.deepEqual(samples.requestsMs, [null, null]);
     assert.match(samples.errors.join(';'), /timeout after 400 ms \(2 of 2\)|HPE_HEADER_OVERFLOW/);
-    assert.ok(elapsedMs < 5 * (schedule.intervalMs + timeoutMs), `took ${elapsedMs} ms`);
-    await settle(100);
-    for (const closed of peer.closedAfterMs())
-      assert.ok(closed < 5 * timeoutMs, `a connection stayed open ${closed} ms`);
+    // The last attempt starts one interval after the first.
+    if (samples.errors.join(';').includes('timeout after 400 ms (2 of 2)')) {
+      assertEndedByDeadline(elapsedMs, {
+        deadlineMs: schedule.intervalMs + timeoutMs,
+        alternativeMs: schedule.intervalMs + hangUpMs,
+        alternative: "the server's own hang-up",
+      });
+    }
+    await assertClosedByProbe(peer, timeoutMs, hangUpMs);
   });
 
   it('a server sending endless header lines: the attempt fails on the header size bound, not at the timeout', async () => {
     const timeoutMs = 20_000;
-    const peer = await startPeer((send, socket) => {
+    const peer = await startPeer(2 * timeoutMs, (send, socket) => {
       send('HTTP/1.1 200 OK\r\n');
       stream(socket, () => send(`X-Filler: ${'y'.repeat(1000)}\r\n`.repeat(16)));
     });
@@ -116,15 +161,16 @@ describe('httpProbe attempts are bounded whatever the server does', () => {
     assert.equal(samples.rttsMs.filter((rtt) => typeof rtt === 'number').length, 2, JSON.stringify(samples));
     assert.deepEqual(samples.requestsMs, [null, null]);
     assert.doesNotMatch(samples.errors.join(';'), /timeout/);
-    assert.ok(elapsedMs < timeoutMs / 4, `took ${elapsedMs} ms`);
-    await settle(100);
-    for (const closed of peer.closedAfterMs())
-      assert.ok(closed < timeoutMs / 4, `a connection stayed open ${closed} ms`);
+    assert.ok(
+      elapsedMs < halfwayMs(schedule.intervalMs, schedule.intervalMs + timeoutMs),
+      `took ${elapsedMs} ms: nearer the ${timeoutMs} ms timeout than the size bound`,
+    );
+    await assertClosedByProbe(peer, 0, timeoutMs);
   });
 
   it('a server that keeps streaming after the headers: the answer counts, the connection is closed at once', async () => {
     const timeoutMs = 20_000;
-    const peer = await startPeer((send, socket) => {
+    const peer = await startPeer(2 * timeoutMs, (send, socket) => {
       send('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n');
       stream(socket, () => send('z'.repeat(16 * 1024)));
     });
@@ -135,14 +181,13 @@ describe('httpProbe attempts are bounded whatever the server does', () => {
       timeoutMs,
     });
     assert.equal(samples.rttsMs.filter((rtt) => typeof rtt === 'number').length, 2, JSON.stringify(samples));
-    await settle(200);
-    for (const closed of peer.closedAfterMs())
-      assert.ok(closed < timeoutMs / 4, `a connection stayed open ${closed} ms`);
+    await assertClosedByProbe(peer, 0, timeoutMs);
   });
 
   it('https to a server that accepts and never speaks TLS: each attempt ends at its timeout', async () => {
     const timeoutMs = 400;
-    const peer = await startPeer(() => undefined);
+    const hangUpMs = 10 * timeoutMs;
+    const peer = await startPeer(hangUpMs, () => undefined);
     const started = Date.now();
     const samples = await httpProbe({
       url: `https://127.0.0.1:${peer.port}/`,
@@ -155,14 +200,21 @@ describe('httpProbe attempts are bounded whatever the server does', () => {
     assert.equal(samples.rttsMs.filter((rtt) => typeof rtt === 'number').length, 2, JSON.stringify(samples));
     assert.deepEqual(samples.requestsMs, [null, null]);
     assert.deepEqual(samples.errors, ['no response: timeout after 400 ms (2 of 2)']);
-    assert.ok(elapsedMs < 5 * (schedule.intervalMs + timeoutMs), `took ${elapsedMs} ms`);
+    assertEndedByDeadline(elapsedMs, {
+      deadlineMs: schedule.intervalMs + timeoutMs,
+      alternativeMs: schedule.intervalMs + hangUpMs,
+      alternative: "the server's own hang-up",
+    });
+    await assertClosedByProbe(peer, timeoutMs, hangUpMs);
   });
 });
 
 describe('tcpProbe attempts are bounded whatever the server does', () => {
   it('a server that streams after accepting: the connect time counts, nothing is read, the connection is closed', async () => {
     const timeoutMs = 20_000;
-    const peer = await startPeer((send, socket) => stream(socket, () => send('w'.repeat(16 * 1024))));
+    const peer = await startPeer(2 * timeoutMs, (send, socket) =>
+      stream(socket, () => send('w'.repeat(16 * 1024))),
+    );
     const samples = await tcpProbe({
       address: '127.0.0.1',
       port: peer.port,
@@ -171,8 +223,6 @@ describe('tcpProbe attempts are bounded whatever the server does', () => {
       timeoutMs,
     });
     assert.equal(samples.rttsMs.filter((rtt) => typeof rtt === 'number').length, 2, JSON.stringify(samples));
-    await settle(200);
-    for (const closed of peer.closedAfterMs())
-      assert.ok(closed < timeoutMs / 4, `a connection stayed open ${closed} ms`);
+    await assertClosedByProbe(peer, 0, timeoutMs);
   });
 });

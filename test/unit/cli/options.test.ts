@@ -7,7 +7,11 @@ import { MAX_ROUND_MS, roundWorstCaseMs } from '../../../common/round-budget.ts'
 
 const resolve = (args: string[], config: Record<string, unknown> = {}) => {
   const argv = parseArgv(args);
-  return resolveOptions(argv.command ?? 'check', argv, readConfigObject(config, 'test.json'));
+  return resolveOptions(
+    argv.command === 'watch' ? 'watch' : 'check',
+    argv,
+    readConfigObject(config, 'test.json'),
+  );
 };
 
 const rejects = (fn: () => unknown, message: RegExp) =>
@@ -135,7 +139,7 @@ describe('command line and config file', () => {
   it('rejects settings whose worst-case round exceeds MAX_ROUND_MS, naming both values and the worst case', () => {
     rejects(
       () => resolve(['check', '--resources', '10.0.0.1', '--count', '500', '--interval', '15']),
-      /^--count × --interval "500 × 15 s" is not allowed: a round whose worst case \(.*: 15037 s\) is at most 3600 s/,
+      /^--count × --interval "500 × 15 s" is not allowed: a round whose worst case \(.*: 15057 s\) is at most 3600 s/,
     );
     rejects(
       () => resolve(['check', '--interval', '15'], { resources: '10.0.0.1', count: 500 }),

@@ -27,7 +27,7 @@ import {
   plantFifo,
   plantSymlink,
 } from '../../helpers/hostile-dir.ts';
-import { measureUntil, problems } from '../../helpers/latency.ts';
+import { measureUntil } from '../../helpers/latency.ts';
 
 const children: ChildProcessWithoutNullStreams[] = [];
 let dir = '';
@@ -43,9 +43,19 @@ after(async () => {
   await killAll(children);
 });
 
-function spawnHolder(waitGo = false, staleAfterMs?: number, lockDir = dir) {
-  const env =
-    staleAfterMs === undefined ? undefined : { ...process.env, LOCK_STALE_AFTER_MS: String(staleAfterMs) };
+function spawnHolder(
+  waitGo = false,
+  staleAfterMs?: number,
+  lockDir = dir,
+  o: { takeoverStaleAfterMs?: number } = {},
+) {
+  const env = {
+    ...process.env,
+    ...(staleAfterMs === undefined ? {} : { LOCK_STALE_AFTER_MS: String(staleAfterMs) }),
+    ...(o.takeoverStaleAfterMs === undefined
+      ? {}
+      : { LOCK_TAKEOVER_STALE_MS: String(o.takeoverStaleAfterMs) }),
+  };
   const child = spawnFixture('lock-holder.ts', waitGo ? [lockDir, 'wait-go'] : [lockDir], env);
   children.push(child);
   return { child, reader: lineReader(child) };
@@ -306,31 +316,26 @@ describe('acquireLock', () => {
           // No lock could have aged past the racers' stale age: a second winner is a broken lock.
           assert.equal(winners.length, 1, `two racers hold the lock:\n${report}`);
         }
+        // A loser waits for a takeover in progress however long its holder is off the CPU, then
+        // names the winner: never the stale lock's holder, whatever the load.
         for (const line of results.filter((l) => !l.startsWith('ACQUIRED'))) {
           const named = /^LOCKED (\d+)$/.exec(line)?.[1];
           assert.ok(
-            named !== undefined && (winners.includes(Number(named)) || Number(named) === planted.pid),
-            `a racer neither took the lock nor named a holder:\n${report}`,
+            named !== undefined && winners.includes(Number(named)),
+            `a racer neither took the lock nor named its winner (stale holder ${planted.pid}):\n${report}`,
           );
         }
-        return { results, raceMs, winners, lockPid, left, stalePid: planted.pid };
+        return { raceMs, winners, lockPid, left };
       };
 
       const { winners, lockPid, left } = await measureUntil(
         `${RACERS} racers on a stale lock`,
         race,
-        ({ results, raceMs, winners, stalePid }) =>
-          problems(
-            // Only when the race outlasted the stale age (asserted in race()).
-            winners.length === 1
-              ? null
-              : `${winners.length} winners: the race lasted ${raceMs} ms, longer than the ${RACE_STALE_MS} ms stale age`,
-            // A racer whose attempts ran out while another was still removing the stale lock (held
-            // off the CPU) names the stale lock's holder: busy is right, the holder is not known yet.
-            results.includes(`LOCKED ${stalePid}`)
-              ? `a racer gave up naming the stale holder ${stalePid} while the takeover was under way (race ${raceMs} ms)`
-              : null,
-          ),
+        ({ raceMs, winners }) =>
+          // Only when the race outlasted the stale age (asserted in race()).
+          winners.length === 1
+            ? null
+            : `${winners.length} winners: the race lasted ${raceMs} ms, longer than the ${RACE_STALE_MS} ms stale age`,
       );
 
       const [winnerPid] = winners;
@@ -338,6 +343,100 @@ describe('acquireLock', () => {
       assert.deepEqual(left, [], 'no lock, temp, break or stale files left behind');
     });
   }
+});
+
+describe('acquireLock: a takeover of a stale lock in progress', () => {
+  const BREAK = `${LOCK_FILE_NAME}.break`;
+
+  /** A stale lock (dead holder) and a break lock held by `breakerPid`: another process is taking over. */
+  async function takeoverUnderWay(breakerPid: number): Promise<number> {
+    const stalePid = await deadPid();
+    writeLock(lockBy(stalePid, { procStart: null }));
+    fs.writeFileSync(path.join(dir, BREAK), JSON.stringify(lockBy(breakerPid)));
+    return stalePid;
+  }
+
+  it('waits for a takeover held off the CPU, then names its new holder, never the dead stale holder', async () => {
+    // Prepare: this test is the process taking over, stopped mid-way with the break lock held for
+    // longer than any count of attempts lasts (the racer's break-lock stale age is far longer).
+    const stalePid = await takeoverUnderWay(process.pid);
+    const { child, reader } = spawnHolder(true, undefined, dir, { takeoverStaleAfterMs: 10 * 60_000 });
+    await reader.next((line) => line === 'READY');
+
+    // Act: the racer meets the takeover; the takeover completes a while later.
+    child.stdin.write('go\n');
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const answeredDuringTakeover = reader.lines.filter((line) => line !== 'READY');
+    const fresh = path.join(dir, 'fresh.tmp');
+    fs.writeFileSync(fresh, JSON.stringify(lockBy(process.pid)));
+    fs.renameSync(fresh, path.join(dir, LOCK_FILE_NAME));
+    fs.unlinkSync(path.join(dir, BREAK));
+    const answer = await reader.next((line) => /^(ACQUIRED|LOCKED|ERROR)/.test(line));
+
+    // Assess
+    assert.deepEqual(
+      answeredDuringTakeover,
+      [],
+      `answered while the takeover was under way (stale pid ${stalePid})`,
+    );
+    assert.equal(answer, `LOCKED ${process.pid}`, `the new holder, not the stale pid ${stalePid}`);
+    assert.deepEqual(strayFiles(), []);
+  });
+
+  it('takes the break lock over once it is older than its stale age (a hung takeover), then the stale lock', async () => {
+    // Prepare: the break lock's holder lives (this process), so only its age makes it stale.
+    await takeoverUnderWay(process.pid);
+    const breakCreatedAt = fs.statSync(path.join(dir, BREAK)).ctimeMs;
+    const takeoverStaleAfterMs = 300;
+
+    // Act
+    const lock = acquireRoundLockIn(dir, { takeoverStaleAfterMs });
+    const acquiredAt = Date.now();
+
+    // Assess: taken, and not before the break lock had reached its stale age.
+    assert.equal(JSON.parse(fs.readFileSync(lock.path, 'utf8')).pid, process.pid);
+    assert.ok(
+      acquiredAt - breakCreatedAt >= takeoverStaleAfterMs - 1,
+      `taken ${acquiredAt - breakCreatedAt} ms after the break lock was created`,
+    );
+    lock.release();
+    assert.deepEqual(fs.readdirSync(dir), []);
+  });
+
+  it('takes over at once the break lock of a process that died while taking over', async () => {
+    // A wait for the break lock's age would last the 10 minutes given here.
+    await takeoverUnderWay(await deadPid());
+    const lock = acquireRoundLockIn(dir, { takeoverStaleAfterMs: 10 * 60_000 });
+    assert.equal(JSON.parse(fs.readFileSync(lock.path, 'utf8')).pid, process.pid);
+    lock.release();
+    assert.deepEqual(fs.readdirSync(dir), []);
+  });
+
+  it('reports busy naming the process taking over when takeovers outlast the wait', async () => {
+    // Prepare: a `now` that never moves keeps the live break lock young for good, while the
+    // wait is bounded by a clock of its own: twice the break lock's stale age.
+    await takeoverUnderWay(process.pid);
+    const frozen = Date.now();
+    const takeoverStaleAfterMs = 250;
+    const started = performance.now();
+
+    // Act / Assess
+    assert.throws(
+      () => acquireRoundLockIn(dir, { takeoverStaleAfterMs, now: () => frozen }),
+      (error: unknown) => {
+        assert.ok(error instanceof LockedError, String(error));
+        assert.equal(error.holderPid, process.pid);
+        assert.match(
+          error.message,
+          new RegExp(`another round \\(pid ${process.pid}\\) is still taking over the stale round lock`),
+        );
+        return true;
+      },
+    );
+    const waitedMs = performance.now() - started;
+    assert.ok(waitedMs >= 2 * takeoverStaleAfterMs, `gave up after ${waitedMs} ms`);
+    assert.ok(fs.existsSync(path.join(dir, BREAK)), 'a live takeover is left alone');
+  });
 });
 
 describe('acquireLock: what else can sit at the lock path', () => {

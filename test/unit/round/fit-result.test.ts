@@ -9,6 +9,7 @@ import {
   type ResultDocument,
 } from '../../../common/result-schema.ts';
 import { assertCollectorAccepts } from '../../helpers/collector-accepts.ts';
+import { brokenStrings } from '../../helpers/well-formed.ts';
 
 const hop = (ttl: number): Hop => ({
   ttl,
@@ -364,5 +365,47 @@ describe('fitting the result document into the SSM output limit', () => {
         assert.deepEqual(measured(fitted), measured(doc));
       }
     });
+  });
+
+  it('never splits a character when it clips: targets, messages, warnings, seed and file paths', () => {
+    // Prepare: texts of characters outside the BMP (two UTF-16 units each), behind prefixes of odd
+    // and even lengths, so every clip length lands in the middle of a pair for some of them.
+    const emoji = (n: number) => '\u{1F600}'.repeat(n);
+    const resources = Array.from(
+      { length: 50 },
+      (_, i): ResourceResult => ({
+        ...resource(`https://intranet.example/${'x'.repeat(i % 4)}/${emoji(240)}`, i % 2 === 0),
+        address: `10.0.${i}.1`,
+        errors: [{ code: 'E_PROBE', message: `${'m'.repeat(i % 3)}${emoji(300)}` }],
+      }),
+    );
+    const doc = documentWith(resources);
+    doc.seed = {
+      HOSTNAME: 'h',
+      'RESOURCE(S)': resources.map((r) => r.target),
+      GATEWAY_IP: '203.0.113.9',
+      LATENCY_FLAG: '1',
+      'LATENCY_(ms)': '120.0',
+      'LATENCY_THRESHOLD_(ms)': '75',
+      LOSS_FLAG: '0',
+      'HOP_LOSS_(%)': '0.0',
+      'LOSS_THRESHOLD_(%)': '5',
+      'MTR-ID_(YYYYMMDDHHMMSS)': '20260101000000',
+    };
+    doc.warnings = Array.from({ length: 60 }, (_, i) => `${'w'.repeat(i % 2)}${emoji(150)}`);
+    doc.files = [{ kind: 'report', path: `/${emoji(100)}/LATENCY-LOSS-CONNEXA-REPORT.json` }];
+
+    // Each limit ends in another step: texts clipped, messages emptied, targets cut to 32.
+    for (const limit of [30_000, 20_000, 18_000]) {
+      // Act
+      const fitted = fitResult(doc, limit);
+
+      // Assess
+      assert.deepEqual(brokenStrings(fitted), [], `limit ${limit}`);
+      assert.ok(
+        fitted.resources.some((r) => r.target.includes('chars)')),
+        'targets were clipped',
+      );
+    }
   });
 });

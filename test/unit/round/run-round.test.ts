@@ -453,3 +453,66 @@ describe('runRound with fake edges', () => {
     );
   });
 });
+
+describe('runRound: a round that cannot start', () => {
+  let dir: ReturnType<typeof tempDir>;
+  before(() => {
+    dir = tempDir('run-round-start-');
+  });
+  after(() => dir.cleanup());
+
+  async function roundWith(checkMtr: RoundDeps['checkMtr'], name: string) {
+    const { deps, mtrCalls } = fakeDeps({ mtr: {} });
+    deps.checkMtr = checkMtr;
+    const options: CheckOptions = {
+      resources: parseResourceList('10.20.0.5'),
+      settings: SETTINGS,
+      logDir: join(dir.path, name),
+      gatewayIp: null,
+      openvpnManagement: null,
+      openvpnLog: null,
+      rotation: { maxReportBytes: 1_000_000, keepReports: 2, maxMtrFiles: 50 },
+      json: true,
+    };
+    const output = await runRound(options, deps);
+    assertCollectorAccepts(output.document);
+    return { ...output, mtrCalls };
+  }
+
+  it('mtr present but failing `mtr --version` is the environment (exit 3), with the evidence', async () => {
+    const broken = new ProcessError('E_MTR_FAILED', '"mtr --version" exited with 127', {
+      command: ['mtr', '--version'],
+      exitCode: 127,
+      signal: null,
+      stderr: 'mtr: error while loading shared libraries: libncursesw.so.6',
+    });
+    const { document, exitCode, mtrCalls } = await roundWith(async () => {
+      throw broken;
+    }, 'broken');
+    assert.deepEqual([document.outcome, exitCode], ['environment', 3]);
+    assert.deepEqual(document.error, broken.toInfo());
+    assert.match(document.error?.stderr ?? '', /libncursesw/);
+    assert.deepEqual(mtrCalls, [], 'no path is probed');
+  });
+
+  it('mtr --version hanging, or printing no version, is the environment too', async () => {
+    for (const code of ['E_MTR_TIMEOUT', 'E_MTR_OUTPUT'] as const) {
+      const { document, exitCode } = await roundWith(async () => {
+        throw new ProcessError(code, `"mtr --version" (${code})`, {
+          command: ['mtr', '--version'],
+          exitCode: null,
+          signal: 'SIGKILL',
+          stderr: '',
+        });
+      }, code);
+      assert.deepEqual([document.outcome, exitCode, document.error?.code], ['environment', 3, code]);
+    }
+  });
+
+  it('a fault of the agent itself (not a MonitorError) is an internal error (exit 1)', async () => {
+    const { document, exitCode } = await roundWith(async () => {
+      throw new TypeError('cannot read properties of undefined');
+    }, 'bug');
+    assert.deepEqual([document.outcome, exitCode, document.error?.code], ['internal-error', 1, 'E_INTERNAL']);
+  });
+});
