@@ -22,14 +22,23 @@ import { FLEET_METRICS, HOST_METRICS, RESOURCE_METRICS } from '../../../common/m
 import { createEc2Client, createSqsClient, createSsmClient } from '../../../functions/aws/clients.ts';
 import { createSqsJobQueue } from '../../../functions/aws/sqs-queue.ts';
 import { createSsmTransport } from '../../../functions/aws/ssm-transport.ts';
+import { collectCommand } from '../../../functions/collect/collect-command.ts';
 import type { CollectJob } from '../../../functions/collect/job.ts';
-import { createMemoryClaimStore } from '../../../functions/collect/job-claims.ts';
+import { parseCollectJob } from '../../../functions/collect/job.ts';
+import { CLAIM_STALE_MS, createMemoryClaimStore } from '../../../functions/collect/job-claims.ts';
 import { processJob } from '../../../functions/collect/process-job.ts';
 import { parseQueuedJob } from '../../../functions/collect/records-job.ts';
 import { dispatchRound } from '../../../functions/dispatch/dispatch-round.ts';
 import { discoverInstances } from '../../../functions/enrollment/discover-instances.ts';
 import { createEmfMetrics } from '../../../functions/metrics/emit-metrics.ts';
-import { DEFAULTS, instanceId, logCapture, MemoryLogSink, resultDocument } from './fixtures.ts';
+import {
+  DEFAULTS,
+  instanceId,
+  logCapture,
+  MemoryLogSink,
+  RecordingMetrics,
+  resultDocument,
+} from './fixtures.ts';
 
 const ec2Mock = mockClient(EC2Client);
 const ssmMock = mockClient(SSMClient);
@@ -359,5 +368,133 @@ describe('maintenance windows through dispatch and collection', () => {
     const emf = readEmf(round.emf);
     assert.equal(emf.sum(FLEET_METRICS.hostsBlind), 1, 'the monitor losing a host is still reported');
     assert.equal(emf.sum(FLEET_METRICS.hostsInMaintenance), 1);
+  });
+});
+
+describe('maintenance through the collector’s take-over and follow-up jobs', () => {
+  const inWindow = instanceId(1);
+  const other = instanceId(2);
+  const note = { state: 'in', until: iso(NOW + HOUR), source: 'tag' } as const;
+  const job = (overrides: Partial<CollectJob> = {}): CollectJob => ({
+    v: 1,
+    commandId: 'cmd-1',
+    roundId: 'r-1',
+    instanceIds: [inWindow, other],
+    dispatchedAt: NOW - 60_000,
+    deadline: NOW + 600_000,
+    attempt: 1,
+    settings: { Resources: '10.0.0.1' },
+    maintenance: { [inWindow]: note },
+    ...overrides,
+  });
+
+  function collector(now: () => number) {
+    const region = { region: 'eu-west-1' };
+    const logs = new MemoryLogSink();
+    const metrics = new RecordingMetrics();
+    const claims = createMemoryClaimStore();
+    const ports = {
+      transport: createSsmTransport(createSsmClient(region), {
+        documentName: 'CC-Monitor',
+        timeoutSeconds: 120,
+      }),
+      queue: createSqsJobQueue(createSqsClient(region), 'https://sqs.example/q'),
+      logs,
+      lookup: logs,
+      claims,
+      metrics,
+      now,
+      log: () => {},
+    };
+    return { ports, logs, metrics, claims };
+  }
+
+  beforeEach(() => {
+    ssmMock.reset();
+    sqsMock.reset();
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm' });
+  });
+
+  it('counts a host in maintenance that a dead owner wrote once, still out of the flag metrics', async () => {
+    // Prepare: an owner wrote the host's records and died before committing (so before counting).
+    allFinishedFlagged([inWindow, other]);
+    let clock = NOW;
+    const { ports, logs, metrics, claims } = collector(() => clock);
+    await claims.create('collect/cmd-1/1', { owner: 'a collector that died', claimedAt: NOW });
+    // The dead owner, played by a collector with a claim store of its own.
+    const dead = collector(() => NOW);
+    await collectCommand({ ...dead.ports, logs, lookup: logs }, job({ instanceIds: [inWindow] }));
+    assert.equal(logs.records(inWindow).length, 1, 'the dead owner’s write');
+    // Act: the job's copy comes back after the visibility timeout and takes over.
+    clock = NOW + CLAIM_STALE_MS + 1;
+    const late = await collectCommand(ports, job());
+    // Assess
+    assert.equal(late.outcome, 'collected');
+    assert.deepEqual(late.duplicates, [inWindow]);
+    assert.deepEqual(late.written, [other]);
+    assert.equal(logs.records(inWindow).length, 1, 'not written twice');
+    const counted = metrics.checkedHosts
+      .map((h) => [h.instanceId, h.flagged, h.inMaintenance === true] as const)
+      .sort((a, b) => a[0].localeCompare(b[0]));
+    assert.deepEqual(
+      counted,
+      [
+        [inWindow, true, true],
+        [other, true, false],
+      ],
+      'each counted once; the one in maintenance marked so, found in its stream or written now',
+    );
+  });
+
+  it('carries the note to the follow-up job of a host still running, and only for the hosts it holds', async () => {
+    // Prepare: the host in maintenance is still running at the first look; the other has finished.
+    const { ports, logs, metrics } = collector(() => NOW);
+    ssmMock.on(ListCommandInvocationsCommand).resolves({
+      CommandInvocations: [
+        { InstanceId: inWindow, Status: 'InProgress', StatusDetails: 'InProgress' },
+        { InstanceId: other, Status: 'Success', StatusDetails: 'Success' },
+      ],
+    });
+    ssmMock.on(GetCommandInvocationCommand, { InstanceId: other }).resolves({
+      Status: 'Success',
+      StatusDetails: 'Success',
+      ResponseCode: 0,
+      StandardOutputContent: JSON.stringify(resultDocument({}, true)),
+    });
+    // Act 1
+    const firstLook = await collectCommand(
+      ports,
+      job({ maintenance: { [inWindow]: note, [other]: { ...note } } }),
+    );
+    const followUp = parseCollectJob(
+      sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input.MessageBody ?? '',
+    );
+    // Act 2: the host finishes; the follow-up is delivered.
+    allFinishedFlagged([inWindow]);
+    await collectCommand(ports, followUp);
+    // Assess
+    assert.deepEqual(firstLook.written, [other]);
+    assert.deepEqual(followUp.instanceIds, [inWindow]);
+    assert.deepEqual(followUp.maintenance, { [inWindow]: note }, 'narrowed to the hosts it holds');
+    const [record] = logs.records(inWindow);
+    assert.equal(record?.record, 'result');
+    assert.equal(noteOf(record)?.state, 'in');
+    assert.ok(metrics.checkedHosts.every((h) => h.inMaintenance === true));
+  });
+
+  it('writes a deadline record with the note for a host in maintenance that never finished', async () => {
+    // Prepare
+    const { ports, logs, metrics } = collector(() => NOW + 700_000);
+    ssmMock.on(ListCommandInvocationsCommand).resolves({
+      CommandInvocations: [{ InstanceId: inWindow, Status: 'InProgress', StatusDetails: 'InProgress' }],
+    });
+    // Act
+    const result = await collectCommand(ports, job({ instanceIds: [inWindow] }));
+    // Assess
+    assert.deepEqual(result.deadline, [inWindow]);
+    const [record] = logs.records(inWindow);
+    assert.equal(record?.status, 'CollectorDeadline');
+    assert.equal(noteOf(record)?.state, 'in');
+    assert.deepEqual(metrics.failedHosts, [inWindow], 'the monitor losing the host is still HostsFailed');
   });
 });
