@@ -39,6 +39,8 @@ export const STACK_PARAM_DEFAULTS = {
   dispatchFailingAlarmPeriods: '1',
   deadLetterQueueAlarmDatapoints: '1',
   deadLetterQueueAlarmPeriods: '1',
+  notifierFailingAlarmDatapoints: '1',
+  notifierFailingAlarmPeriods: '1',
   /**
    * A fleet-wide maintenance window: until this ISO-8601 time (with a zone, at
    * most 30 days ahead; functions/dispatch/maintenance.ts) every host is
@@ -127,6 +129,21 @@ export const STACK_PARAM_DEFAULTS = {
     '/aws/service/canonical/ubuntu/server/24.04/stable/current/arm64/hvm/ebs-gp3/ami-id',
   /** 'true' when the connector routes a network's traffic (source/destination check off, IP forwarding on). */
   monitorHostRoutesTraffic: 'false',
+
+  // --- Notifications (functions/notify, stack/notify.ts) ---
+  /**
+   * Name of an SSM Parameter Store SecureString holding a webhook URL the
+   * notifier POSTs each notification to (JSON). The name only: the URL never
+   * enters the template. '' sends none.
+   */
+  webhookUrlParameter: '',
+  /** Slack delivery through AWS Chatbot (Amazon Q Developer in chat applications): both or neither. */
+  slackWorkspaceId: '',
+  slackChannelId: '',
+  /** Microsoft Teams delivery through the same service: all three or none. */
+  teamsTenantId: '',
+  teamsTeamId: '',
+  teamsChannelId: '',
 } as const;
 
 export type StackParamName = keyof typeof STACK_PARAM_DEFAULTS;

@@ -18,8 +18,11 @@ module.exports = async ({ resolveVariable }) => {
   }
   const until = String(await resolveVariable('param:maintenanceUntil'));
   if (until.trim() !== '') maintenance.parseMaintenanceUntil(until, 'param maintenanceUntil', Date.now());
+  const parsed = sensitivity.parseAlarmSensitivity(params);
   return {
-    ...sensitivity.parseAlarmSensitivity(params),
+    ...parsed,
     deadLetterQueuePeriod: sensitivity.DEAD_LETTER_QUEUE_ALARM_PERIOD_SECONDS,
+    // The most periods any alarm evaluates: how far back the evidence of a change may lie.
+    maxPeriods: Math.max(...Object.values(parsed).map((a) => a.periods)),
   };
 };

@@ -25,6 +25,8 @@ export const ALARM_WINDOW_MAX_SECONDS = 86_400;
 export const INSIGHTS_ALARM_WINDOW_MAX_SECONDS = 10_800;
 /** The dead-letter queue alarm's period: SQS publishes its metrics every 5 minutes. */
 export const DEAD_LETTER_QUEUE_ALARM_PERIOD_SECONDS = 300;
+/** The notifier-failing alarm's period (stack/notify.ts): Lambda's Errors, per minute. */
+export const NOTIFIER_FAILING_ALARM_PERIOD_SECONDS = 60;
 
 /** The stack's alarms whose sensitivity is a stage param; the key prefixes both param names. */
 export const SENSITIVE_ALARMS = {
@@ -36,6 +38,11 @@ export const SENSITIVE_ALARMS = {
   deadLetterQueue: {
     logicalId: 'DeadLetterQueueAlarm',
     period: DEAD_LETTER_QUEUE_ALARM_PERIOD_SECONDS,
+    insights: false,
+  },
+  notifierFailing: {
+    logicalId: 'NotifierFailingAlarm',
+    period: NOTIFIER_FAILING_ALARM_PERIOD_SECONDS,
     insights: false,
   },
 } as const satisfies Record<

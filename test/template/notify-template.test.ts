@@ -1,0 +1,363 @@
+/**
+ * The notifier in the packaged template (`serverless package`, offline, no
+ * credentials): every alarm reaches the topic through the notifier and only
+ * through it (its own failure alarm aside), the EventBridge rule matches
+ * exactly the stack's alarms, the role is least privilege, the webhook URL
+ * is nowhere (only its parameter's name), chat configurations exist only when
+ * their params are set, and every function's environment fits Lambda's 4 KB.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { STAGE_RESOURCES_MAX_CHARS } from '../../common/stack-params.ts';
+import { CONTRIBUTOR_STATE_CHANGE, STATE_CHANGE } from '../../functions/notify/alarm-event.ts';
+import { NOTIFY_TIMEOUT_SECONDS } from '../../functions/notify/limits.ts';
+import { AGENT_BUNDLE_ENV, DEFAULT_AGENT_PATH } from '../../ssm/document.ts';
+
+const ROOT = resolve(__dirname, '..', '..');
+const OSLS = join(ROOT, 'node_modules', 'osls', 'bin', 'serverless.js');
+const SERVICE = 'cloudconnexa-monitor';
+const scratch = mkdtempSync(join(tmpdir(), 'ccm-notify-template-'));
+const runId = randomBytes(4).toString('hex');
+const WEBHOOK_PARAMETER = '/cloudconnexa/notify/webhook-url';
+const CHAT = [
+  'slackWorkspaceId=T0123ABCD',
+  'slackChannelId=C0123ABCD',
+  'teamsTenantId=6f9c2f9e-1b1a-4c9e-9e0e-2b7d1f6a8c11',
+  'teamsTeamId=74361522-da01-538d-aa2e-ac7918c6bb92',
+  'teamsChannelId=19%3ab6ef35dc342d56ba5654e6fc6d25a071%40thread.tacv2',
+];
+
+interface Resource {
+  Type: string;
+  Properties: Record<string, unknown>;
+}
+interface Template {
+  Resources: Record<string, Resource>;
+}
+interface Statement {
+  Sid?: string;
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: unknown;
+}
+
+function run(
+  stage: string,
+  params: string[],
+): Promise<{ code: number | null; output: string; template: Template | null }> {
+  const dir = join(scratch, `service-${stage}`);
+  mkdirSync(dir);
+  for (const entry of [
+    'serverless.yml',
+    'package.json',
+    'tsconfig.json',
+    'ssm',
+    'stack',
+    'common',
+    'functions',
+    'agent',
+  ]) {
+    if (existsSync(join(ROOT, entry))) cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
+  }
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  const out = join(scratch, `out-${stage}`);
+  const env: NodeJS.ProcessEnv = { ...process.env, AWS_EC2_METADATA_DISABLED: 'true' };
+  for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE'])
+    delete env[name];
+  env.AWS_CONFIG_FILE = join(scratch, 'none');
+  env.AWS_SHARED_CREDENTIALS_FILE = join(scratch, 'none');
+  // Without a build (a unit-only run), the document embeds this test file: packaging needs a file, not the agent.
+  env[AGENT_BUNDLE_ENV] = existsSync(DEFAULT_AGENT_PATH) ? DEFAULT_AGENT_PATH : __filename;
+  return new Promise((done, fail) => {
+    const child = spawn(
+      process.execPath,
+      [OSLS, 'package', '--stage', stage, '--package', out, ...params.map((p) => `--param=${p}`)],
+      {
+        cwd: dir,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => {
+      output += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      output += c.toString();
+    });
+    child.on('error', fail);
+    child.on('close', (code) => {
+      const file = join(out, 'cloudformation-template-update-stack.json');
+      done({
+        code,
+        output,
+        template: code === 0 ? (JSON.parse(readFileSync(file, 'utf8')) as Template) : null,
+      });
+    });
+  });
+}
+
+const resource = (t: Template, id: string): Resource => {
+  const r = t.Resources[id];
+  assert.ok(r, `resource ${id} is missing`);
+  return r;
+};
+const ofType = (t: Template, type: string) => Object.entries(t.Resources).filter(([, r]) => r.Type === type);
+const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+/** `${AWS::<name>}`, as Fn::Sub texts hold it. */
+const pseudo = (name: string) => `$${'{'}AWS::${name}${'}'}`;
+const [PARTITION, REGION, ACCOUNT] = ['Partition', 'Region', 'AccountId'].map(pseudo);
+const alarmArn = (name: string) => ({
+  'Fn::Sub': `arn:${PARTITION}:cloudwatch:${REGION}:${ACCOUNT}:alarm:${name}`,
+});
+
+function notifyStatements(t: Template): Statement[] {
+  const role = resource(t, 'NotifyRole').Properties as {
+    Policies: { PolicyDocument: { Statement: Statement[] } }[];
+  };
+  return role.Policies.flatMap((p) => p.PolicyDocument.Statement);
+}
+
+let plain: { stage: string; template: Template };
+let full: { stage: string; template: Template };
+
+describe('the notifier in the packaged template', () => {
+  before(async () => {
+    const stages = [`nt-${runId}`, `nc-${runId}`];
+    const [a, b] = await Promise.all([
+      run(stages[0] as string, []),
+      run(stages[1] as string, [`webhookUrlParameter=${WEBHOOK_PARAMETER}`, ...CHAT, 'adoptLogGroup=true']),
+    ]);
+    assert.ok(a?.template, `packaging failed:\n${a?.output}`);
+    assert.ok(b?.template, `packaging failed:\n${b?.output}`);
+    plain = { stage: stages[0] as string, template: a.template };
+    full = { stage: stages[1] as string, template: b.template };
+  });
+
+  after(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it('routes every alarm but its own through the EventBridge rule, and none of them to the topic directly', () => {
+    for (const { stage, template } of [plain, full]) {
+      const rule = resource(template, 'AlarmEventsRule').Properties as {
+        EventPattern: { source: string[]; 'detail-type': string[]; resources: unknown[] };
+        Targets: { Arn: unknown }[];
+      };
+      assert.deepEqual(rule.EventPattern.source, ['aws.cloudwatch']);
+      assert.deepEqual(rule.EventPattern['detail-type'], [STATE_CHANGE, CONTRIBUTOR_STATE_CHANGE]);
+      assert.deepEqual(
+        rule.Targets.map((t) => t.Arn),
+        [{ 'Fn::GetAtt': ['NotifyLambdaFunction', 'Arn'] }],
+      );
+      const routed = JSON.stringify(rule.EventPattern.resources);
+      for (const [id, alarm] of ofType(template, 'AWS::CloudWatch::Alarm')) {
+        const name = String(alarm.Properties.AlarmName);
+        assert.ok(name.startsWith(`${SERVICE}-${stage}-`), `${id} is named for the stage`);
+        const direct = ['AlarmActions', 'OKActions', 'InsufficientDataActions'].filter(
+          (k) => alarm.Properties[k] !== undefined,
+        );
+        if (id === 'NotifierFailingAlarm') {
+          assert.deepEqual(
+            alarm.Properties.AlarmActions,
+            [{ Ref: 'AlarmTopic' }],
+            'the fallback goes to the topic directly',
+          );
+          assert.ok(!routed.includes(name), 'never through the notifier');
+        } else {
+          assert.deepEqual(direct, [], `${id} notifies through the notifier only (no duplicate e-mails)`);
+          assert.ok(routed.includes(JSON.stringify(alarmArn(name))), `${id} (${name}) is in the rule`);
+        }
+      }
+      const permission = resource(template, 'NotifyEventsPermission').Properties;
+      assert.equal(permission.Principal, 'events.amazonaws.com');
+      assert.deepEqual(permission.SourceArn, { 'Fn::GetAtt': ['AlarmEventsRule', 'Arn'] });
+    }
+  });
+
+  it('retries a failed notification twice, then sends the event itself to the topic; the failure alarm watches it', () => {
+    const t = plain.template;
+    const fn = resource(t, 'NotifyLambdaFunction').Properties;
+    assert.equal(Number(fn.Timeout), NOTIFY_TIMEOUT_SECONDS);
+    assert.deepEqual(fn.Role, { 'Fn::GetAtt': ['NotifyRole', 'Arn'] });
+    assert.deepEqual(fn.Architectures, ['arm64']);
+    const config = ofType(t, 'AWS::Lambda::EventInvokeConfig').find(([, r]) =>
+      JSON.stringify(r.Properties.FunctionName).includes('Notify'),
+    );
+    assert.equal(config?.[1].Properties.MaximumRetryAttempts, 2);
+    assert.deepEqual(config?.[1].Properties.DestinationConfig, {
+      OnFailure: { Destination: { Ref: 'AlarmTopic' } },
+    });
+    const alarm = resource(t, 'NotifierFailingAlarm').Properties;
+    assert.equal(alarm.Namespace, 'AWS/Lambda');
+    assert.equal(alarm.MetricName, 'Errors');
+    assert.deepEqual(alarm.Dimensions, [{ Name: 'FunctionName', Value: { Ref: 'NotifyLambdaFunction' } }]);
+  });
+
+  it('gives the notifier least privilege: each action on its own resources, nothing on "*"', () => {
+    for (const { template } of [plain, full]) {
+      const granted = new Map<string, unknown[]>();
+      for (const s of notifyStatements(template)) {
+        assert.equal(s.Effect, 'Allow');
+        assert.ok(!list(s.Resource).includes('*'), `${s.Sid} on '*'`);
+        for (const action of list(s.Action))
+          granted.set(action, [...(granted.get(action) ?? []), ...list(s.Resource)]);
+      }
+      const monitorGroup = {
+        'Fn::Sub': `arn:${PARTITION}:logs:${REGION}:${ACCOUNT}:log-group:CloudConnexa-Monitor-Logs:*`,
+      };
+      assert.deepEqual(granted.get('logs:FilterLogEvents'), [
+        monitorGroup,
+        { 'Fn::GetAtt': ['DispatchLogGroup', 'Arn'] },
+      ]);
+      assert.deepEqual(granted.get('logs:CreateLogStream'), [{ 'Fn::GetAtt': ['NotifyLogGroup', 'Arn'] }]);
+      assert.deepEqual(granted.get('sns:Publish'), [{ Ref: 'AlarmTopic' }]);
+      assert.deepEqual(granted.get('sqs:ReceiveMessage'), [
+        { 'Fn::GetAtt': ['CollectDeadLetterQueue', 'Arn'] },
+      ]);
+      const alarms = ofType(template, 'AWS::CloudWatch::Alarm')
+        .filter(([id]) => id !== 'NotifierFailingAlarm')
+        .map(([, a]) => JSON.stringify(alarmArn(String(a.Properties.AlarmName))));
+      const history = (granted.get('cloudwatch:DescribeAlarmHistory') ?? []).map((r) => JSON.stringify(r));
+      for (const arn of alarms) assert.ok(history.includes(arn), `history of ${arn}`);
+      assert.ok(
+        history.every((arn) => arn.includes(':alarm:cloudconnexa-monitor-')),
+        'only the stack alarms',
+      );
+      const known = new Set([
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        'logs:FilterLogEvents',
+        'cloudwatch:DescribeAlarmHistory',
+        'sns:Publish',
+        'sqs:GetQueueUrl',
+        'sqs:ReceiveMessage',
+        'ssm:GetParameter',
+        'kms:Decrypt',
+      ]);
+      for (const action of granted.keys()) assert.ok(known.has(action), `unexpected action ${action}`);
+    }
+    const plainActions = notifyStatements(plain.template).flatMap((s) => list(s.Action));
+    assert.ok(
+      !plainActions.includes('ssm:GetParameter') && !plainActions.includes('kms:Decrypt'),
+      'no webhook, no secret access',
+    );
+  });
+
+  it("keeps the webhook URL out: only the SecureString's name, readable and decryptable by the notifier alone", () => {
+    const t = full.template;
+    const env = (
+      resource(t, 'NotifyLambdaFunction').Properties.Environment as { Variables: Record<string, unknown> }
+    ).Variables;
+    assert.equal(env.WEBHOOK_URL_PARAMETER, WEBHOOK_PARAMETER);
+    const parameterArn = `arn:${PARTITION}:ssm:${REGION}:${ACCOUNT}:parameter${WEBHOOK_PARAMETER}`;
+    const statements = notifyStatements(t);
+    const read = statements.filter((s) => list(s.Action).includes('ssm:GetParameter'));
+    assert.deepEqual(
+      read.map((s) => s.Resource),
+      [{ 'Fn::Sub': parameterArn }],
+    );
+    const decrypt = statements.filter((s) => list(s.Action).includes('kms:Decrypt'));
+    assert.equal(decrypt.length, 1);
+    assert.deepEqual(decrypt[0]?.Condition, {
+      StringEquals: {
+        'kms:ViaService': { 'Fn::Sub': `ssm.${REGION}.amazonaws.com` },
+        'kms:EncryptionContext:PARAMETER_ARN': { 'Fn::Sub': parameterArn },
+      },
+    });
+    for (const [id, r] of Object.entries(t.Resources)) {
+      if (id === 'NotifyRole' || id === 'NotifyLambdaFunction') continue;
+      assert.ok(!JSON.stringify(r).includes(WEBHOOK_PARAMETER), `${id} does not name the parameter`);
+    }
+    assert.ok(!JSON.stringify(t).includes('https://hooks'), 'no URL in the template');
+  });
+
+  it('declares the chat configurations only when their params are set', () => {
+    assert.equal(ofType(plain.template, 'AWS::Chatbot::SlackChannelConfiguration').length, 0);
+    assert.equal(ofType(plain.template, 'AWS::Chatbot::MicrosoftTeamsChannelConfiguration').length, 0);
+    assert.equal(plain.template.Resources.ChatChannelRole, undefined);
+    const slack = resource(full.template, 'SlackChannel');
+    const teams = resource(full.template, 'TeamsChannel');
+    assert.equal(slack.Type, 'AWS::Chatbot::SlackChannelConfiguration');
+    assert.equal(teams.Type, 'AWS::Chatbot::MicrosoftTeamsChannelConfiguration');
+    for (const config of [slack, teams]) {
+      assert.deepEqual(config.Properties.SnsTopicArns, [{ Ref: 'AlarmTopic' }]);
+      assert.deepEqual(config.Properties.IamRoleArn, { 'Fn::GetAtt': ['ChatChannelRole', 'Arn'] });
+      assert.deepEqual(config.Properties.GuardrailPolicies, [
+        { 'Fn::Sub': `arn:${PARTITION}:iam::aws:policy/CloudWatchReadOnlyAccess` },
+      ]);
+      assert.match(String(config.Properties.ConfigurationName), /^[A-Za-z0-9-_]{1,128}$/);
+    }
+    assert.equal(slack.Properties.SlackWorkspaceId, 'T0123ABCD');
+    assert.equal(teams.Properties.TeamsChannelId, '19%3ab6ef35dc342d56ba5654e6fc6d25a071%40thread.tacv2');
+    const role = resource(full.template, 'ChatChannelRole').Properties;
+    assert.equal(role.Policies, undefined);
+    assert.equal(role.ManagedPolicyArns, undefined);
+    assert.match(JSON.stringify(role.AssumeRolePolicyDocument), /"Service":"chatbot\.amazonaws\.com"/);
+  });
+
+  it('names what the notifier derives: the dashboard, the alarm prefix and the dispatch log group', () => {
+    const { stage, template: t } = plain;
+    const env = (
+      resource(t, 'NotifyLambdaFunction').Properties.Environment as { Variables: Record<string, unknown> }
+    ).Variables;
+    assert.equal(env.POWERTOOLS_SERVICE_NAME, `${SERVICE}-${stage}`);
+    assert.equal(resource(t, 'Dashboard').Properties.DashboardName, `${SERVICE}-${stage}`);
+    assert.equal(
+      resource(t, 'DispatchLogGroup').Properties.LogGroupName,
+      `/aws/lambda/${SERVICE}-${stage}-dispatch`,
+    );
+    assert.deepEqual(env.ALARM_TOPIC_ARN, { Ref: 'AlarmTopic' });
+  });
+
+  it("keeps every function's environment within Lambda's 4 KB with the longest stage resource list", () => {
+    // Refs as long as CloudFormation makes them in a long region, with a long stage name.
+    const longStage = 'production-eu-central';
+    const expanded: Record<string, string> = {
+      MonitorDocument: `${SERVICE}-${longStage}-agent`,
+      CollectQueue: `https://sqs.ap-southeast-2.amazonaws.com/123456789012/${SERVICE}-${longStage}-CollectQueue-AbCdEfGhIjKl`,
+      AlarmTopic: `arn:aws:sns:ap-southeast-2:123456789012:${SERVICE}-${longStage}-AlarmTopic-AbCdEfGhIjKl`,
+      // CloudFormation names the table <stack>-<logical id>-<suffix>.
+      ClaimsTable: `${SERVICE}-${longStage}-ClaimsTable-AbCdEfGhIjKlM`,
+    };
+    for (const [id, fn] of ofType(full.template, 'AWS::Lambda::Function')) {
+      const variables =
+        (fn.Properties.Environment as { Variables: Record<string, unknown> } | undefined)?.Variables ?? {};
+      let bytes = 0;
+      for (const [key, value] of Object.entries(variables)) {
+        let text: string;
+        if (typeof value === 'string') text = value.replaceAll(full.stage, longStage);
+        else {
+          const ref = (value as { Ref?: string }).Ref ?? '';
+          assert.ok(
+            ref in expanded,
+            `${id}: ${key} is a Ref this test knows the length of (${JSON.stringify(value)})`,
+          );
+          text = expanded[ref] as string;
+        }
+        if (key === 'DEFAULT_RESOURCES') text = 'x'.repeat(STAGE_RESOURCES_MAX_CHARS);
+        bytes += Buffer.byteLength(key) + Buffer.byteLength(text);
+      }
+      assert.ok(bytes <= 4096, `${id}: ${bytes} bytes of environment`);
+    }
+  });
+
+  it('fails packaging on chat params set in part, naming them, and on a URL given as the parameter name, without echoing it', async () => {
+    const [partial, url] = await Promise.all([
+      run(`np-${runId}`, ['slackWorkspaceId=T0123ABCD']),
+      run(`nu-${runId}`, ['webhookUrlParameter=https://hooks.example.com/services/T0/B0/s3cr3t']),
+    ]);
+    assert.notEqual(partial.code, 0);
+    assert.match(
+      partial.output,
+      /params slackWorkspaceId \/ slackChannelId "T0123ABCD \/ \(empty\)" is not allowed: both set/,
+    );
+    assert.notEqual(url.code, 0);
+    assert.match(url.output, /the NAME of an SSM Parameter Store SecureString/);
+    assert.ok(!url.output.includes('s3cr3t'), 'the URL is not repeated');
+  });
+});
