@@ -28,6 +28,8 @@ export const FLEET_METRICS = {
    * (functions/dispatch/maintenance.ts), and one 0 per round. Read with Sum.
    */
   hostsInMaintenance: 'HostsInMaintenance',
+  /** 1 per checked host whose tunnel was down or reconnecting (common/tunnel-rule.ts), else 0. Read with Sum. */
+  tunnelsDown: 'TunnelsDown',
 } as const;
 
 /** Per-host metrics (granularity host or resource): dimensions Stage, InstanceId. */

@@ -96,3 +96,21 @@ export const RESULT_LIMITS = {
   /** Free text (messages, stderr, warnings): bounded by what a document can hold at all. */
   maxTextChars: RESULT_MAX_CHARS,
 } as const;
+
+// ---------------------------------------------------------------- tunnel (issue 10 §1)
+
+/**
+ * What the round saw of the tunnel (agent/tunnel/): `up` carries traffic;
+ * `reconnecting` is a client trying to (re)establish it (connecting, waiting
+ * for the server, authenticating); `down` is no client running, a client that
+ * exited, paused or failed; `unknown` is no source that could tell.
+ */
+export const TUNNEL_STATES = ['up', 'down', 'reconnecting', 'unknown'] as const;
+/** Where the state came from; `tun-device` is /sys/class/net when no OpenVPN source answered. */
+export const TUNNEL_SOURCES = ['openvpn3', 'openvpn2-management', 'openvpn2-log', 'tun-device'] as const;
+export const TUNNEL_LIMITS = {
+  /** `tunnel.detail`, escaped (common/printable.ts) and clipped by the agent. */
+  detailChars: 240,
+  /** Counters (bytes, reconnects) are whole numbers a JSON reader keeps exact. */
+  maxCount: Number.MAX_SAFE_INTEGER,
+} as const;

@@ -31,7 +31,7 @@ import * as v from 'valibot';
 import { clipText, headOf } from './clip-text.ts';
 import { ERROR_CODES, type ErrorInfo } from './errors.ts';
 import { unmeasuredReasonOf } from './flag-rule.ts';
-import { hasControlCharacters } from './printable.ts';
+import { hasControlCharacters, isPrintable } from './printable.ts';
 import {
   FILE_KINDS,
   GATEWAY_SOURCES,
@@ -45,6 +45,9 @@ import {
   RESULT_SCHEMA_NAME,
   TROUBLE_KINDS,
   TROUBLE_SIDES,
+  TUNNEL_LIMITS,
+  TUNNEL_SOURCES,
+  TUNNEL_STATES,
   UNMEASURED_REASONS,
   VERDICTS,
 } from './result-contract.ts';
@@ -58,6 +61,9 @@ export {
   RESULT_SCHEMA_MAJOR,
   RESULT_SCHEMA_NAME,
   SEED_KEYS,
+  TUNNEL_LIMITS,
+  TUNNEL_SOURCES,
+  TUNNEL_STATES,
 } from './result-contract.ts';
 export type { LossRule };
 
@@ -299,6 +305,54 @@ export const ResultSummarySchema = v.object({
   worstLossPct: v.nullable(percent()),
 });
 
+// ---------------------------------------------------------------- tunnel (issue 10 §1)
+
+export type TunnelState = (typeof TUNNEL_STATES)[number];
+export type TunnelSource = (typeof TUNNEL_SOURCES)[number];
+
+/** A counter since the previous round: a whole number, never negative. */
+const count = () => integerIn(0, TUNNEL_LIMITS.maxCount);
+
+/**
+ * The tunnel during the round (agent/tunnel/). Optional: documents of agents
+ * before it have none, and a round that did not run (bad input, busy) has none.
+ */
+export const TunnelSchema = v.object({
+  state: v.picklist(TUNNEL_STATES),
+  /** Null with state `unknown`: nothing could tell. */
+  source: v.nullable(v.picklist(TUNNEL_SOURCES)),
+  /** The source's status text (e.g. `CONNECTED SUCCESS`, `Connection, Client reconnect`), escaped and clipped. */
+  detail: v.pipe(
+    v.string(),
+    v.maxLength(TUNNEL_LIMITS.detailChars),
+    v.check((s: string) => isPrintable(s), 'control characters are not allowed'),
+  ),
+  /**
+   * When this state began: as the source says (the OpenVPN 2 management state
+   * history), else the start of the first round on this host that saw it.
+   * Null when not known.
+   */
+  since: v.nullable(v.pipe(v.string(), v.maxLength(40), v.regex(ISO_TIMESTAMP))),
+  /**
+   * Since the previous round on this host, where the source counts them
+   * (openvpn3 session-stats; the management interface's `state all` and
+   * `status`); null on the first round, after the source changed, or when the
+   * source does not count. A counter that restarted (tunnel restarted) gives
+   * what it counted since.
+   */
+  reconnects: v.nullable(count()),
+  /** Bytes received from / sent to the server over the underlay (encrypted, as OpenVPN counts them). */
+  bytesIn: v.nullable(count()),
+  bytesOut: v.nullable(count()),
+  /**
+   * True when the tunnel was down or reconnecting and resources were flagged:
+   * the tunnel is the one likely cause (the resources stay flagged).
+   */
+  explains: v.boolean(),
+});
+
+export type TunnelResult = v.InferOutput<typeof TunnelSchema>;
+
 const DocumentEntriesSchema = v.object({
   schema: v.literal(RESULT_SCHEMA),
   agentVersion: identifier(RESULT_LIMITS.maxVersionChars),
@@ -331,6 +385,8 @@ const DocumentEntriesSchema = v.object({
       textShortened: v.optional(v.boolean()),
     }),
   ),
+  // ---- tunnel (issue 10 §1): absent in older documents and in rounds that did not run.
+  tunnel: v.optional(v.nullable(TunnelSchema)),
 });
 
 /**

@@ -33,6 +33,8 @@ export const STACK_PARAM_DEFAULTS = {
   worstHostLatencyAlarmPeriods: '3',
   worstHostLossAlarmDatapoints: '2',
   worstHostLossAlarmPeriods: '3',
+  tunnelsDownAlarmDatapoints: '2',
+  tunnelsDownAlarmPeriods: '3',
   monitoringBlindAlarmDatapoints: '2',
   monitoringBlindAlarmPeriods: '3',
   dispatchFailingAlarmDatapoints: '1',

@@ -33,6 +33,7 @@ export const SENSITIVE_ALARMS = {
   hostsFlagged: { logicalId: 'HostsFlaggedAlarm', period: 'alarmPeriodSeconds', insights: false },
   worstHostLatency: { logicalId: 'WorstHostLatencyAlarm', period: 'alarmPeriodSeconds', insights: true },
   worstHostLoss: { logicalId: 'WorstHostLossAlarm', period: 'alarmPeriodSeconds', insights: true },
+  tunnelsDown: { logicalId: 'TunnelsDownAlarm', period: 'alarmPeriodSeconds', insights: false },
   monitoringBlind: { logicalId: 'MonitoringBlindAlarm', period: 'alarmPeriodSeconds', insights: false },
   dispatchFailing: { logicalId: 'DispatchFailingAlarm', period: 'alarmPeriodSeconds', insights: false },
   deadLetterQueue: {

@@ -26,6 +26,12 @@
  * says so. A SOCKS proxy over TCP hides the server from OpenVPN 2's log: then
  * no address and a warning. A missing gateway is a warning, never an exception;
  * a failing source is recorded in `errors` with its evidence.
+ *
+ * With `observeTunnel`, the same pass (the same deadline) also tells the
+ * tunnel's state (agent/tunnel/tunnel-state.ts): the management interface is
+ * asked `status` too, openvpn3 `session-stats` for the session it picked, and
+ * when no source tells, the tun devices are read. The sources are then asked
+ * even with --gateway-ip (the journal, needed only for the address, is not).
  */
 import { isIP } from 'node:net';
 import { type ErrorInfo, excerpt, MonitorError, ProcessError, toErrorInfo } from '../../common/errors.ts';
@@ -33,6 +39,18 @@ import type { GatewaySource } from '../../common/result-schema.ts';
 import { KILL_GRACE_MS, RESOLVE_TIMEOUT_MS } from '../../common/round-budget.ts';
 import { type ResolvedAddress, resolveAddress } from '../probes/resolve-address.ts';
 import type { ProcessResult, RunProcess } from '../process/types.ts';
+import { parseManagementStatus, parseSessionStats, type TunnelCounters } from '../tunnel/parse-counters.ts';
+import { readTunDevices } from '../tunnel/read-tun-devices.ts';
+import {
+  fromClientLog,
+  fromManagement,
+  fromManagementRefused,
+  fromOpenvpn3NoSession,
+  fromOpenvpn3Session,
+  fromTunDevices,
+  type TunnelObservation,
+  unknownTunnel,
+} from '../tunnel/tunnel-state.ts';
 import { formatHostPort, type HostPort, parseHostPort } from './host-port.ts';
 import { type ManagementAnswer, queryManagement } from './management-client.ts';
 import {
@@ -68,6 +86,10 @@ export interface GatewayDiscoveryOptions {
   timeoutMs: number;
   openvpn3Binary?: string;
   openvpn3AdminBinary?: string;
+  /** Also tell the tunnel's state (GatewayDiscovery.tunnel). */
+  observeTunnel?: boolean;
+  /** Where the tun devices are listed (tests); default /sys/class/net. */
+  sysClassNet?: string;
 }
 
 export interface GatewayDiscovery {
@@ -75,6 +97,8 @@ export interface GatewayDiscovery {
   source: GatewaySource | null;
   warnings: string[];
   errors: ErrorInfo[];
+  /** Set with `observeTunnel`. */
+  tunnel?: TunnelObservation;
 }
 
 export interface GatewayDiscoveryDeps {
@@ -92,6 +116,8 @@ export const MANAGEMENT_COMMANDS = ['state all', 'log 500'] as const;
 const JOURNAL_MAX_BYTES = 16 * 1024 * 1024;
 /** Each step's own timeout ends this much before the deadline, so its own (more precise) error is reported. */
 const STEP_MARGIN_MS = 100;
+/** A D-Bus object path: the only session path that may reach argv. */
+const DBUS_PATH = /^\/[A-Za-z0-9_/]+$/;
 /** A process step needs at least this much time, beside the runner's kill grace, to be worth starting. */
 const MIN_PROCESS_MS = 200;
 
@@ -106,6 +132,8 @@ interface Candidate {
   errors: ErrorInfo[];
   /** Why this source gave no address, for the "no gateway found" warning. */
   tried: string;
+  /** What this source says of the tunnel (with `observeTunnel`); null when it cannot tell. */
+  tunnel?: TunnelObservation | null;
 }
 
 interface Clock {
@@ -129,24 +157,31 @@ export async function discoverGateway(
   const now = deps.now ?? monotonicMs;
   const clock: Clock = { now, deadline: now() + options.timeoutMs };
   const errors: ErrorInfo[] = [];
+  const observe = options.observeTunnel === true;
 
   const given = options.gatewayIp?.trim() ?? '';
+  let givenIp: string | null = null;
   if (given !== '') {
-    if (isIP(given) !== 0) return { ip: normalizeIp(given), source: 'option', warnings: [], errors: [] };
-    errors.push({
-      code: 'E_INVALID_INPUT',
-      message: `--gateway-ip ${JSON.stringify(given)} is not allowed: an IPv4 or IPv6 address; looking for the gateway instead`,
-    });
+    if (isIP(given) !== 0) {
+      givenIp = normalizeIp(given);
+      if (!observe) return { ip: givenIp, source: 'option', warnings: [], errors: [] };
+    } else {
+      errors.push({
+        code: 'E_INVALID_INPUT',
+        message: `--gateway-ip ${JSON.stringify(given)} is not allowed: an IPv4 or IPv6 address; looking for the gateway instead`,
+      });
+    }
   }
 
   const management = options.openvpnManagement;
   const logPath = options.openvpnLog;
+  const commands = observe ? [...MANAGEMENT_COMMANDS, 'status'] : MANAGEMENT_COMMANDS;
   const [managementAnswers, logRead, openvpn3] = await Promise.all([
     management === null
       ? null
-      : settleBy(askManagement(management, clock, deps.queryManagement ?? queryManagement), clock),
+      : settleBy(askManagement(management, commands, clock, deps.queryManagement ?? queryManagement), clock),
     logPath === null ? null : settleBy(readLog(logPath, clock, deps.readClientLog ?? readClientLog), clock),
-    settleBy(fromOpenvpn3(options, deps.run, clock), clock).then(
+    settleBy(fromOpenvpn3(options, deps.run, clock, givenIp === null), clock).then(
       (outcome): Candidate =>
         outcome.ok ? outcome.value : failed('openvpn3', outcome.error, 'openvpn3 failed (see errors)'),
     ),
@@ -164,6 +199,10 @@ export async function discoverGateway(
   if (management === null && logPath === null) {
     candidates.push(nothing('openvpn2-log', 'no --openvpn-management or --openvpn-log given'));
   }
+  const tunnel = observe ? tunnelOf(candidates, options.sysClassNet) : undefined;
+  const withTunnel = (found: GatewayDiscovery): GatewayDiscovery =>
+    tunnel === undefined ? found : { ...found, tunnel };
+  if (givenIp !== null) return withTunnel({ ip: givenIp, source: 'option', warnings: [], errors });
 
   const warnings: string[] = [];
   const tried: string[] = [];
@@ -175,12 +214,27 @@ export async function discoverGateway(
     const ip = await addressOf(candidate, clock, deps.resolve ?? resolveAddress, resolved, errors);
     if (ip !== null) {
       warnings.push(...candidate.warnings, ...resolved);
-      return { ip: normalizeIp(ip), source: candidate.source, warnings, errors };
+      return withTunnel({ ip: normalizeIp(ip), source: candidate.source, warnings, errors });
     }
     tried.push(candidate.tried);
   }
   warnings.push(`no gateway found: ${tried.join('; ')}; pass --gateway-ip`);
-  return { ip: null, source: null, warnings, errors };
+  return withTunnel({ ip: null, source: null, warnings, errors });
+}
+
+/**
+ * The tunnel as the first source that can tell says it, in the candidates'
+ * order; then the tun devices; then the weak signals (a refusing management
+ * interface, openvpn3 without a session); else unknown.
+ */
+function tunnelOf(candidates: readonly Candidate[], sysClassNet: string | undefined): TunnelObservation {
+  const told = candidates.map((c) => c.tunnel ?? null).filter((t): t is TunnelObservation => t !== null);
+  const strong = told.find((t) => t.fallback !== true);
+  if (strong !== undefined) return strong;
+  const devices = fromTunDevices(readTunDevices(sysClassNet));
+  if (devices !== null) return devices;
+  const tried = candidates.map((c) => c.tried).filter((t) => t !== '');
+  return told[0] ?? unknownTunnel(tried.join('; '));
 }
 
 /** The candidate's IP, resolving a server host name with what is left of the deadline; null with a warning if none. */
@@ -321,10 +375,11 @@ function behindProxy(candidate: Candidate, through: string, server: HostPort, hi
 
 async function askManagement(
   endpoint: string,
+  commands: readonly string[],
   clock: Clock,
   query: typeof queryManagement,
 ): Promise<ManagementAnswer[]> {
-  return query(endpoint, MANAGEMENT_COMMANDS, Math.max(1, remainingMs(clock) - STEP_MARGIN_MS));
+  return query(endpoint, commands, Math.max(1, remainingMs(clock) - STEP_MARGIN_MS));
 }
 
 function managementCandidate(
@@ -334,12 +389,34 @@ function managementCandidate(
   fileConnection: Openvpn2Connection | null,
 ): Candidate {
   const source = 'openvpn2-management';
+  if (!outcome.ok) {
+    const candidate = failed(source, outcome.error, `--openvpn-management ${endpoint} failed (see errors)`);
+    // manage.c listens only while the client runs: a refused connection says it does not run.
+    const refused = /: (ECONNREFUSED|ENOENT)$/.exec(outcome.error.message);
+    if (refused !== null)
+      candidate.tunnel = fromManagementRefused(endpoint, `refuses connections (${refused[1]})`);
+    return candidate;
+  }
+  const [stateAnswer, logAnswer, statusAnswer] = outcome.value;
+  const history = parseManagementStateHistory(stateAnswer?.text ?? '');
+  const status = statusAnswer?.text ? parseManagementStatus(statusAnswer.text) : null;
+  return {
+    ...managementGateway(endpoint, stateAnswer, history, logAnswer, logPath, fileConnection),
+    tunnel: history === null ? null : fromManagement(history, status, endpoint),
+  };
+}
+
+function managementGateway(
+  endpoint: string,
+  stateAnswer: ManagementAnswer | undefined,
+  history: ReturnType<typeof parseManagementStateHistory>,
+  logAnswer: ManagementAnswer | undefined,
+  logPath: string | null,
+  fileConnection: Openvpn2Connection | null,
+): Candidate {
+  const source = 'openvpn2-management';
   const where = `OpenVPN management interface ${endpoint}`;
-  if (!outcome.ok)
-    return failed(source, outcome.error, `--openvpn-management ${endpoint} failed (see errors)`);
-  const [stateAnswer, logAnswer] = outcome.value;
   const stateText = stateAnswer?.text ?? '';
-  const history = parseManagementStateHistory(stateText);
   if (history === null) {
     const error = new MonitorError(
       'E_GATEWAY',
@@ -423,6 +500,11 @@ function logCandidate(path: string, outcome: Settled<ClientLogRead>): Candidate 
   const label = `--openvpn-log ${path}`;
   if (!outcome.ok) return failed(source, outcome.error, `${label} unreadable (see errors)`);
   const read = outcome.value;
+  return { ...logGateway(label, read), tunnel: fromClientLog(read.connection) };
+}
+
+function logGateway(label: string, read: ClientLogRead): Candidate {
+  const source = 'openvpn2-log';
   const connection = read.connection;
   if (connection === null) {
     const files = read.files.map((file) => file.path).join(' and ');
@@ -470,6 +552,7 @@ async function fromOpenvpn3(
   options: GatewayDiscoveryOptions,
   run: RunProcess,
   clock: Clock,
+  needAddress: boolean,
 ): Promise<Candidate> {
   const source = 'openvpn3';
   const binary = options.openvpn3Binary ?? 'openvpn3';
@@ -483,12 +566,56 @@ async function fromOpenvpn3(
     return failed(source, listFailure.toInfo(), `${binary} sessions-list failed (see errors)`);
   }
 
-  const pick = pickCloudConnexaSession(parseSessionsList(list.stdout));
+  const sessions = parseSessionsList(list.stdout);
+  const pick = pickCloudConnexaSession(sessions);
   const session = pick.session;
+  const observe = options.observeTunnel === true;
   // Without a session the reason only matters if no other source finds the gateway.
-  if (session === null) return nothing(source, `openvpn3: ${pick.warning}`);
+  if (session === null) {
+    const candidate = nothing(source, `openvpn3: ${pick.warning}`);
+    if (observe && sessions.length === 0) candidate.tunnel = fromOpenvpn3NoSession();
+    return candidate;
+  }
   const warnings = pick.warning === null ? [] : [pick.warning];
   const candidate: Candidate = { source, found: null, stale: false, warnings, errors: [], tried: '' };
+  const [, stats] = await Promise.all([
+    needAddress ? openvpn3Address(candidate, session, options, run, clock) : null,
+    observe ? readSessionStats(session, binary, run, clock) : null,
+  ]);
+  if (observe)
+    candidate.tunnel = fromOpenvpn3Session(session, stats?.counters ?? null, stats?.failure ?? null);
+  return candidate;
+}
+
+/** `openvpn3 session-stats` of the session; null counters and why when it gave none. */
+async function readSessionStats(
+  session: Openvpn3Session,
+  binary: string,
+  run: RunProcess,
+  clock: Clock,
+): Promise<{ counters: TunnelCounters | null; failure: string | null }> {
+  const timeoutMs = processTimeout(clock);
+  if (!DBUS_PATH.test(session.path) || timeoutMs === null) {
+    return { counters: null, failure: 'session-stats not run' };
+  }
+  const result = await run(binary, ['session-stats', '--path', session.path], { timeoutMs });
+  const failure = processFailure(result, 'openvpn3 session-stats', timeoutMs);
+  const counters = failure === null ? parseSessionStats(result.stdout) : null;
+  return {
+    counters,
+    failure: failure?.message ?? (counters === null ? 'session-stats printed no statistics' : null),
+  };
+}
+
+/** Finds the session's server address into `candidate` (its `found`, warnings, errors, `tried`). */
+async function openvpn3Address(
+  candidate: Candidate,
+  session: Openvpn3Session,
+  options: GatewayDiscoveryOptions,
+  run: RunProcess,
+  clock: Clock,
+): Promise<Candidate> {
+  const warnings = candidate.warnings;
   const label = `openvpn3 session ${JSON.stringify(excerpt(session.configName ?? session.path, 80))}`;
   const to = session.connectedTo;
 
@@ -545,7 +672,7 @@ async function readJournal(
   candidate: Candidate,
 ): Promise<JournalConnection | null> {
   // Session paths are D-Bus object paths; anything else must not reach argv.
-  if (!/^\/[A-Za-z0-9_/]+$/.test(session.path)) {
+  if (!DBUS_PATH.test(session.path)) {
     candidate.errors.push({
       code: 'E_GATEWAY',
       message: `openvpn3 session path ${JSON.stringify(excerpt(session.path, 100))} is not a D-Bus object path; journal not read`,

@@ -34,6 +34,8 @@ export interface ManagementStateHistory {
    * carry a remote (init.c); the others print empty fields.
    */
   lastConnected: ManagementState | null;
+  /** Every state line, oldest first (the tunnel's reconnections are counted from them). */
+  states: ManagementState[];
 }
 
 // State names are short upper-case words (manage.c man_state_name); anything longer is not a state line.
@@ -49,6 +51,7 @@ const STATE_LINE = /^(?:>STATE:)?(\d{1,12}),([A-Z_?]{1,32}),(.*)$/;
 export function parseManagementStateHistory(text: string): ManagementStateHistory | null {
   let current: ManagementState | null = null;
   let lastConnected: ManagementState | null = null;
+  const states: ManagementState[] = [];
   for (const rawLine of text.split(/\r?\n/)) {
     const match = STATE_LINE.exec(rawLine.trim());
     if (match === null) continue;
@@ -65,9 +68,10 @@ export function parseManagementStateHistory(text: string): ManagementStateHistor
       localPort: modern ? portOrNull(fields[5]) : null,
       tunIpv6: modern ? ipOrNull(fields[6]) : null,
     };
+    states.push(current);
     if (current.state === 'CONNECTED' && current.remoteIp !== null) lastConnected = current;
   }
-  return current === null ? null : { current, lastConnected };
+  return current === null ? null : { current, lastConnected, states };
 }
 
 /** The newest state line of a `state` answer, or null when there is none. */

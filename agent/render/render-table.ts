@@ -1,13 +1,20 @@
 /**
  * The human view of a round: what an operator reads on a terminal. Every text
  * in it that came from outside the agent (targets, hop names from mtr, the
- * gateway from OpenVPN, warnings and error messages quoting them, file paths)
- * is shown with its control characters escaped (common/printable.ts): an ESC
- * from a hop's name must not recolour or clear the operator's terminal, nor a
- * CR or bidirectional override forge what a line appears to say.
+ * gateway from OpenVPN, the tunnel's status text, warnings and error messages
+ * quoting them, file paths) is shown with its control characters escaped
+ * (common/printable.ts): an ESC from a hop's name must not recolour or clear
+ * the operator's terminal, nor a CR or bidirectional override forge what a
+ * line appears to say.
  */
 import { escapeControlCharacters as shown } from '../../common/printable.ts';
-import type { ResourceResult, ResultDocument, TroubleSpot } from '../../common/result-schema.ts';
+import type {
+  ResourceResult,
+  ResultDocument,
+  TroubleSpot,
+  TunnelResult,
+} from '../../common/result-schema.ts';
+import { causeOfFlags, tunnelCause, tunnelIsDown } from '../../common/tunnel-rule.ts';
 
 const fmtMs = (v: number | null): string => (v === null ? '-' : `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ms`);
 const fmtPct = (v: number | null): string => (v === null ? '-' : `${v.toFixed(1)} %`);
@@ -35,12 +42,33 @@ function table(header: string[], rows: string[][]): string[] {
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
 }
 
+const fmtBytes = (v: number): string =>
+  v < 1000 ? `${v} B` : v < 1e6 ? `${(v / 1e3).toFixed(1)} kB` : `${(v / 1e6).toFixed(1)} MB`;
+
+/** The header line: the tunnel's state, its counters since the last round, and whether it explains the flags. */
+function tunnelLine(t: TunnelResult, flagged: number): string {
+  const cause = tunnelCause(t).replace(
+    /^tunnel \S+/,
+    `Tunnel ${tunnelIsDown(t.state) ? t.state.toUpperCase() : t.state}`,
+  );
+  const counts = [
+    t.reconnects === null ? null : `${t.reconnects} reconnect(s)`,
+    t.bytesIn === null ? null : `${fmtBytes(t.bytesIn)} in`,
+    t.bytesOut === null ? null : `${fmtBytes(t.bytesOut)} out`,
+  ].filter((c) => c !== null);
+  const since = counts.length === 0 ? '' : `; since the last round ${counts.join(', ')}`;
+  const explains = t.explains ? ` — ${causeOfFlags(flagged)}` : '';
+  // The cause quotes the tunnel's status text, which came from the host's OpenVPN.
+  return shown(`${cause}${since}${explains}`);
+}
+
 export function renderTable(doc: ResultDocument): string {
   const out: string[] = [];
   if (doc.outcome !== 'completed') {
     out.push(`Round not run (${doc.outcome}): ${shown(doc.error?.message ?? 'unknown error')}`);
     return `${out.join('\n')}\n`;
   }
+  if (doc.tunnel) out.push(tunnelLine(doc.tunnel, doc.summary.flagged), '');
   const rows = doc.resources.map((r) => [
     shown(r.target),
     r.address !== null && r.address !== r.target ? shown(r.address) : '',

@@ -30,6 +30,8 @@ import { formatMtrId } from '../files/mtr-id.ts';
 import { pruneMtrFiles, rotateIfNeeded } from '../files/rotate.ts';
 import { buildSeedRecord } from '../files/seed-record.ts';
 import { parseMtrJson } from '../mtr/parse-mtr-json.ts';
+import { recordTunnel } from '../tunnel/round-tunnel.ts';
+import type { TunnelObservation } from '../tunnel/tunnel-state.ts';
 import { fitResult } from './fit-result.ts';
 import { outcomeOf } from './outcome-of.ts';
 import { ENVIRONMENT_CODES, probeResource, thresholdsOf } from './probe-resource.ts';
@@ -154,13 +156,16 @@ async function probeAndRecord(
   );
   const gatewayStarted = deps.monotonicMs();
   let gatewayDiscoveryMs = 0;
+  let seenTunnel: TunnelObservation | undefined;
   const gatewayWork = guard(async (): Promise<GatewayResult> => {
     const found = await deps.discoverGateway({
       gatewayIp: options.gatewayIp,
       openvpnManagement: options.openvpnManagement,
       openvpnLog: options.openvpnLog,
       timeoutMs: GATEWAY_DISCOVERY_TIMEOUT_MS,
+      observeTunnel: true,
     });
+    seenTunnel = found.tunnel;
     gatewayDiscoveryMs = Math.round(deps.monotonicMs() - gatewayStarted);
     warnings.push(...found.warnings);
     deps.onProgress({ type: 'gateway', ip: found.ip });
@@ -233,6 +238,13 @@ async function probeAndRecord(
           );
   }
 
+  const summary = summariseResources(resources);
+  // The tunnel (issue 10 §1): its cause, when it explains the flags, is the first warning.
+  const tunnel =
+    seenTunnel === undefined ? null : recordTunnel(logDir, seenTunnel, startedAt, summary.flagged);
+  if (tunnel?.cause) warnings.unshift(tunnel.cause);
+  warnings.push(...(tunnel?.warnings ?? []));
+
   return {
     schema: RESULT_SCHEMA,
     agentVersion: deps.agentVersion,
@@ -244,13 +256,14 @@ async function probeAndRecord(
     finishedAt: deps.now().toISOString(),
     timings: { totalMs: Math.round(deps.monotonicMs() - t0), probesMs, gatewayDiscoveryMs },
     settings,
-    summary: summariseResources(resources),
+    summary,
     resources,
     gateway,
     seed,
     files,
     warnings,
     truncated: null,
+    tunnel: tunnel?.tunnel ?? null,
   };
 }
 

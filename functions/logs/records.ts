@@ -20,8 +20,10 @@ import {
   type ResourceResult,
   type ResultDocument,
   ResultDocumentError,
+  type TunnelResult,
 } from '../../common/result-schema.ts';
 import { serializeSeedRecord } from '../../common/seed-line.ts';
+import { tunnelCause, tunnelIsDown } from '../../common/tunnel-rule.ts';
 import type { MaintenanceNote } from '../dispatch/maintenance.ts';
 import type { HostMeasurement } from '../metrics/emit-metrics.ts';
 import type { LogEvent } from './log-writer.ts';
@@ -65,10 +67,12 @@ function mtrReports(doc: ResultDocument): string[] {
  * matchSentResources), so HostFlagged, HostLossPct and WorstLossPct agree
  * with ResourceLossPct for the same resources: an unmeasured resource is
  * 100 % loss and flagged in all of them. Resources carry the target as sent.
+ * `tunnel` (the document's) gives TunnelsDown; none in older documents.
  */
 export function measurementOf(
   instanceId: string,
   measured: readonly { target: string; result: ResourceResult }[],
+  tunnel: TunnelResult | null = null,
 ): HostMeasurement {
   const summary = summariseResources(measured.map((m) => m.result));
   return {
@@ -81,7 +85,13 @@ export function measurementOf(
       latencyMs: result.latencyMs,
       lossPct: result.lossPct,
     })),
+    ...(tunnel === null ? {} : { tunnelDown: tunnelIsDown(tunnel.state) }),
   };
+}
+
+/** The record's `cause`: the tunnel, when the document says it explains the flags. */
+function causeOf(doc: ResultDocument) {
+  return doc.tunnel?.explains === true ? { cause: tunnelCause(doc.tunnel) } : {};
 }
 
 function identity(o: InvocationOutput, recordId: string) {
@@ -137,6 +147,7 @@ type CollectorKey =
   | 'resourcesDuplicated'
   | 'resourcesMissing'
   | 'maintenance'
+  | 'cause'
   | (typeof SEED_KEYS)[number];
 const documentKeysAreNotCollectorKeys: [Extract<keyof ResultDocument, CollectorKey>] extends [never]
   ? true
@@ -212,11 +223,12 @@ function buildRecords(
         ...identity(o, recordId),
         ...resourceNotes(match),
         ...maintenanceFields(o.maintenance),
+        ...causeOf(doc),
       }),
     );
     return {
       events: stamp(messages, at),
-      outcome: { kind: 'checked', measurement: measurementOf(o.instanceId, match.measured) },
+      outcome: { kind: 'checked', measurement: measurementOf(o.instanceId, match.measured, doc.tunnel) },
     };
   }
 
@@ -270,11 +282,13 @@ export function outcomeOfRecordLine(
       status: _s,
       ...doc
     } = JSON.parse(line) as Record<string, unknown>;
+    const read = parseResultDocument(JSON.stringify(doc));
     return {
       kind: 'checked',
       measurement: measurementOf(
         instanceId,
-        matchSentResources(parseResultDocument(JSON.stringify(doc)).resources, sentResources).measured,
+        matchSentResources(read.resources, sentResources).measured,
+        read.tunnel,
       ),
     };
   } catch {

@@ -37,6 +37,8 @@ export interface HostMeasurement {
   resources: { target: string; latencyMs: number | null; lossPct: number }[];
   /** In a maintenance window this round (decided by dispatch, carried in the collect job). */
   inMaintenance?: boolean;
+  /** The host's tunnel was down or reconnecting; null or absent when its document has no tunnel. */
+  tunnelDown?: boolean | null;
 }
 
 /** The metrics port used by dispatch and collection. */
@@ -247,6 +249,8 @@ export function createEmfMetrics(options: MetricsOptions): RoundMetrics {
           fleet.addMetric(FLEET_METRICS.worstLatencyMs, MetricUnit.Milliseconds, values.latencyMs);
         if (values.lossPct !== null)
           fleet.addMetric(FLEET_METRICS.worstLossPct, MetricUnit.Percent, values.lossPct);
+        if (typeof m.tunnelDown === 'boolean')
+          fleet.addMetric(FLEET_METRICS.tunnelsDown, MetricUnit.Count, m.tunnelDown ? 1 : 0);
       });
       const instanceId = values.instanceId;
       if (instanceId === null) return;

@@ -99,7 +99,8 @@ function tunnelOf(value: unknown): TunnelNote | null {
   const extras: [string, string][] = [];
   for (const [key, v] of Object.entries(value)) {
     if (extras.length >= 5) break;
-    if (key === 'state' || key === 'source' || key === 'detail') continue;
+    // `explains` is a judgement, not a reading of the tunnel: the record's cause line says it.
+    if (key === 'state' || key === 'source' || key === 'detail' || key === 'explains') continue;
     if (!/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(key)) continue;
     const scalar = typeof v === 'boolean' ? String(v) : keep(v, 60);
     if (scalar !== null) extras.push([key, scalar]);

@@ -283,6 +283,22 @@ export class Lab {
     await this.startTunnel(options.timeoutMs);
   }
 
+  /**
+   * Makes the OpenVPN client restart its connection now (SIGUSR1, what ping-restart does):
+   * it closes the tun device and reconnects, which takes until the server answers again
+   * (with `setLoss('under', 100)`, until the loss is removed). Does not wait.
+   */
+  reconnectTunnel(): void {
+    if (!this.requireTunnel().signalClient('SIGUSR1')) {
+      throw new ProcessError('E_PROCESS', `lab ${this.id}: no OpenVPN client is running to reconnect`, {
+        command: [],
+        exitCode: null,
+        signal: null,
+        stderr: '',
+      });
+    }
+  }
+
   /** Removes every impairment (latency, loss, blocks, rate limits); TCP services keep running. */
   async clear(): Promise<void> {
     const work: Array<Promise<void>> = [];

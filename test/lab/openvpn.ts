@@ -134,6 +134,12 @@ export class Tunnel {
     if (child?.pid !== undefined && child.exitCode === null) await terminate([child.pid], 3000);
   }
 
+  /** Sends `signal` to the running client (SIGUSR1: a soft restart, as ping-restart does); false when none runs. */
+  signalClient(signal: NodeJS.Signals): boolean {
+    const child = this.client;
+    return child !== null && child.exitCode === null && child.kill(signal);
+  }
+
   async stopServer(): Promise<void> {
     const child = this.server;
     this.server = null;

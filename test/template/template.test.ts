@@ -47,6 +47,7 @@ import {
   RUN_STEP_NAME,
   worstCaseSize,
 } from '../../ssm/document.ts';
+import { ALARM_RULE_ID } from '../../stack/notify.ts';
 import { evaluate } from './metric-math.ts';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -631,6 +632,34 @@ describe('packaged CloudFormation template', () => {
     const m = Number(alarm.DatapointsToAlarm);
     const n = Number(alarm.EvaluationPeriods);
     assert.ok(m >= 1 && m < n, `M of N with M < N (got ${m} of ${n})`);
+  });
+
+  it("alarms when a host's tunnel is down or reconnecting in M of N rounds, for every stage and granularity (stack/tunnel-alarm.yml)", () => {
+    for (const packaged of [main, other, adopted]) {
+      const alarm = resource(packaged.template, 'TunnelsDownAlarm');
+      // Fleet metric: no condition, so a `fleet` granularity stage has it too.
+      assert.equal(alarm.Condition, undefined);
+      const p = alarm.Properties;
+      assert.equal(p.AlarmName, `cloudconnexa-monitor-${packaged.stage}-tunnels-down`);
+      assert.equal(p.Namespace, METRIC_NAMESPACE);
+      assert.equal(p.MetricName, FLEET_METRICS.tunnelsDown);
+      assert.deepEqual(p.Dimensions, [{ Name: DIMENSIONS.stage, Value: packaged.stage }]);
+      assert.equal(p.Statistic, 'Sum');
+      assert.equal(String(p.Period), STACK_PARAM_DEFAULTS.alarmPeriodSeconds);
+      assert.equal(p.ComparisonOperator, 'GreaterThanThreshold');
+      assert.equal(Number(p.Threshold), 0);
+      const m = Number(p.DatapointsToAlarm);
+      const n = Number(p.EvaluationPeriods);
+      assert.ok(m >= 1 && m < n, `M of N with M < N (got ${m} of ${n})`);
+      assert.equal(p.TreatMissingData, 'notBreaching');
+      // Routed by the notifier's rule (stack/notify.ts), never straight to the topic.
+      assert.equal(p.AlarmActions, undefined);
+      assert.equal(p.OKActions, undefined);
+      const rule = JSON.stringify(resource(packaged.template, ALARM_RULE_ID).Properties.EventPattern);
+      assert.ok(rule.includes(`:alarm:${p.AlarmName}"`), `the notifier's rule routes ${p.AlarmName}`);
+    }
+    const body = JSON.stringify(dashboardBody(main.template));
+    assert.ok(body.includes(`"${FLEET_METRICS.tunnelsDown}"`), 'the dashboard shows TunnelsDown');
   });
 
   it('alarms on the worst host by latency and by loss with a Metrics Insights query grouped by InstanceId', () => {

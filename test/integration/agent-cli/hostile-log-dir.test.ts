@@ -15,6 +15,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { TUNNEL_STATE_FILE } from '../../../agent/tunnel/tunnel-memory.ts';
 import { parseResultDocument, type ResultDocument } from '../../../common/result-schema.ts';
 import {
   forgedLock,
@@ -146,7 +147,9 @@ describe('agent check as root in a log directory a non-root user controls', () =
       assert.equal(fs.statSync(join(logDir, name)).uid, NOBODY, name);
     }
     assert.equal(fs.statSync(logDir).uid, NOBODY);
-    assert.equal(fs.readdirSync(logDir).length, 3);
+    // The report, the flagged round's MTR-RESOURCE and MTR-GATEWAY files, and the tunnel state.
+    assert.equal(fs.readdirSync(logDir).includes(TUNNEL_STATE_FILE), true);
+    assert.equal(fs.readdirSync(logDir).length, 4);
     assert.equal(roundLockExists(logDir), false, 'the lock (kept by root in /run) is released');
   });
 
@@ -253,6 +256,7 @@ describe('agent check as root in a log directory a non-root user controls', () =
     assert.deepEqual(
       fs.readdirSync(logDir).sort(),
       [
+        TUNNEL_STATE_FILE,
         REPORT,
         `${REPORT}.1`,
         `${REPORT}.2`,

@@ -10,6 +10,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { TUNNEL_STATE_FILE } from '../../../agent/tunnel/tunnel-memory.ts';
 import { parseResultDocument, type ResultDocument } from '../../../common/result-schema.ts';
 import {
   AGENT,
@@ -182,7 +183,7 @@ function assertTcpFallbackOk(run: AgentRun, logDir: string): void {
     ['127.0.0.2', null],
   );
   assert.equal(doc.mtrId, '0');
-  assert.deepEqual(readdirSync(logDir), [REPORT_FILE]);
+  assert.deepEqual(readdirSync(logDir).sort(), [TUNNEL_STATE_FILE, REPORT_FILE]);
   assert.equal(seedLines(logDir)[0]?.LATENCY_FLAG, '0');
 }
 

@@ -16,6 +16,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { TUNNEL_STATE_FILE } from '../../../agent/tunnel/tunnel-memory.ts';
 import { parseResultDocument, type ResultDocument } from '../../../common/result-schema.ts';
 import { AGENT, type AgentRun, NODE12, ROOT, shQuote, standInBin, tempDir } from '../../helpers/run-agent.ts';
 import { answeringPort, silentPort, type TestPort } from '../../helpers/silent-port.ts';
@@ -164,7 +165,7 @@ describe('mtr 0.92 dead path through the bundle', () => {
       assert.match(doc.mtrId, /^\d{14}$/);
       assert.equal(line?.['MTR-ID_(YYYYMMDDHHMMSS)'], doc.mtrId);
       // 100 % loss: no MTR-RESOURCE section, as the old tool; no gateway was found, so no MTR-GATEWAY.
-      assert.deepEqual(readdirSync(logDir), [REPORT_FILE]);
+      assert.deepEqual(readdirSync(logDir).sort(), [TUNNEL_STATE_FILE, REPORT_FILE]);
     } finally {
       await port.stop();
     }

@@ -517,6 +517,20 @@ const SPECIFIC: Record<string, (run: HostileRun) => void> = {
   'schema version @2': ({ record }) => {
     assert.match((record.error as { message: string }).message, /result@2" is not supported/);
   },
+  'collector keys inside tunnel and a forged top-level cause': ({ record, messages }) => {
+    assert.equal('cause' in record, false, 'an up tunnel explains nothing: no cause');
+    assert.deepEqual(Object.keys(record.tunnel as object).sort(), [
+      'bytesIn',
+      'bytesOut',
+      'detail',
+      'explains',
+      'reconnects',
+      'since',
+      'source',
+      'state',
+    ]);
+    assert.ok(messages.every((m) => !m.includes('forged') && !m.includes('i-00000000000000099')));
+  },
   'summary.worstLatencyMs is the string "abc"': ({ record }) => {
     const error = record.error as { message: string };
     assert.match(error.message, /summary\.worstLatencyMs: Invalid type: Expected/);

@@ -72,7 +72,19 @@ function fleet(hosts: Host[]) {
   });
 }
 
-/** Every host sent the command finished with a flagged result (30 % loss, 120 ms). */
+/** A tunnel that was down and explains the flags (common/result-schema.ts TunnelResult). */
+const TUNNEL_DOWN = {
+  state: 'down',
+  source: 'openvpn2-log',
+  detail: 'SIGTERM[hard,] received, process exiting',
+  since: '2026-11-30T11:58:00.000Z',
+  reconnects: null,
+  bytesIn: null,
+  bytesOut: null,
+  explains: true,
+} as const;
+
+/** Every host sent the command finished with a flagged result (30 % loss, 120 ms), its tunnel down. */
 function allFinishedFlagged(ids: string[]) {
   ssmMock.on(ListCommandInvocationsCommand).resolves({
     CommandInvocations: ids.map((id) => ({ InstanceId: id, Status: 'Success', StatusDetails: 'Success' })),
@@ -82,7 +94,7 @@ function allFinishedFlagged(ids: string[]) {
       Status: 'Success',
       StatusDetails: 'Success',
       ResponseCode: 0,
-      StandardOutputContent: JSON.stringify(resultDocument({ hostname: id }, true)),
+      StandardOutputContent: JSON.stringify(resultDocument({ hostname: id, tunnel: TUNNEL_DOWN }, true)),
       StandardErrorContent: '',
     });
   }
@@ -266,6 +278,12 @@ describe('maintenance windows through dispatch and collection', () => {
     assert.equal(emf.values(FLEET_METRICS.hostsFlagged).length, 2);
     assert.equal(emf.values(FLEET_METRICS.worstLossPct).length, 2, 'fleet worst loss: outside hosts only');
     assert.equal(emf.values(FLEET_METRICS.worstLatencyMs).length, 2);
+    assert.deepEqual(emf.values(FLEET_METRICS.tunnelsDown), [1, 1], 'tunnels down: outside hosts only');
+    assert.equal(
+      (inRecord?.tunnel as { state?: string } | undefined)?.state,
+      'down',
+      'recorded all the same',
+    );
     assert.equal(emf.sum(FLEET_METRICS.hostsInMaintenance), 2);
     assert.deepEqual(
       [...emf.hostsWithLines].sort(),

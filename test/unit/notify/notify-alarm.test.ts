@@ -455,6 +455,17 @@ describe('notifier: monitoring blind, dispatch failing, dead-letter queue', () =
   });
 });
 
+/** A tunnel block as the agent writes it (common/result-schema.ts TunnelSchema). */
+const fullTunnel = (t: { state: string; source: string; detail?: string }) => ({
+  detail: '',
+  since: null,
+  reconnects: null,
+  bytesIn: null,
+  bytesOut: null,
+  explains: false,
+  ...t,
+});
+
 describe('notifier: tunnel state and path changes (issue 10 fields, read when present)', () => {
   it('tunnels-down lists the hosts whose tunnel is down, with the status text', async () => {
     const fake = new FakeLogGroups();
@@ -466,14 +477,17 @@ describe('notifier: tunnel state and path changes (issue 10 fields, read when pr
           state: 'down',
           source: 'openvpn3',
           detail: 'Client connection lost since 17:04:12',
+          since: null,
           reconnects: 3,
           bytesIn: 0,
+          bytesOut: 0,
+          explains: true,
         },
       },
       {
         instanceId: instance(2),
         doc: cleanDocument(),
-        tunnel: { state: 'up', source: 'openvpn3', detail: 'Connected' },
+        tunnel: fullTunnel({ state: 'up', source: 'openvpn3', detail: 'Connected' }),
       },
       { instanceId: instance(3), doc: flaggedDocument() },
     ]);
@@ -493,7 +507,7 @@ describe('notifier: tunnel state and path changes (issue 10 fields, read when pr
       {
         instanceId: instance(1),
         doc: flaggedDocument(),
-        tunnel: { state: 'reconnecting', source: 'openvpn2-management' },
+        tunnel: fullTunnel({ state: 'reconnecting', source: 'openvpn2-management' }),
       },
     ]);
     const event = stateChange('tunnels-down', 'ALARM', T, undefined, {

@@ -146,12 +146,30 @@ function sampleRound(): FakeLogGroups {
     {
       instanceId: 'i-0a1b2c3d4e5f60718',
       doc: slow,
-      tunnel: { state: 'up', source: 'openvpn3', detail: 'Client connected', reconnects: 0 },
+      tunnel: {
+        state: 'up',
+        source: 'openvpn3',
+        detail: 'Client connected',
+        since: null,
+        reconnects: 0,
+        bytesIn: null,
+        bytesOut: null,
+        explains: false,
+      },
     },
     {
       instanceId: 'i-0f9e8d7c6b5a40312',
       doc: lossy,
-      tunnel: { state: 'up', source: 'openvpn3', detail: 'Client connected', reconnects: 0 },
+      tunnel: {
+        state: 'up',
+        source: 'openvpn3',
+        detail: 'Client connected',
+        since: null,
+        reconnects: 0,
+        bytesIn: null,
+        bytesOut: null,
+        explains: false,
+      },
       pathChanges: {
         '10.30.0.7': {
           previousHops: ['100.96.0.1', '10.20.0.1', '10.30.0.2', '10.30.0.7'],
