@@ -27,11 +27,14 @@ import { watchRounds } from './round/watch.ts';
 
 declare const __AGENT_VERSION__: string | undefined;
 /**
- * false in the fleet build (dist/agent-fleet.js, which the SSM document embeds):
- * install and uninstall are left out there, since every byte of the document's
- * 64 KB the agent does not use is room for resource lists.
+ * false in the fleet build (dist/agent-fleet.js, which the SSM document embeds
+ * and runs as `check --json` with flags only): install, uninstall, watch, the
+ * --config file, the table and the full --help are left out there, since every
+ * byte of the document's 64 KB the agent does not use is room for resource lists.
  */
-declare const __AGENT_SETUP__: boolean;
+declare const __AGENT_FULL__: boolean;
+const FLEET_BUILD_NOTE =
+  'this is the fleet build of the agent (in the SSM document: check with flags); dist/agent.js has every command and option';
 const VERSION = typeof __AGENT_VERSION__ === 'string' ? __AGENT_VERSION__ : '0.0.0-dev';
 
 function progressPrinter(enabled: boolean): (event: ProgressEvent) => void {
@@ -67,7 +70,7 @@ function makeDeps(showProgress: boolean): RoundDeps {
 }
 
 function print(output: RoundOutput, json: boolean): void {
-  if (json) process.stdout.write(`${serializeResult(output.document)}\n`);
+  if (json || !__AGENT_FULL__) process.stdout.write(`${serializeResult(output.document)}\n`);
   else process.stdout.write(renderTable(output.document));
 }
 
@@ -85,14 +88,14 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (parsed.switches.help) {
-      process.stdout.write(helpText(VERSION));
+      process.stdout.write(__AGENT_FULL__ ? helpText(VERSION) : `${FLEET_BUILD_NOTE}\n`);
       return 0;
     }
     if (parsed.command === null) {
       throw new InvalidInputError('command', undefined, 'check, watch, install or uninstall (see --help)');
     }
     if (parsed.command === 'install' || parsed.command === 'uninstall') {
-      if (__AGENT_SETUP__) {
+      if (__AGENT_FULL__) {
         return await runSetupCommand(parsed, {
           run: runProcess,
           agentFile: process.argv[1] ?? '',
@@ -101,14 +104,18 @@ async function main(argv: string[]): Promise<number> {
           fail: (line) => process.stderr.write(`${line}\n`),
         });
       }
-      throw new InvalidInputError(
-        'command',
-        parsed.command,
-        'check or watch: this is the fleet build of the agent (in the SSM document); install comes with dist/agent.js',
-      );
+      throw new InvalidInputError('command', parsed.command, `check: ${FLEET_BUILD_NOTE}`);
+    }
+    if (!__AGENT_FULL__ && parsed.command !== 'check') {
+      throw new InvalidInputError('command', parsed.command, `check: ${FLEET_BUILD_NOTE}`);
+    }
+    if (!__AGENT_FULL__ && parsed.config !== null) {
+      throw new InvalidInputError('--config', parsed.config, `flags only: ${FLEET_BUILD_NOTE}`);
     }
     const config =
-      parsed.config === null ? {} : readConfigObject(readConfigFile(parsed.config), parsed.config);
+      parsed.config === null || !__AGENT_FULL__
+        ? {}
+        : readConfigObject(readConfigFile(parsed.config), parsed.config);
     options = resolveOptions(parsed.command, parsed, config);
   } catch (error) {
     const failed = failedRoundDocument(error, base);
@@ -151,6 +158,7 @@ async function main(argv: string[]): Promise<number> {
     }
     return output.exitCode;
   }
+  if (!__AGENT_FULL__) return 2; // unreachable: the fleet build refused watch above
   return watchRounds(options as WatchOptions, deps, {
     emit: (output) => print(output, json),
     sleep: (ms) =>

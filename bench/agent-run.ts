@@ -58,6 +58,8 @@ export interface AgentRunOptions {
   flags?: Record<string, string>;
   measure?: boolean;
   timeoutMs?: number;
+  /** Another agent bundle than AGENT_BUNDLE (bench/history-cost.ts runs two side by side). */
+  bundle?: string;
 }
 
 let scratch: string | null = null;
@@ -96,7 +98,7 @@ export async function runAgent(
     '--openvpn-log': lab.openvpnLogPath,
     ...options.flags,
   };
-  const agentArgs = [AGENT_BUNDLE, 'check', '--json', ...Object.entries(flags).flat()];
+  const agentArgs = [options.bundle ?? AGENT_BUNDLE, 'check', '--json', ...Object.entries(flags).flat()];
   let command = process.execPath;
   let args = agentArgs;
   let env: Record<string, string> = {};

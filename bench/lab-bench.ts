@@ -75,13 +75,13 @@ function newLogDir(): string {
   return fs.mkdtempSync(path.join(benchDir(), 'agent-'));
 }
 
-async function openLab(resources: number): Promise<Lab> {
+export async function openLab(resources: number): Promise<Lab> {
   const lab = await createLab({ resources });
   liveLabs.add(lab);
   return lab;
 }
 
-async function closeLab(lab: Lab): Promise<void> {
+export async function closeLab(lab: Lab): Promise<void> {
   liveLabs.delete(lab);
   await lab.destroy();
 }

@@ -2,20 +2,22 @@
  * `npm run bench`: the lab benchmarks (the built agent in network namespaces),
  * then the fleet benchmark (mocked AWS). Prints tables only; writes no files.
  *
- *   npm run bench                      full run (~12 minutes on 2 cores)
- *   npm run bench -- --quick           fewer rounds, a fast look (~3 minutes)
- *   npm run bench -- --only lab|fleet  one part
+ *   npm run bench                      full run (~14 minutes on 2 cores)
+ *   npm run bench -- --quick           fewer rounds, a fast look (~4 minutes)
+ *   npm run bench -- --only lab|fleet|history  one part (lab includes history: the round
+ *                                      history's cost per round against the agent without it)
  */
 import { InvalidInputError } from '../common/errors.ts';
 import { runFleetBench } from './fleet.ts';
+import { HISTORY_FULL, HISTORY_QUICK, runHistoryBench } from './history-cost.ts';
 import { cleanupLabBench, FULL_CONFIG, labBenchSkipReason, QUICK_CONFIG, runLabBench } from './lab-bench.ts';
 
 interface BenchArgs {
-  only: 'lab' | 'fleet' | null;
+  only: 'lab' | 'fleet' | 'history' | null;
   quick: boolean;
 }
 
-const USAGE = 'usage: node --import tsx bench/run.ts [--quick] [--only lab|fleet]';
+const USAGE = 'usage: node --import tsx bench/run.ts [--quick] [--only lab|fleet|history]';
 
 function parseArgs(argv: readonly string[]): BenchArgs {
   const args: BenchArgs = { only: null, quick: false };
@@ -24,13 +26,13 @@ function parseArgs(argv: readonly string[]): BenchArgs {
     if (arg === '--quick') args.quick = true;
     else if (arg === '--only' || arg?.startsWith('--only=')) {
       const value = arg === '--only' ? argv[++i] : arg.slice('--only='.length);
-      if (value !== 'lab' && value !== 'fleet')
-        throw new InvalidInputError('--only', value ?? '', 'lab or fleet');
+      if (value !== 'lab' && value !== 'fleet' && value !== 'history')
+        throw new InvalidInputError('--only', value ?? '', 'lab, fleet or history');
       args.only = value;
     } else if (arg === '--help' || arg === '-h') {
       console.log(USAGE);
       process.exit(0);
-    } else throw new InvalidInputError('argument', arg, '--quick, --only lab|fleet or --help');
+    } else throw new InvalidInputError('argument', arg, '--quick, --only lab|fleet|history or --help');
   }
   return args;
 }
@@ -51,15 +53,20 @@ async function main(): Promise<void> {
         cleanupLabBench().finally(() => process.exit(130));
       });
       try {
-        await runLabBench(args.quick ? QUICK_CONFIG : FULL_CONFIG);
+        if (args.only !== 'history') await runLabBench(args.quick ? QUICK_CONFIG : FULL_CONFIG);
+        const historyStart = performance.now();
+        await runHistoryBench(args.quick ? HISTORY_QUICK : HISTORY_FULL);
+        console.log(`History bench wall time: ${((performance.now() - historyStart) / 1000).toFixed(1)} s\n`);
       } catch (error) {
         // the fleet part does not need the lab: report and go on
         console.error('Lab benchmarks FAILED:', error);
         process.exitCode = 1;
+      } finally {
+        await cleanupLabBench();
       }
     }
   }
-  if (args.only !== 'lab') {
+  if (args.only !== 'lab' && args.only !== 'history') {
     const fleetStart = performance.now();
     await runFleetBench({ quick: args.quick });
     console.log(`\nFleet bench wall time: ${((performance.now() - fleetStart) / 1000).toFixed(1)} s`);

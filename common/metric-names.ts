@@ -30,6 +30,11 @@ export const FLEET_METRICS = {
   hostsInMaintenance: 'HostsInMaintenance',
   /** 1 per checked host whose tunnel was down or reconnecting (common/tunnel-rule.ts), else 0. Read with Sum. */
   tunnelsDown: 'TunnelsDown',
+  /**
+   * Resources whose path changed on a host this round (the agent's
+   * `pathChange`): one data point per checked host-round, 0 included; read with Sum.
+   */
+  pathChanges: 'PathChanges',
 } as const;
 
 /** Per-host metrics (granularity host or resource): dimensions Stage, InstanceId. */

@@ -42,7 +42,8 @@ export const UNMEASURED_REASONS = ['dns', 'mtr-failed', 'mtr-timeout', 'mtr-outp
 export const TROUBLE_KINDS = ['latency', 'loss'] as const;
 export const TROUBLE_SIDES = ['tunnel', 'resource'] as const;
 export const GATEWAY_SOURCES = ['option', 'openvpn3', 'openvpn2-management', 'openvpn2-log'] as const;
-export const FILE_KINDS = ['report', 'mtr-resource', 'mtr-gateway'] as const;
+/** `history`: the round-history store (agent/history/history-store.ts), written every round. */
+export const FILE_KINDS = ['report', 'mtr-resource', 'mtr-gateway', 'history'] as const;
 
 export const SEED_KEYS = [
   'HOSTNAME',

@@ -181,6 +181,56 @@ export const TroubleSpotSchema = v.object({
   side: v.picklist(TROUBLE_SIDES),
 });
 
+// ---------------------------------------------------------------- path change and baseline (issue 10 §2, §4)
+// Optional additions (@1 stays): a document without them reads as it was
+// printed; the agent always writes both, null when there is nothing to say.
+
+/** Hop addresses by position (index 0 is hop 1); null for a hop that did not answer. */
+const hopAddressList = () =>
+  v.pipe(
+    v.array(v.nullable(v.pipe(v.string(), v.minLength(1), v.maxLength(RESULT_LIMITS.maxHopHostChars)))),
+    v.maxLength(RESULT_LIMITS.maxHops),
+  );
+
+/**
+ * The responding hops differ from this host's previous rounds of the resource
+ * (rule: agent/history/path-change.ts). `previousHops` is the previous round's
+ * path (its silent hops filled in from the rounds before), `hops` this round's;
+ * either is null when dropped to keep the document under RESULT_MAX_CHARS
+ * (previousHops first). `firstDifferentHop` is the 1-based position of the first change.
+ */
+export const PathChangeSchema = v.object({
+  previousHops: v.nullable(hopAddressList()),
+  hops: v.nullable(hopAddressList()),
+  firstDifferentHop: integerIn(1, RESULT_LIMITS.maxTtl),
+});
+
+/**
+ * This resource's latency against its own recent rounds on this host
+ * (agent/history/baseline.ts): `ms` the median of their latencies, `spreadMs`
+ * their robust standard deviation (1.4826 × the median absolute deviation),
+ * `deviationMs` this round's latency minus `ms` (negative when faster), `far`
+ * whether this round is far above it (with `--baseline-flag on` it is then
+ * latency-flagged).
+ */
+export const BaselineSchema = v.object({
+  ms: roundTripMs(),
+  spreadMs: roundTripMs(),
+  deviationMs: numberIn(-RESULT_LIMITS.maxMs, RESULT_LIMITS.maxMs),
+  far: v.boolean(),
+});
+
+/**
+ * Spread into the resource entries below. Null: none (the first rounds, no
+ * path or latency measured, no change). Absent: not known, from an agent
+ * before them or dropped to keep the document under RESULT_MAX_CHARS (its
+ * last step; a warning says so).
+ */
+const PathAndBaselineEntries = {
+  pathChange: v.optional(v.nullable(PathChangeSchema)),
+  baseline: v.optional(v.nullable(BaselineSchema)),
+};
+
 const ResourceEntriesSchema = v.object({
   /** As the user gave it (clipped, with its length, when the document had to shrink: agent/round/fit-result.ts). */
   target: identifier(RESULT_LIMITS.maxTargetChars),
@@ -216,6 +266,7 @@ const ResourceEntriesSchema = v.object({
   errors: errorList(),
   /** Milliseconds this resource's probes took. */
   durationMs: durationMs(),
+  ...PathAndBaselineEntries,
 });
 
 /** An old agent's `error` resource, read under the verdict's new name (see the module comment). */
@@ -291,6 +342,8 @@ export const RoundSettingsSchema = v.object({
   lossRule: v.picklist(LOSS_RULES),
   tcpPort: integerIn(LIMITS.tcpPort.min, LIMITS.tcpPort.max),
   concurrency: integerIn(LIMITS.concurrency.min, LIMITS.concurrency.max),
+  /** `--baseline-flag`: latency far above the resource's baseline is flagged; absent in older documents. */
+  baselineFlag: v.optional(v.boolean()),
 });
 
 /** Derived from `resources` by summariseResources (common/flag-rule.ts). */
@@ -406,6 +459,8 @@ export const ResultDocumentSchema = v.pipe(
 );
 
 export type Hop = v.InferOutput<typeof HopSchema>;
+export type PathChange = v.InferOutput<typeof PathChangeSchema>;
+export type Baseline = v.InferOutput<typeof BaselineSchema>;
 export type Unmeasured = v.InferOutput<typeof UnmeasuredSchema>;
 export type TroubleSpot = v.InferOutput<typeof TroubleSpotSchema>;
 export type ResourceResult = v.InferOutput<typeof ResourceResultSchema>;

@@ -35,6 +35,8 @@ export const DEFAULTS = {
   // takes one mtr run whatever the count; 51 mtr processes cost ~2 MB and <1 CPU s.
   concurrency: 51,
   logDir: '/home/ubuntu/Connexa-Logs',
+  /** `--baseline-flag`: off, so only the fixed threshold flags latency unless a user opts in. */
+  baselineFlag: false,
 } as const;
 
 export const LOSS_RULES = ['persistent', 'any-hop'] as const;
@@ -247,6 +249,20 @@ export const parseTcpPort = (v: unknown, field = '--tcp-port') => parseSetting('
 export function parseLossRule(value: unknown, field = '--loss-rule'): LossRule {
   if (value === 'persistent' || value === 'any-hop') return value;
   throw new InvalidInputError(field, value, `one of ${LOSS_RULES.join(', ')}`);
+}
+
+/** The values of on/off settings (`--baseline-flag`), as flags, config keys, tags and SSM parameters write them. */
+export const SWITCH_VALUES = ['on', 'off'] as const;
+
+/** `--baseline-flag on|off`: flag a round far above its own baseline (agent/history/baseline.ts). */
+export function parseBaselineFlag(value: unknown, field = '--baseline-flag'): boolean {
+  if (value === 'on' || value === 'off') return value === 'on';
+  throw new InvalidInputError(field, value, `one of ${SWITCH_VALUES.join(', ')}`);
+}
+
+/** An on/off setting as written in flags, tags and SSM parameters. */
+export function formatSwitch(on: boolean): (typeof SWITCH_VALUES)[number] {
+  return on ? 'on' : 'off';
 }
 
 export function parseIpAddress(value: unknown, field = '--gateway-ip'): string {

@@ -11,12 +11,14 @@
 import {
   DEFAULTS,
   formatNumber,
+  formatSwitch,
   LIMITS,
   LOSS_RULES,
   NUMBER_KINDS,
   numberMaxLength,
   numberPattern,
   RESOURCE_CHARS,
+  SWITCH_VALUES,
 } from './settings.ts';
 
 export interface SsmParameterSpec {
@@ -113,6 +115,14 @@ export const SSM_PARAMETERS = [
     flag: '--loss-rule',
   },
   numeric('TcpPort', 'tcpPort', 'TCP port used when a resource ignores ICMP.', '--tcp-port'),
+  {
+    name: 'BaselineFlag',
+    description: "on: also flag latency far above the resource's own recent rounds on the host.",
+    allowedPattern: `^(${SWITCH_VALUES.join('|')})$`,
+    maxLength: Math.max(...SWITCH_VALUES.map((value) => value.length)),
+    default: formatSwitch(DEFAULTS.baselineFlag),
+    flag: '--baseline-flag',
+  },
   {
     name: 'LogDir',
     description: 'Directory on the host for the JSON report and MTR files.',

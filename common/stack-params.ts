@@ -11,7 +11,7 @@
  * or CloudFormation properties.
  */
 
-import { DEFAULTS, formatNumber } from './settings.ts';
+import { DEFAULTS, formatNumber, formatSwitch } from './settings.ts';
 import { DEFAULT_STACK_RESOURCES } from './ssm-parameters.ts';
 
 export const STACK_PARAM_DEFAULTS = {
@@ -43,6 +43,10 @@ export const STACK_PARAM_DEFAULTS = {
   deadLetterQueueAlarmPeriods: '1',
   notifierFailingAlarmDatapoints: '1',
   notifierFailingAlarmPeriods: '1',
+  pathChangesAlarmDatapoints: '1',
+  pathChangesAlarmPeriods: '1',
+  latencyAnomalyAlarmDatapoints: '2',
+  latencyAnomalyAlarmPeriods: '3',
   /**
    * A fleet-wide maintenance window: until this ISO-8601 time (with a zone, at
    * most 30 days ahead; functions/dispatch/maintenance.ts) every host is
@@ -81,12 +85,22 @@ export const STACK_PARAM_DEFAULTS = {
   lossRule: DEFAULTS.lossRule,
   /** TCP port used when a resource ignores ICMP. */
   tcpPort: formatNumber(DEFAULTS.tcpPort),
+  /** on: hosts also flag latency far above the resource's own recent rounds (agent --baseline-flag). */
+  baselineFlag: formatSwitch(DEFAULTS.baselineFlag),
   /** Directory on each host for the old tool's JSON report and MTR files. */
   logDir: DEFAULTS.logDir,
   /** 'true' lets the SSM document install node and mtr with apt-get/dnf/yum when missing. */
   allowInstall: 'false',
   /** Optional e-mail subscription to the alarm topic; '' creates none. */
   alarmEmail: '',
+  /** 'true': an alarm when any host reports a path change (stack/history-alarms.ts). */
+  pathChangeAlarm: 'false',
+  /**
+   * CloudWatch anomaly detection alarms on latency: '' none, or a
+   * comma-separated list of `fleet` (the fleet's host latencies) and instance
+   * ids (that host's HostLatencyMs); stack/history-alarms.ts.
+   */
+  latencyAnomalyAlarms: '',
   /**
    * Central log group. Its name is fixed by default so that the old tool's
    * metric filter and queries keep working, but only ONE stack per account and

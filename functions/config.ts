@@ -8,6 +8,9 @@ import { InvalidInputError } from '../common/errors.ts';
 import { METRIC_GRANULARITIES, METRIC_NAMESPACE, type MetricGranularity } from '../common/metric-names.ts';
 import type { RoundSettings } from '../common/result-schema.ts';
 import {
+  DEFAULTS,
+  formatSwitch,
+  parseBaselineFlag,
   parseBoundedNumber,
   parseCount,
   parseHops,
@@ -160,6 +163,10 @@ export function loadConfig(env: Env = process.env): FunctionConfig {
       hops: parseHops(required(env, 'DEFAULT_HOPS'), 'DEFAULT_HOPS'),
       lossRule: parseLossRule(required(env, 'DEFAULT_LOSS_RULE'), 'DEFAULT_LOSS_RULE'),
       tcpPort: parseTcpPort(required(env, 'DEFAULT_TCP_PORT'), 'DEFAULT_TCP_PORT'),
+      baselineFlag: parseBaselineFlag(
+        optional(env, 'DEFAULT_BASELINE_FLAG', formatSwitch(DEFAULTS.baselineFlag)),
+        'DEFAULT_BASELINE_FLAG',
+      ),
     },
     defaultResourcesParameter:
       defaultParameter === ''

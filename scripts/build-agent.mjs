@@ -1,7 +1,8 @@
 // Bundles the agent into dist/agent.js: one CommonJS file, Node built-ins only,
 // syntax lowered for Node 12.22 (stock nodejs on Ubuntu 22.04). The same
-// without install/uninstall, which no fleet host runs, is dist/agent-fleet.js:
-// what the SSM document embeds (its 64 KB holds the agent and the resource lists).
+// without what no fleet host runs (install/uninstall, watch, --config, the table,
+// the full --help) is dist/agent-fleet.js: what the SSM document embeds (its
+// 64 KB holds the agent and the resource lists).
 import { readFileSync, statSync } from 'node:fs';
 import { build } from 'esbuild';
 import { encodeAgent } from '../ssm/document.ts';
@@ -22,7 +23,7 @@ for (const { outfile, setup } of builds) {
     minify: true,
     legalComments: 'none',
     banner: { js: '#!/usr/bin/env node' },
-    define: { __AGENT_VERSION__: JSON.stringify(pkg.version), __AGENT_SETUP__: String(setup) },
+    define: { __AGENT_VERSION__: JSON.stringify(pkg.version), __AGENT_FULL__: String(setup) },
     logLevel: 'warning',
   });
   const raw = statSync(outfile).size;

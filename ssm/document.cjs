@@ -16,6 +16,7 @@ const PARAM_DEFAULTS = {
   hops: 'Hops',
   lossRule: 'LossRule',
   tcpPort: 'TcpPort',
+  baselineFlag: 'BaselineFlag',
   logDir: 'LogDir',
   allowInstall: 'AllowInstall',
 };

@@ -46,6 +46,10 @@ export const SENSITIVE_ALARMS = {
     period: NOTIFIER_FAILING_ALARM_PERIOD_SECONDS,
     insights: false,
   },
+  // Optional (stack/history-alarms.ts): with pathChangeAlarm=true, and one per latencyAnomalyAlarms
+  // target, all sharing one M of N (the fleet one's logical id is named here).
+  pathChanges: { logicalId: 'PathChangesAlarm', period: 'alarmPeriodSeconds', insights: false },
+  latencyAnomaly: { logicalId: 'FleetLatencyAnomalyAlarm', period: 'alarmPeriodSeconds', insights: false },
 } as const satisfies Record<
   string,
   { logicalId: string; period: 'alarmPeriodSeconds' | number; insights: boolean }

@@ -1,4 +1,5 @@
-import { DEFAULTS, LIMITS } from '../../common/settings.ts';
+import { DEFAULTS, formatSwitch, LIMITS } from '../../common/settings.ts';
+import { HISTORY_FILE } from '../history/history-store.ts';
 import { DEFAULT_LIB_DIR, DEFAULT_UNIT_DIR, TIMER_PERIODS_MIN } from '../install/units.ts';
 import { ROTATION_DEFAULTS } from './resolve-options.ts';
 
@@ -26,6 +27,8 @@ Measurement:
                               any-hop: loss at any of the first hops (the old script's rule)
   --tcp-port <port>           TCP port measured when a resource ignores ICMP (default ${DEFAULTS.tcpPort})
   --concurrency <n>           paths probed at once (default ${DEFAULTS.concurrency})
+  --baseline-flag on|off      also flag latency far above the resource's own recent rounds
+                              (default ${formatSwitch(DEFAULTS.baselineFlag)})
 Gateway (the CloudConnexa server the tunnel uses):
   --gateway-ip <ip>           skip discovery
   --openvpn-management <ep>   OpenVPN 2.x management interface, host:port or a unix socket path
@@ -36,6 +39,7 @@ Files:
   --max-report-bytes <n>      rotate the JSON report past this size (default ${ROTATION_DEFAULTS.maxReportBytes})
   --keep-reports <n>          rotated reports kept (default ${ROTATION_DEFAULTS.keepReports})
   --max-mtr-files <n>         MTR files kept (default ${ROTATION_DEFAULTS.maxMtrFiles})
+                              (the round history, ${HISTORY_FILE}, rotates by itself)
 Output and control:
   --json                      print exactly one JSON result document on stdout
   --config <file>             JSON object with any of the options above (flags win)

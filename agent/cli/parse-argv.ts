@@ -20,6 +20,7 @@ export const VALUE_FLAGS = [
   'loss-rule',
   'tcp-port',
   'concurrency',
+  'baseline-flag',
   'log-dir',
   'gateway-ip',
   'openvpn-management',

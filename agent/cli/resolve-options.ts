@@ -9,6 +9,7 @@ import type { RoundSettings } from '../../common/result-schema.ts';
 import { MAX_ROUND_MS, roundWorstCaseMs } from '../../common/round-budget.ts';
 import {
   DEFAULTS,
+  parseBaselineFlag,
   parseBoundedNumber,
   parseConcurrency,
   parseCount,
@@ -152,6 +153,7 @@ export function resolveOptions(
       lossRule: get('loss-rule', parseLossRule, DEFAULTS.lossRule),
       tcpPort: get('tcp-port', parseTcpPort, DEFAULTS.tcpPort),
       concurrency: get('concurrency', parseConcurrency, DEFAULTS.concurrency),
+      baselineFlag: get('baseline-flag', parseBaselineFlag, DEFAULTS.baselineFlag),
     },
     logDir: get('log-dir', parsePath, DEFAULTS.logDir),
     gatewayIp: get('gateway-ip', parseIpAddress, null),

@@ -2,9 +2,12 @@
  * SSM returns only the first 24,000 characters of a command's stdout, and a
  * cut JSON document is worth nothing. The document is shrunk in steps, each
  * only if the previous one was not enough, and says what was dropped:
+ * 0. the previous path of each path change (`pathChange.previousHops`): the
+ *    previous round's document and the round history on the host have it;
  * 1. hop lists, where they matter least first: unflagged resources, the
  *    gateway, then flagged resources (largest first) — the MTR files on the
- *    host keep the flagged paths;
+ *    host keep the flagged paths — then the new path of each path change
+ *    (`pathChange.hops`; the round history keeps it);
  * 2. long texts: error details, unmeasured details, targets and warnings
  *    clipped (50 URLs of 512 characters are ~75,000 characters on their own);
  * 3. the list of dropped paths, all but the first warnings, error messages.
@@ -45,6 +48,16 @@ function shrinkInSteps(doc: ResultDocument, maxChars: number): ResultDocument {
   });
   const fits = (): boolean => serializeResult(finish()).length <= maxChars;
 
+  // Step 0: where changed paths came from.
+  const changed = fitted.resources.filter((r) => r.pathChange?.previousHops != null);
+  for (const r of changed) if (r.pathChange) r.pathChange = { ...r.pathChange, previousHops: null };
+  if (changed.length > 0) {
+    notes.push(
+      `previous paths of ${changed.length} path change(s) dropped to keep this document under ${maxChars} characters; the round history on the host keeps them`,
+    );
+    if (fits()) return finish();
+  }
+
   // Step 1: hop lists.
   const flagged = isFlagged;
   const bySize = (a: { hops: unknown[] | null }, b: { hops: unknown[] | null }) =>
@@ -54,15 +67,24 @@ function shrinkInSteps(doc: ResultDocument, maxChars: number): ResultDocument {
     ...(fitted.gateway?.hops ? [fitted.gateway] : []),
     ...fitted.resources.filter((r) => flagged(r) && r.hops !== null).sort(bySize),
   ];
-  notes.push(
-    `hop lists dropped to keep this document under ${maxChars} characters (the SSM output limit); MTR files on the host keep the paths of flagged resources`,
-  );
+  const hopListNote =
+    notes.push(
+      `hop lists dropped to keep this document under ${maxChars} characters (the SSM output limit); MTR files on the host keep the paths of flagged resources`,
+    ) - 1;
   for (const entry of candidates) {
     if (fits()) return finish();
     entry.hops = null;
     dropped.push(clip('target' in entry ? entry.target : `gateway ${entry.ip ?? ''}`.trim()));
   }
   if (fits()) return finish();
+  const newPaths = fitted.resources.filter((r) => r.pathChange?.hops != null);
+  if (newPaths.length > 0) {
+    notes.push('new paths of path changes dropped too; the round history on the host keeps them');
+    for (const r of newPaths) {
+      if (r.pathChange) r.pathChange = { ...r.pathChange, hops: null };
+      if (fits()) return finish();
+    }
+  }
 
   // Step 2: long texts.
   for (const r of fitted.resources) {
@@ -87,7 +109,8 @@ function shrinkInSteps(doc: ResultDocument, maxChars: number): ResultDocument {
   // Step 3: the bookkeeping itself, and the rest of the evidence text.
   const count = dropped.length;
   dropped.length = 0;
-  notes[0] = `hop lists of ${count} path(s) dropped to keep this document under ${maxChars} characters`;
+  notes[hopListNote] =
+    `hop lists of ${count} path(s) dropped to keep this document under ${maxChars} characters`;
   fitted.warnings = fitted.warnings.slice(0, 5);
   // Clipped again from the originals, so the "(N chars)" note keeps the true length.
   fitted.resources.forEach((r, index) => {
@@ -117,9 +140,12 @@ function shrinkInSteps(doc: ResultDocument, maxChars: number): ResultDocument {
  * trouble spots and errors, and many warnings), a last one that keeps only what
  * the round measured: error codes without messages, a single warning saying
  * what was dropped, file paths cut to their file names' end, targets cut to
- * their first characters (the JSON report on the host has them whole).
- * Verdicts, flags, numbers, addresses and trouble spots stay. Returns `doc`
- * itself when it fits as it is.
+ * their first characters (the JSON report on the host has them whole), and
+ * then, if need be, what the round history adds: the baselines of resources
+ * not far from them, the other baselines, then the path changes (their keys
+ * removed, which reads as "not known"; the round history on the host keeps
+ * them). Verdicts, flags, measured numbers, addresses and trouble spots stay.
+ * Returns `doc` itself when it fits as it is.
  */
 export function fitResult(doc: ResultDocument, maxChars = RESULT_MAX_CHARS): ResultDocument {
   const shrunk = shrinkInSteps(doc, maxChars);
@@ -147,6 +173,23 @@ export function fitResult(doc: ResultDocument, maxChars = RESULT_MAX_CHARS): Res
     if (shrunk.seed !== null && doc.seed !== null) {
       shrunk.seed['RESOURCE(S)'] = doc.seed['RESOURCE(S)'].map((t) => clip(t, max));
     }
+  }
+  // The history's additions, least telling first: each derived from the round history on the host.
+  const historySteps: [string, (r: ResultDocument['resources'][number]) => void][] = [
+    ['baselines', (r) => (r.baseline?.far !== true ? delete r.baseline : undefined)],
+    ['baselines', (r) => delete r.baseline],
+    ['path changes', (r) => delete r.pathChange],
+  ];
+  const droppedHistory = new Set<string>();
+  for (const [what, drop] of historySteps) {
+    if (serializeResult(shrunk).length <= maxChars) break;
+    for (const r of shrunk.resources) drop(r);
+    droppedHistory.add(what);
+  }
+  if (droppedHistory.size > 0) {
+    shrunk.warnings = [
+      `${shrunk.warnings[0] ?? ''}; ${[...droppedHistory].join(' and ')} of this round dropped too (the round history on the host keeps them)`,
+    ];
   }
   return shrunk;
 }

@@ -12,6 +12,7 @@ import { fallbackAttemptTimeoutMs } from '../../common/round-budget.ts';
 import type { ResourceSpec } from '../../common/settings.ts';
 import { analysePath, type PathThresholds } from '../analysis/analyse-path.ts';
 import { judgeIcmp, judgeWithFallback, type ResourceJudgement } from '../analysis/judge-fallback.ts';
+import { bandOfPath, bandOfSamples, type ProbedResource } from '../history/round-history.ts';
 import { parseMtrJson } from '../mtr/parse-mtr-json.ts';
 import type { ProbeSamples } from '../probes/tcp-probe.ts';
 import type { RoundDeps } from './round-deps.ts';
@@ -28,11 +29,22 @@ export function thresholdsOf(settings: RoundSettings): PathThresholds {
   };
 }
 
+/** The resource's result, and the spread of its probes for the round history. */
 export async function probeResource(
   spec: ResourceSpec,
   settings: RoundSettings,
   deps: RoundDeps,
-): Promise<ResourceResult> {
+): Promise<ProbedResource> {
+  const measured = await measureResource(spec, settings, deps);
+  const band = measured.samples === null ? bandOfPath(measured.result) : bandOfSamples(measured.samples);
+  return { result: measured.result, band: measured.result.latencyMs === null ? null : band };
+}
+
+async function measureResource(
+  spec: ResourceSpec,
+  settings: RoundSettings,
+  deps: RoundDeps,
+): Promise<{ result: ResourceResult; samples: (number | null)[] | null }> {
   const started = deps.monotonicMs();
   const result = (
     address: string | null,
@@ -61,9 +73,9 @@ export async function probeResource(
     error: unknown,
     address: string | null,
     hops: ResourceResult['hops'] = null,
-  ): ResourceResult => {
+  ): { result: ResourceResult; samples: null } => {
     const info: ErrorInfo = toErrorInfo(error);
-    return result(address, unmeasuredJudgement(info), hops, [info]);
+    return { result: result(address, unmeasuredJudgement(info), hops, [info]), samples: null };
   };
 
   let resolved: { address: string; family: 4 | 6 };
@@ -90,6 +102,7 @@ export async function probeResource(
   const thresholds = thresholdsOf(settings);
   const analysis = analysePath(hops, resolved.address, thresholds);
   let judgement: ResourceJudgement;
+  let fallbackSamples: (number | null)[] | null = null;
   const errors: ResourceResult['errors'] = [];
   if (analysis.destinationAnswered) {
     judgement = judgeIcmp(analysis);
@@ -110,6 +123,7 @@ export async function probeResource(
       // The probe could not run at all (not: ran and got no answer). The path is kept as evidence.
       return failed(error, resolved.address, hops);
     }
+    fallbackSamples = samples.rttsMs;
     judgement = judgeWithFallback(
       analysis,
       { method: samples.method, rttsMs: samples.rttsMs, requestsMs: samples.requestsMs },
@@ -119,5 +133,5 @@ export async function probeResource(
       errors.push({ code: 'E_PROBE', message: `${samples.method} probe to ${resolved.address}: ${reason}` });
     }
   }
-  return result(resolved.address, judgement, hops, errors);
+  return { result: result(resolved.address, judgement, hops, errors), samples: fallbackSamples };
 }

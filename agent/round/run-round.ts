@@ -29,6 +29,14 @@ import { writeMtrFiles } from '../files/mtr-files.ts';
 import { formatMtrId } from '../files/mtr-id.ts';
 import { pruneMtrFiles, rotateIfNeeded } from '../files/rotate.ts';
 import { buildSeedRecord } from '../files/seed-record.ts';
+import {
+  appendRound,
+  HISTORY_FILE,
+  type HistoryRound,
+  type PathMemory,
+  readRecentRounds,
+} from '../history/history-store.ts';
+import { applyHistory, type ProbedResource, type RoundHistory } from '../history/round-history.ts';
 import { parseMtrJson } from '../mtr/parse-mtr-json.ts';
 import { recordTunnel } from '../tunnel/round-tunnel.ts';
 import type { TunnelObservation } from '../tunnel/tunnel-state.ts';
@@ -146,10 +154,10 @@ async function probeAndRecord(
     options.resources.map((spec) =>
       guard(() =>
         pool.use(async () => {
-          const result = await probeResource(spec, settings, deps);
+          const probedResource = await probeResource(spec, settings, deps);
           done++;
           deps.onProgress({ type: 'resource', target: spec.target, done, total });
-          return result;
+          return probedResource;
         }),
       ),
     ),
@@ -200,9 +208,15 @@ async function probeAndRecord(
   const [probed, gatewayProbed] = await Promise.all([resourcesWork, gatewayWork]);
   const failure = hostFailure as { error: unknown } | null;
   if (failure !== null) throw failure.error;
-  const resources = probed.filter((r): r is ResourceResult => r !== null);
   const gateway = gatewayProbed as GatewayResult;
   const probesMs = Math.round(deps.monotonicMs() - t0);
+  const history = holdAgainstHistory(
+    logDir,
+    probed.filter((r): r is ProbedResource => r !== null),
+    settings,
+    warnings,
+  );
+  const resources = history.resources;
   for (const r of resources) {
     if (r.unmeasured !== null) {
       warnings.push(`${r.target}: not measured (${r.unmeasured.reason}), flagged: ${r.unmeasured.detail}`);
@@ -223,7 +237,13 @@ async function probeAndRecord(
   let files: FileWritten[] = [];
   let fileError: EnvironmentError | null = null;
   try {
-    files = recordFiles(logDir, mtrId, seed, resources, gateway, options);
+    const round: HistoryRound = {
+      at: startedAt.toISOString(),
+      latencyThresholdMs: settings.latencyThresholdMs,
+      lossThresholdPct: settings.lossThresholdPct,
+      resources: history.entries,
+    };
+    files = recordFiles(logDir, mtrId, seed, resources, gateway, options, { round, paths: history.paths });
   } catch (error) {
     const code = errnoOf(error) ?? 'error';
     // The files module's errors already name the file, what was found there and what to do.
@@ -267,6 +287,35 @@ async function probeAndRecord(
   };
 }
 
+/**
+ * Path changes and baselines from the round history. A history that cannot be
+ * read costs them for this round, never the round: a warning says why (and
+ * the append that follows meets the same problem, which ends the round with
+ * outcome `environment` like any file the agent cannot write).
+ */
+function holdAgainstHistory(
+  logDir: LogDir,
+  probed: ProbedResource[],
+  settings: CheckOptions['settings'],
+  warnings: string[],
+): RoundHistory & { paths: PathMemory | null } {
+  let earlier: HistoryRound[] = [];
+  let paths: PathMemory | null = null;
+  try {
+    const read = readRecentRounds(logDir);
+    earlier = read.rounds;
+    paths = read.paths;
+    if (read.skipped > 0) {
+      warnings.push(`round history: ${read.skipped} damaged line(s) or entries of ${HISTORY_FILE} skipped`);
+    }
+    for (const note of read.notes) warnings.push(`round history: ${note}`);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    warnings.push(`round history not read, so no path changes or baselines this round: ${reason}`);
+  }
+  return { ...applyHistory(probed, earlier, settings.baselineFlag === true), paths };
+}
+
 function recordFiles(
   logDir: LogDir,
   mtrId: string,
@@ -274,6 +323,7 @@ function recordFiles(
   resources: ResourceResult[],
   gateway: GatewayResult,
   options: CheckOptions,
+  history: { round: HistoryRound; paths: PathMemory | null },
 ): FileWritten[] {
   const reportPath = logDir.display(REPORT_FILE);
   rotateIfNeeded(logDir, REPORT_FILE, {
@@ -288,6 +338,8 @@ function recordFiles(
       ...writeMtrFiles({ dir: logDir, mtrId, resourceText: texts.resource, gatewayText: texts.gateway }),
     );
   }
+  appendRound(logDir, history.round, history.paths);
+  files.push({ kind: 'history', path: logDir.display(HISTORY_FILE) });
   // Every round, not only flagged ones, so a lowered --max-mtr-files takes effect at once.
   pruneMtrFiles(logDir, { maxFiles: options.rotation.maxMtrFiles });
   return files;

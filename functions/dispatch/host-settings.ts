@@ -8,6 +8,8 @@
 import { InvalidInputError } from '../../common/errors.ts';
 import {
   formatNumber,
+  formatSwitch,
+  parseBaselineFlag,
   parseCount,
   parseHops,
   parseIntervalSec,
@@ -42,6 +44,7 @@ const OVERRIDES: { suffix: string; apply: (s: HostSettings, value: string, field
   { suffix: 'Hops', apply: (s, v, f) => (s.hops = parseHops(v, f)) },
   { suffix: 'LossRule', apply: (s, v, f) => (s.lossRule = parseLossRule(v.trim(), f)) },
   { suffix: 'TcpPort', apply: (s, v, f) => (s.tcpPort = parseTcpPort(v, f)) },
+  { suffix: 'BaselineFlag', apply: (s, v, f) => (s.baselineFlag = parseBaselineFlag(v.trim(), f)) },
 ];
 
 /** Tag keys that override a setting, e.g. `CloudConnexaMonitor:Count`. */
@@ -83,6 +86,7 @@ export function toSsmParameters(
     Hops: formatNumber(settings.hops),
     LossRule: settings.lossRule,
     TcpPort: formatNumber(settings.tcpPort),
+    BaselineFlag: formatSwitch(settings.baselineFlag === true),
     LogDir: host.logDir,
     AllowInstall: host.allowInstall ? 'true' : 'false',
   };

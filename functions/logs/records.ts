@@ -3,7 +3,9 @@
  * with `record` naming its kind (Logs Insights filters on it) except the seed
  * line, which is the old tool's JSON line byte for byte so that the old metric
  * filter `{ ($.LATENCY_FLAG = "1") || ($.LOSS_FLAG = "1") }` keeps matching,
- * and the MTR text reports, which keep the old files' layout.
+ * and the MTR text reports, which keep the old files' layout. Kinds: `result`,
+ * `path-change` (one per resource whose path changed, beside the result),
+ * `failure`, `blind`, `misconfigured`, `dispatch-failed`.
  *
  * A host's output is untrusted: its document is read through the result
  * schema (common/result-schema.ts), JSON lines carry no control character raw
@@ -86,12 +88,47 @@ export function measurementOf(
       lossPct: result.lossPct,
     })),
     ...(tunnel === null ? {} : { tunnelDown: tunnelIsDown(tunnel.state) }),
+    pathChanges: measured.filter(({ result }) => result.pathChange != null).length,
   };
 }
 
 /** The record's `cause`: the tunnel, when the document says it explains the flags. */
 function causeOf(doc: ResultDocument) {
   return doc.tunnel?.explains === true ? { cause: tunnelCause(doc.tunnel) } : {};
+}
+
+/** `a > b > * > d`: a path as one line a log query can show (`*` a silent hop; `?` not known). */
+function pathText(hops: readonly (string | null)[] | null): string {
+  return hops === null ? '?' : hops.map((hop) => hop ?? '*').join(' > ');
+}
+
+/**
+ * One `path-change` record per resource sent whose path changed, so a Logs
+ * Insights query (the dashboard's) lists them without unpacking the result
+ * record's resources. Written before the result record: a result record found
+ * in the stream means these were stored too.
+ */
+function pathChangeRecords(
+  o: InvocationOutput,
+  measured: readonly { target: string; result: ResourceResult }[],
+): string[] {
+  return measured.flatMap(({ target, result }) => {
+    const change = result.pathChange;
+    if (change == null) return [];
+    return [
+      stringifyPrintable({
+        record: 'path-change',
+        instanceId: o.instanceId,
+        commandId: o.commandId,
+        roundId: o.roundId,
+        target,
+        address: result.address,
+        firstDifferentHop: change.firstDifferentHop,
+        previousPath: pathText(change.previousHops),
+        path: pathText(change.hops),
+      }),
+    ];
+  });
 }
 
 function identity(o: InvocationOutput, recordId: string) {
@@ -216,6 +253,7 @@ function buildRecords(
     const match = matchSentResources(doc.resources, o.sentResources);
     if (doc.seed !== null) messages.push(serializeSeedRecord(doc.seed));
     messages.push(...mtrReports(doc));
+    messages.push(...pathChangeRecords(o, match.measured));
     messages.push(
       stringifyPrintable({
         record: 'result',

@@ -39,6 +39,8 @@ export interface HostMeasurement {
   inMaintenance?: boolean;
   /** The host's tunnel was down or reconnecting; null or absent when its document has no tunnel. */
   tunnelDown?: boolean | null;
+  /** Resources whose path changed this round (of those sent). */
+  pathChanges: number;
 }
 
 /** The metrics port used by dispatch and collection. */
@@ -105,6 +107,7 @@ export function metricValue(value: number, range: { min: number; max: number }):
 
 const MS_RANGE = { min: 0, max: Number.MAX_VALUE } as const;
 const PERCENT_RANGE = { min: 0, max: 100 } as const;
+const COUNT_RANGE = { min: 0, max: LIMITS.maxResources } as const;
 
 /**
  * A dimension value CloudWatch accepts, made from `text`: printable ASCII is
@@ -135,6 +138,7 @@ interface HostValues {
   flagged: number;
   latencyMs: number | null;
   lossPct: number | null;
+  pathChanges: number | null;
   resources: { dimension: string; latencyMs: number | null; lossPct: number | null }[];
 }
 
@@ -157,6 +161,7 @@ function valuesOf(m: HostMeasurement): HostValues {
     flagged: m.flagged ? 1 : 0,
     latencyMs: m.worstLatencyMs === null ? null : metricValue(m.worstLatencyMs, MS_RANGE),
     lossPct: m.worstLossPct === null ? null : metricValue(m.worstLossPct, PERCENT_RANGE),
+    pathChanges: Number.isInteger(m.pathChanges) ? metricValue(m.pathChanges, COUNT_RANGE) : null,
     resources,
   };
 }
@@ -251,6 +256,8 @@ export function createEmfMetrics(options: MetricsOptions): RoundMetrics {
           fleet.addMetric(FLEET_METRICS.worstLossPct, MetricUnit.Percent, values.lossPct);
         if (typeof m.tunnelDown === 'boolean')
           fleet.addMetric(FLEET_METRICS.tunnelsDown, MetricUnit.Count, m.tunnelDown ? 1 : 0);
+        if (values.pathChanges !== null)
+          fleet.addMetric(FLEET_METRICS.pathChanges, MetricUnit.Count, values.pathChanges);
       });
       const instanceId = values.instanceId;
       if (instanceId === null) return;

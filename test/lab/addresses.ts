@@ -4,6 +4,7 @@
  *
  *   host ──veth── under ══relay══ gw ~~OpenVPN~~ (tunnel to host)
  *                                  gw ──veth── r1 ══relay══ r2 ──bridge── res1..resN
+ *                                               └─veth─ alt ─veth─┘   (Lab.routeVia)
  */
 
 export const LAB_RANGE = '10.199.0.0/16';
@@ -21,6 +22,15 @@ export const PLAN = {
   r1R2: '10.199.4.1',
   r2: '10.199.4.2',
   resourceGateway: '10.199.128.1',
+  /**
+   * The second router between r1 and r2 (Lab.routeVia), on two /30s carved out
+   * of the r1–r2 network, which the server already pushes to the client: its
+   * replies reach the host without a new route.
+   */
+  r1Alt: '10.199.4.9',
+  alt: '10.199.4.10',
+  altR2: '10.199.4.13',
+  r2Alt: '10.199.4.14',
   tunnelNetwork: '10.199.100.0',
   tunnelMask: '255.255.255.0',
   gwTunnel: '10.199.100.1',

@@ -23,6 +23,8 @@ export type ResourceName = `res${number}`;
 export type NodeName = 'host' | RouterName | ResourceName;
 /** Links that are TUN relays and so can carry added latency. */
 export type LatencyLink = 'under-gw' | 'r1-r2';
+/** Which router r1 hands a resource's traffic to: r2 (the usual path) or the second router, alt. */
+export type RouteVia = 'r2' | 'alt';
 
 export const ROUTERS: readonly RouterName[] = ['under', 'gw', 'r1', 'r2'];
 export const LATENCY_LINKS: readonly LatencyLink[] = ['under-gw', 'r1-r2'];
@@ -52,6 +54,8 @@ export interface LabAddresses {
   hopsToResource: string[];
   /** Hops to the gateway's underlay address: under, gw. */
   hopsToGateway: string[];
+  /** The second router's address as a hop (Lab.routeVia): after r1, before r2. */
+  alt: string;
 }
 
 interface FirewallState {
@@ -86,6 +90,8 @@ export class Lab {
   private readonly services = new Map<string, ChildProcess>();
   private tunnel: Tunnel | null = null;
   private destroying: Promise<void> | null = null;
+  private altRouter: Promise<void> | null = null;
+  private readonly routedViaAlt = new Set<ResourceName>();
 
   constructor(id: string, dir: string, resources: number) {
     this.id = id;
@@ -103,6 +109,7 @@ export class Lab {
       resources: resourceAddresses,
       hopsToResource: [PLAN.gwTunnel, PLAN.r1, PLAN.r2],
       hopsToGateway: [PLAN.underHost, PLAN.gwUnderlay],
+      alt: PLAN.alt,
     };
   }
 
@@ -265,6 +272,85 @@ export class Lab {
     if (child?.pid !== undefined && child.exitCode === null) await terminate([child.pid], 1000);
   }
 
+  /**
+   * Routes one resource's traffic from r1 through the second router `alt`,
+   * which hands it on to r2 (a path one hop longer, `alt` at hop 3), or back
+   * the usual way (`r2`). Replies keep the usual way back (r2 → r1), as on an
+   * asymmetric real route. The alt router is built on first use; clear()
+   * routes every resource the usual way again.
+   */
+  async routeVia(resource: ResourceName, via: RouteVia): Promise<void> {
+    this.requireResource(resource);
+    const address = this.addr.resources[this.resourceNames.indexOf(resource)] ?? '';
+    if (via === 'r2') {
+      if (this.routedViaAlt.delete(resource)) {
+        await runChecked('ip', ['-n', this.ns('r1'), 'route', 'del', `${address}/32`]);
+      }
+      return;
+    }
+    if (via !== 'alt') throw new InvalidInputError('route via', via, 'r2 or alt');
+    this.altRouter ??= this.buildAltRouter();
+    await this.altRouter;
+    await runChecked('ip', ['-n', this.ns('r1'), 'route', 'replace', `${address}/32`, 'via', PLAN.alt]);
+    this.routedViaAlt.add(resource);
+  }
+
+  /** The `alt` namespace, linked to r1 and r2 by veths; its name shares the lab's prefix, so teardown removes it. */
+  private async buildAltRouter(): Promise<void> {
+    const alt = `${this.id}-alt`;
+    await runChecked('ip', ['netns', 'add', alt]);
+    const veth = (nsA: string, ifA: string, nsB: string, ifB: string): string =>
+      `link add ${ifA} netns ${nsA} type veth peer name ${ifB} netns ${nsB}`;
+    await runChecked('ip', ['-batch', '-'], {
+      input: `${[veth(this.ns('r1'), 'alt', alt, 'r1'), veth(alt, 'r2', this.ns('r2'), 'alt')].join('\n')}\n`,
+    });
+    const configure = async (ns: string, lines: string[]): Promise<void> => {
+      await runChecked('ip', ['-n', ns, '-batch', '-'], { input: `${lines.join('\n')}\n` });
+    };
+    await configure(alt, [
+      'link set lo up',
+      `addr add ${PLAN.alt}/30 dev r1`,
+      'link set r1 up',
+      `addr add ${PLAN.altR2}/30 dev r2`,
+      'link set r2 up',
+      `route add 10.199.128.0/24 via ${PLAN.r2Alt}`,
+      `route add default via ${PLAN.r1Alt}`,
+    ]);
+    await configure(this.ns('r1'), [`addr add ${PLAN.r1Alt}/30 dev alt`, 'link set alt up']);
+    await configure(this.ns('r2'), [`addr add ${PLAN.r2Alt}/30 dev alt`, 'link set alt up']);
+    // Forwarding, no ICMP rate limit (as the other routers), and no reverse-path filter:
+    // traffic goes r1 → alt → r2 and comes back r2 → r1.
+    const open = ['net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0'];
+    await Promise.all([
+      runChecked('ip', [
+        'netns',
+        'exec',
+        alt,
+        'sysctl',
+        '-q',
+        '-w',
+        'net.ipv4.ip_forward=1',
+        'net.ipv4.icmp_ratelimit=0',
+        'net.ipv4.icmp_msgs_per_sec=100000',
+        ...open,
+        'net.ipv4.conf.r1.rp_filter=0',
+        'net.ipv4.conf.r2.rp_filter=0',
+      ]),
+      ...(['r1', 'r2'] as const).map((router) =>
+        runChecked('ip', [
+          'netns',
+          'exec',
+          this.ns(router),
+          'sysctl',
+          '-q',
+          '-w',
+          ...open,
+          'net.ipv4.conf.alt.rp_filter=0',
+        ]),
+      ),
+    ]);
+  }
+
   /** Stops the OpenVPN client (the tunnel is down until startTunnel). */
   async stopTunnel(): Promise<void> {
     await this.requireTunnel().stopClient();
@@ -299,7 +385,7 @@ export class Lab {
     }
   }
 
-  /** Removes every impairment (latency, loss, blocks, rate limits); TCP services keep running. */
+  /** Removes every impairment (latency, loss, blocks, rate limits, routes via alt); TCP services keep running. */
   async clear(): Promise<void> {
     const work: Array<Promise<void>> = [];
     for (const link of this.relays.keys()) work.push(this.setLatency(link, 0));
@@ -309,6 +395,7 @@ export class Lab {
     }
     for (const router of ROUTERS)
       if ((this.rateLimits.get(router) ?? 0) !== 0) work.push(this.setIcmpRateLimit(router, 0));
+    for (const resource of [...this.routedViaAlt]) work.push(this.routeVia(resource, 'r2'));
     await Promise.all(work);
   }
 

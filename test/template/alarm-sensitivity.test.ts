@@ -48,7 +48,13 @@ describe('alarm sensitivity and maintenance in the packaged template', () => {
     ];
     const [d, c, ...runs] = await Promise.all([
       packager.template(`sens-${runId}`, []),
-      packager.template(`senc-${runId}`, [...customParams, `maintenanceUntil=${soon}`]),
+      packager.template(`senc-${runId}`, [
+        ...customParams,
+        `maintenanceUntil=${soon}`,
+        // The optional alarms (stack/history-alarms.ts), so that every alarm is declared.
+        'pathChangeAlarm=true',
+        'latencyAnomalyAlarms=fleet,i-0123456789abcdef0',
+      ]),
       ...failing.map(([name, params]) => packager.run(`${name}-${runId}`, params)),
     ]);
     defaults = d as Template;
@@ -62,12 +68,28 @@ describe('alarm sensitivity and maintenance in the packaged template', () => {
     const table = STACK_PARAM_DEFAULTS as Readonly<Record<string, string>>;
     for (const [alarm, { logicalId }] of ALARMS) {
       const names = sensitivityParamNames(alarm);
-      const byDefault = alarmProperties(defaults, logicalId);
-      assert.equal(Number(byDefault.DatapointsToAlarm), Number(table[names.datapoints]), `${logicalId} M`);
-      assert.equal(Number(byDefault.EvaluationPeriods), Number(table[names.periods]), `${logicalId} N`);
+      // The optional alarms are not declared by default.
+      if (defaults.Resources[logicalId] !== undefined) {
+        const byDefault = alarmProperties(defaults, logicalId);
+        assert.equal(Number(byDefault.DatapointsToAlarm), Number(table[names.datapoints]), `${logicalId} M`);
+        assert.equal(Number(byDefault.EvaluationPeriods), Number(table[names.periods]), `${logicalId} N`);
+      } else assert.ok(['pathChanges', 'latencyAnomaly'].includes(alarm), `${logicalId} is declared`);
       const set = alarmProperties(custom, logicalId);
       assert.equal(set.DatapointsToAlarm, CUSTOM[alarm]?.m, `${logicalId} M from ${names.datapoints}`);
       assert.equal(set.EvaluationPeriods, CUSTOM[alarm]?.n, `${logicalId} N from ${names.periods}`);
+    }
+  });
+
+  it('gives every latency anomaly alarm the one M of N of latencyAnomalyAlarm*', () => {
+    const anomaly = Object.entries(custom.Resources).filter(([id]) => /LatencyAnomaly.*Alarm$/.test(id));
+    assert.equal(anomaly.length, 2, 'the fleet one and the host one');
+    for (const [id, alarm] of anomaly) {
+      assert.equal(alarm.Properties.DatapointsToAlarm, CUSTOM.latencyAnomaly?.m, id);
+      assert.equal(alarm.Properties.EvaluationPeriods, CUSTOM.latencyAnomaly?.n, id);
+      assert.match(
+        String(alarm.Properties.AlarmDescription),
+        new RegExp(`in ${CUSTOM.latencyAnomaly?.m} of the last ${CUSTOM.latencyAnomaly?.n} rounds`),
+      );
     }
   });
 

@@ -27,7 +27,14 @@ import {
   METRIC_NAMESPACE,
   RESOURCE_METRICS,
 } from '../../common/metric-names.ts';
-import { DEFAULTS, formatNumber, LIMITS, NUMBER_KINDS, numberPattern } from '../../common/settings.ts';
+import {
+  DEFAULTS,
+  formatNumber,
+  formatSwitch,
+  LIMITS,
+  NUMBER_KINDS,
+  numberPattern,
+} from '../../common/settings.ts';
 import {
   RESOURCES_MAX_CHARS,
   RESOURCES_MIN_CHARS,
@@ -248,8 +255,9 @@ const KNOWN_METRICS = new Set<string>([
 
 let main: Packaged;
 let other: Packaged;
-/** adoptLogGroup=true and a stage default list in Parameter Store. */
+/** adoptLogGroup=true, a stage default list in Parameter Store, the path-change and anomaly alarms. */
 let adopted: Packaged;
+const WATCHED_INSTANCE = 'i-0123456789abcdef0';
 const LOG_GROUP = STACK_PARAM_DEFAULTS.logGroupName;
 const STAGE_LIST_PARAMETER = '/cc-test/lists/default';
 let agentEnv: Record<string, string> = {};
@@ -268,6 +276,8 @@ describe('packaged CloudFormation template', () => {
           'adoptLogGroup=true',
           'resourcesParameterPath=/cc-test/',
           `resourcesParameter=${STAGE_LIST_PARAMETER}`,
+          'pathChangeAlarm=true',
+          `latencyAnomalyAlarms=fleet,${WATCHED_INSTANCE}`,
         ],
         agentEnv,
       ),
@@ -331,6 +341,7 @@ describe('packaged CloudFormation template', () => {
       'DEFAULT_HOPS',
       'DEFAULT_LOSS_RULE',
       'DEFAULT_TCP_PORT',
+      'DEFAULT_BASELINE_FLAG',
       'RESOURCES_PARAMETER_PATH',
       'RESOURCES_MAX_CHARS',
       'LOG_DIR',
@@ -495,10 +506,15 @@ describe('packaged CloudFormation template', () => {
     }
   });
 
-  it('fails packaging with a message naming the param: adoptLogGroup, a list parameter outside the path, a stage list past 4 KB of environment', async () => {
+  it('fails packaging with a message naming the param: adoptLogGroup, a list parameter outside the path, host anomaly alarms without host metrics, a stage list past 4 KB of environment', async () => {
     const runs = await Promise.all([
       runPackage(`badadopt-${runId}`, ['adoptLogGroup=yes'], agentEnv),
       runPackage(`badlist-${runId}`, ['resourcesParameter=/elsewhere/list'], agentEnv),
+      runPackage(
+        `badanomaly-${runId}`,
+        ['metricGranularity=fleet', `latencyAnomalyAlarms=fleet,${WATCHED_INSTANCE}`],
+        agentEnv,
+      ),
       runPackage(
         `longenv-${runId}`,
         [
@@ -507,7 +523,12 @@ describe('packaged CloudFormation template', () => {
         agentEnv,
       ),
     ]);
-    const [adopt, list, long] = runs.map((r) => ({ code: r.code, output: r.stdout + r.stderr }));
+    const [adopt, list, anomaly, long] = runs.map((r) => ({ code: r.code, output: r.stdout + r.stderr }));
+    assert.notEqual(anomaly?.code, 0);
+    assert.match(
+      anomaly?.output ?? '',
+      /param latencyAnomalyAlarms "fleet,i-0123456789abcdef0" is not allowed: instance ids only with metricGranularity host or resource/,
+    );
     assert.notEqual(long?.code, 0);
     assert.match(
       long?.output ?? '',
@@ -753,6 +774,71 @@ describe('packaged CloudFormation template', () => {
     );
   });
 
+  it('adds no path-change or anomaly alarm by default', () => {
+    for (const packaged of [main, other]) {
+      const ids = Object.keys(packaged.template.Resources);
+      assert.deepEqual(
+        ids.filter((id) => /PathChanges|Anomaly/.test(id)),
+        [],
+      );
+      assert.equal(ofType(packaged.template, 'AWS::CloudWatch::AnomalyDetector').length, 0);
+    }
+  });
+
+  it('with pathChangeAlarm=true, alarms once when any host reports a path change', () => {
+    const alarm = resource(adopted.template, 'PathChangesAlarm').Properties;
+    assert.equal(alarm.MetricName, FLEET_METRICS.pathChanges);
+    assert.equal(alarm.Namespace, METRIC_NAMESPACE);
+    assert.deepEqual(alarm.Dimensions, [{ Name: DIMENSIONS.stage, Value: adopted.stage }]);
+    assert.deepEqual(
+      [alarm.Statistic, alarm.Threshold, alarm.ComparisonOperator, alarm.TreatMissingData],
+      ['Sum', 0, 'GreaterThanThreshold', 'notBreaching'],
+    );
+    assert.equal(Number(alarm.Period), Number(STACK_PARAM_DEFAULTS.alarmPeriodSeconds));
+    // Routed by the notifier's rule (stack/notify.ts), never straight to the topic.
+    assert.equal(alarm.AlarmActions, undefined);
+    assert.equal(alarm.OKActions, undefined);
+  });
+
+  it('with latencyAnomalyAlarms, alarms on the band of AWS anomaly detection models of the fleet and of a host', () => {
+    const t = adopted.template;
+    const stage = { Name: DIMENSIONS.stage, Value: adopted.stage };
+    const host = WATCHED_INSTANCE.slice(2);
+    const pairs: [string, string, unknown[]][] = [
+      ['FleetLatencyAnomaly', FLEET_METRICS.worstLatencyMs, [stage]],
+      [
+        `HostLatencyAnomaly${host}`,
+        HOST_METRICS.latencyMs,
+        [stage, { Name: DIMENSIONS.instanceId, Value: WATCHED_INSTANCE }],
+      ],
+    ];
+    assert.equal(ofType(t, 'AWS::CloudWatch::AnomalyDetector').length, 2);
+    for (const [id, metricName, dimensions] of pairs) {
+      const detector = resource(t, `${id}Detector`);
+      assert.equal(detector.Type, 'AWS::CloudWatch::AnomalyDetector');
+      const watched = { Namespace: METRIC_NAMESPACE, MetricName: metricName, Dimensions: dimensions };
+      assert.deepEqual(detector.Properties.SingleMetricAnomalyDetector, { ...watched, Stat: 'Average' });
+      const alarm = resource(t, `${id}Alarm`);
+      assert.deepEqual(alarm.DependsOn, [`${id}Detector`]);
+      const metrics = alarm.Properties.Metrics as {
+        Id: string;
+        Expression?: string;
+        MetricStat?: { Metric: unknown; Stat: string; Period: number };
+      }[];
+      // The alarm reads the very metric and statistic the model is trained on.
+      const latency = metrics.find((m) => m.MetricStat !== undefined);
+      assert.deepEqual(latency?.MetricStat?.Metric, watched);
+      assert.equal(latency?.MetricStat?.Stat, 'Average');
+      assert.equal(Number(latency?.MetricStat?.Period), Number(STACK_PARAM_DEFAULTS.alarmPeriodSeconds));
+      const band = metrics.find((m) => m.Id === alarm.Properties.ThresholdMetricId);
+      assert.equal(band?.Expression, `ANOMALY_DETECTION_BAND(${latency?.Id}, 3)`);
+      assert.equal(alarm.Properties.ComparisonOperator, 'GreaterThanUpperThreshold');
+      assert.deepEqual([alarm.Properties.EvaluationPeriods, alarm.Properties.DatapointsToAlarm], [3, 2]);
+      assert.deepEqual(alarm.Properties.AlarmActions, [{ Ref: 'AlarmTopic' }]);
+      assert.equal(alarm.Properties.Threshold, undefined, 'the band is the threshold');
+    }
+  });
+
   it('alarms when the dispatch function fails or times out', () => {
     const alarm = resource(main.template, 'DispatchFailingAlarm').Properties;
     assert.equal(alarm.Namespace, 'AWS/Lambda');
@@ -777,12 +863,17 @@ describe('packaged CloudFormation template', () => {
 
   it('uses only the metric names and dimensions the collector emits', () => {
     const used = new Set<string>();
-    for (const [, alarm] of ofType(main.template, 'AWS::CloudWatch::Alarm')) {
+    const alarms = [main, adopted].flatMap((p) => ofType(p.template, 'AWS::CloudWatch::Alarm'));
+    for (const [, alarm] of alarms) {
       const text = JSON.stringify(alarm.Properties);
       const own = /"Namespace":"CloudConnexa","MetricName":"([^"]+)","Dimensions":\[\{"Name":"([^"]+)",/g;
       for (const match of text.matchAll(own)) {
         used.add(match[1] ?? '');
         assert.equal(match[2], DIMENSIONS.stage);
+      }
+      // Only the per-host metrics carry InstanceId (after Stage).
+      for (const match of text.matchAll(/"MetricName":"(\w+)","Dimensions":\[[^\]]*"InstanceId"/g)) {
+        assert.ok((Object.values(HOST_METRICS) as string[]).includes(match[1] ?? ''), match[1]);
       }
       for (const match of text.matchAll(/MAX\((\w+)\) FROM CloudConnexa/g)) used.add(match[1] ?? '');
     }
@@ -808,10 +899,16 @@ describe('packaged CloudFormation template', () => {
     }
     assert.ok(body.includes('GROUP BY InstanceId ORDER BY MAX() DESC'), 'dashboard ranks the worst hosts');
     const logs = widgets.filter((w) => w.type === 'log');
-    assert.equal(logs.length, 1);
+    assert.equal(logs.length, 2);
     assert.match(
       String(logs[0]?.properties.query),
       /^SOURCE 'CloudConnexa-Monitor-Logs' \|.*LATENCY_FLAG = '1'/,
+    );
+    // Path changes: the metric per round and the collector's path-change records.
+    assert.ok(body.includes(`"${FLEET_METRICS.pathChanges}"`), 'dashboard shows PathChanges');
+    assert.match(
+      String(logs[1]?.properties.query),
+      /^SOURCE 'CloudConnexa-Monitor-Logs' \| filter record = 'path-change' \| fields .*previousPath, path/,
     );
     const sub = resource(main.template, 'Dashboard').Properties.DashboardBody as {
       'Fn::Sub': [string, object];
@@ -969,6 +1066,8 @@ describe('packaged CloudFormation template', () => {
       );
     }
     assert.equal(document.parameters.LossRule.default, DEFAULTS.lossRule);
+    assert.equal(document.parameters.BaselineFlag.default, formatSwitch(DEFAULTS.baselineFlag));
+    assert.equal(document.parameters.BaselineFlag.allowedPattern, '^(on|off)$');
     assert.equal(document.parameters.LogDir.default, DEFAULTS.logDir);
     // Resources gets the room the agent leaves (ssm/document.ts), and dispatch is told that figure.
     const room = documentResourcesMaxChars(document);
@@ -996,6 +1095,7 @@ describe('packaged CloudFormation template', () => {
       DEFAULT_HOPS: formatNumber(DEFAULTS.hops),
       DEFAULT_LOSS_RULE: DEFAULTS.lossRule,
       DEFAULT_TCP_PORT: formatNumber(DEFAULTS.tcpPort),
+      DEFAULT_BASELINE_FLAG: formatSwitch(DEFAULTS.baselineFlag),
       LOG_DIR: DEFAULTS.logDir,
       TAG_KEY: STACK_PARAM_DEFAULTS.tagKey,
       TAG_VALUE: STACK_PARAM_DEFAULTS.tagValue,

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { HISTORY_FILE } from '../../../agent/history/history-store.ts';
 import { TUNNEL_STATE_FILE } from '../../../agent/tunnel/tunnel-memory.ts';
 import { parseResultDocument, RESULT_MAX_CHARS, SEED_KEYS } from '../../../common/result-schema.ts';
 import { halfwayMs } from '../../helpers/deadline.ts';
@@ -50,7 +51,10 @@ describe('agent check against loopback with real mtr', () => {
     assert.equal(doc.mtrId, '0');
     assert.equal(doc.gateway?.ip, '127.0.0.2');
     assert.equal(doc.gateway?.source, 'option');
-    assert.deepEqual(readdirSync(logDir).sort(), [TUNNEL_STATE_FILE, 'LATENCY-LOSS-CONNEXA-REPORT.json']);
+    assert.deepEqual(
+      readdirSync(logDir).sort(),
+      [TUNNEL_STATE_FILE, 'LATENCY-LOSS-CONNEXA-REPORT.json', HISTORY_FILE].sort(),
+    );
     const line = JSON.parse(readFileSync(join(logDir, 'LATENCY-LOSS-CONNEXA-REPORT.json'), 'utf8'));
     assert.deepEqual(Object.keys(line), [...SEED_KEYS]);
     assert.equal(line.LATENCY_FLAG, '0');
@@ -93,7 +97,10 @@ describe('agent check against loopback with real mtr', () => {
         doc.files.map((f) => f.kind),
         ['report'],
       );
-      assert.deepEqual(readdirSync(logDir).sort(), [TUNNEL_STATE_FILE, 'LATENCY-LOSS-CONNEXA-REPORT.json']);
+      assert.deepEqual(
+        readdirSync(logDir).sort(),
+        [TUNNEL_STATE_FILE, 'LATENCY-LOSS-CONNEXA-REPORT.json', HISTORY_FILE].sort(),
+      );
       return;
     }
     assert.match(doc.mtrId, /^\d{14}$/);
@@ -116,7 +123,7 @@ describe('agent check against loopback with real mtr', () => {
     );
     assert.deepEqual(
       doc.files.map((f) => f.kind),
-      ['report', 'mtr-resource', 'mtr-gateway'],
+      ['report', 'mtr-resource', 'mtr-gateway', 'history'],
     );
   });
 

@@ -84,7 +84,7 @@ describe('every document the agent prints is one the collector accepts as printe
       assert.equal(doc.seed?.LATENCY_FLAG, '1');
       assert.deepEqual(
         doc.files.map((f) => f.kind),
-        ['report', 'mtr-resource', 'mtr-gateway'],
+        ['report', 'mtr-resource', 'mtr-gateway', 'history'],
       );
     });
 

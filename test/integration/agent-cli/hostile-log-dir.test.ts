@@ -10,11 +10,13 @@
  * are compared with a clean round measured in the same run, never with a
  * fixed figure; a hang would end at the spawn timeout and fail.
  */
+
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { HISTORY_FILE } from '../../../agent/history/history-store.ts';
 import { TUNNEL_STATE_FILE } from '../../../agent/tunnel/tunnel-memory.ts';
 import { parseResultDocument, type ResultDocument } from '../../../common/result-schema.ts';
 import {
@@ -32,6 +34,7 @@ import { roundLockExists } from '../../helpers/round-lock.ts';
 import { AGENT, type AgentRun, NODE12, ROOT, standInBin } from '../../helpers/run-agent.ts';
 
 const REPORT = 'LATENCY-LOSS-CONNEXA-REPORT.json';
+const HISTORY = HISTORY_FILE;
 const FLAGGED_JSON = join(ROOT, 'test', 'fixtures', 'agent-cli', 'mtr095-standin-destination-250ms.json');
 /** A planted file must not cost a round more than this many clean rounds (a hang costs the spawn timeout). */
 const SLOWDOWN_FACTOR = 8;
@@ -120,7 +123,7 @@ function assertCompleted(run: AgentRun, logDir: string): ResultDocument {
   assert.equal(doc.outcome, 'completed');
   assert.deepEqual(
     doc.files.map((f) => f.path),
-    [REPORT, `MTR-RESOURCE-${doc.mtrId}.txt`, `MTR-GATEWAY-${doc.mtrId}.txt`].map((name) =>
+    [REPORT, `MTR-RESOURCE-${doc.mtrId}.txt`, `MTR-GATEWAY-${doc.mtrId}.txt`, HISTORY].map((name) =>
       join(logDir, name),
     ),
   );
@@ -147,9 +150,10 @@ describe('agent check as root in a log directory a non-root user controls', () =
       assert.equal(fs.statSync(join(logDir, name)).uid, NOBODY, name);
     }
     assert.equal(fs.statSync(logDir).uid, NOBODY);
-    // The report, the flagged round's MTR-RESOURCE and MTR-GATEWAY files, and the tunnel state.
+    // The report, the flagged round's MTR-RESOURCE and MTR-GATEWAY files, the tunnel state and the round history.
     assert.equal(fs.readdirSync(logDir).includes(TUNNEL_STATE_FILE), true);
-    assert.equal(fs.readdirSync(logDir).length, 4);
+    assert.equal(fs.readdirSync(logDir).includes(HISTORY_FILE), true);
+    assert.equal(fs.readdirSync(logDir).length, 5);
     assert.equal(roundLockExists(logDir), false, 'the lock (kept by root in /run) is released');
   });
 
@@ -264,6 +268,7 @@ describe('agent check as root in a log directory a non-root user controls', () =
         'MTR-GATEWAY-20000101000000.txt',
         `MTR-RESOURCE-${doc.mtrId}.txt`,
         'MTR-RESOURCE-20000101000000.txt',
+        HISTORY,
       ].sort(),
     );
   });

@@ -10,6 +10,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { HISTORY_FILE } from '../../../agent/history/history-store.ts';
 import { TUNNEL_STATE_FILE } from '../../../agent/tunnel/tunnel-memory.ts';
 import { parseResultDocument, type ResultDocument } from '../../../common/result-schema.ts';
 import {
@@ -126,11 +127,11 @@ function assertFlaggedLatencyRound(run: AgentRun, logDir: string, standIn: Stand
 
   assert.deepEqual(
     doc.files.map((f) => f.kind),
-    ['report', 'mtr-resource', 'mtr-gateway'],
+    ['report', 'mtr-resource', 'mtr-gateway', 'history'],
   );
   assert.deepEqual(
     doc.files.map((f) => f.path),
-    [REPORT_FILE, `MTR-RESOURCE-${doc.mtrId}.txt`, `MTR-GATEWAY-${doc.mtrId}.txt`].map((name) =>
+    [REPORT_FILE, `MTR-RESOURCE-${doc.mtrId}.txt`, `MTR-GATEWAY-${doc.mtrId}.txt`, HISTORY_FILE].map((name) =>
       join(logDir, name),
     ),
   );
@@ -183,7 +184,7 @@ function assertTcpFallbackOk(run: AgentRun, logDir: string): void {
     ['127.0.0.2', null],
   );
   assert.equal(doc.mtrId, '0');
-  assert.deepEqual(readdirSync(logDir).sort(), [TUNNEL_STATE_FILE, REPORT_FILE]);
+  assert.deepEqual(readdirSync(logDir).sort(), [TUNNEL_STATE_FILE, REPORT_FILE, HISTORY_FILE].sort());
   assert.equal(seedLines(logDir)[0]?.LATENCY_FLAG, '0');
 }
 

@@ -16,6 +16,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { HISTORY_FILE } from '../../../agent/history/history-store.ts';
 import { TUNNEL_STATE_FILE } from '../../../agent/tunnel/tunnel-memory.ts';
 import { parseResultDocument, type ResultDocument } from '../../../common/result-schema.ts';
 import { AGENT, type AgentRun, NODE12, ROOT, shQuote, standInBin, tempDir } from '../../helpers/run-agent.ts';
@@ -165,7 +166,7 @@ describe('mtr 0.92 dead path through the bundle', () => {
       assert.match(doc.mtrId, /^\d{14}$/);
       assert.equal(line?.['MTR-ID_(YYYYMMDDHHMMSS)'], doc.mtrId);
       // 100 % loss: no MTR-RESOURCE section, as the old tool; no gateway was found, so no MTR-GATEWAY.
-      assert.deepEqual(readdirSync(logDir).sort(), [TUNNEL_STATE_FILE, REPORT_FILE]);
+      assert.deepEqual(readdirSync(logDir).sort(), [TUNNEL_STATE_FILE, REPORT_FILE, HISTORY_FILE].sort());
     } finally {
       await port.stop();
     }
@@ -279,7 +280,7 @@ describe('a resource whose name does not resolve, through the bundle', () => {
     // No path for the unresolved name, so no MTR-RESOURCE; the gateway's path is written.
     assert.deepEqual(
       doc.files.map((f) => f.kind),
-      ['report', 'mtr-gateway'],
+      ['report', 'mtr-gateway', 'history'],
     );
   });
 });

@@ -467,7 +467,7 @@ for (const [label, node] of [
   });
 }
 
-describe('the fleet build in the SSM document leaves install out', () => {
+describe('the fleet build in the SSM document leaves out what no fleet host runs', () => {
   it('is the bundle the document embeds, without the install code, and says where install is', () => {
     assert.equal(DEFAULT_AGENT_PATH, join(ROOT, 'dist', 'agent-fleet.js'));
     const fleet = readFileSync(DEFAULT_AGENT_PATH, 'utf8');
@@ -479,6 +479,28 @@ describe('the fleet build in the SSM document leaves install out', () => {
       { encoding: 'utf8' },
     );
     assert.equal(run.status, 2, run.stderr);
-    assert.match(run.stderr, /command "install" is not allowed: .*install comes with dist\/agent\.js/);
+    assert.match(run.stderr, /command "install" is not allowed: .*dist\/agent\.js has every command/);
+  });
+
+  it('refuses watch and --config with exit 2 naming the full build, and --help points to it', () => {
+    const fleet = readFileSync(DEFAULT_AGENT_PATH, 'utf8');
+    assert.ok(readFileSync(AGENT, 'utf8').includes('Usage:'), 'the full build has the --help text');
+    assert.ok(!fleet.includes('Usage:'), 'the fleet build leaves it out');
+    const agent = (...args: string[]) =>
+      spawnSync(process.execPath, [DEFAULT_AGENT_PATH, ...args], { encoding: 'utf8' });
+    const watch = agent('watch', '--resources', '127.0.0.1', '--json');
+    assert.equal(watch.status, 2, watch.stderr);
+    const refused = JSON.parse(watch.stdout) as { outcome: string; error: { message: string } };
+    assert.equal(refused.outcome, 'invalid-input');
+    assert.match(
+      refused.error.message,
+      /command "watch" is not allowed: check: .*dist\/agent\.js has every command/,
+    );
+    const config = agent('check', '--config', '/etc/cloudconnexa-monitor.json');
+    assert.equal(config.status, 2, config.stderr);
+    assert.match(config.stderr, /--config "\/etc\/cloudconnexa-monitor\.json" is not allowed: flags only/);
+    const help = agent('--help');
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /fleet build .*dist\/agent\.js has every command and option/);
   });
 });

@@ -162,6 +162,8 @@ describe('SSM document script', () => {
           'persistent',
           '--tcp-port',
           '443',
+          '--baseline-flag',
+          'off',
           '--log-dir',
           join(scratch, 'Connexa-Logs'),
         ]);

@@ -29,6 +29,7 @@ describe('command line and config file', () => {
       lossRule: 'persistent',
       tcpPort: 443,
       concurrency: 51,
+      baselineFlag: false,
     });
     assert.equal(options.logDir, '/home/ubuntu/Connexa-Logs');
   });
@@ -63,6 +64,31 @@ describe('command line and config file', () => {
     rejects(
       () => resolve(['check'], { resources: '10.0.0.1', hops: 99 }),
       /^config hops 99 is not allowed: an integer from 1 to 30$/,
+    );
+  });
+
+  it('turns the baseline flag on from the command line or the config file, and names a bad value', () => {
+    assert.equal(
+      resolve(['check', '--resources', '10.0.0.1', '--baseline-flag', 'on']).settings.baselineFlag,
+      true,
+    );
+    assert.equal(
+      resolve(['check'], { resources: '10.0.0.1', 'baseline-flag': 'on' }).settings.baselineFlag,
+      true,
+    );
+    assert.equal(
+      resolve(['check', '--baseline-flag=off'], { resources: '10.0.0.1', 'baseline-flag': 'on' }).settings
+        .baselineFlag,
+      false,
+      'the flag wins',
+    );
+    rejects(
+      () => resolve(['check', '--resources', '10.0.0.1', '--baseline-flag', 'yes']),
+      /^--baseline-flag "yes" is not allowed: one of on, off$/,
+    );
+    rejects(
+      () => resolve(['check'], { resources: '10.0.0.1', 'baseline-flag': true }),
+      /^config baseline-flag/,
     );
   });
 

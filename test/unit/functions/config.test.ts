@@ -35,6 +35,8 @@ describe('loadConfig', () => {
     assert.equal(config.defaultResourcesParameter, null);
     assert.equal(config.resourcesParameterPath, STACK_PARAM_DEFAULTS.resourcesParameterPath);
     assert.equal(config.claimsTableName, ENV.CLAIMS_TABLE_NAME);
+    assert.equal(config.defaults.baselineFlag, false, 'DEFAULT_BASELINE_FLAG unset: the default, off');
+    assert.equal(loadConfig({ ...ENV, DEFAULT_BASELINE_FLAG: 'on' }).defaults.baselineFlag, true);
   });
 
   it('reads the stage default list parameter under its path', () => {
@@ -60,6 +62,7 @@ describe('loadConfig', () => {
     ],
     ['DEFAULT_COUNT', '0', /^DEFAULT_COUNT "0" is not allowed: an integer from 1 to /],
     ['ALLOW_INSTALL', 'yes', /^ALLOW_INSTALL "yes" is not allowed: true or false$/],
+    ['DEFAULT_BASELINE_FLAG', 'true', /^DEFAULT_BASELINE_FLAG "true" is not allowed: one of on, off$/],
     ['COMMAND_TIMEOUT_SECONDS', '10', /COMMAND_TIMEOUT_SECONDS "10" is not allowed: an integer from 30/],
     [
       'DEFAULT_RESOURCES',

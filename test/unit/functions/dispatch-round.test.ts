@@ -170,11 +170,18 @@ describe('dispatchRound', () => {
       { id: instanceId(2), tags: { [`${TAG}:Count`]: '50', [`${TAG}:Resources`]: 'db.internal, 10.0.0.9' } },
       { id: instanceId(3), tags: { [`${TAG}:Count`]: '50', [`${TAG}:Resources`]: 'db.internal,10.0.0.9' } },
       { id: instanceId(4), tags: { [`${TAG}:LossRule`]: 'any-hop', [`${TAG}:LatencyThresholdMs`]: '120.5' } },
+      { id: instanceId(5), tags: { [`${TAG}:BaselineFlag`]: 'on' } },
     ]);
     const { ports, options, metrics } = setup();
     const summary = await dispatchRound(ports, options);
     const inputs = sendInputs();
-    assert.equal(summary.groups, 3);
+    assert.equal(summary.groups, 4);
+    const baseline = inputs.find((i) => i.Parameters?.BaselineFlag?.[0] === 'on');
+    assert.deepEqual(baseline?.InstanceIds, [instanceId(5)]);
+    assert.ok(
+      inputs.filter((i) => i !== baseline).every((i) => i.Parameters?.BaselineFlag?.[0] === 'off'),
+      'the stage default, off',
+    );
     const byCount = inputs.find((i) => i.Parameters?.Count?.[0] === '50');
     assert.deepEqual(byCount?.InstanceIds, [instanceId(2), instanceId(3)]);
     assert.deepEqual(byCount?.Parameters?.Resources, ['db.internal,10.0.0.9']);
@@ -192,6 +199,7 @@ describe('dispatchRound', () => {
     ['IntervalSec', '0.12345'],
     ['LossRule', 'sometimes'],
     ['TcpPort', '70000'],
+    ['BaselineFlag', 'yes'],
     // 500 probes a second apart cannot finish within the document's execution timeout.
     ['Count', '500'],
   ];

@@ -34,6 +34,7 @@ const host = (id: string, flagged: boolean): HostMeasurement => ({
     // The flagged host never reached db.internal: no latency to report.
     { target: 'db.internal', latencyMs: flagged ? null : 35, lossPct: flagged ? 100 : 0 },
   ],
+  pathChanges: flagged ? 1 : 0,
 });
 
 function run(granularity: MetricGranularity): Emf[] {
@@ -74,9 +75,11 @@ describe('createEmfMetrics', () => {
     assert.equal(line.HostsMisconfigured, 0);
     assert.deepEqual(line.WorstLatencyMs, [120, 35]);
     assert.deepEqual(line.WorstLossPct, [100, 0]);
+    assert.deepEqual(line.PathChanges, [1, 0], 'one data point per checked host, 0 included');
     const units = Object.fromEntries((directive(line)?.Metrics ?? []).map((m) => [m.Name, m.Unit]));
     assert.equal(units.WorstLatencyMs, 'Milliseconds');
     assert.equal(units.WorstLossPct, 'Percent');
+    assert.equal(units.PathChanges, 'Count');
   });
 
   it('adds one line per host with Stage and InstanceId at host granularity', () => {
@@ -173,6 +176,7 @@ describe('metrics from untrusted host figures', () => {
       flagged: true,
       worstLatencyMs: Number.POSITIVE_INFINITY,
       worstLossPct: 250,
+      pathChanges: 1.5,
       resources: [
         { target: 'db\u001b', latencyMs: 1e300, lossPct: 0 },
         { target: 'db\u001b', latencyMs: 5, lossPct: 0 },
@@ -197,6 +201,7 @@ describe('metrics from untrusted host figures', () => {
     assert.deepEqual(fleet?.HostsChecked, [1, 1]);
     assert.equal(fleet?.WorstLatencyMs, 35, 'only the honest host’s value');
     assert.equal(fleet?.WorstLossPct, 0);
+    assert.equal(fleet?.PathChanges, 0, 'a count that is not a whole number is left out');
     const resources = lines.filter((l) => l.InstanceId === 'i-0000000000000000a' && 'Resource' in l);
     assert.equal(resources.length, 50);
     const db = resources.filter((l) => l.Resource === 'db%1B');

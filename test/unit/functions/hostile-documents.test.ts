@@ -391,8 +391,24 @@ describe('hostile documents from one host of a 50-host job, through the collecto
       const parsed = messages.map((m) =>
         m.startsWith('{') ? (JSON.parse(m) as Record<string, unknown>) : null,
       );
-      const records = parsed.filter((p): p is Record<string, unknown> => p !== null && 'record' in p);
+      const records = parsed.filter(
+        (p): p is Record<string, unknown> => p !== null && 'record' in p && p.record !== 'path-change',
+      );
       assert.equal(records.length, 1, 'one record');
+      // Path-change records: the collector's identity, only for resources the host was sent, and
+      // as many as the PathChanges value of its host-round.
+      const changes = parsed.filter((p) => p !== null && p.record === 'path-change');
+      if (entry.expect === 'checked') assert.deepEqual(extra.get('PathChanges'), [changes.length]);
+      for (const change of changes) {
+        assert.deepEqual(
+          [change?.instanceId, change?.commandId, change?.roundId],
+          [HOSTILE, COMMAND_ID, ROUND_ID],
+        );
+        assert.ok(
+          (SENT_RESOURCES as readonly unknown[]).includes(change?.target),
+          `${String(change?.target)} was sent`,
+        );
+      }
       const record = records[0] as Record<string, unknown>;
       assert.equal(record.record, entry.expect === 'failure' ? 'failure' : 'result');
       assert.deepEqual(

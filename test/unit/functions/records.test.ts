@@ -112,6 +112,7 @@ describe('buildInvocationRecords for a round with an unmeasured resource', () =>
         { target: 'db.corp.internal', latencyMs: null, lossPct: 100 },
         { target: '127.0.0.2', latencyMs: 20, lossPct: 0 },
       ],
+      pathChanges: 0,
     });
     const fleet = lines.find((l) => 'HostsChecked' in l);
     const hostLine = lines.find((l) => 'HostLossPct' in l);
@@ -266,5 +267,100 @@ describe('buildInvocationRecords with untrusted documents', () => {
       (record.error as { message: string }).message,
       /could not build this host's records: simulated fault/,
     );
+  });
+});
+
+describe('buildInvocationRecords for a round with a path change', () => {
+  /** Two resources sent, one not sent; the path of db.internal and of the one not sent changed. */
+  function changedRound(): { doc: ResultDocument; sent: string[] } {
+    const base = resultDocument();
+    const healthy = base.resources[0] as ResourceResult;
+    const change = {
+      previousHops: ['10.81.0.1', '10.0.0.1'],
+      hops: ['10.81.0.1', null, '10.0.0.9'],
+      firstDifferentHop: 2,
+    };
+    const doc: ResultDocument = {
+      ...base,
+      resources: [
+        { ...healthy, pathChange: null, baseline: { ms: 19.5, spreadMs: 0.5, deviationMs: 0.5, far: false } },
+        { ...healthy, target: 'db.internal', address: '10.0.0.9', pathChange: change, baseline: null },
+        { ...healthy, target: 'not.sent', address: '10.0.0.8', pathChange: change, baseline: null },
+      ],
+      seed: {
+        ...(base.seed as NonNullable<ResultDocument['seed']>),
+        'RESOURCE(S)': ['10.0.0.1', 'db.internal', 'not.sent'],
+      },
+    };
+    return { doc, sent: ['10.0.0.1', 'db.internal'] };
+  }
+
+  it('writes a path-change record per resource sent whose path changed, before the result record', () => {
+    // Prepare
+    const { doc, sent } = changedRound();
+    // Act
+    const { events, outcome } = buildInvocationRecords(
+      { ...invocation(doc), sentResources: sent },
+      'rec-p',
+      AT,
+    );
+    // Assess
+    const messages = events.map((e) => e.message);
+    const records = messages.map((m) => JSON.parse(m) as Record<string, unknown>);
+    assert.deepEqual(
+      records.map((r) => r.record ?? 'seed'),
+      ['seed', 'path-change', 'result'],
+    );
+    assert.deepEqual(records[1], {
+      record: 'path-change',
+      instanceId: 'i-0000000000000000a',
+      commandId: 'cmd-1',
+      roundId: 'r-1',
+      target: 'db.internal',
+      address: '10.0.0.9',
+      firstDifferentHop: 2,
+      previousPath: '10.81.0.1 > 10.0.0.1',
+      path: '10.81.0.1 > * > 10.0.0.9',
+    });
+    const result = records[2] as { resources: ResourceResult[]; resourcesNotSent: string[] };
+    assert.deepEqual(
+      result.resources.map((r) => [
+        r.target,
+        r.pathChange?.firstDifferentHop ?? null,
+        r.baseline?.ms ?? null,
+      ]),
+      [
+        ['10.0.0.1', null, 19.5],
+        ['db.internal', 2, null],
+        ['not.sent', 2, null],
+      ],
+      'the result record keeps every path change and baseline as reported',
+    );
+    assert.deepEqual(result.resourcesNotSent, ['not.sent']);
+    const measurement = (outcome as { measurement: HostMeasurement }).measurement;
+    assert.equal(measurement.pathChanges, 1, 'only the resources sent count');
+    const fleet = emit(measurement).find((line) => 'HostsChecked' in line);
+    assert.equal(fleet?.PathChanges, 1);
+  });
+
+  it('shows a path dropped to fit the SSM limit as "?"', () => {
+    const { doc, sent } = changedRound();
+    const dropped = doc.resources.map((r) => ({
+      ...r,
+      pathChange: r.pathChange == null ? r.pathChange : { ...r.pathChange, previousHops: null, hops: null },
+    }));
+    const { events } = buildInvocationRecords(
+      { ...invocation({ ...doc, resources: dropped }), sentResources: sent },
+      'rec-q',
+      AT,
+    );
+    const change = events.map((e) => JSON.parse(e.message) as Record<string, unknown>)[1];
+    assert.deepEqual([change?.record, change?.previousPath, change?.path], ['path-change', '?', '?']);
+  });
+
+  it('reads a document without path changes or baselines (an older agent) as none', () => {
+    const { events, outcome } = buildInvocationRecords(invocation(resultDocument()), 'rec-r', AT);
+    assert.equal(events.length, 2);
+    assert.equal((outcome as { measurement: HostMeasurement }).measurement.pathChanges, 0);
   });
 });

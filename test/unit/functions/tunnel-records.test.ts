@@ -140,6 +140,7 @@ describe('result records and TunnelsDown', () => {
       flagged: false,
       worstLatencyMs: 1,
       worstLossPct: 0,
+      pathChanges: 0,
       resources: [{ target: '10.0.0.1', latencyMs: 1, lossPct: 0 }],
     };
     const hostile = [1, 'yes', {}, Number.NaN, null].map(

@@ -166,6 +166,61 @@ describe('fitting the result document into the SSM output limit', () => {
     assert.equal(doc.resources[0]?.unmeasured?.detail.length, 536, 'the input document is not modified');
   });
 
+  describe('path changes and baselines', () => {
+    const v6 = (i: number, k: number) =>
+      `2001:db8:ffff:ffff:ffff:ffff:${i.toString(16)}:${(0x1000 + k).toString(16)}`;
+    const changed = (i: number, hops: number): ResourceResult => ({
+      ...resource(`10.0.${i}.1`, false),
+      hops: Array.from({ length: 3 }, (_, k) => hop(k + 1)),
+      pathChange: {
+        previousHops: Array.from({ length: hops }, (_, k) => v6(i, k)),
+        hops: Array.from({ length: hops }, (_, k) => v6(i, k + 100)),
+        firstDifferentHop: 2,
+      },
+      baseline: { ms: 2.5, spreadMs: 0.25, deviationMs: 0.5, far: false },
+    });
+
+    it('drops the previous paths of path changes before any hop list, and says so', () => {
+      // Prepare: the smallest round of changed paths that overflows, and would fit without its previous paths.
+      let count = 1;
+      while (
+        serializeResult(documentWith(Array.from({ length: count }, (_, i) => changed(i, 30)))).length <=
+        24_000
+      )
+        count++;
+      const doc = documentWith(Array.from({ length: count }, (_, i) => changed(i, 30)));
+      // Act
+      const fitted = fitResult(doc);
+      // Assess
+      assertCollectorAccepts(fitted);
+      assert.ok(serializeResult(fitted).length <= 24_000);
+      assert.ok(fitted.resources.every((r) => r.pathChange?.previousHops === null));
+      assert.ok(fitted.resources.every((r) => r.pathChange?.hops?.length === 30 && r.hops !== null));
+      assert.deepEqual(fitted.truncated?.hopsDroppedFor, []);
+      assert.ok(
+        fitted.warnings.some((w) => w.startsWith(`previous paths of ${count} path change(s) dropped`)),
+      );
+      assert.equal(
+        doc.resources[0]?.pathChange?.previousHops?.length,
+        30,
+        'the input document is not modified',
+      );
+    });
+
+    it('drops the new paths of path changes after every hop list, keeping where each change starts', () => {
+      const doc = documentWith(Array.from({ length: 50 }, (_, i) => changed(i, 30)));
+      const fitted = fitResult(doc);
+      assertCollectorAccepts(fitted);
+      assert.ok(serializeResult(fitted).length <= 24_000);
+      assert.ok(fitted.resources.every((r) => r.hops === null));
+      assert.ok(fitted.resources.some((r) => r.pathChange?.hops === null));
+      assert.deepEqual(
+        fitted.resources.map((r) => [r.pathChange?.firstDifferentHop, r.baseline]),
+        doc.resources.map((r) => [r.pathChange?.firstDifferentHop, r.baseline]),
+      );
+    });
+  });
+
   describe('when clipping texts is not enough', () => {
     /** The largest round the settings allow: 50 URL targets of 512 characters on IPv6 addresses. */
     function largeRound(o: { errors: number; messageChars: number; warnings: number }): ResultDocument {
@@ -325,6 +380,55 @@ describe('fitting the result document into the SSM output limit', () => {
       assert.ok(serializeResult(fitted).length <= 24_000, `${serializeResult(fitted).length} characters`);
       assert.deepEqual(measured(fitted), measured(doc));
       assert.deepEqual(fitted.settings, doc.settings);
+    });
+
+    /** The largest round, each resource with a changed path (30 IPv6 hops before and after) and a baseline. */
+    function largeRoundWithHistory(o: { changed: number; far: boolean }): ResultDocument {
+      const doc = largeRound({ errors: 3, messageChars: 400, warnings: 60 });
+      const v6 = (i: number, k: number) =>
+        `2001:db8:ffff:ffff:ffff:ffff:${i.toString(16)}:${(0x1000 + k).toString(16)}`;
+      doc.resources = doc.resources.map((r, i) => ({
+        ...r,
+        pathChange:
+          i < o.changed
+            ? {
+                previousHops: Array.from({ length: 30 }, (_, k) => v6(i, k)),
+                hops: Array.from({ length: 30 }, (_, k) => v6(i, k + 100)),
+                firstDifferentHop: 30,
+              }
+            : null,
+        baseline: { ms: 1234.567, spreadMs: 123.456, deviationMs: -1234.567, far: o.far },
+      }));
+      return doc;
+    }
+
+    it('fits the largest round with a path change and a baseline on every resource: both dropped, last, and said', () => {
+      const doc = largeRoundWithHistory({ changed: 50, far: true });
+      // Act
+      const fitted = fitResult(doc);
+      // Assess
+      assert.ok(serializeResult(fitted).length <= 24_000, `${serializeResult(fitted).length} characters`);
+      assertCollectorAccepts(fitted);
+      assert.deepEqual(measured(fitted), measured(doc));
+      assert.ok(
+        fitted.resources.every((r) => !('baseline' in r) && !('pathChange' in r)),
+        'absent: not known',
+      );
+      assert.match(fitted.warnings[0] ?? '', /; baselines and path changes of this round dropped too/);
+      assert.equal(doc.resources[0]?.baseline?.far, true, 'the input document is not modified');
+    });
+
+    it('in the largest round, drops the baselines that flag nothing before any path change', () => {
+      const doc = largeRoundWithHistory({ changed: 10, far: false });
+      const fitted = fitResult(doc);
+      assert.ok(serializeResult(fitted).length <= 24_000, `${serializeResult(fitted).length} characters`);
+      assertCollectorAccepts(fitted);
+      assert.ok(fitted.resources.every((r) => !('baseline' in r)));
+      assert.deepEqual(
+        fitted.resources.map((r) => r.pathChange?.firstDifferentHop ?? null),
+        doc.resources.map((_, i) => (i < 10 ? 30 : null)),
+      );
+      assert.match(fitted.warnings[0] ?? '', /; baselines of this round dropped too/);
     });
 
     it('cuts targets to 32 characters only when the last step needs it, then to their length alone, and still fits', () => {

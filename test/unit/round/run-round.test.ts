@@ -6,10 +6,11 @@
  * alarms), its seed line (which feeds the old metric filter) and its files.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CheckOptions } from '../../../agent/cli/resolve-options.ts';
+import { HISTORY_FILE } from '../../../agent/history/history-store.ts';
 import type { MtrRunOptions } from '../../../agent/probes/run-mtr.ts';
 import type { ProbeSamples } from '../../../agent/probes/tcp-probe.ts';
 import type { ProgressEvent, RoundDeps } from '../../../agent/round/round-deps.ts';
@@ -196,7 +197,7 @@ describe('runRound with fake edges', () => {
       'MTR-ID_(YYYYMMDDHHMMSS)': '0',
     });
     assert.equal(doc.mtrId, '0');
-    assert.deepEqual(readdirSync(logDir), [REPORT_FILE]);
+    assert.deepEqual(readdirSync(logDir).sort(), [REPORT_FILE, HISTORY_FILE]);
     assert.equal(doc.gateway?.latencyMs, 22);
     assert.deepEqual(doc.warnings, []);
   });
@@ -226,13 +227,14 @@ describe('runRound with fake edges', () => {
       REPORT_FILE,
       `MTR-GATEWAY-${MTR_ID}.txt`,
       `MTR-RESOURCE-${MTR_ID}.txt`,
+      HISTORY_FILE,
     ]);
     const resourceFile = readFileSync(join(logDir, `MTR-RESOURCE-${MTR_ID}.txt`), 'utf8');
     assert.match(resourceFile, new RegExp(`^RESOURCE MTR: ${MTR_ID} \\(Hop, Avg, Loss%\\)\\n`));
     assert.match(resourceFile, /\n {2}3\.\|-- 10\.20\.0\.6 +120\.0 +0\.0%\n$/);
     assert.deepEqual(
       doc.files.map((f) => f.kind),
-      ['report', 'mtr-resource', 'mtr-gateway'],
+      ['report', 'mtr-resource', 'mtr-gateway', 'history'],
     );
   });
 
@@ -285,7 +287,7 @@ describe('runRound with fake edges', () => {
       'db.corp.internal: not measured (dns), flagged: could not resolve "db.corp.internal": EAI_AGAIN',
     ]);
     // No path to show for it: the MTR-GATEWAY file only.
-    assert.deepEqual(readdirSync(logDir).sort(), [REPORT_FILE, `MTR-GATEWAY-${MTR_ID}.txt`]);
+    assert.deepEqual(readdirSync(logDir).sort(), [REPORT_FILE, `MTR-GATEWAY-${MTR_ID}.txt`, HISTORY_FILE]);
   });
 
   it('mtr printing garbage leaves the resource unmeasured (mtr-output) and flagged', async () => {
@@ -378,7 +380,7 @@ describe('runRound with fake edges', () => {
       worstLatencyMs: 32,
       worstLossPct: 0,
     });
-    assert.deepEqual(readdirSync(logDir), [REPORT_FILE]);
+    assert.deepEqual(readdirSync(logDir).sort(), [REPORT_FILE, HISTORY_FILE]);
   });
 
   it('a fallback probe that cannot run leaves the resource unmeasured (probe-failed), its path kept', async () => {
@@ -446,7 +448,7 @@ describe('runRound with fake edges', () => {
       [seed.LOSS_FLAG, seed.GATEWAY_IP, seed['MTR-ID_(YYYYMMDDHHMMSS)']],
       ['1', 'N/A', MTR_ID],
     );
-    assert.deepEqual(readdirSync(logDir), [REPORT_FILE]);
+    assert.deepEqual(readdirSync(logDir).sort(), [REPORT_FILE, HISTORY_FILE]);
     assert.deepEqual(
       [doc.summary.flagged, doc.summary.worstLatencyMs, doc.summary.worstLossPct],
       [1, null, 100],
@@ -514,5 +516,182 @@ describe('runRound: a round that cannot start', () => {
       throw new TypeError('cannot read properties of undefined');
     }, 'bug');
     assert.deepEqual([document.outcome, exitCode, document.error?.code], ['internal-error', 1, 'E_INTERNAL']);
+  });
+});
+
+describe('runRound: each round held against the earlier rounds of this host', () => {
+  let dir: ReturnType<typeof tempDir>;
+  before(() => {
+    dir = tempDir('run-round-history-');
+  });
+  after(() => dir.cleanup());
+
+  /** Rounds of one resource in one log directory, as `watch` or cron would run them. */
+  function host(name: string) {
+    const logDir = join(dir.path, name);
+    return {
+      logDir,
+      async round(resources: string, fakes: Fakes, settings: Partial<RoundSettings> = {}) {
+        const options: CheckOptions = {
+          resources: parseResourceList(resources),
+          settings: { ...SETTINGS, ...settings },
+          logDir,
+          gatewayIp: null,
+          openvpnManagement: null,
+          openvpnLog: null,
+          rotation: { maxReportBytes: 1_000_000, keepReports: 2, maxMtrFiles: 50 },
+          json: true,
+        };
+        const { document } = await runRound(options, fakeDeps(fakes).deps);
+        assertCollectorAccepts(document);
+        return document;
+      },
+      history(): Record<string, unknown>[] {
+        return readFileSync(join(logDir, HISTORY_FILE), 'utf8')
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line) as Record<string, unknown>);
+      },
+    };
+  }
+
+  const DEST = '10.20.0.5';
+  const gatewayPath = mtrJson(GATEWAY, [...TUNNEL.slice(0, 1), [GATEWAY, 0, 22]]);
+  const via = (second: string, avg = 23): string =>
+    mtrJson(DEST, [
+      ['100.96.0.1', 0, 20],
+      [second, 0, 21],
+      [DEST, 0, avg],
+    ]);
+
+  it('reports a path change in the round the route changes, and again when it changes back', async () => {
+    // Prepare
+    const h = host('path');
+    const usual = { mtr: { [DEST]: via('10.8.0.1'), [GATEWAY]: gatewayPath } };
+    const other = { mtr: { [DEST]: via('10.9.0.1'), [GATEWAY]: gatewayPath } };
+    // Act
+    const docs = [];
+    for (const fakes of [usual, usual, usual, other, other, usual]) docs.push(await h.round(DEST, fakes));
+    // Assess
+    assert.deepEqual(
+      docs.map((d) => d.resources[0]?.pathChange ?? null),
+      [
+        null,
+        null,
+        null,
+        {
+          previousHops: ['100.96.0.1', '10.8.0.1', DEST],
+          hops: ['100.96.0.1', '10.9.0.1', DEST],
+          firstDifferentHop: 2,
+        },
+        null,
+        {
+          previousHops: ['100.96.0.1', '10.9.0.1', DEST],
+          hops: ['100.96.0.1', '10.8.0.1', DEST],
+          firstDifferentHop: 2,
+        },
+      ],
+    );
+    assert.ok(
+      docs.every((d) => d.resources[0]?.verdict === 'ok' && d.summary.flagged === 0),
+      'a path change is reported, never flagged',
+    );
+    const lines = h.history();
+    assert.equal(lines.length, 6, 'one history line per round');
+    assert.deepEqual(
+      lines.map((line) => (line.r as { pc?: number }[])[0]?.pc ?? 0),
+      [0, 0, 0, 1, 0, 1],
+    );
+  });
+
+  it('states the baseline, and flags a round far above it only with --baseline-flag on', async () => {
+    // Prepare: 12 rounds around 20 ms, the threshold at 75 ms.
+    const h = host('baseline');
+    for (let i = 0; i < 12; i++) {
+      const doc = await h.round(DEST, {
+        mtr: { [DEST]: via('10.8.0.1', 20 + (i % 3) * 0.5), [GATEWAY]: gatewayPath },
+      });
+      assert.equal(doc.resources[0]?.baseline, i < 10 ? null : doc.resources[0]?.baseline, `round ${i + 1}`);
+    }
+    const slow = { mtr: { [DEST]: via('10.8.0.1', 50), [GATEWAY]: gatewayPath } };
+    // Act
+    const off = await h.round(DEST, slow);
+    const on = await h.round(DEST, slow, { baselineFlag: true });
+    // Assess: below the threshold, far above the normal.
+    assert.deepEqual(off.resources[0]?.baseline, {
+      ms: 20.5,
+      spreadMs: 0.741,
+      deviationMs: 29.5,
+      far: true,
+    });
+    assert.deepEqual(
+      [off.resources[0]?.verdict, off.resources[0]?.latencyFlag, off.summary.flagged, off.seed?.LATENCY_FLAG],
+      ['ok', false, 0, '0'],
+    );
+    assert.equal(on.resources[0]?.baseline?.far, true);
+    assert.equal(on.settings?.baselineFlag, true);
+    assert.deepEqual(
+      [on.resources[0]?.verdict, on.resources[0]?.latencyFlag, on.summary.flagged, on.seed?.LATENCY_FLAG],
+      ['latency', true, 1, '1'],
+    );
+    assert.ok(
+      on.files.some((f) => f.kind === 'mtr-resource'),
+      'flagged like any latency: the MTR files are written',
+    );
+    const last = h.history().at(-1) as { r: { bm?: number; far?: number; v: string }[] };
+    assert.deepEqual(last.r[0], { ...last.r[0], bm: 20.5, far: 1, v: 'latency' });
+  });
+
+  it('keeps an ICMP baseline apart from TCP rounds, and stores the spread of the probes', async () => {
+    const h = host('basis');
+    const silent = mtrJson(DEST, [
+      ['100.96.0.1', 0, 20],
+      [null, 100, 0],
+    ]);
+    for (let i = 0; i < 11; i++)
+      await h.round(DEST, { mtr: { [DEST]: via('10.8.0.1'), [GATEWAY]: gatewayPath } });
+    const tcp = await h.round(DEST, {
+      mtr: { [DEST]: silent, [GATEWAY]: gatewayPath },
+      tcp: { [`${DEST}:443`]: { method: 'tcp', rttsMs: [30, null, 34, 32], errors: [] } },
+    });
+    assert.equal(tcp.resources[0]?.method, 'tcp');
+    assert.equal(tcp.resources[0]?.baseline, null, 'no TCP rounds before: no baseline');
+    const [icmpLine, tcpLine] = h.history().slice(-2) as { r: Record<string, unknown>[] }[];
+    assert.deepEqual(
+      [icmpLine?.r[0]?.lo, icmpLine?.r[0]?.hi, icmpLine?.r[0]?.sd],
+      [23, 23, 0],
+      "mtr's Best, Wrst and StDev at the destination",
+    );
+    assert.deepEqual([tcpLine?.r[0]?.lo, tcpLine?.r[0]?.hi, tcpLine?.r[0]?.sd], [30, 34, 1.633]);
+  });
+
+  it('skips damaged history lines with a warning and still compares with the rest', async () => {
+    const h = host('damaged');
+    await h.round(DEST, { mtr: { [DEST]: via('10.8.0.1'), [GATEWAY]: gatewayPath } });
+    appendFileSync(join(h.logDir, HISTORY_FILE), '{"hv":1,"r":"garbage"}\nnot json at all\n');
+    const doc = await h.round(DEST, { mtr: { [DEST]: via('10.9.0.1'), [GATEWAY]: gatewayPath } });
+    assert.equal(doc.outcome, 'completed');
+    assert.equal(doc.resources[0]?.pathChange?.firstDifferentHop, 2);
+    assert.ok(
+      doc.warnings.some((w) => /round history: 2 damaged line\(s\) or entries/.test(w)),
+      doc.warnings.join('\n'),
+    );
+  });
+
+  it('a history file that is not the agent’s own: measurements kept, outcome environment naming it', async () => {
+    const h = host('planted');
+    await h.round(DEST, { mtr: { [DEST]: via('10.8.0.1'), [GATEWAY]: gatewayPath } });
+    rmSync(join(h.logDir, HISTORY_FILE));
+    symlinkSync('/etc/hostname', join(h.logDir, HISTORY_FILE));
+    const doc = await h.round(DEST, { mtr: { [DEST]: via('10.8.0.1'), [GATEWAY]: gatewayPath } });
+    assert.equal(doc.outcome, 'environment');
+    assert.match(
+      doc.error?.message ?? '',
+      /cc-monitor-history\.jsonl is a symbolic link; refusing to follow it/,
+    );
+    assert.equal(doc.resources[0]?.latencyMs, 23);
+    assert.notEqual(doc.seed, null, 'the seed line was written before');
+    assert.ok(doc.warnings.some((w) => w.startsWith('round history not read')));
+    assert.equal(doc.resources[0]?.pathChange, null);
   });
 });

@@ -1,0 +1,450 @@
+/**
+ * The round history: one line per round in `cc-monitor-history.jsonl` in the
+ * log directory, appended at the end of every round, read back for path
+ * changes and baselines (the next rounds) and for the HTML history report.
+ * It is the agent's own file, beside the old tool's files, whose names and
+ * keys stay as they were.
+ *
+ * A line is a JSON object (keys kept short: a line per round for weeks):
+ *
+ *   {"hv":1,"at":"2026-01-01T12:00:00.000Z","lt":75,"lp":5,"ad":["10.199.100.1","10.20.0.5"],"r":[
+ *     {"t":"db.corp.internal","a":"10.20.0.5","m":"icmp","v":"latency","ms":12.3,"lo":11.9,"hi":14.2,
+ *      "sd":0.4,"loss":0,"h":[0,null,1],"tr":["latency",1,"tunnel"],"pc":1,"bm":11.8,"far":1}]}
+ *
+ * `hv` the line format (1); `at` the round's start (ISO 8601, UTC); `lt`/`lp`
+ * the latency (ms) and loss (%) thresholds of the round; `ad` the hop
+ * addresses of the round, each once (paths share their first hops); `r` one
+ * entry per resource: target, address (left out when it is the target; null
+ * when it did not resolve), method (left out: `icmp`), verdict (left out:
+ * `ok`), latency (ms, as judged), the fastest and slowest probe and their
+ * standard deviation (ms: the band of a SmokePing-style graph; mtr reports no
+ * median, so the centre is the mean), loss (%), the hops as positions in `ad`
+ * (null: silent), the trouble spot (kind, hop, side), `pc` 1 when a path
+ * change was reported, `bm` the baseline (ms) it was held against, `far` 1
+ * when it was far above it. Keys of empty values are left out.
+ *
+ * Paths rarely change, so `h` is written only when the path differs from the
+ * last one written for the target, when that one is PATH_REFRESH_LINES lines
+ * back or more, and on the first line of a file; a line without `h` has the
+ * path of the last line that wrote it (`"h":null`: no path). So every run of
+ * PATH_REFRESH_LINES lines names every path, and a reader of the last
+ * RECENT_ROUNDS lines knows the path of the newest RECENT_ROUNDS −
+ * PATH_REFRESH_LINES rounds, more than the path rule's window.
+ *
+ * Bounded: past HISTORY_LIMITS.fileBytes the file is rotated like the JSON
+ * report (`.1`, `.2`; the oldest dropped), so the store never holds more than
+ * (keep + 1) × fileBytes (24 MiB) plus one line, and always at least keep ×
+ * fileBytes (16 MiB) of the newest rounds once it has rotated: under 7 KB a
+ * round on average for 50 resources on 10-hop IPv4 paths with every field
+ * set, so 7 days of 5-minute rounds (2,016 rounds, about 13 MB) always fit
+ * (tested in test/unit/history/history-store.test.ts).
+ * Every read is bounded too: a round reads at most tailBytes from the end.
+ *
+ * Untrusted like everything in the log directory: written and read through
+ * the directory handle as its acting user (append-line.ts, read-lines.ts,
+ * rotate.ts); a line that does not parse or breaks a bound is skipped, and an
+ * entry that does is skipped alone, so a damaged file never stops a round.
+ */
+import {
+  PROBE_METHODS,
+  RESULT_LIMITS,
+  TROUBLE_KINDS,
+  TROUBLE_SIDES,
+  VERDICTS,
+} from '../../common/result-contract.ts';
+import type { ProbeMethod, TroubleSpot, Verdict } from '../../common/result-schema.ts';
+import { LIMITS } from '../../common/settings.ts';
+import { appendLine } from '../files/append-line.ts';
+import type { LogDir } from '../files/log-dir.ts';
+import { readLastLines } from '../files/read-lines.ts';
+import { rotateIfNeeded } from '../files/rotate.ts';
+import { BASELINE_RULE } from './baseline.ts';
+import { type HopAddresses, PATH_RULE } from './path-change.ts';
+
+export const HISTORY_FILE = 'cc-monitor-history.jsonl';
+
+export const HISTORY_LIMITS = {
+  /** Rotate the file past this size. */
+  fileBytes: 8 * 1024 * 1024,
+  /** Rotated copies kept. */
+  keep: 2,
+  /** The most a round reads from the end of the history. */
+  tailBytes: 4 * 1024 * 1024,
+  /** A longer line is skipped unread (an honest round stays below: under 700 KB with 255 IPv6 hops on 50 paths). */
+  maxLineBytes: 1024 * 1024,
+} as const;
+
+/** A path is written again after this many lines even when it has not changed (see above). */
+export const PATH_REFRESH_LINES = 16;
+
+/** Rounds a round reads back: enough for both rules. */
+export const RECENT_ROUNDS = Math.max(PATH_RULE.windowRounds, BASELINE_RULE.windowRounds);
+
+const LINE_VERSION = 1;
+
+/** One resource in one round. */
+export interface HistoryEntry {
+  target: string;
+  address: string | null;
+  method: ProbeMethod | null;
+  verdict: Verdict;
+  /** Milliseconds, the latency as judged; null when nothing answered. */
+  latencyMs: number | null;
+  /** The round's fastest and slowest probe and their standard deviation (ms); null when not known. */
+  lowMs: number | null;
+  highMs: number | null;
+  stdevMs: number | null;
+  lossPct: number;
+  /** Addresses of the responding hops by position; null when the round had no path. */
+  hops: HopAddresses | null;
+  trouble: Pick<TroubleSpot, 'kind' | 'hop' | 'side'> | null;
+  /** A path change was reported for this round. */
+  pathChanged: boolean;
+  /** The baseline (ms) this round was held against; null when there was none. */
+  baselineMs: number | null;
+  /** Far above the baseline (flagged only with --baseline-flag on). */
+  far: boolean;
+}
+
+export interface HistoryRound {
+  /** The round's start, ISO 8601 UTC. */
+  at: string;
+  latencyThresholdMs: number;
+  lossThresholdPct: number;
+  resources: HistoryEntry[];
+}
+
+// ---------------------------------------------------------------- the line format
+
+type Wire = Record<string, unknown>;
+
+/**
+ * The last path written for each target, as the lines read so far say:
+ * `linesAgo` counts the lines after the one that wrote it. A reader builds it
+ * (HistoryRead.paths); the writer leaves out a path it knows.
+ */
+export type PathMemory = Map<string, { hops: HopAddresses | null; linesAgo: number }>;
+
+/**
+ * One round as its line (no newline), leaving out the paths `memory` (the
+ * lines before it) already has; null or empty memory writes every path. Hop
+ * lists are written as null in a line that would pass maxLineBytes.
+ */
+export function encodeRound(round: HistoryRound, memory: PathMemory | null = null): string {
+  const line = JSON.stringify(toWire(round, true, memory));
+  return Buffer.byteLength(line) <= HISTORY_LIMITS.maxLineBytes
+    ? line
+    : JSON.stringify(toWire(round, false, null));
+}
+
+function samePath(a: HopAddresses | null, b: HopAddresses | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.length === b.length && a.every((hop, i) => hop === b[i]);
+}
+
+function toWire(round: HistoryRound, withHops: boolean, memory: PathMemory | null): Wire {
+  const addresses = new Map<string, number>();
+  const indexOf = (address: string | null): number | null => {
+    if (address === null) return null;
+    const known = addresses.get(address);
+    if (known !== undefined) return known;
+    addresses.set(address, addresses.size);
+    return addresses.size - 1;
+  };
+  const r = round.resources.map((e) => {
+    const wire: Wire = { t: e.target };
+    if (e.address !== e.target) wire.a = e.address;
+    if (e.method !== 'icmp') wire.m = e.method;
+    if (e.verdict !== 'ok') wire.v = e.verdict;
+    if (e.latencyMs !== null) wire.ms = e.latencyMs;
+    if (e.lowMs !== null) wire.lo = e.lowMs;
+    if (e.highMs !== null) wire.hi = e.highMs;
+    if (e.stdevMs !== null) wire.sd = e.stdevMs;
+    wire.loss = e.lossPct;
+    const known = memory?.get(e.target);
+    const fresh = known !== undefined && known.linesAgo + 1 < PATH_REFRESH_LINES;
+    if (!withHops) wire.h = null;
+    else if (!fresh || !samePath(known.hops, e.hops)) wire.h = e.hops === null ? null : e.hops.map(indexOf);
+    if (e.trouble !== null) wire.tr = [e.trouble.kind, e.trouble.hop, e.trouble.side];
+    if (e.pathChanged) wire.pc = 1;
+    if (e.baselineMs !== null) wire.bm = e.baselineMs;
+    if (e.far) wire.far = 1;
+    return wire;
+  });
+  return {
+    hv: LINE_VERSION,
+    at: round.at,
+    lt: round.latencyThresholdMs,
+    lp: round.lossThresholdPct,
+    ad: [...addresses.keys()],
+    r,
+  };
+}
+
+const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+
+export interface DecodedRound {
+  round: HistoryRound;
+  /** Entries left out because they broke a bound. */
+  skippedEntries: number;
+}
+
+/**
+ * Reads one line; null when it is not a round line this version wrote (it is
+ * then skipped). A path the line leaves out is taken from `memory`, the lines
+ * before it (null when they do not have it), and `memory` is brought up to
+ * this line.
+ */
+export function decodeRound(line: string, memory: PathMemory = new Map()): DecodedRound | null {
+  if (line.length > HISTORY_LIMITS.maxLineBytes) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (!isRecord(value) || value.hv !== LINE_VERSION) return null;
+  const { at, lt, lp, ad, r } = value;
+  if (typeof at !== 'string' || !ISO_TIMESTAMP.test(at) || !Number.isFinite(Date.parse(at))) return null;
+  const latencyThresholdMs = numberIn(lt, 0, LIMITS.latencyThresholdMs.max);
+  const lossThresholdPct = numberIn(lp, 0, 100);
+  if (latencyThresholdMs === null || lossThresholdPct === null) return null;
+  if (!Array.isArray(r) || r.length > LIMITS.maxResources) return null;
+  const addresses = ad ?? [];
+  if (!Array.isArray(addresses) || addresses.length > r.length * RESULT_LIMITS.maxHops) return null;
+  if (!addresses.every(isHopAddress)) return null;
+  const resources: HistoryEntry[] = [];
+  const written = new Map<string, HopAddresses | null>();
+  for (const wire of r) {
+    const entry = decodeEntry(wire, addresses as string[], memory);
+    if (entry === null) continue;
+    resources.push(entry);
+    if (isRecord(wire) && 'h' in wire) written.set(entry.target, entry.hops);
+  }
+  for (const value of memory.values()) value.linesAgo++;
+  for (const [target, hops] of written) memory.set(target, { hops, linesAgo: 0 });
+  return {
+    round: { at, latencyThresholdMs, lossThresholdPct, resources },
+    skippedEntries: r.length - resources.length,
+  };
+}
+
+function decodeEntry(wire: unknown, addresses: readonly string[], memory: PathMemory): HistoryEntry | null {
+  if (!isRecord(wire)) return null;
+  const target = wire.t;
+  if (typeof target !== 'string' || target === '' || target.length > RESULT_LIMITS.maxTargetChars)
+    return null;
+  const address = wire.a === undefined ? target : wire.a;
+  if (address !== null && (typeof address !== 'string' || address.length > RESULT_LIMITS.maxAddressChars)) {
+    return null;
+  }
+  const method = wire.m === undefined ? 'icmp' : wire.m;
+  if (method !== null && !(PROBE_METHODS as readonly unknown[]).includes(method)) return null;
+  const verdict = wire.v === undefined ? 'ok' : wire.v;
+  if (!(VERDICTS as readonly unknown[]).includes(verdict)) return null;
+  const ms = optionalMs(wire.ms);
+  const lo = optionalMs(wire.lo);
+  const hi = optionalMs(wire.hi);
+  const sd = optionalMs(wire.sd);
+  const bm = optionalMs(wire.bm);
+  const lossPct = numberIn(wire.loss, 0, 100);
+  const hops =
+    wire.h === undefined
+      ? (memory.get(target)?.hops ?? null)
+      : wire.h === null
+        ? null
+        : decodeHops(wire.h, addresses);
+  const trouble = wire.tr === undefined ? null : decodeTrouble(wire.tr);
+  const invalid = [ms, lo, hi, sd, bm, hops, trouble].some((part) => part === undefined);
+  if (invalid || lossPct === null || !flag(wire.pc) || !flag(wire.far)) return null;
+  return {
+    target,
+    address,
+    method: method as ProbeMethod | null,
+    verdict: verdict as Verdict,
+    latencyMs: ms ?? null,
+    lowMs: lo ?? null,
+    highMs: hi ?? null,
+    stdevMs: sd ?? null,
+    lossPct,
+    hops: hops ?? null,
+    trouble: trouble ?? null,
+    pathChanged: wire.pc === 1,
+    baselineMs: bm ?? null,
+    far: wire.far === 1,
+  };
+}
+
+/** Absent or null: null; a round trip in range: the number; anything else: undefined (invalid). */
+function optionalMs(value: unknown): number | null | undefined {
+  if (value === undefined || value === null) return null;
+  return numberIn(value, 0, RESULT_LIMITS.maxMs) ?? undefined;
+}
+
+function numberIn(value: unknown, min: number, max: number): number | null {
+  return typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max ? value : null;
+}
+
+function flag(value: unknown): boolean {
+  return value === undefined || value === 1;
+}
+
+function isHopAddress(value: unknown): value is string {
+  return typeof value === 'string' && value !== '' && value.length <= RESULT_LIMITS.maxHopHostChars;
+}
+
+/** Positions in the round's address list, or null; undefined when one is not. */
+function decodeHops(value: unknown, addresses: readonly string[]): HopAddresses | undefined {
+  if (!Array.isArray(value) || value.length > RESULT_LIMITS.maxHops) return undefined;
+  const hops: HopAddresses = [];
+  for (const index of value) {
+    if (index === null) hops.push(null);
+    else if (Number.isInteger(index) && index >= 0 && index < addresses.length)
+      hops.push(addresses[index] ?? null);
+    else return undefined;
+  }
+  return hops;
+}
+
+function decodeTrouble(value: unknown): HistoryEntry['trouble'] | undefined {
+  if (!Array.isArray(value) || value.length !== 3) return undefined;
+  const [kind, hop, side] = value as unknown[];
+  if (!(TROUBLE_KINDS as readonly unknown[]).includes(kind)) return undefined;
+  if (!(TROUBLE_SIDES as readonly unknown[]).includes(side)) return undefined;
+  if (typeof hop !== 'number' || !Number.isInteger(hop) || hop < 1 || hop > RESULT_LIMITS.maxTtl) {
+    return undefined;
+  }
+  return { kind: kind as TroubleSpot['kind'], hop, side: side as TroubleSpot['side'] };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+// ---------------------------------------------------------------- the file
+
+/**
+ * Appends the round, rotating the file first when it has passed its bound.
+ * `paths`: what the history read this round said (HistoryRead.paths); the
+ * paths it knows are left out of the line, except on the first line of a
+ * file. Throws E_LOG_DIR.
+ */
+export function appendRound(dir: LogDir, round: HistoryRound, paths: PathMemory | null = null): void {
+  const rotated = rotateIfNeeded(dir, HISTORY_FILE, {
+    maxBytes: HISTORY_LIMITS.fileBytes,
+    keep: HISTORY_LIMITS.keep,
+  });
+  appendLine(dir, HISTORY_FILE, encodeRound(round, rotated.length > 0 ? null : paths));
+}
+
+export interface HistoryRead {
+  /** Oldest first. */
+  rounds: HistoryRound[];
+  /** Lines and entries skipped because they did not parse or broke a bound. */
+  skipped: number;
+  /** The byte budget ran out before the oldest round asked for was reached. */
+  truncated: boolean;
+  /** Rotated copies that could not be read, and why. */
+  notes: string[];
+  /** The last path written for each target, for the next line (appendRound). */
+  paths: PathMemory;
+}
+
+const rotatedName = (n: number): string => `${HISTORY_FILE}.${n}`;
+
+/**
+ * The last `maxRounds` rounds (fewer when the history is younger or the
+ * budget runs out), from the current file and, when it holds fewer, the
+ * newest rotated copy. Throws E_LOG_DIR when the current file is not one the
+ * agent may read (a rotated copy that is not is noted and left out).
+ */
+export function readRecentRounds(dir: LogDir, maxRounds = RECENT_ROUNDS): HistoryRead {
+  return readFiles(dir, [HISTORY_FILE, rotatedName(1)], { maxRounds, maxBytes: HISTORY_LIMITS.tailBytes });
+}
+
+export interface HistoryQuery {
+  /** Rounds that started at or after this time only. */
+  since?: Date | null;
+  /** This target's entries only (rounds without it are left out). */
+  resource?: string | null;
+  /** Bytes read at most, newest first; default: the whole store. */
+  maxBytes?: number;
+}
+
+/**
+ * The stored rounds, oldest first, from the rotated copies and the current
+ * file, filtered by `since` and `resource`: what the HTML history report is
+ * drawn from. Bounded by `maxBytes` (default: the largest the store can be),
+ * reading the newest rounds first. Throws E_LOG_DIR as readRecentRounds.
+ */
+export function readHistory(dir: LogDir, query: HistoryQuery = {}): HistoryRead {
+  const names = [HISTORY_FILE];
+  for (let n = 1; n <= HISTORY_LIMITS.keep; n++) names.push(rotatedName(n));
+  const read = readFiles(dir, names, {
+    maxRounds: Number.POSITIVE_INFINITY,
+    maxBytes:
+      query.maxBytes ?? (HISTORY_LIMITS.keep + 1) * HISTORY_LIMITS.fileBytes + HISTORY_LIMITS.maxLineBytes,
+  });
+  const since = query.since?.getTime() ?? Number.NEGATIVE_INFINITY;
+  const resource = query.resource ?? null;
+  const rounds: HistoryRound[] = [];
+  for (const round of read.rounds) {
+    if (Date.parse(round.at) < since) continue;
+    const resources =
+      resource === null ? round.resources : round.resources.filter((e) => e.target === resource);
+    if (resources.length > 0) rounds.push({ ...round, resources });
+  }
+  return { ...read, rounds };
+}
+
+/** `names` newest file first; reads each from its end until the rounds or the bytes are used up. */
+function readFiles(
+  dir: LogDir,
+  names: readonly string[],
+  o: { maxRounds: number; maxBytes: number },
+): HistoryRead {
+  const newestFirst: string[][] = [];
+  const notes: string[] = [];
+  let lines = 0;
+  let bytes = 0;
+  let truncated = false;
+  for (const [index, name] of names.entries()) {
+    if (lines >= o.maxRounds) break;
+    if (bytes >= o.maxBytes) {
+      truncated = true;
+      break;
+    }
+    let read: ReturnType<typeof readLastLines>;
+    try {
+      read = readLastLines(dir, name, { maxLines: o.maxRounds - lines, maxBytes: o.maxBytes - bytes });
+    } catch (error) {
+      // The current file is the round's own business; a rotated copy is only older evidence.
+      if (index === 0) throw error;
+      notes.push(error instanceof Error ? error.message : String(error));
+      break;
+    }
+    if (read === null) continue;
+    bytes += read.bytes;
+    lines += read.lines.length;
+    newestFirst.push(read.lines);
+    if (!read.fromStart) {
+      truncated = lines < o.maxRounds;
+      break;
+    }
+  }
+  // Oldest first, so that each line finds the paths the lines before it wrote.
+  const paths: PathMemory = new Map();
+  const rounds: HistoryRound[] = [];
+  let skipped = 0;
+  for (const line of newestFirst.reverse().flat()) {
+    const decoded = decodeRound(line, paths);
+    if (decoded === null) {
+      skipped++;
+      for (const value of paths.values()) value.linesAgo++;
+    } else {
+      skipped += decoded.skippedEntries;
+      rounds.push(decoded.round);
+    }
+  }
+  return { rounds, skipped, truncated, notes, paths };
+}

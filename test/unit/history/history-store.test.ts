@@ -1,0 +1,404 @@
+/**
+ * The round-history store on a real log directory: the line format, garbage,
+ * bounded reads, rotation and its size bound, the report's read API, and a
+ * log directory someone else can write.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { type LogDir, prepareLogDir } from '../../../agent/files/log-dir.ts';
+import { readLastLines } from '../../../agent/files/read-lines.ts';
+import {
+  appendRound,
+  decodeRound,
+  encodeRound,
+  HISTORY_FILE,
+  HISTORY_LIMITS,
+  type HistoryEntry,
+  type HistoryRound,
+  PATH_REFRESH_LINES,
+  RECENT_ROUNDS,
+  readHistory,
+  readRecentRounds,
+} from '../../../agent/history/history-store.ts';
+import { EnvironmentError } from '../../../common/errors.ts';
+import { NOBODY, ownedDir, plantFifo, plantSymlink } from '../../helpers/hostile-dir.ts';
+
+let dir = '';
+let logDir: LogDir;
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cc-history-'));
+  logDir = prepareLogDir(dir);
+});
+afterEach(() => {
+  logDir.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function entry(target: string, overrides: Partial<HistoryEntry> = {}): HistoryEntry {
+  return {
+    target,
+    address: target,
+    method: 'icmp',
+    verdict: 'ok',
+    latencyMs: 12.5,
+    lowMs: 11.9,
+    highMs: 14.25,
+    stdevMs: 0.4,
+    lossPct: 0,
+    hops: ['10.199.100.1', null, '10.199.4.2', target],
+    trouble: null,
+    pathChanged: false,
+    baselineMs: null,
+    far: false,
+    ...overrides,
+  };
+}
+
+function round(minute: number, entries: HistoryEntry[] = [entry('10.20.0.5')]): HistoryRound {
+  return {
+    at: new Date(Date.UTC(2026, 0, 1, 12, minute)).toISOString(),
+    latencyThresholdMs: 75,
+    lossThresholdPct: 5,
+    resources: entries,
+  };
+}
+
+const file = (name = HISTORY_FILE): string => path.join(dir, name);
+
+/** Rounds appended as the agent appends them (each after reading the history), then read back. */
+function readAfter(rounds: HistoryRound[]) {
+  for (const r of rounds) appendRound(logDir, r, readRecentRounds(logDir).paths);
+  return readRecentRounds(logDir);
+}
+const minuteOf = (r: HistoryRound): number => new Date(r.at).getUTCMinutes();
+
+describe('history store: the line format', () => {
+  it('reads back every field it writes, and leaves out the keys of empty values', () => {
+    // Prepare: one entry with everything, one with nothing measured.
+    const full = entry('10.20.0.5', {
+      verdict: 'latency',
+      trouble: { kind: 'latency', hop: 1, side: 'tunnel' },
+      pathChanged: true,
+      baselineMs: 11.8,
+      far: true,
+    });
+    const empty = entry('db.corp.internal', {
+      address: null,
+      method: null,
+      verdict: 'unmeasured',
+      latencyMs: null,
+      lowMs: null,
+      highMs: null,
+      stdevMs: null,
+      lossPct: 100,
+      hops: null,
+    });
+    const written = round(0, [full, empty]);
+    // Act
+    const line = encodeRound(written);
+    // Assess
+    assert.deepEqual(decodeRound(line), { round: written, skippedEntries: 0 });
+    assert.ok(!line.includes('\n'));
+    const wire = JSON.parse(line) as { ad: string[]; r: Record<string, unknown>[] };
+    assert.deepEqual(Object.keys(wire.r[1] ?? {}), ['t', 'a', 'm', 'v', 'loss', 'h']);
+    assert.deepEqual(
+      [wire.r[0]?.m, wire.r[1]?.m, wire.r[1]?.h],
+      [undefined, null, null],
+      'icmp is the method left out; no path is written as null',
+    );
+    assert.equal(wire.r[0]?.a, undefined, 'an address that is the target is not written twice');
+    assert.deepEqual(wire.ad, ['10.199.100.1', '10.199.4.2', '10.20.0.5'], 'each hop address once');
+  });
+
+  it('skips lines that are not round lines, and entries that break a bound, keeping the rest', () => {
+    const good = encodeRound(round(0));
+    const [wire] = [JSON.parse(good) as { r: Record<string, unknown>[] }];
+    const withEntry = (e: Record<string, unknown>) => JSON.stringify({ ...wire, r: [wire.r[0], e] });
+    const base = wire.r[0] ?? {};
+    for (const line of [
+      '',
+      'not json',
+      '[1,2]',
+      JSON.stringify({ ...wire, hv: 2 }),
+      JSON.stringify({ ...wire, at: 'yesterday' }),
+      JSON.stringify({ ...wire, lt: -1 }),
+      JSON.stringify({ ...wire, r: 'x' }),
+      JSON.stringify({ ...wire, r: Array.from({ length: 51 }, () => base) }),
+      JSON.stringify({ ...wire, ad: 'x' }),
+      JSON.stringify({ ...wire, ad: [1] }),
+      JSON.stringify({ ...wire, ad: [''] }),
+      `{"hv":1,"at":"2026-01-01T00:00:00.000Z","lt":75,"lp":5,"r":[],"pad":"${'x'.repeat(HISTORY_LIMITS.maxLineBytes)}"}`,
+    ]) {
+      assert.equal(decodeRound(line), null, line.slice(0, 80));
+    }
+    for (const bad of [
+      { ...base, t: '' },
+      { ...base, t: 5 },
+      { ...base, v: 'fine' },
+      { ...base, m: 'udp' },
+      { ...base, ms: -1 },
+      { ...base, ms: '12' },
+      { ...base, loss: 101 },
+      { ...base, h: [0, 9] },
+      { ...base, h: ['10.0.0.1'] },
+      { ...base, h: [0.5] },
+      { ...base, h: 'a,b' },
+      { ...base, tr: ['latency', 0, 'tunnel'] },
+      { ...base, tr: ['jitter', 1, 'tunnel'] },
+      { ...base, pc: true },
+      { ...base, far: 2 },
+      { ...base, a: 'x'.repeat(65) },
+    ]) {
+      const decoded = decodeRound(withEntry(bad));
+      assert.equal(decoded?.skippedEntries, 1, JSON.stringify(bad));
+      assert.deepEqual(decoded?.round.resources, round(0).resources);
+    }
+  });
+
+  it('keeps a 50-resource round of 10-hop paths small enough for 7 days of 5-minute rounds within the bound', () => {
+    // Prepare: the largest usual round: 50 resources on IPv4, 10 hops each, every field set.
+    const hops = Array.from({ length: 10 }, (_, i) => `10.199.${100 + i}.${200 + i}`);
+    const entries = Array.from({ length: 50 }, (_, i) =>
+      entry(`10.20.${i}.250`, {
+        hops: [...hops.slice(0, 9), `10.20.${i}.250`],
+        latencyMs: 123.456,
+        lowMs: 100.123,
+        highMs: 180.456,
+        stdevMs: 12.345,
+        lossPct: 12.5,
+        trouble: { kind: 'latency', hop: 3, side: 'resource' },
+        baselineMs: 101.234,
+      }),
+    );
+    // Act: a line that writes every path, and one of the lines between, which leave the unchanged ones out.
+    const full = Buffer.byteLength(encodeRound(round(0, entries))) + 1;
+    const paths = readAfter([round(0, entries)]).paths;
+    const lean = Buffer.byteLength(encodeRound(round(1, entries), paths)) + 1;
+    // Assess: what the README and the module state.
+    const perRound = (full + (PATH_REFRESH_LINES - 1) * lean) / PATH_REFRESH_LINES;
+    const week = 7 * 24 * 12;
+    process.stdout.write(
+      `# a 50-resource round: ${full} bytes with every path, ${lean} without; ${Math.round(perRound)} on average; 2,016 rounds: ${((week * perRound) / 1e6).toFixed(1)} MB\n`,
+    );
+    assert.ok(full <= 9_000 && lean <= 6_500, `${full}, ${lean} bytes`);
+    assert.ok(week * perRound <= HISTORY_LIMITS.keep * HISTORY_LIMITS.fileBytes, 'kept across rotations');
+  });
+
+  it('leaves the hop lists out of a line that would pass the line bound, rather than lose the round', () => {
+    // Hop names of 100 characters, none shared: past any line an honest round writes.
+    const hops = (i: number) => Array.from({ length: 255 }, (_, k) => `${i}.${k}.${'x'.repeat(100)}`);
+    const entries = Array.from({ length: 50 }, (_, i) => entry(`10.20.${i}.250`, { hops: hops(i) }));
+    const line = encodeRound(round(0, entries));
+    assert.ok(Buffer.byteLength(line) <= HISTORY_LIMITS.maxLineBytes);
+    assert.deepEqual(
+      decodeRound(line)?.round.resources.map((e) => e.hops),
+      entries.map(() => null),
+    );
+  });
+});
+
+describe('history store: the file', () => {
+  it('appends a line per round and reads the newest rounds back, oldest first', () => {
+    for (let minute = 0; minute < 60; minute++) appendRound(logDir, round(minute));
+    const read = readRecentRounds(logDir);
+    assert.equal(read.rounds.length, RECENT_ROUNDS);
+    assert.deepEqual(
+      read.rounds.map(minuteOf),
+      Array.from({ length: RECENT_ROUNDS }, (_, i) => 60 - RECENT_ROUNDS + i),
+    );
+    assert.equal(read.skipped, 0);
+    assert.equal(fs.readFileSync(file(), 'utf8').split('\n').length, 61, 'one line per round');
+  });
+
+  it('writes an unchanged path once every PATH_REFRESH_LINES lines, a changed one at once, and reads every round with its path', () => {
+    // Prepare: 40 rounds on one path, then 5 on another.
+    const a = entry('10.20.0.5');
+    const b = entry('10.20.0.5', { hops: ['10.199.100.1', '10.199.9.9', '10.20.0.5'] });
+    const rounds = [
+      ...Array.from({ length: 40 }, (_, m) => round(m, [a])),
+      ...[40, 41, 42, 43, 44].map((m) => round(m, [b])),
+    ];
+    // Act
+    const read = readAfter(rounds);
+    // Assess
+    const written = fs
+      .readFileSync(file(), 'utf8')
+      .trim()
+      .split('\n')
+      .flatMap((line, i) => ('h' in ((JSON.parse(line) as { r: object[] }).r[0] ?? {}) ? [i] : []));
+    assert.deepEqual(written, [0, 16, 32, 40]);
+    assert.equal(read.rounds.length, 45);
+    assert.deepEqual(
+      read.rounds.map((r) => r.resources[0]?.hops),
+      rounds.map((r) => r.resources[0]?.hops),
+    );
+  });
+
+  it('knows the paths of the newest rounds from the last RECENT_ROUNDS lines alone', () => {
+    for (let m = 0; m < 100; m++) appendRound(logDir, round(m % 60), readRecentRounds(logDir).paths);
+    const read = readRecentRounds(logDir);
+    const known = read.rounds.map((r) => r.resources[0]?.hops !== null);
+    assert.equal(known.length, RECENT_ROUNDS);
+    assert.ok(known.slice(PATH_REFRESH_LINES - 1).every(Boolean), JSON.stringify(known));
+  });
+
+  it('writes every path on the first line of a new file, and when the line that wrote it was lost', () => {
+    appendRound(logDir, round(0));
+    const line = `${encodeRound(round(1))}\n`;
+    fs.appendFileSync(file(), line.repeat(Math.ceil(HISTORY_LIMITS.fileBytes / line.length)));
+    appendRound(logDir, round(2), readRecentRounds(logDir).paths);
+    const first = JSON.parse(fs.readFileSync(file(), 'utf8')) as { r: object[] };
+    assert.ok('h' in (first.r[0] ?? {}), 'the new file names its paths');
+    // The line that wrote the path is damaged: the reader does not know it, so the writer writes it.
+    const lean = encodeRound(round(4), readRecentRounds(logDir).paths);
+    fs.writeFileSync(file(), `garbage\n${lean}\n`);
+    fs.rmSync(file(`${HISTORY_FILE}.1`));
+    const read = readRecentRounds(logDir);
+    assert.equal(read.rounds[0]?.resources[0]?.hops, null, 'not known');
+    assert.equal(read.paths.size, 0);
+    assert.ok('h' in ((JSON.parse(encodeRound(round(5), read.paths)) as { r: object[] }).r[0] ?? {}));
+  });
+
+  it('has nothing to say before the first round', () => {
+    assert.deepEqual(readRecentRounds(logDir), {
+      rounds: [],
+      skipped: 0,
+      truncated: false,
+      notes: [],
+      paths: new Map(),
+    });
+  });
+
+  it('skips damaged lines and a torn last line, and counts them', () => {
+    appendRound(logDir, round(0));
+    fs.appendFileSync(file(), 'garbage\n{"hv":1}\n');
+    appendRound(logDir, round(1));
+    fs.appendFileSync(file(), encodeRound(round(2)).slice(0, 40));
+    const read = readRecentRounds(logDir);
+    assert.deepEqual(read.rounds.map(minuteOf), [0, 1]);
+    assert.equal(read.skipped, 2);
+  });
+
+  it('rotates past its bound, keeps two copies, and reads across the newest one', () => {
+    // Prepare: a current file just past the bound, full of valid rounds, and two older copies.
+    fs.writeFileSync(file(`${HISTORY_FILE}.2`), `${encodeRound(round(50))}\n`);
+    fs.writeFileSync(file(`${HISTORY_FILE}.1`), `${encodeRound(round(51))}\n`);
+    const line = `${encodeRound(round(1))}\n`;
+    const lines = Math.ceil((HISTORY_LIMITS.fileBytes + 1) / line.length);
+    fs.writeFileSync(file(), line.repeat(lines));
+    // Act
+    appendRound(logDir, round(2));
+    // Assess: the oldest copy is gone, the big file is .1, the new round starts a new file.
+    assert.equal(fs.readFileSync(file(`${HISTORY_FILE}.2`), 'utf8'), `${encodeRound(round(51))}\n`);
+    assert.equal(fs.statSync(file(`${HISTORY_FILE}.1`)).size, line.length * lines);
+    assert.equal(fs.readFileSync(file(), 'utf8'), `${encodeRound(round(2))}\n`);
+    assert.deepEqual(fs.readdirSync(dir).sort(), [HISTORY_FILE, `${HISTORY_FILE}.1`, `${HISTORY_FILE}.2`]);
+    const read = readRecentRounds(logDir);
+    assert.equal(read.rounds.length, RECENT_ROUNDS);
+    assert.deepEqual(read.rounds.slice(-2).map(minuteOf), [1, 2]);
+  });
+
+  it('reads a round at most tailBytes from the end, however large the file', () => {
+    // Prepare: 40 MB without a line break, then three rounds.
+    const fd = fs.openSync(file(), 'w');
+    const junk = Buffer.alloc(1024 * 1024, 0x61);
+    for (let i = 0; i < 40; i++) fs.writeSync(fd, junk);
+    fs.closeSync(fd);
+    fs.appendFileSync(file(), `\n${[0, 1, 2].map((m) => encodeRound(round(m))).join('\n')}\n`);
+    // Act
+    const started = process.memoryUsage().rss;
+    const tail = readLastLines(logDir, HISTORY_FILE, { maxLines: 100, maxBytes: HISTORY_LIMITS.tailBytes });
+    const read = readRecentRounds(logDir);
+    // Assess
+    assert.equal(tail?.bytes, HISTORY_LIMITS.tailBytes);
+    assert.equal(tail?.fromStart, false);
+    assert.deepEqual(read.rounds.map(minuteOf), [0, 1, 2]);
+    assert.equal(read.truncated, true, 'fewer rounds than asked for, and the budget is spent');
+    assert.ok(process.memoryUsage().rss - started < 30 * 1024 * 1024, 'the 40 MB were not read');
+  });
+
+  it('reads the stored rounds for the report, filtered by time and resource, oldest first', () => {
+    fs.writeFileSync(file(`${HISTORY_FILE}.2`), `${encodeRound(round(0))}\n`);
+    fs.writeFileSync(
+      file(`${HISTORY_FILE}.1`),
+      `${encodeRound(round(1, [entry('a.example'), entry('b.example')]))}\n`,
+    );
+    appendRound(logDir, round(2, [entry('b.example')]));
+    appendRound(logDir, round(3, [entry('a.example')]));
+
+    assert.deepEqual(readHistory(logDir).rounds.map(minuteOf), [0, 1, 2, 3]);
+    const forA = readHistory(logDir, { resource: 'a.example' });
+    assert.deepEqual(forA.rounds.map(minuteOf), [1, 3]);
+    assert.ok(forA.rounds.every((r) => r.resources.every((e) => e.target === 'a.example')));
+    const since = readHistory(logDir, { since: new Date(Date.UTC(2026, 0, 1, 12, 2)) });
+    assert.deepEqual(since.rounds.map(minuteOf), [2, 3]);
+    const bounded = readHistory(logDir, { maxBytes: fs.statSync(file()).size });
+    assert.deepEqual(bounded.rounds.map(minuteOf), [2, 3]);
+    assert.equal(bounded.truncated, true);
+  });
+});
+
+describe('history store: a log directory someone else can write', () => {
+  it('refuses a symbolic link at the history file, for reading and for writing, naming it', () => {
+    const target = path.join(os.tmpdir(), `cc-history-target-${process.pid}`);
+    fs.writeFileSync(target, `${encodeRound(round(0))}\n`);
+    try {
+      plantSymlink(target, file(), process.geteuid?.() ?? 0);
+      for (const act of [() => readRecentRounds(logDir), () => appendRound(logDir, round(1))]) {
+        assert.throws(act, (error: unknown) => {
+          assert.ok(error instanceof EnvironmentError);
+          assert.match(error.message, /cc-monitor-history\.jsonl is a symbolic link; refusing to follow it/);
+          return true;
+        });
+      }
+      assert.equal(fs.readFileSync(target, 'utf8'), `${encodeRound(round(0))}\n`, 'untouched');
+    } finally {
+      fs.rmSync(target, { force: true });
+    }
+  });
+
+  it('refuses a FIFO without blocking, and a hard link to another file', () => {
+    plantFifo(file(), process.geteuid?.() ?? 0);
+    assert.throws(() => readRecentRounds(logDir), /is a FIFO/);
+    fs.rmSync(file());
+    const other = path.join(dir, 'other');
+    fs.writeFileSync(other, `${encodeRound(round(0))}\n`);
+    fs.linkSync(other, file());
+    assert.throws(() => readRecentRounds(logDir), /hard links/);
+  });
+
+  it('leaves out a rotated copy it may not read, with a note, and reads the current file', () => {
+    appendRound(logDir, round(1));
+    plantSymlink('/etc/passwd', file(`${HISTORY_FILE}.1`), process.geteuid?.() ?? 0);
+    const read = readRecentRounds(logDir);
+    assert.deepEqual(read.rounds.map(minuteOf), [1]);
+    assert.match(read.notes[0] ?? '', /\.1 is a symbolic link/);
+  });
+
+  it('as root in a directory another user owns, writes and reads as that user', {
+    skip: process.geteuid?.() !== 0 ? 'needs root' : false,
+  }, () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'cc-history-home-'));
+    try {
+      fs.chmodSync(home, 0o755);
+      const logs = ownedDir(path.join(home, 'logs'));
+      const owned = prepareLogDir(logs);
+      try {
+        appendRound(owned, round(4));
+        assert.equal(fs.statSync(path.join(logs, HISTORY_FILE)).uid, NOBODY);
+        assert.deepEqual(readRecentRounds(owned).rounds.map(minuteOf), [4]);
+        // A history file root owns there is not the acting user's: refused, never trusted.
+        fs.chownSync(path.join(logs, HISTORY_FILE), 0, 0);
+        assert.throws(() => readRecentRounds(owned), /owned by uid 0/);
+      } finally {
+        owned.close();
+      }
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
