@@ -108,6 +108,7 @@ function resultStdout(hostIndex: number): string {
     bestMs: 9,
     worstMs: 20,
     stdevMs: 1.1,
+    jitterMs: 0.9,
   }));
   const resources = Array.from({ length: RESOURCES_PER_HOST }, (_, r) => ({
     target: `10.20.${r}.10`,
@@ -125,6 +126,7 @@ function resultStdout(hostIndex: number): string {
     hops,
     errors: [],
     durationMs: 25_000,
+    jitterMs: 0.9,
   }));
   const doc: ResultDocument = {
     schema: RESULT_SCHEMA,
@@ -144,6 +146,8 @@ function resultStdout(hostIndex: number): string {
       lossFlag: false,
       worstLatencyMs: flagged ? 95 : 15,
       worstLossPct: 0,
+      jitterFlag: false,
+      worstJitterMs: 0.9,
     },
     resources,
     gateway: { ip: '203.0.113.5', source: 'openvpn3', latencyMs: 12, lossPct: 0, hops, errors: [] },
@@ -385,6 +389,7 @@ export async function runRound(scenario: Scenario, latencyMs = LATENCY_MS): Prom
                 hops: 3,
                 lossRule: 'persistent',
                 tcpPort: 443,
+                jitterThresholdMs: 0,
               },
               logDir: '/home/ubuntu/Connexa-Logs',
               allowInstall: false,

@@ -21,10 +21,28 @@
  * ResourceLossPct (100). It has no path to show, so it gets no MTR-RESOURCE
  * section (see mtrResourceSections in common/mtr-report-text.ts).
  *
+ * Jitter (issue 10): with `--jitter-threshold` set, a resource whose mean
+ * jitter (`jitterMs`) is above it is flagged too. The verdict carries that
+ * flag (`jitter`, `latency+jitter`, `loss+jitter`, `latency+loss+jitter`)
+ * instead of a third boolean: the document is near its size limit and every
+ * per-resource key costs 50 times over. A jitter flag counts wherever a flag
+ * does (summary.flagged, HostFlagged, MTR files), and sets the seed line's
+ * LATENCY_FLAG "1": jitter is variation of latency, and the old metric filter
+ * `HighLatencyOrLoss` and the dashboard's anomalies table read only
+ * LATENCY_FLAG and LOSS_FLAG, so a host whose user asked for jitter alarms
+ * gets them there too. `summary.latencyFlag` stays the resources'
+ * `latencyFlag` (their average round trip); `summary.jitterFlag` is the jitter's.
+ *
  * No Node imports: shared with the Lambda functions.
  */
 import type { ErrorCode, ErrorInfo } from './errors.ts';
-import type { ResourceResult, ResultSummary, Unmeasured, UnmeasuredReason } from './result-schema.ts';
+import type {
+  ResourceResult,
+  ResultSummary,
+  Unmeasured,
+  UnmeasuredReason,
+  Verdict,
+} from './result-schema.ts';
 
 /** The part of a resource result that says how it was judged. */
 export type Judgement = Pick<
@@ -39,11 +57,37 @@ export type Judgement = Pick<
   | 'trouble'
   | 'verdict'
   | 'unmeasured'
+  | 'jitterMs'
 >;
 
-/** Flagged: latency or loss above threshold, or unmeasured (which sets lossFlag). */
-export function isFlagged(resource: Pick<ResourceResult, 'latencyFlag' | 'lossFlag'>): boolean {
-  return resource.latencyFlag || resource.lossFlag;
+/** Flagged: latency, loss or jitter above threshold, or unmeasured (which sets lossFlag). */
+export function isFlagged(resource: Pick<ResourceResult, 'latencyFlag' | 'lossFlag' | 'verdict'>): boolean {
+  return resource.latencyFlag || resource.lossFlag || hasJitterFlag(resource);
+}
+
+// ---- jitter (issue 10)
+
+const JITTER_VERDICTS: ReadonlySet<Verdict> = new Set([
+  'jitter',
+  'latency+jitter',
+  'loss+jitter',
+  'latency+loss+jitter',
+]);
+
+/** The resource's jitter is above the jitter threshold: its verdict names `jitter`. */
+export function hasJitterFlag(resource: Pick<ResourceResult, 'verdict'>): boolean {
+  return JITTER_VERDICTS.has(resource.verdict);
+}
+
+/** What the seed line's LATENCY_FLAG says of a resource: its latency or its jitter is flagged. */
+export function setsSeedLatencyFlag(resource: Pick<ResourceResult, 'latencyFlag' | 'verdict'>): boolean {
+  return resource.latencyFlag || hasJitterFlag(resource);
+}
+
+/** The verdict of a measured resource: its flagged kinds joined by `+` (latency, loss, jitter), else `ok`. */
+export function verdictOf(flags: { latency: boolean; loss: boolean; jitter: boolean }): Verdict {
+  const kinds = (['latency', 'loss', 'jitter'] as const).filter((kind) => flags[kind]);
+  return kinds.length === 0 ? 'ok' : (kinds.join('+') as Verdict);
 }
 
 export function isUnmeasured(resource: Pick<ResourceResult, 'verdict'>): boolean {
@@ -80,6 +124,7 @@ export function unmeasuredJudgement(error: ErrorInfo): Judgement {
     trouble: null,
     verdict: 'unmeasured',
     unmeasured,
+    jitterMs: null,
   };
 }
 
@@ -90,9 +135,13 @@ export function unmeasuredJudgement(error: ErrorInfo): Judgement {
  * covers all of them (an unmeasured one counts 100).
  */
 export function summariseResources(
-  resources: readonly Pick<ResourceResult, 'latencyFlag' | 'lossFlag' | 'latencyMs' | 'lossPct'>[],
+  resources: readonly Pick<
+    ResourceResult,
+    'latencyFlag' | 'lossFlag' | 'latencyMs' | 'lossPct' | 'verdict' | 'jitterMs'
+  >[],
 ): ResultSummary {
   const latencies = resources.map((r) => r.latencyMs).filter((v): v is number => v !== null);
+  const jitters = resources.map((r) => r.jitterMs).filter((v): v is number => v !== null);
   return {
     resources: resources.length,
     flagged: resources.filter(isFlagged).length,
@@ -100,5 +149,7 @@ export function summariseResources(
     lossFlag: resources.some((r) => r.lossFlag),
     worstLatencyMs: latencies.length > 0 ? Math.max(...latencies) : null,
     worstLossPct: resources.length > 0 ? Math.max(...resources.map((r) => r.lossPct)) : null,
+    jitterFlag: resources.some(hasJitterFlag),
+    worstJitterMs: jitters.length > 0 ? Math.max(...jitters) : null,
   };
 }

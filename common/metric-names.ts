@@ -42,12 +42,16 @@ export const HOST_METRICS = {
   latencyMs: 'HostLatencyMs',
   lossPct: 'HostLossPct',
   flagged: 'HostFlagged',
+  /** Worst mean jitter (ms) of the host's resources (issue 10). */
+  jitterMs: 'HostJitterMs',
 } as const;
 
 /** Per-resource metrics (granularity resource): dimensions Stage, InstanceId, Resource. */
 export const RESOURCE_METRICS = {
   latencyMs: 'ResourceLatencyMs',
   lossPct: 'ResourceLossPct',
+  /** The resource's mean jitter (ms) (issue 10). */
+  jitterMs: 'ResourceJitterMs',
 } as const;
 
 export const DIMENSIONS = { stage: 'Stage', instanceId: 'InstanceId', resource: 'Resource' } as const;

@@ -84,7 +84,10 @@ export function renderMtrFile(
  * one: only hop lines under their headers, never a line of another kind.
  */
 export function mtrResourceSections(
-  resources: readonly Pick<ResourceResult, 'target' | 'hops' | 'lossPct' | 'latencyFlag' | 'lossFlag'>[],
+  resources: readonly Pick<
+    ResourceResult,
+    'target' | 'hops' | 'lossPct' | 'latencyFlag' | 'lossFlag' | 'verdict'
+  >[],
 ): { target: string; hops: Hop[] }[] {
   const sections: { target: string; hops: Hop[] }[] = [];
   for (const r of resources) {

@@ -30,7 +30,19 @@ export const EXIT_CODES: Record<(typeof OUTCOMES)[number], number> = {
   'internal-error': 1,
 };
 
-export const VERDICTS = ['ok', 'latency', 'loss', 'latency+loss', 'unreachable', 'unmeasured'] as const;
+export const VERDICTS = [
+  'ok',
+  'latency',
+  'loss',
+  'latency+loss',
+  'unreachable',
+  'unmeasured',
+  // ---- jitter (issue 10): the flagged kinds joined by `+` in this order (common/flag-rule.ts verdictOf).
+  'jitter',
+  'latency+jitter',
+  'loss+jitter',
+  'latency+loss+jitter',
+] as const;
 /**
  * The verdict agents before the flag rule gave a resource they could not
  * measure; read as `unmeasured` (see common/result-schema.ts).
@@ -39,7 +51,7 @@ export const LEGACY_VERDICT_ERROR = 'error';
 export const PROBE_METHODS = ['icmp', 'tcp', 'http'] as const;
 export const LATENCY_BASES = ['icmp-echo', 'tcp-connect'] as const;
 export const UNMEASURED_REASONS = ['dns', 'mtr-failed', 'mtr-timeout', 'mtr-output', 'probe-failed'] as const;
-export const TROUBLE_KINDS = ['latency', 'loss'] as const;
+export const TROUBLE_KINDS = ['latency', 'loss', 'jitter'] as const;
 export const TROUBLE_SIDES = ['tunnel', 'resource'] as const;
 export const GATEWAY_SOURCES = ['option', 'openvpn3', 'openvpn2-management', 'openvpn2-log'] as const;
 /** `history`: the round-history store (agent/history/history-store.ts), written every round. */

@@ -30,7 +30,7 @@
 import * as v from 'valibot';
 import { clipText, headOf } from './clip-text.ts';
 import { ERROR_CODES, type ErrorInfo } from './errors.ts';
-import { unmeasuredReasonOf } from './flag-rule.ts';
+import { setsSeedLatencyFlag, unmeasuredReasonOf } from './flag-rule.ts';
 import { hasControlCharacters, isPrintable } from './printable.ts';
 import {
   FILE_KINDS,
@@ -131,6 +131,14 @@ export const HopSchema = v.object({
   bestMs: v.nullable(roundTripMs()),
   worstMs: v.nullable(roundTripMs()),
   stdevMs: v.nullable(roundTripMs()),
+  // ---- jitter (issue 10)
+  /**
+   * Mean jitter in milliseconds, mtr's `Javg` (`-o M`): the mean over this
+   * hop's replies of how far each reply's round trip is from the previous
+   * reply's (common/flag-rule.ts meanJitterMs). Null when the hop never
+   * answered or mtr did not print it (older agents, mtr told other fields).
+   */
+  jitterMs: v.optional(v.nullable(roundTripMs()), null),
 });
 
 export type ProbeMethod = (typeof PROBE_METHODS)[number];
@@ -201,7 +209,8 @@ const hopAddressList = () =>
  */
 export const PathChangeSchema = v.object({
   previousHops: v.nullable(hopAddressList()),
-  hops: v.nullable(hopAddressList()),
+  // Absent reads as null: the fitted document leaves null `hops` keys out (agent/round/fit-result.ts OMITTED_WHEN_NULL).
+  hops: v.optional(v.nullable(hopAddressList()), null),
   firstDifferentHop: integerIn(1, RESULT_LIMITS.maxTtl),
 });
 
@@ -260,13 +269,25 @@ const ResourceEntriesSchema = v.object({
   trouble: v.nullable(TroubleSpotSchema),
   /**
    * The mtr path ([] when no hop answered); null when mtr gave none (an
-   * unmeasured resource) or when dropped to keep the document under RESULT_MAX_CHARS.
+   * unmeasured resource) or when dropped to keep the document under
+   * RESULT_MAX_CHARS (a document that had to shrink leaves a null out:
+   * `truncated.nullsOmitted`).
    */
-  hops: v.nullable(hopList()),
+  hops: v.optional(v.nullable(hopList()), null),
   errors: errorList(),
   /** Milliseconds this resource's probes took. */
   durationMs: durationMs(),
   ...PathAndBaselineEntries,
+  // ---- jitter (issue 10)
+  /**
+   * Mean jitter in milliseconds (common/flag-rule.ts meanJitterMs): the
+   * destination's `Javg` from mtr, or, for a destination measured by TCP/HTTP,
+   * the same figure over the attempts' connect times. Null when nothing
+   * answered or mtr did not print it. Above `settings.jitterThresholdMs` (when
+   * set) the resource is flagged, which its verdict says (`jitter`,
+   * `latency+jitter`, ...; no separate boolean, to keep the document small).
+   */
+  jitterMs: v.optional(v.nullable(roundTripMs()), null),
 });
 
 /** An old agent's `error` resource, read under the verdict's new name (see the module comment). */
@@ -291,7 +312,8 @@ export const GatewayResultSchema = v.object({
   /** Milliseconds, the gateway's average round trip; null when not traced or nothing answered. */
   latencyMs: v.nullable(roundTripMs()),
   lossPct: v.nullable(percent()),
-  hops: v.nullable(hopList()),
+  /** As a resource's; null when not traced, nothing answered or dropped to fit (may then be left out). */
+  hops: v.optional(v.nullable(hopList()), null),
   errors: errorList(),
 });
 
@@ -344,6 +366,9 @@ export const RoundSettingsSchema = v.object({
   concurrency: integerIn(LIMITS.concurrency.min, LIMITS.concurrency.max),
   /** `--baseline-flag`: latency far above the resource's baseline is flagged; absent in older documents. */
   baselineFlag: v.optional(v.boolean()),
+  // ---- jitter (issue 10)
+  /** `--jitter-threshold`: mean jitter (ms) above which a resource is flagged; 0 = off (the default). */
+  jitterThresholdMs: v.optional(numberIn(LIMITS.jitterThresholdMs.min, LIMITS.jitterThresholdMs.max), 0),
 });
 
 /** Derived from `resources` by summariseResources (common/flag-rule.ts). */
@@ -356,6 +381,11 @@ export const ResultSummarySchema = v.object({
   worstLatencyMs: v.nullable(roundTripMs()),
   /** Highest lossPct of any resource (100 with an unreachable or unmeasured one); null with none. */
   worstLossPct: v.nullable(percent()),
+  // ---- jitter (issue 10)
+  /** Some resource's jitter is above the jitter threshold. */
+  jitterFlag: v.optional(v.boolean(), false),
+  /** Highest jitterMs of any resource; null when none has one. */
+  worstJitterMs: v.optional(v.nullable(roundTripMs()), null),
 });
 
 // ---------------------------------------------------------------- tunnel (issue 10 §1)
@@ -427,7 +457,7 @@ const DocumentEntriesSchema = v.object({
   seed: v.nullable(SeedRecordSchema),
   files: v.pipe(v.array(FileWrittenSchema), v.maxLength(RESULT_LIMITS.maxFiles)),
   warnings: v.pipe(v.array(text()), v.maxLength(RESULT_LIMITS.maxWarnings)),
-  /** Targets whose hop lists were dropped to fit RESULT_MAX_CHARS; null when nothing was dropped. */
+  /** Targets whose hop lists were dropped to fit RESULT_MAX_CHARS; null when the document fitted as it was. */
   truncated: v.nullable(
     v.object({
       hopsDroppedFor: v.pipe(
@@ -436,6 +466,12 @@ const DocumentEntriesSchema = v.object({
       ),
       /** Targets, errors and warnings were clipped after the hop lists were not enough. */
       textShortened: v.optional(v.boolean()),
+      /**
+       * Keys whose value was null and whose schema default is null were left
+       * out (agent/round/fit-result.ts OMITTED_WHEN_NULL): read back, they are
+       * null as before, so nothing is lost.
+       */
+      nullsOmitted: v.optional(v.boolean()),
     }),
   ),
   // ---- tunnel (issue 10 §1): absent in older documents and in rounds that did not run.
@@ -443,12 +479,13 @@ const DocumentEntriesSchema = v.object({
 });
 
 /**
- * The seed line's flags are the resources' flags (agent/files/seed-record.ts),
+ * The seed line's flags are the resources' flags (agent/files/seed-record.ts;
+ * a jitter flag sets LATENCY_FLAG, common/flag-rule.ts setsSeedLatencyFlag),
  * so the old metric filter and HostFlagged cannot disagree about a host.
  */
 function seedAgreesWithResources(doc: v.InferOutput<typeof DocumentEntriesSchema>): boolean {
   if (doc.seed === null) return true;
-  const latency = doc.resources.some((r) => r.latencyFlag);
+  const latency = doc.resources.some(setsSeedLatencyFlag);
   const loss = doc.resources.some((r) => r.lossFlag);
   return (doc.seed.LATENCY_FLAG === '1') === latency && (doc.seed.LOSS_FLAG === '1') === loss;
 }

@@ -21,6 +21,8 @@ export const LIMITS = {
   hops: { min: 1, max: 30 },
   concurrency: { min: 1, max: 51 },
   tcpPort: { min: 1, max: 65_535 },
+  /** 0 turns the jitter flag off (the default); a threshold of 0 ms would flag every path. */
+  jitterThresholdMs: { min: 0, max: 60_000 },
 } as const;
 
 export const DEFAULTS = {
@@ -37,6 +39,8 @@ export const DEFAULTS = {
   logDir: '/home/ubuntu/Connexa-Logs',
   /** `--baseline-flag`: off, so only the fixed threshold flags latency unless a user opts in. */
   baselineFlag: false,
+  /** Off: jitter is reported, never flagged, unless a threshold is set. */
+  jitterThresholdMs: 0,
 } as const;
 
 export const LOSS_RULES = ['persistent', 'any-hop'] as const;
@@ -177,6 +181,7 @@ export const NUMBER_KINDS = {
   hops: 'integer',
   concurrency: 'integer',
   tcpPort: 'integer',
+  jitterThresholdMs: 'decimal',
 } as const satisfies Record<string, NumberKind>;
 
 /**
@@ -245,6 +250,9 @@ export const parseHops = (v: unknown, field = '--hops') => parseSetting('hops', 
 export const parseConcurrency = (v: unknown, field = '--concurrency') =>
   parseSetting('concurrency', field, v);
 export const parseTcpPort = (v: unknown, field = '--tcp-port') => parseSetting('tcpPort', field, v);
+/** Milliseconds of mean jitter above which a resource is flagged; 0 = off. */
+export const parseJitterThresholdMs = (v: unknown, field = '--jitter-threshold') =>
+  parseSetting('jitterThresholdMs', field, v);
 
 export function parseLossRule(value: unknown, field = '--loss-rule'): LossRule {
   if (value === 'persistent' || value === 'any-hop') return value;

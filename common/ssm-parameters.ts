@@ -115,6 +115,12 @@ export const SSM_PARAMETERS = [
     flag: '--loss-rule',
   },
   numeric('TcpPort', 'tcpPort', 'TCP port used when a resource ignores ICMP.', '--tcp-port'),
+  numeric(
+    'JitterThresholdMs',
+    'jitterThresholdMs',
+    'Mean jitter above this (ms) is flagged; 0: off.',
+    '--jitter-threshold',
+  ),
   {
     name: 'BaselineFlag',
     description: "on: also flag latency far above the resource's own recent rounds on the host.",

@@ -87,6 +87,8 @@ export const STACK_PARAM_DEFAULTS = {
   tcpPort: formatNumber(DEFAULTS.tcpPort),
   /** on: hosts also flag latency far above the resource's own recent rounds (agent --baseline-flag). */
   baselineFlag: formatSwitch(DEFAULTS.baselineFlag),
+  /** Flag a resource when its mean jitter (ms, mtr's Javg) exceeds this; 0 = off. */
+  jitterThresholdMs: formatNumber(DEFAULTS.jitterThresholdMs),
   /** Directory on each host for the old tool's JSON report and MTR files. */
   logDir: DEFAULTS.logDir,
   /** 'true' lets the SSM document install node and mtr with apt-get/dnf/yum when missing. */

@@ -9,12 +9,14 @@ import { METRIC_GRANULARITIES, METRIC_NAMESPACE, type MetricGranularity } from '
 import type { RoundSettings } from '../common/result-schema.ts';
 import {
   DEFAULTS,
+  formatNumber,
   formatSwitch,
   parseBaselineFlag,
   parseBoundedNumber,
   parseCount,
   parseHops,
   parseIntervalSec,
+  parseJitterThresholdMs,
   parseLatencyThresholdMs,
   parseLossRule,
   parseLossThresholdPct,
@@ -166,6 +168,10 @@ export function loadConfig(env: Env = process.env): FunctionConfig {
       baselineFlag: parseBaselineFlag(
         optional(env, 'DEFAULT_BASELINE_FLAG', formatSwitch(DEFAULTS.baselineFlag)),
         'DEFAULT_BASELINE_FLAG',
+      ),
+      jitterThresholdMs: parseJitterThresholdMs(
+        optional(env, 'DEFAULT_JITTER_THRESHOLD_MS', formatNumber(DEFAULTS.jitterThresholdMs)),
+        'DEFAULT_JITTER_THRESHOLD_MS',
       ),
     },
     defaultResourcesParameter:

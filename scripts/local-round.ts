@@ -25,6 +25,7 @@ Runs one monitoring round through the fleet code path on this machine.
   --hops N                  default ${D.hops}
   --loss-rule RULE          persistent | any-hop (default ${D.lossRule})
   --tcp-port N              default ${D.tcpPort}
+  --jitter-threshold MS     default ${D.jitterThresholdMs} (off)
   --granularity G           fleet | host | resource (default ${D.metricGranularity})
   --instances N             local instances, all this machine (default 1)
   --blind N                 simulated enrolled-but-unreachable instances (default 0)
@@ -60,6 +61,7 @@ async function main(): Promise<number> {
       hops: { type: 'string', default: D.hops },
       'loss-rule': { type: 'string', default: D.lossRule },
       'tcp-port': { type: 'string', default: D.tcpPort },
+      'jitter-threshold': { type: 'string', default: D.jitterThresholdMs },
       granularity: { type: 'string', default: D.metricGranularity },
       instances: { type: 'string', default: '1' },
       blind: { type: 'string', default: '0' },
@@ -110,6 +112,7 @@ async function main(): Promise<number> {
       hops: values.hops,
       lossRule: values['loss-rule'],
       tcpPort: values['tcp-port'],
+      jitterThresholdMs: values['jitter-threshold'],
       metricGranularity: values.granularity,
       executionTimeoutSeconds: values['execution-timeout'],
     },

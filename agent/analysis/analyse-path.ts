@@ -14,8 +14,12 @@
  * resource side's.
  * The destination itself is always the resource side: a resource a few hops
  * away that is slow or lossy is not the tunnel's fault.
+ *
+ * Jitter (agent/analysis/jitter.ts) is judged at the destination only:
+ * a router's replies come from its slow path and jitter on their own.
  */
 import type { Hop, LossRule, TroubleSpot } from '../../common/result-schema.ts';
+import { isJitterAbove } from './jitter.ts';
 
 export interface PathThresholds {
   latencyThresholdMs: number;
@@ -23,6 +27,8 @@ export interface PathThresholds {
   /** How many first hops are the CloudConnexa side (`--hops`, settings.hops). */
   tunnelHops: number;
   lossRule: LossRule;
+  /** Mean jitter (ms) above which the destination is flagged; 0 = off. */
+  jitterThresholdMs: number;
 }
 
 export interface PathAnalysis {
@@ -33,6 +39,9 @@ export interface PathAnalysis {
   lossFlag: boolean;
   trouble: TroubleSpot | null;
   lastRespondingHop: number | null;
+  /** The destination's mean jitter (mtr's Javg); null when it did not answer or mtr did not print it. */
+  jitterMs: number | null;
+  jitterFlag: boolean;
 }
 
 export function analysePath(hops: Hop[], address: string, thresholds: PathThresholds): PathAnalysis {
@@ -52,14 +61,22 @@ export function analysePath(hops: Hop[], address: string, thresholds: PathThresh
       ? judgeLossAnyHop(ordered, destination, thresholds)
       : judgeLossPersistent(ordered, onPath, lastResponding, destination, thresholds);
 
+  const jitterMs = answered?.jitterMs == null ? null : round3(answered.jitterMs);
+  const jitterFlag = answered !== undefined && isJitterAbove(jitterMs, thresholds);
   return {
     destinationAnswered: answered !== undefined,
     latencyMs: answered?.avgMs == null ? null : round3(answered.avgMs),
     lossPct: round3(loss.lossPct),
     latencyFlag: latency.flag,
     lossFlag: loss.flag,
-    trouble: earlierSpot(loss.flag ? loss.spot : null, latency.flag ? latency.spot : null),
+    trouble: earliestSpot([
+      loss.flag ? loss.spot : null,
+      latency.flag ? latency.spot : null,
+      jitterFlag && answered !== undefined ? jitterSpot(onPath, answered, thresholds) : null,
+    ]),
     lastRespondingHop: lastResponding?.ttl ?? null,
+    jitterMs,
+    jitterFlag,
   };
 }
 
@@ -175,11 +192,33 @@ function spot(
   return { kind, hop: hop.ttl, host: hop.host, side: troubleSide(hop.ttl, thresholds, hop === destination) };
 }
 
-/** The spot nearer the source explains the other; loss wins a tie. */
-function earlierSpot(loss: TroubleSpot | null, latency: TroubleSpot | null): TroubleSpot | null {
-  if (loss === null) return latency;
-  if (latency === null) return loss;
-  return latency.hop < loss.hop ? latency : loss;
+/**
+ * Where the jitter of a destination above the threshold starts: the earliest
+ * hop from which every responding hop up to the destination jitters above it
+ * (a lone jittery router is its slow path answering, no finding); the
+ * destination itself when only it does. `onPath`: the responding hops up to
+ * the destination.
+ */
+function jitterSpot(onPath: Hop[], destination: Hop, thresholds: PathThresholds): TroubleSpot {
+  let start = destination;
+  for (let index = onPath.length - 1; index >= 0; index--) {
+    const hop = onPath[index];
+    if (hop === undefined || !isJitterAbove(hop.jitterMs, thresholds)) break;
+    start = hop;
+  }
+  return spot('jitter', start, destination, thresholds);
+}
+
+/**
+ * The spot nearer the source explains the others; a tie goes to the earlier
+ * in `spots` (loss, then latency, then jitter).
+ */
+export function earliestSpot(spots: readonly (TroubleSpot | null)[]): TroubleSpot | null {
+  let earliest: TroubleSpot | null = null;
+  for (const spot of spots) {
+    if (spot !== null && (earliest === null || spot.hop < earliest.hop)) earliest = spot;
+  }
+  return earliest;
 }
 
 /**

@@ -19,12 +19,14 @@
  * compared with an ICMP threshold it would flag a healthy URL early. Loss is
  * the share of attempts whose connection got no answer; a request that
  * connected but got no response is the server's business, shown in errors.
+ * Jitter is mtr's mean jitter over the connect times (agent/analysis/jitter.ts).
  */
 
 import { MonitorError } from '../../common/errors.ts';
-import type { Judgement } from '../../common/flag-rule.ts';
-import type { TroubleSpot, Verdict } from '../../common/result-schema.ts';
+import { type Judgement, verdictOf } from '../../common/flag-rule.ts';
+import type { TroubleSpot } from '../../common/result-schema.ts';
 import { type PathAnalysis, type PathThresholds, round3, troubleSide } from './analyse-path.ts';
+import { isJitterAbove, meanJitterMs } from './jitter.ts';
 
 export interface FallbackMeasurement {
   method: 'tcp' | 'http';
@@ -53,8 +55,13 @@ export function judgeIcmp(analysis: PathAnalysis): ResourceJudgement {
     latencyFlag: analysis.latencyFlag,
     lossFlag: analysis.lossFlag,
     trouble: analysis.trouble,
-    verdict: verdictOf(analysis.latencyFlag, analysis.lossFlag),
+    verdict: verdictOf({
+      latency: analysis.latencyFlag,
+      loss: analysis.lossFlag,
+      jitter: analysis.jitterFlag,
+    }),
     unmeasured: null,
+    jitterMs: analysis.jitterMs,
   };
 }
 
@@ -94,6 +101,7 @@ export function judgeWithFallback(
       trouble: beyond('loss', false),
       verdict: 'unreachable',
       unmeasured: null,
+      jitterMs: null,
     };
   }
   const latencyMs = round3(mean(answers));
@@ -106,6 +114,9 @@ export function judgeWithFallback(
   const anyHopLoss = thresholds.lossRule === 'any-hop' && analysis.lossFlag;
   const lossFlag = fallbackLossPct > thresholds.lossThresholdPct || anyHopLoss;
   const lossPct = anyHopLoss ? round3(Math.max(fallbackLossPct, analysis.lossPct)) : fallbackLossPct;
+  const rawJitterMs = meanJitterMs(fallback.rttsMs);
+  const jitterMs = rawJitterMs === null ? null : round3(rawJitterMs);
+  const jitterFlag = isJitterAbove(jitterMs, thresholds);
   return {
     method: fallback.method,
     latencyMs,
@@ -114,9 +125,14 @@ export function judgeWithFallback(
     lossPct,
     latencyFlag,
     lossFlag,
-    trouble: pickTrouble(analysis.trouble, latencyFlag, lossFlag, (kind) => beyond(kind, true)),
-    verdict: verdictOf(latencyFlag, lossFlag),
+    trouble: pickTrouble(
+      analysis.trouble,
+      { latency: latencyFlag, loss: lossFlag, jitter: jitterFlag },
+      (kind) => beyond(kind, true),
+    ),
+    verdict: verdictOf({ latency: latencyFlag, loss: lossFlag, jitter: jitterFlag }),
     unmeasured: null,
+    jitterMs,
   };
 }
 
@@ -126,24 +142,11 @@ function mean(values: number[]): number {
 
 function pickTrouble(
   fromPath: TroubleSpot | null,
-  latencyFlag: boolean,
-  lossFlag: boolean,
+  flags: Record<TroubleSpot['kind'], boolean>,
   beyond: (kind: TroubleSpot['kind']) => TroubleSpot,
 ): TroubleSpot | null {
-  if (!latencyFlag && !lossFlag) return null;
   // The path's spot explains the fallback's finding only when it is the same kind of trouble.
-  if (
-    fromPath !== null &&
-    ((fromPath.kind === 'loss' && lossFlag) || (fromPath.kind === 'latency' && latencyFlag))
-  ) {
-    return fromPath;
-  }
-  return beyond(lossFlag ? 'loss' : 'latency');
-}
-
-function verdictOf(latencyFlag: boolean, lossFlag: boolean): Verdict {
-  if (latencyFlag && lossFlag) return 'latency+loss';
-  if (latencyFlag) return 'latency';
-  if (lossFlag) return 'loss';
-  return 'ok';
+  if (fromPath !== null && flags[fromPath.kind]) return fromPath;
+  const kind = (['loss', 'latency', 'jitter'] as const).find((k) => flags[k]);
+  return kind === undefined ? null : beyond(kind);
 }

@@ -22,6 +22,7 @@ Measurement:
   --interval <seconds>        seconds between probes (default ${DEFAULTS.intervalSec}; below 1 needs root)
   --latency-threshold <ms>    flag latency above this (default ${DEFAULTS.latencyThresholdMs})
   --loss-threshold <percent>  flag loss above this (default ${DEFAULTS.lossThresholdPct})
+  --jitter-threshold <ms>     flag mean jitter (mtr's Javg) above this; 0: off (default ${DEFAULTS.jitterThresholdMs})
   --hops <n>                  first hops checked for latency: the CloudConnexa side (default ${DEFAULTS.hops})
   --loss-rule <rule>          persistent: loss that persists to the last responding hop (default)
                               any-hop: loss at any of the first hops (the old script's rule)

@@ -16,6 +16,7 @@ export const VALUE_FLAGS = [
   'interval',
   'latency-threshold',
   'loss-threshold',
+  'jitter-threshold',
   'hops',
   'loss-rule',
   'tcp-port',

@@ -4,22 +4,27 @@
  * string values, so key order, types and number formats are a contract; the
  * line's text is common/seed-line.ts serializeSeedRecord.
  */
-import { isFlagged } from '../../common/flag-rule.ts';
+import { isFlagged, setsSeedLatencyFlag } from '../../common/flag-rule.ts';
 import { formatFixed1 } from '../../common/mtr-report-text.ts';
 import type { ResourceResult, RoundSettings, SeedRecord } from '../../common/result-schema.ts';
+
+type SeverityThresholds = Pick<
+  RoundSettings,
+  'latencyThresholdMs' | 'lossThresholdPct' | 'jitterThresholdMs'
+>;
 
 export interface SeedInput {
   hostname: string;
   resources: ResourceResult[];
   gatewayIp: string | null;
-  settings: Pick<RoundSettings, 'latencyThresholdMs' | 'lossThresholdPct'>;
+  settings: SeverityThresholds;
   /** The round's id; recorded only when something is flagged (see buildSeedRecord). */
   mtrId: string;
 }
 
 /**
  * Builds the record. The flags follow the flag rule (common/flag-rule.ts): an
- * unmeasured resource sets LOSS_FLAG "1". MTR-ID is the round's id when a flag
+ * unmeasured resource sets LOSS_FLAG "1", a jitter flag LATENCY_FLAG "1". MTR-ID is the round's id when a flag
  * is set and "0" when the round is clean: MTR text files exist only for flagged
  * rounds, so an id in a clean line would point at files that were never
  * written (a flagged round may still have none: a resource with 100 % loss or
@@ -28,7 +33,7 @@ export interface SeedInput {
  */
 export function buildSeedRecord(input: SeedInput): SeedRecord {
   const { resources, settings } = input;
-  const latencyFlag = resources.some((r) => r.latencyFlag);
+  const latencyFlag = resources.some(setsSeedLatencyFlag);
   const lossFlag = resources.some((r) => r.lossFlag);
   const shown = pickShownResource(resources, settings);
   return {
@@ -55,7 +60,7 @@ export function buildSeedRecord(input: SeedInput): SeedRecord {
  */
 function pickShownResource(
   resources: ResourceResult[],
-  settings: Pick<RoundSettings, 'latencyThresholdMs' | 'lossThresholdPct'>,
+  settings: SeverityThresholds,
 ): ResourceResult | undefined {
   let worst: ResourceResult | undefined;
   let worstScore = -1;
@@ -74,17 +79,17 @@ function pickShownResource(
   return worst ?? resources[resources.length - 1];
 }
 
-function severity(
-  resource: ResourceResult,
-  settings: Pick<RoundSettings, 'latencyThresholdMs' | 'lossThresholdPct'>,
-): number {
+function severity(resource: ResourceResult, settings: SeverityThresholds): number {
   const latency = resource.latencyMs ?? 0;
   const latencyRatio = settings.latencyThresholdMs > 0 ? latency / settings.latencyThresholdMs : 0;
   let lossRatio: number;
   if (settings.lossThresholdPct > 0) lossRatio = resource.lossPct / settings.lossThresholdPct;
   // A threshold of 0 means "no loss tolerated": any loss outranks every latency excess.
   else lossRatio = resource.lossPct > 0 ? Number.POSITIVE_INFINITY : 0;
-  return Math.max(latencyRatio, lossRatio);
+  // Jitter counts only when it is judged (threshold set); off, it is 0.
+  const jitterRatio =
+    settings.jitterThresholdMs > 0 ? (resource.jitterMs ?? 0) / settings.jitterThresholdMs : 0;
+  return Math.max(latencyRatio, lossRatio, jitterRatio);
 }
 
 /** Equal severity (typically several resources with loss at a 0 % threshold): more loss, then more latency. */

@@ -35,10 +35,14 @@
  *   skipped: the report is the first line that starts with `{` up to the last
  *   `}`.
  * - Numbers may come as JSON numbers or as decimal strings.
- * - Fields not printed are null: `-o` chooses them (default `LS NABWV`: Loss%,
- *   Snt, Last, Avg, Best, Wrst, StDev). Loss% and Avg are what the analysis
- *   needs, so a report without them is rejected, naming the field, rather than
- *   read as a path where nothing answered.
+ * - Fields not printed are null: `-o` chooses them (mtr's default `LS NABWV`:
+ *   Loss%, Snt, Last, Avg, Best, Wrst, StDev; the agent asks for those and
+ *   mean jitter, `Javg`: agent/probes/run-mtr.ts MTR_FIELDS). Loss% and Avg
+ *   are what the analysis needs, so a report without them is rejected, naming
+ *   the field, rather than read as a path where nothing answered. Javg is
+ *   optional (an mtr run by hand, a stand-in): without it jitter is null.
+ *   0.92/0.93 print it like every real field, `%.2f`; the other jitter fields
+ *   (`Jttr`, `Jmax`, `Jint`) are ignored.
  * - `count` is `at + 1`, the 1-based TTL, and mtr lists only hops between its
  *   first TTL and the last one it heard (or one past it), so numbers can start
  *   above 1 with `--first-ttl`; the number mtr printed is kept.
@@ -78,6 +82,7 @@ const TIME_KEYS = [
   ['bestMs', 'Best'],
   ['worstMs', 'Wrst'],
   ['stdevMs', 'StDev'],
+  ['jitterMs', 'Javg'],
 ] as const;
 
 export function parseMtrJson(text: string): MtrReport {
@@ -236,6 +241,7 @@ function readHop(hub: unknown, index: number, text: string, quirks: Set<MtrQuirk
     bestMs: null,
     worstMs: null,
     stdevMs: null,
+    jitterMs: null,
   };
   for (const [field, key] of TIME_KEYS) {
     const value = number(key);

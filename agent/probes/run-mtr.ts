@@ -49,11 +49,25 @@ const PERMISSION_PATTERNS: readonly RegExp[] = [
   /should not run suid/i,
 ];
 
+/**
+ * The fields mtr prints per hop (`-o`, the same letters in 0.92 to 0.96,
+ * traviscross/mtr ui/mtr.c data_fields): mtr's default `LS NABWV` (Loss%,
+ * Snt, Last, Avg, Best, Wrst, StDev; the blank only spaces the text report)
+ * and `M`, mean jitter (`Javg`, agent/analysis/jitter.ts). Named explicitly so
+ * the report always holds what the reader (agent/mtr/parse-mtr-json.ts)
+ * needs; mtr parses MTR_OPTIONS before its arguments, and the child
+ * environment drops it anyway (agent/process/child-env.ts). No leading blank:
+ * 0.92/0.93 would print a doubled comma.
+ */
+export const MTR_FIELDS = 'LSNABWVM';
+
 export function buildMtrArgs(options: MtrRunOptions): string[] {
   const grace = options.gracetimeSec ?? MTR_GRACE_SEC;
   return [
     '-n',
     '--json',
+    '-o',
+    MTR_FIELDS,
     options.family === 6 ? '-6' : '-4',
     '-c',
     String(options.count),

@@ -26,6 +26,7 @@ export function thresholdsOf(settings: RoundSettings): PathThresholds {
     lossThresholdPct: settings.lossThresholdPct,
     tunnelHops: settings.hops,
     lossRule: settings.lossRule,
+    jitterThresholdMs: settings.jitterThresholdMs,
   };
 }
 
@@ -67,6 +68,7 @@ async function measureResource(
     errors,
     durationMs: Math.round(deps.monotonicMs() - started),
     hops,
+    jitterMs: judgement.jitterMs,
   });
   // Nothing observed is no reason to stay quiet: unmeasured, and flagged as lost.
   const failed = (

@@ -13,6 +13,7 @@ import {
   parseCount,
   parseHops,
   parseIntervalSec,
+  parseJitterThresholdMs,
   parseLatencyThresholdMs,
   parseLossRule,
   parseLossThresholdPct,
@@ -45,6 +46,7 @@ const OVERRIDES: { suffix: string; apply: (s: HostSettings, value: string, field
   { suffix: 'LossRule', apply: (s, v, f) => (s.lossRule = parseLossRule(v.trim(), f)) },
   { suffix: 'TcpPort', apply: (s, v, f) => (s.tcpPort = parseTcpPort(v, f)) },
   { suffix: 'BaselineFlag', apply: (s, v, f) => (s.baselineFlag = parseBaselineFlag(v.trim(), f)) },
+  { suffix: 'JitterThresholdMs', apply: (s, v, f) => (s.jitterThresholdMs = parseJitterThresholdMs(v, f)) },
 ];
 
 /** Tag keys that override a setting, e.g. `CloudConnexaMonitor:Count`. */
@@ -87,6 +89,7 @@ export function toSsmParameters(
     LossRule: settings.lossRule,
     TcpPort: formatNumber(settings.tcpPort),
     BaselineFlag: formatSwitch(settings.baselineFlag === true),
+    JitterThresholdMs: formatNumber(settings.jitterThresholdMs),
     LogDir: host.logDir,
     AllowInstall: host.allowInstall ? 'true' : 'false',
   };

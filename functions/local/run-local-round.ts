@@ -36,6 +36,8 @@ export interface LocalRoundSettings {
   tcpPort: string;
   metricGranularity: string;
   executionTimeoutSeconds: string;
+  /** Default: the stage param's (off). */
+  jitterThresholdMs?: string;
 }
 
 export interface LocalRoundOptions {
@@ -126,6 +128,7 @@ export function localConfigEnv(options: LocalRoundOptions): Record<string, strin
     DEFAULT_HOPS: s.hops,
     DEFAULT_LOSS_RULE: s.lossRule,
     DEFAULT_TCP_PORT: s.tcpPort,
+    DEFAULT_JITTER_THRESHOLD_MS: s.jitterThresholdMs ?? STACK_PARAM_DEFAULTS.jitterThresholdMs,
     LOG_DIR: options.logDir,
     ALLOW_INSTALL: 'false',
     COMMAND_TIMEOUT_SECONDS: '30',
@@ -145,6 +148,7 @@ const OPTION_OF_VARIABLE: Record<string, string> = {
   DEFAULT_HOPS: '--hops',
   DEFAULT_LOSS_RULE: '--loss-rule',
   DEFAULT_TCP_PORT: '--tcp-port',
+  DEFAULT_JITTER_THRESHOLD_MS: '--jitter-threshold',
   LOG_DIR: '--log-dir',
   EXECUTION_TIMEOUT_SECONDS: '--execution-timeout',
 };

@@ -86,9 +86,11 @@ export function measurementOf(
       target,
       latencyMs: result.latencyMs,
       lossPct: result.lossPct,
+      jitterMs: result.jitterMs,
     })),
     ...(tunnel === null ? {} : { tunnelDown: tunnelIsDown(tunnel.state) }),
     pathChanges: measured.filter(({ result }) => result.pathChange != null).length,
+    worstJitterMs: summary.worstJitterMs,
   };
 }
 

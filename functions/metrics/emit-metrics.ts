@@ -34,13 +34,15 @@ export interface HostMeasurement {
   flagged: boolean;
   worstLatencyMs: number | null;
   worstLossPct: number | null;
-  resources: { target: string; latencyMs: number | null; lossPct: number }[];
+  resources: { target: string; latencyMs: number | null; lossPct: number; jitterMs: number | null }[];
   /** In a maintenance window this round (decided by dispatch, carried in the collect job). */
   inMaintenance?: boolean;
   /** The host's tunnel was down or reconnecting; null or absent when its document has no tunnel. */
   tunnelDown?: boolean | null;
   /** Resources whose path changed this round (of those sent). */
   pathChanges: number;
+  /** The highest jitterMs of the resources; null when none has one. */
+  worstJitterMs: number | null;
 }
 
 /** The metrics port used by dispatch and collection. */
@@ -139,7 +141,13 @@ interface HostValues {
   latencyMs: number | null;
   lossPct: number | null;
   pathChanges: number | null;
-  resources: { dimension: string; latencyMs: number | null; lossPct: number | null }[];
+  resources: {
+    dimension: string;
+    latencyMs: number | null;
+    lossPct: number | null;
+    jitterMs: number | null;
+  }[];
+  jitterMs: number | null;
 }
 
 function valuesOf(m: HostMeasurement): HostValues {
@@ -154,6 +162,7 @@ function valuesOf(m: HostMeasurement): HostValues {
       dimension,
       latencyMs: r.latencyMs === null ? null : metricValue(r.latencyMs, MS_RANGE),
       lossPct: metricValue(r.lossPct, PERCENT_RANGE),
+      jitterMs: r.jitterMs === null ? null : metricValue(r.jitterMs, MS_RANGE),
     });
   }
   return {
@@ -163,6 +172,7 @@ function valuesOf(m: HostMeasurement): HostValues {
     lossPct: m.worstLossPct === null ? null : metricValue(m.worstLossPct, PERCENT_RANGE),
     pathChanges: Number.isInteger(m.pathChanges) ? metricValue(m.pathChanges, COUNT_RANGE) : null,
     resources,
+    jitterMs: m.worstJitterMs === null ? null : metricValue(m.worstJitterMs, MS_RANGE),
   };
 }
 
@@ -269,6 +279,8 @@ export function createEmfMetrics(options: MetricsOptions): RoundMetrics {
           if (values.lossPct !== null)
             host.addMetric(HOST_METRICS.lossPct, MetricUnit.Percent, values.lossPct);
           host.addMetric(HOST_METRICS.flagged, MetricUnit.Count, values.flagged);
+          if (values.jitterMs !== null)
+            host.addMetric(HOST_METRICS.jitterMs, MetricUnit.Milliseconds, values.jitterMs);
           publish(host);
         });
       }
@@ -282,6 +294,8 @@ export function createEmfMetrics(options: MetricsOptions): RoundMetrics {
               resource.addMetric(RESOURCE_METRICS.latencyMs, MetricUnit.Milliseconds, r.latencyMs);
             if (r.lossPct !== null)
               resource.addMetric(RESOURCE_METRICS.lossPct, MetricUnit.Percent, r.lossPct);
+            if (r.jitterMs !== null)
+              resource.addMetric(RESOURCE_METRICS.jitterMs, MetricUnit.Milliseconds, r.jitterMs);
             publish(resource);
           });
         }

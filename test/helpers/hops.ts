@@ -14,6 +14,7 @@ export function pathOf(spec: readonly [string | null, number, number][]): Hop[] 
       bestMs: silent ? null : avg,
       worstMs: silent ? null : avg,
       stdevMs: silent ? null : 0,
+      jitterMs: silent ? null : 0,
     };
   });
 }

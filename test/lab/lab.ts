@@ -85,6 +85,10 @@ export class Lab {
   readonly management = `127.0.0.1:${PLAN.managementPort}`;
   private readonly relays = new Map<LatencyLink, Relay>();
   private readonly latency = new Map<LatencyLink, number>();
+  private readonly variations = new Map<
+    LatencyLink,
+    { timer: NodeJS.Timeout; baseMs: number; inFlight: () => Promise<void>; failure: () => unknown }
+  >();
   private readonly firewall = new Map<NodeName, FirewallState>();
   private readonly rateLimits = new Map<RouterName, number>();
   private readonly services = new Map<string, ChildProcess>();
@@ -174,6 +178,64 @@ export class Lab {
     checkRange('latency (ms)', rttMs, 0, 10_000);
     await relay.setDelay(rttMs / 2, rttMs / 2);
     this.latency.set(link, rttMs);
+  }
+
+  /**
+   * Varies a relay link's round-trip delay while probes run, for jitter:
+   * cycles through `rttsMs` (e.g. [5, 45]), one value every `everyMs`, until
+   * stopVaryingLatency() or clear(), which put back the delay set before.
+   * Each change applies to the packets the relay reads after it; a machine too
+   * busy to make a change in time skips steps rather than queueing them. A
+   * change that fails ends the variation; stopVaryingLatency() throws it.
+   */
+  async varyLatency(link: LatencyLink, rttsMs: readonly number[], everyMs: number): Promise<void> {
+    if (rttsMs.length < 2) throw new InvalidInputError('latency pattern', rttsMs, 'at least two values');
+    for (const rtt of rttsMs) checkRange('latency (ms)', rtt, 0, 10_000);
+    checkRange('period (ms)', everyMs, 10, 60_000);
+    await this.stopVaryingLatency(link);
+    const baseMs = this.latency.get(link) ?? 0;
+    let step = 0;
+    let inFlight: Promise<void> | null = this.setLatency(link, rttsMs[0] ?? baseMs);
+    await inFlight;
+    inFlight = null;
+    // Kept for stopVaryingLatency(): a test must not pass on a delay that stopped varying.
+    let failure: unknown = null;
+    const timer = setInterval(() => {
+      if (inFlight !== null) return;
+      step = (step + 1) % rttsMs.length;
+      inFlight = this.setLatency(link, rttsMs[step] ?? baseMs)
+        .catch((error: unknown) => {
+          failure = error;
+          clearInterval(timer);
+        })
+        .finally(() => {
+          inFlight = null;
+        });
+    }, everyMs);
+    timer.unref();
+    this.variations.set(link, {
+      timer,
+      baseMs,
+      inFlight: () => inFlight ?? Promise.resolve(),
+      failure: () => failure,
+    });
+  }
+
+  /**
+   * Ends varyLatency on a link and puts back the delay it started from; nothing
+   * when none runs. Throws the error of a change that failed meanwhile (the
+   * delay stopped varying then), after putting the delay back.
+   */
+  async stopVaryingLatency(link: LatencyLink): Promise<void> {
+    const variation = this.variations.get(link);
+    if (variation === undefined) return;
+    this.variations.delete(link);
+    clearInterval(variation.timer);
+    await variation.inFlight();
+    await this.setLatency(link, variation.baseMs);
+    const failure = variation.failure();
+    if (failure !== null)
+      throw new Error(`the delay on ${link} stopped varying: a change failed`, { cause: failure });
   }
 
   /**
@@ -387,6 +449,7 @@ export class Lab {
 
   /** Removes every impairment (latency, loss, blocks, rate limits, routes via alt); TCP services keep running. */
   async clear(): Promise<void> {
+    for (const link of [...this.variations.keys()]) await this.stopVaryingLatency(link);
     const work: Array<Promise<void>> = [];
     for (const link of this.relays.keys()) work.push(this.setLatency(link, 0));
     for (const node of [...this.firewall.keys()]) {
@@ -626,6 +689,8 @@ export class Lab {
   // ---- tear-down ----------------------------------------------------------------------
 
   private async teardown(): Promise<void> {
+    for (const variation of this.variations.values()) clearInterval(variation.timer);
+    this.variations.clear();
     const pids: number[] = [];
     for (const child of this.services.values())
       if (child.pid !== undefined && child.exitCode === null) pids.push(child.pid);

@@ -342,6 +342,7 @@ describe('packaged CloudFormation template', () => {
       'DEFAULT_LOSS_RULE',
       'DEFAULT_TCP_PORT',
       'DEFAULT_BASELINE_FLAG',
+      'DEFAULT_JITTER_THRESHOLD_MS',
       'RESOURCES_PARAMETER_PATH',
       'RESOURCES_MAX_CHARS',
       'LOG_DIR',
@@ -898,6 +899,7 @@ describe('packaged CloudFormation template', () => {
       assert.ok(body.includes(`"${name}"`), `dashboard shows ${name}`);
     }
     assert.ok(body.includes('GROUP BY InstanceId ORDER BY MAX() DESC'), 'dashboard ranks the worst hosts');
+    assert.ok(body.includes(`MAX(${HOST_METRICS.jitterMs}) FROM CloudConnexa`), 'and the most jittery ones');
     const logs = widgets.filter((w) => w.type === 'log');
     assert.equal(logs.length, 2);
     assert.match(
@@ -1096,6 +1098,7 @@ describe('packaged CloudFormation template', () => {
       DEFAULT_LOSS_RULE: DEFAULTS.lossRule,
       DEFAULT_TCP_PORT: formatNumber(DEFAULTS.tcpPort),
       DEFAULT_BASELINE_FLAG: formatSwitch(DEFAULTS.baselineFlag),
+      DEFAULT_JITTER_THRESHOLD_MS: formatNumber(DEFAULTS.jitterThresholdMs),
       LOG_DIR: DEFAULTS.logDir,
       TAG_KEY: STACK_PARAM_DEFAULTS.tagKey,
       TAG_VALUE: STACK_PARAM_DEFAULTS.tagValue,

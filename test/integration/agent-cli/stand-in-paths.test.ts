@@ -157,8 +157,8 @@ function assertFlaggedLatencyRound(run: AgentRun, logDir: string, standIn: Stand
 
   // Resource and gateway paths, each with the options the agent promises mtr.
   assert.deepEqual(mtrCalls(standIn), [
-    '-n --json -4 -c 3 -i 0.2 -G 2 -- 127.0.0.1',
-    '-n --json -4 -c 3 -i 0.2 -G 2 -- 127.0.0.1',
+    '-n --json -o LSNABWVM -4 -c 3 -i 0.2 -G 2 -- 127.0.0.1',
+    '-n --json -o LSNABWVM -4 -c 3 -i 0.2 -G 2 -- 127.0.0.1',
   ]);
 }
 
@@ -352,7 +352,7 @@ describe('agent bundle on stand-in mtr paths', () => {
         `request ${resource?.requestMs} ms, connect ${resource?.latencyMs} ms`,
       );
       assert.deepEqual(requests, ['HEAD /health', 'HEAD /health', 'HEAD /health']);
-      assert.deepEqual(mtrCalls(standIn), ['-n --json -4 -c 3 -i 0.2 -G 2 -- 127.0.0.1']);
+      assert.deepEqual(mtrCalls(standIn), ['-n --json -o LSNABWVM -4 -c 3 -i 0.2 -G 2 -- 127.0.0.1']);
     } finally {
       await close(server);
     }

@@ -146,7 +146,7 @@ describe('mtr 0.92 dead path through the bundle', () => {
         node,
       );
       // Assess
-      assert.deepEqual(mtrCalls, ['-n --json -4 -c 3 -i 0.2 -G 2 -- 127.0.0.9']);
+      assert.deepEqual(mtrCalls, ['-n --json -o LSNABWVM -4 -c 3 -i 0.2 -G 2 -- 127.0.0.9']);
       const [resource] = doc.resources;
       assert.equal(resource?.verdict, 'unreachable', JSON.stringify(resource));
       assert.deepEqual(

@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { parseMtrJson } from '../../../agent/mtr/parse-mtr-json.ts';
 import { buildMtrArgs, checkMtr, runMtr } from '../../../agent/probes/run-mtr.ts';
 import { runProcess } from '../../../agent/process/run-process.ts';
 import type { RunProcess } from '../../../agent/process/types.ts';
@@ -91,6 +92,30 @@ describe('runMtr with the real mtr', {
     assert.ok((parsed.report?.hubs ?? []).length >= 1);
   });
 
+  it('asks for every field the reader needs, mean jitter included, even when MTR_OPTIONS names others', async () => {
+    // Prepare: MTR_OPTIONS never reaches mtr from the agent (child-env.ts); passed here on purpose, to
+    // show that the explicit field list wins over it (mtr reads MTR_OPTIONS before its arguments).
+    const options = { ...base, count: 3, intervalSec: 0.2, env: { MTR_OPTIONS: '-o LS' } };
+    // Act
+    const json = await runMtr(process.getuid?.() === 0 ? options : { ...options, intervalSec: 1 });
+    // Assess
+    const hub = (JSON.parse(json) as { report: { hubs: Record<string, unknown>[] } }).report.hubs[0] ?? {};
+    assert.deepEqual(Object.keys(hub), [
+      'count',
+      'host',
+      'Loss%',
+      'Snt',
+      'Last',
+      'Avg',
+      'Best',
+      'Wrst',
+      'StDev',
+      'Javg',
+    ]);
+    const [hop] = parseMtrJson(json).hops;
+    assert.equal(typeof hop?.jitterMs, 'number', json);
+  });
+
   it('returns a JSON report with hubs for ::1', async (t) => {
     if (!(await hasIpv6Loopback())) {
       t.skip('optional: this machine has no IPv6 loopback');
@@ -119,7 +144,9 @@ describe('runMtr arguments', () => {
     // Act
     await runMtr({ address: '::1', family: 6, count: 5, intervalSec: 0.5, gracetimeSec: 3 }, recording);
     // Assess
-    assert.deepEqual(seen, [['mtr', '-n', '--json', '-6', '-c', '5', '-i', '0.5', '-G', '3', '--', '::1']]);
+    assert.deepEqual(seen, [
+      ['mtr', '-n', '--json', '-o', 'LSNABWVM', '-6', '-c', '5', '-i', '0.5', '-G', '3', '--', '::1'],
+    ]);
   });
 
   it('uses a grace time of 2 s when none is given', () => {

@@ -137,7 +137,7 @@ describe('SSM document script', () => {
         const cache = freshCache('run');
         const resources = '127.0.0.1,http://127.0.0.1:8080/a?b=c,[::1]';
         const run = await runScript(shell, standIn.script, {
-          ...ssmEnv({ SSM_Resources: resources, SSM_Count: '7' }),
+          ...ssmEnv({ SSM_Resources: resources, SSM_Count: '7', SSM_JitterThresholdMs: '30' }),
           CCM_CACHE_DIR: cache,
         });
         assert.equal(run.code, 0, run.stderr);
@@ -164,6 +164,8 @@ describe('SSM document script', () => {
           '443',
           '--baseline-flag',
           'off',
+          '--jitter-threshold',
+          '30',
           '--log-dir',
           join(scratch, 'Connexa-Logs'),
         ]);

@@ -15,6 +15,7 @@ const PERSISTENT: PathThresholds = {
   lossThresholdPct: 5,
   tunnelHops: 3,
   lossRule: 'persistent',
+  jitterThresholdMs: 0,
 };
 const ANY_HOP: PathThresholds = { ...PERSISTENT, lossRule: 'any-hop' };
 

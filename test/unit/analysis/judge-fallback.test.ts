@@ -11,6 +11,7 @@ const THRESHOLDS: PathThresholds = {
   lossThresholdPct: 5,
   tunnelHops: 3,
   lossRule: 'persistent',
+  jitterThresholdMs: 0,
 };
 
 /** [host, loss, avg]; host null makes a ??? hop. */
@@ -41,6 +42,7 @@ describe('judgeIcmp', () => {
       trouble: null,
       verdict: 'ok',
       unmeasured: null,
+      jitterMs: 0,
     });
   });
 
@@ -79,6 +81,8 @@ describe('judgeWithFallback with answers from the destination', () => {
       trouble: { kind: 'loss', hop: 5, host: null, side: 'resource' },
       verdict: 'loss',
       unmeasured: null,
+      // mtr's Javg over the answers 10, 12, 14 (the lost attempt skipped): (2 + 2) / 3.
+      jitterMs: 1.333,
     });
   });
 
@@ -248,6 +252,7 @@ describe('judgeWithFallback without answers', () => {
     trouble: { kind: 'loss', hop: 5, host: null, side: 'resource' },
     verdict: 'unreachable',
     unmeasured: null,
+    jitterMs: null,
   };
 
   it('says unreachable when there is no fallback measurement', () => {

@@ -30,6 +30,7 @@ describe('command line and config file', () => {
       tcpPort: 443,
       concurrency: 51,
       baselineFlag: false,
+      jitterThresholdMs: 0,
     });
     assert.equal(options.logDir, '/home/ubuntu/Connexa-Logs');
   });
@@ -193,6 +194,36 @@ describe('command line and config file', () => {
           '1',
         ]),
       /3 path\(s\) 1 at a time/,
+    );
+  });
+});
+
+describe('--jitter-threshold (issue 10)', () => {
+  it('is off (0) by default, and takes milliseconds from the flag or the config key, flags winning', () => {
+    assert.equal(resolve(['check', '--resources', '10.0.0.1']).settings.jitterThresholdMs, 0);
+    assert.equal(
+      resolve(['check', '--resources', '10.0.0.1', '--jitter-threshold', '30']).settings.jitterThresholdMs,
+      30,
+    );
+    const fromConfig = resolve(['check'], { resources: '10.0.0.1', 'jitter-threshold': 12.5 });
+    assert.equal(fromConfig.settings.jitterThresholdMs, 12.5);
+    const both = resolve(['check', '--jitter-threshold=0'], {
+      resources: '10.0.0.1',
+      'jitter-threshold': 12.5,
+    });
+    assert.equal(both.settings.jitterThresholdMs, 0, 'the flag turns a config file’s threshold off');
+  });
+
+  it('refuses what the one number grammar refuses, naming the flag or the config key', () => {
+    for (const bad of ['-5', '1e2', '30ms', '60001', '0.0001', ' 5']) {
+      rejects(
+        () => resolve(['check', '--resources', '10.0.0.1', '--jitter-threshold', bad]),
+        /^--jitter-threshold ".*" is not allowed: a number from 0 to 60000 with at most 3 decimals/,
+      );
+    }
+    rejects(
+      () => resolve(['check'], { resources: '10.0.0.1', 'jitter-threshold': 'off' }),
+      /^config jitter-threshold "off" is not allowed/,
     );
   });
 });

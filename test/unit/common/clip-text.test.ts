@@ -104,6 +104,7 @@ describe('every clip in agent/, common/ and functions/ keeps whole characters', 
           bestMs: 1,
           worstMs: 1,
           stdevMs: 0,
+          jitterMs: null,
         },
       ]);
       assert.ok(isWellFormed(line ?? ''), line);

@@ -16,6 +16,7 @@ import {
   parseCount,
   parseHops,
   parseIntervalSec,
+  parseJitterThresholdMs,
   parseLatencyThresholdMs,
   parseLossThresholdPct,
   parseTcpPort,
@@ -35,6 +36,7 @@ const NUMERIC: [SsmParameterName, Setting, (value: unknown) => number][] = [
   ['LossThresholdPct', 'lossThresholdPct', (v) => parseLossThresholdPct(v)],
   ['Hops', 'hops', (v) => parseHops(v)],
   ['TcpPort', 'tcpPort', (v) => parseTcpPort(v)],
+  ['JitterThresholdMs', 'jitterThresholdMs', (v) => parseJitterThresholdMs(v)],
 ];
 
 function pattern(name: SsmParameterName): RegExp {
@@ -158,6 +160,7 @@ describe('the one number grammar', () => {
       DEFAULT_HOPS: '3',
       DEFAULT_LOSS_RULE: 'persistent',
       DEFAULT_TCP_PORT: '443',
+      DEFAULT_JITTER_THRESHOLD_MS: '0',
       LOG_DIR: '/home/ubuntu/Connexa-Logs',
       ALLOW_INSTALL: 'false',
       COMMAND_TIMEOUT_SECONDS: '120',

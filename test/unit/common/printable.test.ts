@@ -45,6 +45,7 @@ const hop = (ttl: number, host: string | null): Hop => ({
   bestMs: 1,
   worstMs: 1,
   stdevMs: 0,
+  jitterMs: 0,
 });
 
 describe('escapeControlCharacters', () => {
@@ -114,6 +115,7 @@ describe('MTR text built from host data', () => {
       lossPct: 0,
       latencyFlag: true,
       lossFlag: false,
+      verdict: 'latency' as const,
     };
     const ordinary = { ...hostile, target: '10.0.0.9', hops: [hop(1, '10.0.0.9')] };
     // Act

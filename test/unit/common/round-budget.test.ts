@@ -59,6 +59,7 @@ describe('round budget: one model for agent, lock and dispatch', () => {
       hops: 3,
       lossRule: 'persistent' as const,
       tcpPort: 443,
+      jitterThresholdMs: 0,
       resources: '10.0.0.1,10.0.0.2,db.corp.internal',
     };
     const agentMs = roundWorstCaseMs({ ...settings, concurrency: DEFAULTS.concurrency }, 4);

@@ -22,11 +22,12 @@ function resource(target: string, over: Partial<ResourceResult> = {}): ResourceR
     hops: [],
     errors: [],
     durationMs: 1000,
+    jitterMs: 0.5,
     ...over,
   };
 }
 
-const settings = { latencyThresholdMs: 75, lossThresholdPct: 5 };
+const settings = { latencyThresholdMs: 75, lossThresholdPct: 5, jitterThresholdMs: 0 };
 const base = { hostname: 'ip-10-0-0-5', gatewayIp: '203.0.113.5', settings, mtrId: '20240105030405' };
 
 describe('buildSeedRecord / serializeSeedRecord', () => {
@@ -102,7 +103,7 @@ describe('buildSeedRecord / serializeSeedRecord', () => {
   it('with a loss threshold of 0, any loss outranks any latency excess', () => {
     const record = buildSeedRecord({
       ...base,
-      settings: { latencyThresholdMs: 0.5, lossThresholdPct: 0 },
+      settings: { latencyThresholdMs: 0.5, lossThresholdPct: 0, jitterThresholdMs: 0 },
       resources: [
         resource('slow.example', { latencyMs: 900, latencyFlag: true }),
         resource('lossy.example', { latencyMs: 0.2, lossPct: 1, lossFlag: true }),
@@ -133,7 +134,7 @@ describe('buildSeedRecord / serializeSeedRecord', () => {
   it('prints measurements with one decimal like mtr and thresholds without trailing zeros', () => {
     const record = buildSeedRecord({
       ...base,
-      settings: { latencyThresholdMs: 80.5, lossThresholdPct: 2.25 },
+      settings: { latencyThresholdMs: 80.5, lossThresholdPct: 2.25, jitterThresholdMs: 0 },
       resources: [resource('a.example', { latencyMs: 0.049, lossPct: 33.333 })],
     });
     assert.equal(record['LATENCY_(ms)'], '0.0');
@@ -194,6 +195,50 @@ describe('buildSeedRecord / serializeSeedRecord', () => {
     const record = buildSeedRecord({ ...base, resources: [] });
     assert.deepEqual(record['RESOURCE(S)'], []);
     assert.equal(record['LATENCY_(ms)'], '0.0');
+    assert.equal(record['MTR-ID_(YYYYMMDDHHMMSS)'], '0');
+  });
+});
+
+describe('buildSeedRecord with jitter (issue 10)', () => {
+  const jitterOn = { ...settings, jitterThresholdMs: 10 };
+
+  it('a round flagged for jitter alone sets LATENCY_FLAG "1" and the MTR id, keys and formats unchanged', () => {
+    // Prepare: the average is fine (20 ms under 75); the jitter (30 ms) is above its threshold (10).
+    const record = buildSeedRecord({
+      ...base,
+      settings: jitterOn,
+      resources: [
+        resource('calm.example', { latencyMs: 12 }),
+        resource('voip.example', { latencyMs: 20, jitterMs: 30, verdict: 'jitter' }),
+      ],
+    });
+    // Assess
+    assert.deepEqual(Object.keys(record), [...SEED_KEYS], 'the old keys, no jitter key');
+    assert.equal(record.LATENCY_FLAG, '1');
+    assert.equal(record.LOSS_FLAG, '0');
+    assert.equal(record['LATENCY_(ms)'], '20.0', 'the jittery resource is the one shown');
+    assert.equal(record['LATENCY_THRESHOLD_(ms)'], '75');
+    assert.equal(record['MTR-ID_(YYYYMMDDHHMMSS)'], base.mtrId);
+  });
+
+  it('shows the resource with the larger excess whichever threshold it is over', () => {
+    const record = buildSeedRecord({
+      ...base,
+      settings: jitterOn,
+      resources: [
+        resource('slow.example', { latencyMs: 150, latencyFlag: true, verdict: 'latency' }), // 2x
+        resource('jittery.example', { latencyMs: 30, jitterMs: 40, verdict: 'jitter' }), // 4x
+      ],
+    });
+    assert.equal(record['LATENCY_(ms)'], '30.0');
+  });
+
+  it('reported jitter with the threshold off flags nothing', () => {
+    const record = buildSeedRecord({
+      ...base,
+      resources: [resource('voip.example', { latencyMs: 20, jitterMs: 300 })],
+    });
+    assert.equal(record.LATENCY_FLAG, '0');
     assert.equal(record['MTR-ID_(YYYYMMDDHHMMSS)'], '0');
   });
 });

@@ -18,6 +18,7 @@ const ENV = {
   DEFAULT_HOPS: '3',
   DEFAULT_LOSS_RULE: 'persistent',
   DEFAULT_TCP_PORT: '443',
+  DEFAULT_JITTER_THRESHOLD_MS: '0',
   LOG_DIR: '/home/ubuntu/Connexa-Logs',
   ALLOW_INSTALL: 'false',
   COMMAND_TIMEOUT_SECONDS: '120',

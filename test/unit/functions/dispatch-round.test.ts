@@ -202,6 +202,8 @@ describe('dispatchRound', () => {
     ['BaselineFlag', 'yes'],
     // 500 probes a second apart cannot finish within the document's execution timeout.
     ['Count', '500'],
+    ['JitterThresholdMs', 'off'],
+    ['JitterThresholdMs', '60001'],
   ];
   for (const [setting, value] of invalid) {
     it(`reports a host tagged ${setting}=${value} as misconfigured and sends it nothing`, async () => {
@@ -221,6 +223,21 @@ describe('dispatchRound', () => {
       assert.equal((record?.error as { code: string } | undefined)?.code, 'E_INVALID_INPUT');
     });
   }
+
+  it('sends the jitter threshold of a host tagged JitterThresholdMs, and the stage default (off) to the others', async () => {
+    // Prepare
+    fleet([{ id: instanceId(1) }, { id: instanceId(2), tags: { [`${TAG}:JitterThresholdMs`]: '30' } }]);
+    const { ports, options } = setup();
+    // Act
+    const summary = await dispatchRound(ports, options);
+    // Assess
+    const inputs = sendInputs();
+    assert.equal(summary.groups, 2);
+    const tagged = inputs.find((i) => i.InstanceIds?.includes(instanceId(2)));
+    const other = inputs.find((i) => i.InstanceIds?.includes(instanceId(1)));
+    assert.deepEqual(tagged?.Parameters?.JitterThresholdMs, ['30']);
+    assert.deepEqual(other?.Parameters?.JitterThresholdMs, ['0']);
+  });
 
   it('keeps the other chunks when one SendCommand fails, recording each host of the failed chunk', async () => {
     // Prepare

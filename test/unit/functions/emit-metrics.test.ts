@@ -30,11 +30,17 @@ const host = (id: string, flagged: boolean): HostMeasurement => ({
   worstLatencyMs: flagged ? 120 : 35,
   worstLossPct: flagged ? 100 : 0,
   resources: [
-    { target: '10.0.0.1', latencyMs: flagged ? 120 : 20, lossPct: 0 },
-    // The flagged host never reached db.internal: no latency to report.
-    { target: 'db.internal', latencyMs: flagged ? null : 35, lossPct: flagged ? 100 : 0 },
+    { target: '10.0.0.1', latencyMs: flagged ? 120 : 20, lossPct: 0, jitterMs: flagged ? 14.5 : 0.25 },
+    // The flagged host never reached db.internal: no latency or jitter to report.
+    {
+      target: 'db.internal',
+      latencyMs: flagged ? null : 35,
+      lossPct: flagged ? 100 : 0,
+      jitterMs: flagged ? null : 0.75,
+    },
   ],
   pathChanges: flagged ? 1 : 0,
+  worstJitterMs: flagged ? 14.5 : 0.75,
 });
 
 function run(granularity: MetricGranularity): Emf[] {
@@ -91,8 +97,14 @@ describe('createEmfMetrics', () => {
     assert.equal(hostLines[0]?.HostLatencyMs, 120);
     assert.equal(hostLines[0]?.HostLossPct, 100);
     assert.equal(hostLines[0]?.HostFlagged, 1);
+    assert.equal(hostLines[0]?.HostJitterMs, 14.5);
+    assert.equal(hostLines[1]?.HostJitterMs, 0.75);
+    const units = Object.fromEntries(
+      (directive(hostLines[0] as Emf)?.Metrics ?? []).map((m) => [m.Name, m.Unit]),
+    );
+    assert.equal(units.HostJitterMs, 'Milliseconds');
     assert.equal(
-      lines.some((l) => 'ResourceLatencyMs' in l),
+      lines.some((l) => 'ResourceLatencyMs' in l || 'ResourceJitterMs' in l),
       false,
     );
     assert.deepEqual(fleetLine(lines)?.HostsChecked, [1, 1]);
@@ -106,6 +118,9 @@ describe('createEmfMetrics', () => {
     const unreachable = resourceLines.find((l) => l.Resource === 'db.internal' && l.InstanceId === 'i-1');
     assert.equal(unreachable?.ResourceLossPct, 100);
     assert.equal('ResourceLatencyMs' in (unreachable ?? {}), false);
+    assert.equal('ResourceJitterMs' in (unreachable ?? {}), false, 'no jitter without an answer');
+    const measured = resourceLines.find((l) => l.Resource === '10.0.0.1' && l.InstanceId === 'i-1');
+    assert.equal(measured?.ResourceJitterMs, 14.5);
   });
 
   for (const granularity of ['fleet', 'host', 'resource'] as const) {
@@ -178,11 +193,17 @@ describe('metrics from untrusted host figures', () => {
       worstLossPct: 250,
       pathChanges: 1.5,
       resources: [
-        { target: 'db\u001b', latencyMs: 1e300, lossPct: 0 },
-        { target: 'db\u001b', latencyMs: 5, lossPct: 0 },
-        { target: ' ', latencyMs: 5, lossPct: 0 },
-        ...Array.from({ length: 200 }, (_, i) => ({ target: `r${i}`, latencyMs: 1, lossPct: 0 })),
+        { target: 'db\u001b', latencyMs: 1e300, lossPct: 0, jitterMs: Number.NaN },
+        { target: 'db\u001b', latencyMs: 5, lossPct: 0, jitterMs: 1 },
+        { target: ' ', latencyMs: 5, lossPct: 0, jitterMs: 1 },
+        ...Array.from({ length: 200 }, (_, i) => ({
+          target: `r${i}`,
+          latencyMs: 1,
+          lossPct: 0,
+          jitterMs: 1,
+        })),
       ],
+      worstJitterMs: -3,
     };
     // Act
     const lines = captureStdout(() => {
@@ -207,6 +228,10 @@ describe('metrics from untrusted host figures', () => {
     const db = resources.filter((l) => l.Resource === 'db%1B');
     assert.equal(db.length, 1);
     assert.equal('ResourceLatencyMs' in (db[0] ?? {}), false, 'the 1e300 latency is left out, the loss kept');
+    assert.equal('ResourceJitterMs' in (db[0] ?? {}), false, 'the NaN jitter is left out');
+    const hostLine = lines.find((l) => l.InstanceId === 'i-0000000000000000a' && 'HostFlagged' in l);
+    assert.equal(hostLine?.HostFlagged, 1);
+    assert.equal('HostJitterMs' in (hostLine ?? {}), false, 'the negative worst jitter is left out');
     assert.ok(lines.every((l) => !JSON.stringify(l).includes('null')));
   });
 

@@ -17,6 +17,7 @@ export const DEFAULTS: HostSettings = {
   hops: 3,
   lossRule: 'persistent',
   tcpPort: 443,
+  jitterThresholdMs: 0,
 };
 
 export function instanceId(n: number): string {
@@ -35,6 +36,7 @@ export function resultDocument(overrides: Partial<ResultDocument> = {}, flagged 
       bestMs: 1,
       worstMs: 2,
       stdevMs: 0.1,
+      jitterMs: 0.2,
     },
     {
       ttl: 2,
@@ -46,6 +48,7 @@ export function resultDocument(overrides: Partial<ResultDocument> = {}, flagged 
       bestMs: 80,
       worstMs: 140,
       stdevMs: 5,
+      jitterMs: flagged ? 9.5 : 1.5,
     },
   ];
   return {
@@ -66,6 +69,8 @@ export function resultDocument(overrides: Partial<ResultDocument> = {}, flagged 
       lossFlag: flagged,
       worstLatencyMs: flagged ? 120 : 20,
       worstLossPct: flagged ? 30 : 0,
+      jitterFlag: false,
+      worstJitterMs: flagged ? 9.5 : 1.5,
     },
     resources: [
       {
@@ -84,6 +89,7 @@ export function resultDocument(overrides: Partial<ResultDocument> = {}, flagged 
         hops,
         errors: [],
         durationMs: 11000,
+        jitterMs: flagged ? 9.5 : 1.5,
       },
     ],
     gateway: { ip: '203.0.113.5', source: 'openvpn3', latencyMs: 10, lossPct: 0, hops, errors: [] },

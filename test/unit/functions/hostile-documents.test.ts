@@ -60,6 +60,7 @@ const ENV: Record<string, string> = {
   DEFAULT_HOPS: '3',
   DEFAULT_LOSS_RULE: 'persistent',
   DEFAULT_TCP_PORT: '443',
+  DEFAULT_JITTER_THRESHOLD_MS: '0',
   LOG_DIR: '/home/ubuntu/Connexa-Logs',
   COMMAND_TIMEOUT_SECONDS: '600',
   EXECUTION_TIMEOUT_SECONDS: '900',

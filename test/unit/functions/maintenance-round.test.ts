@@ -279,6 +279,7 @@ describe('maintenance windows through dispatch and collection', () => {
     assert.equal(emf.values(FLEET_METRICS.worstLossPct).length, 2, 'fleet worst loss: outside hosts only');
     assert.equal(emf.values(FLEET_METRICS.worstLatencyMs).length, 2);
     assert.deepEqual(emf.values(FLEET_METRICS.tunnelsDown), [1, 1], 'tunnels down: outside hosts only');
+    assert.equal(emf.values(FLEET_METRICS.pathChanges).length, 2, 'path changes: outside hosts only');
     assert.equal(
       (inRecord?.tunnel as { state?: string } | undefined)?.state,
       'down',
@@ -293,7 +294,12 @@ describe('maintenance windows through dispatch and collection', () => {
     const perHostNames = new Set(
       emf.perHost.flatMap((l) => l._aws.CloudWatchMetrics[0]?.Metrics.map((m) => m.Name) ?? []),
     );
-    for (const name of [HOST_METRICS.flagged, HOST_METRICS.lossPct, RESOURCE_METRICS.lossPct])
+    for (const name of [
+      HOST_METRICS.flagged,
+      HOST_METRICS.lossPct,
+      HOST_METRICS.jitterMs,
+      RESOURCE_METRICS.lossPct,
+    ])
       assert.ok(perHostNames.has(name), `${name} is still written for the others`);
   });
 

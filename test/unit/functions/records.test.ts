@@ -49,6 +49,8 @@ function unresolvedRound(): ResultDocument {
       lossFlag: true,
       worstLatencyMs: 20,
       worstLossPct: 100,
+      jitterFlag: false,
+      worstJitterMs: 1.5,
     },
     seed: {
       ...(base.seed as NonNullable<ResultDocument['seed']>),
@@ -109,10 +111,11 @@ describe('buildInvocationRecords for a round with an unmeasured resource', () =>
       worstLatencyMs: 20,
       worstLossPct: 100,
       resources: [
-        { target: 'db.corp.internal', latencyMs: null, lossPct: 100 },
-        { target: '127.0.0.2', latencyMs: 20, lossPct: 0 },
+        { target: 'db.corp.internal', latencyMs: null, lossPct: 100, jitterMs: null },
+        { target: '127.0.0.2', latencyMs: 20, lossPct: 0, jitterMs: 1.5 },
       ],
       pathChanges: 0,
+      worstJitterMs: 1.5,
     });
     const fleet = lines.find((l) => 'HostsChecked' in l);
     const hostLine = lines.find((l) => 'HostLossPct' in l);
@@ -165,7 +168,7 @@ describe('buildInvocationRecords with untrusted documents', () => {
       [['evil.example'], ['10.0.0.1'], ['db.corp.internal']],
     );
     assert.deepEqual((outcome as { measurement: HostMeasurement }).measurement.resources, [
-      { target: '10.0.0.1', latencyMs: 20, lossPct: 0 },
+      { target: '10.0.0.1', latencyMs: 20, lossPct: 0, jitterMs: 1.5 },
     ]);
   });
 

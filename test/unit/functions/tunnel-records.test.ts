@@ -141,7 +141,8 @@ describe('result records and TunnelsDown', () => {
       worstLatencyMs: 1,
       worstLossPct: 0,
       pathChanges: 0,
-      resources: [{ target: '10.0.0.1', latencyMs: 1, lossPct: 0 }],
+      resources: [{ target: '10.0.0.1', latencyMs: 1, lossPct: 0, jitterMs: null }],
+      worstJitterMs: null,
     };
     const hostile = [1, 'yes', {}, Number.NaN, null].map(
       (value) => ({ ...base, tunnelDown: value }) as unknown as HostMeasurement,

@@ -148,7 +148,7 @@ describe('history store: the line format', () => {
       { ...base, h: [0.5] },
       { ...base, h: 'a,b' },
       { ...base, tr: ['latency', 0, 'tunnel'] },
-      { ...base, tr: ['jitter', 1, 'tunnel'] },
+      { ...base, tr: ['rtt', 1, 'tunnel'] },
       { ...base, pc: true },
       { ...base, far: 2 },
       { ...base, a: 'x'.repeat(65) },

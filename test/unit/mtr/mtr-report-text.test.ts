@@ -18,7 +18,18 @@ import type { Hop } from '../../../common/result-schema.ts';
 const FIXTURES = path.join(__dirname, '..', '..', 'fixtures', 'mtr');
 
 function hop(ttl: number, host: string | null, avgMs: number | null, lossPct: number): Hop {
-  return { ttl, host, lossPct, sent: 3, lastMs: avgMs, avgMs, bestMs: avgMs, worstMs: avgMs, stdevMs: 0 };
+  return {
+    ttl,
+    host,
+    lossPct,
+    sent: 3,
+    lastMs: avgMs,
+    avgMs,
+    bestMs: avgMs,
+    worstMs: avgMs,
+    stdevMs: 0,
+    jitterMs: avgMs === null ? null : 0.5,
+  };
 }
 
 /**
@@ -97,6 +108,21 @@ describe('renderMtrHopLines matches mtr 0.95 report mode byte for byte', () => {
       const expected = hopLinesOf(readFileSync(path.join(FIXTURES, report), 'utf8'));
       assert.deepEqual(renderMtrHopLines(hops), expected, json);
     }
+  });
+});
+
+describe('the MTR text does not change with the jitter fields (issue 10)', () => {
+  it('renders a path read with Javg byte for byte as the same path read without it', () => {
+    // Prepare: the agent now asks mtr for -o LSNABWVM; the old files show only Avg and Loss%.
+    const withJitter = readFileSync(path.join(FIXTURES, 'mtr095-netns-jitter-varied.json'), 'utf8');
+    const without = withJitter.replace(/,\n\s*"Javg": [\d.]+/g, '');
+    assert.ok(!without.includes('Javg') && withJitter.includes('Javg'));
+    // Act
+    const a = renderMtrFile('RESOURCE', '1', [{ target: 'r', hops: parseMtrJson(withJitter).hops }]);
+    const b = renderMtrFile('RESOURCE', '1', [{ target: 'r', hops: parseMtrJson(without).hops }]);
+    // Assess
+    assert.equal(a, b);
+    assert.equal(a.split('\n')[3], '  3.|-- 10.199.4.2                 26.9  0.0%');
   });
 });
 
@@ -218,14 +244,22 @@ describe('renderMtrSection and renderMtrFile write the old file layout', () => {
 
 describe('which paths get an MTR section (one rule for the agent files and the collector records)', () => {
   const path2 = [hop(1, '10.8.0.1', 1.5, 0), hop(2, '10.20.0.5', 120, 0)];
-  const flaggedSlow = { target: '10.20.0.5', hops: path2, lossPct: 0, latencyFlag: true, lossFlag: false };
-  const clean = { ...flaggedSlow, target: '10.20.0.6', latencyFlag: false };
+  const flaggedSlow = {
+    target: '10.20.0.5',
+    hops: path2,
+    lossPct: 0,
+    latencyFlag: true,
+    lossFlag: false,
+    verdict: 'latency' as const,
+  };
+  const clean = { ...flaggedSlow, target: '10.20.0.6', latencyFlag: false, verdict: 'ok' as const };
   const dead = {
     target: '10.20.0.7',
     hops: [hop(1, null, null, 100)],
     lossPct: 100,
     latencyFlag: false,
     lossFlag: true,
+    verdict: 'unreachable' as const,
   };
   const unmeasured = {
     target: 'db.corp.internal',
@@ -242,7 +276,9 @@ describe('which paths get an MTR section (one rule for the agent files and the c
 
   it('a flagged path with no hops (0.92 dead path measured by TCP with loss) gets none', () => {
     assert.deepEqual(
-      mtrResourceSections([{ ...flaggedSlow, hops: [], latencyFlag: false, lossFlag: true, lossPct: 40 }]),
+      mtrResourceSections([
+        { ...flaggedSlow, hops: [], latencyFlag: false, lossFlag: true, lossPct: 40, verdict: 'loss' },
+      ]),
       [],
     );
   });

@@ -44,6 +44,7 @@ describe('parseMtrJson with mtr 0.95 output captured on this machine', () => {
         bestMs: 0.053,
         worstMs: 0.097,
         stdevMs: 0.024,
+        jitterMs: null,
       },
     ]);
   });
@@ -61,6 +62,7 @@ describe('parseMtrJson with mtr 0.95 output captured on this machine', () => {
         bestMs: null,
         worstMs: null,
         stdevMs: null,
+        jitterMs: null,
       },
     ]);
   });
@@ -85,6 +87,7 @@ describe('parseMtrJson with mtr 0.95 output captured on this machine', () => {
       bestMs: null,
       worstMs: null,
       stdevMs: null,
+      jitterMs: null,
     });
     assert.equal(second?.host, '10.199.2.2');
     assert.equal(second?.lossPct, 0);
@@ -143,6 +146,7 @@ describe('parseMtrJson with mtr 0.92/0.93 hand-printed JSON', () => {
       bestMs: null,
       worstMs: null,
       stdevMs: null,
+      jitterMs: null,
     });
   });
 
@@ -165,6 +169,7 @@ describe('parseMtrJson with mtr 0.92/0.93 hand-printed JSON', () => {
       bestMs: null,
       worstMs: null,
       stdevMs: null,
+      jitterMs: null,
     });
   });
 });
@@ -336,6 +341,7 @@ describe('parseMtrJson reads every quirk of mtr 0.92 to 0.96 (one fixture each)'
       bestMs: 1.11,
       worstMs: null,
       stdevMs: null,
+      jitterMs: null,
     });
     assert.equal(second?.avgMs, 2.4);
     assert.equal(second?.stdevMs, null);
@@ -378,3 +384,80 @@ describe('parseMtrJson reads every quirk of mtr 0.92 to 0.96 (one fixture each)'
 function wrapEmpty(): string {
   return JSON.stringify({ report: { mtr: { dst: '10.0.0.1' }, hubs: [] } });
 }
+
+describe('parseMtrJson reads mean jitter (Javg, -o M) in every dialect (issue 10)', () => {
+  it('0.95 with the agent field list: every hop keeps its Javg; hops behind the varied relay jitter', () => {
+    // Prepare: a real lab capture, the relay between hops 2 and 3 alternating 5/45 ms.
+    const report = parseMtrJson(fixture('mtr095-netns-jitter-varied.json'));
+    // Assess
+    assert.deepEqual(report.quirks, []);
+    assert.deepEqual(
+      report.hops.map((hop) => [hop.ttl, hop.host, hop.jitterMs]),
+      [
+        [1, '10.199.100.1', 0.135],
+        [2, '10.199.3.2', 0.166],
+        [3, '10.199.4.2', 36.278],
+        [4, '10.199.128.11', 36.582],
+      ],
+    );
+    assert.equal(report.hops[3]?.avgMs, 26.941, 'the other fields are read as before');
+  });
+
+  it('0.95 with every jitter field (-o LSNABWVMJXI): reads Javg, ignores Jttr, Jmax and Jint', () => {
+    const report = parseMtrJson(fixture('mtr095-netns-jitter-all-fields.json'));
+    assert.deepEqual(
+      report.hops.map((hop) => hop.jitterMs),
+      [1.277, 0.082, 36.47, 14.388],
+    );
+    assert.deepEqual(Object.keys(report.hops[0] ?? {}).sort(), [
+      'avgMs',
+      'bestMs',
+      'host',
+      'jitterMs',
+      'lastMs',
+      'lossPct',
+      'sent',
+      'stdevMs',
+      'ttl',
+      'worstMs',
+    ]);
+  });
+
+  it('0.95 loopback with the agent field list', () => {
+    const report = parseMtrJson(fixture('mtr095-loopback-v4-jitter.json'));
+    assert.equal(report.hops[0]?.jitterMs, 0.042);
+    assert.equal(report.hops[0]?.stdevMs, 0.095);
+  });
+
+  it('0.92/0.93 hand-printed: two-decimal Javg, and a ??? hop has none', () => {
+    const report = parseMtrJson(fixture('mtr092-crafted-jitter.json'));
+    assert.deepEqual(report.quirks, []);
+    assert.deepEqual(
+      report.hops.map((hop) => [hop.ttl, hop.host, hop.jitterMs]),
+      [
+        [1, '100.64.0.1', 0.09],
+        [2, '10.8.0.1', 0.35],
+        [3, null, null],
+        [4, '10.20.0.10', 18.42],
+      ],
+    );
+  });
+
+  it('a report without Javg (mtr run with other fields, a stand-in) reads jitter as null', () => {
+    const report = parseMtrJson(fixture('mtr095-loopback-v4.json'));
+    assert.equal(report.hops[0]?.jitterMs, null);
+  });
+
+  it('a Javg that is nan, inf or negative reads as no value; one that is not a number is refused', () => {
+    const wrap = (javg: unknown) =>
+      JSON.stringify({
+        report: { mtr: {}, hubs: [{ count: 1, host: 'h', 'Loss%': 0, Avg: 1, Javg: javg }] },
+      });
+    assert.equal(parseMtrJson(wrap('nan')).hops[0]?.jitterMs, null);
+    assert.equal(parseMtrJson(wrap('inf')).hops[0]?.jitterMs, null);
+    const negative = parseMtrJson(wrap(-0.5));
+    assert.equal(negative.hops[0]?.jitterMs, null);
+    assert.deepEqual(negative.quirks, ['negative-time']);
+    assertOutputError(wrap('wobbly'), /report\.hubs\[0\]\.Javg "wobbly" is not a number/);
+  });
+});

@@ -261,6 +261,7 @@ export function flaggedDocument(
       lossRule: 'persistent',
       tcpPort: 443,
       concurrency: 51,
+      jitterThresholdMs: 0,
     },
     resources,
     summary: {
@@ -270,6 +271,8 @@ export function flaggedDocument(
       lossFlag: resources.some((r) => r.lossFlag),
       worstLatencyMs: Math.max(...resources.map((r) => r.latencyMs ?? 0)),
       worstLossPct: Math.max(...resources.map((r) => r.lossPct)),
+      jitterFlag: false,
+      worstJitterMs: null,
     },
     seed:
       base.seed === null

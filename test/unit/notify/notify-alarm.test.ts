@@ -616,6 +616,7 @@ describe('notifier: host output is untrusted', () => {
         bestMs: 1,
         worstMs: 1,
         stdevMs: 0,
+        jitterMs: null,
       },
     ];
     const unmeasured: ResourceResult = {

@@ -41,6 +41,7 @@ const hop = (ttl: number, host: string | null, avgMs: number, lossPct = 0): Hop 
   bestMs: host === null ? null : avgMs * 0.9,
   worstMs: host === null ? null : avgMs * 1.2,
   stdevMs: host === null ? null : 2.1,
+  jitterMs: host === null ? null : 1.4,
 });
 
 function host(
@@ -73,6 +74,8 @@ function host(
       lossFlag: all.some((r) => r.lossFlag),
       worstLatencyMs: Math.max(...all.map((r) => r.latencyMs ?? 0)),
       worstLossPct: Math.max(...all.map((r) => r.lossPct)),
+      jitterFlag: false,
+      worstJitterMs: null,
     },
     seed:
       base.seed === null

@@ -36,6 +36,7 @@ const hop = (ttl: number): Hop => ({
   bestMs: null,
   worstMs: null,
   stdevMs: null,
+  jitterMs: null,
 });
 
 /** 50 flagged URL resources of 512 characters on IPv6 addresses, with hops, errors and a warning each. */

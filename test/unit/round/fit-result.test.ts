@@ -21,6 +21,7 @@ const hop = (ttl: number): Hop => ({
   bestMs: 1.1,
   worstMs: 2.2,
   stdevMs: 0.1,
+  jitterMs: 0.125,
 });
 
 const resource = (target: string, flagged: boolean): ResourceResult => ({
@@ -39,6 +40,7 @@ const resource = (target: string, flagged: boolean): ResourceResult => ({
   hops: Array.from({ length: 30 }, (_, i) => hop(i + 1)),
   errors: [],
   durationMs: 1000,
+  jitterMs: 0.25,
 });
 
 function documentWith(resources: ResourceResult[]): ResultDocument {
@@ -60,6 +62,8 @@ function documentWith(resources: ResourceResult[]): ResultDocument {
       lossFlag: false,
       worstLatencyMs: null,
       worstLossPct: null,
+      jitterFlag: false,
+      worstJitterMs: null,
     },
     resources,
     gateway: {
@@ -81,6 +85,31 @@ describe('fitting the result document into the SSM output limit', () => {
   it('leaves a document that fits untouched', () => {
     const doc = documentWith([resource('10.0.0.1', false)]);
     assert.equal(fitResult(doc), doc);
+  });
+
+  it('first leaves out null keys the collector reads as null: nothing dropped, nothing lost', () => {
+    // Prepare: 50 resources without hop lists or jitter (an old agent's kind of figures), just over a limit.
+    const resources = Array.from({ length: 50 }, (_, i) => ({
+      ...resource(`10.0.${i}.1`, false),
+      hops: null,
+      latencyBasis: null,
+      jitterMs: null,
+    }));
+    const doc = documentWith(resources);
+    const limit = serializeResult(doc).length - 1;
+    // Act
+    const fitted = fitResult(doc, limit);
+    // Assess
+    const printed = serializeResult(fitted);
+    assert.ok(printed.length <= limit);
+    assert.deepEqual(fitted.truncated, { hopsDroppedFor: [], nullsOmitted: true });
+    assert.deepEqual(fitted.warnings, [], 'nothing was dropped, so nothing to say');
+    assert.ok(
+      !/"(unmeasured|requestMs|latencyBasis|jitterMs|hops)":null/.test(printed),
+      printed.slice(0, 300),
+    );
+    assert.deepEqual({ ...fitted, truncated: null }, doc, 'the document itself is as it was');
+    assertCollectorAccepts(fitted);
   });
 
   it('drops hop lists of unflagged resources first, keeps flagged evidence, and says so', () => {
@@ -276,6 +305,7 @@ describe('fitting the result document into the SSM output limit', () => {
         unmeasuredReason: r.unmeasured?.reason ?? null,
         trouble: r.trouble,
         durationMs: r.durationMs,
+        jitterMs: r.jitterMs,
       }));
 
     it('drops error messages and keeps their codes, and the document fits', () => {
@@ -369,6 +399,7 @@ describe('fitting the result document into the SSM output limit', () => {
         lossRule: 'persistent',
         tcpPort: 65535,
         concurrency: 16,
+        jitterThresholdMs: 0,
       };
       doc.startedAt = '2026-01-01T00:00:00.000Z';
       doc.finishedAt = '2026-01-01T00:59:59.999Z';
@@ -398,6 +429,8 @@ describe('fitting the result document into the SSM output limit', () => {
               }
             : null,
         baseline: { ms: 1234.567, spreadMs: 123.456, deviationMs: -1234.567, far: o.far },
+        // The largest round measures jitter on every resource too (never dropped: it is measured).
+        jitterMs: 1234.567,
       }));
       return doc;
     }
@@ -468,6 +501,64 @@ describe('fitting the result document into the SSM output limit', () => {
         );
         assert.deepEqual(measured(fitted), measured(doc));
       }
+    });
+
+    // ---- jitter (issue 10)
+    it('fits the largest round with jitter on every resource: the figure, the verdict and the settings kept', () => {
+      // Prepare: the HTTP round above, each resource also flagged for jitter as large as its connect
+      // time (the longest verdict, a jitter trouble spot), the jitter threshold set.
+      const doc = largeRound({ errors: 3, messageChars: 400, warnings: 60 });
+      doc.resources = doc.resources.map((r) => ({
+        ...r,
+        method: 'http',
+        latencyMs: 1234.567,
+        latencyBasis: 'tcp-connect',
+        requestMs: 12345.678,
+        lossPct: 33.333,
+        latencyFlag: true,
+        lossFlag: true,
+        verdict: 'latency+loss+jitter',
+        trouble: {
+          kind: 'jitter',
+          hop: 30,
+          host: '2001:db8:ffff:ffff:ffff:ffff:ffff:ffff',
+          side: 'resource',
+        },
+        durationMs: 3_599_999,
+        jitterMs: 1234.567,
+      }));
+      doc.summary = {
+        ...doc.summary,
+        flagged: 50,
+        latencyFlag: true,
+        lossFlag: true,
+        worstLatencyMs: 1234.567,
+        worstLossPct: 33.333,
+        jitterFlag: true,
+        worstJitterMs: 1234.567,
+      };
+      doc.settings = {
+        count: 100,
+        intervalSec: 0.25,
+        latencyThresholdMs: 1000.5,
+        lossThresholdPct: 12.5,
+        hops: 10,
+        lossRule: 'persistent',
+        tcpPort: 65535,
+        concurrency: 16,
+        jitterThresholdMs: 1000.5,
+      };
+      doc.timings = { totalMs: 3_599_999, probesMs: 3_599_999, gatewayDiscoveryMs: 10_000 };
+      if (doc.seed !== null) doc.seed = { ...doc.seed, LOSS_FLAG: '1', 'HOP_LOSS_(%)': '33.3' };
+      // Act
+      const fitted = fitResult(doc);
+      // Assess
+      const printed = serializeResult(fitted);
+      assert.ok(printed.length <= 24_000, `${printed.length} characters`);
+      assert.deepEqual(measured(fitted), measured(doc), 'jitterMs and verdicts included');
+      assert.deepEqual(fitted.settings, doc.settings);
+      assert.deepEqual(fitted.summary, doc.summary);
+      assertCollectorAccepts(fitted);
     });
   });
 

@@ -98,6 +98,7 @@ async function runIn(
       lossRule: 'persistent',
       tcpPort: 443,
       concurrency: 51,
+      jitterThresholdMs: 0,
     },
     logDir,
     gatewayIp: null,

@@ -34,6 +34,7 @@ const SETTINGS: RoundSettings = {
   hops: 3,
   lossRule: 'persistent',
   tcpPort: 443,
+  jitterThresholdMs: 0,
   concurrency: 51,
 };
 
@@ -176,6 +177,8 @@ describe('runRound with fake edges', () => {
       lossFlag: false,
       worstLatencyMs: 31.25,
       worstLossPct: 2,
+      jitterFlag: false,
+      worstJitterMs: null,
     });
     assert.deepEqual(
       doc.resources.map((r) => [r.target, r.verdict, r.method, r.latencyBasis]),
@@ -217,6 +220,8 @@ describe('runRound with fake edges', () => {
       lossFlag: false,
       worstLatencyMs: 120,
       worstLossPct: 0,
+      jitterFlag: false,
+      worstJitterMs: null,
     });
     assert.deepEqual(
       [seed.LATENCY_FLAG, seed['LATENCY_(ms)'], seed.LOSS_FLAG, seed['MTR-ID_(YYYYMMDDHHMMSS)']],
@@ -278,6 +283,8 @@ describe('runRound with fake edges', () => {
       lossFlag: true,
       worstLatencyMs: 0.05,
       worstLossPct: 100,
+      jitterFlag: false,
+      worstJitterMs: null,
     });
     assert.deepEqual(
       [seed.LOSS_FLAG, seed['HOP_LOSS_(%)'], seed.LATENCY_FLAG, seed['LATENCY_(ms)']],
@@ -379,6 +386,8 @@ describe('runRound with fake edges', () => {
       lossFlag: false,
       worstLatencyMs: 32,
       worstLossPct: 0,
+      jitterFlag: false,
+      worstJitterMs: 1.333,
     });
     assert.deepEqual(readdirSync(logDir).sort(), [REPORT_FILE, HISTORY_FILE]);
   });
@@ -427,6 +436,8 @@ describe('runRound with fake edges', () => {
       lossFlag: true,
       worstLatencyMs: 45,
       worstLossPct: 100,
+      jitterFlag: false,
+      worstJitterMs: null,
     });
     assert.deepEqual([seed.LOSS_FLAG, seed['HOP_LOSS_(%)'], seed.LATENCY_FLAG], ['1', '100.0', '0']);
     // Only the lossy path has hops worth a section; 100 % loss and unmeasured get none.
@@ -452,6 +463,65 @@ describe('runRound with fake edges', () => {
     assert.deepEqual(
       [doc.summary.flagged, doc.summary.worstLatencyMs, doc.summary.worstLossPct],
       [1, null, 100],
+    );
+  });
+
+  // ---- jitter (issue 10)
+  it('--jitter-threshold: a jittery destination is flagged (verdict, seed LATENCY_FLAG, MTR files); off it is only reported', async () => {
+    // Prepare: the lab capture of a path whose relay alternates 5/45 ms (Javg ~36 ms at the destination).
+    const varied = readFileSync(join(MTR_FIXTURES, 'mtr095-netns-jitter-varied.json'), 'utf8');
+    const clean = readFileSync(join(MTR_FIXTURES, 'mtr095-netns-jitter-clean.json'), 'utf8').replaceAll(
+      '10.199.128.11',
+      '10.199.128.12',
+    );
+    const fakes: Fakes = {
+      mtr: { '10.199.128.11': varied, '10.199.128.12': clean, [GATEWAY]: gatewayPath },
+    };
+    // Act
+    const off = await round('10.199.128.11,10.199.128.12', fakes);
+    const on = await round('10.199.128.11,10.199.128.12', fakes, { jitterThresholdMs: 10 });
+    // Assess: reported either way, per resource and per hop.
+    for (const { doc } of [off, on]) {
+      assert.deepEqual(
+        doc.resources.map((r) => [r.target, r.jitterMs]),
+        [
+          ['10.199.128.11', 36.582],
+          ['10.199.128.12', 0.144],
+        ],
+      );
+      assert.deepEqual(
+        doc.resources[0]?.hops?.map((h) => h.jitterMs),
+        [0.135, 0.166, 36.278, 36.582],
+      );
+      assert.equal(doc.summary.worstJitterMs, 36.582);
+    }
+    assert.deepEqual(
+      [off.doc.resources[0]?.verdict, off.seed.LATENCY_FLAG, off.doc.mtrId, off.doc.summary.flagged],
+      ['ok', '0', '0', 0],
+    );
+    const [jittery, calm] = on.doc.resources;
+    assert.equal(jittery?.verdict, 'jitter');
+    assert.equal(jittery?.latencyFlag, false, 'its average is fine');
+    assert.deepEqual(jittery?.trouble, { kind: 'jitter', hop: 3, host: '10.199.4.2', side: 'tunnel' });
+    assert.equal(calm?.verdict, 'ok');
+    assert.deepEqual(
+      [on.doc.summary.flagged, on.doc.summary.jitterFlag, on.doc.summary.latencyFlag],
+      [1, true, false],
+    );
+    assert.deepEqual(
+      [on.seed.LATENCY_FLAG, on.seed.LOSS_FLAG, on.seed['LATENCY_(ms)'], on.seed['MTR-ID_(YYYYMMDDHHMMSS)']],
+      ['1', '0', '26.9', MTR_ID],
+    );
+    assert.equal(on.doc.settings?.jitterThresholdMs, 10);
+    // The MTR file keeps the old layout: hop lines only, Avg and Loss%.
+    const resourceFile = readFileSync(join(on.logDir, `MTR-RESOURCE-${MTR_ID}.txt`), 'utf8');
+    assert.equal(
+      resourceFile,
+      `RESOURCE MTR: ${MTR_ID} (Hop, Avg, Loss%)\n` +
+        '  1.|-- 10.199.100.1                0.5  0.0%\n' +
+        '  2.|-- 10.199.3.2                  0.6  0.0%\n' +
+        '  3.|-- 10.199.4.2                 26.9  0.0%\n' +
+        '  4.|-- 10.199.128.11              26.9  0.0%\n',
     );
   });
 });
