@@ -20,6 +20,9 @@ import { checkMtr, runMtr } from './probes/run-mtr.ts';
 import { tcpProbe } from './probes/tcp-probe.ts';
 import { killAllProcessGroups, runProcess } from './process/run-process.ts';
 import { renderTable } from './render/render-table.ts';
+import { writeReport } from './report/report-command.ts';
+import { REPORT_HELP } from './report/report-help.ts';
+import { resolveReportOptions } from './report/report-options.ts';
 import { serializeResult } from './round/fit-result.ts';
 import type { ProgressEvent, RoundDeps } from './round/round-deps.ts';
 import { failedRoundDocument, type RoundOutput, releaseActiveLock, runRound } from './round/run-round.ts';
@@ -28,9 +31,10 @@ import { watchRounds } from './round/watch.ts';
 declare const __AGENT_VERSION__: string | undefined;
 /**
  * false in the fleet build (dist/agent-fleet.js, which the SSM document embeds
- * and runs as `check --json` with flags only): install, uninstall, watch, the
- * --config file, the table and the full --help are left out there, since every
- * byte of the document's 64 KB the agent does not use is room for resource lists.
+ * and runs as `check --json` with flags only): install, uninstall, report,
+ * watch, the --config file, the table and the full --help are left out there,
+ * since every byte of the document's 64 KB the agent does not use is room for
+ * resource lists.
  */
 declare const __AGENT_FULL__: boolean;
 const FLEET_BUILD_NOTE =
@@ -74,6 +78,20 @@ function print(output: RoundOutput, json: boolean): void {
   else process.stdout.write(renderTable(output.document));
 }
 
+/** `report --html`: writes the page, says where and what is in it. Throws as writeReport. */
+function report(
+  parsed: ReturnType<typeof parseArgv>,
+  config: Parameters<typeof resolveReportOptions>[1],
+): number {
+  const now = new Date();
+  const done = writeReport(resolveReportOptions(parsed, config, now), { hostname: hostname(), now });
+  for (const note of done.notes) process.stderr.write(`note: ${note}\n`);
+  process.stdout.write(
+    `wrote ${done.file} (${done.bytes} bytes): ${done.rounds} round(s), ${done.resources} resource(s)\n`,
+  );
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const wantsJson = argv.includes('--json');
   const base = { agentVersion: VERSION, hostname: () => hostname(), now: () => new Date() };
@@ -88,34 +106,43 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (parsed.switches.help) {
-      process.stdout.write(__AGENT_FULL__ ? helpText(VERSION) : `${FLEET_BUILD_NOTE}\n`);
+      process.stdout.write(__AGENT_FULL__ ? helpText(VERSION) + REPORT_HELP : `${FLEET_BUILD_NOTE}\n`);
       return 0;
     }
     if (parsed.command === null) {
-      throw new InvalidInputError('command', undefined, 'check, watch, install or uninstall (see --help)');
+      throw new InvalidInputError(
+        'command',
+        undefined,
+        __AGENT_FULL__
+          ? 'check, watch, report, install or uninstall (see --help)'
+          : `check: ${FLEET_BUILD_NOTE}`,
+      );
     }
-    if (parsed.command === 'install' || parsed.command === 'uninstall') {
-      if (__AGENT_FULL__) {
-        return await runSetupCommand(parsed, {
-          run: runProcess,
-          agentFile: process.argv[1] ?? '',
-          nodeBinary: process.execPath,
-          say: (line) => process.stdout.write(`${line}\n`),
-          fail: (line) => process.stderr.write(`${line}\n`),
-        });
+    // The fleet build's refusals come first, so that the code it leaves out is unreachable there.
+    if (!__AGENT_FULL__) {
+      if (parsed.command !== 'check') {
+        throw new InvalidInputError('command', parsed.command, `check: ${FLEET_BUILD_NOTE}`);
       }
-      throw new InvalidInputError('command', parsed.command, `check: ${FLEET_BUILD_NOTE}`);
-    }
-    if (!__AGENT_FULL__ && parsed.command !== 'check') {
-      throw new InvalidInputError('command', parsed.command, `check: ${FLEET_BUILD_NOTE}`);
-    }
-    if (!__AGENT_FULL__ && parsed.config !== null) {
-      throw new InvalidInputError('--config', parsed.config, `flags only: ${FLEET_BUILD_NOTE}`);
+      if (parsed.config !== null) {
+        throw new InvalidInputError('--config', parsed.config, `flags only: ${FLEET_BUILD_NOTE}`);
+      }
+    } else if (parsed.command === 'install' || parsed.command === 'uninstall') {
+      return await runSetupCommand(parsed, {
+        run: runProcess,
+        agentFile: process.argv[1] ?? '',
+        nodeBinary: process.execPath,
+        say: (line) => process.stdout.write(`${line}\n`),
+        fail: (line) => process.stderr.write(`${line}\n`),
+      });
     }
     const config =
-      parsed.config === null || !__AGENT_FULL__
-        ? {}
-        : readConfigObject(readConfigFile(parsed.config), parsed.config);
+      __AGENT_FULL__ && parsed.config !== null
+        ? readConfigObject(readConfigFile(parsed.config), parsed.config)
+        : {};
+    if (__AGENT_FULL__ && parsed.command === 'report') return report(parsed, config);
+    if (parsed.command !== 'check' && parsed.command !== 'watch') {
+      throw new InvalidInputError('command', parsed.command, `check: ${FLEET_BUILD_NOTE}`);
+    }
     options = resolveOptions(parsed.command, parsed, config);
   } catch (error) {
     const failed = failedRoundDocument(error, base);

@@ -47,7 +47,9 @@ const STAND_INS: Record<string, string> = {
   'history-store.ts': `
     export const HISTORY_FILE = ${JSON.stringify(HISTORY_FILE)};
     export function readRecentRounds() { return { rounds: [], skipped: 0, truncated: false, notes: [], paths: new Map() }; }
-    export function appendRound() {}`,
+    export function appendRound() {}
+    export function readHistory() { return { rounds: [], skipped: 0, truncated: false, notes: [] }; }
+    export function filterRounds(rounds) { return rounds; }`,
   'round-history.ts': `
     export function bandOfPath() { return null; }
     export function bandOfSamples() { return null; }
@@ -70,7 +72,7 @@ export async function buildWithoutHistory(outfile: string): Promise<void> {
     format: 'cjs',
     minify: true,
     legalComments: 'none',
-    define: { __AGENT_VERSION__: JSON.stringify(`${pkg.version}-no-history`) },
+    define: { __AGENT_VERSION__: JSON.stringify(`${pkg.version}-no-history`), __AGENT_FULL__: 'true' },
     logLevel: 'warning',
     plugins: [
       {

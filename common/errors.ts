@@ -37,6 +37,8 @@ export const ERROR_CODES = [
   'E_INSTANCE_REFUSED',
   /** `install`/`uninstall` cannot set up or remove the systemd units (no systemd, not root, systemctl failed). */
   'E_INSTALL',
+  /** The history report's output file cannot be written (agent `report --html`). */
+  'E_REPORT_FILE',
   'E_INTERNAL',
 ] as const;
 
@@ -84,7 +86,10 @@ export class InvalidInputError extends MonitorError {
 export class EnvironmentError extends MonitorError {
   readonly path: string | undefined;
   constructor(
-    code: Extract<ErrorCode, 'E_MTR_MISSING' | 'E_MTR_PERMISSION' | 'E_LOG_DIR' | 'E_CONFIG_FILE'>,
+    code: Extract<
+      ErrorCode,
+      'E_MTR_MISSING' | 'E_MTR_PERMISSION' | 'E_LOG_DIR' | 'E_CONFIG_FILE' | 'E_REPORT_FILE'
+    >,
     message: string,
     path?: string,
     options?: ErrorOptions,

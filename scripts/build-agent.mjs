@@ -1,6 +1,6 @@
 // Bundles the agent into dist/agent.js: one CommonJS file, Node built-ins only,
 // syntax lowered for Node 12.22 (stock nodejs on Ubuntu 22.04). The same
-// without what no fleet host runs (install/uninstall, watch, --config, the table,
+// without what no fleet host runs (install/uninstall, report, watch, --config, the table,
 // the full --help) is dist/agent-fleet.js: what the SSM document embeds (its
 // 64 KB holds the agent and the resource lists).
 import { readFileSync, statSync } from 'node:fs';

@@ -34,7 +34,7 @@ export const DOCUMENT_SIZE_LIMIT = 65_536;
 export const AGENT_BUNDLE_ENV = 'CCM_AGENT_BUNDLE';
 
 const ROOT = resolve(__dirname, '..');
-/** The agent without install/uninstall, which no fleet host runs (scripts/build-agent.mjs). */
+/** The agent without what no fleet host runs: install/uninstall, report, watch (scripts/build-agent.mjs). */
 export const DEFAULT_AGENT_PATH = join(ROOT, 'dist', 'agent-fleet.js');
 const SCRIPT_PATH = join(ROOT, 'ssm', 'run-agent.sh');
 

@@ -54,6 +54,9 @@ function dirs(argv: ParsedArgv): UninstallOptions {
 function refuseOthers(argv: ParsedArgv, allowed: readonly ValueFlag[], why: string): void {
   const stray = Object.entries(argv.values).find(([flag]) => !allowed.includes(flag as ValueFlag));
   if (stray !== undefined) throw new InvalidInputError(`--${stray[0]}`, stray[1], why);
+  const [reportFlag] = Object.entries(argv.report);
+  if (reportFlag !== undefined)
+    throw new InvalidInputError(`--${reportFlag[0]}`, reportFlag[1], 'only with report');
   if (argv.switches.json) throw new InvalidInputError('option', '--json', 'only with check or watch');
 }
 

@@ -5,9 +5,9 @@
  */
 import { InvalidInputError } from '../../common/errors.ts';
 
-export type CommandName = 'check' | 'watch' | 'install' | 'uninstall';
+export type CommandName = 'check' | 'watch' | 'report' | 'install' | 'uninstall';
 
-export const COMMANDS: readonly CommandName[] = ['check', 'watch', 'install', 'uninstall'];
+export const COMMANDS: readonly CommandName[] = ['check', 'watch', 'report', 'install', 'uninstall'];
 
 /** Flags that take a value; each is also a key of the JSON config file. */
 export const VALUE_FLAGS = [
@@ -42,6 +42,10 @@ export const WATCH_ONLY_FLAGS: readonly ValueFlag[] = ['every', 'rounds'];
 export const INSTALL_FLAGS = ['unit-dir', 'lib-dir'] as const;
 export type InstallFlag = (typeof INSTALL_FLAGS)[number];
 
+/** Flags of `report` only (agent/report/report-options.ts); not config keys. */
+export const REPORT_FLAGS = ['html', 'since', 'resource'] as const;
+export type ReportFlag = (typeof REPORT_FLAGS)[number];
+
 const SWITCHES = ['json', 'help', 'version', 'no-enable'] as const;
 type Switch = (typeof SWITCHES)[number];
 
@@ -49,6 +53,7 @@ export interface ParsedArgv {
   command: CommandName | null;
   values: Partial<Record<ValueFlag, string>>;
   install: Partial<Record<InstallFlag, string>>;
+  report: Partial<Record<ReportFlag, string>>;
   config: string | null;
   switches: Record<Switch, boolean>;
 }
@@ -56,6 +61,7 @@ export interface ParsedArgv {
 const isValueFlag = (name: string): name is ValueFlag => (VALUE_FLAGS as readonly string[]).includes(name);
 const isInstallFlag = (name: string): name is InstallFlag =>
   (INSTALL_FLAGS as readonly string[]).includes(name);
+const isReportFlag = (name: string): name is ReportFlag => (REPORT_FLAGS as readonly string[]).includes(name);
 const isCommand = (name: string): name is CommandName => (COMMANDS as readonly string[]).includes(name);
 const isSwitch = (name: string): name is Switch => (SWITCHES as readonly string[]).includes(name);
 
@@ -64,6 +70,7 @@ export function parseArgv(argv: readonly string[]): ParsedArgv {
     command: null,
     values: {},
     install: {},
+    report: {},
     config: null,
     switches: { json: false, help: false, version: false, 'no-enable': false },
   };
@@ -91,7 +98,7 @@ export function parseArgv(argv: readonly string[]): ParsedArgv {
       parsed.switches[name] = true;
       continue;
     }
-    if (name !== 'config' && !isValueFlag(name) && !isInstallFlag(name)) {
+    if (name !== 'config' && !isValueFlag(name) && !isInstallFlag(name) && !isReportFlag(name)) {
       throw new InvalidInputError('option', `--${name}`, 'a known option (see --help)');
     }
     let value = inline;
@@ -109,7 +116,11 @@ export function parseArgv(argv: readonly string[]): ParsedArgv {
       if (parsed.config !== null) throw new InvalidInputError('--config', value, 'the option once');
       parsed.config = value;
     } else {
-      const into: Partial<Record<string, string>> = isValueFlag(name) ? parsed.values : parsed.install;
+      const into: Partial<Record<string, string>> = isValueFlag(name)
+        ? parsed.values
+        : isInstallFlag(name)
+          ? parsed.install
+          : parsed.report;
       if (into[name] !== undefined) throw new InvalidInputError(`--${name}`, value, 'the option once');
       into[name] = value;
     }

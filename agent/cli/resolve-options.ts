@@ -29,6 +29,7 @@ import { parseManagementEndpoint } from '../gateway/management-client.ts';
 import {
   type CommandName,
   type ParsedArgv,
+  REPORT_FLAGS,
   VALUE_FLAGS,
   type ValueFlag,
   WATCH_ONLY_FLAGS,
@@ -122,6 +123,10 @@ export function resolveOptions(
     return found === null ? fallback : parse(found.value, found.field);
   };
 
+  for (const flag of REPORT_FLAGS) {
+    const value = argv.report[flag];
+    if (value !== undefined) throw new InvalidInputError(`--${flag}`, value, 'only with report');
+  }
   const [stray] = Object.entries(argv.install);
   if (stray !== undefined)
     throw new InvalidInputError(`--${stray[0]}`, stray[1], 'only with install or uninstall');

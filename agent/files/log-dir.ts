@@ -90,6 +90,28 @@ export function prepareLogDir(dir: string): LogDir {
   }
 }
 
+/**
+ * Opens an existing `dir` only to read what earlier rounds left there (the
+ * history report): nothing is created or written, and the same rules decide
+ * who acts in it. Throws E_LOG_DIR (a missing directory included). The caller
+ * closes the returned handle.
+ */
+export function openLogDirForReading(dir: string): LogDir {
+  const absolute = path.resolve(dir);
+  let handle: DirHandle;
+  try {
+    handle = openDirectory(absolute);
+  } catch (error) {
+    throw logDirError(absolute, ' cannot be read', error, null);
+  }
+  try {
+    return asLogDir(handle, actingUserFor(handle));
+  } catch (error) {
+    handle.close();
+    throw error;
+  }
+}
+
 /** A missing directory is created as the user who controls its parent (same rule as for the log directory). */
 function creatorIn(parent: fs.Stats, chosenBy: LinkOwner | null): Principal | null {
   if (process.geteuid?.() !== 0) return null;

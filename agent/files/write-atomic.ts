@@ -16,8 +16,15 @@ import type { LogDir } from './log-dir.ts';
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
 
-/** Replaces the file `name` in `dir` with `content` (UTF-8). Throws E_LOG_DIR (see LogDir.run). */
-export function writeFileAtomic(dir: LogDir, name: string, content: string): void {
+/**
+ * Replaces the file `name` in `dir` with `content` (UTF-8). Throws what
+ * `dir.run` makes of a failure: E_LOG_DIR for the log directory (LogDir.run).
+ */
+export function writeFileAtomic(
+  dir: Pick<LogDir, 'run'> & Pick<DirHandle, 'entry' | 'sync'>,
+  name: string,
+  content: string,
+): void {
   dir.run(`writing ${name}`, () => replaceFile(dir, name, content));
 }
 
@@ -25,7 +32,12 @@ export function writeFileAtomic(dir: LogDir, name: string, content: string): voi
  * The same through any directory handle, as the process itself; `mode`, when
  * given, is set whatever the umask. Throws the errno error.
  */
-export function replaceFile(dir: DirHandle, name: string, content: string | Buffer, mode?: number): void {
+export function replaceFile(
+  dir: Pick<DirHandle, 'entry' | 'sync'>,
+  name: string,
+  content: string | Buffer,
+  mode?: number,
+): void {
   const temp = `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   let fd: number | undefined;
   try {

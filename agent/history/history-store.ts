@@ -21,7 +21,9 @@
  * median, so the centre is the mean), loss (%), the hops as positions in `ad`
  * (null: silent), the trouble spot (kind, hop, side), `pc` 1 when a path
  * change was reported, `bm` the baseline (ms) it was held against, `far` 1
- * when it was far above it. Keys of empty values are left out.
+ * when it was far above it. Keys of empty values are left out. `tn`, when
+ * present, is the tunnel's state in the round (one of HISTORY_TUNNEL_STATES;
+ * left out when not known): the HTML report marks the rounds it was not `up`.
  *
  * Paths rarely change, so `h` is written only when the path differs from the
  * last one written for the target, when that one is PATH_REFRESH_LINES lines
@@ -50,6 +52,7 @@ import {
   RESULT_LIMITS,
   TROUBLE_KINDS,
   TROUBLE_SIDES,
+  TUNNEL_STATES,
   VERDICTS,
 } from '../../common/result-contract.ts';
 import type { ProbeMethod, TroubleSpot, Verdict } from '../../common/result-schema.ts';
@@ -73,6 +76,14 @@ export const HISTORY_LIMITS = {
   /** A longer line is skipped unread (an honest round stays below: under 700 KB with 255 IPv6 hops on 50 paths). */
   maxLineBytes: 1024 * 1024,
 } as const;
+
+/**
+ * The tunnel states a line may carry in `tn`: those of the result's
+ * `tunnel.state`. A round whose tunnel is unknown (or not looked at) is
+ * written without `tn`.
+ */
+export const HISTORY_TUNNEL_STATES = TUNNEL_STATES;
+export type HistoryTunnelState = (typeof HISTORY_TUNNEL_STATES)[number];
 
 /** A path is written again after this many lines even when it has not changed (see above). */
 export const PATH_REFRESH_LINES = 16;
@@ -112,6 +123,8 @@ export interface HistoryRound {
   latencyThresholdMs: number;
   lossThresholdPct: number;
   resources: HistoryEntry[];
+  /** What the round saw of the tunnel; absent or null when not recorded. */
+  tunnel?: HistoryTunnelState | null;
 }
 
 // ---------------------------------------------------------------- the line format
@@ -171,7 +184,7 @@ function toWire(round: HistoryRound, withHops: boolean, memory: PathMemory | nul
     if (e.far) wire.far = 1;
     return wire;
   });
-  return {
+  const wire: Wire = {
     hv: LINE_VERSION,
     at: round.at,
     lt: round.latencyThresholdMs,
@@ -179,6 +192,8 @@ function toWire(round: HistoryRound, withHops: boolean, memory: PathMemory | nul
     ad: [...addresses.keys()],
     r,
   };
+  if (round.tunnel != null) wire.tn = round.tunnel;
+  return wire;
 }
 
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
@@ -204,11 +219,12 @@ export function decodeRound(line: string, memory: PathMemory = new Map()): Decod
     return null;
   }
   if (!isRecord(value) || value.hv !== LINE_VERSION) return null;
-  const { at, lt, lp, ad, r } = value;
+  const { at, lt, lp, ad, r, tn } = value;
   if (typeof at !== 'string' || !ISO_TIMESTAMP.test(at) || !Number.isFinite(Date.parse(at))) return null;
   const latencyThresholdMs = numberIn(lt, 0, LIMITS.latencyThresholdMs.max);
   const lossThresholdPct = numberIn(lp, 0, 100);
   if (latencyThresholdMs === null || lossThresholdPct === null) return null;
+  if (tn !== undefined && !(HISTORY_TUNNEL_STATES as readonly unknown[]).includes(tn)) return null;
   if (!Array.isArray(r) || r.length > LIMITS.maxResources) return null;
   const addresses = ad ?? [];
   if (!Array.isArray(addresses) || addresses.length > r.length * RESULT_LIMITS.maxHops) return null;
@@ -223,8 +239,10 @@ export function decodeRound(line: string, memory: PathMemory = new Map()): Decod
   }
   for (const value of memory.values()) value.linesAgo++;
   for (const [target, hops] of written) memory.set(target, { hops, linesAgo: 0 });
+  const round: HistoryRound = { at, latencyThresholdMs, lossThresholdPct, resources };
+  if (tn !== undefined) round.tunnel = tn as HistoryTunnelState;
   return {
-    round: { at, latencyThresholdMs, lossThresholdPct, resources },
+    round,
     skippedEntries: r.length - resources.length,
   };
 }
@@ -385,16 +403,24 @@ export function readHistory(dir: LogDir, query: HistoryQuery = {}): HistoryRead 
     maxBytes:
       query.maxBytes ?? (HISTORY_LIMITS.keep + 1) * HISTORY_LIMITS.fileBytes + HISTORY_LIMITS.maxLineBytes,
   });
+  return { ...read, rounds: filterRounds(read.rounds, query) };
+}
+
+/** The rounds that `since` and `resource` select (see HistoryQuery), in the order given. Pure. */
+export function filterRounds(
+  rounds: readonly HistoryRound[],
+  query: Pick<HistoryQuery, 'since' | 'resource'>,
+): HistoryRound[] {
   const since = query.since?.getTime() ?? Number.NEGATIVE_INFINITY;
   const resource = query.resource ?? null;
-  const rounds: HistoryRound[] = [];
-  for (const round of read.rounds) {
+  const kept: HistoryRound[] = [];
+  for (const round of rounds) {
     if (Date.parse(round.at) < since) continue;
     const resources =
       resource === null ? round.resources : round.resources.filter((e) => e.target === resource);
-    if (resources.length > 0) rounds.push({ ...round, resources });
+    if (resources.length > 0) kept.push({ ...round, resources });
   }
-  return { ...read, rounds };
+  return kept;
 }
 
 /** `names` newest file first; reads each from its end until the rounds or the bytes are used up. */

@@ -48,6 +48,8 @@ const ENVIRONMENT = [
   'E_INSTALL',
   // The monitor host's first-boot set-up (reported by the SSM document's script).
   'E_MONITOR_HOST_SETUP',
+  // report --html: the output file the operator named cannot be written.
+  'E_REPORT_FILE',
 ] as const;
 type Decided =
   | (typeof INTERNAL)[number]

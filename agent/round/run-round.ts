@@ -242,6 +242,8 @@ async function probeAndRecord(
       latencyThresholdMs: settings.latencyThresholdMs,
       lossThresholdPct: settings.lossThresholdPct,
       resources: history.entries,
+      // The report marks tunnel-down periods from it; unknown is left out of the line.
+      tunnel: seenTunnel === undefined || seenTunnel.state === 'unknown' ? null : seenTunnel.state,
     };
     files = recordFiles(logDir, mtrId, seed, resources, gateway, options, { round, paths: history.paths });
   } catch (error) {

@@ -160,4 +160,16 @@ describe('alarm sensitivity and maintenance in the packaged template', () => {
     ]);
     assert.match(String(widget.properties.title), /maintenance/i);
   });
+
+  it('places no dashboard widget over another', () => {
+    const boxes = dashboardWidgets(defaults).map((w) => ({ ...w, title: String(w.properties.title) }));
+    for (const [i, a] of boxes.entries()) {
+      assert.ok(a.x >= 0 && a.x + a.width <= 24, `${a.title} fits the 24-column grid`);
+      for (const b of boxes.slice(i + 1)) {
+        const apart =
+          a.x + a.width <= b.x || b.x + b.width <= a.x || a.y + a.height <= b.y || b.y + b.height <= a.y;
+        assert.ok(apart, `"${a.title}" and "${b.title}" overlap`);
+      }
+    }
+  });
 });

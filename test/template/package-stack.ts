@@ -105,10 +105,18 @@ export function createPackager(name: string): Packager {
   };
 }
 
+/** One dashboard widget: its place on the 24-column grid and its properties. */
+export interface Widget {
+  type: string;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  properties: Record<string, unknown>;
+}
+
 /** Renders the dashboard's Fn::Sub body with sample values so it can be parsed as JSON. */
-export function dashboardWidgets(
-  template: Template,
-): { type: string; properties: Record<string, unknown> }[] {
+export function dashboardWidgets(template: Template): Widget[] {
   const dashboard = template.Resources.Dashboard;
   assert.ok(dashboard, 'the template has a dashboard');
   const sub = dashboard.Properties.DashboardBody as { 'Fn::Sub': [string, object] };
@@ -118,6 +126,5 @@ export function dashboardWidgets(
     const value = Reflect.get(variables, name);
     return typeof value === 'string' || typeof value === 'number' ? String(value) : `sample-${name}`;
   });
-  return (JSON.parse(rendered) as { widgets: { type: string; properties: Record<string, unknown> }[] })
-    .widgets;
+  return (JSON.parse(rendered) as { widgets: Widget[] }).widgets;
 }

@@ -918,6 +918,26 @@ describe('packaged CloudFormation template', () => {
     assert.equal(Reflect.get(sub['Fn::Sub'][1], 'LogGroupName'), LOG_GROUP);
   });
 
+  it('shows per-resource latency and loss against their thresholds, as the host report draws them', () => {
+    const { widgets } = dashboardBody(main.template);
+    for (const [metric, threshold] of [
+      [RESOURCE_METRICS.latencyMs, STACK_PARAM_DEFAULTS.latencyThresholdMs],
+      [RESOURCE_METRICS.lossPct, STACK_PARAM_DEFAULTS.lossThresholdPct],
+    ] as const) {
+      const widget = widgets.find((w) =>
+        JSON.stringify(w.properties.metrics ?? []).includes(`MAX(${metric}) FROM`),
+      );
+      assert.ok(widget !== undefined, `a widget of ${metric}`);
+      assert.match(
+        JSON.stringify(widget.properties.metrics),
+        /GROUP BY InstanceId, Resource ORDER BY MAX\(\) DESC LIMIT 10/,
+      );
+      assert.deepEqual(widget.properties.annotations, {
+        horizontal: [{ label: 'threshold', value: Number(threshold) }],
+      });
+    }
+  });
+
   it('grants no wildcard action in any Allow statement', () => {
     const all = statements(main.template);
     assert.ok(all.length > 5);

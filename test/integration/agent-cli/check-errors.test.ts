@@ -95,7 +95,7 @@ describe('agent check: invalid input is rejected with exit 2 before anything run
     assert.equal(bare.stdout, '');
     assert.match(
       bare.stderr,
-      /^error: command \(missing\) is not allowed: check, watch, install or uninstall \(see --help\)\n$/,
+      /^error: command \(missing\) is not allowed: check, watch, report, install or uninstall \(see --help\)\n$/,
     );
     const help = runAgent(['--help']);
     assert.equal(help.status, 0);

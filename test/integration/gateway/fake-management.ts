@@ -25,11 +25,18 @@ export interface FakeManagement {
   endpoint: string;
   /** Command lines received, in order, over all connections. */
   received: string[];
+  /**
+   * Resolves once `line` has been received: the client may return before its
+   * last line (`quit`) reaches the server, so a test waits for it instead of
+   * reading `received` at once (the test runner's timeout bounds the wait).
+   */
+  receivedLine: (line: string) => Promise<void>;
   close: () => Promise<void>;
 }
 
 export async function startFakeManagement(options: FakeManagementOptions = {}): Promise<FakeManagement> {
   const received: string[] = [];
+  const waiting: { line: string; resolve: () => void }[] = [];
   const sockets = new Set<net.Socket>();
   const listen = options.listen ?? { host: '127.0.0.1' };
   const server = net.createServer((socket) => {
@@ -55,6 +62,7 @@ export async function startFakeManagement(options: FakeManagementOptions = {}): 
         const line = buffer.slice(0, newline).replace(/\r$/, '');
         buffer = buffer.slice(newline + 1);
         received.push(line);
+        for (const w of waiting.filter((w) => w.line === line)) w.resolve();
         if (line === 'quit') {
           socket.end();
           return;
@@ -84,6 +92,8 @@ export async function startFakeManagement(options: FakeManagementOptions = {}): 
   return {
     endpoint,
     received,
+    receivedLine: (line) =>
+      received.includes(line) ? Promise.resolve() : new Promise((resolve) => waiting.push({ line, resolve })),
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -68,6 +68,7 @@ describe('queryManagementState over loopback TCP', () => {
       assert.equal(answer, STATE_ANSWER);
       // A poll bound is a hang guard, not a speed limit: it costs nothing once `quit` has arrived.
       await waitFor(() => server.received.length >= 2, 30_000);
+      await server.receivedLine('quit');
       assert.deepEqual(server.received, ['state', 'quit']);
     } finally {
       await server.close();
@@ -210,6 +211,7 @@ describe('queryManagement: several commands in one session', () => {
         { command: 'log 500', text: cache, error: null },
       ]);
       await waitFor(() => server.received.length >= 3, 1000);
+      await server.receivedLine('quit');
       assert.deepEqual(server.received, ['state all', 'log 500', 'quit']);
     } finally {
       await server.close();

@@ -184,6 +184,7 @@ describe('discoverGateway with observeTunnel: OpenVPN 2 and the fallbacks', () =
           reconnects: [1_796_037_591, 1_796_037_602],
         },
       });
+      await management.receivedLine('quit');
       assert.deepEqual(management.received, ['state all', 'log 500', 'status', 'quit']);
     } finally {
       await management.close();

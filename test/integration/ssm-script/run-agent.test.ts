@@ -162,10 +162,10 @@ describe('SSM document script', () => {
           'persistent',
           '--tcp-port',
           '443',
-          '--baseline-flag',
-          'off',
           '--jitter-threshold',
           '30',
+          '--baseline-flag',
+          'off',
           '--log-dir',
           join(scratch, 'Connexa-Logs'),
         ]);

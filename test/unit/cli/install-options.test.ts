@@ -166,3 +166,20 @@ describe('uninstall options, and the install flags elsewhere', () => {
     );
   });
 });
+
+describe('each command takes only its own flags', () => {
+  it('install, uninstall and check refuse the report flags, naming the command they belong to', () => {
+    rejects(
+      () => install(['--every', '5', '--config', '/c.json', '--html', 'r.html']),
+      /--html "r\.html" is not allowed: only with report/,
+    );
+    rejects(
+      () => resolveUninstallOptions(parseArgv(['uninstall', '--since', '24h'])),
+      /--since "24h" is not allowed: only with report/,
+    );
+    rejects(
+      () => resolveOptions('check', parseArgv(['check', '--resources', '10.0.0.1', '--resource', 'x']), {}),
+      /--resource "x" is not allowed: only with report/,
+    );
+  });
+});

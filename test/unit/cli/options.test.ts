@@ -7,11 +7,8 @@ import { MAX_ROUND_MS, roundWorstCaseMs } from '../../../common/round-budget.ts'
 
 const resolve = (args: string[], config: Record<string, unknown> = {}) => {
   const argv = parseArgv(args);
-  return resolveOptions(
-    argv.command === 'watch' ? 'watch' : 'check',
-    argv,
-    readConfigObject(config, 'test.json'),
-  );
+  const command = argv.command === 'watch' ? 'watch' : 'check';
+  return resolveOptions(command, argv, readConfigObject(config, 'test.json'));
 };
 
 const rejects = (fn: () => unknown, message: RegExp) =>

@@ -1,0 +1,135 @@
+/**
+ * `report` through the built bundle, as an operator runs it, under Node.js
+ * 12.22 and the current Node: the page written from a history the agent's
+ * way of appending wrote, the exit codes and messages for bad flags, a
+ * missing log dir and an output it must not write through, and the fleet
+ * build (the one the SSM document embeds) without the command.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DEFAULT_AGENT_PATH } from '../../../ssm/document.ts';
+import { writeFixtureHistory } from '../../helpers/history-fixture.ts';
+import { AGENT, NODE12, ROOT, runAgent } from '../../helpers/run-agent.ts';
+
+for (const [label, node] of [
+  ['Node 12.22', NODE12],
+  ['current Node', process.execPath],
+] as const) {
+  describe(`report command (${label})`, () => {
+    let dir = '';
+    let logs = '';
+    const run = (args: string[]) => runAgent(['report', ...args], { node });
+
+    before(() => {
+      assert.ok(existsSync(AGENT), 'dist/agent.js must be built first (npm run build)');
+      assert.ok(existsSync(node), `${node} missing (npm ci --prefix test/node12)`);
+      dir = mkdtempSync(join(tmpdir(), 'ccm-report-cli-'));
+      logs = join(dir, 'logs');
+      writeFixtureHistory(logs, { rounds: 300, tunnel: true, end: new Date('2026-11-30T12:00:00Z') });
+    });
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('writes the page and says where, how large and what is in it', () => {
+      const file = join(dir, 'report.html');
+      const done = run(['--html', file, '--log-dir', logs, '--since', '2026-11-30T00:00Z']);
+      assert.equal(done.status, 0, done.stderr);
+      assert.match(done.stdout, /^wrote .*report\.html \(\d+ bytes\): 145 round\(s\), 3 resource\(s\)\n$/);
+      const page = readFileSync(file, 'utf8');
+      assert.equal(page.split('<svg viewBox=').length - 1, 3);
+      assert.ok(page.includes('145 round(s) from 2026-11-30 00:00 to 2026-11-30 12:00'));
+    });
+
+    it('takes the log dir from --config as check does', () => {
+      const config = join(dir, 'config.json');
+      writeFileSync(config, JSON.stringify({ resources: '10.20.0.5', 'log-dir': logs }), { mode: 0o644 });
+      const file = join(dir, 'from-config.html');
+      const done = run(['--html', file, '--config', config, '--resource', 'db.corp.internal']);
+      assert.equal(done.status, 0, done.stderr);
+      assert.match(done.stdout, /: 300 round\(s\), 1 resource\(s\)/);
+    });
+
+    it('exits 2 naming the value and what is allowed for bad flags', () => {
+      const cases: Array<[string[], RegExp]> = [
+        [['--log-dir', logs], /^error: --html \(missing\) is not allowed: the file to write the report to/],
+        [
+          ['--html', 'x.html', '--since', 'yesterday'],
+          /^error: --since "yesterday" is not allowed: an ISO 8601 time/,
+        ],
+        [
+          ['--html', 'x.html', '--count', '3'],
+          /^error: --count "3" is not allowed: only with check or watch/,
+        ],
+        [['--html', 'x.html', '--bogus', '1'], /^error: option "--bogus" is not allowed: a known option/],
+        [
+          ['--html', join(dir, 'x.html'), '--log-dir', logs, '--resource', 'nope'],
+          /^error: --resource "nope" is not allowed: one of the resources in the history: "10\.20\.0\.5", "db\.corp\.internal", "https:\/\/wiki\.corp\.internal\/"/,
+        ],
+      ];
+      for (const [args, message] of cases) {
+        const done = run(args);
+        assert.equal(done.status, 2, `${args.join(' ')}: ${done.stderr}`);
+        assert.match(done.stderr, message);
+        assert.equal(done.stdout, '');
+      }
+      assert.equal(existsSync(join(dir, 'x.html')), false);
+    });
+
+    it('exits 3 for a missing log dir or output directory, 2 for an output name that is a link (left alone)', () => {
+      const missing = run(['--html', join(dir, 'y.html'), '--log-dir', join(dir, 'nowhere')]);
+      assert.equal(missing.status, 3, missing.stderr);
+      assert.match(missing.stderr, /^error: log directory .*nowhere cannot be read \(ENOENT/);
+      const target = join(dir, 'target.txt');
+      writeFileSync(target, 'keep');
+      const link = join(dir, 'link.html');
+      symlinkSync(target, link);
+      const linked = run(['--html', link, '--log-dir', logs]);
+      assert.equal(linked.status, 2, linked.stderr);
+      assert.match(linked.stderr, /it is a symbolic link, which the report neither follows nor replaces/);
+      assert.equal(readFileSync(target, 'utf8'), 'keep');
+      const noDir = run(['--html', join(dir, 'no', 'such', 'r.html'), '--log-dir', logs]);
+      assert.equal(noDir.status, 3, noDir.stderr);
+      assert.match(noDir.stderr, /its directory cannot be used/);
+    });
+
+    it('writes a page that says so for an empty log dir, exit 0 and a note', () => {
+      const empty = join(dir, 'empty-logs');
+      mkdirSync(empty, { recursive: true });
+      const file = join(dir, 'empty.html');
+      const done = run(['--html', file, '--log-dir', empty]);
+      assert.equal(done.status, 0, done.stderr);
+      assert.match(done.stderr, /^note: No rounds in .*cc-monitor-history\.jsonl yet\.\n$/);
+      assert.match(readFileSync(file, 'utf8'), /No rounds recorded: nothing to draw yet/);
+    });
+  });
+}
+
+describe('the fleet build in the SSM document leaves the report out', () => {
+  it('is the bundle the document embeds, without the report code, and says where report is', () => {
+    assert.equal(DEFAULT_AGENT_PATH, join(ROOT, 'dist', 'agent-fleet.js'));
+    const fleet = readFileSync(DEFAULT_AGENT_PATH, 'utf8');
+    assert.ok(readFileSync(AGENT, 'utf8').includes('band-outer'), 'the full build has it');
+    assert.ok(!fleet.includes('band-outer') && !fleet.includes('Content-Security-Policy'));
+    const done = spawnSync(process.execPath, [DEFAULT_AGENT_PATH, 'report', '--html', 'r.html'], {
+      encoding: 'utf8',
+    });
+    assert.equal(done.status, 2, done.stderr);
+    assert.match(done.stderr, /command "report" is not allowed: .*dist\/agent\.js has every command/);
+    assert.ok(
+      !spawnSync(process.execPath, [DEFAULT_AGENT_PATH, '--help'], { encoding: 'utf8' }).stdout.includes(
+        '--html',
+      ),
+    );
+  });
+});
