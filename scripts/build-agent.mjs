@@ -27,9 +27,9 @@ for (const { outfile, setup } of builds) {
     logLevel: 'warning',
   });
   const raw = statSync(outfile).size;
-  const packed = encodeAgent(readFileSync(outfile)).packedBase64.length;
+  const packed = encodeAgent(readFileSync(outfile)).packedBase85.length;
   if (process.env.BUILD_QUIET !== '1') {
     const embedded = setup ? '' : ' (embedded in the SSM document)';
-    console.error(`built ${outfile}: ${raw} bytes raw, ${packed} bytes Brotli+base64${embedded}`);
+    console.error(`built ${outfile}: ${raw} bytes raw, ${packed} bytes Brotli+base85${embedded}`);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Builds the SSM command document (schema 2.2) that runs the monitor agent on a
- * host. The agent bundle travels inside the document (Brotli + base64) with its
- * SHA-256, which the host checks before running it. serverless.yml reaches this
+ * host. The agent bundle travels inside the document (Brotli + base85, see
+ * ssm/base85.ts) with its SHA-256, which the host checks before running it. serverless.yml reaches this
  * module through ssm/document.cjs at package time.
  */
 import { createHash } from 'node:crypto';
@@ -19,6 +19,7 @@ import {
   type SsmParameterName,
   ssmEnvName,
 } from '../common/ssm-parameters.ts';
+import { BASE85_ALPHABET, encodeBase85 } from './base85.ts';
 
 /** Name of the document's only step: GetCommandInvocation's PluginName. */
 export const RUN_STEP_NAME = 'runMonitorAgent';
@@ -40,8 +41,8 @@ const SCRIPT_PATH = join(ROOT, 'ssm', 'run-agent.sh');
 
 export interface AgentPayload {
   sha256: string;
-  /** The bundle compressed with Brotli (quality 11), as base64: see encodeAgent. */
-  packedBase64: string;
+  /** The bundle compressed with Brotli (quality 11), as base85 text (ssm/base85.ts): see encodeAgent. */
+  packedBase85: string;
   /** Size of the uncompressed bundle. */
   bytes: number;
 }
@@ -100,7 +101,8 @@ export function resolveAgentPath(
  * Brotli at its best quality: about 13 % smaller than gzip -9 on the bundle,
  * which matters because the bundle shares the document's 64 KB with the
  * resource lists. The host decodes it with the Node.js it runs the agent with
- * (zlib has Brotli since Node.js 11.7), so it needs neither gzip nor base64.
+ * (zlib has Brotli since Node.js 11.7), so it needs no gzip; the base85 text
+ * around it is decoded by the same node (CCM_UNPACK in ssm/run-agent.sh).
  */
 export function packAgent(bundle: Buffer): Buffer {
   return brotliCompressSync(bundle, {
@@ -115,7 +117,7 @@ export function packAgent(bundle: Buffer): Buffer {
 export function encodeAgent(bundle: Buffer): AgentPayload {
   return {
     sha256: createHash('sha256').update(bundle).digest('hex'),
-    packedBase64: packAgent(bundle).toString('base64'),
+    packedBase85: encodeBase85(packAgent(bundle)),
     bytes: bundle.length,
   };
 }
@@ -134,7 +136,8 @@ export function buildScript(payload: AgentPayload, agentVersion: string): string
     '@@AGENT_SHA256@@': payload.sha256,
     '@@AGENT_VERSION@@': shellSafe('agent version', agentVersion),
     '@@RESULT_SCHEMA@@': RESULT_SCHEMA,
-    '@@AGENT_PACKED_BASE64@@': payload.packedBase64,
+    '@@BASE85_ALPHABET@@': BASE85_ALPHABET,
+    '@@AGENT_PACKED_BASE85@@': payload.packedBase85,
     '@@REQUIRED_ENV_CHECKS@@': checks.join('\n'),
     '@@AGENT_ARGUMENTS@@': args.join('\n'),
   };
@@ -206,6 +209,16 @@ export function buildDocument(options: DocumentOptions): CommandDocument {
     parameters.Resources.allowedPattern = resourcesPattern(room);
     const size = worstCaseSize(document);
     if (size > DOCUMENT_SIZE_LIMIT) throw new Error(`document sizing is wrong: ${size} bytes`);
+    // The default was checked against the full pattern above; it must fit the narrowed one
+    // too, or SSM would refuse the document at deploy time instead of here.
+    const fallback = parameters.Resources.default;
+    if (fallback.length > room) {
+      throw new InvalidInputError(
+        'default of document parameter Resources',
+        `${fallback.length} characters`,
+        `at most ${room} characters, the room the agent bundle (${payload.bytes} bytes) leaves in the SSM document; use a resourcesParameter for longer lists`,
+      );
+    }
   }
   return document;
 }

@@ -146,11 +146,16 @@ ccm_sha256() {
   sha256sum "$1" | cut -d ' ' -f 1
 }
 
+# Decodes the base85 text on stdin (ssm/base85.ts: 5 digits per 4 bytes,
+# big-endian, a final group of n+1 digits padded with the top digit) and
+# inflates the Brotli inside. A length of 5k+1, a character outside the alphabet
+# or a group above 2^32-1 (writeUInt32BE throws) exits non-zero.
+# ES5 and zlib's Brotli only, so every node the document accepts (12.22+) runs it.
+CCM_UNPACK='var z=require("zlib"),c=[];process.stdin.on("data",function(d){c.push(d)}).on("end",function(){var a="@@BASE85_ALPHABET@@",s=Buffer.concat(c).toString("latin1"),n=s.length,r=n%5,o=Buffer.alloc(Math.ceil(n/5)*4),i,j,d,v;for(i=0;i<n;i+=5){for(v=j=0;j<5;j++){d=i+j<n?a.indexOf(s[i+j]):84;if(d<0||r==1)throw Error("not base85");v=v*85+d}o.writeUInt32BE(v,i/5*4)}process.stdout.write(z.brotliDecompressSync(r?o.slice(0,o.length+r-5):o))})'
+
 # The agent is cached by hash so that each round does not decode it again; the
 # cached file is verified every round, and written under a temporary name then
 # renamed so a concurrent round never sees a partial file.
-# ES5 and zlib's Brotli only, so every node the document accepts (12.22+) runs it.
-CCM_UNPACK='var z=require("zlib"),c=[];process.stdin.on("data",function(d){c.push(d)}).on("end",function(){process.stdout.write(z.brotliDecompressSync(Buffer.from(Buffer.concat(c).toString("ascii"),"base64")))})'
 CCM_CACHE=${CCM_CACHE_DIR:-/var/lib/cloudconnexa-monitor}
 CCM_AGENT="$CCM_CACHE/agent-$CCM_SHA256.js"
 if [ -f "$CCM_AGENT" ] && [ "$(ccm_sha256 "$CCM_AGENT")" = "$CCM_SHA256" ]; then
@@ -159,10 +164,10 @@ else
   mkdir -p "$CCM_CACHE" || ccm_fail environment E_AGENT_INTEGRITY "cannot create the agent cache directory $CCM_CACHE"
   chmod 700 "$CCM_CACHE" || ccm_fail environment E_AGENT_INTEGRITY "cannot restrict the agent cache directory $CCM_CACHE to its owner"
   CCM_TMP="$CCM_CACHE/.agent-$CCM_SHA256.$$.tmp"
-  # Brotli + base64 (ssm/document.ts packAgent), decoded by the node that runs the agent.
-  if ! printf '%s' '@@AGENT_PACKED_BASE64@@' | "$CCM_NODE" -e "$CCM_UNPACK" >"$CCM_TMP" 2>/dev/null; then
+  # Brotli + base85 (ssm/document.ts encodeAgent), decoded by the node that runs the agent.
+  if ! printf '%s' '@@AGENT_PACKED_BASE85@@' | "$CCM_NODE" -e "$CCM_UNPACK" >"$CCM_TMP" 2>/dev/null; then
     rm -f "$CCM_TMP"
-    ccm_fail internal-error E_AGENT_INTEGRITY "the agent embedded in the SSM document could not be decoded (base64/Brotli): the document is corrupt or was modified; refusing to run it"
+    ccm_fail internal-error E_AGENT_INTEGRITY "the agent embedded in the SSM document could not be decoded (base85/Brotli): the document is corrupt or was modified; refusing to run it"
   fi
   CCM_ACTUAL=$(ccm_sha256 "$CCM_TMP")
   if [ "$CCM_ACTUAL" != "$CCM_SHA256" ]; then

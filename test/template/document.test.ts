@@ -3,14 +3,15 @@
  * how the agent travels inside the document.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { brotliDecompressSync } from 'node:zlib';
 import { InvalidInputError } from '../../common/errors.ts';
 import { RESOURCES_MAX_CHARS, RESOURCES_MIN_CHARS } from '../../common/ssm-parameters.ts';
+import { BASE85_ALPHABET, base85Length } from '../../ssm/base85.ts';
 import {
   AGENT_BUNDLE_ENV,
   buildDocument,
@@ -18,6 +19,7 @@ import {
   documentResourcesMaxChars,
   documentScript,
   encodeAgent,
+  packAgent,
   resolveAgentPath,
   scriptLines,
   worstCaseSize,
@@ -49,13 +51,29 @@ describe('SSM document generator', () => {
     );
   });
 
-  it('carries the agent as Brotli + base64 whose decoded bytes match the declared SHA-256', () => {
+  it('carries the agent as Brotli + base85 that its own script decodes to the bytes of the declared SHA-256', () => {
+    // Prepare
     const bundle = Buffer.from("'use strict';\nconsole.log('agent');\n".repeat(200));
+    const path = join(scratch, 'repeating-agent.js');
+    writeFileSync(path, bundle);
+    // Act
     const payload = encodeAgent(bundle);
-    const decoded = brotliDecompressSync(Buffer.from(payload.packedBase64, 'base64'));
-    assert.deepEqual(decoded, bundle);
+    const document = buildDocument({ agentPath: path, executionTimeoutSeconds: 60 });
+    // Assess: the script's decoder, run by this node, gives the bundle back.
+    const script = documentScript(document);
+    const unpack = /^CCM_UNPACK='([^']*)'$/m.exec(script)?.[1];
+    assert.ok(unpack, 'the script defines CCM_UNPACK');
+    const decoded = spawnSync(process.execPath, ['-e', unpack], { input: payload.packedBase85 });
+    assert.equal(decoded.status, 0, String(decoded.stderr));
+    assert.deepEqual(decoded.stdout, bundle);
     assert.equal(payload.sha256, createHash('sha256').update(bundle).digest('hex'));
-    assert.match(payload.packedBase64, /^[A-Za-z0-9+/=]+$/, 'nothing the shell would interpret');
+    assert.ok(script.includes(`printf '%s' '${payload.packedBase85}'`), 'the text sits in single quotes');
+    // Only the alphabet's characters, which JSON carries without escapes (the 64 KB counts JSON bytes).
+    assert.ok([...payload.packedBase85].every((char) => BASE85_ALPHABET.includes(char)));
+    assert.ok(JSON.stringify(document).includes(payload.packedBase85));
+    const packed = packAgent(bundle).length;
+    assert.equal(payload.packedBase85.length, base85Length(packed));
+    assert.ok(payload.packedBase85.length <= (packed * 5) / 4 + 4, 'within 5/4 of the Brotli stream, + 4');
   });
 
   it('rejects a stage default that the parameter pattern would refuse at SendCommand', () => {
@@ -68,7 +86,7 @@ describe('SSM document generator', () => {
 
   it('gives the resource list the room the agent leaves, never letting document plus parameters pass 64 KB', () => {
     // Prepare: agents that compress badly, growing (random bytes in base64 text).
-    const sizes = [0, 30_000, 36_000, 38_000].map((bytes) => {
+    const sizes = [0, 37_000, 38_500, 40_000].map((bytes) => {
       const path = join(scratch, `agent-${bytes}.js`);
       writeFileSync(path, `// ${randomBytes(bytes).toString('base64')}\nconsole.log('{}');\n`);
       // Act
@@ -96,13 +114,48 @@ describe('SSM document generator', () => {
 
   it('refuses to build a document that leaves no room for a realistic resource list', () => {
     const big = join(scratch, 'big-agent.js');
-    writeFileSync(big, `// ${randomBytes(40_000).toString('base64')}\n`);
+    writeFileSync(big, `// ${randomBytes(43_000).toString('base64')}\n`);
     assert.throws(
       () => buildDocument({ agentPath: big, executionTimeoutSeconds: 60 }),
       new RegExp(
         `SSM document "\\d+ bytes with a ${RESOURCES_MIN_CHARS}-character list" is not allowed: at most 65536 bytes including run-time parameters, leaving room for at least ${RESOURCES_MIN_CHARS} characters of resources: the agent bundle \\(\\d+ bytes\\) has outgrown`,
       ),
     );
+  });
+
+  it('refuses a stage resource list longer than the room it leaves beside the agent, and takes one that fits', () => {
+    // Prepare: the default list is part of the document, so each character of it takes one from
+    // the room (R0 with a one-address default): a list of R0 - 2,300 leaves about 2,300.
+    const path = join(scratch, 'roomy-agent.js');
+    writeFileSync(path, `// ${randomBytes(38_500).toString('base64')}\n`);
+    const room0 = documentResourcesMaxChars(buildDocument({ agentPath: path, executionTimeoutSeconds: 60 }));
+    assert.ok(room0 > 4_700 && room0 < RESOURCES_MAX_CHARS, `room ${room0}`);
+    const list = (chars: number) =>
+      Array.from({ length: 1_000 }, (_, i) => `10.${i >> 8}.${i & 255}.1`)
+        .join(',')
+        .slice(0, chars);
+    const tooLong = room0 - 2_300;
+    const fitting = Math.floor(room0 / 2) - 50;
+    // Act / Assess
+    assert.throws(
+      () =>
+        buildDocument({
+          agentPath: path,
+          executionTimeoutSeconds: 60,
+          defaults: { Resources: list(tooLong) },
+        }),
+      new RegExp(
+        `default of document parameter Resources "${tooLong} characters" is not allowed: at most \\d+ characters, the room`,
+      ),
+    );
+    const fits = buildDocument({
+      agentPath: path,
+      executionTimeoutSeconds: 60,
+      defaults: { Resources: list(fitting) },
+    });
+    assert.ok(documentResourcesMaxChars(fits) >= fitting);
+    assert.match(fits.parameters.Resources.default, new RegExp(fits.parameters.Resources.allowedPattern));
+    assert.ok(worstCaseSize(fits) <= DOCUMENT_SIZE_LIMIT);
   });
 
   it('rejects an execution timeout SSM would not accept', () => {
@@ -117,5 +170,23 @@ describe('SSM document generator', () => {
     assert.deepEqual(lines, ['#!/bin/sh', 'set -eu', 'echo "#not a comment"']);
     const script = documentScript(buildDocument({ agentPath: agent, executionTimeoutSeconds: 60 }));
     assert.match(script, /^#!\/bin\/sh\nset -eu\n/);
+  });
+});
+
+describe('the README states the room the built agent leaves', () => {
+  it("gives the resource-list room of today's fleet bundle within 5 %", () => {
+    // Prepare: the bundle the stack embeds (npm run build).
+    const fleet = join(__dirname, '..', '..', 'dist', 'agent-fleet.js');
+    const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+    // Act
+    const room = documentResourcesMaxChars(buildDocument({ agentPath: fleet, executionTimeoutSeconds: 240 }));
+    const stated = /the room the agent leaves \(about ([\d,]+)\s+of the 8,192/.exec(readme)?.[1];
+    // Assess
+    assert.ok(stated !== undefined, 'the README states the room');
+    const figure = Number(stated.replace(/,/g, ''));
+    assert.ok(
+      Math.abs(figure - room) <= room * 0.05,
+      `README says about ${stated}; the built agent leaves ${room}`,
+    );
   });
 });
