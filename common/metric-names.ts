@@ -23,6 +23,11 @@ export const FLEET_METRICS = {
   hostsMisconfigured: 'HostsMisconfigured',
   worstLatencyMs: 'WorstLatencyMs',
   worstLossPct: 'WorstLossPct',
+  /**
+   * Written by dispatch: 1 per enrolled host in a maintenance window this round
+   * (functions/dispatch/maintenance.ts), and one 0 per round. Read with Sum.
+   */
+  hostsInMaintenance: 'HostsInMaintenance',
   /** 1 per checked host whose tunnel was down or reconnecting (common/tunnel-rule.ts), else 0. Read with Sum. */
   tunnelsDown: 'TunnelsDown',
   /**

@@ -23,6 +23,37 @@ export const STACK_PARAM_DEFAULTS = {
   /** Alarm period in seconds; equal to the schedule so each period holds one round. */
   alarmPeriodSeconds: '300',
   /**
+   * Alarm sensitivity, M of N: an alarm goes to ALARM when M (`...Datapoints`,
+   * CloudFormation's DatapointsToAlarm) of the last N periods (`...Periods`,
+   * EvaluationPeriods) breach. Checked at package time (stack/alarm-sensitivity.ts).
+   */
+  hostsFlaggedAlarmDatapoints: '2',
+  hostsFlaggedAlarmPeriods: '3',
+  worstHostLatencyAlarmDatapoints: '2',
+  worstHostLatencyAlarmPeriods: '3',
+  worstHostLossAlarmDatapoints: '2',
+  worstHostLossAlarmPeriods: '3',
+  tunnelsDownAlarmDatapoints: '2',
+  tunnelsDownAlarmPeriods: '3',
+  monitoringBlindAlarmDatapoints: '2',
+  monitoringBlindAlarmPeriods: '3',
+  dispatchFailingAlarmDatapoints: '1',
+  dispatchFailingAlarmPeriods: '1',
+  deadLetterQueueAlarmDatapoints: '1',
+  deadLetterQueueAlarmPeriods: '1',
+  notifierFailingAlarmDatapoints: '1',
+  notifierFailingAlarmPeriods: '1',
+  pathChangesAlarmDatapoints: '1',
+  pathChangesAlarmPeriods: '1',
+  latencyAnomalyAlarmDatapoints: '2',
+  latencyAnomalyAlarmPeriods: '3',
+  /**
+   * A fleet-wide maintenance window: until this ISO-8601 time (with a zone, at
+   * most 30 days ahead; functions/dispatch/maintenance.ts) every host is
+   * measured and recorded but kept out of the flag alarms. Empty: none.
+   */
+  maintenanceUntil: '',
+  /**
    * Resources every host checks unless its tags name others: comma-separated
    * IPs, host names or http(s) URLs. The loopback default only proves the
    * pipeline end to end. Lambda allows 4 KB of environment in all: use

@@ -27,6 +27,7 @@ import {
 import { RESOURCES_MAX_CHARS, RESOURCES_MIN_CHARS } from '../common/ssm-parameters.ts';
 import { STACK_PARAM_DEFAULTS } from '../common/stack-params.ts';
 import { TABLE_NAME } from './aws/claims-table.ts';
+import { parseMaintenanceUntil } from './dispatch/maintenance.ts';
 import { parseParameterName, parseParameterPath } from './dispatch/resource-parameters.ts';
 
 /**
@@ -69,6 +70,12 @@ export interface FunctionConfig {
   serviceName: string;
   /** The document's step name for GetCommandInvocation; optional for a one-step document. */
   pluginName: string | undefined;
+  /**
+   * The stage's maintenance window end (stage param maintenanceUntil), an
+   * ISO-8601 time; null: none. Its format is checked here; dispatch applies
+   * it each round (functions/dispatch/maintenance.ts).
+   */
+  maintenanceUntil: string | null;
 }
 
 type Env = Record<string, string | undefined>;
@@ -131,6 +138,9 @@ export function loadConfig(env: Env = process.env): FunctionConfig {
     'RESOURCES_PARAMETER_PATH',
   );
   const defaultParameter = optional(env, 'DEFAULT_RESOURCES_PARAMETER', '');
+  const maintenanceUntil = optional(env, 'MAINTENANCE_UNTIL', '');
+  // The format only: whether the window is open, ended or too far ahead depends on the round's clock.
+  if (maintenanceUntil !== '') parseMaintenanceUntil(maintenanceUntil, 'MAINTENANCE_UNTIL', null);
   return {
     stage: required(env, 'STAGE'),
     logGroupName: required(env, 'LOG_GROUP_NAME'),
@@ -182,5 +192,6 @@ export function loadConfig(env: Env = process.env): FunctionConfig {
     metricsNamespace: optional(env, 'POWERTOOLS_METRICS_NAMESPACE', METRIC_NAMESPACE),
     serviceName: optional(env, 'POWERTOOLS_SERVICE_NAME', 'cloudconnexa-monitor'),
     pluginName: pluginName === undefined || pluginName === '' ? undefined : pluginName,
+    maintenanceUntil: maintenanceUntil === '' ? null : maintenanceUntil,
   };
 }

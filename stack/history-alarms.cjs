@@ -9,6 +9,7 @@ const { require: tsxRequire } = require('tsx/cjs/api');
 
 module.exports = async ({ resolveVariable }) => {
   const { planHistoryAlarms } = tsxRequire('./history-alarms.ts', __filename);
+  const sensitivity = await require('./alarm-sensitivity.cjs')({ resolveVariable });
   const param = async (name) => String(await resolveVariable(`param:${name}`));
   const plan = planHistoryAlarms({
     service: String(await resolveVariable('self:service')),
@@ -17,6 +18,8 @@ module.exports = async ({ resolveVariable }) => {
     latencyAnomalyAlarms: await param('latencyAnomalyAlarms'),
     alarmPeriodSeconds: await param('alarmPeriodSeconds'),
     metricGranularity: await param('metricGranularity'),
+    pathChangesAlarm: sensitivity.pathChanges,
+    latencyAnomalyAlarm: sensitivity.latencyAnomaly,
   });
   return { fragment: plan.fragment };
 };

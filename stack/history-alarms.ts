@@ -33,6 +33,7 @@ import {
   METRIC_GRANULARITIES,
   METRIC_NAMESPACE,
 } from '../common/metric-names.ts';
+import type { Sensitivity } from './alarm-sensitivity.ts';
 
 export const ANOMALY_LIMITS = {
   maxInstances: 20,
@@ -47,6 +48,9 @@ export interface HistoryAlarmParams {
   latencyAnomalyAlarms: string;
   alarmPeriodSeconds: string;
   metricGranularity: string;
+  /** M of N (stack/alarm-sensitivity.ts); defaults 1 of 1 (path changes) and 2 of 3 (anomaly). */
+  pathChangesAlarm?: Pick<Sensitivity, 'datapoints' | 'periods'>;
+  latencyAnomalyAlarm?: Pick<Sensitivity, 'datapoints' | 'periods'>;
 }
 
 export interface HistoryAlarmsPlan {
@@ -93,7 +97,13 @@ function metric(name: string, dimensions: { Name: string; Value: string }[]) {
 
 /** The detector and the alarm on its band for one latency metric. */
 function anomalyPair(
-  o: { detectorId: string; alarmName: string; description: string; period: number },
+  o: {
+    detectorId: string;
+    alarmName: string;
+    description: string;
+    period: number;
+    sensitivity: Pick<Sensitivity, 'datapoints' | 'periods'>;
+  },
   watched: ReturnType<typeof metric>,
 ): Record<string, unknown> {
   return {
@@ -122,8 +132,8 @@ function anomalyPair(
         ],
         ThresholdMetricId: 'band',
         ComparisonOperator: 'GreaterThanUpperThreshold',
-        EvaluationPeriods: 3,
-        DatapointsToAlarm: 2,
+        EvaluationPeriods: o.sensitivity.periods,
+        DatapointsToAlarm: o.sensitivity.datapoints,
         // No round, no data: the monitoring-blind alarm's business.
         TreatMissingData: 'notBreaching',
         // Straight to the topic (the plain CloudWatch e-mail): their names vary with the
@@ -164,8 +174,8 @@ export function planHistoryAlarms(params: HistoryAlarmParams): HistoryAlarmsPlan
         ...metric(FLEET_METRICS.pathChanges, stage),
         Statistic: 'Sum',
         Period: period,
-        EvaluationPeriods: 1,
-        DatapointsToAlarm: 1,
+        EvaluationPeriods: params.pathChangesAlarm?.periods ?? 1,
+        DatapointsToAlarm: params.pathChangesAlarm?.datapoints ?? 1,
         Threshold: 0,
         ComparisonOperator: 'GreaterThanThreshold',
         TreatMissingData: 'notBreaching',
@@ -175,6 +185,8 @@ export function planHistoryAlarms(params: HistoryAlarmParams): HistoryAlarmsPlan
     };
   }
   const targets = parseAnomalyTargets(params.latencyAnomalyAlarms, params.metricGranularity);
+  const sensitivity = params.latencyAnomalyAlarm ?? { datapoints: 2, periods: 3 };
+  const rounds = `${sensitivity.datapoints} of the last ${sensitivity.periods} rounds`;
   if (targets.fleet) {
     Object.assign(
       resources,
@@ -182,9 +194,9 @@ export function planHistoryAlarms(params: HistoryAlarmParams): HistoryAlarmsPlan
         {
           detectorId: 'FleetLatencyAnomaly',
           alarmName: `${prefix}-fleet-latency-anomaly`,
-          description:
-            'The fleet’s typical host latency (Average of WorstLatencyMs) is above the band CloudWatch anomaly detection expects, in 2 of the last 3 rounds.',
+          description: `The fleet’s typical host latency (Average of WorstLatencyMs) is above the band CloudWatch anomaly detection expects, in ${rounds}.`,
           period,
+          sensitivity,
         },
         metric(FLEET_METRICS.worstLatencyMs, stage),
       ),
@@ -197,8 +209,9 @@ export function planHistoryAlarms(params: HistoryAlarmParams): HistoryAlarmsPlan
         {
           detectorId: `HostLatencyAnomaly${instanceId.slice(2)}`,
           alarmName: `${prefix}-host-latency-anomaly-${instanceId}`,
-          description: `The latency of ${instanceId} (HostLatencyMs) is above the band CloudWatch anomaly detection expects, in 2 of the last 3 rounds.`,
+          description: `The latency of ${instanceId} (HostLatencyMs) is above the band CloudWatch anomaly detection expects, in ${rounds}.`,
           period,
+          sensitivity,
         },
         metric(HOST_METRICS.latencyMs, [...stage, { Name: DIMENSIONS.instanceId, Value: instanceId }]),
       ),

@@ -8,6 +8,7 @@ const { require: tsxRequire } = require('tsx/cjs/api');
 
 module.exports = async ({ resolveVariable }) => {
   const { planNotify } = tsxRequire('./notify.ts', __filename);
+  const sensitivity = require('./alarm-sensitivity.cjs');
   const value = async (name) => String(await resolveVariable(name));
   const param = (name) => value(`param:${name}`);
   const plan = planNotify({
@@ -20,6 +21,7 @@ module.exports = async ({ resolveVariable }) => {
     teamsTenantId: await param('teamsTenantId'),
     teamsTeamId: await param('teamsTeamId'),
     teamsChannelId: await param('teamsChannelId'),
+    notifierFailingAlarm: (await sensitivity({ resolveVariable })).notifierFailing,
   });
   return { fragment: plan.fragment, webhookParameter: plan.webhookParameter };
 };

@@ -27,6 +27,7 @@ import { InvalidInputError } from '../common/errors.ts';
 import { parseParameterName } from '../functions/dispatch/resource-parameters.ts';
 import { CONTRIBUTOR_STATE_CHANGE, STATE_CHANGE } from '../functions/notify/alarm-event.ts';
 import { alarmNamePrefix, NOTIFIER_FAILING_SUFFIX, STACK_ALARMS } from '../functions/notify/alarm-kinds.ts';
+import { NOTIFIER_FAILING_ALARM_PERIOD_SECONDS, type Sensitivity } from './alarm-sensitivity.ts';
 
 export interface NotifyParams {
   service: string;
@@ -38,6 +39,8 @@ export interface NotifyParams {
   teamsTenantId: string;
   teamsTeamId: string;
   teamsChannelId: string;
+  /** M of N of the notifier-failing alarm (stack/alarm-sensitivity.ts); default 1 of 1. */
+  notifierFailingAlarm?: Pick<Sensitivity, 'datapoints' | 'periods'>;
 }
 
 export interface NotifyPlan {
@@ -242,9 +245,9 @@ export function planNotify(p: NotifyParams): NotifyPlan {
         MetricName: 'Errors',
         Dimensions: [{ Name: 'FunctionName', Value: { Ref: NOTIFY_FUNCTION_ID } }],
         Statistic: 'Sum',
-        Period: 60,
-        EvaluationPeriods: 1,
-        DatapointsToAlarm: 1,
+        Period: NOTIFIER_FAILING_ALARM_PERIOD_SECONDS,
+        EvaluationPeriods: p.notifierFailingAlarm?.periods ?? 1,
+        DatapointsToAlarm: p.notifierFailingAlarm?.datapoints ?? 1,
         Threshold: 0,
         ComparisonOperator: 'GreaterThanThreshold',
         TreatMissingData: 'notBreaching',

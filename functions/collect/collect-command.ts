@@ -28,8 +28,14 @@
 
 import { mapLimit } from '../../common/concurrency.ts';
 import { affectsEveryCall } from '../aws/aws-errors.ts';
+import { inMaintenance } from '../dispatch/maintenance.ts';
 import type { LogSink, RecordLookup } from '../logs/log-writer.ts';
-import { buildDeadlineRecord, buildInvocationRecords, outcomeOfRecordLine } from '../logs/records.ts';
+import {
+  buildDeadlineRecord,
+  buildInvocationRecords,
+  type HostOutcome,
+  outcomeOfRecordLine,
+} from '../logs/records.ts';
 import { sentResourcesOf } from '../logs/sent-resources.ts';
 import type { RoundMetrics } from '../metrics/emit-metrics.ts';
 import type { CommandTransport, InvocationOutputs, InvocationState, JobQueue } from '../ports.ts';
@@ -38,6 +44,7 @@ import {
   type CollectJob,
   jobKey,
   MAX_FAILED_ATTEMPTS,
+  maintenanceFor,
   recordId as makeRecordId,
   nextDelaySeconds,
 } from './job.ts';
@@ -140,10 +147,12 @@ export function recordStatus(state: { status: string; statusDetails: string }): 
 type HostStep = 'written' | 'duplicate' | 'pending' | 'failed';
 
 function followUpJob(job: CollectJob, plan: FollowUpPlan, lastError: string | undefined): CollectJob {
-  const { suspect: _legacy, failures: _f, lastError: _l, verify: _v, ...base } = job;
+  const { suspect: _legacy, failures: _f, lastError: _l, verify: _v, maintenance: _m, ...base } = job;
+  const maintenance = maintenanceFor(job.maintenance, plan.instanceIds);
   return {
     ...base,
     instanceIds: plan.instanceIds,
+    ...(maintenance === undefined ? {} : { maintenance }),
     attempt: job.attempt + 1,
     ...(plan.failures > 0 ? { failures: plan.failures } : {}),
     ...(lastError === undefined ? {} : { lastError }),
@@ -210,13 +219,22 @@ export async function collectCommand(
    * takes over counts what it finds written.
    */
   const counts: (() => void)[] = [];
-  /** Counts a host found already written, by what its record says. */
-  const countFound = (instanceId: string, line: string) => {
-    const outcome = outcomeOfRecordLine(instanceId, line, sentResourcesOf(job.settings));
+  /** Dispatch's maintenance decision for a host (job.ts `maintenance`); the collector reads no tags. */
+  const maintenanceOf = (instanceId: string) => job.maintenance?.[instanceId];
+  const countOutcome = (instanceId: string, outcome: HostOutcome) => {
     counts.push(() => {
-      if (outcome.kind === 'checked') ports.metrics.checked(outcome.measurement);
+      if (outcome.kind === 'checked')
+        ports.metrics.checked(
+          inMaintenance(maintenanceOf(instanceId))
+            ? { ...outcome.measurement, inMaintenance: true }
+            : outcome.measurement,
+        );
       else ports.metrics.failed(instanceId);
     });
+  };
+  /** Counts a host found already written, by what its record says. */
+  const countFound = (instanceId: string, line: string) => {
+    countOutcome(instanceId, outcomeOfRecordLine(instanceId, line, sentResourcesOf(job.settings)));
   };
   /** Hosts whose records were built but not stored this attempt. */
   const unwritten = new Set<string>();
@@ -272,6 +290,7 @@ export async function collectCommand(
         stdout: outputs.stdout,
         stderr: outputs.stderr,
         sentResources: sentResourcesOf(job.settings),
+        maintenance: maintenanceOf(instanceId) ?? null,
       },
       makeRecordId(job.commandId, instanceId),
       ports.now(),
@@ -280,10 +299,7 @@ export async function collectCommand(
       unwritten.add(instanceId);
       return 'failed';
     }
-    counts.push(() => {
-      if (outcome.kind === 'checked') ports.metrics.checked(outcome.measurement);
-      else ports.metrics.failed(instanceId);
-    });
+    countOutcome(instanceId, outcome);
     return 'written';
   };
 
@@ -352,6 +368,7 @@ export async function collectCommand(
           ...(writer.lastErrorOf.has(instanceId) || listed === null
             ? { lastError: writer.lastErrorOf.get(instanceId) ?? writer.errors.first() ?? 'unknown' }
             : {}),
+          maintenance: maintenanceOf(instanceId) ?? null,
         },
         makeRecordId(job.commandId, instanceId),
         now,

@@ -10,6 +10,7 @@
  * ApproximateReceiveCount says. job-claims.ts makes one copy the owner.
  */
 import { InvalidInputError } from '../../common/errors.ts';
+import { isMaintenanceNote, type MaintenanceNote } from '../dispatch/maintenance.ts';
 
 export interface CollectJob {
   v: 1;
@@ -40,6 +41,13 @@ export interface CollectJob {
   verify?: string[];
   /** Written by collectors before job keys existed; read and ignored. */
   suspect?: boolean;
+  /**
+   * Dispatch's maintenance decision for the hosts that have one
+   * (functions/dispatch/maintenance.ts), keyed by instance id: their records
+   * carry it, and a host `in` maintenance stays out of the flag metrics.
+   * Absent: no host of the job has one.
+   */
+  maintenance?: Record<string, MaintenanceNote>;
 }
 
 /** SQS DelaySeconds upper bound. */
@@ -94,7 +102,8 @@ export function parseCollectJob(body: string): CollectJob {
     (job.failures === undefined || isCount(job.failures)) &&
     (job.lastError === undefined || typeof job.lastError === 'string') &&
     (job.verify === undefined ||
-      (Array.isArray(job.verify) && job.verify.every((id) => job.instanceIds?.includes(id) === true)));
+      (Array.isArray(job.verify) && job.verify.every((id) => job.instanceIds?.includes(id) === true))) &&
+    (job.maintenance === undefined || isMaintenanceMap(job.maintenance, job.instanceIds));
   if (!ok)
     throw new InvalidInputError(
       'collect job',
@@ -102,6 +111,21 @@ export function parseCollectJob(body: string): CollectJob {
       `a collect job of version 1 with at most ${MAX_JOB_INSTANCES} distinct instance ids (see functions/collect/job.ts)`,
     );
   return value as CollectJob;
+}
+
+function isMaintenanceMap(value: unknown, instanceIds: readonly string[]): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  return Object.entries(value).every(([id, note]) => instanceIds.includes(id) && isMaintenanceNote(note));
+}
+
+/** The maintenance map of a job narrowed to `instanceIds` (a follow-up job's hosts); undefined when none is left. */
+export function maintenanceFor(
+  maintenance: CollectJob['maintenance'],
+  instanceIds: readonly string[],
+): CollectJob['maintenance'] {
+  if (maintenance === undefined) return undefined;
+  const kept = Object.fromEntries(Object.entries(maintenance).filter(([id]) => instanceIds.includes(id)));
+  return Object.keys(kept).length > 0 ? kept : undefined;
 }
 
 /** The identity every copy of one job shares. */

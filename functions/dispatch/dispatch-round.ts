@@ -18,11 +18,12 @@ import type { ClaimStore } from '../collect/job-claims.ts';
 import type { HostSettings } from '../config.ts';
 import type { BlindInstance, EnrolledInstance } from '../enrollment/discover-instances.ts';
 import type { LogSink } from '../logs/log-writer.ts';
-import { buildDispatchRecord } from '../logs/records.ts';
+import { buildDispatchRecord, maintenanceFields } from '../logs/records.ts';
 import type { RoundMetrics } from '../metrics/emit-metrics.ts';
 import { type CommandTransport, InstancesRefusedError, type Inventory, type JobQueue } from '../ports.ts';
 import { createDispatchRecordWriter, type DispatchRecordWriter } from './dispatch-records.ts';
 import { resolveHostSettings, type SsmParameters, settingsKey, toSsmParameters } from './host-settings.ts';
+import { decideMaintenance, inMaintenance, type MaintenanceNote, stageWindow } from './maintenance.ts';
 import { type HostResourceLists, prepareResourceLists } from './resource-lists.ts';
 import type { ParameterReader } from './resource-parameters.ts';
 import { claimRound, finishRound, roundClaimKey } from './round-claim.ts';
@@ -72,6 +73,8 @@ export interface DispatchOptions {
   executionTimeoutSeconds: number;
   /** SendCommand and log writes in flight. */
   concurrency?: number;
+  /** The stage's maintenance window end (stage param maintenanceUntil, ISO-8601); null or absent: none. */
+  maintenanceUntil?: string | null;
 }
 
 export interface DispatchSummary {
@@ -191,6 +194,29 @@ async function sendRound(
 ): Promise<void> {
   const concurrency = options.concurrency ?? 8;
   const at = ports.now();
+  const log = ports.log ?? consoleLog;
+  // Maintenance is decided here, once per host and round, and carried to the
+  // collector in the collect job: the collector never reads tags.
+  const stage = stageWindow(options.maintenanceUntil, at);
+  if (stage.error !== null) {
+    // Packaging checks the param against its clock; a Lambda clock far behind it is the
+    // only way here. The window is not applied: alarms stay on, and this line says why.
+    log({
+      level: 'error',
+      message: `dispatch: the stage maintenance window is not applied: ${stage.error.message}`,
+      roundId: options.roundId,
+    });
+  }
+  const maintenanceOf = new Map<string, MaintenanceNote>();
+  let hostsInMaintenance = 0;
+  const noteMaintenance = (instanceId: string, note: MaintenanceNote | null): void => {
+    if (note === null) return;
+    maintenanceOf.set(instanceId, note);
+    if (inMaintenance(note)) {
+      hostsInMaintenance++;
+      ports.metrics.inMaintenance(instanceId);
+    }
+  };
   const recordFailure = (
     instanceIds: string[],
     status: 'SendCommandFailed' | 'EnqueueFailed' | 'ResourcesParameterUnreadable',
@@ -224,6 +250,14 @@ async function sendRound(
 
   for (const host of blind) {
     ports.metrics.blind(host.instanceId);
+    // A blind host is not sent anything: a bad MaintenanceUntil tag on it is reported once it is reachable.
+    let note: MaintenanceNote | null = null;
+    try {
+      note = decideMaintenance(host.tags, options.tagKey, stage.until, at);
+    } catch (error) {
+      if (!(error instanceof InvalidInputError)) throw error;
+    }
+    noteMaintenance(host.instanceId, note);
     pendingWrites.push({
       stream: host.instanceId,
       events: buildDispatchRecord(
@@ -235,6 +269,7 @@ async function sendRound(
           pingStatus: host.pingStatus,
           lastPingAt: host.lastPingAt,
           message: `enrolled but SSM reports ${host.pingStatus}: not checked this round`,
+          ...maintenanceFields(note),
         },
         at,
       ),
@@ -250,7 +285,7 @@ async function sendRound(
       recordFailure([host.instanceId], 'ResourcesParameterUnreadable', undefined, list.errorName, list.error);
       continue;
     }
-    const resolved = list.kind === 'invalid' ? list.error : resolveHost(host, options, list);
+    const resolved = list.kind === 'invalid' ? list.error : resolveHost(host, options, list, stage.until, at);
     if (resolved instanceof InvalidInputError) {
       summary.misconfigured++;
       ports.metrics.misconfigured(host.instanceId);
@@ -272,13 +307,18 @@ async function sendRound(
       });
       continue;
     }
+    noteMaintenance(host.instanceId, resolved.maintenance);
     const key = settingsKey(resolved.parameters);
     const group = groups.get(key) ?? { parameters: resolved.parameters, instanceIds: [] };
     group.instanceIds.push(host.instanceId);
     groups.set(key, group);
     settingsByKey.set(key, resolved.settings);
   }
-  ports.metrics.zeroDispatchCounters({ blind: summary.blind, misconfigured: summary.misconfigured });
+  ports.metrics.zeroDispatchCounters({
+    blind: summary.blind,
+    misconfigured: summary.misconfigured,
+    inMaintenance: hostsInMaintenance,
+  });
   summary.groups = groups.size;
 
   const commands = [...groups.entries()].flatMap(([key, group]) =>
@@ -335,6 +375,12 @@ async function sendRound(
     for (const { commandId, instanceIds: sentIds } of outcome.sent) {
       try {
         const dispatchedAt = ports.now();
+        const maintenance = Object.fromEntries(
+          sentIds.flatMap((id) => {
+            const note = maintenanceOf.get(id);
+            return note === undefined ? [] : [[id, note] as const];
+          }),
+        );
         const job: CollectJob = {
           v: 1,
           commandId,
@@ -345,6 +391,7 @@ async function sendRound(
             dispatchedAt + (options.commandTimeoutSeconds + options.executionTimeoutSeconds + 60) * 1000,
           attempt: 1,
           settings: Object.fromEntries(Object.entries(group.parameters).map(([k, v]) => [k, v[0]])),
+          ...(Object.keys(maintenance).length > 0 ? { maintenance } : {}),
         };
         await ports.queue.enqueue(job, clampDelay(expectedRunSeconds(settings) + 5));
         summary.dispatched += sentIds.length;
@@ -359,8 +406,14 @@ function resolveHost(
   host: EnrolledInstance,
   options: DispatchOptions,
   list: Extract<HostResourceLists, { kind: 'ok' }>,
-): { settings: HostSettings; parameters: SsmParameters } | InvalidInputError {
+  stageUntil: number | null,
+  now: number,
+):
+  | { settings: HostSettings; parameters: SsmParameters; maintenance: MaintenanceNote | null }
+  | InvalidInputError {
   try {
+    // An invalid MaintenanceUntil tag is reported like any invalid tag: the host is misconfigured.
+    const maintenance = decideMaintenance(host.tags, options.tagKey, stageUntil, now);
     const settings = resolveHostSettings(
       { ...options.defaults, resources: list.resources },
       host.tags,
@@ -377,7 +430,7 @@ function resolveHost(
       );
     }
     const parameters = toSsmParameters(settings, options, options.tagKey);
-    return { settings, parameters };
+    return { settings, parameters, maintenance };
   } catch (error) {
     if (error instanceof InvalidInputError) return error;
     throw error;

@@ -26,6 +26,7 @@ import {
 } from '../../common/result-schema.ts';
 import { serializeSeedRecord } from '../../common/seed-line.ts';
 import { tunnelCause, tunnelIsDown } from '../../common/tunnel-rule.ts';
+import type { MaintenanceNote } from '../dispatch/maintenance.ts';
 import type { HostMeasurement } from '../metrics/emit-metrics.ts';
 import type { LogEvent } from './log-writer.ts';
 import { matchSentResources, type ResourceMatch } from './sent-resources.ts';
@@ -48,6 +49,8 @@ export interface InvocationOutput {
    * null when the job does not say. Metrics are made only of these.
    */
   sentResources: readonly string[] | null;
+  /** Dispatch's maintenance decision for this host (collect job `maintenance`); null or absent: none. */
+  maintenance?: MaintenanceNote | null;
 }
 
 export type HostOutcome =
@@ -140,6 +143,26 @@ function identity(o: InvocationOutput, recordId: string) {
   };
 }
 
+/**
+ * The `maintenance` note of a host's record (only when dispatch made one): in
+ * a window, or a MaintenanceUntil tag whose time has passed, with what to do.
+ */
+export function maintenanceFields(note: MaintenanceNote | null | undefined) {
+  if (note === null || note === undefined) return {};
+  return {
+    maintenance:
+      note.state === 'in'
+        ? {
+            ...note,
+            message: `in a maintenance window until ${note.until} (${note.source === 'tag' ? 'MaintenanceUntil tag' : 'maintenanceUntil stage param'}): measured and recorded, kept out of the flag alarms`,
+          }
+        : {
+            ...note,
+            message: `the MaintenanceUntil tag's window ended at ${note.until}: the host is alarmed as usual; remove the tag`,
+          },
+  };
+}
+
 /** What the collector notes in a result record about the resources reported (only what is not empty). */
 function resourceNotes(match: ResourceMatch) {
   return {
@@ -162,6 +185,7 @@ type CollectorKey =
   | 'resourcesNotSent'
   | 'resourcesDuplicated'
   | 'resourcesMissing'
+  | 'maintenance'
   | 'cause'
   | (typeof SEED_KEYS)[number];
 const documentKeysAreNotCollectorKeys: [Extract<keyof ResultDocument, CollectorKey>] extends [never]
@@ -192,7 +216,13 @@ export function buildInvocationRecords(
       code: 'E_INTERNAL',
       message: `the collector could not build this host's records: ${excerpt(toErrorInfo(fault).message, 300)}`,
     };
-    const failure = { record: 'failure', ...identity(o, recordId), responseCode: o.responseCode, error };
+    const failure = {
+      record: 'failure',
+      ...identity(o, recordId),
+      responseCode: o.responseCode,
+      error,
+      ...maintenanceFields(o.maintenance),
+    };
     return {
       events: stamp([stringifyPrintable(failure)], at),
       outcome: { kind: 'failed', status: o.status, error },
@@ -232,6 +262,7 @@ function buildRecords(
         ...doc,
         ...identity(o, recordId),
         ...resourceNotes(match),
+        ...maintenanceFields(o.maintenance),
         ...causeOf(doc),
       }),
     );
@@ -258,6 +289,7 @@ function buildRecords(
     agentVersion: doc?.agentVersion ?? null,
     stderr: excerpt(o.stderr, STDERR_EXCERPT_CHARS),
     stdoutExcerpt: doc === null ? excerpt(o.stdout, STDOUT_EXCERPT_CHARS) : undefined,
+    ...maintenanceFields(o.maintenance),
   };
   messages.push(stringifyPrintable(failure));
   return { events: stamp(messages, at), outcome: { kind: 'failed', status: o.status, error } };
@@ -316,6 +348,7 @@ export function buildDeadlineRecord(
     lastStatus: string;
     deadline: number;
     lastError?: string;
+    maintenance?: MaintenanceNote | null;
   },
   recordId: string,
   at: number,
@@ -336,6 +369,7 @@ export function buildDeadlineRecord(
           message: `no terminal result by the collection deadline (last SSM status ${o.lastStatus}${o.lastError === undefined ? '' : `; last error ${o.lastError}`})`,
         },
         ...(o.lastError === undefined ? {} : { lastError: o.lastError }),
+        ...maintenanceFields(o.maintenance),
       }),
     ],
     at,

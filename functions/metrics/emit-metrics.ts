@@ -7,6 +7,16 @@
  * Maximum), so a batch of 10 jobs and a batch of 1 job add up the same way.
  * Each fact has exactly one name: a failed host is HostsFailed, never also
  * HostsChecked; a blind host is HostsBlind only.
+ *
+ * A host in a maintenance window (functions/dispatch/maintenance.ts) is
+ * measured and recorded, but its measurement stays out of every metric an
+ * alarm watches or could watch: it counts in HostsChecked (the monitor
+ * worked) and nothing else of it is written: no HostsFlagged, WorstLatencyMs
+ * or WorstLossPct data point, and no per-host or per-resource metric (an
+ * alarm on that host's HostLatencyMs sees no data point, i.e. missing data,
+ * until the window ends). Dispatch counts it in HostsInMaintenance.
+ * HostsFailed and HostsBlind still count it: a window silences what the host
+ * measures, not the monitor losing the host.
  */
 import { createHash } from 'node:crypto';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -25,6 +35,8 @@ export interface HostMeasurement {
   worstLatencyMs: number | null;
   worstLossPct: number | null;
   resources: { target: string; latencyMs: number | null; lossPct: number; jitterMs: number | null }[];
+  /** In a maintenance window this round (decided by dispatch, carried in the collect job). */
+  inMaintenance?: boolean;
   /** The host's tunnel was down or reconnecting; null or absent when its document has no tunnel. */
   tunnelDown?: boolean | null;
   /** Resources whose path changed this round (of those sent). */
@@ -39,6 +51,8 @@ export interface RoundMetrics {
   failed(instanceId: string): void;
   blind(instanceId: string): void;
   misconfigured(instanceId: string): void;
+  /** Dispatch: an enrolled host in a maintenance window this round (HostsInMaintenance). */
+  inMaintenance(instanceId: string): void;
   /**
    * Dispatch calls this once per round with the number of enrolled hosts, 0
    * included: the monitoring-blind alarm tells "nothing enrolled yet" (0) from
@@ -50,7 +64,7 @@ export interface RoundMetrics {
    * have a data point (zero) even when no host is blind: the "monitoring blind"
    * alarm treats missing data as breaching.
    */
-  zeroDispatchCounters(counts: { blind: number; misconfigured: number }): void;
+  zeroDispatchCounters(counts: { blind: number; misconfigured: number; inMaintenance?: number }): void;
   flush(): void;
 }
 
@@ -237,6 +251,11 @@ export function createEmfMetrics(options: MetricsOptions): RoundMetrics {
 
   return {
     checked(m) {
+      if (m.inMaintenance === true) {
+        // Checked, and nothing else: see the module comment.
+        addFleet(() => fleet.addMetric(FLEET_METRICS.hostsChecked, MetricUnit.Count, 1));
+        return;
+      }
       const values = valuesOf(m);
       addFleet(() => {
         fleet.addMetric(FLEET_METRICS.hostsChecked, MetricUnit.Count, 1);
@@ -291,6 +310,9 @@ export function createEmfMetrics(options: MetricsOptions): RoundMetrics {
     misconfigured() {
       addFleet(() => fleet.addMetric(FLEET_METRICS.hostsMisconfigured, MetricUnit.Count, 1));
     },
+    inMaintenance() {
+      addFleet(() => fleet.addMetric(FLEET_METRICS.hostsInMaintenance, MetricUnit.Count, 1));
+    },
     enrolled(count) {
       fleet.addMetric(FLEET_METRICS.hostsEnrolled, MetricUnit.Count, count);
     },
@@ -299,6 +321,9 @@ export function createEmfMetrics(options: MetricsOptions): RoundMetrics {
         if (counts.blind === 0) fleet.addMetric(FLEET_METRICS.hostsBlind, MetricUnit.Count, 0);
         if (counts.misconfigured === 0)
           fleet.addMetric(FLEET_METRICS.hostsMisconfigured, MetricUnit.Count, 0);
+        // The dashboard's maintenance line shows 0, not a gap, when no host is in a window.
+        if (counts.inMaintenance === 0)
+          fleet.addMetric(FLEET_METRICS.hostsInMaintenance, MetricUnit.Count, 0);
       });
     },
     flush() {

@@ -170,6 +170,7 @@ class Gatherer {
     pattern: string,
     start: number,
     end: number,
+    keep: (r: HostRecord) => boolean = () => true,
   ): Promise<{ round: string | null; records: HostRecord[]; incomplete: boolean }> {
     const { logs } = this.ports;
     const group = this.settings.monitorLogGroup;
@@ -185,7 +186,7 @@ class Gatherer {
         },
         this.signal,
       );
-      const records = this.read(found.events);
+      const records = this.read(found.events).filter(keep);
       if (records.length === 0) continue;
       const round = [...records].sort(newer)[0]?.roundId ?? null;
       if (round === null) return { round, records: latestPerHost(records), incomplete: !found.complete };
@@ -201,7 +202,7 @@ class Gatherer {
         },
         this.signal,
       );
-      const ofRound = this.read(all.events).filter((r) => r.roundId === round);
+      const ofRound = this.read(all.events).filter((r) => r.roundId === round && keep(r));
       return { round, records: latestPerHost(ofRound), incomplete: !all.complete };
     }
     return { round: null, records: [], incomplete: false };
@@ -243,13 +244,18 @@ class Gatherer {
   }
 
   /** Hosts of the latest round matching `pattern` (before `end`); for a recovery, also what they show now. */
-  async roundEvidence(pattern: string, change: AlarmChange, now: number): Promise<void> {
+  async roundEvidence(
+    pattern: string,
+    change: AlarmChange,
+    now: number,
+    keep: (r: HostRecord) => boolean = () => true,
+  ): Promise<void> {
     const start = change.at - this.settings.lookbackMs;
     const recovery = change.state === 'OK';
     const found = await this.step(
       'the latest round',
       { round: null, records: [] as HostRecord[], incomplete: false },
-      () => this.latestRound(pattern, start, recovery ? change.at : now),
+      () => this.latestRound(pattern, start, recovery ? change.at : now, keep),
     );
     this.evidence.round = found.round;
     this.evidence.incomplete ||= found.incomplete;
@@ -293,6 +299,12 @@ class Gatherer {
   }
 }
 
+/**
+ * A flag alarm's evidence leaves out hosts in a maintenance window: their
+ * flags are not in the metrics the alarm watches either (emit-metrics.ts).
+ */
+const outsideMaintenance = (r: HostRecord): boolean => r.maintenanceUntil === null;
+
 /** The evidence for one alarm change (see the module comment); never throws. */
 export async function gatherEvidence(
   change: AlarmChange,
@@ -309,18 +321,18 @@ export async function gatherEvidence(
     case 'worst-host-loss': {
       const host = contributorInstance(change);
       if (host !== null) await g.hostEvidence(host, change, now);
-      else await g.roundEvidence(PATTERNS.flagged, change, now);
+      else await g.roundEvidence(PATTERNS.flagged, change, now, outsideMaintenance);
       break;
     }
     case 'hosts-flagged':
     case 'other':
-      await g.roundEvidence(PATTERNS.flagged, change, now);
+      await g.roundEvidence(PATTERNS.flagged, change, now, outsideMaintenance);
       break;
     case 'tunnels-down':
-      await g.roundEvidence(PATTERNS.tunnelNotUp, change, now);
+      await g.roundEvidence(PATTERNS.tunnelNotUp, change, now, outsideMaintenance);
       break;
     case 'path-changes':
-      await g.roundEvidence(PATTERNS.pathChanged, change, now);
+      await g.roundEvidence(PATTERNS.pathChanged, change, now, outsideMaintenance);
       break;
     case 'monitoring-blind':
       if (change.state === 'ALARM') await g.roundEvidence(PATTERNS.notChecked, change, now);

@@ -37,6 +37,7 @@ const COLLECTOR_KEYS = [
   'resourcesNotSent',
   'resourcesDuplicated',
   'resourcesMissing',
+  'maintenance',
 ] as const;
 
 /** Stream names are instance ids (the collector's and dispatch's writers); anything else is not a host. */
@@ -78,6 +79,13 @@ export interface HostRecord {
   stderr: string | null;
   /** Why the record could not be read in full (not JSON, not a known kind, schema problems). */
   problem: string | null;
+  /**
+   * The end of the maintenance window the host was in (the record's
+   * `maintenance` with state `in`, functions/dispatch/maintenance.ts), as
+   * written; null when it was not in one. Such a host is left out of the
+   * flag alarms' notifications, as out of their metrics.
+   */
+  maintenanceUntil: string | null;
 }
 
 type Json = Record<string, unknown>;
@@ -160,6 +168,10 @@ export function readHostRecord(stream: string, timestamp: number, line: string):
     message: null,
     stderr: keep(value.stderr),
     problem: null,
+    maintenanceUntil:
+      isObject(value.maintenance) && value.maintenance.state === 'in'
+        ? keep(value.maintenance.until, 40)
+        : null,
   };
   if (kind !== 'result') {
     return { ...base, message: messageOf(value), problem: null };

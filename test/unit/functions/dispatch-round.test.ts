@@ -188,7 +188,7 @@ describe('dispatchRound', () => {
     const anyHop = inputs.find((i) => i.Parameters?.LossRule?.[0] === 'any-hop');
     assert.deepEqual(anyHop?.Parameters?.LatencyThresholdMs, ['120.5']);
     assert.equal(metrics.misconfiguredHosts.length, 0);
-    assert.deepEqual(metrics.zeroes, { blind: 0, misconfigured: 0 });
+    assert.deepEqual(metrics.zeroes, { blind: 0, misconfigured: 0, inMaintenance: 0 });
   });
 
   const invalid: [string, string][] = [

@@ -148,7 +148,8 @@ export class RecordingMetrics implements RoundMetrics {
   readonly failedHosts: string[] = [];
   readonly blindHosts: string[] = [];
   readonly misconfiguredHosts: string[] = [];
-  zeroes: { blind: number; misconfigured: number } | null = null;
+  readonly maintenanceHosts: string[] = [];
+  zeroes: { blind: number; misconfigured: number; inMaintenance?: number } | null = null;
   enrolledCounts: number[] = [];
   checked(host: HostMeasurement): void {
     this.checkedHosts.push(host);
@@ -162,10 +163,13 @@ export class RecordingMetrics implements RoundMetrics {
   misconfigured(id: string): void {
     this.misconfiguredHosts.push(id);
   }
+  inMaintenance(id: string): void {
+    this.maintenanceHosts.push(id);
+  }
   enrolled(count: number): void {
     this.enrolledCounts.push(count);
   }
-  zeroDispatchCounters(counts: { blind: number; misconfigured: number }): void {
+  zeroDispatchCounters(counts: { blind: number; misconfigured: number; inMaintenance?: number }): void {
     this.zeroes = counts;
   }
   flush(): void {}

@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-cloudwatch-logs';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
 import type { ResourceResult, ResultDocument } from '../../../common/result-schema.ts';
+import type { MaintenanceNote } from '../../../functions/dispatch/maintenance.ts';
 import type { LogEvent } from '../../../functions/logs/log-writer.ts';
 import { buildDispatchRecord, buildInvocationRecords } from '../../../functions/logs/records.ts';
 import type { NotifyConfig } from '../../../functions/notify/notify-config.ts';
@@ -298,6 +299,8 @@ export interface HostRound {
   /** Issue 10's optional fields, added to the result record as the extended schema will keep them. */
   tunnel?: unknown;
   pathChanges?: Record<string, unknown>;
+  /** Dispatch's maintenance decision for the host, as the collect job carries it to the collector. */
+  maintenance?: MaintenanceNote;
 }
 
 /** The log events one host's round leaves in its stream: seed, MTR text and result, or a failure / blind record. */
@@ -327,6 +330,7 @@ export function hostRoundEvents(roundId: string, at: number, host: HostRound): L
       stdout: doc === undefined ? '' : `${JSON.stringify(doc)}\n`,
       stderr: host.failed?.stderr ?? '',
       sentResources: doc?.resources.map((r) => r.target) ?? null,
+      maintenance: host.maintenance ?? null,
     },
     `${roundId}/${host.instanceId}`,
     at,

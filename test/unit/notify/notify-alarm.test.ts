@@ -188,6 +188,29 @@ describe('notifier: hosts flagged', () => {
     assert.ok(n.chat.content.nextSteps.some((s) => s.startsWith('Dashboard: https://')));
   });
 
+  it('leaves hosts in a maintenance window out, as the alarm’s metrics do, and finds the round of the others', async () => {
+    // Prepare: the latest round flags one host in maintenance and one outside; the newest flagged
+    // records of all are a later round's, whose only flagged host is in maintenance.
+    const window = { state: 'in', until: new Date(T + 3_600_000).toISOString(), source: 'tag' } as const;
+    const fake = new FakeLogGroups();
+    fake.addRound(roundIdAt(EARLIER), EARLIER + 20_000, [
+      { instanceId: instance(1), doc: flaggedDocument({ hostname: 'in-maintenance' }), maintenance: window },
+      { instanceId: instance(2), doc: flaggedDocument({ hostname: 'connector-2' }) },
+    ]);
+    fake.addRound(roundIdAt(LATEST, 'bbbbbbbb'), LATEST + 20_000, [
+      { instanceId: instance(1), doc: flaggedDocument({ hostname: 'in-maintenance' }), maintenance: window },
+      { instanceId: instance(2), doc: cleanDocument('connector-2') },
+    ]);
+    // Act
+    await notifyAlarm(stateChange('hosts-flagged', 'ALARM', T), ports(fake), notifyConfig());
+    // Assess
+    const n = only();
+    assert.equal(n.subject, `ALARM: 1 host flagged for latency or loss [CloudConnexa ${STAGE}]`);
+    assert.match(n.email, new RegExp(`round ${roundIdAt(EARLIER)}`));
+    assert.ok(n.email.includes(instance(2)), 'the flagged host outside a window');
+    assert.ok(!n.email.includes(instance(1)), 'the host in maintenance is not notified');
+  });
+
   it('reads one round, bounded: the newest slice first, then that round by its id', async () => {
     const fake = flaggedFleet();
     await notifyAlarm(stateChange('hosts-flagged', 'ALARM', T), ports(fake), notifyConfig());
