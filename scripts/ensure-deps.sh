@@ -13,9 +13,8 @@ mode="${1:-run}"
 
 declare -A tools=([mtr]=mtr-tiny)
 if [ "$mode" = test ] || [ "$mode" = bench ]; then
-#                         systemd (systemd-analyze checks the units `install` writes; systemd-nspawn boots
-#                         a container to run them), Debian's chromium (the history report's browser test;
-#                         never a downloaded browser) and Node 12.22; in CI a test that skips for want of one fails the run
+  tools+=([ip]=iproute2 [iptables]=iptables [openvpn]=openvpn [openssl]=openssl [ping]=iputils-ping [pgrep]=procps [python3]=python3 [script]=bsdutils
+    [systemd-analyze]=systemd [systemd-nspawn]=systemd-container [setpriv]=util-linux [unshare]=util-linux [chromium]=chromium)
 fi
 [ "$mode" = bench ] && tools+=([/usr/bin/time]=time)
 missing=()
