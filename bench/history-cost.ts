@@ -21,6 +21,8 @@ import {
   encodeRound,
   HISTORY_FILE,
   HISTORY_LIMITS,
+  PATH_REFRESH_LINES,
+  RECENT_ROUNDS,
   readRecentRounds,
 } from '../agent/history/history-store.ts';
 import type { ResultDocument } from '../common/result-schema.ts';
@@ -238,11 +240,15 @@ export async function runHistoryBench(config: HistoryBenchConfig): Promise<void>
       notes: [
         '"without": this source built with agent/history/history-store.ts and round-history.ts replaced by stand-ins that',
         'read, write and add nothing (the agent before the history); "with": dist/agent.js. Alternate rounds, same lab.',
-        '"with" runs against a history near its rotation size (a round reads the last 48 lines whatever the size).',
+        `"with" runs against a history near its rotation size: a round reads back the last ${RECENT_ROUNDS} lines only, from`,
+        `${HISTORY_LIMITS.firstReadBytes / 1024} KiB at the end, the read doubled until they are in (at most ${mib(HISTORY_LIMITS.tailBytes)} MiB), whatever the size.`,
         `What the history adds to this round's document: ${fixed(added, 0)} chars (pathChange and baseline on every resource,`,
         `and the history file's entry), before the fit; both documents are then fitted under 24,000 characters,`,
         'which drops hop lists of unflagged resources first (their count is above).',
-        'Bytes per round: a clean round writes no MTR file, so "without" is the report line alone.',
+        'Bytes per round: a clean round writes no MTR file, so "without" is the report line alone. The rest is the history',
+        'line, which is the history itself (issue 10 asks for it): per resource latency, band, loss, baseline, flags, and the',
+        `path when it changed or every ${PATH_REFRESH_LINES} lines; its entries are positional arrays (line format 2, about 40 % shorter`,
+        'than format 1), so it cannot come within 10 % of a report line that carries two flags and a list of targets.',
         `History files after the run: ${historyFiles.map((name) => `${name} ${(fs.statSync(path.join(logDirs.with, name)).size / 1e6).toFixed(1)} MB`).join(', ')}.`,
         `State at rest, bounded: the history at most ${mib((HISTORY_LIMITS.keep + 1) * HISTORY_LIMITS.fileBytes)} MiB (rotated past ${mib(HISTORY_LIMITS.fileBytes)} MiB,`,
         `${HISTORY_LIMITS.keep} copies kept) beside the report's ${mib((ROTATION_DEFAULTS.keepReports + 1) * ROTATION_DEFAULTS.maxReportBytes)} MiB (${ROTATION_DEFAULTS.keepReports} copies of ${mib(ROTATION_DEFAULTS.maxReportBytes)} MiB) and ${ROTATION_DEFAULTS.maxMtrFiles} MTR files.`,

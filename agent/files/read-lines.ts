@@ -17,7 +17,8 @@ import { MonitorError } from '../../common/errors.ts';
 import type { LogDir } from './log-dir.ts';
 import { openRegularFile } from './open-entry.ts';
 
-const CHUNK_BYTES = 64 * 1024;
+/** The first read from the end when the caller does not size it; each later read doubles what was read. */
+export const FIRST_READ_BYTES = 64 * 1024;
 const NEWLINE = 0x0a;
 
 export interface LinesRead {
@@ -29,21 +30,33 @@ export interface LinesRead {
   bytes: number;
 }
 
+export interface TailBounds {
+  /** Complete, non-empty lines wanted (Infinity: every line the byte budget reaches). */
+  maxLines: number;
+  /** Bytes read at most, from the end. */
+  maxBytes: number;
+  /**
+   * The first read (bytes): about what `maxLines` lines are expected to take,
+   * so that a steady file is read in one go; default FIRST_READ_BYTES.
+   */
+  firstReadBytes?: number;
+}
+
 /**
- * The last `maxLines` complete lines of `name` in `dir`, reading at most
- * `maxBytes` from its end (fewer lines when the budget runs out first). Null
- * when the file does not exist. Throws E_LOG_DIR when it is not a regular file
- * of the acting user with one link, or cannot be read (see LogDir.run).
+ * The last `maxLines` complete, non-empty lines of `name` in `dir`, reading
+ * at most `maxBytes` from its end (fewer lines when the budget runs out
+ * first). The file is read backwards in growing reads (firstReadBytes, then
+ * doubling what was read) until enough lines are found, so a round pays for
+ * the lines it needs, not for the budget. Null when the file does not exist.
+ * Throws E_LOG_DIR when it is not a regular file of the acting user with one
+ * link, or cannot be read (see LogDir.run).
  */
-export function readLastLines(
-  dir: LogDir,
-  name: string,
-  o: { maxLines: number; maxBytes: number },
-): LinesRead | null {
-  if (!(o.maxLines >= 0) || !(o.maxBytes >= 0)) {
+export function readLastLines(dir: LogDir, name: string, o: TailBounds): LinesRead | null {
+  const first = o.firstReadBytes ?? FIRST_READ_BYTES;
+  if (!(o.maxLines >= 0) || !(o.maxBytes >= 0) || !(first >= 1)) {
     throw new MonitorError(
       'E_INTERNAL',
-      `readLastLines: bad bounds ${o.maxLines} lines, ${o.maxBytes} bytes`,
+      `readLastLines: bad bounds ${o.maxLines} lines, ${o.maxBytes} bytes, first read ${first} bytes`,
     );
   }
   return dir.run(`reading ${name}`, () => {
@@ -54,47 +67,88 @@ export function readLastLines(
     });
     if (opened === null) return null;
     try {
-      return readBackwards(opened.fd, opened.stat.size, o);
+      return readBackwards(
+        opened.fd,
+        opened.stat.size,
+        o.maxLines,
+        Math.max(0, opened.stat.size - o.maxBytes),
+        first,
+      );
     } finally {
       fs.closeSync(opened.fd);
     }
   });
 }
 
-function readBackwards(fd: number, size: number, o: { maxLines: number; maxBytes: number }): LinesRead {
-  const chunks: Buffer[] = [];
+/**
+ * Reads [budgetStart, size) backwards: each read prepends older bytes to
+ * `region` (the bytes [start, size)), and the newlines are looked for with
+ * Buffer.lastIndexOf (native) only in what the lines found so far do not
+ * cover. Lines are positions into `region` until the end, so only the lines
+ * kept become strings.
+ */
+function readBackwards(
+  fd: number,
+  size: number,
+  maxLines: number,
+  budgetStart: number,
+  firstReadBytes: number,
+): LinesRead {
+  let region = Buffer.alloc(0);
   let start = size;
-  let newlines = 0;
-  const budgetStart = Math.max(0, size - o.maxBytes);
-  // Complete lines in [start, size): between newlines, plus the first one once the start is reached.
-  const complete = (): number => (start === 0 ? newlines : Math.max(0, newlines - 1));
-  while (start > budgetStart && complete() < o.maxLines) {
-    const from = Math.max(budgetStart, start - CHUNK_BYTES);
-    const chunk = Buffer.alloc(start - from);
+  // Absolute offsets: [from, to) of each line found, newest first.
+  const found: [number, number][] = [];
+  // The newline that ends the oldest line not yet found; null until the last newline is seen.
+  let lineEnd: number | null = null;
+  let readSize = firstReadBytes;
+  while (found.length < maxLines && start > budgetStart) {
+    const from = Math.max(budgetStart, start - readSize);
+    const chunk = Buffer.allocUnsafe(start - from);
     let filled = 0;
     while (filled < chunk.length) {
       const n = fs.readSync(fd, chunk, filled, chunk.length - filled, from + filled);
-      // The file shrank under us (rotated by another writer): read what there is.
       if (n === 0) break;
       filled += n;
     }
-    const got = chunk.subarray(0, filled);
-    for (const byte of got) if (byte === NEWLINE) newlines++;
-    chunks.unshift(got);
-    start = from;
+    // Short: the file was cut under us; bytes that do not reach `start` would join lines wrongly, so stop here.
     if (filled < chunk.length) break;
+    region = region.length === 0 ? chunk : Buffer.concat([chunk, region]);
+    start = from;
+    lineEnd = collect(region, start, lineEnd, found, maxLines);
+    readSize = region.length;
   }
-  const region = Buffer.concat(chunks);
-  const pieces: Buffer[] = [];
-  let lineStart = 0;
-  for (let i = 0; i < region.length; i++) {
-    if (region[i] !== NEWLINE) continue;
-    pieces.push(region.subarray(lineStart, i));
-    lineStart = i + 1;
+  // At the file's first byte, the bytes before the oldest newline are a whole line too.
+  if (start === 0 && lineEnd !== null && lineEnd > 0 && found.length < maxLines) found.push([0, lineEnd]);
+  const lines = found.reverse().map(([a, b]) => region.toString('utf8', a - start, b - start));
+  return { lines, fromStart: start === 0, bytes: region.length };
+}
+
+/**
+ * Finds lines in `region` (the file's bytes from `start`) older than
+ * `lineEnd`, appending them to `found` until it holds `maxLines`; returns the
+ * newline ending the oldest line still to be found (null: no newline seen yet;
+ * a tail without one is a record in flight or torn, and is never a line).
+ */
+function collect(
+  region: Buffer,
+  start: number,
+  lineEnd: number | null,
+  found: [number, number][],
+  maxLines: number,
+): number | null {
+  let end: number;
+  if (lineEnd !== null) end = lineEnd;
+  else {
+    const last = region.lastIndexOf(NEWLINE);
+    if (last < 0) return null;
+    end = start + last;
   }
-  // Before the first newline: the end of an older line, unless the file starts there.
-  if (start > 0) pieces.shift();
-  const lines = pieces.map((piece) => piece.toString('utf8')).filter((line) => line !== '');
-  const keep = Math.min(lines.length, o.maxLines);
-  return { lines: lines.slice(lines.length - keep), fromStart: start === 0, bytes: region.length };
+  while (found.length < maxLines && end > start) {
+    const previous: number = region.lastIndexOf(NEWLINE, end - start - 1);
+    if (previous < 0) break;
+    // An empty line (two newlines in a row) is no record: skipped, not counted.
+    if (start + previous + 1 < end) found.push([start + previous + 1, end]);
+    end = start + previous;
+  }
+  return end;
 }

@@ -5,30 +5,36 @@
  * It is the agent's own file, beside the old tool's files, whose names and
  * keys stay as they were.
  *
- * A line is a JSON object (keys kept short: a line per round for weeks):
+ * A line is a JSON object, its entries positional arrays (a line per round
+ * for weeks, read back every round: short to write and quick to parse):
  *
- *   {"hv":1,"at":"2026-01-01T12:00:00.000Z","lt":75,"lp":5,"ad":["10.199.100.1","10.20.0.5"],"r":[
- *     {"t":"db.corp.internal","a":"10.20.0.5","m":"icmp","v":"latency","ms":12.3,"lo":11.9,"hi":14.2,
- *      "sd":0.4,"loss":0,"h":[0,null,1],"tr":["latency",1,"tunnel"],"pc":1,"bm":11.8,"far":1}]}
+ *   {"hv":2,"at":"2026-01-01T12:00:00.000Z","lt":75,"lp":5,"ad":["10.199.100.1","10.20.0.5"],"r":[
+ *     ["db.corp.internal",0,12.3,11.9,14.2,0.4,11.8,3,[0,null,1],"10.20.0.5",0,"latency",["latency",1,"tunnel"]]]}
  *
- * `hv` the line format (1); `at` the round's start (ISO 8601, UTC); `lt`/`lp`
+ * `hv` the line format (2); `at` the round's start (ISO 8601, UTC); `lt`/`lp`
  * the latency (ms) and loss (%) thresholds of the round; `ad` the hop
  * addresses of the round, each once (paths share their first hops); `r` one
- * entry per resource: target, address (left out when it is the target; null
- * when it did not resolve), method (left out: `icmp`), verdict (left out:
- * `ok`), latency (ms, as judged), the fastest and slowest probe and their
- * standard deviation (ms: the band of a SmokePing-style graph; mtr reports no
- * median, so the centre is the mean), loss (%), the hops as positions in `ad`
- * (null: silent), the trouble spot (kind, hop, side), `pc` 1 when a path
- * change was reported, `bm` the baseline (ms) it was held against, `far` 1
- * when it was far above it. Keys of empty values are left out. `tn`, when
- * present, is the tunnel's state in the round (one of HISTORY_TUNNEL_STATES;
- * left out when not known): the HTML report marks the rounds it was not `up`.
+ * entry per resource, by position (F below): target; loss (%); latency
+ * (ms, as judged); the fastest and slowest probe and their standard deviation
+ * (ms: the band of a SmokePing-style graph; mtr reports no median, so the
+ * centre is the mean); the baseline (ms) it was held against; flags (1: a
+ * path change was reported, 2: far above the baseline); the hops as
+ * positions in `ad` (null: silent; 0: the path of the last line that wrote
+ * one, see below; null for the list: no path); the address (0: the target;
+ * null: it did not resolve); the method (0: `icmp`); the verdict (0: `ok`);
+ * the trouble spot (kind, hop, side). Numbers not measured are null; trailing
+ * fields at their default (0, or null for the trouble spot) are left out.
+ * `tn`, when present, is the tunnel's state in the round (one of
+ * HISTORY_TUNNEL_STATES; left out when not known): the HTML report marks the
+ * rounds it was not `up`. Lines of format 1 (the same fields as keys of an
+ * object per entry: t, loss, ms, lo, hi, sd, bm, pc, far, h, a, m, v, tr,
+ * keys of empty values left out) are still read.
  *
- * Paths rarely change, so `h` is written only when the path differs from the
- * last one written for the target, when that one is PATH_REFRESH_LINES lines
- * back or more, and on the first line of a file; a line without `h` has the
- * path of the last line that wrote it (`"h":null`: no path). So every run of
+ * Paths rarely change, so the hops are written only when the path differs
+ * from the last one written for the target, when that one is
+ * PATH_REFRESH_LINES lines back or more, and on the first line of a file; an
+ * entry without them (0, or left out) has the path of the last line that
+ * wrote it (null: no path). So every run of
  * PATH_REFRESH_LINES lines names every path, and a reader of the last
  * RECENT_ROUNDS lines knows the path of the newest RECENT_ROUNDS −
  * PATH_REFRESH_LINES rounds, more than the path rule's window.
@@ -38,9 +44,10 @@
  * (keep + 1) × fileBytes (24 MiB) plus one line, and always at least keep ×
  * fileBytes (16 MiB) of the newest rounds once it has rotated: under 7 KB a
  * round on average for 50 resources on 10-hop IPv4 paths with every field
- * set, so 7 days of 5-minute rounds (2,016 rounds, about 13 MB) always fit
- * (tested in test/unit/history/history-store.test.ts).
- * Every read is bounded too: a round reads at most tailBytes from the end.
+ * set (about 5 KB in format 2), so 7 days of 5-minute rounds (2,016 rounds,
+ * about 10 MB) always fit (tested in test/unit/history/history-store.test.ts).
+ * Every read is bounded too: a round reads at most tailBytes from the end,
+ * and only as far back as its RECENT_ROUNDS lines need (read-lines.ts).
  *
  * Untrusted like everything in the log directory: written and read through
  * the directory handle as its acting user (append-line.ts, read-lines.ts,
@@ -73,6 +80,12 @@ export const HISTORY_LIMITS = {
   keep: 2,
   /** The most a round reads from the end of the history. */
   tailBytes: 4 * 1024 * 1024,
+  /**
+   * A round's first read from the end, doubled until RECENT_ROUNDS lines are
+   * found: about what they take for 50 resources (lines of 4 to 12 KB, the
+   * longer ones every PATH_REFRESH_LINES), so a steady history is read once.
+   */
+  firstReadBytes: 256 * 1024,
   /** A longer line is skipped unread (an honest round stays below: under 700 KB with 255 IPv6 hops on 50 paths). */
   maxLineBytes: 1024 * 1024,
 } as const;
@@ -91,7 +104,44 @@ export const PATH_REFRESH_LINES = 16;
 /** Rounds a round reads back: enough for both rules. */
 export const RECENT_ROUNDS = Math.max(PATH_RULE.windowRounds, BASELINE_RULE.windowRounds);
 
-const LINE_VERSION = 1;
+const LINE_VERSION = 2;
+/** The first format, entries as objects: still read, no longer written. */
+const LINE_VERSION_KEYED = 1;
+
+/** Positions in a format-2 entry. */
+const F = {
+  t: 0,
+  loss: 1,
+  ms: 2,
+  lo: 3,
+  hi: 4,
+  sd: 5,
+  bm: 6,
+  flags: 7,
+  h: 8,
+  a: 9,
+  m: 10,
+  v: 11,
+  tr: 12,
+} as const;
+/** What a left-out trailing field stands for (the target, loss and numbers are always written). */
+const TRAILING_DEFAULTS: readonly unknown[] = [
+  undefined,
+  undefined,
+  undefined,
+  undefined,
+  undefined,
+  undefined,
+  undefined,
+  0,
+  0,
+  0,
+  0,
+  0,
+  null,
+];
+const FLAG_PATH_CHANGE = 1;
+const FLAG_FAR = 2;
 
 /** One resource in one round. */
 export interface HistoryEntry {
@@ -165,23 +215,27 @@ function toWire(round: HistoryRound, withHops: boolean, memory: PathMemory | nul
     return addresses.size - 1;
   };
   const r = round.resources.map((e) => {
-    const wire: Wire = { t: e.target };
-    if (e.address !== e.target) wire.a = e.address;
-    if (e.method !== 'icmp') wire.m = e.method;
-    if (e.verdict !== 'ok') wire.v = e.verdict;
-    if (e.latencyMs !== null) wire.ms = e.latencyMs;
-    if (e.lowMs !== null) wire.lo = e.lowMs;
-    if (e.highMs !== null) wire.hi = e.highMs;
-    if (e.stdevMs !== null) wire.sd = e.stdevMs;
-    wire.loss = e.lossPct;
     const known = memory?.get(e.target);
     const fresh = known !== undefined && known.linesAgo + 1 < PATH_REFRESH_LINES;
-    if (!withHops) wire.h = null;
-    else if (!fresh || !samePath(known.hops, e.hops)) wire.h = e.hops === null ? null : e.hops.map(indexOf);
-    if (e.trouble !== null) wire.tr = [e.trouble.kind, e.trouble.hop, e.trouble.side];
-    if (e.pathChanged) wire.pc = 1;
-    if (e.baselineMs !== null) wire.bm = e.baselineMs;
-    if (e.far) wire.far = 1;
+    let hops: unknown = 0;
+    if (!withHops) hops = null;
+    else if (!fresh || !samePath(known.hops, e.hops)) hops = e.hops === null ? null : e.hops.map(indexOf);
+    const wire: unknown[] = [
+      e.target,
+      e.lossPct,
+      e.latencyMs,
+      e.lowMs,
+      e.highMs,
+      e.stdevMs,
+      e.baselineMs,
+      (e.pathChanged ? FLAG_PATH_CHANGE : 0) | (e.far ? FLAG_FAR : 0),
+      hops,
+      e.address === e.target ? 0 : e.address,
+      e.method === 'icmp' ? 0 : e.method,
+      e.verdict === 'ok' ? 0 : e.verdict,
+      e.trouble === null ? null : [e.trouble.kind, e.trouble.hop, e.trouble.side],
+    ];
+    while (wire.length > F.flags && wire[wire.length - 1] === TRAILING_DEFAULTS[wire.length - 1]) wire.pop();
     return wire;
   });
   const wire: Wire = {
@@ -218,7 +272,8 @@ export function decodeRound(line: string, memory: PathMemory = new Map()): Decod
   } catch {
     return null;
   }
-  if (!isRecord(value) || value.hv !== LINE_VERSION) return null;
+  if (!isRecord(value) || (value.hv !== LINE_VERSION && value.hv !== LINE_VERSION_KEYED)) return null;
+  const decodeEntry = value.hv === LINE_VERSION ? decodePositional : decodeKeyed;
   const { at, lt, lp, ad, r, tn } = value;
   if (typeof at !== 'string' || !ISO_TIMESTAMP.test(at) || !Number.isFinite(Date.parse(at))) return null;
   const latencyThresholdMs = numberIn(lt, 0, LIMITS.latencyThresholdMs.max);
@@ -232,10 +287,10 @@ export function decodeRound(line: string, memory: PathMemory = new Map()): Decod
   const resources: HistoryEntry[] = [];
   const written = new Map<string, HopAddresses | null>();
   for (const wire of r) {
-    const entry = decodeEntry(wire, addresses as string[], memory);
-    if (entry === null) continue;
-    resources.push(entry);
-    if (isRecord(wire) && 'h' in wire) written.set(entry.target, entry.hops);
+    const decoded = decodeEntry(wire, addresses as string[], memory);
+    if (decoded === null) continue;
+    resources.push(decoded.entry);
+    if (decoded.wroteHops) written.set(decoded.entry.target, decoded.entry.hops);
   }
   for (const value of memory.values()) value.linesAgo++;
   for (const [target, hops] of written) memory.set(target, { hops, linesAgo: 0 });
@@ -247,51 +302,109 @@ export function decodeRound(line: string, memory: PathMemory = new Map()): Decod
   };
 }
 
-function decodeEntry(wire: unknown, addresses: readonly string[], memory: PathMemory): HistoryEntry | null {
-  if (!isRecord(wire)) return null;
-  const target = wire.t;
+interface DecodedEntry {
+  entry: HistoryEntry;
+  /** The line wrote this entry's path (rather than leaving it to the lines before). */
+  wroteHops: boolean;
+}
+
+type EntryDecoder = (wire: unknown, addresses: readonly string[], memory: PathMemory) => DecodedEntry | null;
+
+/**
+ * A format-2 entry: positions as F, trailing fields at their default left
+ * out. The one check of an entry's fields (format 1 is brought to this shape
+ * first): it runs for every resource of every line a round reads, so it is
+ * straight-line code without intermediate objects.
+ */
+const decodePositional: EntryDecoder = (wire, addresses, memory) => {
+  if (!Array.isArray(wire)) return null;
+  const n = wire.length;
+  if (n <= F.bm || n > F.tr + 1) return null;
+  const target: unknown = wire[F.t];
   if (typeof target !== 'string' || target === '' || target.length > RESULT_LIMITS.maxTargetChars)
     return null;
-  const address = wire.a === undefined ? target : wire.a;
+  const lossPct = numberIn(wire[F.loss], 0, 100);
+  const ms = optionalMs(wire[F.ms]);
+  const lo = optionalMs(wire[F.lo]);
+  const hi = optionalMs(wire[F.hi]);
+  const sd = optionalMs(wire[F.sd]);
+  const bm = optionalMs(wire[F.bm]);
+  if (lossPct === null || ms === undefined || lo === undefined || hi === undefined) return null;
+  if (sd === undefined || bm === undefined) return null;
+  const flags: unknown = n > F.flags ? wire[F.flags] : 0;
+  if (flags !== 0 && flags !== 1 && flags !== 2 && flags !== 3) return null;
+  const rawAddress: unknown = n > F.a ? wire[F.a] : 0;
+  const address = rawAddress === 0 ? target : rawAddress;
   if (address !== null && (typeof address !== 'string' || address.length > RESULT_LIMITS.maxAddressChars)) {
     return null;
   }
-  const method = wire.m === undefined ? 'icmp' : wire.m;
+  const rawMethod: unknown = n > F.m ? wire[F.m] : 0;
+  const method = rawMethod === 0 ? 'icmp' : rawMethod;
   if (method !== null && !(PROBE_METHODS as readonly unknown[]).includes(method)) return null;
-  const verdict = wire.v === undefined ? 'ok' : wire.v;
+  const rawVerdict: unknown = n > F.v ? wire[F.v] : 0;
+  const verdict = rawVerdict === 0 ? 'ok' : rawVerdict;
   if (!(VERDICTS as readonly unknown[]).includes(verdict)) return null;
-  const ms = optionalMs(wire.ms);
-  const lo = optionalMs(wire.lo);
-  const hi = optionalMs(wire.hi);
-  const sd = optionalMs(wire.sd);
-  const bm = optionalMs(wire.bm);
-  const lossPct = numberIn(wire.loss, 0, 100);
+  const rawHops: unknown = n > F.h ? wire[F.h] : 0;
   const hops =
-    wire.h === undefined
+    rawHops === 0
       ? (memory.get(target)?.hops ?? null)
-      : wire.h === null
+      : rawHops === null
         ? null
-        : decodeHops(wire.h, addresses);
-  const trouble = wire.tr === undefined ? null : decodeTrouble(wire.tr);
-  const invalid = [ms, lo, hi, sd, bm, hops, trouble].some((part) => part === undefined);
-  if (invalid || lossPct === null || !flag(wire.pc) || !flag(wire.far)) return null;
+        : decodeHops(rawHops, addresses);
+  const rawTrouble: unknown = n > F.tr ? wire[F.tr] : null;
+  const trouble = rawTrouble === null ? null : decodeTrouble(rawTrouble);
+  if (hops === undefined || trouble === undefined) return null;
   return {
-    target,
-    address,
-    method: method as ProbeMethod | null,
-    verdict: verdict as Verdict,
-    latencyMs: ms ?? null,
-    lowMs: lo ?? null,
-    highMs: hi ?? null,
-    stdevMs: sd ?? null,
-    lossPct,
-    hops: hops ?? null,
-    trouble: trouble ?? null,
-    pathChanged: wire.pc === 1,
-    baselineMs: bm ?? null,
-    far: wire.far === 1,
+    entry: {
+      target,
+      address,
+      method: method as ProbeMethod | null,
+      verdict: verdict as Verdict,
+      latencyMs: ms,
+      lowMs: lo,
+      highMs: hi,
+      stdevMs: sd,
+      lossPct,
+      hops,
+      trouble,
+      pathChanged: (flags & FLAG_PATH_CHANGE) !== 0,
+      baselineMs: bm,
+      far: (flags & FLAG_FAR) !== 0,
+    },
+    wroteHops: rawHops !== 0,
   };
-}
+};
+
+/**
+ * A format-1 entry: an object whose keys of empty values are left out,
+ * brought to the format-2 shape. A value format 2 reads as "left out" (0 for
+ * the hops, address, method or verdict; null for the trouble spot) was never
+ * a valid format-1 value, and still is not.
+ */
+const decodeKeyed: EntryDecoder = (wire, addresses, memory) => {
+  if (!isRecord(wire) || !flag(wire.pc) || !flag(wire.far)) return null;
+  const { h, a, m, v, tr } = wire;
+  if (h === 0 || a === 0 || m === 0 || v === 0 || tr === null) return null;
+  return decodePositional(
+    [
+      wire.t,
+      wire.loss,
+      wire.ms ?? null,
+      wire.lo ?? null,
+      wire.hi ?? null,
+      wire.sd ?? null,
+      wire.bm ?? null,
+      (wire.pc === 1 ? FLAG_PATH_CHANGE : 0) | (wire.far === 1 ? FLAG_FAR : 0),
+      h === undefined ? 0 : h,
+      a === undefined ? 0 : a,
+      m === undefined ? 0 : m,
+      v === undefined ? 0 : v,
+      tr === undefined ? null : tr,
+    ],
+    addresses,
+    memory,
+  );
+};
 
 /** Absent or null: null; a round trip in range: the number; anything else: undefined (invalid). */
 function optionalMs(value: unknown): number | null | undefined {
@@ -377,7 +490,11 @@ const rotatedName = (n: number): string => `${HISTORY_FILE}.${n}`;
  * agent may read (a rotated copy that is not is noted and left out).
  */
 export function readRecentRounds(dir: LogDir, maxRounds = RECENT_ROUNDS): HistoryRead {
-  return readFiles(dir, [HISTORY_FILE, rotatedName(1)], { maxRounds, maxBytes: HISTORY_LIMITS.tailBytes });
+  return readFiles(dir, [HISTORY_FILE, rotatedName(1)], {
+    maxRounds,
+    maxBytes: HISTORY_LIMITS.tailBytes,
+    firstReadBytes: HISTORY_LIMITS.firstReadBytes,
+  });
 }
 
 export interface HistoryQuery {
@@ -427,7 +544,7 @@ export function filterRounds(
 function readFiles(
   dir: LogDir,
   names: readonly string[],
-  o: { maxRounds: number; maxBytes: number },
+  o: { maxRounds: number; maxBytes: number; firstReadBytes?: number },
 ): HistoryRead {
   const newestFirst: string[][] = [];
   const notes: string[] = [];
@@ -442,7 +559,11 @@ function readFiles(
     }
     let read: ReturnType<typeof readLastLines>;
     try {
-      read = readLastLines(dir, name, { maxLines: o.maxRounds - lines, maxBytes: o.maxBytes - bytes });
+      read = readLastLines(dir, name, {
+        maxLines: o.maxRounds - lines,
+        maxBytes: o.maxBytes - bytes,
+        ...(o.firstReadBytes === undefined ? {} : { firstReadBytes: o.firstReadBytes }),
+      });
     } catch (error) {
       // The current file is the round's own business; a rotated copy is only older evidence.
       if (index === 0) throw error;

@@ -35,12 +35,20 @@ export const OMITTED_WHEN_NULL: ReadonlySet<string> = new Set([
   'jitterMs',
 ]);
 
+const omitNulls = (key: string, value: unknown): unknown =>
+  value === null && OMITTED_WHEN_NULL.has(key) ? undefined : value;
+
 export function serializeResult(doc: ResultDocument): string {
   if (doc.truncated?.nullsOmitted !== true) return JSON.stringify(doc);
-  return JSON.stringify(doc, (key: string, value: unknown) =>
-    value === null && OMITTED_WHEN_NULL.has(key) ? undefined : value,
-  );
+  return JSON.stringify(doc, omitNulls);
 }
+
+/**
+ * Characters `value` takes inside a document serialized with nulls omitted:
+ * the replacer looks at the key and value only, so a part serializes alone
+ * as it does in place.
+ */
+const partLength = (value: object): number => JSON.stringify(value, omitNulls).length;
 
 const TEXT_MAX = 80;
 
@@ -83,8 +91,16 @@ function shrinkInSteps(doc: ResultDocument, maxChars: number): ResultDocument {
 
   // Step 1: hop lists.
   const flagged = isFlagged;
-  const bySize = (a: { hops: unknown[] | null }, b: { hops: unknown[] | null }) =>
-    JSON.stringify(b.hops).length - JSON.stringify(a.hops).length;
+  const hopChars = new Map<object, number>();
+  const charsOf = (entry: { hops: unknown[] | null }): number => {
+    let chars = hopChars.get(entry);
+    if (chars === undefined) {
+      chars = JSON.stringify(entry.hops).length;
+      hopChars.set(entry, chars);
+    }
+    return chars;
+  };
+  const bySize = (a: { hops: unknown[] | null }, b: { hops: unknown[] | null }) => charsOf(b) - charsOf(a);
   const candidates = [
     ...fitted.resources.filter((r) => !flagged(r) && r.hops !== null).sort(bySize),
     ...(fitted.gateway?.hops ? [fitted.gateway] : []),
@@ -94,10 +110,17 @@ function shrinkInSteps(doc: ResultDocument, maxChars: number): ResultDocument {
     notes.push(
       `hop lists dropped to keep this document under ${maxChars} characters (the SSM output limit); MTR files on the host keep the paths of flagged resources`,
     ) - 1;
+  // The document's length kept by arithmetic (what a drop takes from the entry and adds to hopsDroppedFor),
+  // so a round that drops 40 hop lists serializes the document twice, not 40 times; a length that says
+  // "fits" is still checked on the document itself.
+  let chars = serializeResult(finish()).length;
   for (const entry of candidates) {
-    if (fits()) return finish();
+    if (chars <= maxChars && fits()) return finish();
+    const before = partLength(entry);
     entry.hops = null;
-    dropped.push(clip('target' in entry ? entry.target : `gateway ${entry.ip ?? ''}`.trim()));
+    const name = clip('target' in entry ? entry.target : `gateway ${entry.ip ?? ''}`.trim());
+    chars += partLength(entry) - before + JSON.stringify(name).length + (dropped.length > 0 ? 1 : 0);
+    dropped.push(name);
   }
   if (fits()) return finish();
   const newPaths = fitted.resources.filter((r) => r.pathChange?.hops != null);

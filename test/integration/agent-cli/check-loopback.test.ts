@@ -95,7 +95,7 @@ describe('agent check against loopback with real mtr', () => {
       assert.equal(doc.mtrId, '0');
       assert.deepEqual(
         doc.files.map((f) => f.kind),
-        ['report'],
+        ['report', 'history'],
       );
       assert.deepEqual(
         readdirSync(logDir).sort(),

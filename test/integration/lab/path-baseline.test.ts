@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { HISTORY_FILE } from '../../../agent/history/history-store.ts';
+import { decodeRound, HISTORY_FILE } from '../../../agent/history/history-store.ts';
 import {
   parseResultDocument,
   type ResourceResult,
@@ -181,8 +181,8 @@ describe('round history in the network lab: path changes and baselines', { skip 
     // Every round is in the history, the changes marked.
     const lines = fs.readFileSync(path.join(logDir, HISTORY_FILE), 'utf8').trim().split('\n');
     assert.equal(lines.length, docs.length);
-    const marked = lines.map(
-      (line) => (JSON.parse(line) as { r: { t: string; pc?: 1 }[] }).r.find((e) => e.t === switched)?.pc ?? 0,
+    const marked = lines.map((line) =>
+      decodeRound(line)?.round.resources.find((e) => e.target === switched)?.pathChanged ? 1 : 0,
     );
     assert.deepEqual(
       marked.flatMap((pc, i) => (pc === 1 ? [i] : [])),

@@ -75,9 +75,14 @@ function readAfter(rounds: HistoryRound[]) {
   return readRecentRounds(logDir);
 }
 const minuteOf = (r: HistoryRound): number => new Date(r.at).getUTCMinutes();
+/** The line writes its first entry's path (position 8 present and not 0: "the path of the lines before"). */
+const wroteFirstPath = (line: string): boolean => {
+  const first = (JSON.parse(line) as { r: unknown[][] }).r[0] ?? [];
+  return first.length > 8 && first[8] !== 0;
+};
 
 describe('history store: the line format', () => {
-  it('reads back every field it writes, and leaves out the keys of empty values', () => {
+  it('reads back every field it writes, and leaves out trailing fields at their default', () => {
     // Prepare: one entry with everything, one with nothing measured.
     const full = entry('10.20.0.5', {
       verdict: 'latency',
@@ -103,27 +108,100 @@ describe('history store: the line format', () => {
     // Assess
     assert.deepEqual(decodeRound(line), { round: written, skippedEntries: 0 });
     assert.ok(!line.includes('\n'));
-    const wire = JSON.parse(line) as { ad: string[]; r: Record<string, unknown>[] };
-    assert.deepEqual(Object.keys(wire.r[1] ?? {}), ['t', 'a', 'm', 'v', 'loss', 'h']);
+    const wire = JSON.parse(line) as { hv: number; ad: string[]; r: unknown[][] };
+    assert.equal(wire.hv, 2);
     assert.deepEqual(
-      [wire.r[0]?.m, wire.r[1]?.m, wire.r[1]?.h],
-      [undefined, null, null],
-      'icmp is the method left out; no path is written as null',
+      wire.r[0],
+      [
+        '10.20.0.5',
+        0,
+        12.5,
+        11.9,
+        14.25,
+        0.4,
+        11.8,
+        3,
+        [0, null, 1, 2],
+        0,
+        0,
+        'latency',
+        ['latency', 1, 'tunnel'],
+      ],
+      'every field; an address that is the target and the method icmp written as 0',
     );
-    assert.equal(wire.r[0]?.a, undefined, 'an address that is the target is not written twice');
+    assert.deepEqual(
+      wire.r[1],
+      ['db.corp.internal', 100, null, null, null, null, null, 0, null, null, null, 'unmeasured'],
+      'no path and no address are null; no trouble spot is left out',
+    );
     assert.deepEqual(wire.ad, ['10.199.100.1', '10.199.4.2', '10.20.0.5'], 'each hop address once');
+    const lean = JSON.parse(encodeRound(round(1, [entry('10.20.0.5')]), readAfter([round(0)]).paths)) as {
+      r: unknown[][];
+    };
+    assert.deepEqual(
+      lean.r[0],
+      ['10.20.0.5', 0, 12.5, 11.9, 14.25, 0.4, null],
+      'a known path and defaults left out',
+    );
+  });
+
+  it('still reads lines of the first format (entries as objects)', () => {
+    // Prepare: format 1 as the agent wrote it before: a line with the path, one leaving it to the line before.
+    const head = '"lt":75,"lp":5,"ad":["10.199.100.1","10.199.4.2","10.20.0.5"]';
+    const lines = [
+      `{"hv":1,"at":"2026-01-01T12:00:00.000Z",${head},"r":[{"t":"10.20.0.5","ms":12.5,"lo":11.9,"hi":14.25,"sd":0.4,"loss":0,"h":[0,null,1,2]},{"t":"db.corp.internal","a":null,"m":null,"v":"unmeasured","loss":100,"h":null}],"tn":"up"}`,
+      `{"hv":1,"at":"2026-01-01T12:01:00.000Z",${head},"r":[{"t":"10.20.0.5","v":"latency","ms":12.5,"lo":11.9,"hi":14.25,"sd":0.4,"loss":0,"tr":["latency",1,"tunnel"],"pc":1,"bm":11.8,"far":1}]}`,
+    ];
+    // Act
+    const memory = new Map();
+    const [first, second] = lines.map((line) => decodeRound(line, memory));
+    // Assess
+    assert.equal(first?.round.tunnel, 'up');
+    assert.deepEqual(first?.round.resources[1], {
+      ...entry('db.corp.internal'),
+      address: null,
+      method: null,
+      verdict: 'unmeasured',
+      latencyMs: null,
+      lowMs: null,
+      highMs: null,
+      stdevMs: null,
+      lossPct: 100,
+      hops: null,
+    });
+    assert.deepEqual(second, {
+      round: {
+        ...round(1, [
+          entry('10.20.0.5', {
+            verdict: 'latency',
+            trouble: { kind: 'latency', hop: 1, side: 'tunnel' },
+            pathChanged: true,
+            baselineMs: 11.8,
+            far: true,
+          }),
+        ]),
+      },
+      skippedEntries: 0,
+    });
   });
 
   it('skips lines that are not round lines, and entries that break a bound, keeping the rest', () => {
     const good = encodeRound(round(0));
-    const [wire] = [JSON.parse(good) as { r: Record<string, unknown>[] }];
-    const withEntry = (e: Record<string, unknown>) => JSON.stringify({ ...wire, r: [wire.r[0], e] });
-    const base = wire.r[0] ?? {};
+    const [wire] = [JSON.parse(good) as { r: unknown[][] }];
+    const withEntry = (e: unknown) => JSON.stringify({ ...wire, r: [wire.r[0], e] });
+    const base = wire.r[0] ?? [];
+    /** The base entry with field `i` set (fields before it that were left out at their default 0). */
+    const at = (i: number, value: unknown): unknown[] => {
+      const e = [...base];
+      while (e.length < i) e.push(0);
+      e[i] = value;
+      return e;
+    };
     for (const line of [
       '',
       'not json',
       '[1,2]',
-      JSON.stringify({ ...wire, hv: 2 }),
+      JSON.stringify({ ...wire, hv: 3 }),
       JSON.stringify({ ...wire, at: 'yesterday' }),
       JSON.stringify({ ...wire, lt: -1 }),
       JSON.stringify({ ...wire, r: 'x' }),
@@ -131,29 +209,48 @@ describe('history store: the line format', () => {
       JSON.stringify({ ...wire, ad: 'x' }),
       JSON.stringify({ ...wire, ad: [1] }),
       JSON.stringify({ ...wire, ad: [''] }),
-      `{"hv":1,"at":"2026-01-01T00:00:00.000Z","lt":75,"lp":5,"r":[],"pad":"${'x'.repeat(HISTORY_LIMITS.maxLineBytes)}"}`,
+      `{"hv":2,"at":"2026-01-01T00:00:00.000Z","lt":75,"lp":5,"r":[],"pad":"${'x'.repeat(HISTORY_LIMITS.maxLineBytes)}"}`,
     ]) {
       assert.equal(decodeRound(line), null, line.slice(0, 80));
     }
     for (const bad of [
-      { ...base, t: '' },
-      { ...base, t: 5 },
-      { ...base, v: 'fine' },
-      { ...base, m: 'udp' },
-      { ...base, ms: -1 },
-      { ...base, ms: '12' },
-      { ...base, loss: 101 },
-      { ...base, h: [0, 9] },
-      { ...base, h: ['10.0.0.1'] },
-      { ...base, h: [0.5] },
-      { ...base, h: 'a,b' },
-      { ...base, tr: ['latency', 0, 'tunnel'] },
-      { ...base, tr: ['rtt', 1, 'tunnel'] },
-      { ...base, pc: true },
-      { ...base, far: 2 },
-      { ...base, a: 'x'.repeat(65) },
+      at(0, ''),
+      at(0, 5),
+      at(11, 'fine'),
+      at(10, 'udp'),
+      at(2, -1),
+      at(2, '12'),
+      at(1, 101),
+      at(8, [0, 9]),
+      at(8, ['10.0.0.1']),
+      at(8, [0.5]),
+      at(8, 'a,b'),
+      at(12, ['latency', 0, 'tunnel']),
+      at(12, ['rtt', 1, 'tunnel']),
+      at(7, true),
+      at(7, 4),
+      at(9, 'x'.repeat(65)),
+      at(13, 0),
+      base.slice(0, 6),
+      { t: '10.20.0.5', loss: 0 },
     ]) {
       const decoded = decodeRound(withEntry(bad));
+      assert.equal(decoded?.skippedEntries, 1, JSON.stringify(bad));
+      assert.deepEqual(decoded?.round.resources, round(0).resources);
+    }
+    // And in the first format.
+    const keyed = `"hv":1,"at":"2026-01-01T12:00:00.000Z","lt":75,"lp":5,"ad":["10.199.100.1","10.199.4.2","10.20.0.5"]`;
+    const keyedBase = { t: '10.20.0.5', ms: 12.5, lo: 11.9, hi: 14.25, sd: 0.4, loss: 0, h: [0, null, 1, 2] };
+    for (const bad of [
+      { ...keyedBase, t: '' },
+      { ...keyedBase, v: 'fine' },
+      { ...keyedBase, ms: '12' },
+      { ...keyedBase, h: [0, 9] },
+      { ...keyedBase, pc: true },
+      { ...keyedBase, far: 2 },
+      ['10.20.0.5', 0, 12.5, 11.9, 14.25, 0.4, null],
+    ]) {
+      const decoded = decodeRound(`{${keyed},"r":${JSON.stringify([keyedBase, bad])}}`);
       assert.equal(decoded?.skippedEntries, 1, JSON.stringify(bad));
       assert.deepEqual(decoded?.round.resources, round(0).resources);
     }
@@ -184,7 +281,7 @@ describe('history store: the line format', () => {
     process.stdout.write(
       `# a 50-resource round: ${full} bytes with every path, ${lean} without; ${Math.round(perRound)} on average; 2,016 rounds: ${((week * perRound) / 1e6).toFixed(1)} MB\n`,
     );
-    assert.ok(full <= 9_000 && lean <= 6_500, `${full}, ${lean} bytes`);
+    assert.ok(full <= 7_500 && lean <= 5_500, `${full}, ${lean} bytes (format 1: 8,651 and 6,410)`);
     assert.ok(week * perRound <= HISTORY_LIMITS.keep * HISTORY_LIMITS.fileBytes, 'kept across rotations');
   });
 
@@ -229,7 +326,7 @@ describe('history store: the file', () => {
       .readFileSync(file(), 'utf8')
       .trim()
       .split('\n')
-      .flatMap((line, i) => ('h' in ((JSON.parse(line) as { r: object[] }).r[0] ?? {}) ? [i] : []));
+      .flatMap((line, i) => (wroteFirstPath(line) ? [i] : []));
     assert.deepEqual(written, [0, 16, 32, 40]);
     assert.equal(read.rounds.length, 45);
     assert.deepEqual(
@@ -251,8 +348,7 @@ describe('history store: the file', () => {
     const line = `${encodeRound(round(1))}\n`;
     fs.appendFileSync(file(), line.repeat(Math.ceil(HISTORY_LIMITS.fileBytes / line.length)));
     appendRound(logDir, round(2), readRecentRounds(logDir).paths);
-    const first = JSON.parse(fs.readFileSync(file(), 'utf8')) as { r: object[] };
-    assert.ok('h' in (first.r[0] ?? {}), 'the new file names its paths');
+    assert.ok(wroteFirstPath(fs.readFileSync(file(), 'utf8')), 'the new file names its paths');
     // The line that wrote the path is damaged: the reader does not know it, so the writer writes it.
     const lean = encodeRound(round(4), readRecentRounds(logDir).paths);
     fs.writeFileSync(file(), `garbage\n${lean}\n`);
@@ -260,7 +356,7 @@ describe('history store: the file', () => {
     const read = readRecentRounds(logDir);
     assert.equal(read.rounds[0]?.resources[0]?.hops, null, 'not known');
     assert.equal(read.paths.size, 0);
-    assert.ok('h' in ((JSON.parse(encodeRound(round(5), read.paths)) as { r: object[] }).r[0] ?? {}));
+    assert.ok(wroteFirstPath(encodeRound(round(5), read.paths)));
   });
 
   it('has nothing to say before the first round', () => {

@@ -129,6 +129,34 @@ describe('fitting the result document into the SSM output limit', () => {
     assert.notEqual(doc.resources[0]?.hops, null, 'the input document is not modified');
   });
 
+  it('drops no more hop lists than needed, whatever the limit (the length it keeps by arithmetic is exact)', () => {
+    // Prepare: hop lists of uneven lengths, so each drop frees a different amount.
+    const resources = Array.from({ length: 50 }, (_, i) => {
+      const r = resource(`10.0.${i}.1`, i === 7);
+      return { ...r, hops: (r.hops ?? []).slice(0, 1 + (i % 4)) };
+    });
+    const doc = documentWith(resources);
+    const full = serializeResult({ ...doc, truncated: { hopsDroppedFor: [], nullsOmitted: true } }).length;
+    for (const maxChars of [full - 1, full - 500, full - 2_000, full - 4_000]) {
+      // Act
+      const fitted = fitResult(doc, maxChars);
+      // Assess: it fits, and with the last hop list dropped put back it would not.
+      const droppedFor = fitted.truncated?.hopsDroppedFor ?? [];
+      assert.ok(droppedFor.length > 0, `${maxChars}`);
+      assert.ok(serializeResult(fitted).length <= maxChars, `${maxChars}`);
+      const last = droppedFor.at(-1);
+      const index = fitted.resources.findIndex((r) => r.target === last);
+      const putBack = {
+        ...fitted,
+        resources: fitted.resources.map((r, i) =>
+          i === index ? { ...r, hops: doc.resources[i]?.hops ?? null } : r,
+        ),
+        truncated: { ...fitted.truncated, hopsDroppedFor: droppedFor.slice(0, -1), nullsOmitted: true },
+      } as ResultDocument;
+      assert.ok(serializeResult(putBack).length > maxChars, `${maxChars}: one hop list fewer would do`);
+    }
+  });
+
   it('stays under the limit with 50 URL resources of 512 characters, clipping texts and saying so', () => {
     const url = (i: number) =>
       `https://intranet.corp.example/${String(i).padStart(3, '0')}/${'a'.repeat(470)}`;

@@ -10,7 +10,12 @@ import { appendFileSync, readdirSync, readFileSync, rmSync, symlinkSync } from '
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CheckOptions } from '../../../agent/cli/resolve-options.ts';
-import { HISTORY_FILE } from '../../../agent/history/history-store.ts';
+import {
+  decodeRound,
+  HISTORY_FILE,
+  type HistoryRound,
+  type PathMemory,
+} from '../../../agent/history/history-store.ts';
 import type { MtrRunOptions } from '../../../agent/probes/run-mtr.ts';
 import type { ProbeSamples } from '../../../agent/probes/tcp-probe.ts';
 import type { ProgressEvent, RoundDeps } from '../../../agent/round/round-deps.ts';
@@ -616,11 +621,17 @@ describe('runRound: each round held against the earlier rounds of this host', ()
         assertCollectorAccepts(document);
         return document;
       },
-      history(): Record<string, unknown>[] {
+      /** The history's rounds as the store reads them back (whatever the line format). */
+      history(): HistoryRound[] {
+        const memory: PathMemory = new Map();
         return readFileSync(join(logDir, HISTORY_FILE), 'utf8')
           .trim()
           .split('\n')
-          .map((line) => JSON.parse(line) as Record<string, unknown>);
+          .map((line) => {
+            const decoded = decodeRound(line, memory);
+            assert.ok(decoded !== null && decoded.skippedEntries === 0, line);
+            return decoded.round;
+          });
       },
     };
   }
@@ -669,7 +680,7 @@ describe('runRound: each round held against the earlier rounds of this host', ()
     const lines = h.history();
     assert.equal(lines.length, 6, 'one history line per round');
     assert.deepEqual(
-      lines.map((line) => (line.r as { pc?: number }[])[0]?.pc ?? 0),
+      lines.map((line) => (line.resources[0]?.pathChanged ? 1 : 0)),
       [0, 0, 0, 1, 0, 1],
     );
   });
@@ -708,8 +719,8 @@ describe('runRound: each round held against the earlier rounds of this host', ()
       on.files.some((f) => f.kind === 'mtr-resource'),
       'flagged like any latency: the MTR files are written',
     );
-    const last = h.history().at(-1) as { r: { bm?: number; far?: number; v: string }[] };
-    assert.deepEqual(last.r[0], { ...last.r[0], bm: 20.5, far: 1, v: 'latency' });
+    const last = h.history().at(-1)?.resources[0];
+    assert.deepEqual(last, last && { ...last, baselineMs: 20.5, far: true, verdict: 'latency' });
   });
 
   it('keeps an ICMP baseline apart from TCP rounds, and stores the spread of the probes', async () => {
@@ -726,13 +737,16 @@ describe('runRound: each round held against the earlier rounds of this host', ()
     });
     assert.equal(tcp.resources[0]?.method, 'tcp');
     assert.equal(tcp.resources[0]?.baseline, null, 'no TCP rounds before: no baseline');
-    const [icmpLine, tcpLine] = h.history().slice(-2) as { r: Record<string, unknown>[] }[];
+    const [icmp, tcp2] = h
+      .history()
+      .slice(-2)
+      .map((r) => r.resources[0]);
     assert.deepEqual(
-      [icmpLine?.r[0]?.lo, icmpLine?.r[0]?.hi, icmpLine?.r[0]?.sd],
+      [icmp?.lowMs, icmp?.highMs, icmp?.stdevMs],
       [23, 23, 0],
       "mtr's Best, Wrst and StDev at the destination",
     );
-    assert.deepEqual([tcpLine?.r[0]?.lo, tcpLine?.r[0]?.hi, tcpLine?.r[0]?.sd], [30, 34, 1.633]);
+    assert.deepEqual([tcp2?.lowMs, tcp2?.highMs, tcp2?.stdevMs], [30, 34, 1.633]);
   });
 
   it('skips damaged history lines with a warning and still compares with the rest', async () => {

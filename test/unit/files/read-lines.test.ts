@@ -1,0 +1,195 @@
+/**
+ * The chunked tail reader (read-lines.ts) on a real log directory: lines
+ * found across read boundaries whatever the first read's size, a line longer
+ * than the first read, a torn last line, empty lines, the byte bound, and the
+ * round history's read spanning the rotated copy and the current file.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { type LogDir, prepareLogDir } from '../../../agent/files/log-dir.ts';
+import { readLastLines } from '../../../agent/files/read-lines.ts';
+import {
+  encodeRound,
+  HISTORY_FILE,
+  type HistoryEntry,
+  type HistoryRound,
+  RECENT_ROUNDS,
+  readRecentRounds,
+} from '../../../agent/history/history-store.ts';
+
+let dir = '';
+let logDir: LogDir;
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cc-read-lines-'));
+  logDir = prepareLogDir(dir);
+});
+afterEach(() => {
+  logDir.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const NAME = 'lines.jsonl';
+const write = (text: string, name = NAME): void => fs.writeFileSync(path.join(dir, name), text);
+
+/** What the reader must return when the whole file is within the budget: complete, non-empty lines, the last n. */
+function expected(text: string, maxLines: number): string[] {
+  const complete = text.split('\n').slice(0, -1);
+  const lines = complete.filter((line) => line !== '');
+  return lines.slice(Math.max(0, lines.length - maxLines));
+}
+
+/** Lines of uneven lengths (1 to 97 characters, some with 2- and 3-byte UTF-8 characters). */
+function unevenLines(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => {
+    const body = 'x'.repeat((i * 37) % 97);
+    return i % 3 === 0 ? `${i}é${body}€` : `${i}${body}`;
+  });
+}
+
+describe('readLastLines: the chunked tail reader', () => {
+  it('finds the needed lines across read boundaries, whatever the first read and the lines asked for', () => {
+    // Prepare: 60 lines, some empty, a torn tail.
+    const lines = unevenLines(60);
+    lines.splice(20, 0, '', '');
+    const text = `${lines.join('\n')}\n{"torn":`;
+    write(text);
+    for (const firstReadBytes of [1, 2, 7, 64, 100, 1000, 1_000_000]) {
+      for (const maxLines of [0, 1, 2, 5, 37, 59, 60, 61, 1000]) {
+        // Act
+        const read = readLastLines(logDir, NAME, { maxLines, maxBytes: 1_000_000, firstReadBytes });
+        // Assess
+        const label = `first read ${firstReadBytes}, ${maxLines} lines`;
+        assert.deepEqual(read?.lines, expected(text, maxLines), label);
+        assert.equal(read?.fromStart, read?.bytes === Buffer.byteLength(text), label);
+      }
+    }
+  });
+
+  it('reads only as far back as the lines asked for need', () => {
+    // Prepare: 10,000 lines of 100 bytes.
+    const line = 'y'.repeat(99);
+    write(`${line}\n`.repeat(10_000));
+    // Act
+    const read = readLastLines(logDir, NAME, { maxLines: 3, maxBytes: 1_000_000, firstReadBytes: 1024 });
+    const grown = readLastLines(logDir, NAME, { maxLines: 30, maxBytes: 1_000_000, firstReadBytes: 1024 });
+    // Assess: one read of 1 KB, then reads doubling what was read (1, 2, 4 KB) until 30 lines are in.
+    assert.deepEqual(read, { lines: [line, line, line], fromStart: false, bytes: 1024 });
+    assert.equal(grown?.lines.length, 30);
+    assert.equal(grown?.bytes, 4096);
+  });
+
+  it('reads a line longer than the first read whole', () => {
+    const long = `{"long":"${'z'.repeat(10_000)}€"}`;
+    const text = `${'older\n'.repeat(20_000)}${long}\nshort\n`;
+    write(text);
+    for (const firstReadBytes of [1, 3, 16, 4096]) {
+      const read = readLastLines(logDir, NAME, { maxLines: 2, maxBytes: 1_000_000, firstReadBytes });
+      assert.deepEqual(read?.lines, [long, 'short'], `first read ${firstReadBytes}`);
+      assert.equal(read?.fromStart, false, 'the line before was not needed');
+    }
+  });
+
+  it('stops at the byte bound: the line cut by it is left out, and the read says it did not reach the start', () => {
+    // Prepare: the bound falls inside the 4th line from the end.
+    const lines = ['a'.repeat(50), 'b'.repeat(50), 'c'.repeat(50), 'd'.repeat(50), 'e'.repeat(50)];
+    write(`${lines.join('\n')}\n`);
+    const maxBytes = 3 * 51 + 20;
+    for (const firstReadBytes of [1, 10, 64, 10_000]) {
+      // Act
+      const read = readLastLines(logDir, NAME, { maxLines: 10, maxBytes, firstReadBytes });
+      // Assess
+      assert.deepEqual(
+        read,
+        { lines: lines.slice(2), fromStart: false, bytes: maxBytes },
+        `${firstReadBytes}`,
+      );
+    }
+  });
+
+  it('reads nothing from a file without a complete line, and null for no file', () => {
+    write('{"being written":');
+    assert.deepEqual(readLastLines(logDir, NAME, { maxLines: 5, maxBytes: 1000, firstReadBytes: 4 }), {
+      lines: [],
+      fromStart: true,
+      bytes: 17,
+    });
+    write('');
+    assert.deepEqual(readLastLines(logDir, NAME, { maxLines: 5, maxBytes: 1000 }), {
+      lines: [],
+      fromStart: true,
+      bytes: 0,
+    });
+    assert.equal(readLastLines(logDir, 'absent.jsonl', { maxLines: 5, maxBytes: 1000 }), null);
+  });
+
+  it('refuses bounds that are not bounds', () => {
+    for (const bounds of [
+      { maxLines: -1, maxBytes: 10 },
+      { maxLines: 1, maxBytes: Number.NaN },
+      { maxLines: 1, maxBytes: 10, firstReadBytes: 0 },
+    ]) {
+      assert.throws(() => readLastLines(logDir, NAME, bounds), /bad bounds/);
+    }
+  });
+});
+
+describe('readRecentRounds: the newest rounds across the rotated copy and the current file', () => {
+  const entry = (target: string, hops: HistoryEntry['hops']): HistoryEntry => ({
+    target,
+    address: target,
+    method: 'icmp',
+    verdict: 'ok',
+    latencyMs: 12.5,
+    lowMs: 11.9,
+    highMs: 14.25,
+    stdevMs: 0.4,
+    lossPct: 0,
+    hops,
+    trouble: null,
+    pathChanged: false,
+    baselineMs: null,
+    far: false,
+  });
+  const round = (n: number): HistoryRound => ({
+    at: new Date(Date.UTC(2026, 0, 1, 12, 0, n)).toISOString(),
+    latencyThresholdMs: 75,
+    lossThresholdPct: 5,
+    // Lines of uneven length, so that the reads' boundaries fall anywhere in them.
+    resources: Array.from({ length: 1 + (n % 7) }, (_, k) =>
+      entry(`10.20.${k}.5`, ['10.199.100.1', null, `10.20.${k}.5`]),
+    ),
+  });
+
+  it('joins the lines of .1 and the current file in order, the paths .1 wrote carried into the current file', () => {
+    // Prepare: 100 rounds in .1, each writing its paths; 5 in the current file, leaving them out (known).
+    write(
+      `${Array.from({ length: 100 }, (_, n) => encodeRound(round(n))).join('\n')}\n`,
+      `${HISTORY_FILE}.1`,
+    );
+    const known = new Map(
+      Array.from({ length: 7 }, (_, k) => [
+        `10.20.${k}.5`,
+        { hops: ['10.199.100.1', null, `10.20.${k}.5`], linesAgo: 0 },
+      ]),
+    );
+    const current = [100, 101, 102, 103, 104].map((n) => encodeRound(round(n), known));
+    assert.ok(
+      current.every((line) => !line.includes('10.199.100.1')),
+      'the current file names no path',
+    );
+    write(`${current.join('\n')}\n`, HISTORY_FILE);
+    // Act
+    const read = readRecentRounds(logDir);
+    // Assess: the newest RECENT_ROUNDS, oldest first, all but 5 of them from .1.
+    assert.deepEqual(
+      read.rounds.map((r) => r.at),
+      Array.from({ length: RECENT_ROUNDS }, (_, i) => round(105 - RECENT_ROUNDS + i).at),
+    );
+    assert.deepEqual([read.truncated, read.skipped, read.notes], [false, 0, []]);
+    assert.deepEqual(read.rounds.at(-1), round(104), 'its paths from the lines of .1');
+  });
+});
