@@ -38,6 +38,11 @@ export interface NotifyConfig {
   /** SSM delivery and run limits: a round's records keep arriving this long after it starts. */
   commandTimeoutSeconds: number;
   executionTimeoutSeconds: number;
+  /**
+   * The most periods any of the stack's alarms evaluates (the M of N stage
+   * params, stack/alarm-sensitivity.ts): how far back the evidence may lie.
+   */
+  evaluationPeriods: number;
   /** The stage's thresholds (the worst-host alarms compare every host with these). */
   thresholds: { latencyMs: number; lossPct: number; hops: number };
 }
@@ -95,6 +100,10 @@ export function loadNotifyConfig(env: Env = process.env): NotifyConfig {
     ),
     commandTimeoutSeconds: integer(env, 'COMMAND_TIMEOUT_SECONDS', 30, 2_592_000),
     executionTimeoutSeconds: integer(env, 'EXECUTION_TIMEOUT_SECONDS', 1, 172_800),
+    evaluationPeriods:
+      optional(env, 'ALARM_MAX_PERIODS') === null
+        ? DEFAULT_EVALUATION_PERIODS
+        : integer(env, 'ALARM_MAX_PERIODS', 1, 1_440),
     thresholds: {
       latencyMs: parseLatencyThresholdMs(
         required(env, 'DEFAULT_LATENCY_THRESHOLD_MS'),
@@ -109,15 +118,18 @@ export function loadNotifyConfig(env: Env = process.env): NotifyConfig {
   };
 }
 
-/** The alarms evaluate 3 periods; a round's last records land command + execution timeout after it starts. */
-export const EVALUATION_PERIODS = 3;
+/** The alarms' default N (common/stack-params.ts), when the environment does not say. */
+export const DEFAULT_EVALUATION_PERIODS = 3;
 
+/** The alarms evaluate N periods; a round's last records land command + execution timeout after it starts. */
 export function lookbackMs(
   periodSeconds: number,
-  config: Pick<NotifyConfig, 'commandTimeoutSeconds' | 'executionTimeoutSeconds'>,
+  config: Pick<NotifyConfig, 'commandTimeoutSeconds' | 'executionTimeoutSeconds' | 'evaluationPeriods'>,
 ): number {
   return (
-    (EVALUATION_PERIODS * periodSeconds + config.commandTimeoutSeconds + config.executionTimeoutSeconds) *
+    (config.evaluationPeriods * periodSeconds +
+      config.commandTimeoutSeconds +
+      config.executionTimeoutSeconds) *
     1000
   );
 }

@@ -80,6 +80,19 @@ describe('alarm sensitivity and maintenance in the packaged template', () => {
     }
   });
 
+  it("tells the notifier the longest N, so its evidence reaches back over every alarm's window", () => {
+    const env = (t: Template) =>
+      (t.Resources.NotifyLambdaFunction?.Properties.Environment as { Variables: Record<string, unknown> })
+        .Variables;
+    const table = STACK_PARAM_DEFAULTS as Readonly<Record<string, string>>;
+    const defaultMax = Math.max(
+      ...ALARMS.map(([alarm]) => Number(table[sensitivityParamNames(alarm).periods])),
+    );
+    assert.equal(Number(env(defaults).ALARM_MAX_PERIODS), defaultMax);
+    const customMax = Math.max(...ALARMS.map(([alarm]) => CUSTOM[alarm]?.n ?? 0));
+    assert.equal(Number(env(custom).ALARM_MAX_PERIODS), customMax);
+  });
+
   it('gives every latency anomaly alarm the one M of N of latencyAnomalyAlarm*', () => {
     const anomaly = Object.entries(custom.Resources).filter(([id]) => /LatencyAnomaly.*Alarm$/.test(id));
     assert.equal(anomaly.length, 2, 'the fleet one and the host one');

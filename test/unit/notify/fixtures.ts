@@ -43,6 +43,7 @@ export function notifyConfig(overrides: Partial<NotifyConfig> = {}): NotifyConfi
     defaultPeriodSeconds: 300,
     commandTimeoutSeconds: 120,
     executionTimeoutSeconds: 240,
+    evaluationPeriods: 3,
     thresholds: { latencyMs: 75, lossPct: 5, hops: 3 },
     ...overrides,
   };
