@@ -81,9 +81,11 @@ describe('alarm sensitivity and maintenance in the packaged template', () => {
   });
 
   it("tells the notifier the longest N, so its evidence reaches back over every alarm's window", () => {
-    const env = (t: Template) =>
-      (t.Resources.NotifyLambdaFunction?.Properties.Environment as { Variables: Record<string, unknown> })
-        .Variables;
+    const env = (t: Template) => {
+      const notify = t.Resources.NotifyLambdaFunction;
+      assert.ok(notify, 'the template has the notifier');
+      return (notify.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    };
     const table = STACK_PARAM_DEFAULTS as Readonly<Record<string, string>>;
     const defaultMax = Math.max(
       ...ALARMS.map(([alarm]) => Number(table[sensitivityParamNames(alarm).periods])),
