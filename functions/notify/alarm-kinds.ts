@@ -44,6 +44,11 @@ export interface StackAlarm {
   perHost: boolean;
   /** Whether INSUFFICIENT_DATA, and OK after it, are news for this alarm. */
   notifyNoData: boolean;
+  /**
+   * An event alarm (1 of 1 round: something happened) returns to OK the next
+   * round whatever happens: its OK is not a recovery, and is not notified.
+   */
+  event?: boolean;
 }
 
 /**
@@ -108,6 +113,7 @@ export const STACK_ALARMS: readonly StackAlarm[] = [
     title: 'paths changed',
     perHost: false,
     notifyNoData: false,
+    event: true,
   },
 ];
 
@@ -129,6 +135,7 @@ export interface KnownAlarm {
   title: string;
   perHost: boolean;
   notifyNoData: boolean;
+  event?: boolean;
 }
 
 /**
@@ -144,7 +151,13 @@ export function classifyAlarm(alarmName: string, prefix: string, metricNames: re
   const reads = (word: RegExp) => metricNames.some((m) => word.test(m));
   const by = (kind: StackAlarm['kind']): KnownAlarm => {
     const known = STACK_ALARMS.find((a) => a.kind === kind);
-    return { kind, title: known?.title ?? kind, perHost: false, notifyNoData: false };
+    return {
+      kind,
+      title: known?.title ?? kind,
+      perHost: false,
+      notifyNoData: false,
+      event: known?.event === true,
+    };
   };
   if (reads(/tunnel/i)) return by('tunnels-down');
   if (reads(/path/i)) return by('path-changes');
@@ -181,6 +194,9 @@ export function shouldNotify(
         ? { decision: 'notify', why: 'no data is news for this alarm' }
         : { decision: 'skip', why: 'INSUFFICIENT_DATA is not notified for this alarm' };
     case 'OK':
+      if (alarm.event === true) {
+        return { decision: 'skip', why: 'an event alarm returns to OK by itself: not a recovery' };
+      }
       if (change.contributor || change.previousState === 'ALARM')
         return { decision: 'notify', why: 'recovery' };
       if (alarm.notifyNoData) return { decision: 'notify', why: 'OK after no data is news for this alarm' };

@@ -174,11 +174,23 @@ describe('which alarm changes are notified', () => {
       groupedParent: options.grouped ?? false,
     }).decision;
 
-  it('ALARM always; OK after ALARM always; the blind alarm also for no data and OK after it', () => {
-    for (const { suffix } of STACK_ALARMS) {
+  it('ALARM always; OK after ALARM but for an event alarm; the blind alarm also for no data and OK after it', () => {
+    for (const { suffix, event } of STACK_ALARMS) {
       assert.equal(decide(suffix, 'ALARM', 'OK'), 'notify', suffix);
-      assert.equal(decide(suffix, 'OK', 'ALARM'), 'notify', suffix);
+      assert.equal(decide(suffix, 'OK', 'ALARM'), event === true ? 'skip' : 'notify', suffix);
     }
+    // A path change is an event: the round after it returns the alarm to OK, which is no recovery.
+    assert.equal(decide('path-changes', 'OK', 'ALARM'), 'skip');
+    assert.equal(
+      shouldNotify(classifyAlarm(`${PREFIX}new-thing`, PREFIX, ['PathChanges']), {
+        state: 'OK',
+        previousState: 'ALARM',
+        contributor: false,
+        groupedParent: false,
+      }).decision,
+      'skip',
+      'classified by its metric, the same rule',
+    );
     assert.equal(decide('monitoring-blind', 'INSUFFICIENT_DATA', 'OK'), 'notify');
     assert.equal(decide('monitoring-blind', 'OK', 'INSUFFICIENT_DATA'), 'notify');
     assert.equal(decide('hosts-flagged', 'INSUFFICIENT_DATA', 'OK'), 'skip');
