@@ -283,11 +283,8 @@ export function decodeRound(line: string, memory: PathMemory = new Map()): Decod
   if (!Array.isArray(r) || r.length > LIMITS.maxResources) return null;
   const addresses = ad ?? [];
   if (!Array.isArray(addresses) || addresses.length > r.length * RESULT_LIMITS.maxHops) return null;
+  if (!areHopAddresses(addresses)) return null;
   // Indexed loops and forEach: these run before the code is compiled, where for-of costs an iterator per step.
-  for (let i = 0; i < addresses.length; i++) {
-    const a: unknown = addresses[i];
-    if (typeof a !== 'string' || a === '' || a.length > RESULT_LIMITS.maxHopHostChars) return null;
-  }
   const resources: HistoryEntry[] = [];
   const written: PathsWritten = new Map();
   for (let i = 0; i < r.length; i++) {
@@ -435,6 +432,19 @@ function numberIn(value: unknown, min: number, max: number): number | null {
 
 function flag(value: unknown): boolean {
   return value === undefined || value === 1;
+}
+
+/**
+ * Every one a hop address. A loop of its own: run for every address of every
+ * line, it is the first code to be optimized, and a small function is quick
+ * to compile where decodeRound, with the decoders inlined, is not.
+ */
+function areHopAddresses(list: readonly unknown[]): boolean {
+  for (let i = 0; i < list.length; i++) {
+    const a = list[i];
+    if (typeof a !== 'string' || a === '' || a.length > RESULT_LIMITS.maxHopHostChars) return false;
+  }
+  return true;
 }
 
 /** Positions in the round's address list, or null; undefined when one is not. */
