@@ -85,7 +85,9 @@ export function applyHistory(
     // One pass over the target's past, each list only as long as its rule reads.
     const paths: HopAddresses[] = [];
     const latencies: number[] = [];
-    for (const e of pastOf.get(result.target) ?? []) {
+    const past = pastOf.get(result.target) ?? [];
+    for (let i = 0; i < past.length; i++) {
+      const e = past[i] as HistoryEntry;
       if (e.hops !== null && paths.length < PATH_RULE.windowRounds) paths.push(e.hops);
       if (
         e.latencyMs !== null &&
