@@ -58,9 +58,10 @@ export function computeBaseline(earlier: readonly number[], latencyMs: number): 
   };
 }
 
+/** Sorted in a typed array: a numeric sort without a comparator call per step (a round sorts 100 windows). */
 function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
+  const sorted = new Float64Array(values).sort();
+  const middle = sorted.length >> 1;
   return sorted.length % 2 === 1
     ? (sorted[middle] as number)
     : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;

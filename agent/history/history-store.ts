@@ -283,17 +283,25 @@ export function decodeRound(line: string, memory: PathMemory = new Map()): Decod
   if (!Array.isArray(r) || r.length > LIMITS.maxResources) return null;
   const addresses = ad ?? [];
   if (!Array.isArray(addresses) || addresses.length > r.length * RESULT_LIMITS.maxHops) return null;
-  if (!addresses.every(isHopAddress)) return null;
+  if (!areHopAddresses(addresses)) return null;
+  // Indexed loops and forEach: these run before the code is compiled, where for-of costs an iterator per step.
   const resources: HistoryEntry[] = [];
-  const written = new Map<string, HopAddresses | null>();
-  for (const wire of r) {
-    const decoded = decodeEntry(wire, addresses as string[], memory);
-    if (decoded === null) continue;
-    resources.push(decoded.entry);
-    if (decoded.wroteHops) written.set(decoded.entry.target, decoded.entry.hops);
+  const written: PathsWritten = new Map();
+  for (let i = 0; i < r.length; i++) {
+    const entry = decodeEntry(r[i], addresses as string[], memory, written);
+    if (entry !== null) resources.push(entry);
   }
-  for (const value of memory.values()) value.linesAgo++;
-  for (const [target, hops] of written) memory.set(target, { hops, linesAgo: 0 });
+  memory.forEach((value) => {
+    value.linesAgo++;
+  });
+  written.forEach((hops, target) => {
+    const known = memory.get(target);
+    if (known === undefined) memory.set(target, { hops, linesAgo: 0 });
+    else {
+      known.hops = hops;
+      known.linesAgo = 0;
+    }
+  });
   const round: HistoryRound = { at, latencyThresholdMs, lossThresholdPct, resources };
   if (tn !== undefined) round.tunnel = tn as HistoryTunnelState;
   return {
@@ -302,76 +310,81 @@ export function decodeRound(line: string, memory: PathMemory = new Map()): Decod
   };
 }
 
-interface DecodedEntry {
-  entry: HistoryEntry;
-  /** The line wrote this entry's path (rather than leaving it to the lines before). */
-  wroteHops: boolean;
-}
+/** The paths a line wrote, by target (entries that left theirs out are not in it). */
+type PathsWritten = Map<string, HopAddresses | null>;
 
-type EntryDecoder = (wire: unknown, addresses: readonly string[], memory: PathMemory) => DecodedEntry | null;
+/** Decodes one entry (null: it broke a bound), adding the path it wrote, if any, to `written`. */
+type EntryDecoder = (
+  wire: unknown,
+  addresses: readonly string[],
+  memory: PathMemory,
+  written: PathsWritten,
+) => HistoryEntry | null;
 
 /**
  * A format-2 entry: positions as F, trailing fields at their default left
  * out. The one check of an entry's fields (format 1 is brought to this shape
- * first): it runs for every resource of every line a round reads, so it is
- * straight-line code without intermediate objects.
+ * first): it runs for every resource of every line a round reads, mostly
+ * before the code is compiled, so it is straight-line code with few calls and
+ * no intermediate objects.
  */
-const decodePositional: EntryDecoder = (wire, addresses, memory) => {
+const decodePositional: EntryDecoder = (wire, addresses, memory, written) => {
   if (!Array.isArray(wire)) return null;
   const n = wire.length;
   if (n <= F.bm || n > F.tr + 1) return null;
   const target: unknown = wire[F.t];
   if (typeof target !== 'string' || target === '' || target.length > RESULT_LIMITS.maxTargetChars)
     return null;
-  const lossPct = numberIn(wire[F.loss], 0, 100);
+  const lossPct: unknown = wire[F.loss];
+  if (typeof lossPct !== 'number' || !(lossPct >= 0 && lossPct <= 100)) return null;
   const ms = optionalMs(wire[F.ms]);
   const lo = optionalMs(wire[F.lo]);
   const hi = optionalMs(wire[F.hi]);
   const sd = optionalMs(wire[F.sd]);
   const bm = optionalMs(wire[F.bm]);
-  if (lossPct === null || ms === undefined || lo === undefined || hi === undefined) return null;
-  if (sd === undefined || bm === undefined) return null;
+  if (ms === undefined || lo === undefined || hi === undefined || sd === undefined || bm === undefined)
+    return null;
   const flags: unknown = n > F.flags ? wire[F.flags] : 0;
   if (flags !== 0 && flags !== 1 && flags !== 2 && flags !== 3) return null;
-  const rawAddress: unknown = n > F.a ? wire[F.a] : 0;
-  const address = rawAddress === 0 ? target : rawAddress;
-  if (address !== null && (typeof address !== 'string' || address.length > RESULT_LIMITS.maxAddressChars)) {
-    return null;
-  }
-  const rawMethod: unknown = n > F.m ? wire[F.m] : 0;
-  const method = rawMethod === 0 ? 'icmp' : rawMethod;
-  if (method !== null && !(PROBE_METHODS as readonly unknown[]).includes(method)) return null;
-  const rawVerdict: unknown = n > F.v ? wire[F.v] : 0;
-  const verdict = rawVerdict === 0 ? 'ok' : rawVerdict;
-  if (!(VERDICTS as readonly unknown[]).includes(verdict)) return null;
+  let hops: HopAddresses | null | undefined = null;
   const rawHops: unknown = n > F.h ? wire[F.h] : 0;
-  const hops =
-    rawHops === 0
-      ? (memory.get(target)?.hops ?? null)
-      : rawHops === null
-        ? null
-        : decodeHops(rawHops, addresses);
-  const rawTrouble: unknown = n > F.tr ? wire[F.tr] : null;
-  const trouble = rawTrouble === null ? null : decodeTrouble(rawTrouble);
-  if (hops === undefined || trouble === undefined) return null;
+  if (rawHops === 0) hops = memory.get(target)?.hops ?? null;
+  else if (rawHops !== null) {
+    hops = decodeHops(rawHops, addresses);
+    if (hops === undefined) return null;
+  }
+  const address: unknown = n > F.a && wire[F.a] !== 0 ? wire[F.a] : target;
+  if (address !== null && (typeof address !== 'string' || address.length > RESULT_LIMITS.maxAddressChars))
+    return null;
+  let method: unknown = 'icmp';
+  let verdict: unknown = 'ok';
+  let trouble: HistoryEntry['trouble'] | undefined = null;
+  if (n > F.m) {
+    if (wire[F.m] !== 0) method = wire[F.m];
+    if (method !== null && !(PROBE_METHODS as readonly unknown[]).includes(method)) return null;
+    if (n > F.v && wire[F.v] !== 0) verdict = wire[F.v];
+    if (!(VERDICTS as readonly unknown[]).includes(verdict)) return null;
+    if (n > F.tr && wire[F.tr] !== null) {
+      trouble = decodeTrouble(wire[F.tr]);
+      if (trouble === undefined) return null;
+    }
+  }
+  if (rawHops !== 0) written.set(target, hops);
   return {
-    entry: {
-      target,
-      address,
-      method: method as ProbeMethod | null,
-      verdict: verdict as Verdict,
-      latencyMs: ms,
-      lowMs: lo,
-      highMs: hi,
-      stdevMs: sd,
-      lossPct,
-      hops,
-      trouble,
-      pathChanged: (flags & FLAG_PATH_CHANGE) !== 0,
-      baselineMs: bm,
-      far: (flags & FLAG_FAR) !== 0,
-    },
-    wroteHops: rawHops !== 0,
+    target,
+    address: address as string | null,
+    method: method as ProbeMethod | null,
+    verdict: verdict as Verdict,
+    latencyMs: ms,
+    lowMs: lo,
+    highMs: hi,
+    stdevMs: sd,
+    lossPct,
+    hops,
+    trouble,
+    pathChanged: (flags & FLAG_PATH_CHANGE) !== 0,
+    baselineMs: bm,
+    far: (flags & FLAG_FAR) !== 0,
   };
 };
 
@@ -381,7 +394,7 @@ const decodePositional: EntryDecoder = (wire, addresses, memory) => {
  * the hops, address, method or verdict; null for the trouble spot) was never
  * a valid format-1 value, and still is not.
  */
-const decodeKeyed: EntryDecoder = (wire, addresses, memory) => {
+const decodeKeyed: EntryDecoder = (wire, addresses, memory, written) => {
   if (!isRecord(wire) || !flag(wire.pc) || !flag(wire.far)) return null;
   const { h, a, m, v, tr } = wire;
   if (h === 0 || a === 0 || m === 0 || v === 0 || tr === null) return null;
@@ -403,13 +416,14 @@ const decodeKeyed: EntryDecoder = (wire, addresses, memory) => {
     ],
     addresses,
     memory,
+    written,
   );
 };
 
 /** Absent or null: null; a round trip in range: the number; anything else: undefined (invalid). */
 function optionalMs(value: unknown): number | null | undefined {
   if (value === undefined || value === null) return null;
-  return numberIn(value, 0, RESULT_LIMITS.maxMs) ?? undefined;
+  return typeof value === 'number' && value >= 0 && value <= RESULT_LIMITS.maxMs ? value : undefined;
 }
 
 function numberIn(value: unknown, min: number, max: number): number | null {
@@ -420,18 +434,29 @@ function flag(value: unknown): boolean {
   return value === undefined || value === 1;
 }
 
-function isHopAddress(value: unknown): value is string {
-  return typeof value === 'string' && value !== '' && value.length <= RESULT_LIMITS.maxHopHostChars;
+/**
+ * Every one a hop address. A loop of its own: run for every address of every
+ * line, it is the first code to be optimized, and a small function is quick
+ * to compile where decodeRound, with the decoders inlined, is not.
+ */
+function areHopAddresses(list: readonly unknown[]): boolean {
+  for (let i = 0; i < list.length; i++) {
+    const a = list[i];
+    if (typeof a !== 'string' || a === '' || a.length > RESULT_LIMITS.maxHopHostChars) return false;
+  }
+  return true;
 }
 
 /** Positions in the round's address list, or null; undefined when one is not. */
 function decodeHops(value: unknown, addresses: readonly string[]): HopAddresses | undefined {
   if (!Array.isArray(value) || value.length > RESULT_LIMITS.maxHops) return undefined;
-  const hops: HopAddresses = [];
-  for (const index of value) {
-    if (index === null) hops.push(null);
-    else if (Number.isInteger(index) && index >= 0 && index < addresses.length)
-      hops.push(addresses[index] ?? null);
+  const hops: HopAddresses = new Array(value.length);
+  for (let i = 0; i < value.length; i++) {
+    const index: unknown = value[i];
+    // A whole number from 0 (>>> 0 keeps exactly those below 2^32), then in the list's range.
+    if (index === null) hops[i] = null;
+    else if (typeof index === 'number' && index >>> 0 === index && index < addresses.length)
+      hops[i] = addresses[index] as string;
     else return undefined;
   }
   return hops;

@@ -71,7 +71,8 @@ export function detectPathChange(earlier: readonly HopAddresses[], current: HopA
   if (previous === undefined) return null;
   for (let index = 0; index < current.length; index++) {
     const address = current[index];
-    if (address === null || address === undefined) continue;
+    // The previous round's address, when it has one, is the last seen: the same, no change (most hops, most rounds).
+    if (address === null || address === undefined || previous[index] === address) continue;
     // Oldest first: what this position showed, silent rounds left out.
     const seen: string[] = [];
     for (let round = window.length - 1; round >= 0; round--) {

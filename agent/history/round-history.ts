@@ -7,9 +7,9 @@
  */
 import type { ResourceResult } from '../../common/result-schema.ts';
 import { normalizeAddress, round3 } from '../analysis/analyse-path.ts';
-import { computeBaseline } from './baseline.ts';
+import { BASELINE_RULE, computeBaseline } from './baseline.ts';
 import type { HistoryEntry, HistoryRound } from './history-store.ts';
-import { detectPathChange, type HopAddresses, hopAddresses } from './path-change.ts';
+import { detectPathChange, type HopAddresses, hopAddresses, PATH_RULE } from './path-change.ts';
 
 /** The spread of a round's probes to the destination (ms); null parts were not measured. */
 export interface LatencyBand {
@@ -69,34 +69,35 @@ export function applyHistory(
 ): RoundHistory {
   const pastOf = new Map<string, HistoryEntry[]>();
   for (let i = earlier.length - 1; i >= 0; i--) {
-    for (const entry of earlier[i]?.resources ?? []) {
-      const list = pastOf.get(entry.target) ?? [];
-      list.push(entry);
-      pastOf.set(entry.target, list);
+    const round = (earlier[i] as HistoryRound).resources;
+    for (let j = 0; j < round.length; j++) {
+      const entry = round[j] as HistoryEntry;
+      const list = pastOf.get(entry.target);
+      if (list === undefined) pastOf.set(entry.target, [entry]);
+      else list.push(entry);
     }
   }
   const resources: ResourceResult[] = [];
   const entries: HistoryEntry[] = [];
   for (const { result, band } of probed) {
-    const past = pastOf.get(result.target) ?? [];
     const hops = result.hops === null ? null : hopAddresses(result.hops, result.address);
-    const pathChange =
-      hops === null
-        ? null
-        : detectPathChange(
-            past.map((e) => e.hops).filter((h): h is HopAddresses => h !== null),
-            hops,
-          );
     const basis = basisOf(result.method);
-    const baseline =
-      result.latencyMs === null
-        ? null
-        : computeBaseline(
-            past
-              .filter((e) => e.latencyMs !== null && basisOf(e.method) === basis)
-              .map((e) => e.latencyMs as number),
-            result.latencyMs,
-          );
+    // One pass over the target's past, each list only as long as its rule reads.
+    const paths: HopAddresses[] = [];
+    const latencies: number[] = [];
+    const past = pastOf.get(result.target) ?? [];
+    for (let i = 0; i < past.length; i++) {
+      const e = past[i] as HistoryEntry;
+      if (e.hops !== null && paths.length < PATH_RULE.windowRounds) paths.push(e.hops);
+      if (
+        e.latencyMs !== null &&
+        latencies.length < BASELINE_RULE.windowRounds &&
+        basisOf(e.method) === basis
+      )
+        latencies.push(e.latencyMs);
+    }
+    const pathChange = hops === null ? null : detectPathChange(paths, hops);
+    const baseline = result.latencyMs === null ? null : computeBaseline(latencies, result.latencyMs);
     let judged = result;
     if (baselineFlag && baseline?.far === true && !result.latencyFlag) {
       // A latency was measured, so the verdict was ok or loss: the flag rule counts it from here on.
