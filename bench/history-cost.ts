@@ -26,6 +26,7 @@ import {
   readRecentRounds,
 } from '../agent/history/history-store.ts';
 import type { ResultDocument } from '../common/result-schema.ts';
+import { agentBuildOptions } from '../scripts/agent-build-options.ts';
 import { AGENT_BUNDLE, type AgentRun, runAgent } from './agent-run.ts';
 import { closeLab, openLab } from './lab-bench.ts';
 import { fixed, passFail, printTable } from './table.ts';
@@ -59,23 +60,19 @@ const STAND_INS: Record<string, string> = {
 };
 
 /**
- * Builds the agent as scripts/build-agent.mjs does, with the history modules
+ * Builds the agent with the options of every agent build (scripts/agent-build-options.ts), with the history modules
  * stood in for; its version ends in `-no-history`. Throws esbuild's error when
  * the agent imports something from them that the stand-ins lack.
  */
 export async function buildWithoutHistory(outfile: string): Promise<void> {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
   await build({
-    entryPoints: [path.join(ROOT, 'agent', 'main.ts')],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    target: 'node12.22',
-    format: 'cjs',
-    minify: true,
-    legalComments: 'none',
-    define: { __AGENT_VERSION__: JSON.stringify(`${pkg.version}-no-history`), __AGENT_FULL__: 'true' },
-    logLevel: 'warning',
+    ...agentBuildOptions({
+      entryPoint: path.join(ROOT, 'agent', 'main.ts'),
+      outfile,
+      version: `${pkg.version}-no-history`,
+      full: true,
+    }),
     plugins: [
       {
         name: 'history-stand-ins',

@@ -1,11 +1,11 @@
-// Bundles the agent into dist/agent.js: one CommonJS file, Node built-ins only,
-// syntax lowered for Node 12.22 (stock nodejs on Ubuntu 22.04). The same
+// Bundles the agent into dist/agent.js (options: scripts/agent-build-options.ts). The same
 // without what no fleet host runs (install/uninstall, report, watch, --config, the table,
 // the full --help) is dist/agent-fleet.js: what the SSM document embeds (its
 // 64 KB holds the agent and the resource lists).
 import { readFileSync, statSync } from 'node:fs';
 import { build } from 'esbuild';
 import { encodeAgent } from '../ssm/document.ts';
+import { agentBuildOptions } from './agent-build-options.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const builds = [
@@ -13,19 +13,7 @@ const builds = [
   { outfile: 'dist/agent-fleet.js', setup: false },
 ];
 for (const { outfile, setup } of builds) {
-  await build({
-    entryPoints: ['agent/main.ts'],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    target: 'node12.22',
-    format: 'cjs',
-    minify: true,
-    legalComments: 'none',
-    banner: { js: '#!/usr/bin/env node' },
-    define: { __AGENT_VERSION__: JSON.stringify(pkg.version), __AGENT_FULL__: String(setup) },
-    logLevel: 'warning',
-  });
+  await build(agentBuildOptions({ entryPoint: 'agent/main.ts', outfile, version: pkg.version, full: setup }));
   const raw = statSync(outfile).size;
   const packed = encodeAgent(readFileSync(outfile)).packedBase85.length;
   if (process.env.BUILD_QUIET !== '1') {

@@ -6,23 +6,9 @@
  * the param for bad values.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { STACK_PARAM_DEFAULTS } from '../../common/stack-params.ts';
-import { AGENT_BUNDLE_ENV, DEFAULT_AGENT_PATH } from '../../ssm/document.ts';
 import {
   type MonitorHostParams,
   monitorHostFragment,
@@ -33,19 +19,8 @@ import {
   type UserDataPart,
   userDataParts,
 } from '../../stack/monitor-host.ts';
+import { createPackager, type Resource, type Template } from './package-stack.ts';
 
-const ROOT = resolve(__dirname, '..', '..');
-const OSLS = join(ROOT, 'node_modules', 'osls', 'bin', 'serverless.js');
-const SERVICE_ENTRIES = [
-  'serverless.yml',
-  'package.json',
-  'tsconfig.json',
-  'ssm',
-  'stack',
-  'common',
-  'functions',
-  'agent',
-];
 const TOKEN_PARAMETER = '/cloudconnexa/connector-token';
 const SUBNET = 'subnet-0123456789abcdef0';
 const VPC = 'vpc-0fedcba9876543210';
@@ -57,16 +32,6 @@ const ENABLE = [
   `monitorHostVpcId=${VPC}`,
 ];
 
-interface Resource {
-  Type: string;
-  Condition?: string;
-  Properties: Record<string, unknown>;
-}
-interface Template {
-  Resources: Record<string, Resource>;
-  Outputs?: Record<string, { Value: unknown }>;
-  Parameters?: Record<string, unknown>;
-}
 interface Statement {
   Sid?: string;
   Effect: 'Allow' | 'Deny';
@@ -75,66 +40,8 @@ interface Statement {
   NotResource?: unknown;
   Condition?: Record<string, Record<string, unknown>>;
 }
-interface RunResult {
-  code: number | null;
-  output: string;
-}
-
-const scratch = mkdtempSync(join(tmpdir(), 'ccm-monitor-host-template-'));
+const packager = createPackager('monitor-host-template');
 const runId = randomBytes(4).toString('hex');
-
-function serviceCopy(stage: string): string {
-  const dir = join(scratch, `service-${stage}`);
-  mkdirSync(dir);
-  for (const entry of SERVICE_ENTRIES) {
-    if (existsSync(join(ROOT, entry))) cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
-  }
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  return dir;
-}
-
-/** A stand-in agent bundle when dist/agent.js is not built (CI builds it first). */
-function agentBundle(): string {
-  if (existsSync(DEFAULT_AGENT_PATH)) return DEFAULT_AGENT_PATH;
-  const path = join(scratch, 'agent.js');
-  writeFileSync(path, `'use strict';\n${'// placeholder\n'.repeat(100)}`);
-  return path;
-}
-
-function runPackage(stage: string, params: string[]): Promise<RunResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, [AGENT_BUNDLE_ENV]: agentBundle() };
-  for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE'])
-    delete env[name];
-  env.AWS_CONFIG_FILE = join(scratch, 'no-aws-config');
-  env.AWS_SHARED_CREDENTIALS_FILE = join(scratch, 'no-aws-credentials');
-  env.AWS_EC2_METADATA_DISABLED = 'true';
-  const args = [OSLS, 'package', '--stage', stage, '--package', join(scratch, `out-${stage}`)];
-  for (const p of params) args.push(`--param=${p}`);
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, args, {
-      cwd: serviceCopy(stage),
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, output }));
-  });
-}
-
-async function packaged(stage: string, params: string[]): Promise<Template> {
-  const result = await runPackage(stage, params);
-  assert.equal(result.code, 0, `serverless package --stage ${stage} failed:\n${result.output}`);
-  return JSON.parse(
-    readFileSync(join(scratch, `out-${stage}`, 'cloudformation-template-update-stack.json'), 'utf8'),
-  ) as Template;
-}
 
 function resource(t: Template, id: string): Resource {
   const found = t.Resources[id];
@@ -188,9 +95,9 @@ const onStage = `mhon-${runId}`;
 describe('monitor host in the packaged template', () => {
   before(async () => {
     [off, on, custom] = await Promise.all([
-      packaged(offStage, []),
-      packaged(onStage, ENABLE),
-      packaged(`mhkey-${runId}`, [
+      packager.template(offStage, []),
+      packager.template(onStage, ENABLE),
+      packager.template(`mhkey-${runId}`, [
         ...ENABLE,
         `connectorTokenKmsKeyArn=${CUSTOMER_KEY}`,
         'monitorHostRoutesTraffic=true',
@@ -202,7 +109,7 @@ describe('monitor host in the packaged template', () => {
     ]);
   });
 
-  after(() => rmSync(scratch, { recursive: true, force: true }));
+  after(() => packager.cleanup());
 
   it('adds nothing with the default monitorHost=false', () => {
     assert.equal(STACK_PARAM_DEFAULTS.monitorHost, 'false');
@@ -383,12 +290,12 @@ describe('monitor host in the packaged template', () => {
   it('fails packaging naming the param: a bad subnet id, no token parameter, a token pasted as its name', async () => {
     const token = `${randomBytes(33).toString('base64')}${randomBytes(20).toString('hex')}`;
     const runs = await Promise.all([
-      runPackage(`mhbad1-${runId}`, [...ENABLE, 'monitorHostSubnetId=subnet-xyz']),
-      runPackage(
+      packager.run(`mhbad1-${runId}`, [...ENABLE, 'monitorHostSubnetId=subnet-xyz']),
+      packager.run(
         `mhbad2-${runId}`,
         ENABLE.filter((p) => !p.startsWith('connectorTokenParameter')),
       ),
-      runPackage(`mhbad3-${runId}`, [...ENABLE, `connectorTokenParameter=${token}`]),
+      packager.run(`mhbad3-${runId}`, [...ENABLE, `connectorTokenParameter=${token}`]),
     ]);
     const expected = [
       /param monitorHostSubnetId "subnet-xyz" is not allowed: a subnet id/,

@@ -41,6 +41,8 @@ export interface Resource {
 }
 export interface Template {
   Resources: Record<string, Resource>;
+  Outputs?: Record<string, { Value: unknown }>;
+  Parameters?: Record<string, unknown>;
 }
 export interface RunResult {
   code: number | null;
