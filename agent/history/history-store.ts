@@ -54,6 +54,7 @@
  * rotate.ts); a line that does not parse or breaks a bound is skipped, and an
  * entry that does is skipped alone, so a damaged file never stops a round.
  */
+import { isCalendarDate } from '../../common/calendar-date.ts';
 import {
   PROBE_METHODS,
   RESULT_LIMITS,
@@ -275,7 +276,13 @@ export function decodeRound(line: string, memory: PathMemory = new Map()): Decod
   if (!isRecord(value) || (value.hv !== LINE_VERSION && value.hv !== LINE_VERSION_KEYED)) return null;
   const decodeEntry = value.hv === LINE_VERSION ? decodePositional : decodeKeyed;
   const { at, lt, lp, ad, r, tn } = value;
-  if (typeof at !== 'string' || !ISO_TIMESTAMP.test(at) || !Number.isFinite(Date.parse(at))) return null;
+  if (
+    typeof at !== 'string' ||
+    !ISO_TIMESTAMP.test(at) ||
+    !isCalendarDate(at) ||
+    !Number.isFinite(Date.parse(at))
+  )
+    return null;
   const latencyThresholdMs = numberIn(lt, 0, LIMITS.latencyThresholdMs.max);
   const lossThresholdPct = numberIn(lp, 0, 100);
   if (latencyThresholdMs === null || lossThresholdPct === null) return null;

@@ -3,6 +3,7 @@
  * time or duration>`, `--resource <target>`, and `--log-dir` from a flag or
  * the config file as check and watch take it. Pure (the clock is passed in).
  */
+import { isCalendarDate } from '../../common/calendar-date.ts';
 import { InvalidInputError } from '../../common/errors.ts';
 import { RESULT_LIMITS } from '../../common/result-contract.ts';
 import { DEFAULTS, parsePath } from '../../common/settings.ts';
@@ -29,7 +30,7 @@ export function parseSince(value: unknown, now: Date, field = '--since'): Date {
   if (duration !== null) {
     return new Date(now.getTime() - Number(duration[1]) * (UNITS[duration[2] as string] as number));
   }
-  const at = ISO_TIME.test(text) ? Date.parse(text) : Number.NaN;
+  const at = ISO_TIME.test(text) && isCalendarDate(text) ? Date.parse(text) : Number.NaN;
   if (!Number.isFinite(at)) throw new InvalidInputError(field, value, SINCE_ALLOWED);
   return new Date(at);
 }

@@ -15,7 +15,9 @@
  * The format check is valibot's `isoTimestamp`; the calendar check (no
  * 30 February) is ours, as `Date` rolls such a day over into March.
  */
+
 import * as v from 'valibot';
+import { isCalendarDate } from '../../common/calendar-date.ts';
 import { InvalidInputError } from '../../common/errors.ts';
 
 /** Tag suffix: `CloudConnexaMonitor:MaintenanceUntil`. */
@@ -71,14 +73,6 @@ export function parseMaintenanceUntil(value: string, field: string, now: number 
     );
   }
   return until;
-}
-
-/** The `YYYY-MM-DD` part names a day that exists (Date would roll 2026-02-30 over to 2 March). */
-function isCalendarDate(text: string): boolean {
-  const [year, month, day] = text.slice(0, 10).split('-').map(Number);
-  if (year === undefined || month === undefined || day === undefined) return false;
-  const date = new Date(Date.UTC(year, month - 1, day));
-  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
 }
 
 /**

@@ -203,6 +203,8 @@ describe('history store: the line format', () => {
       '[1,2]',
       JSON.stringify({ ...wire, hv: 3 }),
       JSON.stringify({ ...wire, at: 'yesterday' }),
+      // A day that does not exist, which Date.parse would roll over to 2 March.
+      JSON.stringify({ ...wire, at: '2026-02-30T00:00:00.000Z' }),
       JSON.stringify({ ...wire, lt: -1 }),
       JSON.stringify({ ...wire, r: 'x' }),
       JSON.stringify({ ...wire, r: Array.from({ length: 51 }, () => base) }),

@@ -38,7 +38,20 @@ describe('report options', () => {
   });
 
   it('refuses a --since it cannot read, naming the value and what is allowed', () => {
-    for (const bad of ['yesterday', '24', '-1h', '1y', '2026-11-30T08:00', '2026-13-40', '', '24 h']) {
+    // Days that do not exist are refused, not rolled over to the next month.
+    for (const bad of [
+      'yesterday',
+      '24',
+      '-1h',
+      '1y',
+      '2026-11-30T08:00',
+      '2026-13-40',
+      '',
+      '24 h',
+      '2026-11-31',
+      '2026-02-30T00:00Z',
+      '2027-02-29T00:00:00+01:00',
+    ]) {
       assert.throws(
         () => parseSince(bad, NOW),
         invalid(
