@@ -46,6 +46,22 @@ export function unitPath(field: string, value: string): string {
   return path.normalize(value);
 }
 
+/**
+ * A path the service itself opens: a unit path, and outside /tmp and /var/tmp,
+ * which the service does not see (PrivateTmp gives it private ones).
+ */
+function servicePath(field: string, value: string, kind: 'directory' | 'file' = 'file'): string {
+  const normal = unitPath(field, value);
+  if (/^\/(var\/)?tmp(\/|$)/.test(normal)) {
+    throw new InvalidInputError(
+      field,
+      value,
+      `a ${kind} outside /tmp and /var/tmp: the service gets private ones (PrivateTmp)`,
+    );
+  }
+  return normal;
+}
+
 function dirs(argv: ParsedArgv): UninstallOptions {
   const get = (flag: InstallFlag, fallback: string) => unitPath(`--${flag}`, argv.install[flag] ?? fallback);
   return { unitDir: get('unit-dir', DEFAULT_UNIT_DIR), libDir: get('lib-dir', DEFAULT_LIB_DIR) };
@@ -103,18 +119,16 @@ export function resolveInstallOptions(argv: ParsedArgv, config: ConfigObject | n
     );
   }
   // The service runs in /: a relative path would name another file than the one checked now.
-  unitPath('config log-dir', check.logDir);
-  if (/^\/(var\/)?tmp(\/|$)/.test(path.normalize(check.logDir))) {
-    throw new InvalidInputError(
-      'config log-dir',
-      check.logDir,
-      'a directory outside /tmp and /var/tmp: the service gets private ones (PrivateTmp)',
-    );
-  }
-  if (check.openvpnLog !== null) unitPath('config openvpn-log', check.openvpnLog);
+  servicePath('config log-dir', check.logDir, 'directory');
+  if (check.openvpnLog !== null) servicePath('config openvpn-log', check.openvpnLog);
+  // A management interface is host:port or a unix socket's path.
+  if (check.openvpnManagement?.startsWith('/') === true)
+    servicePath('config openvpn-management', check.openvpnManagement);
+  const { unitDir, libDir } = dirs(argv);
   return {
-    ...dirs(argv),
-    config: unitPath('--config', path.resolve(argv.config)),
+    unitDir,
+    libDir: servicePath('--lib-dir', libDir, 'directory'),
+    config: servicePath('--config', path.resolve(argv.config)),
     everyMinutes,
     enable: !argv.switches['no-enable'],
     check,

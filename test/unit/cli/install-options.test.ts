@@ -183,3 +183,42 @@ describe('each command takes only its own flags', () => {
     );
   });
 });
+
+describe('install keeps every path the service opens out of its private /tmp', () => {
+  it('refuses the config, lib dir, OpenVPN log and management socket under /tmp or /var/tmp', () => {
+    rejects(
+      () => install(['--every', '5', '--config', '/tmp/x/c.json']),
+      /--config "\/tmp\/x\/c\.json" is not allowed: a file outside \/tmp and \/var\/tmp/,
+    );
+    rejects(
+      () => install(['--every', '5', '--config', '/c.json', '--lib-dir', '/var/tmp/lib']),
+      /--lib-dir "\/var\/tmp\/lib" is not allowed: a directory outside \/tmp and \/var\/tmp/,
+    );
+    rejects(
+      () =>
+        install(['--every', '5', '--config', '/c.json'], { ...CONFIG, 'openvpn-log': '/tmp/openvpn.log' }),
+      /config openvpn-log "\/tmp\/openvpn\.log" is not allowed: a file outside \/tmp/,
+    );
+    rejects(
+      () =>
+        install(['--every', '5', '--config', '/c.json'], {
+          ...CONFIG,
+          'openvpn-management': '/tmp/mgmt.sock',
+        }),
+      /config openvpn-management "\/tmp\/mgmt\.sock" is not allowed: a file outside \/tmp/,
+    );
+    // host:port is not a path; a socket elsewhere is fine.
+    assert.equal(
+      install(['--every', '5', '--config', '/c.json'], { ...CONFIG, 'openvpn-management': '127.0.0.1:7505' })
+        .everyMinutes,
+      5,
+    );
+    assert.equal(
+      install(['--every', '5', '--config', '/c.json'], {
+        ...CONFIG,
+        'openvpn-management': '/run/openvpn/mgmt.sock',
+      }).everyMinutes,
+      5,
+    );
+  });
+});
