@@ -14,6 +14,7 @@ import {
   chownSync,
   existsSync,
   mkdirSync,
+  mkdtempSync,
   readdirSync,
   readFileSync,
   realpathSync,
@@ -41,7 +42,8 @@ interface Scratch {
 }
 
 function scratch(): Scratch {
-  const dir = tempDir('install-cli-');
+  // Not under /tmp either: install refuses every path the service opens there (PrivateTmp).
+  const dir = { path: mkdtempSync('/var/lib/ccm-install-cli-') };
   const base = realpathSync(dir.path);
   chmodSync(base, 0o755);
   const etc = join(base, 'etc');
@@ -59,7 +61,14 @@ function scratch(): Scratch {
   );
   const unitDir = join(base, 'units');
   mkdirSync(unitDir, { mode: 0o755 });
-  return { base, config, logDir, unitDir, libDir: join(base, 'lib'), cleanup: dir.cleanup };
+  return {
+    base,
+    config,
+    logDir,
+    unitDir,
+    libDir: join(base, 'lib'),
+    cleanup: () => rmSync(dir.path, { recursive: true, force: true }),
+  };
 }
 
 /**
