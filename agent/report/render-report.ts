@@ -18,7 +18,13 @@
  */
 import { escapeControlCharacters } from '../../common/printable.ts';
 import type { HistoryRound } from '../history/history-store.ts';
-import { buildSeries, type ReportPoint, type ReportSeries, type ResourceSeries } from './report-series.ts';
+import {
+  buildSeries,
+  type ReportPoint,
+  type ReportSeries,
+  type ResourceSeries,
+  resourcesLeftOutNote,
+} from './report-series.ts';
 
 export interface ReportInput {
   /** Oldest first, already filtered by --since and --resource. */
@@ -76,9 +82,11 @@ const LEGEND: ReadonlyArray<[string, string]> = [
   ['tunnel-reconnecting', 'tunnel reconnecting'],
 ];
 
-/** The page. */
-export function renderReport(input: ReportInput): string {
-  const series = buildSeries(input.rounds);
+/**
+ * The page. `series` is buildSeries(input.rounds), passed in by a caller that
+ * also reports on it (the resources left out, on stderr).
+ */
+export function renderReport(input: ReportInput, series = buildSeries(input.rounds)): string {
   const scope = [
     input.resource === null ? null : `resource ${input.resource}`,
     input.since === null ? null : `since ${when(input.since.getTime())}`,
@@ -89,7 +97,10 @@ export function renderReport(input: ReportInput): string {
     `<meta name="viewport" content="width=device-width,initial-scale=1">` +
     `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">` +
     `<title>${html(title)}</title><style>${CSS}</style></head><body><header><h1>${html(title)}</h1>`;
-  const notes = input.notes.map((note) => `<p class="note">${html(note)}</p>`).join('');
+  const leftOut = series === null ? null : resourcesLeftOutNote(series);
+  const notes = [...input.notes, ...(leftOut === null ? [] : [leftOut])]
+    .map((note) => `<p class="note">${html(note)}</p>`)
+    .join('');
   const generated = `Generated ${when(input.generatedAt.getTime())} from ${input.logDir}${scope.length > 0 ? ` (${scope.join(', ')})` : ''}. Times are UTC.`;
   if (series === null) {
     return `${head}<p class="note">${html(generated)}</p>${notes}</header><main><p class="empty" role="status">No rounds recorded${scope.length > 0 ? ` for ${html(scope.join(', '))}` : ''}: nothing to draw yet. The agent keeps the history each round (check or watch) in its log directory.</p></main></body></html>\n`;

@@ -22,6 +22,7 @@ import { writeFileAtomic } from '../files/write-atomic.ts';
 import { filterRounds, HISTORY_FILE, type HistoryRound, readHistory } from '../history/history-store.ts';
 import { renderReport } from './render-report.ts';
 import type { ReportOptions } from './report-options.ts';
+import { buildSeries, resourcesLeftOutNote } from './report-series.ts';
 
 export interface ReportEnv {
   hostname: string;
@@ -33,7 +34,7 @@ export interface ReportDone {
   bytes: number;
   rounds: number;
   resources: number;
-  /** Said on stderr: skipped lines, no data. */
+  /** Said on stderr: skipped lines, no data, resources left out. */
   notes: string[];
 }
 
@@ -71,16 +72,23 @@ export function writeReport(options: ReportOptions, env: ReportEnv): ReportDone 
         : `No rounds since ${options.since?.toISOString()}; the newest was at ${newest.at}.`,
     );
   }
-  const page = renderReport({
-    rounds,
-    hostname: env.hostname,
-    generatedAt: env.now,
-    logDir: logDir.path,
-    since: options.since,
-    resource: options.resource,
-    notes,
-  });
+  const series = buildSeries(rounds);
+  const page = renderReport(
+    {
+      rounds,
+      hostname: env.hostname,
+      generatedAt: env.now,
+      logDir: logDir.path,
+      since: options.since,
+      resource: options.resource,
+      notes,
+    },
+    series,
+  );
   writeOutput(options.html, page);
+  // On the page already (renderReport); said on stderr too.
+  const leftOut = series === null ? null : resourcesLeftOutNote(series);
+  if (leftOut !== null) notes.push(leftOut);
   const resources = new Set(rounds.flatMap((r) => r.resources.map((e) => e.target)));
   return {
     file: path.resolve(options.html),

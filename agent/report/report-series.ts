@@ -2,7 +2,9 @@
  * The history report's numbers: the stored rounds (history-store.ts) turned
  * into one series per resource, each at most REPORT_LIMITS.maxPoints points
  * long however many rounds there are (so the page stays small), with the
- * summary figures and the events its table lists. Pure.
+ * summary figures and the events its table lists. Pure. At most
+ * REPORT_LIMITS.maxResources resources (the ones seen in the newest rounds)
+ * and maxEvents events each, so a history of many targets cannot blow up the page.
  *
  * A point is one round, or, past maxPoints rounds, the rounds of one equal
  * slice of the report's time span: its latency is the median of the rounds'
@@ -12,11 +14,19 @@
  * history-store.ts), its loss the highest, its verdict the most severe.
  */
 import type { Verdict } from '../../common/result-schema.ts';
+import { LIMITS } from '../../common/settings.ts';
 import type { HistoryEntry, HistoryRound, HistoryTunnelState } from '../history/history-store.ts';
 
 export const REPORT_LIMITS = {
   /** Points per chart at most: the page's size does not grow with the history. */
   maxPoints: 240,
+  /**
+   * Resources charted at most: those seen in the newest rounds. Two full
+   * rounds' worth (LIMITS.maxResources each), so a changed resource list still
+   * shows the old and the new; a history naming new targets every round (churn
+   * or a hostile log dir) then cannot grow the page past a few MB.
+   */
+  maxResources: 2 * LIMITS.maxResources,
   /** Events listed per resource at most (the newest). */
   maxEvents: 25,
   /** A pause longer than this many usual round intervals leaves a gap in the chart. */
@@ -102,7 +112,10 @@ export interface ReportSeries {
   stepMs: number;
   /** Rounds per point at most (1: every round is drawn). */
   roundsPerPoint: number;
+  /** At most maxResources, in the order they first appear. */
   resources: ResourceSeries[];
+  /** Resources in the rounds left out of `resources` (seen only in older rounds). */
+  resourcesLeftOut: number;
 }
 
 interface Sample {
@@ -126,9 +139,12 @@ export function buildSeries(rounds: readonly HistoryRound[]): ReportSeries | nul
   const end = last.at;
   const bucketed = timed.length > REPORT_LIMITS.maxPoints;
   const stepMs = bucketed ? (end - start) / REPORT_LIMITS.maxPoints : medianInterval(timed.map((r) => r.at));
+  // Which resources to chart first, so that only theirs are gathered.
+  const { kept, total } = newestTargets(timed, REPORT_LIMITS.maxResources);
   const byTarget = new Map<string, Sample[]>();
   for (const { round, at } of timed) {
     for (const entry of round.resources) {
+      if (!kept.has(entry.target)) continue;
       const list = byTarget.get(entry.target) ?? [];
       list.push({ at, iso: round.at, entry, round });
       byTarget.set(entry.target, list);
@@ -151,7 +167,38 @@ export function buildSeries(rounds: readonly HistoryRound[]): ReportSeries | nul
       moreEvents: Math.max(0, events.length - REPORT_LIMITS.maxEvents),
     });
   }
-  return { start, end, rounds: timed.length, stepMs, roundsPerPoint, resources };
+  return {
+    start,
+    end,
+    rounds: timed.length,
+    stepMs,
+    roundsPerPoint,
+    resources,
+    resourcesLeftOut: total - resources.length,
+  };
+}
+
+/** What the page and stderr say when resources are left out; null when none is. */
+export function resourcesLeftOutNote(series: ReportSeries): string | null {
+  if (series.resourcesLeftOut === 0) return null;
+  return `${series.resourcesLeftOut} resource(s) left out: the report charts at most ${REPORT_LIMITS.maxResources}, those seen in the newest rounds (--resource draws any one of them).`;
+}
+
+/**
+ * The `max` targets last seen most recently (ties: the first to appear), and
+ * how many targets the rounds name. `timed` oldest first.
+ */
+function newestTargets(
+  timed: ReadonlyArray<{ round: HistoryRound; at: number }>,
+  max: number,
+): { kept: Set<string>; total: number } {
+  // Insertion order is first appearance; the value is the last round's time.
+  const lastSeen = new Map<string, number>();
+  for (const { round, at } of timed) for (const entry of round.resources) lastSeen.set(entry.target, at);
+  if (lastSeen.size <= max) return { kept: new Set(lastSeen.keys()), total: lastSeen.size };
+  const ranked = [...lastSeen].map(([target, at], order) => ({ target, at, order }));
+  ranked.sort((a, b) => b.at - a.at || a.order - b.order);
+  return { kept: new Set(ranked.slice(0, max).map((t) => t.target)), total: lastSeen.size };
 }
 
 function medianInterval(times: number[]): number {

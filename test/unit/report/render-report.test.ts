@@ -238,4 +238,59 @@ describe('history report renderer', () => {
     assert.equal(series?.rounds, 10);
     assert.equal(series?.resources[0]?.stats.rounds, 10);
   });
+
+  it('charts at most maxResources resources, the newest, and says how many it left out', () => {
+    // Prepare: a churning (or hostile) history naming 50 new long targets every
+    // round, 2,000 in all; and, as the baseline, a page of exactly maxResources.
+    const template = fixtureRounds({ rounds: 40 });
+    const name = (round: number, i: number): string => `${'x'.repeat(200)}-${round}-${i}.corp.internal`;
+    const churn = template.map((round, k) => {
+      const entry = round.resources[0] as HistoryRound['resources'][number];
+      return {
+        ...round,
+        resources: Array.from({ length: 50 }, (_, i) => ({ ...entry, target: name(k, i) })),
+      };
+    });
+    const max = REPORT_LIMITS.maxResources;
+    const newestOnly = churn.slice(-Math.ceil(max / 50));
+    // Act
+    const page = renderReport({ ...base, rounds: churn });
+    const baseline = renderReport({ ...base, rounds: newestOnly });
+    // Assess
+    const left = 2000 - max;
+    assert.equal(count(page, '<section id="r'), max, `${max} resources charted`);
+    assert.equal(count(baseline, '<section id="r'), max);
+    assert.ok(
+      page.includes(`<p class="note">${left} resource(s) left out: the report charts at most ${max}`),
+      'the page says how many were left out',
+    );
+    assert.ok(!baseline.includes('left out'), 'nothing said when nothing is left out');
+    assert.ok(page.includes(name(39, 49)) && page.includes(name(38, 0)), 'the newest rounds are charted');
+    assert.ok(!page.includes(name(0, 0)) && !page.includes(name(37, 49)), 'older ones are not');
+    assert.ok(
+      page.length < baseline.length * 1.1,
+      `page ${page.length} bytes, no larger than a page of ${max} resources (${baseline.length})`,
+    );
+    assert.equal(buildSeries(churn)?.resourcesLeftOut, left);
+  });
+
+  it('lists at most maxEvents events per resource, the newest, and says how many it left out', () => {
+    // Prepare: a resource flagged every other round, so every flag is an event.
+    const rounds = fixtureRounds({ rounds: 200 }).map((round, k) => ({
+      ...round,
+      resources: round.resources.map((e) => ({
+        ...e,
+        verdict: k % 2 === 0 ? ('ok' as const) : ('loss' as const),
+      })),
+    }));
+    // Act
+    const series = buildSeries(rounds);
+    const page = renderReport({ ...base, rounds });
+    // Assess
+    const first = series?.resources[0];
+    assert.equal(first?.events.length, REPORT_LIMITS.maxEvents);
+    assert.equal(first?.events[0]?.from, rounds[199]?.at, 'the newest first');
+    assert.ok((first?.moreEvents ?? 0) >= 100 - REPORT_LIMITS.maxEvents);
+    assert.ok(page.includes(`<p class="note">${first?.moreEvents} earlier event(s) not listed.</p>`));
+  });
 });

@@ -10,11 +10,13 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { parseArgv } from '../../../agent/cli/parse-argv.ts';
 import { readConfigObject, resolveOptions } from '../../../agent/cli/resolve-options.ts';
-import { HISTORY_FILE } from '../../../agent/history/history-store.ts';
+import { prepareLogDir } from '../../../agent/files/log-dir.ts';
+import { appendRound, HISTORY_FILE, readRecentRounds } from '../../../agent/history/history-store.ts';
 import { writeReport } from '../../../agent/report/report-command.ts';
 import { parseSince, resolveReportOptions } from '../../../agent/report/report-options.ts';
+import { REPORT_LIMITS } from '../../../agent/report/report-series.ts';
 import { EnvironmentError, InvalidInputError, MonitorError } from '../../../common/errors.ts';
-import { writeFixtureHistory } from '../../helpers/history-fixture.ts';
+import { fixtureRounds, writeFixtureHistory } from '../../helpers/history-fixture.ts';
 import { NOBODY, ownedDir, plantFifo, plantSymlink } from '../../helpers/hostile-dir.ts';
 
 const NOW = new Date('2026-11-30T12:30:00Z');
@@ -180,6 +182,36 @@ describe('report command on a log directory', () => {
     assert.equal(done.rounds, 5);
     assert.match(done.notes.join(' '), /2 damaged line\(s\) or entries of .* were skipped/);
     assert.match(page(), /2 damaged line\(s\)/);
+  });
+
+  it('charts at most maxResources resources of a churning history and says on stderr how many it left out', () => {
+    // Prepare: every round names 50 new targets, 1,000 in all, appended as the agent does.
+    const rounds = fixtureRounds({ rounds: 20 }).map((round, k) => {
+      const entry = round.resources[0] as (typeof round.resources)[number];
+      return {
+        ...round,
+        resources: Array.from({ length: 50 }, (_, i) => ({ ...entry, target: `10.${k}.0.${i}` })),
+      };
+    });
+    const logDir = prepareLogDir(logs);
+    try {
+      for (const round of rounds) appendRound(logDir, round, readRecentRounds(logDir).paths);
+    } finally {
+      logDir.close();
+    }
+    // Act
+    const done = report();
+    // Assess
+    const left = 1000 - REPORT_LIMITS.maxResources;
+    assert.deepEqual([done.rounds, done.resources], [20, 1000]);
+    assert.equal(page().split('<section id="r').length - 1, REPORT_LIMITS.maxResources);
+    const note = `${left} resource(s) left out: the report charts at most ${REPORT_LIMITS.maxResources}`;
+    assert.ok(
+      done.notes.some((n) => n.startsWith(note)),
+      'said on stderr',
+    );
+    assert.ok(page().includes(note), 'and on the page');
+    assert.ok(page().includes('>10.19.0.49<') && !page().includes('>10.0.0.0<'), 'the newest rounds charted');
   });
 
   it('replaces an existing page atomically, leaving no temporary file', () => {
