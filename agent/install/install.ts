@@ -14,7 +14,10 @@
  * again changes nothing, or applies a new config, schedule or agent.
  *
  * uninstall stops and disables the timer and the service, removes what
- * install wrote (only files that carry its marker), and says what it leaves.
+ * install wrote, and says what it leaves. Both replace or remove only files
+ * that carry install's marker (units.ts UNIT_MARKER, isAgentBundle): anything
+ * else at one of their names stops them with E_INSTALL before they change a
+ * thing.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -30,6 +33,7 @@ import type { RunProcess } from '../process/types.ts';
 import { requireRootOnly } from './root-only.ts';
 import {
   AGENT_FILE,
+  isAgentBundle,
   MIN_SYSTEMD_VERSION,
   randomizedDelaySec,
   SERVICE_FILE,
@@ -68,13 +72,16 @@ export async function install(o: InstallOptions, deps: SetupDeps): Promise<void>
   const unitDir = openTrusted(o.unitDir, '--unit-dir', false);
   let libDir: DirHandle | null = null;
   try {
-    const service = readOwn(unitDir, SERVICE_FILE);
-    const timer = readOwn(unitDir, TIMER_FILE);
+    const service = readOwn(unitDir, SERVICE_FILE, UNIT);
+    const timer = readOwn(unitDir, TIMER_FILE, UNIT);
+    // An existing lib dir is checked before the log dir is created: a foreign agent.js changes nothing.
+    libDir = lstatOrNull(o.libDir) === null ? null : openTrusted(o.libDir, '--lib-dir', false);
+    const copy = libDir === null ? null : readOwn(libDir, AGENT_FILE, AGENT_COPY);
     prepareLogDir(o.check.logDir).close();
-    libDir = openTrusted(o.libDir, '--lib-dir', true);
+    libDir ??= openTrusted(o.libDir, '--lib-dir', true);
     const agent = path.join(libDir.realPath, AGENT_FILE);
     const spec = { node, agent, config: o.config, everyMinutes: o.everyMinutes, check: o.check };
-    put(libDir, AGENT_FILE, agentText, readAgentCopy(libDir), deps);
+    put(libDir, AGENT_FILE, agentText, copy, deps);
     // The timer last: it never names a service that is not there yet.
     put(unitDir, SERVICE_FILE, serviceUnit(spec), service, deps);
     put(unitDir, TIMER_FILE, timerUnit(spec), timer, deps);
@@ -103,9 +110,9 @@ export async function uninstall(o: UninstallOptions, deps: SetupDeps): Promise<v
   const unitDir = openIfThere(o.unitDir);
   const libDir = openIfThere(o.libDir);
   try {
-    const service = unitDir === null ? null : readOwn(unitDir, SERVICE_FILE);
-    const timer = unitDir === null ? null : readOwn(unitDir, TIMER_FILE);
-    const agent = libDir === null ? null : lstatOrNull(libDir.entry(AGENT_FILE));
+    const service = unitDir === null ? null : readOwn(unitDir, SERVICE_FILE, UNIT);
+    const timer = unitDir === null ? null : readOwn(unitDir, TIMER_FILE, UNIT);
+    const agent = libDir === null ? null : readOwn(libDir, AGENT_FILE, AGENT_COPY);
     if (service === null && timer === null && agent === null) {
       deps.say(
         `not installed: no ${SERVICE_FILE} or ${TIMER_FILE} in ${o.unitDir}, no ${AGENT_FILE} in ${o.libDir}`,
@@ -215,41 +222,37 @@ function isDirectory(dir: string): boolean {
   return lstatOrNull(dir)?.isDirectory() === true;
 }
 
-/** The content of a unit install wrote, null when there is none; E_INSTALL for anything else at the name. */
-function readOwn(dir: DirHandle, name: string): string | null {
+interface Owned {
+  maxBytes: number;
+  /** True when install wrote this content. */
+  ours(text: string): boolean;
+}
+const UNIT: Owned = { maxBytes: MAX_UNIT_BYTES, ours: (text) => text.startsWith(UNIT_MARKER) };
+const AGENT_COPY: Owned = { maxBytes: MAX_AGENT_BYTES, ours: isAgentBundle };
+
+/**
+ * The content of a file install wrote, null when there is none; E_INSTALL for
+ * anything else at the name (another kind of entry, or a file without the
+ * marker, which is someone else's to move).
+ */
+function readOwn(dir: DirHandle, name: string, kind: Owned): string | null {
   const refuse = (file: string, found: string) =>
     new MonitorError('E_INSTALL', `${file} is ${found}; install writes only regular files there: remove it`);
-  const text = readFile(dir, name, MAX_UNIT_BYTES, refuse);
-  if (text !== null && !text.startsWith(UNIT_MARKER)) {
+  const opened = openRegularFile(dir, name, fs.constants.O_RDONLY, { action: 'read it', refuse });
+  if (opened === null) return null;
+  let read: { text: string; complete: boolean };
+  try {
+    read = readBounded(opened.fd, kind.maxBytes);
+  } finally {
+    closeQuietly(opened.fd);
+  }
+  if (!read.complete || !kind.ours(read.text)) {
     throw new MonitorError(
       'E_INSTALL',
       `${dir.display(name)} was not written by install; move it away first`,
     );
   }
-  return text;
-}
-
-function readAgentCopy(dir: DirHandle): string | null {
-  const refuse = (file: string, found: string) =>
-    new MonitorError('E_INSTALL', `${file} is ${found}, not the agent install copied: remove it`);
-  return readFile(dir, AGENT_FILE, MAX_AGENT_BYTES, refuse);
-}
-
-function readFile(
-  dir: DirHandle,
-  name: string,
-  max: number,
-  refuse: (file: string, found: string) => Error,
-): string | null {
-  const opened = openRegularFile(dir, name, fs.constants.O_RDONLY, { action: 'read it', refuse });
-  if (opened === null) return null;
-  try {
-    const { text, complete } = readBounded(opened.fd, max);
-    if (!complete) throw refuse(dir.display(name), `larger than ${max} bytes`);
-    return text;
-  } finally {
-    closeQuietly(opened.fd);
-  }
+  return read.text;
 }
 
 /** The running bundle, read once: what is copied is what runs now. */
@@ -265,7 +268,7 @@ function readAgent(file: string): string {
   }
   try {
     const { text, complete } = readBounded(fd, MAX_AGENT_BYTES);
-    if (!fs.fstatSync(fd).isFile() || !complete || !text.startsWith('#!')) {
+    if (!fs.fstatSync(fd).isFile() || !complete || !isAgentBundle(text)) {
       throw new MonitorError(
         'E_INSTALL',
         `${file} is not the agent bundle: run install from dist/agent.js (npm run build)`,

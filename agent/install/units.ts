@@ -56,6 +56,17 @@ export const AGENT_FILE = 'agent.js';
 export const MIN_SYSTEMD_VERSION = 235;
 /** The first line of every unit install writes; uninstall removes only files that start with it. */
 export const UNIT_MARKER = '# Written by cloudconnexa-monitor install';
+
+/**
+ * Whether `text` is the agent bundle install copies to <lib-dir>/agent.js, so
+ * that install may replace it and uninstall remove it: a script (the bundle
+ * starts with esbuild's `#!` banner, scripts/agent-build-options.ts) holding
+ * UNIT_MARKER, which only a build with the install code carries. The same
+ * rule as the units: a file without the marker is someone else's.
+ */
+export function isAgentBundle(text: string): boolean {
+  return text.startsWith('#!') && text.includes(UNIT_MARKER);
+}
 /**
  * Whole minutes that divide an hour and whole hours that divide a day: the
  * periods a calendar timer keeps exactly, as cron's `*\/N` does.

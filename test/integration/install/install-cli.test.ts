@@ -227,6 +227,20 @@ for (const [label, node] of [
       assert.match(readFileSync(join(s.unitDir, TIMER), 'utf8'), /\nOnCalendar=\*-\*-\* \*:00\/10:00\n/);
     });
 
+    it('replaces an older copy of the agent it wrote, and only that', () => {
+      const copy = join(s.libDir, 'agent.js');
+      writeFileSync(copy, `${readFileSync(AGENT, 'utf8')}\n// an older build\n`, { mode: 0o644 });
+      const args = installArgs(s, '--no-enable');
+      args[2] = '10';
+      const run = runSetup(node, args);
+      assert.equal(run.status, 0, run.stderr);
+      assert.match(
+        run.stdout,
+        /wrote .*lib\/agent\.js\nunchanged .*cloudconnexa-monitor\.service\nunchanged .*cloudconnexa-monitor\.timer/,
+      );
+      assert.ok(readFileSync(copy).equals(readFileSync(AGENT)), 'the copy is the running bundle again');
+    });
+
     it('uninstall removes what install wrote and names what it leaves; again, it does nothing', () => {
       const dropIn = join(s.unitDir, `${SERVICE}.d`);
       mkdirSync(dropIn);
@@ -389,6 +403,35 @@ for (const [label, node] of [
         rmSync(foreign, { force: true });
       }
     });
+
+    for (const [name, foreign] of [
+      ['another program', 'my other app\n'],
+      ['another node script', '#!/usr/bin/env node\nconsole.log("not the monitor")\n'],
+    ] as const) {
+      it(`an agent.js in the lib dir it did not copy (${name}): exit 3, left as it is, for uninstall too`, () => {
+        mkdirSync(s.libDir, { mode: 0o755 });
+        const file = join(s.libDir, 'agent.js');
+        writeFileSync(file, foreign, { mode: 0o644 });
+        try {
+          for (const args of [
+            installArgs(s, '--no-enable'),
+            ['uninstall', '--unit-dir', s.unitDir, '--lib-dir', s.libDir],
+          ]) {
+            const run = runSetup(node, args);
+            assert.equal(run.status, 3, `${args[0]}: ${run.stdout}${run.stderr}`);
+            assert.match(run.stderr, /lib\/agent\.js was not written by install; move it away first/);
+            assert.equal(readFileSync(file, 'utf8'), foreign);
+            assert.deepEqual(readdirSync(s.libDir), ['agent.js']);
+            assert.deepEqual(readdirSync(s.unitDir), [], 'no unit written either');
+            assert.doesNotMatch(run.stdout, /wrote|removed/, run.stdout);
+          }
+        } finally {
+          rmSync(s.libDir, { recursive: true, force: true });
+          // Units a failed refusal wrote would fail the tests after this one too.
+          for (const unit of readdirSync(s.unitDir)) rmSync(join(s.unitDir, unit), { recursive: true });
+        }
+      });
+    }
 
     it('not root: exit 3 before anything is read', () => {
       const run = runSetup(node, installArgs(s, '--no-enable'), {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  isAgentBundle,
   onCalendar,
   randomizedDelaySec,
   serviceUnit,
@@ -149,5 +150,21 @@ describe('systemd units: the timer', () => {
     assert.equal(onCalendar(60), '*-*-* 00/1:00:00');
     assert.equal(onCalendar(360), '*-*-* 00/6:00:00');
     assert.equal(onCalendar(1440), '*-*-* 00:00:00');
+  });
+});
+
+describe('the agent copy: which agent.js install may replace or remove', () => {
+  it('is a script that carries the install marker, as the full bundle does', () => {
+    // Prepare: what the minified bundle looks like around the marker.
+    const bundle = `#!/usr/bin/env node\n"use strict";var a=\`${UNIT_MARKER} (\${b}).\`;\n`;
+    // Act + Assess
+    assert.equal(isAgentBundle(bundle), true);
+  });
+
+  it('is not another program of the same name, nor a file that only mentions the marker', () => {
+    assert.equal(isAgentBundle('my other app\n'), false);
+    assert.equal(isAgentBundle('#!/usr/bin/env node\nconsole.log("other agent")\n'), false);
+    assert.equal(isAgentBundle(`// notes\n${UNIT_MARKER}\n`), false, 'no shebang: not a script');
+    assert.equal(isAgentBundle(''), false);
   });
 });
