@@ -25,7 +25,7 @@ import {
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_AGENT_PATH } from '../../../ssm/document.ts';
-import { AGENT, type AgentRun, NODE12, ROOT, shQuote, standInBin, tempDir } from '../../helpers/run-agent.ts';
+import { AGENT, type AgentRun, NODE12, ROOT, shQuote, standInBin } from '../../helpers/run-agent.ts';
 
 const SERVICE = 'cloudconnexa-monitor.service';
 const TIMER = 'cloudconnexa-monitor.timer';
