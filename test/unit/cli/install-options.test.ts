@@ -79,8 +79,19 @@ describe('install options', () => {
   });
 
   it('resolves a relative --config to the absolute path the unit names', () => {
-    const o = install(['--every', '5', '--config', 'monitor.json']);
-    assert.equal(o.config, `${process.cwd()}/monitor.json`);
+    // From a directory the service sees (a checkout under /tmp would be refused, below).
+    const cwd = process.cwd();
+    process.chdir('/etc');
+    try {
+      assert.equal(install(['--every', '5', '--config', 'monitor.json']).config, '/etc/monitor.json');
+      process.chdir('/tmp');
+      rejects(
+        () => install(['--every', '5', '--config', 'monitor.json']),
+        /--config "\/tmp\/monitor\.json" is not allowed: a file outside \/tmp and \/var\/tmp/,
+      );
+    } finally {
+      process.chdir(cwd);
+    }
   });
 
   it('refuses paths a unit cannot hold: relative, or with control characters', () => {
