@@ -28,8 +28,9 @@ export const MAX_LISTED_ENTRIES = 250_000;
  * name.(keep-1) -> name.keep, ..., name -> name.1; the previous name.keep is
  * dropped. keep 0 drops the file itself. Anything but a regular file at
  * `name` is left for appendLine to refuse. `name` then starts again empty,
- * with the permissions of the file rotated away (startAgainLike). Returns the display paths that
- * were removed or renamed away, in the order acted on (oldest first). Run it
+ * with the permissions of the file rotated away (startAgainLike). Returns
+ * the display paths that were removed or renamed away, in the order acted on
+ * (oldest first). Run it
  * under the round lock: two rotators would shift twice. An appender that
  * opened the file before the rename writes into name.1, so its line is kept.
  * Throws E_LOG_DIR, E_INVALID_INPUT.

@@ -94,12 +94,9 @@ export function replaceFile(
  * set-id bits.
  */
 export function keepPermissions(fd: number, model: fs.Stats, owner: boolean): void {
-  const own = fs.fstatSync(fd);
-  if (process.geteuid?.() === 0) {
-    const uid = owner ? model.uid : own.uid;
-    if (own.uid !== uid || own.gid !== model.gid) fs.fchownSync(fd, uid, model.gid);
-  }
-  if ((own.mode & 0o7777) !== (model.mode & 0o777)) fs.fchmodSync(fd, model.mode & 0o777);
+  // Root not acting as another user creates files as uid 0.
+  if (process.geteuid?.() === 0) fs.fchownSync(fd, owner ? model.uid : 0, model.gid);
+  fs.fchmodSync(fd, model.mode & 0o777);
 }
 
 function unlinkQuietly(file: string): void {
