@@ -10,8 +10,8 @@ import { escapeControlCharacters as shown } from '../common/printable.ts';
 import { RESULT_SCHEMA } from '../common/result-contract.ts';
 import { helpText } from './cli/help.ts';
 import { parseArgv } from './cli/parse-argv.ts';
-import { readConfigFile } from './cli/read-config-file.ts';
-import { readConfigObject, resolveOptions, type WatchOptions } from './cli/resolve-options.ts';
+import { loadConfigFile } from './cli/read-config-file.ts';
+import { resolveOptions, type WatchOptions } from './cli/resolve-options.ts';
 import { discoverGateway } from './gateway/discover-gateway.ts';
 import { runSetupCommand } from './install/command.ts';
 import { httpProbe } from './probes/http-probe.ts';
@@ -85,9 +85,9 @@ function report(
 ): number {
   const now = new Date();
   const done = writeReport(resolveReportOptions(parsed, config, now), { hostname: hostname(), now });
-  for (const note of done.notes) process.stderr.write(`note: ${note}\n`);
+  for (const note of done.notes) process.stderr.write(`note: ${shown(note)}\n`);
   process.stdout.write(
-    `wrote ${done.file} (${done.bytes} bytes): ${done.rounds} round(s), ${done.resources} resource(s)\n`,
+    `wrote ${shown(done.file)} (${done.bytes} bytes): ${done.rounds} round(s), ${done.resources} resource(s)\n`,
   );
   return 0;
 }
@@ -131,14 +131,12 @@ async function main(argv: string[]): Promise<number> {
         run: runProcess,
         agentFile: process.argv[1] ?? '',
         nodeBinary: process.execPath,
-        say: (line) => process.stdout.write(`${line}\n`),
-        fail: (line) => process.stderr.write(`${line}\n`),
+        // Lines name paths from flags, the config file and the units on disk.
+        say: (line) => process.stdout.write(`${shown(line)}\n`),
+        fail: (line) => process.stderr.write(`${shown(line)}\n`),
       });
     }
-    const config =
-      __AGENT_FULL__ && parsed.config !== null
-        ? readConfigObject(readConfigFile(parsed.config), parsed.config)
-        : {};
+    const config = __AGENT_FULL__ && parsed.config !== null ? loadConfigFile(parsed.config) : {};
     if (__AGENT_FULL__ && parsed.command === 'report') return report(parsed, config);
     if (parsed.command !== 'check' && parsed.command !== 'watch') {
       throw new InvalidInputError('command', parsed.command, `check: ${FLEET_BUILD_NOTE}`);

@@ -187,12 +187,35 @@ export class HiddenValue {
   constructor(readonly description: string) {}
 }
 
+/**
+ * A value as the user wrote it, for a source that hands it over parsed: a
+ * JSON config file gives 1e999 as Infinity and 1e3 as 1000, but the value is
+ * judged (common/settings.ts parseBoundedNumber) and shown by `text`, the
+ * JSON text in the file. `value` is what JSON.parse made of it.
+ */
+export class WrittenValue {
+  constructor(
+    readonly text: string,
+    readonly value: unknown,
+  ) {}
+}
+
+/** Longest value a message repeats whole; a longer one is cut and its length given. */
+const SHOWN_MAX = 60;
+
+/**
+ * The value as the message shows it: a string quoted as JSON, a WrittenValue
+ * as written, a number as JavaScript writes it (Infinity, -0, NaN, where
+ * JSON.stringify would write null or 0), anything else as JSON; at most
+ * SHOWN_MAX characters of it.
+ */
 function describeValue(value: unknown): string {
   if (value instanceof HiddenValue) return `(${value.description})`;
-  if (typeof value === 'string') {
-    const shown = value.length > 60 ? `${headOf(value, 57)}...(${value.length} characters)` : value;
-    return JSON.stringify(shown);
-  }
   if (value === undefined) return '(missing)';
-  return JSON.stringify(value) ?? String(value);
+  const clip = (text: string) =>
+    text.length > SHOWN_MAX ? `${headOf(text, SHOWN_MAX - 3)}...(${text.length} characters)` : text;
+  if (typeof value === 'string') return JSON.stringify(clip(value));
+  if (value instanceof WrittenValue) return clip(value.text);
+  if (typeof value === 'number') return Object.is(value, -0) ? '-0' : String(value);
+  return clip(JSON.stringify(value) ?? String(value));
 }

@@ -85,8 +85,11 @@ export function escapeControlCharacters(text: string): string {
  * JSON value is the same; only its text changes, and only where such a
  * character occurs (JSON's own syntax is ASCII, so each one is in a string).
  */
-export function stringifyPrintable(value: unknown): string {
-  const json = JSON.stringify(value);
+export function stringifyPrintable(
+  value: unknown,
+  replacer?: (this: unknown, key: string, value: unknown) => unknown,
+): string {
+  const json = JSON.stringify(value, replacer);
   if (json === undefined || isPrintable(json)) return json;
   let out = '';
   for (let i = 0; i < json.length; i++) {

@@ -8,7 +8,7 @@
  * read as an option or a shell word gets through.
  */
 import { isIP } from 'node:net';
-import { InvalidInputError } from './errors.ts';
+import { InvalidInputError, WrittenValue } from './errors.ts';
 
 export const LIMITS = {
   maxResources: 50,
@@ -205,10 +205,33 @@ export function formatNumber(n: number): string {
   return String(Number(n.toFixed(NUMBER_FRACTION_DIGITS)));
 }
 
+/** What the grammar and `range` allow, as every refusal of a number says it. */
+export function numberAllowed(kind: NumberKind, range: { min: number; max: number }): string {
+  return kind === 'integer'
+    ? `an integer from ${range.min} to ${range.max}, in digits (no sign, exponent, point or spaces)`
+    : `a number from ${range.min} to ${range.max} with at most ${NUMBER_FRACTION_DIGITS} decimals, in digits (no sign, exponent or spaces)`;
+}
+
 /**
- * Parses a number in the grammar above and checks its range. A JavaScript
- * number (from a JSON config file) must be one the grammar could have written.
- * Throws InvalidInputError naming the field, the value and what is allowed.
+ * The text a number is judged by. A string is its own text (a flag, a tag, an
+ * environment variable, a config-file string). A number from a JSON config
+ * file arrives as a WrittenValue holding the text written in the file, so
+ * `"count": 1e2` is refused as `--count 1e2` is. A bare JavaScript number
+ * (a value built in code or read from YAML, whose text is gone) is judged by
+ * how JavaScript writes it: -0 as "-0", 1e21 as "1e+21", Infinity as
+ * "Infinity", all refused. Null for anything else.
+ */
+function numberText(value: unknown): string | null {
+  if (typeof value === 'string') return value;
+  if (value instanceof WrittenValue) return typeof value.value === 'number' ? value.text : null;
+  if (typeof value === 'number') return Object.is(value, -0) ? '-0' : String(value);
+  return null;
+}
+
+/**
+ * Parses a number in the grammar above and checks its range, whatever the
+ * source (numberText). Throws InvalidInputError naming the field, the value
+ * as it was written and what is allowed (numberAllowed).
  */
 export function parseBoundedNumber(
   field: string,
@@ -216,21 +239,11 @@ export function parseBoundedNumber(
   kind: NumberKind,
   range: { min: number; max: number },
 ): number {
-  const allowed =
-    kind === 'integer'
-      ? `an integer from ${range.min} to ${range.max}`
-      : `a number from ${range.min} to ${range.max} with at most ${NUMBER_FRACTION_DIGITS} decimals`;
-  let n: number;
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value < 0 || Number(value.toFixed(NUMBER_FRACTION_DIGITS)) !== value) {
-      throw new InvalidInputError(field, value, allowed);
-    }
-    n = value;
-  } else if (typeof value === 'string' && new RegExp(numberPattern(kind, range.max)).test(value)) {
-    n = Number(value);
-  } else throw new InvalidInputError(field, value, allowed);
-  if (n < range.min || n > range.max || (kind === 'integer' && !Number.isInteger(n))) {
-    throw new InvalidInputError(field, value, allowed);
+  const text = numberText(value);
+  const n =
+    text !== null && new RegExp(numberPattern(kind, range.max)).test(text) ? Number(text) : Number.NaN;
+  if (!(n >= range.min && n <= range.max) || (kind === 'integer' && !Number.isInteger(n))) {
+    throw new InvalidInputError(field, value, numberAllowed(kind, range));
   }
   return n;
 }

@@ -43,7 +43,8 @@ Files:
                               (the round history, ${HISTORY_FILE}, rotates by itself)
 Output and control:
   --json                      print exactly one JSON result document on stdout
-  --config <file>             JSON object with any of the options above (flags win)
+  --config <file>             JSON object with any of the options above (flags win); numbers
+                              as the flags take them, JSON number or string: 25, 0.5, not 1e2
   --every <minutes>           watch: minutes between round starts
   --rounds <n>                watch: stop after n rounds
   --help, --version

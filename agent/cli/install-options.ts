@@ -9,12 +9,7 @@ import { InvalidInputError } from '../../common/errors.ts';
 import { isPrintable } from '../../common/printable.ts';
 import { DEFAULT_LIB_DIR, DEFAULT_UNIT_DIR, TIMER_PERIODS_MIN } from '../install/units.ts';
 import type { InstallFlag, ParsedArgv, ValueFlag } from './parse-argv.ts';
-import {
-  type CheckOptions,
-  parseWatchOnly,
-  type readConfigObject,
-  resolveOptions,
-} from './resolve-options.ts';
+import { type CheckOptions, type ConfigObject, parseWatchOnly, resolveOptions } from './resolve-options.ts';
 
 export interface UninstallOptions {
   /** Absolute paths. */
@@ -31,8 +26,6 @@ export interface InstallOptions extends UninstallOptions {
   /** What the service's `check` will run with. */
   check: CheckOptions;
 }
-
-type ConfigObject = ReturnType<typeof readConfigObject>;
 
 /** A path that goes into a unit file: absolute (the service runs in /), no control characters (a newline would start a directive). */
 export function unitPath(field: string, value: string): string {

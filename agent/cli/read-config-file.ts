@@ -20,15 +20,43 @@ import {
   writableByOthers,
 } from '../files/dir-handle.ts';
 import { readBounded } from '../files/open-entry.ts';
+import { jsonMemberTexts } from './json-member-texts.ts';
+import { type ConfigObject, readConfigObject } from './resolve-options.ts';
 
 const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
 
 /** Far above any valid configuration (50 resources of 512 characters and the options). */
 export const MAX_CONFIG_BYTES = 256 * 1024;
 
+/**
+ * The options in the config file `file`, checked as readConfigObject checks
+ * them, its numbers as written there (json-member-texts.ts). Throws
+ * E_CONFIG_FILE naming the file and what is wrong, E_INVALID_INPUT for a key
+ * or value that is not allowed.
+ */
+export function loadConfigFile(file: string): ConfigObject {
+  const text = readConfigText(file);
+  return readConfigObject(parseConfigText(text, file), file, jsonMemberTexts(text));
+}
+
 /** The parsed JSON value of the file at `file`. Throws E_CONFIG_FILE naming the file and what is wrong. */
 export function readConfigFile(file: string): unknown {
-  const shown = `--config ${JSON.stringify(file)}`;
+  return parseConfigText(readConfigText(file), file);
+}
+
+function parseConfigText(text: string, file: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw configError(`${shownFile(file)} is not valid JSON (${reason})`, error);
+  }
+}
+
+const shownFile = (file: string): string => `--config ${JSON.stringify(file)}`;
+
+function readConfigText(file: string): string {
+  const shown = shownFile(file);
   let found: FoundEntry;
   try {
     found = findEntry(file);
@@ -37,17 +65,10 @@ export function readConfigFile(file: string): unknown {
     const detail = error instanceof PathWalkError ? `: ${error.message}` : '';
     throw configError(`${shown} cannot be read (${code}${detail}): give a readable JSON file`, error);
   }
-  let text: string;
   try {
-    text = readFound(found, shown);
+    return readFound(found, shown);
   } finally {
     found.parent.close();
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw configError(`${shown} is not valid JSON (${reason})`, error);
   }
 }
 

@@ -4,7 +4,7 @@
  * error names the flag (`--count`) or the config key (`config count`) the user
  * has to fix.
  */
-import { InvalidInputError } from '../../common/errors.ts';
+import { InvalidInputError, WrittenValue } from '../../common/errors.ts';
 import type { RoundSettings } from '../../common/result-schema.ts';
 import { MAX_ROUND_MS, roundWorstCaseMs } from '../../common/round-budget.ts';
 import {
@@ -64,7 +64,15 @@ export const ROTATION_DEFAULTS: RotationLimits = {
   maxMtrFiles: 500,
 };
 
-type RawValue = string | number | string[];
+/**
+ * A config-file value: a string or an array of strings as JSON gives them; a
+ * JSON number as a WrittenValue, its text in the file, so that it is judged
+ * and shown as written (common/settings.ts parseBoundedNumber).
+ */
+type RawValue = string | WrittenValue | string[];
+
+/** The options of a config file, by option name (readConfigObject). */
+export type ConfigObject = Partial<Record<ValueFlag, RawValue>>;
 
 // The one number grammar (common/settings.ts), for the options that are not settings.
 function boundedInteger(field: string, value: unknown, min: number, max: number): number {
@@ -81,27 +89,39 @@ export function parseWatchOnly(flag: ValueFlag, value: unknown, field: string): 
     : boundedInteger(field, value, 1, 1_000_000);
 }
 
-/** Checks a parsed config file: an object whose keys are option names. */
-export function readConfigObject(value: unknown, source: string): Partial<Record<ValueFlag, RawValue>> {
+/**
+ * Checks a parsed config file: an object whose keys are option names.
+ * `texts`: each member's text in the file (json-member-texts.ts); a value
+ * without one (a test's object) is shown as JavaScript writes it.
+ */
+export function readConfigObject(
+  value: unknown,
+  source: string,
+  texts: ReadonlyMap<string, string> = new Map(),
+): ConfigObject {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new InvalidInputError(`config ${source}`, value, 'a JSON object whose keys are option names');
   }
-  const result: Partial<Record<ValueFlag, RawValue>> = {};
+  const result: ConfigObject = {};
   for (const [key, raw] of Object.entries(value)) {
     if (!(VALUE_FLAGS as readonly string[]).includes(key)) {
       throw new InvalidInputError(`config key`, key, `one of ${VALUE_FLAGS.join(', ')}`);
     }
-    const ok =
+    const text = texts.get(key);
+    if (typeof raw === 'number') {
+      result[key as ValueFlag] = new WrittenValue(text ?? (Object.is(raw, -0) ? '-0' : String(raw)), raw);
+    } else if (
       typeof raw === 'string' ||
-      typeof raw === 'number' ||
-      (Array.isArray(raw) && raw.every((item) => typeof item === 'string'));
-    if (!ok)
+      (Array.isArray(raw) && raw.every((item) => typeof item === 'string'))
+    ) {
+      result[key as ValueFlag] = raw as string | string[];
+    } else {
       throw new InvalidInputError(
         `config ${key}`,
-        raw,
+        text === undefined ? raw : new WrittenValue(text, raw),
         'a string, a number or (resources) an array of strings',
       );
-    result[key as ValueFlag] = raw as RawValue;
+    }
   }
   return result;
 }
@@ -109,7 +129,7 @@ export function readConfigObject(value: unknown, source: string): Partial<Record
 export function resolveOptions(
   command: Extract<CommandName, 'check' | 'watch'>,
   argv: ParsedArgv,
-  config: Partial<Record<ValueFlag, RawValue>>,
+  config: ConfigObject,
 ): CheckOptions | WatchOptions {
   const pick = (flag: ValueFlag): { value: RawValue; field: string } | null => {
     const fromFlag = argv.values[flag];

@@ -11,8 +11,10 @@
 import * as fs from 'node:fs';
 import { errnoOf } from '../../common/errno.ts';
 import { EnvironmentError, InvalidInputError } from '../../common/errors.ts';
+import { closeQuietly } from './dir-handle.ts';
 import type { LogDir } from './log-dir.ts';
 import { lstatOrNull } from './open-entry.ts';
+import { keepPermissions } from './write-atomic.ts';
 
 /**
  * Listing more entries than this is refused rather than held in memory: over
@@ -25,8 +27,10 @@ export const MAX_LISTED_ENTRIES = 250_000;
  * When the regular file `name` in `dir` is larger than maxBytes:
  * name.(keep-1) -> name.keep, ..., name -> name.1; the previous name.keep is
  * dropped. keep 0 drops the file itself. Anything but a regular file at
- * `name` is left for appendLine to refuse. Returns the display paths that
- * were removed or renamed away, in the order acted on (oldest first). Run it
+ * `name` is left for appendLine to refuse. `name` then starts again empty,
+ * with the permissions of the file rotated away (startAgainLike). Returns
+ * the display paths that were removed or renamed away, in the order acted on
+ * (oldest first). Run it
  * under the round lock: two rotators would shift twice. An appender that
  * opened the file before the rename writes into name.1, so its line is kept.
  * Throws E_LOG_DIR, E_INVALID_INPUT.
@@ -49,8 +53,31 @@ export function rotateIfNeeded(dir: LogDir, name: string, o: { maxBytes: number;
       const from = n === 0 ? name : numbered(n);
       if (renameIfPresent(dir, from, numbered(n + 1))) acted.push(dir.display(from));
     }
+    startAgainLike(dir, name, stat);
     return acted;
   });
+}
+
+/**
+ * Creates `name` empty with the permission bits (and, as root, the group) of
+ * the file rotated away, as logrotate's `create` does: a report made private
+ * with chmod 600 must not come back 0644 from the next append. An appender
+ * that got there first (EEXIST) keeps its file.
+ */
+function startAgainLike(dir: LogDir, name: string, rotated: fs.Stats): void {
+  let fd: number;
+  try {
+    // 'wx' is O_CREAT | O_EXCL, which never follows a link at the name (EEXIST).
+    fd = fs.openSync(dir.entry(name), 'wx', 0o600);
+  } catch (error) {
+    if (errnoOf(error) === 'EEXIST') return;
+    throw error;
+  }
+  try {
+    keepPermissions(fd, rotated, false);
+  } finally {
+    closeQuietly(fd);
+  }
 }
 
 const MTR_FILE = /^MTR-(?:RESOURCE|GATEWAY)-(\d+)\.txt$/;

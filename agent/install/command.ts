@@ -8,8 +8,7 @@ import { MonitorError } from '../../common/errors.ts';
 import { EXIT_CODES } from '../../common/result-contract.ts';
 import { resolveInstallOptions, resolveUninstallOptions } from '../cli/install-options.ts';
 import type { ParsedArgv } from '../cli/parse-argv.ts';
-import { readConfigFile } from '../cli/read-config-file.ts';
-import { readConfigObject } from '../cli/resolve-options.ts';
+import { loadConfigFile } from '../cli/read-config-file.ts';
 import { install, requireRoot, type SetupDeps, uninstall } from './install.ts';
 
 export async function runSetupCommand(
@@ -22,7 +21,7 @@ export async function runSetupCommand(
     } else {
       // Before the config is read: as root, the reader also checks that only root can change it.
       requireRoot('install');
-      const config = argv.config === null ? null : readConfigObject(readConfigFile(argv.config), argv.config);
+      const config = argv.config === null ? null : loadConfigFile(argv.config);
       await install(resolveInstallOptions(argv, config), deps);
     }
     return 0;

@@ -286,7 +286,7 @@ function put(dir: DirHandle, name: string, content: string, existing: string | n
     return;
   }
   try {
-    replaceFile(dir, name, content, 0o644);
+    replaceFile(dir, name, content, { mode: 0o644 });
   } catch (error) {
     throw new MonitorError('E_INSTALL', `${dir.display(name)} cannot be written (${dir.explain(error)})`);
   }

@@ -4,7 +4,10 @@
  * links; history-store.ts) and writes the page (render-report.ts) to the
  * operator's file atomically: a temporary file beside it created with
  * O_EXCL | O_NOFOLLOW, fsync, rename(2). A symbolic link, directory or special
- * file at the given name is refused, never followed or replaced.
+ * file at the given name is refused, never followed or replaced. A file it
+ * replaces keeps its permission bits, and its owner and group when the agent
+ * runs as root (a page made private with chmod 600 stays private); a new one
+ * gets 0644 less the umask.
  *
  * A history with no rounds for the options (none yet, none since --since)
  * still gives a page, which says so, and exit 0: a page published on a
@@ -164,6 +167,8 @@ function writeOutput(file: string, page: string): void {
       },
       name,
       page,
+      // The operator's file: replacing it keeps its mode, and its owner when root writes it.
+      { keepOwner: true },
     );
   } finally {
     dir.close();

@@ -17,6 +17,7 @@
  */
 import { headOf, lengthMark, tailOf } from '../../common/clip-text.ts';
 import { isFlagged } from '../../common/flag-rule.ts';
+import { stringifyPrintable } from '../../common/printable.ts';
 import { RESULT_MAX_CHARS } from '../../common/result-contract.ts';
 import type { ResultDocument } from '../../common/result-schema.ts';
 
@@ -38,9 +39,14 @@ export const OMITTED_WHEN_NULL: ReadonlySet<string> = new Set([
 const omitNulls = (key: string, value: unknown): unknown =>
   value === null && OMITTED_WHEN_NULL.has(key) ? undefined : value;
 
+/**
+ * The document's JSON text, with no control character raw (stringifyPrintable):
+ * it goes to a terminal with --json, and a hop's name from mtr (reverse DNS)
+ * or a path in a warning may hold C1 or bidirectional controls, which
+ * JSON.stringify leaves as they are.
+ */
 export function serializeResult(doc: ResultDocument): string {
-  if (doc.truncated?.nullsOmitted !== true) return JSON.stringify(doc);
-  return JSON.stringify(doc, omitNulls);
+  return stringifyPrintable(doc, doc.truncated?.nullsOmitted === true ? omitNulls : undefined);
 }
 
 /**
@@ -48,7 +54,7 @@ export function serializeResult(doc: ResultDocument): string {
  * the replacer looks at the key and value only, so a part serializes alone
  * as it does in place.
  */
-const partLength = (value: object): number => JSON.stringify(value, omitNulls).length;
+const partLength = (value: object): number => stringifyPrintable(value, omitNulls).length;
 
 const TEXT_MAX = 80;
 

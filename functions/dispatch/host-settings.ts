@@ -1,7 +1,8 @@
 /**
  * Effective settings of one host: the stage defaults overridden by its
  * `<TAG_KEY>:<Setting>` tags. Tags are user input on a host we do not control,
- * so they pass through the same validators as the agent's flags; a value that
+ * so they pass through the same validators as the agent's flags and config
+ * file, as they are (`" on"` is refused as `--baseline-flag " on"` is); a value that
  * validates but that the SSM document's allowedPattern would refuse is refused
  * here too, because SSM rejects the whole SendCommand (all 50 hosts) otherwise.
  */
@@ -43,9 +44,9 @@ const OVERRIDES: { suffix: string; apply: (s: HostSettings, value: string, field
   },
   { suffix: 'LossThresholdPct', apply: (s, v, f) => (s.lossThresholdPct = parseLossThresholdPct(v, f)) },
   { suffix: 'Hops', apply: (s, v, f) => (s.hops = parseHops(v, f)) },
-  { suffix: 'LossRule', apply: (s, v, f) => (s.lossRule = parseLossRule(v.trim(), f)) },
+  { suffix: 'LossRule', apply: (s, v, f) => (s.lossRule = parseLossRule(v, f)) },
   { suffix: 'TcpPort', apply: (s, v, f) => (s.tcpPort = parseTcpPort(v, f)) },
-  { suffix: 'BaselineFlag', apply: (s, v, f) => (s.baselineFlag = parseBaselineFlag(v.trim(), f)) },
+  { suffix: 'BaselineFlag', apply: (s, v, f) => (s.baselineFlag = parseBaselineFlag(v, f)) },
   { suffix: 'JitterThresholdMs', apply: (s, v, f) => (s.jitterThresholdMs = parseJitterThresholdMs(v, f)) },
 ];
 

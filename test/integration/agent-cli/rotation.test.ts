@@ -1,13 +1,17 @@
 /**
  * Files are kept within limits across rounds: the JSON report rotates past its
- * size limit and old MTR files are pruned, through the bundle as a user runs it.
+ * size limit (and starts again with the permissions it had) and old MTR files
+ * are pruned, through the bundle as a user runs it.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseResultDocument } from '../../../common/result-schema.ts';
-import { runAgent, standInBin, tempDir } from '../../helpers/run-agent.ts';
+import { NODE12, runAgent, standInBin, tempDir } from '../../helpers/run-agent.ts';
+
+/** Debian's adm group, which may read logs: a group a log dir's files are given. */
+const ADM = 4;
 
 /** mtr 0.95 JSON with one hop, the target, at 250 ms: every path is slow. */
 const SLOW_MTR = `#!/bin/sh
@@ -55,6 +59,49 @@ describe('agent check: rotation of the report and MTR files', () => {
     assert.equal(fresh.length, 1);
     assert.deepEqual(JSON.parse(fresh[0] ?? ''), parseResultDocument(run.stdout).seed);
   });
+
+  for (const [label, node] of [
+    ['Node 12.22', NODE12],
+    ['current Node', process.execPath],
+  ] as const) {
+    it(`starts a rotated report and history again with their mode and group (${label})`, () => {
+      // Prepare: a report made private, and a history readable by group adm, both due for rotation.
+      const logDir = join(dir.path, `modes-${label.replace(/\W/g, '')}`);
+      mkdirSync(logDir);
+      const report = join(logDir, 'LATENCY-LOSS-CONNEXA-REPORT.json');
+      writeFileSync(report, `${JSON.stringify({ HOSTNAME: 'old' })}\n`.repeat(400));
+      chmodSync(report, 0o600);
+      const history = join(logDir, 'cc-monitor-history.jsonl');
+      writeFileSync(history, 'x'.repeat(8 * 1024 * 1024 + 1));
+      chownSync(history, 0, ADM);
+      chmodSync(history, 0o640);
+      // Act
+      const run = runAgent(
+        [
+          'check',
+          '--json',
+          '--resources',
+          '127.0.0.1',
+          '--count',
+          '2',
+          '--interval',
+          '0.2',
+          '--log-dir',
+          logDir,
+          '--max-report-bytes',
+          '4096',
+        ],
+        { node },
+      );
+      // Assess
+      assert.equal(run.status, 0, run.stderr);
+      assert.equal(readFileSync(report, 'utf8').trim().split('\n').length, 1, 'the report rotated');
+      assert.equal(statSync(report).mode & 0o7777, 0o600, 'the private report stays private');
+      assert.ok(statSync(`${history}.1`).size > 8 * 1024 * 1024, 'the history rotated');
+      const started = statSync(history);
+      assert.deepEqual([started.gid, started.mode & 0o7777], [ADM, 0o640]);
+    });
+  }
 
   it('prunes the oldest MTR files beyond --max-mtr-files, leaving other files alone', () => {
     const logDir = join(dir.path, 'mtr');

@@ -24,6 +24,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { isPrintable } from '../../../common/printable.ts';
 import { DEFAULT_AGENT_PATH } from '../../../ssm/document.ts';
 import { AGENT, type AgentRun, NODE12, ROOT, shQuote, standInBin } from '../../helpers/run-agent.ts';
 
@@ -239,6 +240,30 @@ for (const [label, node] of [
         /wrote .*lib\/agent\.js\nunchanged .*cloudconnexa-monitor\.service\nunchanged .*cloudconnexa-monitor\.timer/,
       );
       assert.ok(readFileSync(copy).equals(readFileSync(AGENT)), 'the copy is the running bundle again');
+    });
+
+    it("gives a unit it rewrites install's mode again, 0644, whatever it was changed to", () => {
+      const timer = join(s.unitDir, TIMER);
+      chmodSync(timer, 0o600);
+      const run = runSetup(node, installArgs(s, '--no-enable')); // back to every 5: the timer changes
+      assert.equal(run.status, 0, run.stderr);
+      assert.match(run.stdout, /wrote .*cloudconnexa-monitor\.timer/);
+      assert.equal(statSync(timer).mode & 0o7777, 0o644);
+    });
+
+    it('shows paths in its messages with their control characters escaped', () => {
+      // A right-to-left override and a C1 CSI: JSON quoting leaves both raw.
+      for (const args of [
+        ['uninstall', '--unit-dir', `${s.base}/units\u202e\u009b2J`],
+        ['install', '--every', '5', '--config', `${s.base}/etc/none\u202e.json`, '--no-enable'],
+      ]) {
+        const run = runSetup(node, args);
+        assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`);
+        assert.match(run.stderr, /^error: .*\\u202e/);
+        for (const line of `${run.stdout}${run.stderr}`.split('\n')) {
+          assert.ok(isPrintable(line), JSON.stringify(line));
+        }
+      }
     });
 
     it('uninstall removes what install wrote and names what it leaves; again, it does nothing', () => {

@@ -3,25 +3,33 @@
  * 12.22 and the current Node: the page written from a history the agent's
  * way of appending wrote, the exit codes and messages for bad flags, a
  * missing log dir and an output it must not write through, and the fleet
- * build (the one the SSM document embeds) without the command.
+ * build (the one the SSM document embeds) without the command; paths shown
+ * escaped, and a replaced page keeping its mode and owner.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import {
+  chmodSync,
+  chownSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { isPrintable } from '../../../common/printable.ts';
 import { DEFAULT_AGENT_PATH } from '../../../ssm/document.ts';
 import { writeFixtureHistory } from '../../helpers/history-fixture.ts';
+import { NOBODY } from '../../helpers/hostile-dir.ts';
 import { AGENT, NODE12, ROOT, runAgent } from '../../helpers/run-agent.ts';
+
+const notRoot = process.getuid?.() === 0 ? false : 'needs root: only root gives a file to another user';
 
 for (const [label, node] of [
   ['Node 12.22', NODE12],
@@ -101,6 +109,46 @@ for (const [label, node] of [
       const noDir = run(['--html', join(dir, 'no', 'such', 'r.html'), '--log-dir', logs]);
       assert.equal(noDir.status, 3, noDir.stderr);
       assert.match(noDir.stderr, /its directory cannot be used/);
+    });
+
+    it('names paths with their control characters escaped, in "wrote" and in the notes', () => {
+      // ESC, a C1 CSI and a right-to-left override in the directory, BEL in the file name: each would
+      // act on the terminal (clear it, recolour it, reorder the line) if printed raw.
+      const odd = join(dir, 'out\u001b[2J\u009b31m\u202e');
+      const empty = join(odd, 'logs');
+      mkdirSync(empty, { recursive: true });
+      const done = run(['--html', join(odd, 'r\u0007.html'), '--log-dir', empty]);
+      assert.equal(done.status, 0, done.stderr);
+      assert.ok(
+        done.stdout.startsWith(`wrote ${dir}/out\\x1b[2J\\x9b31m\\u202e/r\\x07.html (`),
+        JSON.stringify(done.stdout),
+      );
+      assert.ok(done.stderr.startsWith(`note: No rounds in ${dir}/out\\x1b[2J\\x9b31m\\u202e/logs/`));
+      for (const line of `${done.stdout}${done.stderr}`.split('\n')) {
+        assert.ok(isPrintable(line), JSON.stringify(line));
+      }
+      assert.ok(existsSync(join(odd, 'r\u0007.html')), 'the file has the name asked for');
+    });
+
+    it('keeps the mode and owner of a page it replaces; a new page gets 0644', { skip: notRoot }, () => {
+      const file = join(dir, 'private.html');
+      writeFileSync(file, 'old');
+      chownSync(file, NOBODY, NOBODY);
+      chmodSync(file, 0o600);
+      const umask = process.umask(0o022); // the agent inherits it
+      try {
+        const replaced = run(['--html', file, '--log-dir', logs]);
+        assert.equal(replaced.status, 0, replaced.stderr);
+        const fresh = run(['--html', join(dir, 'fresh.html'), '--log-dir', logs]);
+        assert.equal(fresh.status, 0, fresh.stderr);
+      } finally {
+        process.umask(umask);
+      }
+      const kept = statSync(file);
+      assert.deepEqual([kept.uid, kept.gid, kept.mode & 0o7777], [NOBODY, NOBODY, 0o600]);
+      assert.ok(readFileSync(file, 'utf8').startsWith('<!doctype html>'));
+      const created = statSync(join(dir, 'fresh.html'));
+      assert.deepEqual([created.uid, created.mode & 0o7777], [0, 0o644]);
     });
 
     it('writes a page that says so for an empty log dir, exit 0 and a note', () => {

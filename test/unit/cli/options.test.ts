@@ -61,7 +61,7 @@ describe('command line and config file', () => {
     assert.equal(options.settings.hops, 4);
     rejects(
       () => resolve(['check'], { resources: '10.0.0.1', hops: 99 }),
-      /^config hops 99 is not allowed: an integer from 1 to 30$/,
+      /^config hops 99 is not allowed: an integer from 1 to 30, in digits \(no sign, exponent, point or spaces\)$/,
     );
   });
 

@@ -16,6 +16,7 @@ import {
   snapshot,
 } from '../../helpers/hostile-dir.ts';
 
+const notRoot = process.getuid?.() === 0 ? false : 'needs root: only root changes a group it is not in';
 let dir = '';
 let logDir: LogDir;
 beforeEach(() => {
@@ -54,7 +55,13 @@ describe('rotateIfNeeded', () => {
     write('report.json.3', 'three');
     const acted = rotateIfNeeded(logDir, 'report.json', { maxBytes: 4, keep: 3 });
     assert.deepEqual(acted, [`${file}.3`, `${file}.2`, `${file}.1`, file]);
-    assert.deepEqual(fs.readdirSync(dir).sort(), ['report.json.1', 'report.json.2', 'report.json.3']);
+    assert.deepEqual(fs.readdirSync(dir).sort(), [
+      'report.json',
+      'report.json.1',
+      'report.json.2',
+      'report.json.3',
+    ]);
+    assert.equal(read('report.json'), '', 'the file starts again empty');
     assert.equal(read('report.json.1'), 'current!');
     assert.equal(read('report.json.2'), 'one');
     assert.equal(read('report.json.3'), 'two');
@@ -72,7 +79,29 @@ describe('rotateIfNeeded', () => {
   it('with keep 0 drops the oversized file itself', () => {
     const file = write('report.json', 'current!');
     assert.deepEqual(rotateIfNeeded(logDir, 'report.json', { maxBytes: 1, keep: 0 }), [file]);
-    assert.deepEqual(fs.readdirSync(dir), []);
+    assert.deepEqual(fs.readdirSync(dir), ['report.json']);
+    assert.equal(read('report.json'), '');
+  });
+
+  it('starts the file again with the permission bits of the one rotated away, set-id bits left out', () => {
+    const file = write('report.json', 'current!');
+    fs.chmodSync(file, 0o600);
+    rotateIfNeeded(logDir, 'report.json', { maxBytes: 1, keep: 2 });
+    assert.equal(fs.statSync(file).mode & 0o7777, 0o600, 'a private report stays private');
+    assert.equal(fs.statSync(`${file}.1`).mode & 0o7777, 0o600);
+    write('report.json', 'again!!!');
+    fs.chmodSync(file, 0o2640);
+    rotateIfNeeded(logDir, 'report.json', { maxBytes: 1, keep: 0 });
+    assert.equal(fs.statSync(file).mode & 0o7777, 0o640);
+  });
+
+  it('keeps the group of the rotated file when root writes as itself', { skip: notRoot }, () => {
+    const file = write('report.json', 'current!');
+    fs.chownSync(file, 0, 4); // adm on Debian: a log its readers' group may read
+    fs.chmodSync(file, 0o640);
+    rotateIfNeeded(logDir, 'report.json', { maxBytes: 1, keep: 1 });
+    assert.deepEqual([fs.statSync(file).uid, fs.statSync(file).gid], [0, 4]);
+    assert.equal(fs.statSync(file).mode & 0o7777, 0o640);
   });
 
   it('rejects a negative or fractional keep', () => {
@@ -172,6 +201,14 @@ describe('rotation and pruning never follow links or leave the directory', () =>
     assert.equal(fs.readlinkSync(path.join(logs, 'report.json.2')), secret, 'the link itself moved');
     assert.equal(fs.readFileSync(path.join(logs, 'report.json.1'), 'utf8'), 'x'.repeat(100));
     assert.deepEqual(snapshot(dirs.rootDir), before, 'nothing outside changed or appeared');
+  });
+
+  it("starts the file again as the acting user's, with the rotated file's mode", () => {
+    const file = own('report.json', 'x'.repeat(100));
+    fs.chmodSync(file, 0o600);
+    rotateIfNeeded(userDir, 'report.json', { maxBytes: 10, keep: 1 });
+    const started = fs.statSync(file);
+    assert.deepEqual([started.uid, started.size, started.mode & 0o7777], [NOBODY, 0, 0o600]);
   });
 
   it('does not rotate a report that is a link, FIFO or anything but a regular file', () => {

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { type LogDir, prepareLogDir } from '../../../agent/files/log-dir.ts';
 import { writeMtrFiles } from '../../../agent/files/mtr-files.ts';
-import { writeFileAtomic } from '../../../agent/files/write-atomic.ts';
+import { replaceFile, writeFileAtomic } from '../../../agent/files/write-atomic.ts';
 import {
   type HostileDirs,
   hostileDirs,
@@ -69,6 +69,59 @@ describe('writeFileAtomic', () => {
   });
 });
 
+describe('the permissions of a replaced file', () => {
+  const mode = (file: string) => fs.statSync(file).mode & 0o7777;
+  const onDir = { entry: (n: string) => path.join(dir, n), sync: () => undefined };
+
+  it('are kept: a file made private stays private; set-id bits are left out; a new file gets 0644', () => {
+    const file = path.join(dir, '.cc-monitor-tunnel.json');
+    const umask = process.umask(0o022);
+    try {
+      writeFileAtomic(logDir, '.cc-monitor-tunnel.json', 'new\n');
+      assert.equal(mode(file), 0o644, 'a new file');
+      fs.chmodSync(file, 0o600);
+      writeFileAtomic(logDir, '.cc-monitor-tunnel.json', 'replaced\n');
+      assert.equal(mode(file), 0o600);
+      assert.equal(fs.readFileSync(file, 'utf8'), 'replaced\n');
+      fs.chmodSync(file, 0o4751);
+      writeFileAtomic(logDir, '.cc-monitor-tunnel.json', 'again\n');
+      assert.equal(mode(file), 0o751);
+    } finally {
+      process.umask(umask);
+    }
+  });
+
+  it("never take a mode from a link's target, and an explicit mode wins (install's units)", () => {
+    const target = path.join(dir, 'target');
+    fs.writeFileSync(target, 't', { mode: 0o600 });
+    fs.chmodSync(target, 0o600);
+    fs.symlinkSync(target, path.join(dir, 'unit'));
+    const umask = process.umask(0o022);
+    try {
+      replaceFile(onDir, 'unit', 'u\n');
+      assert.equal(mode(path.join(dir, 'unit')), 0o644, 'the link is replaced by a new file');
+      fs.chmodSync(path.join(dir, 'unit'), 0o600);
+      replaceFile(onDir, 'unit', 'u2\n', { mode: 0o644 });
+      assert.equal(mode(path.join(dir, 'unit')), 0o644);
+    } finally {
+      process.umask(umask);
+    }
+  });
+
+  it('keep the owner and group too with keepOwner when root writes; without it, the group only', {
+    skip: process.getuid?.() === 0 ? false : 'needs root: only root gives a file to another user',
+  }, () => {
+    const file = path.join(dir, 'report.html');
+    fs.writeFileSync(file, 'old');
+    fs.chownSync(file, NOBODY, 4);
+    fs.chmodSync(file, 0o640);
+    replaceFile(onDir, 'report.html', 'new', { keepOwner: true });
+    assert.deepEqual([fs.statSync(file).uid, fs.statSync(file).gid, mode(file)], [NOBODY, 4, 0o640]);
+    replaceFile(onDir, 'report.html', 'newer');
+    assert.deepEqual([fs.statSync(file).uid, fs.statSync(file).gid, mode(file)], [0, 4, 0o640]);
+  });
+});
+
 describe('writeMtrFiles', () => {
   it('writes both MTR files under the id and returns their kinds and absolute paths', () => {
     const written = writeMtrFiles({
@@ -128,6 +181,23 @@ describe('writeMtrFiles in a directory another user owns (the agent is root)', (
       writeMtrFiles({ dir: userDir, mtrId: '2', resourceText: null, gatewayText: 'G\n' });
       assert.equal(fs.readFileSync(path.join(logs, 'MTR-GATEWAY-2.txt'), 'utf8'), 'G\n');
       assert.deepEqual(fs.readdirSync(rootsDir), [], 'nothing written through the link');
+    } finally {
+      userDir.close();
+    }
+  });
+
+  it("keeps a replaced file's mode as the acting user, who stays its owner", () => {
+    const logs = ownedDir(path.join(dirs.home, 'Connexa-Logs'));
+    const userDir = prepareLogDir(logs);
+    try {
+      const file = path.join(logs, 'MTR-RESOURCE-3.txt');
+      fs.writeFileSync(file, 'old');
+      fs.chownSync(file, NOBODY, NOBODY);
+      fs.chmodSync(file, 0o600);
+      writeMtrFiles({ dir: userDir, mtrId: '3', resourceText: 'R\n', gatewayText: null });
+      const stat = fs.statSync(file);
+      assert.deepEqual([stat.uid, stat.mode & 0o7777], [NOBODY, 0o600]);
+      assert.equal(fs.readFileSync(file, 'utf8'), 'R\n');
     } finally {
       userDir.close();
     }

@@ -226,6 +226,29 @@ describe('report command on a log directory', () => {
     assert.equal(fs.statSync(out).mode & 0o777, 0o644);
   });
 
+  it('keeps the mode, owner and group of the page it replaces; a new page gets 0644', {
+    skip: process.getuid?.() === 0 ? false : 'needs root: only root gives a file to another user',
+  }, () => {
+    writeFixtureHistory(logs, { rounds: 3 });
+    const out = path.join(dir, 'report.html');
+    fs.writeFileSync(out, 'old');
+    fs.chownSync(out, NOBODY, NOBODY);
+    fs.chmodSync(out, 0o600);
+    report();
+    const replaced = fs.statSync(out);
+    assert.deepEqual([replaced.uid, replaced.gid, replaced.mode & 0o7777], [NOBODY, NOBODY, 0o600]);
+    assert.ok(page().startsWith('<!doctype html>'));
+    const fresh = path.join(dir, 'fresh.html');
+    const umask = process.umask(0o022);
+    try {
+      report({ html: fresh });
+    } finally {
+      process.umask(umask);
+    }
+    const created = fs.statSync(fresh);
+    assert.deepEqual([created.uid, created.mode & 0o7777], [0, 0o644]);
+  });
+
   it('refuses a symbolic link, directory or FIFO at the output name, and leaves it and its target alone', () => {
     writeFixtureHistory(logs, { rounds: 3 });
     const victim = path.join(dir, 'victim');

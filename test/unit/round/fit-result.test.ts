@@ -81,6 +81,27 @@ function documentWith(resources: ResourceResult[]): ResultDocument {
   };
 }
 
+describe('the printed document', () => {
+  it('has no control character raw, so --json on a terminal is as safe as the table', () => {
+    // Prepare: a hop name from reverse DNS and a log dir path with C1 and bidirectional controls,
+    // which JSON.stringify leaves as they are (it escapes only C0).
+    const doc = documentWith([resource('10.0.0.1', true)]);
+    const first = doc.resources[0]?.hops?.[0];
+    assert.ok(first);
+    first.host = 'evil\u009b31m.example\u202e';
+    doc.warnings = ['/home/ubuntu/Connexa-Logs\u0085/x is a symbolic link'];
+    // Act
+    const text = serializeResult(doc);
+    const fitted = serializeResult(fitResult(doc, serializeResult(doc).length - 1));
+    // Assess
+    for (const printed of [text, fitted]) {
+      assert.doesNotMatch(printed, /[\u0080-\u009f\u202a-\u202e]/);
+      assert.equal(JSON.parse(printed).warnings[0], doc.warnings[0], 'the same JSON value');
+    }
+    assert.ok(text.includes('evil\\u009b31m.example\\u202e'));
+  });
+});
+
 describe('fitting the result document into the SSM output limit', () => {
   it('leaves a document that fits untouched', () => {
     const doc = documentWith([resource('10.0.0.1', false)]);
