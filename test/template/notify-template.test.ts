@@ -7,21 +7,15 @@
  * their params are set, and every function's environment fits Lambda's 4 KB.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { STAGE_RESOURCES_MAX_CHARS } from '../../common/stack-params.ts';
 import { CONTRIBUTOR_STATE_CHANGE, STATE_CHANGE } from '../../functions/notify/alarm-event.ts';
 import { NOTIFY_TIMEOUT_SECONDS } from '../../functions/notify/limits.ts';
-import { AGENT_BUNDLE_ENV, DEFAULT_AGENT_PATH } from '../../ssm/document.ts';
+import { createPackager, type Resource, type Template } from './package-stack.ts';
 
-const ROOT = resolve(__dirname, '..', '..');
-const OSLS = join(ROOT, 'node_modules', 'osls', 'bin', 'serverless.js');
 const SERVICE = 'cloudconnexa-monitor';
-const scratch = mkdtempSync(join(tmpdir(), 'ccm-notify-template-'));
+const packager = createPackager('notify-template');
 const runId = randomBytes(4).toString('hex');
 const WEBHOOK_PARAMETER = '/cloudconnexa/notify/webhook-url';
 const CHAT = [
@@ -32,13 +26,6 @@ const CHAT = [
   'teamsChannelId=19%3ab6ef35dc342d56ba5654e6fc6d25a071%40thread.tacv2',
 ];
 
-interface Resource {
-  Type: string;
-  Properties: Record<string, unknown>;
-}
-interface Template {
-  Resources: Record<string, Resource>;
-}
 interface Statement {
   Sid?: string;
   Effect: string;
@@ -47,60 +34,17 @@ interface Statement {
   Condition?: unknown;
 }
 
-function run(
+/** Packages a stage: its exit code, output, and the template when it packaged. */
+async function run(
   stage: string,
   params: string[],
 ): Promise<{ code: number | null; output: string; template: Template | null }> {
-  const dir = join(scratch, `service-${stage}`);
-  mkdirSync(dir);
-  for (const entry of [
-    'serverless.yml',
-    'package.json',
-    'tsconfig.json',
-    'ssm',
-    'stack',
-    'common',
-    'functions',
-    'agent',
-  ]) {
-    if (existsSync(join(ROOT, entry))) cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
-  }
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  const out = join(scratch, `out-${stage}`);
-  const env: NodeJS.ProcessEnv = { ...process.env, AWS_EC2_METADATA_DISABLED: 'true' };
-  for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE'])
-    delete env[name];
-  env.AWS_CONFIG_FILE = join(scratch, 'none');
-  env.AWS_SHARED_CREDENTIALS_FILE = join(scratch, 'none');
-  // Without a build (a unit-only run), the document embeds this test file: packaging needs a file, not the agent.
-  env[AGENT_BUNDLE_ENV] = existsSync(DEFAULT_AGENT_PATH) ? DEFAULT_AGENT_PATH : __filename;
-  return new Promise((done, fail) => {
-    const child = spawn(
-      process.execPath,
-      [OSLS, 'package', '--stage', stage, '--package', out, ...params.map((p) => `--param=${p}`)],
-      {
-        cwd: dir,
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => {
-      output += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      output += c.toString();
-    });
-    child.on('error', fail);
-    child.on('close', (code) => {
-      const file = join(out, 'cloudformation-template-update-stack.json');
-      done({
-        code,
-        output,
-        template: code === 0 ? (JSON.parse(readFileSync(file, 'utf8')) as Template) : null,
-      });
-    });
-  });
+  const result = await packager.run(stage, params);
+  return {
+    code: result.code,
+    output: result.output,
+    template: result.code === 0 ? packager.templateOf(stage) : null,
+  };
 }
 
 const resource = (t: Template, id: string): Resource => {
@@ -140,7 +84,7 @@ describe('the notifier in the packaged template', () => {
     full = { stage: stages[1] as string, template: b.template };
   });
 
-  after(() => rmSync(scratch, { recursive: true, force: true }));
+  after(() => packager.cleanup());
 
   it('routes every alarm but its own through the EventBridge rule, and none of them to the topic directly', () => {
     for (const { stage, template } of [plain, full]) {

@@ -3,19 +3,8 @@
  * and checks the CloudFormation template it produces.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -56,22 +45,8 @@ import {
 } from '../../ssm/document.ts';
 import { ALARM_RULE_ID } from '../../stack/notify.ts';
 import { evaluate } from './metric-math.ts';
+import { createPackager, type Resource, type RunResult, type Template } from './package-stack.ts';
 
-const ROOT = resolve(__dirname, '..', '..');
-const OSLS = join(ROOT, 'node_modules', 'osls', 'bin', 'serverless.js');
-
-interface Resource {
-  Type: string;
-  Condition?: string;
-  DependsOn?: string[];
-  Properties: Record<string, unknown>;
-}
-interface Template {
-  Resources: Record<string, Resource>;
-  Conditions?: Record<string, unknown>;
-  Outputs?: Record<string, { Value: unknown }>;
-  Parameters?: Record<string, unknown>;
-}
 interface Statement {
   Sid?: string;
   Effect: 'Allow' | 'Deny';
@@ -84,14 +59,9 @@ interface Packaged {
   template: Template;
   ms: number;
 }
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-const scratch = mkdtempSync(join(tmpdir(), 'ccm-template-'));
+const ROOT = resolve(__dirname, '..', '..');
+const packager = createPackager('template');
+const scratch = packager.scratch;
 const runId = randomBytes(4).toString('hex');
 
 /** A stand-in for dist/agent.js of realistic size and compressibility (about 60 KB of varied JS). */
@@ -107,78 +77,15 @@ function placeholderAgent(): string {
   return path;
 }
 
-function packagingEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
-  for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE']) {
-    delete env[name];
-  }
-  // Prove that packaging needs no credentials: no files, no instance metadata.
-  env.AWS_CONFIG_FILE = join(scratch, 'no-aws-config');
-  env.AWS_SHARED_CREDENTIALS_FILE = join(scratch, 'no-aws-credentials');
-  env.AWS_EC2_METADATA_DISABLED = 'true';
-  return env;
-}
-
-/** Sources serverless package reads; everything else (tests, docs) stays out of the copy. */
-const SERVICE_ENTRIES = [
-  'serverless.yml',
-  'package.json',
-  'tsconfig.json',
-  'ssm',
-  'stack',
-  'common',
-  'functions',
-  'agent',
-];
-
-/**
- * osls stages every package in <service>/.serverless whatever --package says, so
- * concurrent runs in one directory clobber each other: each run gets a copy.
- */
-function serviceCopy(stage: string): string {
-  const dir = join(scratch, `service-${stage}`);
-  mkdirSync(dir);
-  for (const entry of SERVICE_ENTRIES) {
-    if (existsSync(join(ROOT, entry))) cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
-  }
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  return dir;
-}
-
+/** A packaging run with `env` added to the child's credential-free environment (package-stack.ts). */
 function runPackage(stage: string, params: string[], env: Record<string, string>): Promise<RunResult> {
-  const outDir = join(scratch, `out-${stage}`);
-  const cwd = serviceCopy(stage);
-  const args = [OSLS, 'package', '--stage', stage, '--package', outDir, ...params.map((p) => `--param=${p}`)];
-  const started = performance.now();
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, args, {
-      cwd,
-      env: packagingEnv(env),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr, ms: Math.round(performance.now() - started) }));
-  });
+  return packager.run(stage, params, env);
 }
 
 async function packageStage(stage: string, params: string[], env: Record<string, string>): Promise<Packaged> {
-  const result = await runPackage(stage, params, env);
-  assert.equal(
-    result.code,
-    0,
-    `serverless package --stage ${stage} failed:\n${result.stdout}\n${result.stderr}`,
-  );
-  const file = join(scratch, `out-${stage}`, 'cloudformation-template-update-stack.json');
-  const template = JSON.parse(readFileSync(file, 'utf8')) as Template;
-  return { stage, template, ms: result.ms };
+  const started = Date.now();
+  const template = await packager.template(stage, params, env);
+  return { stage, template, ms: Date.now() - started };
 }
 
 function resource(template: Template, logicalId: string): Resource {
@@ -288,9 +195,7 @@ describe('packaged CloudFormation template', () => {
     );
   });
 
-  after(() => {
-    rmSync(scratch, { recursive: true, force: true });
-  });
+  after(() => packager.cleanup());
 
   it('packages for two different stage names, naming each stage in functions, alarms and metrics', () => {
     for (const packaged of [main, other]) {
