@@ -7,7 +7,7 @@
  * | hosts flagged, other           | the latest round with flagged results: those hosts           |
  * | worst host latency / loss      | the contributor's host: its latest record                     |
  * | tunnels down / paths changed   | the latest round with such results: those hosts              |
- * | monitoring blind (ALARM)       | the latest round's failure and blind records                 |
+ * | monitoring blind (ALARM)       | the latest round's failure, blind and dispatch-failed records |
  * | monitoring blind (no data)     | the dispatch function's error lines                          |
  * | dispatch failing               | the dispatch function's error lines                          |
  * | dead-letter queue              | the jobs in the queue: round, hosts, last error              |
@@ -300,8 +300,9 @@ class Gatherer {
 }
 
 /**
- * A flag alarm's evidence leaves out hosts in a maintenance window: their
- * flags are not in the metrics the alarm watches either (emit-metrics.ts).
+ * Every alarm's host evidence leaves out hosts in a maintenance window: they
+ * are in none of the metrics the alarms watch either, their flags nor their
+ * failures (emit-metrics.ts).
  */
 const outsideMaintenance = (r: HostRecord): boolean => r.maintenanceUntil === null;
 
@@ -335,7 +336,8 @@ export async function gatherEvidence(
       await g.roundEvidence(PATTERNS.pathChanged, change, now, outsideMaintenance);
       break;
     case 'monitoring-blind':
-      if (change.state === 'ALARM') await g.roundEvidence(PATTERNS.notChecked, change, now);
+      if (change.state === 'ALARM')
+        await g.roundEvidence(PATTERNS.notChecked, change, now, outsideMaintenance);
       else if (change.state === 'INSUFFICIENT_DATA') await g.dispatchLog(recentStart, now);
       break;
     case 'dispatch-failing':

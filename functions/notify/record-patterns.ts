@@ -19,8 +19,8 @@ export const PATTERNS = {
   flagged: `{ ${isRecord('result')} && ($.summary.flagged > 0) }`,
   /** Any record of a host: what its latest round says. */
   anyRecord: `{ ${isRecord('result')} || ${isRecord('failure')} || ${isRecord('blind')} || ${isRecord('misconfigured')} || ${isRecord('dispatch-failed')} }`,
-  /** Hosts the blind alarm counts: failed or unreachable. */
-  notChecked: `{ ${isRecord('failure')} || ${isRecord('blind')} }`,
+  /** Hosts the blind alarm counts: failed (on the host, or at dispatch) or unreachable. */
+  notChecked: `{ ${isRecord('failure')} || ${isRecord('blind')} || ${isRecord('dispatch-failed')} }`,
   /** A result whose tunnel (issue 10's optional `tunnel`) is not up. */
   tunnelNotUp: `{ ${isRecord('result')} && (($.tunnel.state = "down") || ($.tunnel.state = "reconnecting")) }`,
   /**

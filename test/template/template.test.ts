@@ -635,6 +635,7 @@ describe('packaged CloudFormation template', () => {
       [FLEET_METRICS.hostsFailed, 'Sum'],
       [FLEET_METRICS.hostsBlind, 'Sum'],
       [FLEET_METRICS.hostsMisconfigured, 'Sum'],
+      [FLEET_METRICS.hostsInMaintenance, 'Sum'],
     ] as const) {
       const m = idOf.get(name);
       assert.ok(m, `the alarm reads ${name}`);
@@ -662,6 +663,27 @@ describe('packaged CloudFormation template', () => {
         'ALARM',
       ],
       ['all enrolled hosts misconfigured', { HostsEnrolled: 3, HostsBlind: 0, HostsMisconfigured: 3 }, 'OK'],
+      // Hosts in a maintenance window count in HostsInMaintenance and in none of the outcome metrics.
+      [
+        'the only host, in maintenance, unreachable (rebooting)',
+        { HostsEnrolled: 1, HostsBlind: 0, HostsMisconfigured: 0, HostsInMaintenance: 1 },
+        'OK',
+      ],
+      [
+        'all 4 hosts in maintenance, none collected (failed or timed out while worked on)',
+        { HostsEnrolled: 4, HostsBlind: 0, HostsMisconfigured: 0, HostsInMaintenance: 4 },
+        'OK',
+      ],
+      [
+        '1 of 4 in maintenance and unreachable, the other 3 checked',
+        { HostsEnrolled: 4, HostsChecked: 3, HostsBlind: 0, HostsInMaintenance: 1 },
+        'OK',
+      ],
+      [
+        '2 of 4 in maintenance, nothing collected of the other 2',
+        { HostsEnrolled: 4, HostsBlind: 0, HostsMisconfigured: 0, HostsInMaintenance: 2 },
+        'ALARM',
+      ],
       [
         'results from the previous round only (collection spilled over)',
         { HostsEnrolled: 10, HostsChecked: 10 },
@@ -677,6 +699,11 @@ describe('packaged CloudFormation template', () => {
       period({ HostsEnrolled: 10, HostsBlind: 1, HostsMisconfigured: 1 }),
       9,
       'counts the hosts not checked',
+    );
+    assert.equal(
+      period({ HostsEnrolled: 10, HostsBlind: 1, HostsMisconfigured: 1, HostsInMaintenance: 3 }),
+      6,
+      'counts the hosts not checked, those in a window left out',
     );
   });
 

@@ -15,7 +15,11 @@ import type { AwsClientStub } from 'aws-sdk-client-mock';
 import type { ResourceResult, ResultDocument } from '../../../common/result-schema.ts';
 import type { MaintenanceNote } from '../../../functions/dispatch/maintenance.ts';
 import type { LogEvent } from '../../../functions/logs/log-writer.ts';
-import { buildDispatchRecord, buildInvocationRecords } from '../../../functions/logs/records.ts';
+import {
+  buildDispatchRecord,
+  buildInvocationRecords,
+  maintenanceFields,
+} from '../../../functions/logs/records.ts';
 import type { NotifyConfig } from '../../../functions/notify/notify-config.ts';
 import { resultDocument } from '../functions/fixtures.ts';
 import { filterPatternMatches } from './filter-pattern.ts';
@@ -297,6 +301,8 @@ export interface HostRound {
   /** Failed invocation (no document). */
   failed?: { status: string; stderr: string };
   blind?: string;
+  /** Dispatch could not send it the command (SendCommand failed): the error's message. */
+  dispatchFailed?: string;
   /** Issue 10's optional fields, added to the result record as the extended schema will keep them. */
   tunnel?: unknown;
   pathChanges?: Record<string, unknown>;
@@ -316,6 +322,21 @@ export function hostRoundEvents(roundId: string, at: number, host: HostRound): L
         pingStatus: 'ConnectionLost',
         lastPingAt: null,
         message: host.blind,
+        ...maintenanceFields(host.maintenance),
+      },
+      at,
+    );
+  }
+  if (host.dispatchFailed !== undefined) {
+    return buildDispatchRecord(
+      'dispatch-failed',
+      {
+        instanceId: host.instanceId,
+        roundId,
+        status: 'SendCommandFailed',
+        errorName: 'ThrottlingException',
+        error: { code: 'E_AWS', message: host.dispatchFailed },
+        ...maintenanceFields(host.maintenance),
       },
       at,
     );

@@ -367,6 +367,31 @@ describe('notifier: monitoring blind, dispatch failing, dead-letter queue', () =
     assert.ok(!n.email.includes(instance(6)));
   });
 
+  it('leaves out hosts in a maintenance window, as the alarm’s metrics do, and lists hosts dispatch could not send to', async () => {
+    // Prepare: of the latest round's hosts not checked, two are in a window (a reboot, a failed
+    // agent while being worked on); one host outside a window could not be sent the command.
+    const window = { state: 'in', until: new Date(T + 3_600_000).toISOString(), source: 'tag' } as const;
+    const fake = new FakeLogGroups();
+    fake.addRound(roundIdAt(LATEST), LATEST + 20_000, [
+      { instanceId: instance(4), blind: 'enrolled but SSM reports ConnectionLost', maintenance: window },
+      {
+        instanceId: instance(5),
+        failed: { status: 'Failed', stderr: 'systemctl restart in progress\n' },
+        maintenance: window,
+      },
+      { instanceId: instance(7), dispatchFailed: 'Rate exceeded' },
+      { instanceId: instance(6), doc: cleanDocument('fine') },
+    ]);
+    // Act
+    await notifyAlarm(stateChange('monitoring-blind', 'ALARM', T), ports(fake), notifyConfig());
+    // Assess
+    const n = only();
+    assert.equal(n.subject, `ALARM: monitoring blind: 1 host not checked [CloudConnexa ${STAGE}]`);
+    assert.ok(n.email.includes(instance(7)), 'the host dispatch could not send to (HostsFailed)');
+    assert.match(n.email, /Record: dispatch-failed, status SendCommandFailed/);
+    assert.ok(!n.email.includes(instance(4)) && !n.email.includes(instance(5)), 'the hosts in a window');
+  });
+
   it("on INSUFFICIENT_DATA (no round ran) shows the dispatch function's error lines", async () => {
     const fake = new FakeLogGroups();
     fake.add(DISPATCH_GROUP, '2026/11/26/[$LATEST]abc', [
