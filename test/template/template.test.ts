@@ -31,6 +31,7 @@ import {
   SSM_PARAMETERS,
 } from '../../common/ssm-parameters.ts';
 import { STACK_PARAM_DEFAULTS } from '../../common/stack-params.ts';
+import { SEED_MAINTENANCE_KEY } from '../../common/stream-seed-line.ts';
 import { CLAIMS_KEY_ATTRIBUTE, CLAIMS_TTL_ATTRIBUTE } from '../../functions/aws/claims-table.ts';
 import { CLAIM_STALE_MS, CLAIM_TTL_SECONDS } from '../../functions/collect/job-claims.ts';
 import {
@@ -44,6 +45,7 @@ import {
   worstCaseSize,
 } from '../../ssm/document.ts';
 import { ALARM_RULE_ID } from '../../stack/notify.ts';
+import { filterPatternMatches } from '../helpers/filter-pattern.ts';
 import { evaluate } from './metric-math.ts';
 import { createPackager, type Resource, type RunResult, type Template } from './package-stack.ts';
 
@@ -308,6 +310,20 @@ describe('packaged CloudFormation template', () => {
     assert.equal(filters.length, 1);
     const [filterId, filter] = filters[0] ?? [];
     assert.equal(filter?.Properties.FilterPattern, LEGACY_FILTER_PATTERN);
+    // The deployed pattern, by CloudWatch's JSON pattern semantics, over seed lines as the collector
+    // writes them: a flagged line counts, unless it carries the maintenance window's end.
+    const deployed = String(filter?.Properties.FilterPattern);
+    const seed = { HOSTNAME: 'h', LATENCY_FLAG: '1', LOSS_FLAG: '0' };
+    assert.equal(filterPatternMatches(deployed, JSON.stringify(seed)), true);
+    assert.equal(filterPatternMatches(deployed, JSON.stringify({ ...seed, LATENCY_FLAG: '0' })), false);
+    assert.equal(
+      filterPatternMatches(
+        deployed,
+        JSON.stringify({ ...seed, [SEED_MAINTENANCE_KEY]: '2026-12-01T18:00:00.000Z' }),
+      ),
+      false,
+      'a host in a maintenance window does not count',
+    );
     assert.equal(filter?.Properties.LogGroupName, LOG_GROUP);
     assert.deepEqual(filter?.DependsOn, ['MonitorLogGroup'], `${filterId} waits for the group it filters`);
     assert.deepEqual(filter?.Properties.MetricTransformations, [

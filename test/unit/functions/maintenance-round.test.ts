@@ -19,7 +19,12 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { FLEET_METRICS, HOST_METRICS, RESOURCE_METRICS } from '../../../common/metric-names.ts';
+import {
+  FLEET_METRICS,
+  HOST_METRICS,
+  LEGACY_FILTER_PATTERN,
+  RESOURCE_METRICS,
+} from '../../../common/metric-names.ts';
 import { createEc2Client, createSqsClient, createSsmClient } from '../../../functions/aws/clients.ts';
 import { createParameterStoreReader } from '../../../functions/aws/parameter-store.ts';
 import { createSqsJobQueue } from '../../../functions/aws/sqs-queue.ts';
@@ -33,6 +38,7 @@ import { parseQueuedJob } from '../../../functions/collect/records-job.ts';
 import { dispatchRound } from '../../../functions/dispatch/dispatch-round.ts';
 import { discoverInstances } from '../../../functions/enrollment/discover-instances.ts';
 import { createEmfMetrics } from '../../../functions/metrics/emit-metrics.ts';
+import { filterPatternMatches } from '../../helpers/filter-pattern.ts';
 import {
   DEFAULTS,
   instanceId,
@@ -274,6 +280,11 @@ describe('maintenance windows through dispatch and collection', () => {
     const seedLines = (id: string) =>
       (round.logs.streams.get(id) ?? []).filter((e) => e.message.startsWith('{"HOSTNAME"'));
     assert.equal(seedLines(inWindow).length, 1);
+    // The legacy HighLatencyOrLoss filter counts the flagged hosts outside a window only.
+    const counted = [inWindow, untagged, ended, offset].filter((id) =>
+      seedLines(id).some((e) => filterPatternMatches(LEGACY_FILTER_PATTERN, e.message)),
+    );
+    assert.deepEqual(counted.sort(), [untagged, ended].sort());
     // Metrics, as CloudWatch would read the EMF lines of dispatch and both deliveries.
     const emf = readEmf(round.emf);
     assert.equal(emf.sum(FLEET_METRICS.hostsChecked), 4, 'every host was checked, once');

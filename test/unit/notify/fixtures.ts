@@ -4,7 +4,7 @@
  * with the records the real collector and dispatch code write
  * (functions/logs/records.ts), and a FilterLogEvents stand-in behind
  * aws-sdk-client-mock that filters them the way CloudWatch does for the
- * notifier's patterns (./filter-pattern.ts), paginating with nextToken.
+ * notifier's patterns (test/helpers/filter-pattern.ts), paginating with nextToken.
  */
 import {
   type CloudWatchLogsClient,
@@ -21,8 +21,8 @@ import {
   maintenanceFields,
 } from '../../../functions/logs/records.ts';
 import type { NotifyConfig } from '../../../functions/notify/notify-config.ts';
+import { filterPatternMatches } from '../../helpers/filter-pattern.ts';
 import { resultDocument } from '../functions/fixtures.ts';
-import { filterPatternMatches } from './filter-pattern.ts';
 
 export const REGION = 'eu-west-1';
 export const ACCOUNT = '123456789012';
