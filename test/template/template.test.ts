@@ -783,7 +783,13 @@ describe('packaged CloudFormation template', () => {
       assert.equal(band?.Expression, `ANOMALY_DETECTION_BAND(${latency?.Id}, 3)`);
       assert.equal(alarm.Properties.ComparisonOperator, 'GreaterThanUpperThreshold');
       assert.deepEqual([alarm.Properties.EvaluationPeriods, alarm.Properties.DatapointsToAlarm], [3, 2]);
-      assert.deepEqual(alarm.Properties.AlarmActions, [{ Ref: 'AlarmTopic' }]);
+      // Routed by the notifier's anomaly rule (stack/notify.ts), never straight to the topic.
+      assert.equal(alarm.Properties.AlarmActions, undefined);
+      assert.equal(alarm.Properties.OKActions, undefined);
+      assert.equal(
+        alarm.Properties.AlarmName,
+        `cloudconnexa-monitor-${adopted.stage}_latency-anomaly-${id.startsWith('Fleet') ? 'fleet' : WATCHED_INSTANCE}`,
+      );
       assert.equal(alarm.Properties.Threshold, undefined, 'the band is the threshold');
     }
   });

@@ -120,6 +120,38 @@ export const ALARM_METRICS: Record<string, MetricSpec[]> = {
   ],
   'tunnels-down': [FLEET('TunnelsDown')],
   'path-changes': [FLEET('PathChanges')],
+  // The latency anomaly alarms (stack/history-alarms.ts): the latency, then its band.
+  'latency-anomaly-fleet': [
+    {
+      metricStat: {
+        name: 'WorstLatencyMs',
+        namespace: 'CloudConnexa',
+        dimensions: { Stage: STAGE },
+        stat: 'Average',
+      },
+    },
+    { expression: 'ANOMALY_DETECTION_BAND(m0, 3)' },
+  ],
+  'latency-anomaly-host': [
+    {
+      metricStat: {
+        name: 'HostLatencyMs',
+        namespace: 'CloudConnexa',
+        dimensions: { Stage: STAGE, InstanceId: instance(3) },
+        stat: 'Average',
+      },
+    },
+    { expression: 'ANOMALY_DETECTION_BAND(m0, 3)' },
+  ],
+};
+
+/** The host the fixture's host latency anomaly alarm watches (ALARM_METRICS['latency-anomaly-host']). */
+export const ANOMALY_HOST = instance(3);
+
+/** The anomaly alarms' names, as stack/history-alarms.ts gives them. */
+export const ANOMALY_ALARM = {
+  fleet: `cloudconnexa-monitor-${STAGE}_latency-anomaly-fleet`,
+  host: `cloudconnexa-monitor-${STAGE}_latency-anomaly-${instance(3)}`,
 };
 
 function configuration(suffix: string, description: string) {
