@@ -3,11 +3,24 @@
  * (whose alarms and dashboard read them). Every distinct name + dimension set is
  * a billed custom metric, so each fact is emitted under exactly one name.
  */
+import { SEED_MAINTENANCE_KEY } from './stream-seed-line.ts';
+
 export const METRIC_NAMESPACE = 'CloudConnexa';
 
 /** The old script's metric filter target; kept so existing alarms keep working. */
 export const LEGACY_METRIC = 'HighLatencyOrLoss';
-export const LEGACY_FILTER_PATTERN = '{ ($.LATENCY_FLAG = "1") || ($.LOSS_FLAG = "1") }';
+/**
+ * The old script's filter, `{ ($.LATENCY_FLAG = "1") || ($.LOSS_FLAG = "1") }`,
+ * narrowed to lines written outside a maintenance window: the collector adds
+ * SEED_MAINTENANCE_KEY to a host's seed line while it is in one
+ * (common/stream-seed-line.ts). `NOT EXISTS` is true exactly for a line without the
+ * key, so the old script's, an old agent's and every line outside a window
+ * count as before; a comparison such as `!=` on a missing key would be false
+ * and drop them (CloudWatch Logs User Guide, "Using filter patterns to match
+ * terms in JSON log events"; test/helpers/filter-pattern.ts runs these
+ * semantics over the lines the collector writes).
+ */
+export const LEGACY_FILTER_PATTERN = `{ (($.LATENCY_FLAG = "1") || ($.LOSS_FLAG = "1")) && ($.${SEED_MAINTENANCE_KEY} NOT EXISTS) }`;
 
 export type MetricGranularity = 'fleet' | 'host' | 'resource';
 export const METRIC_GRANULARITIES: readonly MetricGranularity[] = ['fleet', 'host', 'resource'];

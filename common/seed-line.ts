@@ -7,6 +7,10 @@
  * control character raw (common/printable.ts; the JSON value is unchanged).
  *
  * No Node imports: shared with the Lambda functions.
+ *
+ * In the central log group the collector adds one key to the line of a host
+ * in a maintenance window (common/stream-seed-line.ts); the agent's own file
+ * never has it (the agent does not know).
  */
 import { stringifyPrintable } from './printable.ts';
 import { SEED_KEYS } from './result-contract.ts';

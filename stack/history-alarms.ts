@@ -20,7 +20,11 @@
  *   on `ANOMALY_DETECTION_BAND(m, ANOMALY_LIMITS.bandStdDevs)`, in ALARM when
  *   the latency is above the band in 2 of the last 3 periods. The model needs
  *   about two weeks of data to learn weekly patterns; until it has data the
- *   alarm stays INSUFFICIENT_DATA or OK.
+ *   alarm stays INSUFFICIENT_DATA or OK. The alarms are named
+ *   `<service>-<stage>_latency-anomaly-<fleet | instance id>`
+ *   (functions/notify/alarm-kinds.ts anomalyAlarmName), which the notifier's
+ *   second EventBridge rule matches by prefix (stack/notify.ts): they have no
+ *   SNS actions, and are notified with the evidence like the others.
  *
  * A bad value fails `serverless package`, naming the param. serverless.yml
  * reaches this module through stack/history-alarms.cjs.
@@ -33,6 +37,7 @@ import {
   METRIC_GRANULARITIES,
   METRIC_NAMESPACE,
 } from '../common/metric-names.ts';
+import { anomalyAlarmName, FLEET_ANOMALY_TARGET } from '../functions/notify/alarm-kinds.ts';
 import type { Sensitivity } from './alarm-sensitivity.ts';
 
 export const ANOMALY_LIMITS = {
@@ -58,7 +63,6 @@ export interface HistoryAlarmsPlan {
 }
 
 const INSTANCE_ID = /^i-[0-9a-f]{8}([0-9a-f]{9})?$/;
-const TOPIC = { Ref: 'AlarmTopic' };
 
 function parseBoolean(value: string, field: string): boolean {
   if (value !== 'true' && value !== 'false') throw new InvalidInputError(field, value, 'true or false');
@@ -136,13 +140,24 @@ function anomalyPair(
         DatapointsToAlarm: o.sensitivity.datapoints,
         // No round, no data: the monitoring-blind alarm's business.
         TreatMissingData: 'notBreaching',
-        // Straight to the topic (the plain CloudWatch e-mail): their names vary with the
-        // instances listed, and the notifier's rule routes the stack's fixed alarm names.
-        AlarmActions: [TOPIC],
-        OKActions: [TOPIC],
+        // No actions: the notifier's anomaly rule (stack/notify.ts) routes its state changes.
       },
     },
   };
+}
+
+/**
+ * The names of the latency anomaly alarms a stage declares (none when the
+ * param is empty), for the notifier's rule and role (stack/notify.ts).
+ * Throws InvalidInputError naming the param, as planHistoryAlarms does.
+ */
+export function anomalyAlarmNames(
+  params: Pick<HistoryAlarmParams, 'service' | 'stage' | 'latencyAnomalyAlarms' | 'metricGranularity'>,
+): string[] {
+  const targets = parseAnomalyTargets(params.latencyAnomalyAlarms, params.metricGranularity);
+  return [...(targets.fleet ? [FLEET_ANOMALY_TARGET] : []), ...targets.instances].map((target) =>
+    anomalyAlarmName(params.service, params.stage, target),
+  );
 }
 
 export function planHistoryAlarms(params: HistoryAlarmParams): HistoryAlarmsPlan {
@@ -193,7 +208,7 @@ export function planHistoryAlarms(params: HistoryAlarmParams): HistoryAlarmsPlan
       anomalyPair(
         {
           detectorId: 'FleetLatencyAnomaly',
-          alarmName: `${prefix}-fleet-latency-anomaly`,
+          alarmName: anomalyAlarmName(params.service, params.stage, FLEET_ANOMALY_TARGET),
           description: `The fleet’s typical host latency (Average of WorstLatencyMs) is above the band CloudWatch anomaly detection expects, in ${rounds}.`,
           period,
           sensitivity,
@@ -208,7 +223,7 @@ export function planHistoryAlarms(params: HistoryAlarmParams): HistoryAlarmsPlan
       anomalyPair(
         {
           detectorId: `HostLatencyAnomaly${instanceId.slice(2)}`,
-          alarmName: `${prefix}-host-latency-anomaly-${instanceId}`,
+          alarmName: anomalyAlarmName(params.service, params.stage, instanceId),
           description: `The latency of ${instanceId} (HostLatencyMs) is above the band CloudWatch anomaly detection expects, in ${rounds}.`,
           period,
           sensitivity,

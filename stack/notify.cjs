@@ -8,6 +8,7 @@ const { require: tsxRequire } = require('tsx/cjs/api');
 
 module.exports = async ({ resolveVariable }) => {
   const { planNotify } = tsxRequire('./notify.ts', __filename);
+  const { anomalyAlarmNames } = tsxRequire('./history-alarms.ts', __filename);
   const sensitivity = require('./alarm-sensitivity.cjs');
   const value = async (name) => String(await resolveVariable(name));
   const param = (name) => value(`param:${name}`);
@@ -22,6 +23,13 @@ module.exports = async ({ resolveVariable }) => {
     teamsTeamId: await param('teamsTeamId'),
     teamsChannelId: await param('teamsChannelId'),
     notifierFailingAlarm: (await sensitivity({ resolveVariable })).notifierFailing,
+    // The same names stack/history-alarms.cjs gives the alarms, from the same params.
+    anomalyAlarmNames: anomalyAlarmNames({
+      service: await value('self:service'),
+      stage: await value('sls:stage'),
+      latencyAnomalyAlarms: await param('latencyAnomalyAlarms'),
+      metricGranularity: await param('metricGranularity'),
+    }),
   });
   return { fragment: plan.fragment, webhookParameter: plan.webhookParameter };
 };

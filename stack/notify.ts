@@ -7,8 +7,16 @@
  *   "CloudWatch Alarm Contributor State Change" events of exactly the stack's
  *   alarms (their ARNs, from functions/notify/alarm-kinds.ts) to the notifier;
  *   an alarm of another stage or stack never matches.
+ * - `AnomalyAlarmEventsRule`, only when the stage declares latency anomaly
+ *   alarms (stack/history-alarms.ts): their state changes, matched by the ARN
+ *   prefix `...:alarm:<service>-<stage>_latency-anomaly-` (EventBridge content
+ *   filtering, `prefix`), since their names vary with the instances listed and
+ *   an exact list of up to 21 ARNs would not fit the 2,048 characters of an
+ *   event pattern beside the others. The `_` keeps the prefix this stack's
+ *   (functions/notify/alarm-kinds.ts LATENCY_ANOMALY_MARK).
  * - `NotifyRole`: its own logs; FilterLogEvents on the central log group and the
- *   dispatch function's log group; DescribeAlarmHistory on the stack's alarms;
+ *   dispatch function's log group; DescribeAlarmHistory on the stack's alarms
+ *   (the anomaly alarms by name);
  *   Publish to the alarm topic; ReceiveMessage on the dead-letter queue (a look
  *   with visibility 0); with a webhook, GetParameter on that one parameter and
  *   kms:Decrypt only through SSM for that parameter. No wildcard action, no
@@ -26,7 +34,12 @@
 import { InvalidInputError } from '../common/errors.ts';
 import { parseParameterName } from '../functions/dispatch/resource-parameters.ts';
 import { CONTRIBUTOR_STATE_CHANGE, STATE_CHANGE } from '../functions/notify/alarm-event.ts';
-import { alarmNamePrefix, NOTIFIER_FAILING_SUFFIX, STACK_ALARMS } from '../functions/notify/alarm-kinds.ts';
+import {
+  alarmNamePrefix,
+  anomalyAlarmPrefix,
+  NOTIFIER_FAILING_SUFFIX,
+  STACK_ALARMS,
+} from '../functions/notify/alarm-kinds.ts';
 import { NOTIFIER_FAILING_ALARM_PERIOD_SECONDS, type Sensitivity } from './alarm-sensitivity.ts';
 
 export interface NotifyParams {
@@ -41,6 +54,8 @@ export interface NotifyParams {
   teamsChannelId: string;
   /** M of N of the notifier-failing alarm (stack/alarm-sensitivity.ts); default 1 of 1. */
   notifierFailingAlarm?: Pick<Sensitivity, 'datapoints' | 'periods'>;
+  /** The stage's latency anomaly alarms (stack/history-alarms.ts anomalyAlarmNames); none by default. */
+  anomalyAlarmNames?: readonly string[];
 }
 
 export interface NotifyPlan {
@@ -53,6 +68,7 @@ export interface NotifyPlan {
 export const NOTIFY_FUNCTION_ID = 'NotifyLambdaFunction';
 export const NOTIFY_LOG_GROUP_ID = 'NotifyLogGroup';
 export const ALARM_RULE_ID = 'AlarmEventsRule';
+export const ANOMALY_RULE_ID = 'AnomalyAlarmEventsRule';
 
 const UUID = /^[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}$/;
 /** AWS::Chatbot property patterns (CloudFormation resource reference). */
@@ -71,9 +87,14 @@ export function alarmArn(name: string): { 'Fn::Sub': string } {
   return sub(`arn:${PARTITION}:cloudwatch:${REGION}:${ACCOUNT}:alarm:${name}`);
 }
 
-/** The names of the alarms routed through the notifier, for a service and stage. */
+/** The names of the alarms routed through the notifier by name, for a service and stage. */
 export function routedAlarmNames(service: string, stage: string): string[] {
   return STACK_ALARMS.map((a) => `${alarmNamePrefix(service, stage)}${a.suffix}`);
+}
+
+/** The ARN prefix the anomaly rule matches: `arn:<partition>:cloudwatch:<region>:<account>:alarm:<service>-<stage>_latency-anomaly-`. */
+export function anomalyAlarmArnPrefix(service: string, stage: string): { 'Fn::Sub': string } {
+  return alarmArn(anomalyAlarmPrefix(alarmNamePrefix(service, stage)));
 }
 
 function checkWebhookParameter(value: string): string {
@@ -164,7 +185,7 @@ function notifyRole(p: NotifyParams, webhookParameter: string) {
       Sid: 'ReadAlarmHistory',
       Effect: 'Allow',
       Action: 'cloudwatch:DescribeAlarmHistory',
-      Resource: routedAlarmNames(p.service, p.stage).map(alarmArn),
+      Resource: [...routedAlarmNames(p.service, p.stage), ...(p.anomalyAlarmNames ?? [])].map(alarmArn),
     },
     { Sid: 'PublishNotifications', Effect: 'Allow', Action: 'sns:Publish', Resource: { Ref: 'AlarmTopic' } },
     {
@@ -207,6 +228,37 @@ function notifyRole(p: NotifyParams, webhookParameter: string) {
   };
 }
 
+/** The anomaly alarms' rule and its permission to invoke the notifier; nothing without anomaly alarms. */
+function anomalyRule(p: NotifyParams): Record<string, unknown> {
+  const names = p.anomalyAlarmNames ?? [];
+  if (names.length === 0) return {};
+  const prefix = anomalyAlarmPrefix(alarmNamePrefix(p.service, p.stage));
+  return {
+    [ANOMALY_RULE_ID]: {
+      Type: 'AWS::Events::Rule',
+      Properties: {
+        Description: `State changes of the ${prefix}* alarms (latency anomaly detection), to the notifier`,
+        State: 'ENABLED',
+        EventPattern: {
+          source: ['aws.cloudwatch'],
+          'detail-type': [STATE_CHANGE],
+          resources: [{ prefix: anomalyAlarmArnPrefix(p.service, p.stage) }],
+        },
+        Targets: [{ Id: 'notify', Arn: getAtt(NOTIFY_FUNCTION_ID, 'Arn') }],
+      },
+    },
+    NotifyAnomalyEventsPermission: {
+      Type: 'AWS::Lambda::Permission',
+      Properties: {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: getAtt(NOTIFY_FUNCTION_ID, 'Arn'),
+        Principal: 'events.amazonaws.com',
+        SourceArn: getAtt(ANOMALY_RULE_ID, 'Arn'),
+      },
+    },
+  };
+}
+
 export function planNotify(p: NotifyParams): NotifyPlan {
   const webhookParameter = checkWebhookParameter(p.webhookUrlParameter);
   const chat = chatParams(p);
@@ -235,6 +287,7 @@ export function planNotify(p: NotifyParams): NotifyPlan {
         SourceArn: getAtt(ALARM_RULE_ID, 'Arn'),
       },
     },
+    ...anomalyRule(p),
     NotifierFailingAlarm: {
       Type: 'AWS::CloudWatch::Alarm',
       Properties: {

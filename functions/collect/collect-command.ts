@@ -221,15 +221,16 @@ export async function collectCommand(
   const counts: (() => void)[] = [];
   /** Dispatch's maintenance decision for a host (job.ts `maintenance`); the collector reads no tags. */
   const maintenanceOf = (instanceId: string) => job.maintenance?.[instanceId];
+  /** Said with every count: a host in a window stays out of the alarmed metrics (emit-metrics.ts). */
+  const windowOf = (instanceId: string) => ({ inMaintenance: inMaintenance(maintenanceOf(instanceId)) });
   const countOutcome = (instanceId: string, outcome: HostOutcome) => {
     counts.push(() => {
+      const window = windowOf(instanceId);
       if (outcome.kind === 'checked')
         ports.metrics.checked(
-          inMaintenance(maintenanceOf(instanceId))
-            ? { ...outcome.measurement, inMaintenance: true }
-            : outcome.measurement,
+          window.inMaintenance ? { ...outcome.measurement, inMaintenance: true } : outcome.measurement,
         );
-      else ports.metrics.failed(instanceId);
+      else ports.metrics.failed(instanceId, window);
     });
   };
   /** Counts a host found already written, by what its record says. */
@@ -374,7 +375,7 @@ export async function collectCommand(
         now,
       );
       if (await writer.write(instanceId, events)) {
-        counts.push(() => ports.metrics.failed(instanceId));
+        counts.push(() => ports.metrics.failed(instanceId, windowOf(instanceId)));
         result.deadline.push(instanceId);
       } else left.push(instanceId);
     });

@@ -217,6 +217,13 @@ async function sendRound(
       ports.metrics.inMaintenance(instanceId);
     }
   };
+  /**
+   * Said with every outcome counted: a host in a window is in HostsInMaintenance and
+   * in none of the outcome metrics the alarms read (emit-metrics.ts).
+   */
+  const windowOf = (instanceId: string) => ({ inMaintenance: inMaintenance(maintenanceOf.get(instanceId)) });
+  /** Hosts counted under HostsBlind / HostsMisconfigured at discovery (outside a window), for the round's zeroes. */
+  const counted = { blind: 0, misconfigured: 0 };
   const recordFailure = (
     instanceIds: string[],
     status: 'SendCommandFailed' | 'EnqueueFailed' | 'ResourcesParameterUnreadable',
@@ -226,7 +233,7 @@ async function sendRound(
   ): void => {
     summary.failed += instanceIds.length;
     for (const instanceId of instanceIds) {
-      ports.metrics.failed(instanceId);
+      ports.metrics.failed(instanceId, windowOf(instanceId));
       pendingWrites.push({
         stream: instanceId,
         events: buildDispatchRecord(
@@ -239,17 +246,40 @@ async function sendRound(
             ...(commandId === undefined ? {} : { commandId }),
             errorName,
             error,
+            ...maintenanceFields(maintenanceOf.get(instanceId)),
           },
           ports.now(),
         ),
       });
     }
   };
+  const recordMisconfigured = (instanceId: string, invalid: InvalidInputError): void => {
+    summary.misconfigured++;
+    const window = windowOf(instanceId);
+    if (!window.inMaintenance) counted.misconfigured++;
+    ports.metrics.misconfigured(instanceId, window);
+    pendingWrites.push({
+      stream: instanceId,
+      events: buildDispatchRecord(
+        'misconfigured',
+        {
+          instanceId,
+          roundId: options.roundId,
+          status: 'Misconfigured',
+          field: invalid.field,
+          value: invalid.value,
+          allowed: invalid.allowed,
+          error: invalid.toInfo(),
+          ...maintenanceFields(maintenanceOf.get(instanceId)),
+        },
+        at,
+      ),
+    });
+  };
   // Every round, 0 included: the blind alarm tells "nothing enrolled" from "no round ran" by it.
   ports.metrics.enrolled(summary.enrolled);
 
   for (const host of blind) {
-    ports.metrics.blind(host.instanceId);
     // A blind host is not sent anything: a bad MaintenanceUntil tag on it is reported once it is reachable.
     let note: MaintenanceNote | null = null;
     try {
@@ -258,6 +288,9 @@ async function sendRound(
       if (!(error instanceof InvalidInputError)) throw error;
     }
     noteMaintenance(host.instanceId, note);
+    const window = windowOf(host.instanceId);
+    if (!window.inMaintenance) counted.blind++;
+    ports.metrics.blind(host.instanceId, window);
     pendingWrites.push({
       stream: host.instanceId,
       events: buildDispatchRecord(
@@ -280,34 +313,28 @@ async function sendRound(
   const settingsByKey = new Map<string, HostSettings>();
   const resourceLists = await prepareResourceLists(ports.parameters, online, options);
   for (const host of online) {
+    // Maintenance first: whatever else goes wrong for the host this round (an
+    // unreadable list, another invalid tag), a window keeps it out of the alarmed
+    // metrics. An invalid MaintenanceUntil tag is reported like any invalid tag.
+    let note: MaintenanceNote | null;
+    try {
+      note = decideMaintenance(host.tags, options.tagKey, stage.until, at);
+    } catch (error) {
+      if (!(error instanceof InvalidInputError)) throw error;
+      recordMisconfigured(host.instanceId, error);
+      continue;
+    }
+    noteMaintenance(host.instanceId, note);
     const list = resourceLists(host);
     if (list.kind === 'unreadable') {
       recordFailure([host.instanceId], 'ResourcesParameterUnreadable', undefined, list.errorName, list.error);
       continue;
     }
-    const resolved = list.kind === 'invalid' ? list.error : resolveHost(host, options, list, stage.until, at);
+    const resolved = list.kind === 'invalid' ? list.error : resolveHost(host, options, list);
     if (resolved instanceof InvalidInputError) {
-      summary.misconfigured++;
-      ports.metrics.misconfigured(host.instanceId);
-      pendingWrites.push({
-        stream: host.instanceId,
-        events: buildDispatchRecord(
-          'misconfigured',
-          {
-            instanceId: host.instanceId,
-            roundId: options.roundId,
-            status: 'Misconfigured',
-            field: resolved.field,
-            value: resolved.value,
-            allowed: resolved.allowed,
-            error: resolved.toInfo(),
-          },
-          at,
-        ),
-      });
+      recordMisconfigured(host.instanceId, resolved);
       continue;
     }
-    noteMaintenance(host.instanceId, resolved.maintenance);
     const key = settingsKey(resolved.parameters);
     const group = groups.get(key) ?? { parameters: resolved.parameters, instanceIds: [] };
     group.instanceIds.push(host.instanceId);
@@ -315,8 +342,8 @@ async function sendRound(
     settingsByKey.set(key, resolved.settings);
   }
   ports.metrics.zeroDispatchCounters({
-    blind: summary.blind,
-    misconfigured: summary.misconfigured,
+    blind: counted.blind,
+    misconfigured: counted.misconfigured,
     inMaintenance: hostsInMaintenance,
   });
   summary.groups = groups.size;
@@ -341,7 +368,7 @@ async function sendRound(
     for (const refused of outcome.refused) {
       summary.blind++;
       summary.refused++;
-      ports.metrics.blind(refused.instanceId);
+      ports.metrics.blind(refused.instanceId, windowOf(refused.instanceId));
       pendingWrites.push({
         stream: refused.instanceId,
         events: buildDispatchRecord(
@@ -356,6 +383,7 @@ async function sendRound(
             reason: refused.reason,
             message: `SSM refused the command for this instance (${refused.error.errorName}: terminating, terminated, no longer registered or SSM Agent not running): not checked this round; the other instances of its batch were sent`,
             error: refused.error.toInfo(),
+            ...maintenanceFields(maintenanceOf.get(refused.instanceId)),
           },
           ports.now(),
         ),
@@ -406,14 +434,8 @@ function resolveHost(
   host: EnrolledInstance,
   options: DispatchOptions,
   list: Extract<HostResourceLists, { kind: 'ok' }>,
-  stageUntil: number | null,
-  now: number,
-):
-  | { settings: HostSettings; parameters: SsmParameters; maintenance: MaintenanceNote | null }
-  | InvalidInputError {
+): { settings: HostSettings; parameters: SsmParameters } | InvalidInputError {
   try {
-    // An invalid MaintenanceUntil tag is reported like any invalid tag: the host is misconfigured.
-    const maintenance = decideMaintenance(host.tags, options.tagKey, stageUntil, now);
     const settings = resolveHostSettings(
       { ...options.defaults, resources: list.resources },
       host.tags,
@@ -430,7 +452,7 @@ function resolveHost(
       );
     }
     const parameters = toSsmParameters(settings, options, options.tagKey);
-    return { settings, parameters, maintenance };
+    return { settings, parameters };
   } catch (error) {
     if (error instanceof InvalidInputError) return error;
     throw error;

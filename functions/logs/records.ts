@@ -2,7 +2,9 @@
  * The log records written per host and round. Every record is one JSON line
  * with `record` naming its kind (Logs Insights filters on it) except the seed
  * line, which is the old tool's JSON line byte for byte so that the old metric
- * filter `{ ($.LATENCY_FLAG = "1") || ($.LOSS_FLAG = "1") }` keeps matching,
+ * filter `{ ($.LATENCY_FLAG = "1") || ($.LOSS_FLAG = "1") }` keeps matching
+ * (with one key added last for a host in a maintenance window, which the
+ * stack's filter leaves out: common/stream-seed-line.ts),
  * and the MTR text reports, which keep the old files' layout. Kinds: `result`,
  * `path-change` (one per resource whose path changed, beside the result),
  * `failure`, `blind`, `misconfigured`, `dispatch-failed`.
@@ -24,9 +26,9 @@ import {
   ResultDocumentError,
   type TunnelResult,
 } from '../../common/result-schema.ts';
-import { serializeSeedRecord } from '../../common/seed-line.ts';
+import { type SEED_MAINTENANCE_KEY, serializeStreamSeedLine } from '../../common/stream-seed-line.ts';
 import { tunnelCause, tunnelIsDown } from '../../common/tunnel-rule.ts';
-import type { MaintenanceNote } from '../dispatch/maintenance.ts';
+import { inMaintenance, type MaintenanceNote } from '../dispatch/maintenance.ts';
 import type { HostMeasurement } from '../metrics/emit-metrics.ts';
 import type { LogEvent } from './log-writer.ts';
 import { matchSentResources, type ResourceMatch } from './sent-resources.ts';
@@ -187,7 +189,8 @@ type CollectorKey =
   | 'resourcesMissing'
   | 'maintenance'
   | 'cause'
-  | (typeof SEED_KEYS)[number];
+  | (typeof SEED_KEYS)[number]
+  | typeof SEED_MAINTENANCE_KEY;
 const documentKeysAreNotCollectorKeys: [Extract<keyof ResultDocument, CollectorKey>] extends [never]
   ? true
   : never = true;
@@ -253,7 +256,9 @@ function buildRecords(
   const measuredWithFileError = doc !== null && doc.outcome === 'environment' && doc.seed !== null;
   if (doc !== null && ((o.status === 'Success' && doc.outcome === 'completed') || measuredWithFileError)) {
     const match = matchSentResources(doc.resources, o.sentResources);
-    if (doc.seed !== null) messages.push(serializeSeedRecord(doc.seed));
+    // In a window the line says so, and the legacy metric filter leaves it out (common/metric-names.ts).
+    const windowEnd = o.maintenance != null && inMaintenance(o.maintenance) ? o.maintenance.until : null;
+    if (doc.seed !== null) messages.push(serializeStreamSeedLine(doc.seed, windowEnd));
     messages.push(...mtrReports(doc));
     messages.push(...pathChangeRecords(o, match.measured));
     messages.push(

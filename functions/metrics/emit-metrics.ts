@@ -9,14 +9,23 @@
  * HostsChecked; a blind host is HostsBlind only.
  *
  * A host in a maintenance window (functions/dispatch/maintenance.ts) is
- * measured and recorded, but its measurement stays out of every metric an
- * alarm watches or could watch: it counts in HostsChecked (the monitor
- * worked) and nothing else of it is written: no HostsFlagged, WorstLatencyMs
- * or WorstLossPct data point, and no per-host or per-resource metric (an
- * alarm on that host's HostLatencyMs sees no data point, i.e. missing data,
- * until the window ends). Dispatch counts it in HostsInMaintenance.
- * HostsFailed and HostsBlind still count it: a window silences what the host
- * measures, not the monitor losing the host.
+ * measured and recorded, but it stays out of every metric an alarm watches or
+ * could watch, whatever the outcome of its round; this module is the one
+ * place that leaves it out, and every call says whether the host is in one:
+ * - checked: it counts in HostsChecked (the monitor worked: the
+ *   monitoring-blind alarm's "no host collected" test reads it) and nothing
+ *   else of it is written: no HostsFlagged, WorstLatencyMs, WorstLossPct,
+ *   TunnelsDown or PathChanges data point, and no per-host or per-resource
+ *   metric (an alarm on that host's HostLatencyMs sees no data point, i.e.
+ *   missing data, until the window ends);
+ * - failed, blind (unreachable, refused by SSM) or misconfigured: nothing is
+ *   written. A host that fails, drops out of SSM or loses its tunnel while
+ *   it is being worked on is what maintenance causes (reboots, agent and
+ *   tunnel restarts), so it must not page through HostsFailed / HostsBlind
+ *   (the monitoring-blind alarm).
+ * Dispatch counts every enrolled host in a window in HostsInMaintenance, and
+ * the monitoring-blind alarm subtracts it where it counts hosts sent but not
+ * collected (serverless.yml). The host's records say all of it.
  */
 import { createHash } from 'node:crypto';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -45,12 +54,24 @@ export interface HostMeasurement {
   worstJitterMs: number | null;
 }
 
+/**
+ * Whether a host is in a maintenance window this round (dispatch's decision,
+ * functions/dispatch/maintenance.ts, carried to the collector in the collect
+ * job). Every outcome call takes it, so no call site can forget it.
+ */
+export interface HostWindow {
+  inMaintenance: boolean;
+}
+
 /** The metrics port used by dispatch and collection. */
 export interface RoundMetrics {
   checked(host: HostMeasurement): void;
-  failed(instanceId: string): void;
-  blind(instanceId: string): void;
-  misconfigured(instanceId: string): void;
+  /** HostsFailed, unless the host is in a maintenance window (then nothing). */
+  failed(instanceId: string, window: HostWindow): void;
+  /** HostsBlind, unless the host is in a maintenance window (then nothing). */
+  blind(instanceId: string, window: HostWindow): void;
+  /** HostsMisconfigured, unless the host is in a maintenance window (then nothing). */
+  misconfigured(instanceId: string, window: HostWindow): void;
   /** Dispatch: an enrolled host in a maintenance window this round (HostsInMaintenance). */
   inMaintenance(instanceId: string): void;
   /**
@@ -62,7 +83,8 @@ export interface RoundMetrics {
   /**
    * Dispatch calls this once per round so that HostsBlind and HostsMisconfigured
    * have a data point (zero) even when no host is blind: the "monitoring blind"
-   * alarm treats missing data as breaching.
+   * alarm treats missing data as breaching. The counts are of the hosts counted
+   * under those names, i.e. outside a maintenance window.
    */
   zeroDispatchCounters(counts: { blind: number; misconfigured: number; inMaintenance?: number }): void;
   flush(): void;
@@ -301,13 +323,17 @@ export function createEmfMetrics(options: MetricsOptions): RoundMetrics {
         }
       }
     },
-    failed() {
+    // In a window: nothing (see the module comment); dispatch counted it in HostsInMaintenance.
+    failed(_instanceId, window) {
+      if (window.inMaintenance) return;
       addFleet(() => fleet.addMetric(FLEET_METRICS.hostsFailed, MetricUnit.Count, 1));
     },
-    blind() {
+    blind(_instanceId, window) {
+      if (window.inMaintenance) return;
       addFleet(() => fleet.addMetric(FLEET_METRICS.hostsBlind, MetricUnit.Count, 1));
     },
-    misconfigured() {
+    misconfigured(_instanceId, window) {
+      if (window.inMaintenance) return;
       addFleet(() => fleet.addMetric(FLEET_METRICS.hostsMisconfigured, MetricUnit.Count, 1));
     },
     inMaintenance() {

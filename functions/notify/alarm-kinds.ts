@@ -14,6 +14,9 @@
  *   means rounds run (again); for the others it is a fresh stack's first
  *   evaluation and not news;
  * - INSUFFICIENT_DATA, only for the monitoring-blind alarm: no round ran.
+ * The same holds for the latency anomaly alarms, which are named by a
+ * pattern (LATENCY_ANOMALY_MARK), not a row: their model has no data for
+ * weeks after a deploy, so their INSUFFICIENT_DATA is not news.
  * The Metrics Insights (GROUP BY InstanceId) alarms notify per contributor,
  * i.e. per host ("CloudWatch Alarm Contributor State Change"); their alarm-level
  * change only says how many contributors breached and is not notified again.
@@ -28,6 +31,8 @@ export const ALARM_KINDS = [
   'dead-letter',
   'tunnels-down',
   'path-changes',
+  /** The optional latency anomaly detection alarms (stack/history-alarms.ts), named by LATENCY_ANOMALY_MARK. */
+  'latency-anomaly',
   /** An alarm of this stack the table does not name (added later): notified with the flagged hosts. */
   'other',
 ] as const;
@@ -35,7 +40,7 @@ export const ALARM_KINDS = [
 export type AlarmKind = (typeof ALARM_KINDS)[number];
 
 export interface StackAlarm {
-  kind: Exclude<AlarmKind, 'other'>;
+  kind: Exclude<AlarmKind, 'other' | 'latency-anomaly'>;
   /** The alarm's name is `<service>-<stage>-<suffix>`. */
   suffix: string;
   /** What the alarm means, for subjects and headlines (plain ASCII). */
@@ -128,6 +133,38 @@ export function alarmNamePrefix(service: string, stage: string): string {
   return `${service}-${stage}-`;
 }
 
+/**
+ * The latency anomaly detection alarms (stack/history-alarms.ts), whose names
+ * vary with the instances the stage param lists, are named
+ * `<service>-<stage>_latency-anomaly-<target>` (`fleet`, or an instance id),
+ * and routed by the prefix `<service>-<stage>_latency-anomaly-`
+ * (stack/notify.ts). The `_` right after the stage is what scopes it: service
+ * and stage names hold only letters, digits and `-` (osls validates both), so
+ * no other stage's or service's alarm name can start with this stage's
+ * prefix, its anomaly alarms included; a name equal to it would be this
+ * stack's own (alarm names are unique per account and region).
+ */
+export const LATENCY_ANOMALY_MARK = '_latency-anomaly-';
+/** The anomaly alarm on the fleet's typical host latency (its name's last part; others end in an instance id). */
+export const FLEET_ANOMALY_TARGET = 'fleet';
+
+/** `<service>-<stage>_latency-anomaly-`, from `<service>-<stage>-` (alarmNamePrefix). */
+export function anomalyAlarmPrefix(namePrefix: string): string {
+  return `${namePrefix.replace(/-$/, '')}${LATENCY_ANOMALY_MARK}`;
+}
+
+/** The anomaly alarm's name for `target`: FLEET_ANOMALY_TARGET or an instance id. */
+export function anomalyAlarmName(service: string, stage: string, target: string): string {
+  return `${anomalyAlarmPrefix(alarmNamePrefix(service, stage))}${target}`;
+}
+
+const LATENCY_ANOMALY: KnownAlarm = {
+  kind: 'latency-anomaly',
+  title: 'latency above its expected band',
+  perHost: false,
+  notifyNoData: false,
+};
+
 export type AlarmState = 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
 
 export interface KnownAlarm {
@@ -145,6 +182,7 @@ export interface KnownAlarm {
  * flagged hosts.
  */
 export function classifyAlarm(alarmName: string, prefix: string, metricNames: readonly string[]): KnownAlarm {
+  if (alarmName.startsWith(anomalyAlarmPrefix(prefix))) return LATENCY_ANOMALY;
   const suffix = alarmName.startsWith(prefix) ? alarmName.slice(prefix.length) : null;
   const row = STACK_ALARMS.find((a) => a.suffix === suffix);
   if (row !== undefined) return row;

@@ -28,7 +28,7 @@ import {
   logStreamLink,
 } from './console-links.ts';
 import type { Evidence } from './evidence.ts';
-import { roundStartOf } from './evidence.ts';
+import { anomalyInstance, roundStartOf } from './evidence.ts';
 import type { HostRecord } from './host-records.ts';
 import {
   fmtMs,
@@ -95,13 +95,14 @@ function recoveredAfter(input: ComposeInput): string | null {
 export function subjectOf(input: ComposeInput): string {
   const { change, alarm, evidence, settings } = input;
   const n = Math.max(evidence.total, evidence.hosts.length);
-  const host = contributorHost(input);
+  const host = subjectHost(input);
   const tag = `[CloudConnexa ${settings.stage}]`;
   const t = settings.thresholds;
   let what: string;
   if (change.state === 'OK') {
     const after = recoveredAfter(input);
-    const who = host === null ? alarm.title : `${host} ${alarm.title}`;
+    const whose = host ?? (alarm.kind === 'latency-anomaly' ? 'fleet' : null);
+    const who = whose === null ? alarm.title : `${whose} ${alarm.title}`;
     what = after === null ? `${who}: OK again` : `${who}: recovered after ${after}`;
   } else if (change.state === 'INSUFFICIENT_DATA') {
     what = alarm.kind === 'monitoring-blind' ? 'monitoring blind: no round ran' : `${alarm.title}: no data`;
@@ -134,6 +135,9 @@ export function subjectOf(input: ComposeInput): string {
       case 'path-changes':
         what = n > 0 ? `paths changed on ${plural(n, 'host')}` : alarm.title;
         break;
+      case 'latency-anomaly':
+        what = `${host ?? 'fleet'} ${alarm.title}`;
+        break;
       default:
         what = change.alarmName;
     }
@@ -145,6 +149,13 @@ export function subjectOf(input: ComposeInput): string {
 function contributorHost(input: ComposeInput): string | null {
   const id = input.change.contributor?.attributes.InstanceId;
   return id !== undefined && /^(i|mi)-[0-9a-f]{8,17}$/.test(id) ? id : null;
+}
+
+/** The host a change is about: a contributor's, or the one a host latency anomaly alarm watches. */
+function subjectHost(input: ComposeInput): string | null {
+  return (
+    contributorHost(input) ?? (input.alarm.kind === 'latency-anomaly' ? anomalyInstance(input.change) : null)
+  );
 }
 
 function streamLink(settings: ComposeSettings, r: HostRecord): string {
@@ -174,7 +185,17 @@ function headerLines(input: ComposeInput): string[] {
       .join(', ');
     lines.push(`Host:       ${attributes === '' ? show(change.contributor.id, 40) : attributes}`);
   }
+  const watched = alarm.kind === 'latency-anomaly' ? anomalyInstance(change) : null;
+  if (watched !== null) lines.push(`Host:       InstanceId=${watched}`);
   if (change.reason !== '') lines.push(`CloudWatch: ${show(change.reason, 600)}`);
+  if (alarm.kind === 'latency-anomaly' && change.state === 'ALARM') {
+    lines.push(
+      '',
+      `CloudWatch anomaly detection: ${watched === null ? "the fleet's typical host latency" : "this host's latency"} is above`,
+      'the band its model expects from the past weeks (hourly, daily and weekly patterns), though it may be',
+      'below the flag thresholds. The band is on the alarm page (link below).',
+    );
+  }
   if (change.state === 'OK') {
     const after = recoveredAfter(input);
     if (after !== null && spell?.since !== null && spell !== null) {
@@ -223,6 +244,14 @@ function evidenceHeadline(input: ComposeInput): string[] {
     'tunnels-down': 'with the tunnel down or reconnecting',
     'path-changes': 'with a path change',
   };
+  if (alarm.kind === 'latency-anomaly') {
+    const watched = anomalyInstance(change);
+    return [
+      watched === null
+        ? `Evidence${round}: ${plural(n, 'host')}${more} measured, slowest first.`
+        : `Evidence: the latest record of ${watched}.`,
+    ];
+  }
   return [
     `Evidence${round}: ${plural(n, 'host')}${more} ${what[alarm.kind] ?? 'flagged'}, most severe first.`,
   ];

@@ -7,7 +7,9 @@
  * | hosts flagged, other           | the latest round with flagged results: those hosts           |
  * | worst host latency / loss      | the contributor's host: its latest record                     |
  * | tunnels down / paths changed   | the latest round with such results: those hosts              |
- * | monitoring blind (ALARM)       | the latest round's failure and blind records                 |
+ * | latency anomaly of a host      | that host (the alarm's InstanceId dimension): latest record  |
+ * | latency anomaly of the fleet   | the latest round's results, slowest host first               |
+ * | monitoring blind (ALARM)       | the latest round's failure, blind and dispatch-failed records |
  * | monitoring blind (no data)     | the dispatch function's error lines                          |
  * | dispatch failing               | the dispatch function's error lines                          |
  * | dead-letter queue              | the jobs in the queue: round, hosts, last error              |
@@ -104,6 +106,25 @@ export function bySeverity(a: HostRecord, b: HostRecord): number {
     (b.doc?.summary.flagged ?? 0) - (a.doc?.summary.flagged ?? 0) ||
     a.instanceId.localeCompare(b.instanceId)
   );
+}
+
+/**
+ * Slowest first: result records by worst latency, then the rest as bySeverity
+ * orders them (a latency anomaly is about latency, not flags).
+ */
+export function bySlowest(a: HostRecord, b: HostRecord): number {
+  const latency = (r: HostRecord) => r.doc?.summary.worstLatencyMs ?? null;
+  const la = latency(a);
+  const lb = latency(b);
+  if (la !== null && lb !== null && la !== lb) return lb - la;
+  if ((la === null) !== (lb === null)) return la === null ? 1 : -1;
+  return bySeverity(a, b);
+}
+
+/** The host a latency anomaly alarm watches: the InstanceId dimension of its metric; null for the fleet's. */
+export function anomalyInstance(change: Pick<AlarmChange, 'dimensions'>): string | null {
+  const id = change.dimensions.InstanceId;
+  return id !== undefined && INSTANCE_STREAM.test(id) ? id : null;
 }
 
 /** Newer first: by round id (sortable), then by time. */
@@ -243,12 +264,16 @@ class Gatherer {
     });
   }
 
-  /** Hosts of the latest round matching `pattern` (before `end`); for a recovery, also what they show now. */
+  /**
+   * Hosts of the latest round matching `pattern` (before `end`), in `order`
+   * (most severe first by default); for a recovery, also what they show now.
+   */
   async roundEvidence(
     pattern: string,
     change: AlarmChange,
     now: number,
     keep: (r: HostRecord) => boolean = () => true,
+    order: (a: HostRecord, b: HostRecord) => number = bySeverity,
   ): Promise<void> {
     const start = change.at - this.settings.lookbackMs;
     const recovery = change.state === 'OK';
@@ -259,7 +284,7 @@ class Gatherer {
     );
     this.evidence.round = found.round;
     this.evidence.incomplete ||= found.incomplete;
-    const affected = found.records.sort(bySeverity).slice(0, NOTIFY_LIMITS.hostsListed);
+    const affected = found.records.sort(order).slice(0, NOTIFY_LIMITS.hostsListed);
     if (!recovery) {
       this.evidence.hosts = affected;
       this.evidence.total = found.records.length;
@@ -275,7 +300,7 @@ class Gatherer {
           now,
         ),
       )
-    ).sort(bySeverity);
+    ).sort(order);
     this.evidence.total = this.evidence.hosts.length;
   }
 
@@ -300,8 +325,9 @@ class Gatherer {
 }
 
 /**
- * A flag alarm's evidence leaves out hosts in a maintenance window: their
- * flags are not in the metrics the alarm watches either (emit-metrics.ts).
+ * Every alarm's host evidence leaves out hosts in a maintenance window: they
+ * are in none of the metrics the alarms watch either, their flags nor their
+ * failures (emit-metrics.ts).
  */
 const outsideMaintenance = (r: HostRecord): boolean => r.maintenanceUntil === null;
 
@@ -334,8 +360,15 @@ export async function gatherEvidence(
     case 'path-changes':
       await g.roundEvidence(PATTERNS.pathChanged, change, now, outsideMaintenance);
       break;
+    case 'latency-anomaly': {
+      const host = anomalyInstance(change);
+      if (host !== null) await g.hostEvidence(host, change, now);
+      else await g.roundEvidence(PATTERNS.result, change, now, outsideMaintenance, bySlowest);
+      break;
+    }
     case 'monitoring-blind':
-      if (change.state === 'ALARM') await g.roundEvidence(PATTERNS.notChecked, change, now);
+      if (change.state === 'ALARM')
+        await g.roundEvidence(PATTERNS.notChecked, change, now, outsideMaintenance);
       else if (change.state === 'INSUFFICIENT_DATA') await g.dispatchLog(recentStart, now);
       break;
     case 'dispatch-failing':

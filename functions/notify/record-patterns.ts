@@ -17,10 +17,12 @@ const SAFE_ROUND_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 export const PATTERNS = {
   /** A result record with at least one flagged resource (unmeasured included). */
   flagged: `{ ${isRecord('result')} && ($.summary.flagged > 0) }`,
+  /** Every result record: a round's measurements, whatever they are (latency anomalies are below the thresholds). */
+  result: `{ ${isRecord('result')} }`,
   /** Any record of a host: what its latest round says. */
   anyRecord: `{ ${isRecord('result')} || ${isRecord('failure')} || ${isRecord('blind')} || ${isRecord('misconfigured')} || ${isRecord('dispatch-failed')} }`,
-  /** Hosts the blind alarm counts: failed or unreachable. */
-  notChecked: `{ ${isRecord('failure')} || ${isRecord('blind')} }`,
+  /** Hosts the blind alarm counts: failed (on the host, or at dispatch) or unreachable. */
+  notChecked: `{ ${isRecord('failure')} || ${isRecord('blind')} || ${isRecord('dispatch-failed')} }`,
   /** A result whose tunnel (issue 10's optional `tunnel`) is not up. */
   tunnelNotUp: `{ ${isRecord('result')} && (($.tunnel.state = "down") || ($.tunnel.state = "reconnecting")) }`,
   /**

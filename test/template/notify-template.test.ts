@@ -7,23 +7,19 @@
  * their params are set, and every function's environment fits Lambda's 4 KB.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { STAGE_RESOURCES_MAX_CHARS } from '../../common/stack-params.ts';
 import { CONTRIBUTOR_STATE_CHANGE, STATE_CHANGE } from '../../functions/notify/alarm-event.ts';
+import { classifyAlarm } from '../../functions/notify/alarm-kinds.ts';
 import { NOTIFY_TIMEOUT_SECONDS } from '../../functions/notify/limits.ts';
-import { AGENT_BUNDLE_ENV, DEFAULT_AGENT_PATH } from '../../ssm/document.ts';
+import { createPackager, type Resource, type Template } from './package-stack.ts';
 
-const ROOT = resolve(__dirname, '..', '..');
-const OSLS = join(ROOT, 'node_modules', 'osls', 'bin', 'serverless.js');
 const SERVICE = 'cloudconnexa-monitor';
-const scratch = mkdtempSync(join(tmpdir(), 'ccm-notify-template-'));
+const packager = createPackager('notify-template');
 const runId = randomBytes(4).toString('hex');
 const WEBHOOK_PARAMETER = '/cloudconnexa/notify/webhook-url';
+const WATCHED_INSTANCE = 'i-0123456789abcdef0';
 const CHAT = [
   'slackWorkspaceId=T0123ABCD',
   'slackChannelId=C0123ABCD',
@@ -32,13 +28,6 @@ const CHAT = [
   'teamsChannelId=19%3ab6ef35dc342d56ba5654e6fc6d25a071%40thread.tacv2',
 ];
 
-interface Resource {
-  Type: string;
-  Properties: Record<string, unknown>;
-}
-interface Template {
-  Resources: Record<string, Resource>;
-}
 interface Statement {
   Sid?: string;
   Effect: string;
@@ -47,60 +36,17 @@ interface Statement {
   Condition?: unknown;
 }
 
-function run(
+/** Packages a stage: its exit code, output, and the template when it packaged. */
+async function run(
   stage: string,
   params: string[],
 ): Promise<{ code: number | null; output: string; template: Template | null }> {
-  const dir = join(scratch, `service-${stage}`);
-  mkdirSync(dir);
-  for (const entry of [
-    'serverless.yml',
-    'package.json',
-    'tsconfig.json',
-    'ssm',
-    'stack',
-    'common',
-    'functions',
-    'agent',
-  ]) {
-    if (existsSync(join(ROOT, entry))) cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
-  }
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  const out = join(scratch, `out-${stage}`);
-  const env: NodeJS.ProcessEnv = { ...process.env, AWS_EC2_METADATA_DISABLED: 'true' };
-  for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE'])
-    delete env[name];
-  env.AWS_CONFIG_FILE = join(scratch, 'none');
-  env.AWS_SHARED_CREDENTIALS_FILE = join(scratch, 'none');
-  // Without a build (a unit-only run), the document embeds this test file: packaging needs a file, not the agent.
-  env[AGENT_BUNDLE_ENV] = existsSync(DEFAULT_AGENT_PATH) ? DEFAULT_AGENT_PATH : __filename;
-  return new Promise((done, fail) => {
-    const child = spawn(
-      process.execPath,
-      [OSLS, 'package', '--stage', stage, '--package', out, ...params.map((p) => `--param=${p}`)],
-      {
-        cwd: dir,
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => {
-      output += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      output += c.toString();
-    });
-    child.on('error', fail);
-    child.on('close', (code) => {
-      const file = join(out, 'cloudformation-template-update-stack.json');
-      done({
-        code,
-        output,
-        template: code === 0 ? (JSON.parse(readFileSync(file, 'utf8')) as Template) : null,
-      });
-    });
-  });
+  const result = await packager.run(stage, params);
+  return {
+    code: result.code,
+    output: result.output,
+    template: result.code === 0 ? packager.templateOf(stage) : null,
+  };
 }
 
 const resource = (t: Template, id: string): Resource => {
@@ -132,7 +78,13 @@ describe('the notifier in the packaged template', () => {
     const stages = [`nt-${runId}`, `nc-${runId}`];
     const [a, b] = await Promise.all([
       run(stages[0] as string, []),
-      run(stages[1] as string, [`webhookUrlParameter=${WEBHOOK_PARAMETER}`, ...CHAT, 'adoptLogGroup=true']),
+      run(stages[1] as string, [
+        `webhookUrlParameter=${WEBHOOK_PARAMETER}`,
+        ...CHAT,
+        'adoptLogGroup=true',
+        `latencyAnomalyAlarms=fleet,${WATCHED_INSTANCE}`,
+        'pathChangeAlarm=true',
+      ]),
     ]);
     assert.ok(a?.template, `packaging failed:\n${a?.output}`);
     assert.ok(b?.template, `packaging failed:\n${b?.output}`);
@@ -140,9 +92,9 @@ describe('the notifier in the packaged template', () => {
     full = { stage: stages[1] as string, template: b.template };
   });
 
-  after(() => rmSync(scratch, { recursive: true, force: true }));
+  after(() => packager.cleanup());
 
-  it('routes every alarm but its own through the EventBridge rule, and none of them to the topic directly', () => {
+  it('routes every alarm but its own through exactly one EventBridge rule, and none of them to the topic directly', () => {
     for (const { stage, template } of [plain, full]) {
       const rule = resource(template, 'AlarmEventsRule').Properties as {
         EventPattern: { source: string[]; 'detail-type': string[]; resources: unknown[] };
@@ -155,28 +107,95 @@ describe('the notifier in the packaged template', () => {
         [{ 'Fn::GetAtt': ['NotifyLambdaFunction', 'Arn'] }],
       );
       const routed = JSON.stringify(rule.EventPattern.resources);
+      // The anomaly alarms' rule: by ARN prefix (stack/notify.ts), only where the stage declares them.
+      const anomalyRule = template.Resources.AnomalyAlarmEventsRule?.Properties as
+        | {
+            EventPattern: { source: string[]; 'detail-type': string[]; resources: { prefix: unknown }[] };
+            Targets: { Arn: unknown }[];
+          }
+        | undefined;
+      const anomalies = ofType(template, 'AWS::CloudWatch::AnomalyDetector').length;
+      assert.equal(anomalyRule !== undefined, anomalies > 0, `${stage}: an anomaly rule iff anomaly alarms`);
+      const prefixSub = anomalyRule?.EventPattern.resources[0]?.prefix as { 'Fn::Sub': string } | undefined;
+      const namePrefix = prefixSub?.['Fn::Sub'].split(':alarm:')[1] ?? null;
+      if (anomalyRule !== undefined) {
+        assert.deepEqual(anomalyRule.EventPattern.source, ['aws.cloudwatch']);
+        assert.deepEqual(anomalyRule.EventPattern['detail-type'], [STATE_CHANGE]);
+        assert.equal(anomalyRule.EventPattern.resources.length, 1);
+        assert.deepEqual(prefixSub, alarmArn(`${SERVICE}-${stage}_latency-anomaly-`));
+        assert.deepEqual(
+          anomalyRule.Targets.map((t) => t.Arn),
+          [{ 'Fn::GetAtt': ['NotifyLambdaFunction', 'Arn'] }],
+        );
+        const permission = resource(template, 'NotifyAnomalyEventsPermission').Properties;
+        assert.equal(permission.Principal, 'events.amazonaws.com');
+        assert.deepEqual(permission.SourceArn, { 'Fn::GetAtt': ['AnomalyAlarmEventsRule', 'Arn'] });
+      }
+      let anomalyAlarms = 0;
       for (const [id, alarm] of ofType(template, 'AWS::CloudWatch::Alarm')) {
         const name = String(alarm.Properties.AlarmName);
-        assert.ok(name.startsWith(`${SERVICE}-${stage}-`), `${id} is named for the stage`);
+        assert.ok(
+          name.startsWith(`${SERVICE}-${stage}-`) || name.startsWith(`${SERVICE}-${stage}_`),
+          `${id} is named for the stage`,
+        );
         const direct = ['AlarmActions', 'OKActions', 'InsufficientDataActions'].filter(
           (k) => alarm.Properties[k] !== undefined,
         );
+        const byName = routed.includes(JSON.stringify(alarmArn(name)));
+        const byPrefix = namePrefix !== null && name.startsWith(namePrefix);
         if (id === 'NotifierFailingAlarm') {
           assert.deepEqual(
             alarm.Properties.AlarmActions,
             [{ Ref: 'AlarmTopic' }],
             'the fallback goes to the topic directly',
           );
-          assert.ok(!routed.includes(name), 'never through the notifier');
-        } else {
-          assert.deepEqual(direct, [], `${id} notifies through the notifier only (no duplicate e-mails)`);
-          assert.ok(routed.includes(JSON.stringify(alarmArn(name))), `${id} (${name}) is in the rule`);
+          assert.ok(!routed.includes(name) && !byPrefix, 'never through the notifier');
+          continue;
+        }
+        assert.deepEqual(direct, [], `${id} notifies through the notifier only (no duplicate e-mails)`);
+        assert.ok(byName !== byPrefix, `${id} (${name}) is routed by exactly one rule`);
+        // The notifier knows each alarm it is handed (functions/notify/alarm-kinds.ts).
+        const kind = classifyAlarm(name, `${SERVICE}-${stage}-`, []).kind;
+        assert.notEqual(kind, 'other', `${id} (${name}) is a known alarm`);
+        if (byPrefix) {
+          anomalyAlarms++;
+          assert.equal(kind, 'latency-anomaly');
+          assert.match(id, /LatencyAnomaly[0-9a-f]*Alarm$/, `${id} is an anomaly alarm`);
         }
       }
+      assert.equal(anomalyAlarms, anomalies, `${stage}: every anomaly alarm matches the prefix`);
       const permission = resource(template, 'NotifyEventsPermission').Properties;
       assert.equal(permission.Principal, 'events.amazonaws.com');
       assert.deepEqual(permission.SourceArn, { 'Fn::GetAtt': ['AlarmEventsRule', 'Arn'] });
     }
+    assert.equal(ofType(full.template, 'AWS::CloudWatch::AnomalyDetector').length, 2);
+  });
+
+  it("scopes the anomaly rule's prefix to this stage: no alarm of the other stage matches it, nor this stage's fixed alarms", () => {
+    const prefixOf = (t: Template) => {
+      const rule = resource(t, 'AnomalyAlarmEventsRule').Properties as {
+        EventPattern: { resources: { prefix: { 'Fn::Sub': string } }[] };
+      };
+      return rule.EventPattern.resources[0]?.prefix['Fn::Sub'].split(':alarm:')[1] ?? '';
+    };
+    const prefix = prefixOf(full.template);
+    assert.ok(prefix.length > `${SERVICE}-${full.stage}`.length);
+    const names = (t: Template) =>
+      ofType(t, 'AWS::CloudWatch::Alarm').map(([, a]) => String(a.Properties.AlarmName));
+    assert.deepEqual(
+      names(plain.template).filter((n) => n.startsWith(prefix)),
+      [],
+      'the other stage',
+    );
+    assert.deepEqual(
+      names(full.template)
+        .filter((n) => n.startsWith(prefix))
+        .sort(),
+      [
+        `${SERVICE}-${full.stage}_latency-anomaly-fleet`,
+        `${SERVICE}-${full.stage}_latency-anomaly-${WATCHED_INSTANCE}`,
+      ],
+    );
   });
 
   it('retries a failed notification twice, then sends the event itself to the topic; the failure alarm watches it', () => {

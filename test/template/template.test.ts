@@ -3,19 +3,8 @@
  * and checks the CloudFormation template it produces.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -42,6 +31,7 @@ import {
   SSM_PARAMETERS,
 } from '../../common/ssm-parameters.ts';
 import { STACK_PARAM_DEFAULTS } from '../../common/stack-params.ts';
+import { SEED_MAINTENANCE_KEY } from '../../common/stream-seed-line.ts';
 import { CLAIMS_KEY_ATTRIBUTE, CLAIMS_TTL_ATTRIBUTE } from '../../functions/aws/claims-table.ts';
 import { CLAIM_STALE_MS, CLAIM_TTL_SECONDS } from '../../functions/collect/job-claims.ts';
 import {
@@ -55,23 +45,10 @@ import {
   worstCaseSize,
 } from '../../ssm/document.ts';
 import { ALARM_RULE_ID } from '../../stack/notify.ts';
+import { filterPatternMatches } from '../helpers/filter-pattern.ts';
 import { evaluate } from './metric-math.ts';
+import { createPackager, type Resource, type RunResult, type Template } from './package-stack.ts';
 
-const ROOT = resolve(__dirname, '..', '..');
-const OSLS = join(ROOT, 'node_modules', 'osls', 'bin', 'serverless.js');
-
-interface Resource {
-  Type: string;
-  Condition?: string;
-  DependsOn?: string[];
-  Properties: Record<string, unknown>;
-}
-interface Template {
-  Resources: Record<string, Resource>;
-  Conditions?: Record<string, unknown>;
-  Outputs?: Record<string, { Value: unknown }>;
-  Parameters?: Record<string, unknown>;
-}
 interface Statement {
   Sid?: string;
   Effect: 'Allow' | 'Deny';
@@ -84,14 +61,9 @@ interface Packaged {
   template: Template;
   ms: number;
 }
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-const scratch = mkdtempSync(join(tmpdir(), 'ccm-template-'));
+const ROOT = resolve(__dirname, '..', '..');
+const packager = createPackager('template');
+const scratch = packager.scratch;
 const runId = randomBytes(4).toString('hex');
 
 /** A stand-in for dist/agent.js of realistic size and compressibility (about 60 KB of varied JS). */
@@ -107,78 +79,15 @@ function placeholderAgent(): string {
   return path;
 }
 
-function packagingEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
-  for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE']) {
-    delete env[name];
-  }
-  // Prove that packaging needs no credentials: no files, no instance metadata.
-  env.AWS_CONFIG_FILE = join(scratch, 'no-aws-config');
-  env.AWS_SHARED_CREDENTIALS_FILE = join(scratch, 'no-aws-credentials');
-  env.AWS_EC2_METADATA_DISABLED = 'true';
-  return env;
-}
-
-/** Sources serverless package reads; everything else (tests, docs) stays out of the copy. */
-const SERVICE_ENTRIES = [
-  'serverless.yml',
-  'package.json',
-  'tsconfig.json',
-  'ssm',
-  'stack',
-  'common',
-  'functions',
-  'agent',
-];
-
-/**
- * osls stages every package in <service>/.serverless whatever --package says, so
- * concurrent runs in one directory clobber each other: each run gets a copy.
- */
-function serviceCopy(stage: string): string {
-  const dir = join(scratch, `service-${stage}`);
-  mkdirSync(dir);
-  for (const entry of SERVICE_ENTRIES) {
-    if (existsSync(join(ROOT, entry))) cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
-  }
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  return dir;
-}
-
+/** A packaging run with `env` added to the child's credential-free environment (package-stack.ts). */
 function runPackage(stage: string, params: string[], env: Record<string, string>): Promise<RunResult> {
-  const outDir = join(scratch, `out-${stage}`);
-  const cwd = serviceCopy(stage);
-  const args = [OSLS, 'package', '--stage', stage, '--package', outDir, ...params.map((p) => `--param=${p}`)];
-  const started = performance.now();
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, args, {
-      cwd,
-      env: packagingEnv(env),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr, ms: Math.round(performance.now() - started) }));
-  });
+  return packager.run(stage, params, env);
 }
 
 async function packageStage(stage: string, params: string[], env: Record<string, string>): Promise<Packaged> {
-  const result = await runPackage(stage, params, env);
-  assert.equal(
-    result.code,
-    0,
-    `serverless package --stage ${stage} failed:\n${result.stdout}\n${result.stderr}`,
-  );
-  const file = join(scratch, `out-${stage}`, 'cloudformation-template-update-stack.json');
-  const template = JSON.parse(readFileSync(file, 'utf8')) as Template;
-  return { stage, template, ms: result.ms };
+  const started = Date.now();
+  const template = await packager.template(stage, params, env);
+  return { stage, template, ms: Date.now() - started };
 }
 
 function resource(template: Template, logicalId: string): Resource {
@@ -288,9 +197,7 @@ describe('packaged CloudFormation template', () => {
     );
   });
 
-  after(() => {
-    rmSync(scratch, { recursive: true, force: true });
-  });
+  after(() => packager.cleanup());
 
   it('packages for two different stage names, naming each stage in functions, alarms and metrics', () => {
     for (const packaged of [main, other]) {
@@ -403,6 +310,20 @@ describe('packaged CloudFormation template', () => {
     assert.equal(filters.length, 1);
     const [filterId, filter] = filters[0] ?? [];
     assert.equal(filter?.Properties.FilterPattern, LEGACY_FILTER_PATTERN);
+    // The deployed pattern, by CloudWatch's JSON pattern semantics, over seed lines as the collector
+    // writes them: a flagged line counts, unless it carries the maintenance window's end.
+    const deployed = String(filter?.Properties.FilterPattern);
+    const seed = { HOSTNAME: 'h', LATENCY_FLAG: '1', LOSS_FLAG: '0' };
+    assert.equal(filterPatternMatches(deployed, JSON.stringify(seed)), true);
+    assert.equal(filterPatternMatches(deployed, JSON.stringify({ ...seed, LATENCY_FLAG: '0' })), false);
+    assert.equal(
+      filterPatternMatches(
+        deployed,
+        JSON.stringify({ ...seed, [SEED_MAINTENANCE_KEY]: '2026-12-01T18:00:00.000Z' }),
+      ),
+      false,
+      'a host in a maintenance window does not count',
+    );
     assert.equal(filter?.Properties.LogGroupName, LOG_GROUP);
     assert.deepEqual(filter?.DependsOn, ['MonitorLogGroup'], `${filterId} waits for the group it filters`);
     assert.deepEqual(filter?.Properties.MetricTransformations, [
@@ -730,6 +651,7 @@ describe('packaged CloudFormation template', () => {
       [FLEET_METRICS.hostsFailed, 'Sum'],
       [FLEET_METRICS.hostsBlind, 'Sum'],
       [FLEET_METRICS.hostsMisconfigured, 'Sum'],
+      [FLEET_METRICS.hostsInMaintenance, 'Sum'],
     ] as const) {
       const m = idOf.get(name);
       assert.ok(m, `the alarm reads ${name}`);
@@ -757,6 +679,27 @@ describe('packaged CloudFormation template', () => {
         'ALARM',
       ],
       ['all enrolled hosts misconfigured', { HostsEnrolled: 3, HostsBlind: 0, HostsMisconfigured: 3 }, 'OK'],
+      // Hosts in a maintenance window count in HostsInMaintenance and in none of the outcome metrics.
+      [
+        'the only host, in maintenance, unreachable (rebooting)',
+        { HostsEnrolled: 1, HostsBlind: 0, HostsMisconfigured: 0, HostsInMaintenance: 1 },
+        'OK',
+      ],
+      [
+        'all 4 hosts in maintenance, none collected (failed or timed out while worked on)',
+        { HostsEnrolled: 4, HostsBlind: 0, HostsMisconfigured: 0, HostsInMaintenance: 4 },
+        'OK',
+      ],
+      [
+        '1 of 4 in maintenance and unreachable, the other 3 checked',
+        { HostsEnrolled: 4, HostsChecked: 3, HostsBlind: 0, HostsInMaintenance: 1 },
+        'OK',
+      ],
+      [
+        '2 of 4 in maintenance, nothing collected of the other 2',
+        { HostsEnrolled: 4, HostsBlind: 0, HostsMisconfigured: 0, HostsInMaintenance: 2 },
+        'ALARM',
+      ],
       [
         'results from the previous round only (collection spilled over)',
         { HostsEnrolled: 10, HostsChecked: 10 },
@@ -772,6 +715,11 @@ describe('packaged CloudFormation template', () => {
       period({ HostsEnrolled: 10, HostsBlind: 1, HostsMisconfigured: 1 }),
       9,
       'counts the hosts not checked',
+    );
+    assert.equal(
+      period({ HostsEnrolled: 10, HostsBlind: 1, HostsMisconfigured: 1, HostsInMaintenance: 3 }),
+      6,
+      'counts the hosts not checked, those in a window left out',
     );
   });
 
@@ -835,7 +783,13 @@ describe('packaged CloudFormation template', () => {
       assert.equal(band?.Expression, `ANOMALY_DETECTION_BAND(${latency?.Id}, 3)`);
       assert.equal(alarm.Properties.ComparisonOperator, 'GreaterThanUpperThreshold');
       assert.deepEqual([alarm.Properties.EvaluationPeriods, alarm.Properties.DatapointsToAlarm], [3, 2]);
-      assert.deepEqual(alarm.Properties.AlarmActions, [{ Ref: 'AlarmTopic' }]);
+      // Routed by the notifier's anomaly rule (stack/notify.ts), never straight to the topic.
+      assert.equal(alarm.Properties.AlarmActions, undefined);
+      assert.equal(alarm.Properties.OKActions, undefined);
+      assert.equal(
+        alarm.Properties.AlarmName,
+        `cloudconnexa-monitor-${adopted.stage}_latency-anomaly-${id.startsWith('Fleet') ? 'fleet' : WATCHED_INSTANCE}`,
+      );
       assert.equal(alarm.Properties.Threshold, undefined, 'the band is the threshold');
     }
   });

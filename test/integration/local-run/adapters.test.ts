@@ -408,8 +408,8 @@ describe('file EMF metrics', () => {
         { namespace: 'CloudConnexa', serviceName: 's', stage: 'local', granularity: 'fleet' },
         path,
       );
-      metrics.failed(INSTANCE);
-      metrics.blind(INSTANCE);
+      metrics.failed(INSTANCE, { inMaintenance: false });
+      metrics.blind(INSTANCE, { inMaintenance: false });
       metrics.flush();
 
       const lines = readFileSync(path, 'utf8').trim().split('\n');

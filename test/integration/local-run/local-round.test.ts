@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { FLEET_METRICS, LEGACY_FILTER_PATTERN, LEGACY_METRIC } from '../../../common/metric-names.ts';
 import { SEED_KEYS } from '../../../common/result-schema.ts';
 import { localInstanceId } from '../../../functions/local/local-inventory.ts';
+import { filterPatternMatches } from '../../helpers/filter-pattern.ts';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
 const AGENT = join(ROOT, 'dist', 'agent.js');
@@ -68,28 +69,11 @@ function seedLines(lines: StreamLine[]): Record<string, unknown>[] {
 
 /**
  * Whether the deployed metric filter (LEGACY_FILTER_PATTERN, which the template test pins in
- * serverless.yml) counts a log message, evaluated as CloudWatch Logs does for the pattern's form
- * `{ ($.KEY = "value") || ... }`: string equality on top-level keys of a JSON message; a message
- * that is not a JSON object never matches. A pattern of another form fails the test until this
- * evaluator learns it, so the test cannot drift from the filter it stands for.
+ * the packaged template) counts a log message, by CloudWatch Logs' JSON pattern semantics
+ * (test/helpers/filter-pattern.ts).
  */
 function legacyFilterMatches(message: string): boolean {
-  const clauses = (/^\{ (.*) \}$/.exec(LEGACY_FILTER_PATTERN)?.[1] ?? '')
-    .split(' || ')
-    .map((clause) => /^\(\$\.([A-Za-z_]+) = "([^"]*)"\)$/.exec(clause));
-  assert.ok(
-    clauses.length > 0 && clauses.every((c) => c !== null),
-    `unsupported filter pattern ${LEGACY_FILTER_PATTERN}`,
-  );
-  let value: unknown;
-  try {
-    value = JSON.parse(message);
-  } catch {
-    return false;
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const record = value as Record<string, unknown>;
-  return clauses.some((c) => c !== null && record[c[1] ?? ''] === c[2]);
+  return filterPatternMatches(LEGACY_FILTER_PATTERN, message);
 }
 
 interface Emf {

@@ -23,6 +23,10 @@ interface Emf {
   [key: string]: unknown;
 }
 
+/** A host outside any maintenance window, and one in a window (dispatch's decision). */
+const OUTSIDE = { inMaintenance: false };
+const IN_WINDOW = { inMaintenance: true };
+
 // Host figures as measurementOf derives them from the resources (records.ts): the worst of them.
 const host = (id: string, flagged: boolean): HostMeasurement => ({
   instanceId: id,
@@ -53,8 +57,8 @@ function run(granularity: MetricGranularity): Emf[] {
   return captureStdout(() => {
     metrics.checked(host('i-1', true));
     metrics.checked(host('i-2', false));
-    metrics.failed('i-3');
-    metrics.blind('i-4');
+    metrics.failed('i-3', OUTSIDE);
+    metrics.blind('i-4', OUTSIDE);
     metrics.zeroDispatchCounters({ blind: 1, misconfigured: 0 });
     metrics.flush();
   }).map((line) => JSON.parse(line) as Emf);
@@ -144,11 +148,38 @@ describe('createEmfMetrics', () => {
       granularity: 'fleet',
     });
     const lines = captureStdout(() => {
-      metrics.failed('i-9');
+      metrics.failed('i-9', OUTSIDE);
       metrics.flush();
     }).map((l) => JSON.parse(l) as Emf);
     assert.equal(lines[0]?.HostsFailed, 1);
     assert.equal('HostsChecked' in (lines[0] ?? {}), false);
+  });
+
+  it('writes nothing an alarm reads for a host in a maintenance window, whatever its round: checked only, never failed, blind or misconfigured', () => {
+    // Prepare
+    const metrics = createEmfMetrics({
+      namespace: 'CloudConnexa',
+      serviceName: 'svc',
+      stage: 'prod',
+      granularity: 'resource',
+    });
+    // Act: every outcome a host in a window can have, beside one host outside it that failed.
+    const lines = captureStdout(() => {
+      metrics.checked({ ...host('i-1', true), inMaintenance: true, tunnelDown: true });
+      metrics.failed('i-2', IN_WINDOW);
+      metrics.blind('i-3', IN_WINDOW);
+      metrics.misconfigured('i-4', IN_WINDOW);
+      metrics.failed('i-5', OUTSIDE);
+      metrics.flush();
+    }).map((l) => JSON.parse(l) as Emf);
+    // Assess: one fleet line (no per-host or per-resource line), the checked count and the other host's failure.
+    assert.equal(lines.length, 1);
+    const names = directive(lines[0] as Emf)
+      ?.Metrics.map((m) => m.Name)
+      .sort();
+    assert.deepEqual(names, ['HostsChecked', 'HostsFailed']);
+    assert.equal(lines[0]?.HostsChecked, 1);
+    assert.equal(lines[0]?.HostsFailed, 1, 'only the host outside a window');
   });
 });
 
@@ -286,7 +317,7 @@ describe('metrics from untrusted host figures', () => {
         write: (line) => written.push(line),
       });
       for (let i = 0; i < 250; i++) metrics.checked(host(`i-${i}`, i % 5 === 0));
-      metrics.failed('i-x');
+      metrics.failed('i-x', OUTSIDE);
       metrics.flush();
     });
     assert.deepEqual(printed, [], 'nothing printed past `write`');

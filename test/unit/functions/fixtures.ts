@@ -6,7 +6,7 @@
 import { RESULT_SCHEMA, type ResultDocument } from '../../../common/result-schema.ts';
 import type { HostSettings } from '../../../functions/config.ts';
 import type { LogEvent, LogSink, RecordLookup } from '../../../functions/logs/log-writer.ts';
-import type { HostMeasurement, RoundMetrics } from '../../../functions/metrics/emit-metrics.ts';
+import type { HostMeasurement, HostWindow, RoundMetrics } from '../../../functions/metrics/emit-metrics.ts';
 
 export const DEFAULTS: HostSettings = {
   resources: '10.0.0.1',
@@ -143,25 +143,35 @@ export class MemoryLogSink implements LogSink, RecordLookup {
   }
 }
 
+/**
+ * The metrics port, recorded: each outcome list holds what the metric of that
+ * name counts (hosts outside a maintenance window); `inWindow` the outcome
+ * calls for hosts in one, which emit nothing (emit-metrics.ts).
+ */
 export class RecordingMetrics implements RoundMetrics {
   readonly checkedHosts: HostMeasurement[] = [];
   readonly failedHosts: string[] = [];
   readonly blindHosts: string[] = [];
   readonly misconfiguredHosts: string[] = [];
   readonly maintenanceHosts: string[] = [];
+  readonly inWindow: { failed: string[]; blind: string[]; misconfigured: string[] } = {
+    failed: [],
+    blind: [],
+    misconfigured: [],
+  };
   zeroes: { blind: number; misconfigured: number; inMaintenance?: number } | null = null;
   enrolledCounts: number[] = [];
   checked(host: HostMeasurement): void {
     this.checkedHosts.push(host);
   }
-  failed(id: string): void {
-    this.failedHosts.push(id);
+  failed(id: string, window: HostWindow): void {
+    (window.inMaintenance ? this.inWindow.failed : this.failedHosts).push(id);
   }
-  blind(id: string): void {
-    this.blindHosts.push(id);
+  blind(id: string, window: HostWindow): void {
+    (window.inMaintenance ? this.inWindow.blind : this.blindHosts).push(id);
   }
-  misconfigured(id: string): void {
-    this.misconfiguredHosts.push(id);
+  misconfigured(id: string, window: HostWindow): void {
+    (window.inMaintenance ? this.inWindow.misconfigured : this.misconfiguredHosts).push(id);
   }
   inMaintenance(id: string): void {
     this.maintenanceHosts.push(id);

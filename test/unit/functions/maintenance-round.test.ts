@@ -13,13 +13,20 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
+  GetParametersCommand,
   ListCommandInvocationsCommand,
   SendCommandCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { FLEET_METRICS, HOST_METRICS, RESOURCE_METRICS } from '../../../common/metric-names.ts';
+import {
+  FLEET_METRICS,
+  HOST_METRICS,
+  LEGACY_FILTER_PATTERN,
+  RESOURCE_METRICS,
+} from '../../../common/metric-names.ts';
 import { createEc2Client, createSqsClient, createSsmClient } from '../../../functions/aws/clients.ts';
+import { createParameterStoreReader } from '../../../functions/aws/parameter-store.ts';
 import { createSqsJobQueue } from '../../../functions/aws/sqs-queue.ts';
 import { createSsmTransport } from '../../../functions/aws/ssm-transport.ts';
 import { collectCommand } from '../../../functions/collect/collect-command.ts';
@@ -31,6 +38,7 @@ import { parseQueuedJob } from '../../../functions/collect/records-job.ts';
 import { dispatchRound } from '../../../functions/dispatch/dispatch-round.ts';
 import { discoverInstances } from '../../../functions/enrollment/discover-instances.ts';
 import { createEmfMetrics } from '../../../functions/metrics/emit-metrics.ts';
+import { filterPatternMatches } from '../../helpers/filter-pattern.ts';
 import {
   DEFAULTS,
   instanceId,
@@ -158,6 +166,7 @@ function setup(maintenanceUntil: string | null = null) {
         queue,
         logs,
         metrics: dispatchMetrics,
+        parameters: createParameterStoreReader(ssm),
         now: () => NOW,
         claims: createMemoryClaimStore(),
         log: captured.log,
@@ -271,6 +280,11 @@ describe('maintenance windows through dispatch and collection', () => {
     const seedLines = (id: string) =>
       (round.logs.streams.get(id) ?? []).filter((e) => e.message.startsWith('{"HOSTNAME"'));
     assert.equal(seedLines(inWindow).length, 1);
+    // The legacy HighLatencyOrLoss filter counts the flagged hosts outside a window only.
+    const counted = [inWindow, untagged, ended, offset].filter((id) =>
+      seedLines(id).some((e) => filterPatternMatches(LEGACY_FILTER_PATTERN, e.message)),
+    );
+    assert.deepEqual(counted.sort(), [untagged, ended].sort());
     // Metrics, as CloudWatch would read the EMF lines of dispatch and both deliveries.
     const emf = readEmf(round.emf);
     assert.equal(emf.sum(FLEET_METRICS.hostsChecked), 4, 'every host was checked, once');
@@ -377,21 +391,146 @@ describe('maintenance windows through dispatch and collection', () => {
     assert.equal(readEmf(round.emf).sum(FLEET_METRICS.hostsFlagged), 1);
   });
 
-  it('notes the window on a blind host’s record and counts it in maintenance, still blind', async () => {
+  it('notes the window on a blind host’s record and counts it in maintenance, not in HostsBlind (a rebooting host must not page)', async () => {
     // Prepare
     const blind = instanceId(1);
-    fleet([{ id: blind, ping: 'ConnectionLost', tags: { [MAINTENANCE_TAG]: iso(NOW + HOUR) } }]);
+    const blindOutside = instanceId(2);
+    fleet([
+      { id: blind, ping: 'ConnectionLost', tags: { [MAINTENANCE_TAG]: iso(NOW + HOUR) } },
+      { id: blindOutside, ping: 'ConnectionLost' },
+    ]);
     const round = setup();
     // Act
     const summary = await round.dispatch();
-    // Assess
-    assert.equal(summary.blind, 1);
+    // Assess: recorded as blind, with the note; counted in maintenance only.
+    assert.equal(summary.blind, 2);
     const [record] = round.logs.records(blind);
     assert.equal(record?.record, 'blind');
     assert.equal(noteOf(record)?.state, 'in');
     const emf = readEmf(round.emf);
-    assert.equal(emf.sum(FLEET_METRICS.hostsBlind), 1, 'the monitor losing a host is still reported');
+    assert.equal(emf.sum(FLEET_METRICS.hostsBlind), 1, 'only the host outside a window');
     assert.equal(emf.sum(FLEET_METRICS.hostsInMaintenance), 1);
+  });
+
+  it('keeps a host in a window out of HostsFailed, HostsBlind and HostsMisconfigured whatever goes wrong, with the note on each record', async () => {
+    // Prepare: each fault twice, once on a host in a (tag) window, once outside.
+    const until = iso(NOW + HOUR);
+    const inWindow = { [MAINTENANCE_TAG]: until };
+    const hosts = {
+      // The agent failed on the host (exit 3, no document).
+      failedIn: instanceId(1),
+      failedOut: instanceId(2),
+      // Another tag invalid: misconfigured.
+      badTagIn: instanceId(3),
+      badTagOut: instanceId(4),
+      // Its resource list parameter cannot be read (dispatch-failed).
+      noListIn: instanceId(5),
+      noListOut: instanceId(6),
+    };
+    const bad = { [`${TAG}:LatencyThresholdMs`]: 'fast' };
+    const list = { [`${TAG}:ResourcesParameter`]: '/cloudconnexa/lists/none' };
+    fleet([
+      { id: hosts.failedIn, tags: inWindow },
+      { id: hosts.failedOut },
+      { id: hosts.badTagIn, tags: { ...inWindow, ...bad } },
+      { id: hosts.badTagOut, tags: bad },
+      { id: hosts.noListIn, tags: { ...inWindow, ...list } },
+      { id: hosts.noListOut, tags: list },
+    ]);
+    ssmMock.on(GetParametersCommand).rejects(
+      Object.assign(new Error('User is not authorized to perform ssm:GetParameters'), {
+        name: 'AccessDeniedException',
+      }),
+    );
+    ssmMock.on(ListCommandInvocationsCommand).resolves({
+      CommandInvocations: [hosts.failedIn, hosts.failedOut].map((id) => ({
+        InstanceId: id,
+        Status: 'Failed',
+        StatusDetails: 'Failed',
+      })),
+    });
+    ssmMock.on(GetCommandInvocationCommand).resolves({
+      Status: 'Failed',
+      StatusDetails: 'Failed',
+      ResponseCode: 3,
+      StandardOutputContent: '',
+      StandardErrorContent: 'cc-monitor: cannot write /home/ubuntu/Connexa-Logs: No space left on device',
+    });
+    const round = setup();
+    // Act
+    const summary = await round.dispatch();
+    for (const body of round.queued()) await round.deliver(body);
+    // Assess: every host has its record, saying what went wrong, the window noted where there is one.
+    assert.equal(summary.misconfigured, 2);
+    assert.equal(summary.failed, 2);
+    const kinds = Object.fromEntries(
+      Object.entries(hosts).map(([name, id]) => [name, round.logs.records(id)[0]?.record]),
+    );
+    assert.deepEqual(kinds, {
+      failedIn: 'failure',
+      failedOut: 'failure',
+      badTagIn: 'misconfigured',
+      badTagOut: 'misconfigured',
+      noListIn: 'dispatch-failed',
+      noListOut: 'dispatch-failed',
+    });
+    for (const id of [hosts.failedIn, hosts.badTagIn, hosts.noListIn]) {
+      assert.deepEqual(
+        { ...noteOf(round.logs.records(id)[0]), message: undefined },
+        { state: 'in', until, source: 'tag', message: undefined },
+        `${id}: its record says it is in a window`,
+      );
+    }
+    for (const id of [hosts.failedOut, hosts.badTagOut, hosts.noListOut])
+      assert.equal(round.logs.records(id)[0]?.maintenance, undefined);
+    // Metrics: each outcome metric counts the host outside a window only; the three in a window are in maintenance.
+    const emf = readEmf(round.emf);
+    assert.equal(emf.sum(FLEET_METRICS.hostsFailed), 2, 'failedOut and noListOut');
+    assert.equal(emf.sum(FLEET_METRICS.hostsMisconfigured), 1, 'badTagOut');
+    assert.equal(emf.sum(FLEET_METRICS.hostsBlind), 0);
+    assert.equal(emf.sum(FLEET_METRICS.hostsInMaintenance), 3);
+    assert.deepEqual(emf.values(FLEET_METRICS.hostsChecked), []);
+  });
+
+  it('keeps a host in a window that SSM refuses (terminating) or whose command cannot be sent out of HostsBlind and HostsFailed', async () => {
+    // Prepare: two batches by settings; SSM refuses one host of the first, and the second cannot be sent.
+    const refusedIn = instanceId(1);
+    const sentIn = instanceId(2);
+    const unsentIn = instanceId(3);
+    const unsentOut = instanceId(4);
+    const window = { [MAINTENANCE_TAG]: iso(NOW + HOUR) };
+    const other = { [`${TAG}:LatencyThresholdMs`]: '120' };
+    fleet([
+      { id: refusedIn, tags: window },
+      { id: sentIn, tags: window },
+      { id: unsentIn, tags: { ...window, ...other } },
+      { id: unsentOut, tags: other },
+    ]);
+    ssmMock
+      .on(SendCommandCommand, { InstanceIds: [refusedIn, sentIn] })
+      .rejects(
+        Object.assign(new Error(`Instances [${refusedIn}] not in a valid state for account 123456789012`), {
+          name: 'InvalidInstanceId',
+        }),
+      )
+      .on(SendCommandCommand, { InstanceIds: [sentIn] })
+      .resolves({ Command: { CommandId: 'cmd-2' } })
+      .on(SendCommandCommand, { InstanceIds: [unsentIn, unsentOut] })
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    const round = setup();
+    // Act
+    const summary = await round.dispatch();
+    // Assess
+    assert.equal(summary.refused, 1);
+    assert.equal(summary.failed, 2);
+    assert.equal(round.logs.records(refusedIn)[0]?.status, 'SendCommandRefused');
+    assert.equal(noteOf(round.logs.records(refusedIn)[0])?.state, 'in');
+    assert.equal(round.logs.records(unsentIn)[0]?.record, 'dispatch-failed');
+    assert.equal(noteOf(round.logs.records(unsentIn)[0])?.state, 'in');
+    const emf = readEmf(round.emf);
+    assert.equal(emf.sum(FLEET_METRICS.hostsBlind), 0, 'the refused host is in a window');
+    assert.equal(emf.sum(FLEET_METRICS.hostsFailed), 1, 'unsentOut only');
+    assert.equal(emf.sum(FLEET_METRICS.hostsInMaintenance), 3);
   });
 });
 
@@ -519,6 +658,7 @@ describe('maintenance through the collector’s take-over and follow-up jobs', (
     const [record] = logs.records(inWindow);
     assert.equal(record?.status, 'CollectorDeadline');
     assert.equal(noteOf(record)?.state, 'in');
-    assert.deepEqual(metrics.failedHosts, [inWindow], 'the monitor losing the host is still HostsFailed');
+    assert.deepEqual(metrics.failedHosts, [], 'not HostsFailed: a host in a window may be down for its work');
+    assert.deepEqual(metrics.inWindow.failed, [inWindow]);
   });
 });

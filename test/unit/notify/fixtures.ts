@@ -4,7 +4,7 @@
  * with the records the real collector and dispatch code write
  * (functions/logs/records.ts), and a FilterLogEvents stand-in behind
  * aws-sdk-client-mock that filters them the way CloudWatch does for the
- * notifier's patterns (./filter-pattern.ts), paginating with nextToken.
+ * notifier's patterns (test/helpers/filter-pattern.ts), paginating with nextToken.
  */
 import {
   type CloudWatchLogsClient,
@@ -15,10 +15,14 @@ import type { AwsClientStub } from 'aws-sdk-client-mock';
 import type { ResourceResult, ResultDocument } from '../../../common/result-schema.ts';
 import type { MaintenanceNote } from '../../../functions/dispatch/maintenance.ts';
 import type { LogEvent } from '../../../functions/logs/log-writer.ts';
-import { buildDispatchRecord, buildInvocationRecords } from '../../../functions/logs/records.ts';
+import {
+  buildDispatchRecord,
+  buildInvocationRecords,
+  maintenanceFields,
+} from '../../../functions/logs/records.ts';
 import type { NotifyConfig } from '../../../functions/notify/notify-config.ts';
+import { filterPatternMatches } from '../../helpers/filter-pattern.ts';
 import { resultDocument } from '../functions/fixtures.ts';
-import { filterPatternMatches } from './filter-pattern.ts';
 
 export const REGION = 'eu-west-1';
 export const ACCOUNT = '123456789012';
@@ -116,6 +120,38 @@ export const ALARM_METRICS: Record<string, MetricSpec[]> = {
   ],
   'tunnels-down': [FLEET('TunnelsDown')],
   'path-changes': [FLEET('PathChanges')],
+  // The latency anomaly alarms (stack/history-alarms.ts): the latency, then its band.
+  'latency-anomaly-fleet': [
+    {
+      metricStat: {
+        name: 'WorstLatencyMs',
+        namespace: 'CloudConnexa',
+        dimensions: { Stage: STAGE },
+        stat: 'Average',
+      },
+    },
+    { expression: 'ANOMALY_DETECTION_BAND(m0, 3)' },
+  ],
+  'latency-anomaly-host': [
+    {
+      metricStat: {
+        name: 'HostLatencyMs',
+        namespace: 'CloudConnexa',
+        dimensions: { Stage: STAGE, InstanceId: instance(3) },
+        stat: 'Average',
+      },
+    },
+    { expression: 'ANOMALY_DETECTION_BAND(m0, 3)' },
+  ],
+};
+
+/** The host the fixture's host latency anomaly alarm watches (ALARM_METRICS['latency-anomaly-host']). */
+export const ANOMALY_HOST = instance(3);
+
+/** The anomaly alarms' names, as stack/history-alarms.ts gives them. */
+export const ANOMALY_ALARM = {
+  fleet: `cloudconnexa-monitor-${STAGE}_latency-anomaly-fleet`,
+  host: `cloudconnexa-monitor-${STAGE}_latency-anomaly-${instance(3)}`,
 };
 
 function configuration(suffix: string, description: string) {
@@ -297,6 +333,8 @@ export interface HostRound {
   /** Failed invocation (no document). */
   failed?: { status: string; stderr: string };
   blind?: string;
+  /** Dispatch could not send it the command (SendCommand failed): the error's message. */
+  dispatchFailed?: string;
   /** Issue 10's optional fields, added to the result record as the extended schema will keep them. */
   tunnel?: unknown;
   pathChanges?: Record<string, unknown>;
@@ -316,6 +354,21 @@ export function hostRoundEvents(roundId: string, at: number, host: HostRound): L
         pingStatus: 'ConnectionLost',
         lastPingAt: null,
         message: host.blind,
+        ...maintenanceFields(host.maintenance),
+      },
+      at,
+    );
+  }
+  if (host.dispatchFailed !== undefined) {
+    return buildDispatchRecord(
+      'dispatch-failed',
+      {
+        instanceId: host.instanceId,
+        roundId,
+        status: 'SendCommandFailed',
+        errorName: 'ThrottlingException',
+        error: { code: 'E_AWS', message: host.dispatchFailed },
+        ...maintenanceFields(host.maintenance),
       },
       at,
     );

@@ -21,6 +21,8 @@ import { createLogSearch, type LogSearch } from '../../../functions/notify/log-s
 import { type NotifyPorts, notifyAlarm } from '../../../functions/notify/notify-alarm.ts';
 import { createSnsPublisher, type Publisher } from '../../../functions/notify/publish.ts';
 import {
+  ANOMALY_ALARM,
+  ANOMALY_HOST,
   cleanDocument,
   contributorChange,
   DISPATCH_GROUP,
@@ -367,6 +369,31 @@ describe('notifier: monitoring blind, dispatch failing, dead-letter queue', () =
     assert.ok(!n.email.includes(instance(6)));
   });
 
+  it('leaves out hosts in a maintenance window, as the alarm’s metrics do, and lists hosts dispatch could not send to', async () => {
+    // Prepare: of the latest round's hosts not checked, two are in a window (a reboot, a failed
+    // agent while being worked on); one host outside a window could not be sent the command.
+    const window = { state: 'in', until: new Date(T + 3_600_000).toISOString(), source: 'tag' } as const;
+    const fake = new FakeLogGroups();
+    fake.addRound(roundIdAt(LATEST), LATEST + 20_000, [
+      { instanceId: instance(4), blind: 'enrolled but SSM reports ConnectionLost', maintenance: window },
+      {
+        instanceId: instance(5),
+        failed: { status: 'Failed', stderr: 'systemctl restart in progress\n' },
+        maintenance: window,
+      },
+      { instanceId: instance(7), dispatchFailed: 'Rate exceeded' },
+      { instanceId: instance(6), doc: cleanDocument('fine') },
+    ]);
+    // Act
+    await notifyAlarm(stateChange('monitoring-blind', 'ALARM', T), ports(fake), notifyConfig());
+    // Assess
+    const n = only();
+    assert.equal(n.subject, `ALARM: monitoring blind: 1 host not checked [CloudConnexa ${STAGE}]`);
+    assert.ok(n.email.includes(instance(7)), 'the host dispatch could not send to (HostsFailed)');
+    assert.match(n.email, /Record: dispatch-failed, status SendCommandFailed/);
+    assert.ok(!n.email.includes(instance(4)) && !n.email.includes(instance(5)), 'the hosts in a window');
+  });
+
   it("on INSUFFICIENT_DATA (no round ran) shows the dispatch function's error lines", async () => {
     const fake = new FakeLogGroups();
     fake.add(DISPATCH_GROUP, '2026/11/26/[$LATEST]abc', [
@@ -548,6 +575,131 @@ describe('notifier: tunnel state and path changes (issue 10 fields, read when pr
     await notifyAlarm(stateChange('hosts-flagged', 'ALARM', T), ports(flaggedFleet()), notifyConfig());
     const email = only().email;
     assert.ok(!email.includes('Tunnel:') && !email.includes('Path change:'));
+  });
+});
+
+describe('notifier: latency anomaly detection alarms (named by a prefix, not a row)', () => {
+  /** A clean round whose worst latency is `ms` (below the flag threshold unless said otherwise). */
+  const measuring = (hostname: string, ms: number) => {
+    const doc = cleanDocument(hostname);
+    const [first, ...rest] = doc.resources;
+    return {
+      ...doc,
+      resources: first === undefined ? [] : [{ ...first, latencyMs: ms }, ...rest],
+      summary: { ...doc.summary, worstLatencyMs: ms },
+    };
+  };
+
+  it('fleet: the latest round’s hosts, slowest first, hosts in a window left out, with what the band means', async () => {
+    // Prepare: four hosts under the flag threshold, one in a maintenance window and slower than all.
+    const window = { state: 'in', until: new Date(T + 3_600_000).toISOString(), source: 'tag' } as const;
+    const fake = new FakeLogGroups();
+    fake.addRound(roundIdAt(EARLIER, 'aaaaaaaa'), EARLIER + 20_000, [
+      { instanceId: instance(1), doc: measuring('connector-1', 20) },
+    ]);
+    fake.addRound(roundIdAt(LATEST), LATEST + 20_000, [
+      { instanceId: instance(1), doc: measuring('connector-1', 41) },
+      { instanceId: instance(2), doc: measuring('connector-2', 64) },
+      { instanceId: instance(5), doc: measuring('connector-5', 52) },
+      { instanceId: instance(4), doc: measuring('in-maintenance', 300), maintenance: window },
+    ]);
+    // Act
+    const outcome = await notifyAlarm(
+      stateChange('latency-anomaly-fleet', 'ALARM', T, undefined, {
+        name: ANOMALY_ALARM.fleet,
+        reason:
+          'Thresholds Crossed: 2 out of the last 3 datapoints were greater than the upper thresholds [38.5, 38.9]',
+      }),
+      ports(fake),
+      notifyConfig(),
+    );
+    // Assess
+    assert.equal(outcome.sent, 'rich');
+    const n = only();
+    assert.equal(n.subject, `ALARM: fleet latency above its expected band [CloudConnexa ${STAGE}]`);
+    assert.match(
+      n.email,
+      new RegExp(`Evidence \\(round ${roundIdAt(LATEST)}\\): 3 hosts measured, slowest first\\.`),
+    );
+    const order = n.email
+      .split('\n')
+      .filter((l) => l.startsWith('== '))
+      .map((l) => l.split(' ')[2]);
+    assert.deepEqual(order, [instance(2), instance(5), instance(1)]);
+    assert.ok(!n.email.includes(instance(4)), 'the host in a window is not in WorstLatencyMs either');
+    assert.match(n.email, /CloudWatch anomaly detection: the fleet's typical host latency is above/);
+    assert.match(n.email, /greater than the upper thresholds \[38\.5, 38\.9\]/);
+    assert.ok(n.email.includes(`#alarmsV2:alarm/${ANOMALY_ALARM.fleet}`), 'links the alarm and its band');
+    assert.deepEqual(n.chat.content.title, n.subject);
+  });
+
+  it('host: that host’s latest record, named in the subject; its recovery says after how long', async () => {
+    // Prepare
+    const fake = new FakeLogGroups();
+    fake.addRound(roundIdAt(LATEST), LATEST + 20_000, [
+      { instanceId: ANOMALY_HOST, doc: measuring('connector-3', 58) },
+      { instanceId: instance(2), doc: measuring('connector-2', 64) },
+    ]);
+    // Act
+    await notifyAlarm(
+      stateChange('latency-anomaly-host', 'ALARM', T, undefined, { name: ANOMALY_ALARM.host }),
+      ports(fake),
+      notifyConfig(),
+    );
+    await notifyAlarm(
+      stateChange(
+        'latency-anomaly-host',
+        'OK',
+        T + 20 * 60_000,
+        { state: 'ALARM', at: T },
+        { name: ANOMALY_ALARM.host },
+      ),
+      ports(fake, { now: () => T + 20 * 60_000 + 30_000 }),
+      notifyConfig(),
+    );
+    // Assess
+    const [alarm, ok] = published();
+    assert.equal(
+      alarm?.subject,
+      `ALARM: ${ANOMALY_HOST} latency above its expected band [CloudConnexa ${STAGE}]`,
+    );
+    assert.match(alarm?.email ?? '', new RegExp(`Host: +InstanceId=${ANOMALY_HOST}`));
+    assert.match(alarm?.email ?? '', new RegExp(`Evidence: the latest record of ${ANOMALY_HOST}\\.`));
+    assert.match(alarm?.email ?? '', /CloudWatch anomaly detection: this host's latency is above/);
+    assert.ok(!alarm?.email.includes(instance(2)), 'only the host the alarm watches');
+    assert.equal(
+      ok?.subject,
+      `OK: ${ANOMALY_HOST} latency above its expected band: recovered after 20 min [CloudConnexa ${STAGE}]`,
+    );
+  });
+
+  it('does not notify INSUFFICIENT_DATA (a model without data for weeks after a deploy), nor OK after it', async () => {
+    const fake = new FakeLogGroups();
+    const none = await notifyAlarm(
+      stateChange(
+        'latency-anomaly-fleet',
+        'INSUFFICIENT_DATA',
+        T,
+        { state: 'OK', at: T - 60_000 },
+        { name: ANOMALY_ALARM.fleet },
+      ),
+      ports(fake),
+      notifyConfig(),
+    );
+    const okAfter = await notifyAlarm(
+      stateChange(
+        'latency-anomaly-fleet',
+        'OK',
+        T,
+        { state: 'INSUFFICIENT_DATA', at: T - 60_000 },
+        { name: ANOMALY_ALARM.fleet },
+      ),
+      ports(fake),
+      notifyConfig(),
+    );
+    assert.equal(none.sent, 'none');
+    assert.equal(okAfter.sent, 'none', 'the history shows no ALARM before the gap');
+    assert.equal(published().length, 0);
   });
 });
 

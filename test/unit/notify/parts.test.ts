@@ -19,7 +19,7 @@ import {
 import { readDeadLetter } from '../../../functions/notify/dead-letters.ts';
 import { inRound, PATTERNS } from '../../../functions/notify/record-patterns.ts';
 import { asciiSubject, chatCode, cutBytes, show } from '../../../functions/notify/safe-text.ts';
-import { filterPatternMatches } from './filter-pattern.ts';
+import { filterPatternMatches } from '../../helpers/filter-pattern.ts';
 import { contributorChange, PREFIX, stateChange } from './fixtures.ts';
 
 /** The single-metric example of the CloudWatch User Guide, as given. */

@@ -6,7 +6,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FLEET_METRICS, HOST_METRICS } from '../../../common/metric-names.ts';
 import { STACK_PARAM_DEFAULTS } from '../../../common/stack-params.ts';
-import { ANOMALY_LIMITS, type HistoryAlarmParams, planHistoryAlarms } from '../../../stack/history-alarms.ts';
+import {
+  ANOMALY_LIMITS,
+  anomalyAlarmNames,
+  type HistoryAlarmParams,
+  planHistoryAlarms,
+} from '../../../stack/history-alarms.ts';
 
 const PARAMS: HistoryAlarmParams = {
   service: 'cloudconnexa-monitor',
@@ -62,8 +67,25 @@ describe('planHistoryAlarms', () => {
     const fleet = props(Resources, 'FleetLatencyAnomalyDetector');
     assert.equal((fleet.SingleMetricAnomalyDetector as Props).MetricName, FLEET_METRICS.worstLatencyMs);
     const alarm = props(Resources, 'HostLatencyAnomaly0abcdef1Alarm');
-    assert.equal(alarm.AlarmName, 'cloudconnexa-monitor-prod-host-latency-anomaly-i-0abcdef1');
+    assert.equal(alarm.AlarmName, 'cloudconnexa-monitor-prod_latency-anomaly-i-0abcdef1');
+    assert.equal(
+      props(Resources, 'FleetLatencyAnomalyAlarm').AlarmName,
+      'cloudconnexa-monitor-prod_latency-anomaly-fleet',
+    );
     assert.equal(alarm.ThresholdMetricId, 'band');
+    // Routed by the notifier's anomaly rule (stack/notify.ts), never straight to the topic.
+    assert.equal(alarm.AlarmActions, undefined);
+    assert.equal(alarm.OKActions, undefined);
+    // The names the notifier's rule and role are planned with: the same, from the same params.
+    assert.deepEqual(
+      anomalyAlarmNames({ ...PARAMS, latencyAnomalyAlarms: ` fleet, ${ids.join(' , ')}` }).sort(),
+      Object.values(Resources)
+        .flatMap((r) => {
+          const name = (r as { Properties: Props }).Properties.AlarmName;
+          return typeof name === 'string' ? [name] : [];
+        })
+        .sort(),
+    );
   });
 
   const refused: [Partial<HistoryAlarmParams>, RegExp][] = [

@@ -4,8 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { STACK_ALARMS } from '../../../functions/notify/alarm-kinds.ts';
-import { type NotifyParams, planNotify } from '../../../stack/notify.ts';
+import { anomalyAlarmName, STACK_ALARMS } from '../../../functions/notify/alarm-kinds.ts';
+import { ANOMALY_RULE_ID, type NotifyParams, planNotify } from '../../../stack/notify.ts';
+
+type Props = Record<string, unknown>;
 
 const PARAMS: NotifyParams = {
   service: 'cloudconnexa-monitor',
@@ -68,6 +70,65 @@ describe('planNotify', () => {
     );
     const history = statements(plan).find((s) => s.Sid === 'ReadAlarmHistory');
     assert.deepEqual(history?.Resource, rule.Properties.EventPattern.resources);
+  });
+
+  it('with anomaly alarms: a second rule matching their ARN prefix, which no other stage’s alarm name can start with, and their history by exact ARN', () => {
+    // Prepare: the names stack/history-alarms.ts gives them.
+    const names = ['fleet', 'i-0123456789abcdef0'].map((t) =>
+      anomalyAlarmName('cloudconnexa-monitor', 'prod', t),
+    );
+    // Act
+    const plan = planNotify({ ...PARAMS, anomalyAlarmNames: names });
+    // Assess: the rule and its permission.
+    const rule = plan.fragment.Resources[ANOMALY_RULE_ID] as {
+      Properties: {
+        EventPattern: {
+          source: string[];
+          'detail-type': string[];
+          resources: { prefix: { 'Fn::Sub': string } }[];
+        };
+        Targets: { Arn: unknown }[];
+      };
+    };
+    const arnPrefix =
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax, not a JS template
+      'arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:cloudconnexa-monitor-prod_latency-anomaly-';
+    assert.deepEqual(rule.Properties.EventPattern, {
+      source: ['aws.cloudwatch'],
+      'detail-type': ['CloudWatch Alarm State Change'],
+      resources: [{ prefix: { 'Fn::Sub': arnPrefix } }],
+    });
+    assert.deepEqual(rule.Properties.Targets[0]?.Arn, { 'Fn::GetAtt': ['NotifyLambdaFunction', 'Arn'] });
+    const permission = plan.fragment.Resources.NotifyAnomalyEventsPermission as { Properties: Props };
+    assert.deepEqual(permission.Properties.SourceArn, { 'Fn::GetAtt': [ANOMALY_RULE_ID, 'Arn'] });
+    // The prefix matches these alarms, and not one alarm name of another stage or service, whatever
+    // its stage name (letters, digits and -), nor this stage's fixed alarms.
+    const namePrefix = arnPrefix.slice(arnPrefix.indexOf(':alarm:') + ':alarm:'.length);
+    for (const name of names) assert.ok(name.startsWith(namePrefix), name);
+    const others = [
+      ...['prod-eu', 'prod-latency-anomaly', 'prod-latency-anomaly-i', 'prodx', 'pro'].flatMap((stage) => [
+        ...STACK_ALARMS.map((a) => `cloudconnexa-monitor-${stage}-${a.suffix}`),
+        anomalyAlarmName('cloudconnexa-monitor', stage, 'fleet'),
+      ]),
+      ...STACK_ALARMS.map((a) => `cloudconnexa-monitor-prod-${a.suffix}`),
+      'cloudconnexa-monitor-prod-notifier-failing',
+      anomalyAlarmName('cloudconnexa-monitor-prod-latency', 'anomaly', 'fleet'),
+    ];
+    assert.deepEqual(
+      others.filter((name) => name.startsWith(namePrefix)),
+      [],
+    );
+    // The alarm history: the fixed alarms and exactly these.
+    const history = statements(plan).find((s) => s.Sid === 'ReadAlarmHistory');
+    const arns = ((history?.Resource ?? []) as { 'Fn::Sub': string }[]).map((r) => r['Fn::Sub']);
+    assert.equal(arns.length, STACK_ALARMS.length + names.length);
+    for (const name of names)
+      assert.ok(
+        arns.some((a) => a.endsWith(`:alarm:${name}`)),
+        name,
+      );
+    // Without anomaly alarms, no rule for them.
+    assert.equal(planNotify(PARAMS).fragment.Resources[ANOMALY_RULE_ID], undefined);
   });
 
   it('with a webhook: GetParameter on that parameter only, and kms:Decrypt only through SSM for it', () => {

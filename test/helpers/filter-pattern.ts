@@ -1,13 +1,19 @@
 /**
  * A stand-in for CloudWatch Logs' filter pattern matching, for the subset the
- * notifier's patterns use (functions/notify/record-patterns.ts), so the fake
- * log group answers FilterLogEvents the way CloudWatch does for them:
+ * stack's patterns use (the notifier's, functions/notify/record-patterns.ts,
+ * and the legacy metric filter, common/metric-names.ts), so a fake log group
+ * answers FilterLogEvents, and a test counts a metric filter, the way
+ * CloudWatch does for them:
  *
  * - JSON patterns `{ ... }`: selectors `$.a.b` compared with `=`, `!=`, `>`,
- *   `<`, `>=`, `<=` to a quoted string or a number, combined with `&&`, `||`
- *   and parentheses. A line that is not JSON, or lacks the property, does not
- *   match (CloudWatch Logs User Guide, "Using filter patterns to match terms
- *   in JSON log events").
+ *   `<`, `>=`, `<=` to a quoted string or a number, or followed by
+ *   `NOT EXISTS`, combined with `&&`, `||` and parentheses. A line that is not
+ *   JSON never matches. A comparison on a property the line lacks is false,
+ *   `!=` included; `NOT EXISTS` is true exactly when it lacks it (CloudWatch
+ *   Logs User Guide, "Using filter patterns to match terms in JSON log
+ *   events"; the CDK's FilterPattern.notExists, "matches if the field does
+ *   not exist", renders `$.field NOT EXISTS`; AWS Security Hub control
+ *   CloudWatch.1 uses `$.userIdentity.invokedBy NOT EXISTS` with `&&`).
  * - Term patterns: `"term"` (the line contains it), several terms all present,
  *   or `?a ?"b c"` (any of them).
  *
@@ -15,7 +21,10 @@
  * instead of matching by accident.
  */
 
-type Token = { kind: 'sel' | 'str' | 'num' | 'op' | 'and' | 'or' | 'lp' | 'rp'; text: string };
+type Token = {
+  kind: 'sel' | 'str' | 'num' | 'op' | 'and' | 'or' | 'lp' | 'rp' | 'notExists';
+  text: string;
+};
 
 function tokenize(source: string): Token[] {
   const tokens: Token[] = [];
@@ -28,6 +37,7 @@ function tokenize(source: string): Token[] {
       continue;
     }
     const patterns: [Token['kind'], RegExp][] = [
+      ['notExists', /^NOT EXISTS\b/],
       ['and', /^&&/],
       ['or', /^\|\|/],
       ['op', /^(!=|>=|<=|=|>|<)/],
@@ -47,17 +57,21 @@ function tokenize(source: string): Token[] {
   return tokens;
 }
 
+const MISSING = Symbol('missing');
+
+/** The property at `$.a.b`, MISSING when the line lacks it (a JSON null is there: null). */
 function lookup(value: unknown, selector: string): unknown {
   let current = value;
   for (const key of selector.slice(2).split('.')) {
-    if (typeof current !== 'object' || current === null || Array.isArray(current)) return undefined;
+    if (typeof current !== 'object' || current === null || Array.isArray(current)) return MISSING;
+    if (!Object.hasOwn(current, key)) return MISSING;
     current = (current as Record<string, unknown>)[key];
   }
   return current;
 }
 
 function compare(actual: unknown, op: string, expected: Token): boolean {
-  if (actual === undefined || actual === null) return false;
+  if (actual === MISSING || actual === null) return false;
   if (expected.kind === 'num') {
     if (typeof actual !== 'number') return false;
     const e = Number(expected.text);
@@ -94,6 +108,10 @@ function evaluateJson(tokens: Token[], doc: unknown): boolean {
       return v;
     }
     if (t.kind !== 'sel') throw new Error(`expected a selector, got ${t.text}`);
+    if (peek()?.kind === 'notExists') {
+      pos++;
+      return lookup(doc, t.text) === MISSING;
+    }
     const op = next();
     const value = next();
     if (op.kind !== 'op' || (value.kind !== 'str' && value.kind !== 'num')) throw new Error('bad comparison');
