@@ -66,10 +66,20 @@ function readConfigText(file: string): string {
     throw configError(`${shown} cannot be read (${code}${detail}): give a readable JSON file`, error);
   }
   try {
-    return readFound(found, shown);
+    return withoutByteOrderMark(readFound(found, shown));
   } finally {
     found.parent.close();
   }
+}
+
+/**
+ * The text without a leading UTF-8 byte order mark (EF BB BF, which some
+ * Windows editors write): JSON.parse refuses it with a message whose culprit
+ * is invisible, and RFC 8259 section 8.1 lets a parser ignore it, as Node.js
+ * does for a JSON file it requires.
+ */
+function withoutByteOrderMark(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 function readFound(found: FoundEntry, shown: string): string {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { MAX_CONFIG_BYTES, readConfigFile } from '../../../agent/cli/read-config-file.ts';
+import { loadConfigFile, MAX_CONFIG_BYTES, readConfigFile } from '../../../agent/cli/read-config-file.ts';
+import { WrittenValue } from '../../../common/errors.ts';
 import {
   type HostileDirs,
   hostileDirs,
@@ -68,6 +69,18 @@ describe('readConfigFile', () => {
     const huge = rootConfig('huge.json', '{}');
     fs.truncateSync(huge, 8 * 1024 ** 3);
     assertConfigError(huge, new RegExp(`is larger than ${MAX_CONFIG_BYTES} bytes`));
+  });
+
+  it('reads a file that starts with a UTF-8 byte order mark, its numbers still as written', () => {
+    // Prepare: what an editor that writes EF BB BF first saves.
+    const file = rootConfig('bom.json', '\ufeff{"count": 3, "interval": 1e0}');
+    // Act
+    const parsed = readConfigFile(file);
+    const options = loadConfigFile(file);
+    // Assess: the mark is not part of the JSON; the scanner sees the same text as JSON.parse.
+    assert.deepEqual(parsed, { count: 3, interval: 1 });
+    assert.deepEqual(options.count, new WrittenValue('3', 3));
+    assert.deepEqual(options.interval, new WrittenValue('1e0', 1));
   });
 
   it('names a missing file and one that is not JSON', () => {
