@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
+import { customMetricsPerHost, FLEET_METRICS } from '../../common/metric-names.ts';
 import { DEFAULTS, formatNumber } from '../../common/settings.ts';
 import { STACK_PARAM_DEFAULTS } from '../../common/stack-params.ts';
 
@@ -71,5 +72,16 @@ describe('README defaults', () => {
       assert.ok(match, `README states ${pattern}`);
       assert.equal(match[1], value, String(pattern));
     }
+  });
+
+  it('states the custom metrics each granularity costs as common/metric-names.ts counts them', () => {
+    const [fleet, host, resource] = tableRows('granularity');
+    assert.match(
+      fleet?.[1] ?? '',
+      new RegExp(`^0 \\(${Object.keys(FLEET_METRICS).length} fleet metrics per stage in all\\)$`),
+    );
+    assert.equal(host?.[1], String(customMetricsPerHost('host', 0)));
+    const perResource = customMetricsPerHost('resource', 1) - customMetricsPerHost('resource', 0);
+    assert.equal(resource?.[1], `${customMetricsPerHost('resource', 0)} + ${perResource} per resource`);
   });
 });
