@@ -18,12 +18,15 @@ import { build } from 'esbuild';
 import { ROTATION_DEFAULTS } from '../agent/cli/resolve-options.ts';
 import { prepareLogDir } from '../agent/files/log-dir.ts';
 import {
+  decodeRound,
   encodeRound,
   HISTORY_FILE,
   HISTORY_LIMITS,
+  type HistoryRound,
   PATH_REFRESH_LINES,
+  type PathMemory,
   RECENT_ROUNDS,
-  readRecentRounds,
+  readHistory,
 } from '../agent/history/history-store.ts';
 import type { ResultDocument } from '../common/result-schema.ts';
 import { agentBuildOptions } from '../scripts/agent-build-options.ts';
@@ -49,9 +52,9 @@ const GOAL = 0.1;
 const STAND_INS: Record<string, string> = {
   'history-store.ts': `
     export const HISTORY_FILE = ${JSON.stringify(HISTORY_FILE)};
-    export function readRecentRounds() { return { rounds: [], skipped: 0, truncated: false, notes: [], paths: new Map() }; }
+    export function readRecentRounds() { return { past: new Map(), rounds: 0, skipped: 0, truncated: false, notes: [], paths: new Map() }; }
     export function appendRound() {}
-    export function readHistory() { return { rounds: [], skipped: 0, truncated: false, notes: [] }; }
+    export function readHistory() { return { rounds: [], skipped: 0, truncated: false, notes: [], paths: new Map() }; }
     export function filterRounds(rounds) { return rounds; }`,
   'round-history.ts': `
     export function bandOfPath() { return null; }
@@ -60,15 +63,15 @@ const STAND_INS: Record<string, string> = {
 };
 
 /**
- * Builds the agent with the options of every agent build (scripts/agent-build-options.ts), with the history modules
+ * Builds the agent of `root` (default: this checkout) with the options of every agent build (scripts/agent-build-options.ts), with the history modules
  * stood in for; its version ends in `-no-history`. Throws esbuild's error when
  * the agent imports something from them that the stand-ins lack.
  */
-export async function buildWithoutHistory(outfile: string): Promise<void> {
-  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+export async function buildWithoutHistory(outfile: string, root = ROOT): Promise<void> {
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
   await build({
     ...agentBuildOptions({
-      entryPoint: path.join(ROOT, 'agent', 'main.ts'),
+      entryPoint: path.join(root, 'agent', 'main.ts'),
       outfile,
       version: `${pkg.version}-no-history`,
       full: true,
@@ -85,6 +88,23 @@ export async function buildWithoutHistory(outfile: string): Promise<void> {
       },
     ],
   });
+}
+
+/**
+ * PATH_REFRESH_LINES lines of `round` as the agent writes them from the start
+ * of a file: every path on the first, then lines that leave the unchanged
+ * paths out (the memory brought up to each line as the round's reader does).
+ * Repeated, it is the history of a host whose paths do not change.
+ */
+export function linesAsWritten(round: HistoryRound): string {
+  const memory: PathMemory = new Map();
+  let lines = '';
+  for (let i = 0; i < PATH_REFRESH_LINES; i++) {
+    const line = encodeRound(round, memory);
+    decodeRound(line, memory);
+    lines += `${line}\n`;
+  }
+  return lines;
 }
 
 const mib = (bytes: number): number => bytes / 1024 / 1024;
@@ -146,13 +166,13 @@ export async function runHistoryBench(config: HistoryBenchConfig): Promise<void>
     for (let i = 0; i < 12; i++) await round('with', false);
     const logDir = prepareLogDir(logDirs.with);
     try {
-      const last = readRecentRounds(logDir).rounds.at(-1);
+      const last = readHistory(logDir).rounds.at(-1);
       if (last !== undefined) {
-        const line = `${encodeRound(last)}\n`;
-        const copies = Math.floor((HISTORY_LIMITS.fileBytes * 0.9) / line.length);
+        const cycle = linesAsWritten(last);
+        const copies = Math.floor((HISTORY_LIMITS.fileBytes * 0.9) / cycle.length);
         const file = path.join(logDirs.with, HISTORY_FILE);
         const recent = fs.readFileSync(file, 'utf8');
-        fs.writeFileSync(file, line.repeat(copies) + recent);
+        fs.writeFileSync(file, cycle.repeat(copies) + recent);
       }
     } finally {
       logDir.close();

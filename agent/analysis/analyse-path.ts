@@ -221,13 +221,20 @@ export function earliestSpot(spots: readonly (TroubleSpot | null)[]): TroubleSpo
   return earliest;
 }
 
+/** No space, upper case, zone, bracket or colon: nothing for normalizeAddress to change. */
+const ALREADY_CANONICAL = /^[0-9a-z.-]*$/;
+
 /**
  * Canonical text of an IP address so that `2001:DB8::1`, `2001:db8:0:0::1`
  * and `fe80::1%eth0` compare equal to what mtr prints. Not an IP: lower-cased.
  */
 export function normalizeAddress(text: string): string {
+  // What mtr -n prints (IPv4, lower-case names) is its own canonical text: one native test instead of
+  // the steps below, for every hop of every path, several times a round.
+  if (ALREADY_CANONICAL.test(text)) return text;
   const value = text.trim().toLowerCase();
-  const zoneless = value.split('%')[0] ?? value;
+  const zone = value.indexOf('%');
+  const zoneless = zone < 0 ? value : value.slice(0, zone);
   const bare = zoneless.startsWith('[') && zoneless.endsWith(']') ? zoneless.slice(1, -1) : zoneless;
   if (!bare.includes(':')) return bare;
   const groups = expandIpv6(bare);

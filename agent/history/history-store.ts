@@ -8,17 +8,16 @@
  * A line is a JSON object, its entries positional arrays (a line per round
  * for weeks, read back every round: short to write and quick to parse):
  *
- *   {"hv":2,"at":"2026-01-01T12:00:00.000Z","lt":75,"lp":5,"ad":["10.199.100.1","10.20.0.5"],"r":[
- *     ["db.corp.internal",0,12.3,11.9,14.2,0.4,11.8,3,[0,null,1],"10.20.0.5",0,"latency",["latency",1,"tunnel"]]]}
+ *   {"hv":3,"at":"2026-01-01T12:00:00.000Z","lt":75,"lp":5,"ad":["10.199.100.1","10.20.0.5"],"r":[
+ *     ["db.corp.internal",0,12.3,11.9,14.2,0.4,1,[0,null,1],"10.20.0.5",0,"latency",["latency",1,"tunnel"]]]}
  *
- * `hv` the line format (2); `at` the round's start (ISO 8601, UTC); `lt`/`lp`
+ * `hv` the line format (3); `at` the round's start (ISO 8601, UTC); `lt`/`lp`
  * the latency (ms) and loss (%) thresholds of the round; `ad` the hop
  * addresses of the round, each once (paths share their first hops); `r` one
- * entry per resource, by position (F below): target; loss (%); latency
+ * entry per resource, by position (F3 below): target; loss (%); latency
  * (ms, as judged); the fastest and slowest probe and their standard deviation
  * (ms: the band of a SmokePing-style graph; mtr reports no median, so the
- * centre is the mean); the baseline (ms) it was held against; flags (1: a
- * path change was reported, 2: far above the baseline); the hops as
+ * centre is the mean); flags (1: a path change was reported); the hops as
  * positions in `ad` (null: silent; 0: the path of the last line that wrote
  * one, see below; null for the list: no path); the address (0: the target;
  * null: it did not resolve); the method (0: `icmp`); the verdict (0: `ok`);
@@ -26,9 +25,13 @@
  * fields at their default (0, or null for the trouble spot) are left out.
  * `tn`, when present, is the tunnel's state in the round (one of
  * HISTORY_TUNNEL_STATES; left out when not known): the HTML report marks the
- * rounds it was not `up`. Lines of format 1 (the same fields as keys of an
+ * rounds it was not `up`. Older lines are still read: format 2 (the same,
+ * with the baseline the round was held against after the standard deviation,
+ * and flag 2 for "far above it") and format 1 (the fields as keys of an
  * object per entry: t, loss, ms, lo, hi, sd, bm, pc, far, h, a, m, v, tr,
- * keys of empty values left out) are still read.
+ * keys of empty values left out). Nothing reads the baseline or the far flag
+ * (the rules recompute the baseline from the latencies; the report draws
+ * neither), so format 3 no longer writes them.
  *
  * Paths rarely change, so the hops are written only when the path differs
  * from the last one written for the target, when that one is
@@ -39,12 +42,24 @@
  * RECENT_ROUNDS lines knows the path of the newest RECENT_ROUNDS −
  * PATH_REFRESH_LINES rounds, more than the path rule's window.
  *
+ * Two readers. A round (readRecentRounds) reads what the rules read, per
+ * target: the latency with its method and the paths of the newest rounds;
+ * it checks the bounds of exactly those fields (and the hops only of the
+ * lines the path rule and the writer need), builds no entry objects, and
+ * leaves the other fields unread. The report (readHistory) decodes and
+ * checks every field of every line (decodeRound). So "damaged" differs
+ * between them: an entry whose latency, method, target or needed hops break
+ * a bound is skipped by both; one whose other fields do (the verdict, the
+ * band, the trouble spot, the line's time or thresholds) still counts for
+ * the rules, which never read those fields and so cannot be misled by them,
+ * and is skipped by the report.
+ *
  * Bounded: past HISTORY_LIMITS.fileBytes the file is rotated like the JSON
  * report (`.1`, `.2`; the oldest dropped), so the store never holds more than
  * (keep + 1) × fileBytes (24 MiB) plus one line, and always at least keep ×
  * fileBytes (16 MiB) of the newest rounds once it has rotated: under 7 KB a
  * round on average for 50 resources on 10-hop IPv4 paths with every field
- * set (about 5 KB in format 2), so 7 days of 5-minute rounds (2,016 rounds,
+ * set (about 5 KB in format 3), so 7 days of 5-minute rounds (2,016 rounds,
  * about 10 MB) always fit (tested in test/unit/history/history-store.test.ts).
  * Every read is bounded too: a round reads at most tailBytes from the end,
  * and only as far back as its RECENT_ROUNDS lines need (read-lines.ts).
@@ -105,29 +120,49 @@ export const PATH_REFRESH_LINES = 16;
 /** Rounds a round reads back: enough for both rules. */
 export const RECENT_ROUNDS = Math.max(PATH_RULE.windowRounds, BASELINE_RULE.windowRounds);
 
-const LINE_VERSION = 2;
-/** The first format, entries as objects: still read, no longer written. */
+const LINE_VERSION = 3;
+/** The formats still read: 2 (positional, with the baseline) and 1 (entries as objects). */
+const LINE_VERSION_BASELINE = 2;
 const LINE_VERSION_KEYED = 1;
 
-/** Positions in a format-2 entry. */
-const F = {
-  t: 0,
-  loss: 1,
-  ms: 2,
-  lo: 3,
-  hi: 4,
-  sd: 5,
-  bm: 6,
-  flags: 7,
-  h: 8,
-  a: 9,
-  m: 10,
-  v: 11,
-  tr: 12,
-} as const;
-/** What a left-out trailing field stands for (the target, loss and numbers are always written). */
+/** Where each field of a positional entry is. */
+interface Layout {
+  t: number;
+  loss: number;
+  ms: number;
+  lo: number;
+  hi: number;
+  sd: number;
+  flags: number;
+  h: number;
+  a: number;
+  m: number;
+  v: number;
+  tr: number;
+  /** The round trips' unit: this many to the millisecond. */
+  perMs: number;
+  /** Format 2's flags may say "far" (2), unread. */
+  far: boolean;
+}
+/**
+ * Positions in a format-3 entry; the fields before `flags` are always
+ * written. Round trips in whole microseconds: JSON.parse reads an integer
+ * much faster than a decimal (a round reads RECENT_ROUNDS lines of them),
+ * and ms × 1000 rounded, divided back, is the same number for the
+ * milliseconds with 3 decimals the agent keeps (round3, mtr's own figures).
+ */
+// biome-ignore format: a table
+const F3: Layout = { t: 0, loss: 1, ms: 2, lo: 3, hi: 4, sd: 5, flags: 6, h: 7, a: 8, m: 9, v: 10, tr: 11, perMs: 1000, far: false };
+/** Format 2: the baseline (unread) at 6, the fields from `flags` on one further; milliseconds. */
+// biome-ignore format: a table
+const F2: Layout = { t: 0, loss: 1, ms: 2, lo: 3, hi: 4, sd: 5, flags: 7, h: 8, a: 9, m: 10, v: 11, tr: 12, perMs: 1, far: true };
+/** Format 1 brought to the format-3 positions (keyedAsPositional); milliseconds. */
+const F1: Layout = { ...F3, perMs: 1 };
+
+/** A round trip (ms) as format 3 writes it. */
+const toMicroseconds = (ms: number | null): number | null => (ms === null ? null : Math.round(ms * 1000));
+/** What a left-out trailing field of format 3 stands for. */
 const TRAILING_DEFAULTS: readonly unknown[] = [
-  undefined,
   undefined,
   undefined,
   undefined,
@@ -142,6 +177,7 @@ const TRAILING_DEFAULTS: readonly unknown[] = [
   null,
 ];
 const FLAG_PATH_CHANGE = 1;
+/** Format 2's "far above the baseline", no longer written or read. */
 const FLAG_FAR = 2;
 
 /** One resource in one round. */
@@ -162,10 +198,6 @@ export interface HistoryEntry {
   trouble: Pick<TroubleSpot, 'kind' | 'hop' | 'side'> | null;
   /** A path change was reported for this round. */
   pathChanged: boolean;
-  /** The baseline (ms) this round was held against; null when there was none. */
-  baselineMs: number | null;
-  /** Far above the baseline (flagged only with --baseline-flag on). */
-  far: boolean;
 }
 
 export interface HistoryRound {
@@ -185,7 +217,8 @@ type Wire = Record<string, unknown>;
 /**
  * The last path written for each target, as the lines read so far say:
  * `linesAgo` counts the lines after the one that wrote it. A reader builds it
- * (HistoryRead.paths); the writer leaves out a path it knows.
+ * (HistoryRead.paths, RecentHistory.paths); the writer leaves out a path it
+ * knows.
  */
 export type PathMemory = Map<string, { hops: HopAddresses | null; linesAgo: number }>;
 
@@ -203,7 +236,15 @@ export function encodeRound(round: HistoryRound, memory: PathMemory | null = nul
 
 function samePath(a: HopAddresses | null, b: HopAddresses | null): boolean {
   if (a === null || b === null) return a === b;
-  return a.length === b.length && a.every((hop, i) => hop === b[i]);
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Whether `memory` has the path a line written now may leave out (see the module's description). */
+function knowsPath(memory: PathMemory | null, target: string, hops: HopAddresses | null): boolean {
+  const known = memory?.get(target);
+  return known !== undefined && known.linesAgo + 1 < PATH_REFRESH_LINES && samePath(known.hops, hops);
 }
 
 function toWire(round: HistoryRound, withHops: boolean, memory: PathMemory | null): Wire {
@@ -216,27 +257,24 @@ function toWire(round: HistoryRound, withHops: boolean, memory: PathMemory | nul
     return addresses.size - 1;
   };
   const r = round.resources.map((e) => {
-    const known = memory?.get(e.target);
-    const fresh = known !== undefined && known.linesAgo + 1 < PATH_REFRESH_LINES;
     let hops: unknown = 0;
     if (!withHops) hops = null;
-    else if (!fresh || !samePath(known.hops, e.hops)) hops = e.hops === null ? null : e.hops.map(indexOf);
+    else if (!knowsPath(memory, e.target, e.hops)) hops = e.hops === null ? null : e.hops.map(indexOf);
     const wire: unknown[] = [
       e.target,
       e.lossPct,
-      e.latencyMs,
-      e.lowMs,
-      e.highMs,
-      e.stdevMs,
-      e.baselineMs,
-      (e.pathChanged ? FLAG_PATH_CHANGE : 0) | (e.far ? FLAG_FAR : 0),
+      toMicroseconds(e.latencyMs),
+      toMicroseconds(e.lowMs),
+      toMicroseconds(e.highMs),
+      toMicroseconds(e.stdevMs),
+      e.pathChanged ? FLAG_PATH_CHANGE : 0,
       hops,
       e.address === e.target ? 0 : e.address,
       e.method === 'icmp' ? 0 : e.method,
       e.verdict === 'ok' ? 0 : e.verdict,
       e.trouble === null ? null : [e.trouble.kind, e.trouble.hop, e.trouble.side],
     ];
-    while (wire.length > F.flags && wire[wire.length - 1] === TRAILING_DEFAULTS[wire.length - 1]) wire.pop();
+    while (wire.length > F3.flags && wire[wire.length - 1] === TRAILING_DEFAULTS[wire.length - 1]) wire.pop();
     return wire;
   });
   const wire: Wire = {
@@ -259,13 +297,8 @@ export interface DecodedRound {
   skippedEntries: number;
 }
 
-/**
- * Reads one line; null when it is not a round line this version wrote (it is
- * then skipped). A path the line leaves out is taken from `memory`, the lines
- * before it (null when they do not have it), and `memory` is brought up to
- * this line.
- */
-export function decodeRound(line: string, memory: PathMemory = new Map()): DecodedRound | null {
+/** The JSON object of a line in a format this version reads, or null (the line is then skipped). */
+function parseLine(line: string): Wire | null {
   if (line.length > HISTORY_LIMITS.maxLineBytes) return null;
   let value: unknown;
   try {
@@ -273,8 +306,22 @@ export function decodeRound(line: string, memory: PathMemory = new Map()): Decod
   } catch {
     return null;
   }
-  if (!isRecord(value) || (value.hv !== LINE_VERSION && value.hv !== LINE_VERSION_KEYED)) return null;
-  const decodeEntry = value.hv === LINE_VERSION ? decodePositional : decodeKeyed;
+  if (!isRecord(value)) return null;
+  const { hv } = value;
+  return hv === LINE_VERSION || hv === LINE_VERSION_BASELINE || hv === LINE_VERSION_KEYED ? value : null;
+}
+
+/**
+ * Reads one line, every field checked (the report's reader); null when it
+ * is not a round line this version reads (it is then skipped). A path the
+ * line leaves out is taken from `memory`, the lines before it (null when
+ * they do not have it), and `memory` is brought up to this line.
+ */
+export function decodeRound(line: string, memory: PathMemory = new Map()): DecodedRound | null {
+  const value = parseLine(line);
+  if (value === null) return null;
+  const layout = value.hv === LINE_VERSION_BASELINE ? F2 : F3;
+  const keyed = value.hv === LINE_VERSION_KEYED;
   const { at, lt, lp, ad, r, tn } = value;
   if (
     typeof at !== 'string' ||
@@ -288,14 +335,18 @@ export function decodeRound(line: string, memory: PathMemory = new Map()): Decod
   if (latencyThresholdMs === null || lossThresholdPct === null) return null;
   if (tn !== undefined && !(HISTORY_TUNNEL_STATES as readonly unknown[]).includes(tn)) return null;
   if (!Array.isArray(r) || r.length > LIMITS.maxResources) return null;
-  const addresses = ad ?? [];
-  if (!Array.isArray(addresses) || addresses.length > r.length * RESULT_LIMITS.maxHops) return null;
-  if (!areHopAddresses(addresses)) return null;
+  const addresses = hopAddressList(ad, r.length);
+  if (addresses === null) return null;
   // Indexed loops and forEach: these run before the code is compiled, where for-of costs an iterator per step.
   const resources: HistoryEntry[] = [];
   const written: PathsWritten = new Map();
   for (let i = 0; i < r.length; i++) {
-    const entry = decodeEntry(r[i], addresses as string[], memory, written);
+    const wire: unknown = r[i];
+    const entry = keyed
+      ? isRecord(wire)
+        ? decodePositional(keyedAsPositional(wire), F1, addresses, memory, written)
+        : null
+      : decodePositional(wire, layout, addresses, memory, written);
     if (entry !== null) resources.push(entry);
   }
   memory.forEach((value) => {
@@ -317,66 +368,79 @@ export function decodeRound(line: string, memory: PathMemory = new Map()): Decod
   };
 }
 
+/** The line's hop addresses (`ad`, absent: none) when every one is one and there are not too many; else null. */
+function hopAddressList(ad: unknown, entries: number): string[] | null {
+  const addresses = ad ?? [];
+  if (!Array.isArray(addresses) || addresses.length > entries * RESULT_LIMITS.maxHops) return null;
+  return areHopAddresses(addresses) ? (addresses as string[]) : null;
+}
+
 /** The paths a line wrote, by target (entries that left theirs out are not in it). */
 type PathsWritten = Map<string, HopAddresses | null>;
 
-/** Decodes one entry (null: it broke a bound), adding the path it wrote, if any, to `written`. */
-type EntryDecoder = (
+/**
+ * A positional entry (format 3, or 2 by `layout`), trailing fields at their
+ * default left out; null when it breaks a bound. The path it writes, when
+ * its hops are valid, goes to `written` even when another field is not, as
+ * the round's reader counts it (readRecentRounds). The one full check of an
+ * entry's fields (format 1 is brought to this shape first): it runs for
+ * every resource of every line the report reads, mostly before the code is
+ * compiled, so it is straight-line code with few calls and no intermediate
+ * objects.
+ */
+function decodePositional(
   wire: unknown,
+  layout: Layout,
   addresses: readonly string[],
   memory: PathMemory,
   written: PathsWritten,
-) => HistoryEntry | null;
-
-/**
- * A format-2 entry: positions as F, trailing fields at their default left
- * out. The one check of an entry's fields (format 1 is brought to this shape
- * first): it runs for every resource of every line a round reads, mostly
- * before the code is compiled, so it is straight-line code with few calls and
- * no intermediate objects.
- */
-const decodePositional: EntryDecoder = (wire, addresses, memory, written) => {
+): HistoryEntry | null {
   if (!Array.isArray(wire)) return null;
   const n = wire.length;
-  if (n <= F.bm || n > F.tr + 1) return null;
-  const target: unknown = wire[F.t];
+  // Format 2 always wrote its baseline (null or not), at flags − 1.
+  if (n < layout.flags || n > layout.tr + 1) return null;
+  const target: unknown = wire[layout.t];
   if (typeof target !== 'string' || target === '' || target.length > RESULT_LIMITS.maxTargetChars)
     return null;
-  const lossPct: unknown = wire[F.loss];
-  if (typeof lossPct !== 'number' || !(lossPct >= 0 && lossPct <= 100)) return null;
-  const ms = optionalMs(wire[F.ms]);
-  const lo = optionalMs(wire[F.lo]);
-  const hi = optionalMs(wire[F.hi]);
-  const sd = optionalMs(wire[F.sd]);
-  const bm = optionalMs(wire[F.bm]);
-  if (ms === undefined || lo === undefined || hi === undefined || sd === undefined || bm === undefined)
-    return null;
-  const flags: unknown = n > F.flags ? wire[F.flags] : 0;
-  if (flags !== 0 && flags !== 1 && flags !== 2 && flags !== 3) return null;
   let hops: HopAddresses | null | undefined = null;
-  const rawHops: unknown = n > F.h ? wire[F.h] : 0;
+  const rawHops: unknown = n > layout.h ? wire[layout.h] : 0;
   if (rawHops === 0) hops = memory.get(target)?.hops ?? null;
   else if (rawHops !== null) {
     hops = decodeHops(rawHops, addresses);
     if (hops === undefined) return null;
   }
-  const address: unknown = n > F.a && wire[F.a] !== 0 ? wire[F.a] : target;
+  if (rawHops !== 0) written.set(target, hops);
+  const lossPct: unknown = wire[layout.loss];
+  if (typeof lossPct !== 'number' || !(lossPct >= 0 && lossPct <= 100)) return null;
+  const ms = optionalMs(wire[layout.ms], layout.perMs);
+  const lo = optionalMs(wire[layout.lo], layout.perMs);
+  const hi = optionalMs(wire[layout.hi], layout.perMs);
+  const sd = optionalMs(wire[layout.sd], layout.perMs);
+  if (ms === undefined || lo === undefined || hi === undefined || sd === undefined) return null;
+  const flags: unknown = n > layout.flags ? wire[layout.flags] : 0;
+  // Format 2's far flag is allowed there, and not read.
+  if (
+    flags !== 0 &&
+    flags !== FLAG_PATH_CHANGE &&
+    (!layout.far || (flags !== FLAG_FAR && flags !== (FLAG_FAR | FLAG_PATH_CHANGE)))
+  )
+    return null;
+  const address: unknown = n > layout.a && wire[layout.a] !== 0 ? wire[layout.a] : target;
   if (address !== null && (typeof address !== 'string' || address.length > RESULT_LIMITS.maxAddressChars))
     return null;
   let method: unknown = 'icmp';
   let verdict: unknown = 'ok';
   let trouble: HistoryEntry['trouble'] | undefined = null;
-  if (n > F.m) {
-    if (wire[F.m] !== 0) method = wire[F.m];
+  if (n > layout.m) {
+    if (wire[layout.m] !== 0) method = wire[layout.m];
     if (method !== null && !(PROBE_METHODS as readonly unknown[]).includes(method)) return null;
-    if (n > F.v && wire[F.v] !== 0) verdict = wire[F.v];
+    if (n > layout.v && wire[layout.v] !== 0) verdict = wire[layout.v];
     if (!(VERDICTS as readonly unknown[]).includes(verdict)) return null;
-    if (n > F.tr && wire[F.tr] !== null) {
-      trouble = decodeTrouble(wire[F.tr]);
+    if (n > layout.tr && wire[layout.tr] !== null) {
+      trouble = decodeTrouble(wire[layout.tr]);
       if (trouble === undefined) return null;
     }
   }
-  if (rawHops !== 0) written.set(target, hops);
   return {
     target,
     address: address as string | null,
@@ -389,56 +453,47 @@ const decodePositional: EntryDecoder = (wire, addresses, memory, written) => {
     lossPct,
     hops,
     trouble,
-    pathChanged: (flags & FLAG_PATH_CHANGE) !== 0,
-    baselineMs: bm,
-    far: (flags & FLAG_FAR) !== 0,
+    pathChanged: ((flags as number) & FLAG_PATH_CHANGE) !== 0,
   };
-};
+}
 
 /**
- * A format-1 entry: an object whose keys of empty values are left out,
- * brought to the format-2 shape. A value format 2 reads as "left out" (0 for
- * the hops, address, method or verdict; null for the trouble spot) was never
- * a valid format-1 value, and still is not.
+ * A format-1 entry (an object whose keys of empty values are left out) in
+ * the format-3 shape, for both readers; its `bm` and `far`, like format 2's,
+ * are not read. A value format 3 reads as "left out" (0 for the hops,
+ * address, method or verdict; null for the trouble spot) was never a valid
+ * format-1 value, and still is not: it becomes undefined, which no check
+ * passes.
  */
-const decodeKeyed: EntryDecoder = (wire, addresses, memory, written) => {
-  if (!isRecord(wire) || !flag(wire.pc) || !flag(wire.far)) return null;
-  const { h, a, m, v, tr } = wire;
-  if (h === 0 || a === 0 || m === 0 || v === 0 || tr === null) return null;
-  return decodePositional(
-    [
-      wire.t,
-      wire.loss,
-      wire.ms ?? null,
-      wire.lo ?? null,
-      wire.hi ?? null,
-      wire.sd ?? null,
-      wire.bm ?? null,
-      (wire.pc === 1 ? FLAG_PATH_CHANGE : 0) | (wire.far === 1 ? FLAG_FAR : 0),
-      h === undefined ? 0 : h,
-      a === undefined ? 0 : a,
-      m === undefined ? 0 : m,
-      v === undefined ? 0 : v,
-      tr === undefined ? null : tr,
-    ],
-    addresses,
-    memory,
-    written,
-  );
-};
+function keyedAsPositional(wire: Record<string, unknown>): unknown[] {
+  const given = (value: unknown, leftOut: unknown): unknown =>
+    value === undefined ? leftOut : value === leftOut ? undefined : value;
+  return [
+    wire.t,
+    wire.loss,
+    wire.ms ?? null,
+    wire.lo ?? null,
+    wire.hi ?? null,
+    wire.sd ?? null,
+    wire.pc === undefined ? 0 : wire.pc === 1 ? FLAG_PATH_CHANGE : undefined,
+    given(wire.h, 0),
+    given(wire.a, 0),
+    given(wire.m, 0),
+    given(wire.v, 0),
+    given(wire.tr, null),
+  ];
+}
 
-/** Absent or null: null; a round trip in range: the number; anything else: undefined (invalid). */
-function optionalMs(value: unknown): number | null | undefined {
+/** Absent or null: null; a round trip in range, `perMs` to the ms: milliseconds; anything else: undefined (invalid). */
+function optionalMs(value: unknown, perMs: number): number | null | undefined {
   if (value === undefined || value === null) return null;
-  return typeof value === 'number' && value >= 0 && value <= RESULT_LIMITS.maxMs ? value : undefined;
+  return typeof value === 'number' && value >= 0 && value <= RESULT_LIMITS.maxMs * perMs
+    ? value / perMs
+    : undefined;
 }
 
 function numberIn(value: unknown, min: number, max: number): number | null {
   return typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max ? value : null;
-}
-
-function flag(value: unknown): boolean {
-  return value === undefined || value === 1;
 }
 
 /**
@@ -484,11 +539,180 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+// ---------------------------------------------------------------- what a round reads
+
+/** What the rules read of one target's earlier rounds (round-history.ts), newest first. */
+export interface TargetPast {
+  /** The paths of its newest rounds that had one: at most PATH_RULE.windowRounds. */
+  paths: HopAddresses[];
+  /** Latencies (ms) of its newest rounds measured by ICMP echo: at most BASELINE_RULE.windowRounds. */
+  icmpMs: number[];
+  /** ... and by a TCP handshake (methods tcp and http). */
+  tcpMs: number[];
+}
+
+/** A target's past while the lines are read, newest first. */
+interface Gathering extends TargetPast {
+  /**
+   * Entries of newer lines that left their path out: theirs is the one the
+   * next older line that writes one wrote (none: null, when no line read does).
+   */
+  waiting: number;
+  /** The newest path written, and how many lines after it (the writer's PathMemory). */
+  memory: { hops: HopAddresses | null; linesAgo: number } | null;
+}
+
+/** How an entry's method counts for the baseline: an ICMP echo, a TCP handshake (tcp, http), or no latency at all. */
+const BASIS_ICMP = 0;
+const BASIS_TCP = 1;
+const BASIS_NONE = 2;
+
+/** The windows and bounds, as plain numbers: read for every entry of every line. */
+const PATHS_WINDOW: number = PATH_RULE.windowRounds;
+const LATENCIES_WINDOW: number = BASELINE_RULE.windowRounds;
+const MAX_TARGET_CHARS: number = RESULT_LIMITS.maxTargetChars;
+const MAX_MS: number = RESULT_LIMITS.maxMs;
+
+/** A line's hop addresses, checked when a hop list of the line is first read. */
+interface LineAddresses {
+  ad: unknown;
+  entries: number;
+  /** undefined: not checked yet; null: they break a bound. */
+  checked: string[] | null | undefined;
+}
+
+/**
+ * Gathers what the rules read from `lines`, oldest first: per target, the
+ * latencies with their basis and the paths of the newest entries, each list
+ * only as long as its rule's window. The lines are read newest first, so a
+ * list stops at its window, and a hop list is decoded (and checked) only
+ * when the path rule or the writer's PathMemory reads it: the path of an
+ * entry within the path rule's window, or the newest path written for the
+ * target within PATH_REFRESH_LINES lines. An entry is skipped when what the
+ * rules read of it breaks a bound (its target, latency, method, or a hop
+ * list that is read); its other fields are not read (see the module's
+ * description). It runs for every entry of RECENT_ROUNDS lines, every round,
+ * mostly before the code is compiled, so the usual entry (its path and
+ * method left out) takes a short path of plain checks.
+ */
+function gatherPast(lines: readonly string[]): Omit<RecentHistory, 'truncated' | 'notes'> {
+  const past = new Map<string, Gathering>();
+  let rounds = 0;
+  let skipped = 0;
+  for (let i = 0; i < lines.length; i++) {
+    // i: lines after this one (the newest is 0).
+    const value = parseLine(lines[lines.length - 1 - i] as string);
+    const r = value?.r;
+    if (value === null || !Array.isArray(r) || r.length > LIMITS.maxResources) {
+      skipped++;
+      continue;
+    }
+    rounds++;
+    const keyed = value.hv === LINE_VERSION_KEYED;
+    const layout = keyed ? F1 : value.hv === LINE_VERSION_BASELINE ? F2 : F3;
+    const perMs = layout.perMs;
+    const maxMs = MAX_MS * perMs;
+    const shortest = layout.flags;
+    const longest = layout.tr + 1;
+    const hAt = layout.h;
+    const line: LineAddresses = { ad: value.ad, entries: r.length, checked: undefined };
+    for (let j = 0; j < r.length; j++) {
+      let wire: unknown = r[j];
+      if (keyed) wire = isRecord(wire) ? keyedAsPositional(wire) : null;
+      if (!Array.isArray(wire)) {
+        skipped++;
+        continue;
+      }
+      const n = wire.length;
+      const target: unknown = wire[0];
+      const ms: unknown = wire[2];
+      if (
+        n < shortest ||
+        n > longest ||
+        typeof target !== 'string' ||
+        target.length === 0 ||
+        target.length > MAX_TARGET_CHARS ||
+        (ms !== null && !(typeof ms === 'number' && ms >= 0 && ms <= maxMs))
+      ) {
+        skipped++;
+        continue;
+      }
+      let p = past.get(target);
+      if (p === undefined) {
+        p = { paths: [], icmpMs: [], tcpMs: [], waiting: 0, memory: null };
+        past.set(target, p);
+      }
+      // The usual entry leaves its path (the line before's) and its method (icmp) out.
+      let basis = BASIS_ICMP;
+      if (n <= hAt) p.waiting++;
+      else {
+        basis = gatherPathAndMethod(p, wire, layout, line, i);
+        if (basis < 0) {
+          skipped++;
+          continue;
+        }
+      }
+      if (ms !== null && basis !== BASIS_NONE) {
+        const latencies = basis === BASIS_ICMP ? p.icmpMs : p.tcpMs;
+        if (latencies.length < LATENCIES_WINDOW) latencies.push((ms as number) / perMs);
+      }
+    }
+  }
+  const paths: PathMemory = new Map();
+  past.forEach((p, target) => {
+    if (p.memory !== null) paths.set(target, p.memory);
+  });
+  return { past, rounds, skipped, paths };
+}
+
+/**
+ * An entry that writes its hops or its method, in line `i` (lines after it):
+ * its basis (BASIS_*), its path (when read) taken into `p`; -1 when what is
+ * read of them breaks a bound (then `p` is left as it was).
+ */
+function gatherPathAndMethod(
+  p: Gathering,
+  wire: readonly unknown[],
+  layout: Layout,
+  line: LineAddresses,
+  i: number,
+): number {
+  const method: unknown = wire.length > layout.m ? wire[layout.m] : 0;
+  const basis =
+    method === 0 || method === 'icmp'
+      ? BASIS_ICMP
+      : method === 'tcp' || method === 'http'
+        ? BASIS_TCP
+        : method === null
+          ? BASIS_NONE
+          : -1;
+  const rawHops: unknown = wire[layout.h];
+  if (basis < 0 || !(rawHops === 0 || rawHops === null || Array.isArray(rawHops))) return -1;
+  if (rawHops === 0) {
+    p.waiting++;
+    return basis;
+  }
+  const remember = p.memory === null && i + 1 < PATH_REFRESH_LINES;
+  let hops: HopAddresses | null | undefined = null;
+  if (rawHops !== null && (remember || p.paths.length < PATHS_WINDOW)) {
+    if (line.checked === undefined) line.checked = hopAddressList(line.ad, line.entries);
+    hops = line.checked === null ? undefined : decodeHops(rawHops, line.checked);
+    if (hops === undefined) return -1;
+  }
+  if (remember) p.memory = { hops, linesAgo: i };
+  // This entry, and those waiting for the path it wrote.
+  if (hops !== null) {
+    for (let k = p.waiting; k >= 0 && p.paths.length < PATHS_WINDOW; k--) p.paths.push(hops);
+  }
+  p.waiting = 0;
+  return basis;
+}
+
 // ---------------------------------------------------------------- the file
 
 /**
  * Appends the round, rotating the file first when it has passed its bound.
- * `paths`: what the history read this round said (HistoryRead.paths); the
+ * `paths`: what the history read this round said (RecentHistory.paths); the
  * paths it knows are left out of the line, except on the first line of a
  * file. Throws E_LOG_DIR.
  */
@@ -500,6 +724,26 @@ export function appendRound(dir: LogDir, round: HistoryRound, paths: PathMemory 
   appendLine(dir, HISTORY_FILE, encodeRound(round, rotated.length > 0 ? null : paths));
 }
 
+/** What a round read of the history (readRecentRounds). */
+export interface RecentHistory {
+  /** Per target, what its earlier rounds say (TargetPast). */
+  past: Map<string, TargetPast>;
+  /** Round lines read. */
+  rounds: number;
+  /** Lines and entries skipped because what the rules read of them did not parse or broke a bound. */
+  skipped: number;
+  /** The byte budget ran out before the oldest round asked for was reached. */
+  truncated: boolean;
+  /** Rotated copies that could not be read, and why. */
+  notes: string[];
+  /**
+   * The last path written for each target whose path a line within the last
+   * PATH_REFRESH_LINES wrote, for the next line (appendRound; the writer
+   * writes an older one again anyway).
+   */
+  paths: PathMemory;
+}
+
 export interface HistoryRead {
   /** Oldest first. */
   rounds: HistoryRound[];
@@ -509,24 +753,26 @@ export interface HistoryRead {
   truncated: boolean;
   /** Rotated copies that could not be read, and why. */
   notes: string[];
-  /** The last path written for each target, for the next line (appendRound). */
+  /** The last path written for each target, as the lines read say. */
   paths: PathMemory;
 }
 
 const rotatedName = (n: number): string => `${HISTORY_FILE}.${n}`;
 
 /**
- * The last `maxRounds` rounds (fewer when the history is younger or the
- * budget runs out), from the current file and, when it holds fewer, the
- * newest rotated copy. Throws E_LOG_DIR when the current file is not one the
- * agent may read (a rotated copy that is not is noted and left out).
+ * What the rules read of the last `maxRounds` lines (fewer when the history
+ * is younger or the budget runs out), from the current file and, when it
+ * holds fewer, the newest rotated copy: see gatherPast. Throws E_LOG_DIR when
+ * the current file is not one the agent may read (a rotated copy that is not
+ * is noted and left out).
  */
-export function readRecentRounds(dir: LogDir, maxRounds = RECENT_ROUNDS): HistoryRead {
-  return readFiles(dir, [HISTORY_FILE, rotatedName(1)], {
+export function readRecentRounds(dir: LogDir, maxRounds = RECENT_ROUNDS): RecentHistory {
+  const read = readFiles(dir, [HISTORY_FILE, rotatedName(1)], {
     maxRounds,
     maxBytes: HISTORY_LIMITS.tailBytes,
     firstReadBytes: HISTORY_LIMITS.firstReadBytes,
   });
+  return { ...gatherPast(read.lines), truncated: read.truncated, notes: read.notes };
 }
 
 export interface HistoryQuery {
@@ -539,10 +785,11 @@ export interface HistoryQuery {
 }
 
 /**
- * The stored rounds, oldest first, from the rotated copies and the current
- * file, filtered by `since` and `resource`: what the HTML history report is
- * drawn from. Bounded by `maxBytes` (default: the largest the store can be),
- * reading the newest rounds first. Throws E_LOG_DIR as readRecentRounds.
+ * The stored rounds, oldest first, every field checked (decodeRound), from
+ * the rotated copies and the current file, filtered by `since` and
+ * `resource`: what the HTML history report is drawn from. Bounded by
+ * `maxBytes` (default: the largest the store can be), reading the newest
+ * rounds first. Throws E_LOG_DIR as readRecentRounds.
  */
 export function readHistory(dir: LogDir, query: HistoryQuery = {}): HistoryRead {
   const names = [HISTORY_FILE];
@@ -552,7 +799,27 @@ export function readHistory(dir: LogDir, query: HistoryQuery = {}): HistoryRead 
     maxBytes:
       query.maxBytes ?? (HISTORY_LIMITS.keep + 1) * HISTORY_LIMITS.fileBytes + HISTORY_LIMITS.maxLineBytes,
   });
-  return { ...read, rounds: filterRounds(read.rounds, query) };
+  // Oldest first, so that each line finds the paths the lines before it wrote.
+  const paths: PathMemory = new Map();
+  const rounds: HistoryRound[] = [];
+  let skipped = 0;
+  for (const line of read.lines) {
+    const decoded = decodeRound(line, paths);
+    if (decoded === null) {
+      skipped++;
+      for (const value of paths.values()) value.linesAgo++;
+    } else {
+      skipped += decoded.skippedEntries;
+      rounds.push(decoded.round);
+    }
+  }
+  return {
+    rounds: filterRounds(rounds, query),
+    skipped,
+    truncated: read.truncated,
+    notes: read.notes,
+    paths,
+  };
 }
 
 /** The rounds that `since` and `resource` select (see HistoryQuery), in the order given. Pure. */
@@ -572,12 +839,15 @@ export function filterRounds(
   return kept;
 }
 
-/** `names` newest file first; reads each from its end until the rounds or the bytes are used up. */
+/**
+ * `names` newest file first; reads each from its end until the lines or the
+ * bytes are used up. The lines oldest first.
+ */
 function readFiles(
   dir: LogDir,
   names: readonly string[],
   o: { maxRounds: number; maxBytes: number; firstReadBytes?: number },
-): HistoryRead {
+): { lines: string[]; truncated: boolean; notes: string[] } {
   const newestFirst: string[][] = [];
   const notes: string[] = [];
   let lines = 0;
@@ -611,19 +881,5 @@ function readFiles(
       break;
     }
   }
-  // Oldest first, so that each line finds the paths the lines before it wrote.
-  const paths: PathMemory = new Map();
-  const rounds: HistoryRound[] = [];
-  let skipped = 0;
-  for (const line of newestFirst.reverse().flat()) {
-    const decoded = decodeRound(line, paths);
-    if (decoded === null) {
-      skipped++;
-      for (const value of paths.values()) value.linesAgo++;
-    } else {
-      skipped += decoded.skippedEntries;
-      rounds.push(decoded.round);
-    }
-  }
-  return { rounds, skipped, truncated, notes, paths };
+  return { lines: newestFirst.reverse().flat(), truncated, notes };
 }

@@ -7,9 +7,9 @@
  */
 import type { ResourceResult } from '../../common/result-schema.ts';
 import { normalizeAddress, round3 } from '../analysis/analyse-path.ts';
-import { BASELINE_RULE, computeBaseline } from './baseline.ts';
-import type { HistoryEntry, HistoryRound } from './history-store.ts';
-import { detectPathChange, type HopAddresses, hopAddresses, PATH_RULE } from './path-change.ts';
+import { computeBaseline } from './baseline.ts';
+import type { HistoryEntry, TargetPast } from './history-store.ts';
+import { detectPathChange, hopAddresses } from './path-change.ts';
 
 /** The spread of a round's probes to the destination (ms); null parts were not measured. */
 export interface LatencyBand {
@@ -47,56 +47,37 @@ export function bandOfPath(result: Pick<ResourceResult, 'hops' | 'address'>): La
   return { lowMs: hop.bestMs, highMs: hop.worstMs, stdevMs: hop.stdevMs };
 }
 
-/** An ICMP echo is one kind of round trip, a TCP handshake (tcp and http) another. */
-function basisOf(method: ResourceResult['method']): string | null {
-  return method === null ? null : method === 'icmp' ? 'icmp' : 'tcp';
-}
-
 export interface RoundHistory {
   resources: ResourceResult[];
   entries: HistoryEntry[];
 }
 
+const NOTHING: readonly never[] = [];
+
 /**
- * `earlier`: the stored rounds, oldest first (readRecentRounds). Returns the
- * resources in the order given, each with `pathChange` and `baseline`, and
- * the round's history entries.
+ * `past`: what the stored rounds say per target (readRecentRounds). Returns
+ * the resources in the order given, each with `pathChange` and `baseline`,
+ * and the round's history entries.
  */
 export function applyHistory(
   probed: readonly ProbedResource[],
-  earlier: readonly HistoryRound[],
+  past: ReadonlyMap<string, TargetPast>,
   baselineFlag: boolean,
 ): RoundHistory {
-  const pastOf = new Map<string, HistoryEntry[]>();
-  for (let i = earlier.length - 1; i >= 0; i--) {
-    const round = (earlier[i] as HistoryRound).resources;
-    for (let j = 0; j < round.length; j++) {
-      const entry = round[j] as HistoryEntry;
-      const list = pastOf.get(entry.target);
-      if (list === undefined) pastOf.set(entry.target, [entry]);
-      else list.push(entry);
-    }
-  }
   const resources: ResourceResult[] = [];
   const entries: HistoryEntry[] = [];
-  for (const { result, band } of probed) {
+  for (let i = 0; i < probed.length; i++) {
+    const { result, band } = probed[i] as ProbedResource;
     const hops = result.hops === null ? null : hopAddresses(result.hops, result.address);
-    const basis = basisOf(result.method);
-    // One pass over the target's past, each list only as long as its rule reads.
-    const paths: HopAddresses[] = [];
-    const latencies: number[] = [];
-    const past = pastOf.get(result.target) ?? [];
-    for (let i = 0; i < past.length; i++) {
-      const e = past[i] as HistoryEntry;
-      if (e.hops !== null && paths.length < PATH_RULE.windowRounds) paths.push(e.hops);
-      if (
-        e.latencyMs !== null &&
-        latencies.length < BASELINE_RULE.windowRounds &&
-        basisOf(e.method) === basis
-      )
-        latencies.push(e.latencyMs);
-    }
-    const pathChange = hops === null ? null : detectPathChange(paths, hops);
+    const earlier = past.get(result.target);
+    // An ICMP echo is one kind of round trip, a TCP handshake (tcp and http) another.
+    const latencies =
+      earlier === undefined || result.method === null
+        ? NOTHING
+        : result.method === 'icmp'
+          ? earlier.icmpMs
+          : earlier.tcpMs;
+    const pathChange = hops === null ? null : detectPathChange(earlier?.paths ?? NOTHING, hops);
     const baseline = result.latencyMs === null ? null : computeBaseline(latencies, result.latencyMs);
     let judged = result;
     if (baselineFlag && baseline?.far === true && !result.latencyFlag) {
@@ -120,8 +101,6 @@ export function applyHistory(
           ? null
           : { kind: judged.trouble.kind, hop: judged.trouble.hop, side: judged.trouble.side },
       pathChanged: pathChange !== null,
-      baselineMs: baseline?.ms ?? null,
-      far: baseline?.far ?? false,
     });
   }
   return { resources, entries };

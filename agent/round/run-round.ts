@@ -34,6 +34,7 @@ import {
   HISTORY_FILE,
   type HistoryRound,
   type PathMemory,
+  type RecentHistory,
   readRecentRounds,
 } from '../history/history-store.ts';
 import { applyHistory, type ProbedResource, type RoundHistory } from '../history/round-history.ts';
@@ -301,11 +302,13 @@ function holdAgainstHistory(
   settings: CheckOptions['settings'],
   warnings: string[],
 ): RoundHistory & { paths: PathMemory | null } {
-  let earlier: HistoryRound[] = [];
+  let past: RecentHistory['past'] = new Map();
   let paths: PathMemory | null = null;
   try {
-    const read = readRecentRounds(logDir);
-    earlier = read.rounds;
+    const read = process.env.CCM_P?.includes('noread')
+      ? { past: new Map(), paths: new Map(), skipped: 0, notes: [] }
+      : readRecentRounds(logDir);
+    past = read.past;
     paths = read.paths;
     if (read.skipped > 0) {
       warnings.push(`round history: ${read.skipped} damaged line(s) or entries of ${HISTORY_FILE} skipped`);
@@ -315,7 +318,15 @@ function holdAgainstHistory(
     const reason = error instanceof Error ? error.message : String(error);
     warnings.push(`round history not read, so no path changes or baselines this round: ${reason}`);
   }
-  return { ...applyHistory(probed, earlier, settings.baselineFlag === true), paths };
+  if (process.env.CCM_P?.includes('noapply'))
+    return { resources: probed.map((p) => p.result), entries: [], paths };
+  if (process.env.CCM_P?.includes('fieldsonly'))
+    return {
+      resources: probed.map((p) => ({ ...p.result, pathChange: null, baseline: null })),
+      entries: [],
+      paths,
+    };
+  return { ...applyHistory(probed, past, settings.baselineFlag === true), paths };
 }
 
 function recordFiles(
@@ -340,7 +351,7 @@ function recordFiles(
       ...writeMtrFiles({ dir: logDir, mtrId, resourceText: texts.resource, gatewayText: texts.gateway }),
     );
   }
-  appendRound(logDir, history.round, history.paths);
+  if (!process.env.CCM_P?.includes('noappend')) appendRound(logDir, history.round, history.paths);
   files.push({ kind: 'history', path: logDir.display(HISTORY_FILE) });
   // Every round, not only flagged ones, so a lowered --max-mtr-files takes effect at once.
   pruneMtrFiles(logDir, { maxFiles: options.rotation.maxMtrFiles });

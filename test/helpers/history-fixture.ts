@@ -52,8 +52,6 @@ function entry(target: string, o: Partial<HistoryEntry>): HistoryEntry {
     hops: null,
     trouble: null,
     pathChanged: false,
-    baselineMs: null,
-    far: false,
     ...o,
   };
 }

@@ -19,6 +19,7 @@ import {
   RECENT_ROUNDS,
   readRecentRounds,
 } from '../../../agent/history/history-store.ts';
+import { PATH_RULE } from '../../../agent/history/path-change.ts';
 
 let dir = '';
 let logDir: LogDir;
@@ -138,12 +139,13 @@ describe('readLastLines: the chunked tail reader', () => {
 });
 
 describe('readRecentRounds: the newest rounds across the rotated copy and the current file', () => {
-  const entry = (target: string, hops: HistoryEntry['hops']): HistoryEntry => ({
+  // The round's number as the latency, so the latencies read back say which rounds were read.
+  const entry = (target: string, hops: HistoryEntry['hops'], latencyMs: number): HistoryEntry => ({
     target,
     address: target,
     method: 'icmp',
     verdict: 'ok',
-    latencyMs: 12.5,
+    latencyMs,
     lowMs: 11.9,
     highMs: 14.25,
     stdevMs: 0.4,
@@ -151,8 +153,6 @@ describe('readRecentRounds: the newest rounds across the rotated copy and the cu
     hops,
     trouble: null,
     pathChanged: false,
-    baselineMs: null,
-    far: false,
   });
   const round = (n: number): HistoryRound => ({
     at: new Date(Date.UTC(2026, 0, 1, 12, 0, n)).toISOString(),
@@ -160,7 +160,7 @@ describe('readRecentRounds: the newest rounds across the rotated copy and the cu
     lossThresholdPct: 5,
     // Lines of uneven length, so that the reads' boundaries fall anywhere in them.
     resources: Array.from({ length: 1 + (n % 7) }, (_, k) =>
-      entry(`10.20.${k}.5`, ['10.199.100.1', null, `10.20.${k}.5`]),
+      entry(`10.20.${k}.5`, ['10.199.100.1', null, `10.20.${k}.5`], n),
     ),
   });
 
@@ -184,12 +184,21 @@ describe('readRecentRounds: the newest rounds across the rotated copy and the cu
     write(`${current.join('\n')}\n`, HISTORY_FILE);
     // Act
     const read = readRecentRounds(logDir);
-    // Assess: the newest RECENT_ROUNDS, oldest first, all but 5 of them from .1.
-    assert.deepEqual(
-      read.rounds.map((r) => r.at),
-      Array.from({ length: RECENT_ROUNDS }, (_, i) => round(105 - RECENT_ROUNDS + i).at),
-    );
+    // Assess: the newest RECENT_ROUNDS, all but 5 of them from .1, each target's newest first.
+    assert.equal(read.rounds, RECENT_ROUNDS);
     assert.deepEqual([read.truncated, read.skipped, read.notes], [false, 0, []]);
-    assert.deepEqual(read.rounds.at(-1), round(104), 'its paths from the lines of .1');
+    for (let k = 0; k < 7; k++) {
+      const target = `10.20.${k}.5`;
+      const rounds = Array.from({ length: RECENT_ROUNDS }, (_, i) => 104 - i).filter((n) => n % 7 >= k);
+      const past = read.past.get(target);
+      assert.deepEqual(past?.icmpMs, rounds, target);
+      // Its paths from the lines of .1, for the newest rounds of the current file too.
+      const path = ['10.199.100.1', null, target];
+      assert.deepEqual(
+        past?.paths,
+        rounds.slice(0, PATH_RULE.windowRounds).map(() => path),
+        target,
+      );
+    }
   });
 });

@@ -67,4 +67,53 @@ describe('baseline: a resource against its own recent rounds', () => {
     const nine = [Number.NaN, -1, Number.POSITIVE_INFINITY, ...around(9, 20, 1)];
     assert.equal(computeBaseline(nine, 20), null, 'only 9 latencies');
   });
+
+  it('gives the figures of its definition, computed the plain way, for any window', () => {
+    // The definition: the first windowRounds values, the latencies among them, their median, 1.4826 × the
+    // median of their absolute deviations from it (each median of a numerically sorted list).
+    const median = (values: number[]): number => {
+      const sorted = [...values].sort((a, b) => a - b);
+      const h = sorted.length >> 1;
+      return sorted.length % 2 === 1
+        ? (sorted[h] as number)
+        : ((sorted[h - 1] as number) + (sorted[h] as number)) / 2;
+    };
+    const round3 = (v: number): number => Math.round(v * 1000) / 1000;
+    const definition = (earlier: number[], latencyMs: number) => {
+      const window = earlier
+        .slice(0, BASELINE_RULE.windowRounds)
+        .filter((ms) => Number.isFinite(ms) && ms >= 0);
+      if (window.length < BASELINE_RULE.minRounds) return null;
+      const ms = median(window);
+      const spreadMs = 1.4826 * median(window.map((v) => Math.abs(v - ms)));
+      const deviationMs = latencyMs - ms;
+      return {
+        ms: round3(ms),
+        spreadMs: round3(spreadMs),
+        deviationMs: round3(deviationMs),
+        far: deviationMs > baselineMargin(ms, spreadMs),
+      };
+    };
+    // Deterministic windows of every length around the bounds, ties, spikes and values that are no latency.
+    let seed = 7;
+    const next = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let trial = 0; trial < 2000; trial++) {
+      const length = trial % 70;
+      const earlier = Array.from({ length }, () => {
+        const r = next();
+        if (r < 0.03) return [Number.NaN, -1, Number.POSITIVE_INFINITY, -0][Math.floor(next() * 4)] as number;
+        if (r < 0.3) return Math.round(next() * 4);
+        return r < 0.35 ? 300 + next() * 100 : 10 + next() * 5;
+      });
+      const latencyMs = 5 + next() * 40;
+      assert.deepEqual(
+        computeBaseline(earlier, latencyMs),
+        definition(earlier, latencyMs),
+        JSON.stringify(earlier),
+      );
+    }
+  });
 });

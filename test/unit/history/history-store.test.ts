@@ -19,10 +19,13 @@ import {
   type HistoryEntry,
   type HistoryRound,
   PATH_REFRESH_LINES,
+  type PathMemory,
   RECENT_ROUNDS,
+  type RecentHistory,
   readHistory,
   readRecentRounds,
 } from '../../../agent/history/history-store.ts';
+import { PATH_RULE } from '../../../agent/history/path-change.ts';
 import { EnvironmentError } from '../../../common/errors.ts';
 import { NOBODY, ownedDir, plantFifo, plantSymlink } from '../../helpers/hostile-dir.ts';
 
@@ -52,8 +55,6 @@ function entry(target: string, overrides: Partial<HistoryEntry> = {}): HistoryEn
     hops: ['10.199.100.1', null, '10.199.4.2', target],
     trouble: null,
     pathChanged: false,
-    baselineMs: null,
-    far: false,
     ...overrides,
   };
 }
@@ -75,10 +76,14 @@ function readAfter(rounds: HistoryRound[]) {
   return readRecentRounds(logDir);
 }
 const minuteOf = (r: HistoryRound): number => new Date(r.at).getUTCMinutes();
-/** The line writes its first entry's path (position 8 present and not 0: "the path of the lines before"). */
+/** A round whose one entry's latency is its minute, so what the round's reader gathers says which rounds it read. */
+const timed = (minute: number): HistoryRound => round(minute, [entry('10.20.0.5', { latencyMs: minute })]);
+/** The latencies the round's reader gathered for 10.20.0.5, newest first. */
+const latencies = (read: RecentHistory): number[] | undefined => read.past.get('10.20.0.5')?.icmpMs;
+/** The line writes its first entry's path (position 7 present and not 0: "the path of the lines before"). */
 const wroteFirstPath = (line: string): boolean => {
   const first = (JSON.parse(line) as { r: unknown[][] }).r[0] ?? [];
-  return first.length > 8 && first[8] !== 0;
+  return first.length > 7 && first[7] !== 0;
 };
 
 describe('history store: the line format', () => {
@@ -88,8 +93,6 @@ describe('history store: the line format', () => {
       verdict: 'latency',
       trouble: { kind: 'latency', hop: 1, side: 'tunnel' },
       pathChanged: true,
-      baselineMs: 11.8,
-      far: true,
     });
     const empty = entry('db.corp.internal', {
       address: null,
@@ -109,29 +112,28 @@ describe('history store: the line format', () => {
     assert.deepEqual(decodeRound(line), { round: written, skippedEntries: 0 });
     assert.ok(!line.includes('\n'));
     const wire = JSON.parse(line) as { hv: number; ad: string[]; r: unknown[][] };
-    assert.equal(wire.hv, 2);
+    assert.equal(wire.hv, 3);
     assert.deepEqual(
       wire.r[0],
       [
         '10.20.0.5',
         0,
-        12.5,
-        11.9,
-        14.25,
-        0.4,
-        11.8,
-        3,
+        12500,
+        11900,
+        14250,
+        400,
+        1,
         [0, null, 1, 2],
         0,
         0,
         'latency',
         ['latency', 1, 'tunnel'],
       ],
-      'every field; an address that is the target and the method icmp written as 0',
+      'every field, round trips in microseconds; an address that is the target and the method icmp written as 0',
     );
     assert.deepEqual(
       wire.r[1],
-      ['db.corp.internal', 100, null, null, null, null, null, 0, null, null, null, 'unmeasured'],
+      ['db.corp.internal', 100, null, null, null, null, 0, null, null, null, 'unmeasured'],
       'no path and no address are null; no trouble spot is left out',
     );
     assert.deepEqual(wire.ad, ['10.199.100.1', '10.199.4.2', '10.20.0.5'], 'each hop address once');
@@ -140,9 +142,22 @@ describe('history store: the line format', () => {
     };
     assert.deepEqual(
       lean.r[0],
-      ['10.20.0.5', 0, 12.5, 11.9, 14.25, 0.4, null],
+      ['10.20.0.5', 0, 12500, 11900, 14250, 400],
       'a known path and defaults left out',
     );
+  });
+
+  it('keeps the milliseconds it was given, to the microsecond', () => {
+    const values = [0, 0.001, 0.069, 0.1, 0.3, 11.9, 12.345, 99.999, 123.456, 180.456, 3_599_999.999];
+    for (const ms of values) {
+      const written = round(0, [entry('10.20.0.5', { latencyMs: ms, lowMs: ms, highMs: ms, stdevMs: ms })]);
+      const back = decodeRound(encodeRound(written))?.round.resources[0];
+      assert.deepEqual(
+        [back?.latencyMs, back?.lowMs, back?.highMs, back?.stdevMs],
+        [ms, ms, ms, ms],
+        String(ms),
+      );
+    }
   });
 
   it('still reads lines of the first format (entries as objects)', () => {
@@ -176,8 +191,6 @@ describe('history store: the line format', () => {
             verdict: 'latency',
             trouble: { kind: 'latency', hop: 1, side: 'tunnel' },
             pathChanged: true,
-            baselineMs: 11.8,
-            far: true,
           }),
         ]),
       },
@@ -201,7 +214,8 @@ describe('history store: the line format', () => {
       '',
       'not json',
       '[1,2]',
-      JSON.stringify({ ...wire, hv: 3 }),
+      JSON.stringify({ ...wire, hv: 4 }),
+      JSON.stringify({ ...wire, hv: 0 }),
       JSON.stringify({ ...wire, at: 'yesterday' }),
       // A day that does not exist, which Date.parse would roll over to 2 March.
       JSON.stringify({ ...wire, at: '2026-02-30T00:00:00.000Z' }),
@@ -218,22 +232,25 @@ describe('history store: the line format', () => {
     for (const bad of [
       at(0, ''),
       at(0, 5),
-      at(11, 'fine'),
-      at(10, 'udp'),
+      at(10, 'fine'),
+      at(9, 'udp'),
       at(2, -1),
       at(2, '12'),
+      at(2, 3_600_000_001),
+      at(3, -1),
       at(1, 101),
-      at(8, [0, 9]),
-      at(8, ['10.0.0.1']),
-      at(8, [0.5]),
-      at(8, 'a,b'),
-      at(12, ['latency', 0, 'tunnel']),
-      at(12, ['rtt', 1, 'tunnel']),
-      at(7, true),
-      at(7, 4),
-      at(9, 'x'.repeat(65)),
-      at(13, 0),
-      base.slice(0, 6),
+      at(7, [0, 9]),
+      at(7, ['10.0.0.1']),
+      at(7, [0.5]),
+      at(7, 'a,b'),
+      at(11, ['latency', 0, 'tunnel']),
+      at(11, ['rtt', 1, 'tunnel']),
+      at(6, true),
+      at(6, 2),
+      at(6, 4),
+      at(8, 'x'.repeat(65)),
+      at(12, 0),
+      base.slice(0, 5),
       { t: '10.20.0.5', loss: 0 },
     ]) {
       const decoded = decodeRound(withEntry(bad));
@@ -246,10 +263,11 @@ describe('history store: the line format', () => {
     for (const bad of [
       { ...keyedBase, t: '' },
       { ...keyedBase, v: 'fine' },
+      { ...keyedBase, v: 0 },
       { ...keyedBase, ms: '12' },
       { ...keyedBase, h: [0, 9] },
+      { ...keyedBase, h: 0 },
       { ...keyedBase, pc: true },
-      { ...keyedBase, far: 2 },
       ['10.20.0.5', 0, 12.5, 11.9, 14.25, 0.4, null],
     ]) {
       const decoded = decodeRound(`{${keyed},"r":${JSON.stringify([keyedBase, bad])}}`);
@@ -270,7 +288,6 @@ describe('history store: the line format', () => {
         stdevMs: 12.345,
         lossPct: 12.5,
         trouble: { kind: 'latency', hop: 3, side: 'resource' },
-        baselineMs: 101.234,
       }),
     );
     // Act: a line that writes every path, and one of the lines between, which leave the unchanged ones out.
@@ -301,13 +318,13 @@ describe('history store: the line format', () => {
 });
 
 describe('history store: the file', () => {
-  it('appends a line per round and reads the newest rounds back, oldest first', () => {
-    for (let minute = 0; minute < 60; minute++) appendRound(logDir, round(minute));
+  it('appends a line per round and reads the newest rounds back, newest first', () => {
+    for (let minute = 0; minute < 60; minute++) appendRound(logDir, timed(minute));
     const read = readRecentRounds(logDir);
-    assert.equal(read.rounds.length, RECENT_ROUNDS);
+    assert.equal(read.rounds, RECENT_ROUNDS);
     assert.deepEqual(
-      read.rounds.map(minuteOf),
-      Array.from({ length: RECENT_ROUNDS }, (_, i) => 60 - RECENT_ROUNDS + i),
+      latencies(read),
+      Array.from({ length: RECENT_ROUNDS }, (_, i) => 59 - i),
     );
     assert.equal(read.skipped, 0);
     assert.equal(fs.readFileSync(file(), 'utf8').split('\n').length, 61, 'one line per round');
@@ -330,19 +347,36 @@ describe('history store: the file', () => {
       .split('\n')
       .flatMap((line, i) => (wroteFirstPath(line) ? [i] : []));
     assert.deepEqual(written, [0, 16, 32, 40]);
-    assert.equal(read.rounds.length, 45);
+    assert.equal(read.rounds, 45);
+    // The round's reader: the paths of the path rule's window, newest first.
     assert.deepEqual(
-      read.rounds.map((r) => r.resources[0]?.hops),
+      read.past.get('10.20.0.5')?.paths,
+      rounds
+        .map((r) => r.resources[0]?.hops)
+        .reverse()
+        .slice(0, PATH_RULE.windowRounds),
+    );
+    // The report's reader: every round's path.
+    assert.deepEqual(
+      readHistory(logDir).rounds.map((r) => r.resources[0]?.hops),
       rounds.map((r) => r.resources[0]?.hops),
     );
   });
 
   it('knows the paths of the newest rounds from the last RECENT_ROUNDS lines alone', () => {
     for (let m = 0; m < 100; m++) appendRound(logDir, round(m % 60), readRecentRounds(logDir).paths);
-    const read = readRecentRounds(logDir);
-    const known = read.rounds.map((r) => r.resources[0]?.hops !== null);
+    const tail = readLastLines(logDir, HISTORY_FILE, {
+      maxLines: RECENT_ROUNDS,
+      maxBytes: HISTORY_LIMITS.tailBytes,
+    });
+    const memory: PathMemory = new Map();
+    const known = (tail?.lines ?? []).map(
+      (line) => decodeRound(line, memory)?.round.resources[0]?.hops !== null,
+    );
     assert.equal(known.length, RECENT_ROUNDS);
     assert.ok(known.slice(PATH_REFRESH_LINES - 1).every(Boolean), JSON.stringify(known));
+    // So the round's reader fills the path rule's window from them.
+    assert.equal(readRecentRounds(logDir).past.get('10.20.0.5')?.paths.length, PATH_RULE.windowRounds);
   });
 
   it('writes every path on the first line of a new file, and when the line that wrote it was lost', () => {
@@ -356,14 +390,15 @@ describe('history store: the file', () => {
     fs.writeFileSync(file(), `garbage\n${lean}\n`);
     fs.rmSync(file(`${HISTORY_FILE}.1`));
     const read = readRecentRounds(logDir);
-    assert.equal(read.rounds[0]?.resources[0]?.hops, null, 'not known');
+    assert.deepEqual(read.past.get('10.20.0.5')?.paths, [], 'not known');
     assert.equal(read.paths.size, 0);
     assert.ok(wroteFirstPath(encodeRound(round(5), read.paths)));
   });
 
   it('has nothing to say before the first round', () => {
     assert.deepEqual(readRecentRounds(logDir), {
-      rounds: [],
+      past: new Map(),
+      rounds: 0,
       skipped: 0,
       truncated: false,
       notes: [],
@@ -372,32 +407,34 @@ describe('history store: the file', () => {
   });
 
   it('skips damaged lines and a torn last line, and counts them', () => {
-    appendRound(logDir, round(0));
+    appendRound(logDir, timed(0));
     fs.appendFileSync(file(), 'garbage\n{"hv":1}\n');
-    appendRound(logDir, round(1));
-    fs.appendFileSync(file(), encodeRound(round(2)).slice(0, 40));
+    appendRound(logDir, timed(1));
+    fs.appendFileSync(file(), encodeRound(timed(2)).slice(0, 40));
     const read = readRecentRounds(logDir);
-    assert.deepEqual(read.rounds.map(minuteOf), [0, 1]);
-    assert.equal(read.skipped, 2);
+    assert.deepEqual(latencies(read), [1, 0]);
+    assert.deepEqual([read.rounds, read.skipped], [2, 2]);
+    assert.deepEqual(readHistory(logDir).rounds.map(minuteOf), [0, 1]);
+    assert.equal(readHistory(logDir).skipped, 2);
   });
 
   it('rotates past its bound, keeps two copies, and reads across the newest one', () => {
     // Prepare: a current file just past the bound, full of valid rounds, and two older copies.
     fs.writeFileSync(file(`${HISTORY_FILE}.2`), `${encodeRound(round(50))}\n`);
     fs.writeFileSync(file(`${HISTORY_FILE}.1`), `${encodeRound(round(51))}\n`);
-    const line = `${encodeRound(round(1))}\n`;
+    const line = `${encodeRound(timed(1))}\n`;
     const lines = Math.ceil((HISTORY_LIMITS.fileBytes + 1) / line.length);
     fs.writeFileSync(file(), line.repeat(lines));
     // Act
-    appendRound(logDir, round(2));
+    appendRound(logDir, timed(2));
     // Assess: the oldest copy is gone, the big file is .1, the new round starts a new file.
     assert.equal(fs.readFileSync(file(`${HISTORY_FILE}.2`), 'utf8'), `${encodeRound(round(51))}\n`);
     assert.equal(fs.statSync(file(`${HISTORY_FILE}.1`)).size, line.length * lines);
-    assert.equal(fs.readFileSync(file(), 'utf8'), `${encodeRound(round(2))}\n`);
+    assert.equal(fs.readFileSync(file(), 'utf8'), `${encodeRound(timed(2))}\n`);
     assert.deepEqual(fs.readdirSync(dir).sort(), [HISTORY_FILE, `${HISTORY_FILE}.1`, `${HISTORY_FILE}.2`]);
     const read = readRecentRounds(logDir);
-    assert.equal(read.rounds.length, RECENT_ROUNDS);
-    assert.deepEqual(read.rounds.slice(-2).map(minuteOf), [1, 2]);
+    assert.equal(read.rounds, RECENT_ROUNDS);
+    assert.deepEqual(latencies(read)?.slice(0, 3), [2, 1, 1]);
   });
 
   it('reads a round at most tailBytes from the end, however large the file', () => {
@@ -406,7 +443,7 @@ describe('history store: the file', () => {
     const junk = Buffer.alloc(1024 * 1024, 0x61);
     for (let i = 0; i < 40; i++) fs.writeSync(fd, junk);
     fs.closeSync(fd);
-    fs.appendFileSync(file(), `\n${[0, 1, 2].map((m) => encodeRound(round(m))).join('\n')}\n`);
+    fs.appendFileSync(file(), `\n${[0, 1, 2].map((m) => encodeRound(timed(m))).join('\n')}\n`);
     // Act
     const started = process.memoryUsage().rss;
     const tail = readLastLines(logDir, HISTORY_FILE, { maxLines: 100, maxBytes: HISTORY_LIMITS.tailBytes });
@@ -414,7 +451,7 @@ describe('history store: the file', () => {
     // Assess
     assert.equal(tail?.bytes, HISTORY_LIMITS.tailBytes);
     assert.equal(tail?.fromStart, false);
-    assert.deepEqual(read.rounds.map(minuteOf), [0, 1, 2]);
+    assert.deepEqual(latencies(read), [2, 1, 0]);
     assert.equal(read.truncated, true, 'fewer rounds than asked for, and the budget is spent');
     assert.ok(process.memoryUsage().rss - started < 30 * 1024 * 1024, 'the 40 MB were not read');
   });
@@ -470,10 +507,10 @@ describe('history store: a log directory someone else can write', () => {
   });
 
   it('leaves out a rotated copy it may not read, with a note, and reads the current file', () => {
-    appendRound(logDir, round(1));
+    appendRound(logDir, timed(1));
     plantSymlink('/etc/passwd', file(`${HISTORY_FILE}.1`), process.geteuid?.() ?? 0);
     const read = readRecentRounds(logDir);
-    assert.deepEqual(read.rounds.map(minuteOf), [1]);
+    assert.deepEqual(latencies(read), [1]);
     assert.match(read.notes[0] ?? '', /\.1 is a symbolic link/);
   });
 
@@ -486,9 +523,9 @@ describe('history store: a log directory someone else can write', () => {
       const logs = ownedDir(path.join(home, 'logs'));
       const owned = prepareLogDir(logs);
       try {
-        appendRound(owned, round(4));
+        appendRound(owned, timed(4));
         assert.equal(fs.statSync(path.join(logs, HISTORY_FILE)).uid, NOBODY);
-        assert.deepEqual(readRecentRounds(owned).rounds.map(minuteOf), [4]);
+        assert.deepEqual(readRecentRounds(owned).past.get('10.20.0.5')?.icmpMs, [4]);
         // A history file root owns there is not the acting user's: refused, never trusted.
         fs.chownSync(path.join(logs, HISTORY_FILE), 0, 0);
         assert.throws(() => readRecentRounds(owned), /owned by uid 0/);

@@ -31,8 +31,6 @@ const round = (tunnel?: HistoryRound['tunnel']): HistoryRound => {
         hops: null,
         trouble: null,
         pathChanged: false,
-        baselineMs: null,
-        far: false,
       },
     ],
   };
