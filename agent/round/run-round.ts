@@ -305,9 +305,7 @@ function holdAgainstHistory(
   let past: RecentHistory['past'] = new Map();
   let paths: PathMemory | null = null;
   try {
-    const read = process.env.CCM_P?.includes('noread')
-      ? { past: new Map(), paths: new Map(), skipped: 0, notes: [] }
-      : readRecentRounds(logDir);
+    const read = readRecentRounds(logDir);
     past = read.past;
     paths = read.paths;
     if (read.skipped > 0) {
@@ -318,14 +316,6 @@ function holdAgainstHistory(
     const reason = error instanceof Error ? error.message : String(error);
     warnings.push(`round history not read, so no path changes or baselines this round: ${reason}`);
   }
-  if (process.env.CCM_P?.includes('noapply'))
-    return { resources: probed.map((p) => p.result), entries: [], paths };
-  if (process.env.CCM_P?.includes('fieldsonly'))
-    return {
-      resources: probed.map((p) => ({ ...p.result, pathChange: null, baseline: null })),
-      entries: [],
-      paths,
-    };
   return { ...applyHistory(probed, past, settings.baselineFlag === true), paths };
 }
 
@@ -351,7 +341,7 @@ function recordFiles(
       ...writeMtrFiles({ dir: logDir, mtrId, resourceText: texts.resource, gatewayText: texts.gateway }),
     );
   }
-  if (!process.env.CCM_P?.includes('noappend')) appendRound(logDir, history.round, history.paths);
+  appendRound(logDir, history.round, history.paths);
   files.push({ kind: 'history', path: logDir.display(HISTORY_FILE) });
   // Every round, not only flagged ones, so a lowered --max-mtr-files takes effect at once.
   pruneMtrFiles(logDir, { maxFiles: options.rotation.maxMtrFiles });
