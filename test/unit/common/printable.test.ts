@@ -8,6 +8,7 @@ import { renderMtrFile, roundMtrTexts } from '../../../common/mtr-report-text.ts
 import {
   escapeControlCharacters,
   hasControlCharacters,
+  isControlCodePoint,
   isPrintable,
   stringifyPrintable,
 } from '../../../common/printable.ts';
@@ -140,5 +141,34 @@ describe('MTR text built from host data', () => {
       renderMtrFile('RESOURCE', '0', [{ target: 'x', hops: [hop(1, 'router.corp')] }]),
       'RESOURCE MTR: 0 (Hop, Avg, Loss%)\n  1.|-- router.corp                 1.0  0.0%\n',
     );
+  });
+});
+
+describe('the whole-text checks', () => {
+  it('agree with the code-unit definition on random text near every boundary', () => {
+    // Prepare: code units at and around each edge of the sets, surrogates of both halves, plain text
+    const units = [
+      0x0, 0x1f, 0x20, 0x41, 0x7e, 0x7f, 0x9f, 0xa0, 0x200d, 0x200e, 0x200f, 0x2010, 0x2027, 0x2028, 0x2029,
+      0x202a, 0x202e, 0x202f, 0x2065, 0x2066, 0x2069, 0x206a, 0xd7ff, 0xd800, 0xdbff, 0xdc00, 0xdfff, 0xe000,
+    ];
+    let seed = 7;
+    const next = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    for (let round = 0; round < 20_000; round++) {
+      const codes = Array.from({ length: 1 + next(6) }, () => units[next(units.length)] as number);
+      const text = String.fromCharCode(...codes);
+      const lone = codes.some((c, i) =>
+        c >= 0xd800 && c <= 0xdbff
+          ? !((codes[i + 1] ?? 0) >= 0xdc00 && (codes[i + 1] ?? 0) <= 0xdfff)
+          : c >= 0xdc00 && c <= 0xdfff && !((codes[i - 1] ?? 0) >= 0xd800 && (codes[i - 1] ?? 0) <= 0xdbff),
+      );
+      const control = codes.some(isControlCodePoint);
+
+      // Act and Assess
+      assert.equal(hasControlCharacters(text), control, JSON.stringify(codes));
+      assert.equal(isPrintable(text), !control && !lone, JSON.stringify(codes));
+    }
   });
 });
