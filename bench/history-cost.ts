@@ -20,6 +20,7 @@ import { prepareLogDir } from '../agent/files/log-dir.ts';
 import {
   decodeRound,
   encodeRound,
+  F3,
   HISTORY_FILE,
   HISTORY_LIMITS,
   type HistoryRound,
@@ -157,11 +158,9 @@ export function ruleStateBytes(line: string): number {
   const wire = JSON.parse(line) as { hv: number; ad?: unknown; tn?: unknown; r: unknown[][] };
   if (wire.hv !== 3) throw new Error(`history line format ${wire.hv}: this bench reads format 3`);
   const { ad: _ad, tn: _tn, ...rest } = wire;
-  const FLAGS = 6;
-  const TROUBLE = 11;
   const r = wire.r.map((entry) => {
-    const e = entry.map((value, i) => (i === FLAGS || i === FLAGS + 1 ? 0 : value));
-    while (e.length > FLAGS && e[e.length - 1] === (e.length - 1 === TROUBLE ? null : 0)) e.pop();
+    const e = entry.map((value, i) => (i === F3.flags || i === F3.h ? 0 : value));
+    while (e.length > F3.flags && e[e.length - 1] === (e.length - 1 === F3.tr ? null : 0)) e.pop();
     return e;
   });
   return Buffer.byteLength(line) - Buffer.byteLength(JSON.stringify({ ...rest, r }));

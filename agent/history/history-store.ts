@@ -126,7 +126,7 @@ const LINE_VERSION_BASELINE = 2;
 const LINE_VERSION_KEYED = 1;
 
 /** Where each field of a positional entry is. */
-interface Layout {
+export interface Layout {
   t: number;
   loss: number;
   ms: number;
@@ -152,7 +152,7 @@ interface Layout {
  * milliseconds with 3 decimals the agent keeps (round3, mtr's own figures).
  */
 // biome-ignore format: a table
-const F3: Layout = { t: 0, loss: 1, ms: 2, lo: 3, hi: 4, sd: 5, flags: 6, h: 7, a: 8, m: 9, v: 10, tr: 11, perMs: 1000, far: false };
+export const F3: Layout = { t: 0, loss: 1, ms: 2, lo: 3, hi: 4, sd: 5, flags: 6, h: 7, a: 8, m: 9, v: 10, tr: 11, perMs: 1000, far: false };
 /** Format 2: the baseline (unread) at 6, the fields from `flags` on one further; milliseconds. */
 // biome-ignore format: a table
 const F2: Layout = { t: 0, loss: 1, ms: 2, lo: 3, hi: 4, sd: 5, flags: 7, h: 8, a: 9, m: 10, v: 11, tr: 12, perMs: 1, far: true };
