@@ -97,8 +97,31 @@ function parseBoolean(field: string, value: string): boolean {
 }
 
 /**
- * The token parameter's name. A value that is not a name is not repeated in
- * the message: it may be the token itself, pasted into the wrong param.
+ * A connector token is `[key][file reference]`: the key base64 of variable
+ * length, the file reference always 40 characters (openvpn-connector-setup,
+ * openvpn/connector/token.py, `DecodeToken`). One key in 64 starts with `/`,
+ * and such a token without `+` or `=` is also a well-formed parameter name.
+ */
+const TOKEN_KEY = /^[A-Za-z0-9+/]+={0,2}$/;
+const TOKEN_FILE_REFERENCE = /^[A-Za-z0-9]{40}$/;
+/** Python's b64decode wants whole quads; 16 bytes is a short key, and names this long of base64 letters alone are rare. */
+const TOKEN_MIN_KEY_CHARACTERS = 24;
+
+/** True for a value shaped like a connector token, valid parameter name or not. */
+export function looksLikeConnectorToken(value: string): boolean {
+  const key = value.slice(0, -40);
+  return (
+    key.length >= TOKEN_MIN_KEY_CHARACTERS &&
+    key.length % 4 === 0 &&
+    TOKEN_KEY.test(key) &&
+    TOKEN_FILE_REFERENCE.test(value.slice(-40))
+  );
+}
+
+/**
+ * The token parameter's name. A value that is not a name, or that is shaped
+ * like a connector token, is not repeated in the message: it may be the token
+ * itself, pasted into the wrong param, and the name lands in the template.
  */
 function parseTokenParameter(value: string): string {
   const field = 'param connectorTokenParameter';
@@ -115,6 +138,13 @@ function parseTokenParameter(value: string): string {
       field,
       new HiddenValue(`${length} characters, not shown: it may be the token itself`),
       'a Parameter Store name such as /cloudconnexa/connector-token (levels of letters, digits and _ . -, not beginning with aws or ssm), naming a SecureString parameter that holds the token; never the token itself',
+    );
+  }
+  if (looksLikeConnectorToken(value)) {
+    throw new InvalidInputError(
+      field,
+      new HiddenValue(`${length} characters, not shown: it may be the token itself`),
+      'a Parameter Store name such as /cloudconnexa/connector-token, never the token itself (a base64 key and a 40-character file reference); a real name of that shape needs a - _ or . in it',
     );
   }
   return value;

@@ -341,6 +341,48 @@ describe('monitor host in the packaged template', () => {
     }
   });
 
+  it('refuses a token whose key happens to be a well-formed parameter name (1 token in 128), and keeps it out of the message', () => {
+    // Keys as base64 gives them: one starting with `/` and free of `+` and `=`
+    // is a valid name, which a random token drew in an earlier CI run.
+    const fileRef = 'a3f09c1b7e5d24680f1e2d3c4b5a69788796a5b4';
+    const keys = [
+      '/Zk3q9Xw0p1Lm2Nb4Vc5Tr6Ye7Uo8Ia9Sd0Fg1Hj2Kl3Q',
+      '/Zk3q9Xw0p1Lm2Nb4Vc5Tr6Ye7Uo8Ia9Sd0Fg1Hj2Kl3Q+',
+      '/Zk3q/9Xw0p1Lm2Nb4Vc5Tr6Ye7Uo8Ia9Sd0Fg1Hj2Kl3',
+      '/ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu==',
+    ];
+    for (const key of keys) {
+      const token = `${key.slice(0, key.length - (key.length % 4))}${fileRef}`;
+      assert.throws(
+        () => parseMonitorHostParams({ ...PARAMS, connectorTokenParameter: token }),
+        (error: Error) =>
+          /param connectorTokenParameter \(\d+ characters, not shown: it may be the token itself\) is not allowed/.test(
+            error.message,
+          ) &&
+          !error.message.includes(fileRef.slice(0, 12)) &&
+          !error.message.includes(key.slice(1, 13)),
+        token,
+      );
+    }
+    // Real names still pass, long ones of letters and digits alone unless
+    // token-shaped, and a token-shaped one with the `-` the message asks for.
+    assert.throws(() =>
+      parseMonitorHostParams({ ...PARAMS, connectorTokenParameter: `/${'p'.repeat(23)}${fileRef}` }),
+    );
+    for (const name of [
+      '/cloudconnexa/connector-token',
+      '/cloudconnexa/production/eu/connector/token',
+      `/cc/${'a'.repeat(22)}${fileRef}`,
+      `/${'p'.repeat(22)}-${fileRef}`,
+    ]) {
+      assert.equal(
+        parseMonitorHostParams({ ...PARAMS, connectorTokenParameter: name })?.tokenParameter,
+        name,
+        name,
+      );
+    }
+  });
+
   it('builds nothing and checks nothing else when off; refuses a bootstrap past 16 KB', () => {
     assert.equal(
       parseMonitorHostParams({ ...PARAMS, monitorHost: 'false', monitorHostSubnetId: 'junk' }),
