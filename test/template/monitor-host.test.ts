@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { STACK_PARAM_DEFAULTS } from '../../common/stack-params.ts';
+import { isParameterName } from '../../functions/dispatch/resource-parameters.ts';
 import {
   type MonitorHostParams,
   monitorHostFragment,
@@ -342,17 +343,18 @@ describe('monitor host in the packaged template', () => {
   });
 
   it('refuses a token whose key happens to be a well-formed parameter name (1 token in 128), and keeps it out of the message', () => {
-    // Keys as base64 gives them: one starting with `/` and free of `+` and `=`
-    // is a valid name, which a random token drew in an earlier CI run.
+    // A key starting with `/` and free of `+` and `=` makes a valid name; a
+    // random token drew one in an earlier CI run.
     const fileRef = 'a3f09c1b7e5d24680f1e2d3c4b5a69788796a5b4';
+    // Keys as base64 gives them (33, 32 and 18 bytes), each starting with `/`.
     const keys = [
-      '/Zk3q9Xw0p1Lm2Nb4Vc5Tr6Ye7Uo8Ia9Sd0Fg1Hj2Kl3Q',
-      '/Zk3q9Xw0p1Lm2Nb4Vc5Tr6Ye7Uo8Ia9Sd0Fg1Hj2Kl3Q+',
-      '/Zk3q/9Xw0p1Lm2Nb4Vc5Tr6Ye7Uo8Ia9Sd0Fg1Hj2Kl3',
-      '/ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu==',
+      '/yzLa6Qj01a9VJ7Uv7dulpdqDc3gWgmZahzbn4NCLsRo',
+      '/EezTjb0AyrNHKIZKnubCXARzL/j2OJ7BLtpmeAAV43V',
+      '/1oa4BKvpdTIicUK1Ceq9UXT',
+      '/yzLa6Qj01a9VJ7Uv7dulpdqDc3gWgmZahzbn4NCLsQ=',
     ];
     for (const key of keys) {
-      const token = `${key.slice(0, key.length - (key.length % 4))}${fileRef}`;
+      const token = `${key}${fileRef}`;
       assert.throws(
         () => parseMonitorHostParams({ ...PARAMS, connectorTokenParameter: token }),
         (error: Error) =>
@@ -364,6 +366,8 @@ describe('monitor host in the packaged template', () => {
         token,
       );
     }
+    // The first three are well-formed names: only the token shape refuses them.
+    for (const key of keys.slice(0, 3)) assert.ok(isParameterName(`${key}${fileRef}`), key);
     // Real names still pass, long ones of letters and digits alone unless
     // token-shaped, and a token-shaped one with the `-` the message asks for.
     assert.throws(() =>
