@@ -286,8 +286,9 @@ export function formatSwitch(on: boolean): (typeof SWITCH_VALUES)[number] {
   return on ? 'on' : 'off';
 }
 
+/** As written: spaces around the address are refused, as for every setting. */
 export function parseIpAddress(value: unknown, field = '--gateway-ip'): string {
-  if (typeof value === 'string' && isIP(value.trim()) !== 0) return value.trim();
+  if (typeof value === 'string' && isIP(value) !== 0) return value;
   throw new InvalidInputError(field, value, 'an IPv4 or IPv6 address');
 }
 

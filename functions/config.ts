@@ -80,17 +80,20 @@ export interface FunctionConfig {
 
 type Env = Record<string, string | undefined>;
 
+// Values as given, never trimmed: most are stage params, judged at package time
+// by the same parsers as written (stack/agent-settings.ts), and a value must
+// not pass here that packaging, a flag or a tag would refuse.
 function required(env: Env, name: string): string {
   const value = env[name];
-  if (value === undefined || value.trim() === '') {
+  if (value === undefined || value === '') {
     throw new InvalidInputError(name, value, `environment variable ${name} must be set (see serverless.yml)`);
   }
-  return value.trim();
+  return value;
 }
 
 function optional(env: Env, name: string, fallback: string): string {
   const value = env[name];
-  return value === undefined || value.trim() === '' ? fallback : value.trim();
+  return value === undefined || value === '' ? fallback : value;
 }
 
 function integerInRange(env: Env, name: string, min: number, max: number): number {
@@ -132,7 +135,7 @@ export function loadConfig(env: Env = process.env): FunctionConfig {
       'a DynamoDB table name: 3-255 letters, digits, _ - and .',
     );
   const resources = parseResourceList(required(env, 'DEFAULT_RESOURCES'), 'DEFAULT_RESOURCES');
-  const pluginName = env.PLUGIN_NAME?.trim();
+  const pluginName = env.PLUGIN_NAME;
   const parameterPath = parseParameterPath(
     optional(env, 'RESOURCES_PARAMETER_PATH', STACK_PARAM_DEFAULTS.resourcesParameterPath),
     'RESOURCES_PARAMETER_PATH',

@@ -6,27 +6,19 @@
 
 const { require: tsxRequire } = require('tsx/cjs/api');
 
-// Stage param -> document parameter whose default it sets.
-const PARAM_DEFAULTS = {
-  resources: 'Resources',
-  count: 'Count',
-  intervalSec: 'IntervalSec',
-  latencyThresholdMs: 'LatencyThresholdMs',
-  lossThresholdPct: 'LossThresholdPct',
-  hops: 'Hops',
-  lossRule: 'LossRule',
-  tcpPort: 'TcpPort',
-  baselineFlag: 'BaselineFlag',
-  logDir: 'LogDir',
-  allowInstall: 'AllowInstall',
-};
-
 module.exports = async ({ resolveVariable }) => {
   const generator = tsxRequire('./document.ts', __filename);
-  const defaults = {};
-  for (const [param, name] of Object.entries(PARAM_DEFAULTS)) {
-    defaults[name] = String(await resolveVariable(`param:${param}`));
+  // The stage params that carry agent settings, judged by the agent's grammar
+  // (stack/agent-settings.ts): a bad one fails packaging naming the param.
+  const settings = tsxRequire('../stack/agent-settings.ts', __filename);
+  const params = {};
+  for (const param of Object.keys(settings.AGENT_SETTING_PARAMS)) {
+    params[param] = String(await resolveVariable(`param:${param}`));
   }
+  const defaults = {
+    ...settings.parseAgentSettingParams(params),
+    AllowInstall: String(await resolveVariable('param:allowInstall')),
+  };
   const executionTimeoutSeconds = Number(await resolveVariable('param:executionTimeoutSeconds'));
   const agentPath = generator.resolveAgentPath(process.env);
   const content = generator.buildDocument({ agentPath, executionTimeoutSeconds, defaults });

@@ -17,7 +17,7 @@ module.exports = async ({ resolveVariable }) => {
     params[name] = String(await resolveVariable(`param:${name}`));
   }
   const until = String(await resolveVariable('param:maintenanceUntil'));
-  if (until.trim() !== '') maintenance.parseMaintenanceUntil(until, 'param maintenanceUntil', Date.now());
+  if (until !== '') maintenance.parseMaintenanceUntil(until, 'param maintenanceUntil', Date.now());
   const parsed = sensitivity.parseAlarmSensitivity(params);
   return {
     ...parsed,

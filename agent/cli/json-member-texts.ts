@@ -5,13 +5,16 @@
  * by what this finds (resolve-options.ts readConfigObject).
  */
 
+import { InvalidInputError } from '../../common/errors.ts';
+
 const WHITESPACE = /[ \t\n\r]/;
 
 /**
  * Member name -> the text of its value, for a top-level object (empty for
- * any other value). A name given twice maps to its last value, as JSON.parse
- * keeps it. `text` must be valid JSON (JSON.parse accepted it): nothing is
- * checked here.
+ * any other value). `text` must be valid JSON (JSON.parse accepted it).
+ * Throws InvalidInputError for a name given twice: JSON.parse would keep the
+ * last silently, and which of two settings counts is not a guess to make
+ * (RFC 8259 section 4: names SHOULD be unique).
  */
 export function jsonMemberTexts(text: string): Map<string, string> {
   const texts = new Map<string, string>();
@@ -23,6 +26,9 @@ export function jsonMemberTexts(text: string): Map<string, string> {
     const name = JSON.parse(text.slice(i, nameEnd)) as string;
     const start = skipSpace(text, skipSpace(text, nameEnd) + 1); // past the ':'
     const end = valueEnd(text, start);
+    if (texts.has(name)) {
+      throw new InvalidInputError('config key', name, 'each key once (it is given twice in the file)');
+    }
     texts.set(name, text.slice(start, end));
     i = skipSpace(text, end);
     if (text[i] === ',') i = skipSpace(text, i + 1);

@@ -90,9 +90,40 @@ export function parseWatchOnly(flag: ValueFlag, value: unknown, field: string): 
 }
 
 /**
- * Checks a parsed config file: an object whose keys are option names.
- * `texts`: each member's text in the file (json-member-texts.ts); a value
- * without one (a test's object) is shown as JavaScript writes it.
+ * The parser of every option, whatever its source: a flag (`--count`) and a
+ * config-file key (`config count`) are judged by the same function.
+ */
+const PARSE = {
+  resources: parseResourceList,
+  count: parseCount,
+  interval: parseIntervalSec,
+  'latency-threshold': parseLatencyThresholdMs,
+  'loss-threshold': parseLossThresholdPct,
+  'jitter-threshold': parseJitterThresholdMs,
+  hops: parseHops,
+  'loss-rule': parseLossRule,
+  'tcp-port': parseTcpPort,
+  concurrency: parseConcurrency,
+  'baseline-flag': parseBaselineFlag,
+  'log-dir': parsePath,
+  'gateway-ip': parseIpAddress,
+  'openvpn-management': (v: unknown, f: string) => parseManagement(v, f),
+  'openvpn-log': parsePath,
+  'max-report-bytes': (v: unknown, f: string) => boundedInteger(f, v, 4096, 2 ** 31),
+  'keep-reports': (v: unknown, f: string) => boundedInteger(f, v, 0, 100),
+  'max-mtr-files': (v: unknown, f: string) => boundedInteger(f, v, 2, 100_000),
+  every: (v: unknown, f: string) => parseWatchOnly('every', v, f),
+  rounds: (v: unknown, f: string) => parseWatchOnly('rounds', v, f),
+} satisfies Record<ValueFlag, (value: unknown, field: string) => unknown>;
+
+/**
+ * Checks a parsed config file: an object whose keys are option names, each
+ * value judged whole by its option's parser (PARSE), whether a flag overrides
+ * it or the command reads it at all: a file is valid or not for every command
+ * (check, watch, report, install), as `systemd-analyze verify` or `git config`
+ * judge a whole file. `texts`: each member's text in the file
+ * (json-member-texts.ts); a value without one (a test's object) is shown as
+ * JavaScript writes it.
  */
 export function readConfigObject(
   value: unknown,
@@ -122,6 +153,7 @@ export function readConfigObject(
         'a string, a number or (resources) an array of strings',
       );
     }
+    PARSE[key as ValueFlag](result[key as ValueFlag], `config ${key}`);
   }
   return result;
 }
@@ -138,9 +170,11 @@ export function resolveOptions(
     if (fromConfig !== undefined) return { value: fromConfig, field: `config ${flag}` };
     return null;
   };
-  const get = <T>(flag: ValueFlag, parse: (v: unknown, field: string) => T, fallback: T): T => {
+  const get = <F extends ValueFlag, T>(flag: F, fallback: T): ReturnType<(typeof PARSE)[F]> | T => {
     const found = pick(flag);
-    return found === null ? fallback : parse(found.value, found.field);
+    return found === null
+      ? fallback
+      : (PARSE[flag](found.value, found.field) as ReturnType<(typeof PARSE)[F]>);
   };
 
   for (const flag of REPORT_FLAGS) {
@@ -171,33 +205,25 @@ export function resolveOptions(
   const options: CheckOptions = {
     resources: parseResourceList(resourcesRaw.value, resourcesRaw.field),
     settings: {
-      count: get('count', parseCount, DEFAULTS.count),
-      intervalSec: get('interval', parseIntervalSec, DEFAULTS.intervalSec),
-      latencyThresholdMs: get('latency-threshold', parseLatencyThresholdMs, DEFAULTS.latencyThresholdMs),
-      lossThresholdPct: get('loss-threshold', parseLossThresholdPct, DEFAULTS.lossThresholdPct),
-      hops: get('hops', parseHops, DEFAULTS.hops),
-      lossRule: get('loss-rule', parseLossRule, DEFAULTS.lossRule),
-      tcpPort: get('tcp-port', parseTcpPort, DEFAULTS.tcpPort),
-      concurrency: get('concurrency', parseConcurrency, DEFAULTS.concurrency),
-      baselineFlag: get('baseline-flag', parseBaselineFlag, DEFAULTS.baselineFlag),
-      jitterThresholdMs: get('jitter-threshold', parseJitterThresholdMs, DEFAULTS.jitterThresholdMs),
+      count: get('count', DEFAULTS.count),
+      intervalSec: get('interval', DEFAULTS.intervalSec),
+      latencyThresholdMs: get('latency-threshold', DEFAULTS.latencyThresholdMs),
+      lossThresholdPct: get('loss-threshold', DEFAULTS.lossThresholdPct),
+      hops: get('hops', DEFAULTS.hops),
+      lossRule: get('loss-rule', DEFAULTS.lossRule),
+      tcpPort: get('tcp-port', DEFAULTS.tcpPort),
+      concurrency: get('concurrency', DEFAULTS.concurrency),
+      baselineFlag: get('baseline-flag', DEFAULTS.baselineFlag),
+      jitterThresholdMs: get('jitter-threshold', DEFAULTS.jitterThresholdMs),
     },
-    logDir: get('log-dir', parsePath, DEFAULTS.logDir),
-    gatewayIp: get('gateway-ip', parseIpAddress, null),
-    openvpnManagement: get('openvpn-management', parseManagement, null),
-    openvpnLog: get('openvpn-log', (v, f) => parsePath(v, f), null),
+    logDir: get('log-dir', DEFAULTS.logDir),
+    gatewayIp: get('gateway-ip', null),
+    openvpnManagement: get('openvpn-management', null),
+    openvpnLog: get('openvpn-log', null),
     rotation: {
-      maxReportBytes: get(
-        'max-report-bytes',
-        (v, f) => boundedInteger(f, v, 4096, 2 ** 31),
-        ROTATION_DEFAULTS.maxReportBytes,
-      ),
-      keepReports: get('keep-reports', (v, f) => boundedInteger(f, v, 0, 100), ROTATION_DEFAULTS.keepReports),
-      maxMtrFiles: get(
-        'max-mtr-files',
-        (v, f) => boundedInteger(f, v, 2, 100_000),
-        ROTATION_DEFAULTS.maxMtrFiles,
-      ),
+      maxReportBytes: get('max-report-bytes', ROTATION_DEFAULTS.maxReportBytes),
+      keepReports: get('keep-reports', ROTATION_DEFAULTS.keepReports),
+      maxMtrFiles: get('max-mtr-files', ROTATION_DEFAULTS.maxMtrFiles),
     },
     json: argv.switches.json,
   };
@@ -214,7 +240,7 @@ export function resolveOptions(
   return {
     ...options,
     everyMinutes: parseWatchOnly('every', every.value, every.field),
-    rounds: get('rounds', (v, f) => parseWatchOnly('rounds', v, f), null),
+    rounds: get('rounds', null),
   };
 }
 

@@ -16,9 +16,9 @@ const ALLOWED =
   'host:port (IPv4 address, [IPv6 address]:port or a host name such as localhost, port 1-65535) ' +
   'or a unix socket path (/path/to/socket or unix:/path/to/socket)';
 
-/** Validates and splits a management endpoint as the user wrote it. */
+/** Validates and splits a management endpoint as the user wrote it (spaces not trimmed, as for every flag). */
 export function parseManagementEndpoint(endpoint: string): ManagementEndpoint {
-  const value = typeof endpoint === 'string' ? endpoint.trim() : '';
+  const value = typeof endpoint === 'string' ? endpoint : '';
   if (value.includes('\0') || value.length > 4096) throw new InvalidInputError(FIELD, endpoint, ALLOWED);
   if (value.startsWith('/')) return { kind: 'unix', path: value };
   if (value.startsWith('unix:')) {

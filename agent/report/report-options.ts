@@ -7,7 +7,8 @@ import { isCalendarDate } from '../../common/calendar-date.ts';
 import { InvalidInputError } from '../../common/errors.ts';
 import { RESULT_LIMITS } from '../../common/result-contract.ts';
 import { DEFAULTS, parsePath } from '../../common/settings.ts';
-import { type ParsedArgv, REPORT_FLAGS, VALUE_FLAGS, type ValueFlag } from '../cli/parse-argv.ts';
+import { type ParsedArgv, parseArgv, REPORT_FLAGS, VALUE_FLAGS } from '../cli/parse-argv.ts';
+import { type ConfigObject, resolveOptions } from '../cli/resolve-options.ts';
 
 export interface ReportOptions {
   html: string;
@@ -23,9 +24,9 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{
 const SINCE_ALLOWED =
   'an ISO 8601 time with its zone (2026-11-30T08:00Z, 2026-11-30T09:00+01:00), a date (2026-11-30, UTC) or a duration back from now: <n>m, <n>h, <n>d or <n>w (30m, 24h, 7d)';
 
-/** `--since`: the earliest round start to show. */
+/** `--since`: the earliest round start to show; judged as written, spaces not trimmed (as every flag). */
 export function parseSince(value: unknown, now: Date, field = '--since'): Date {
-  const text = typeof value === 'string' ? value.trim() : '';
+  const text = typeof value === 'string' ? value : '';
   const duration = DURATION.exec(text);
   if (duration !== null) {
     return new Date(now.getTime() - Number(duration[1]) * (UNITS[duration[2] as string] as number));
@@ -35,12 +36,14 @@ export function parseSince(value: unknown, now: Date, field = '--since'): Date {
   return new Date(at);
 }
 
-/** The options of `report`; check's and watch's measurement flags are refused (they mean nothing here). */
-export function resolveReportOptions(
-  argv: ParsedArgv,
-  config: Partial<Record<ValueFlag, unknown>>,
-  now: Date,
-): ReportOptions {
+/**
+ * The options of `report`; check's and watch's measurement flags are refused
+ * (they mean nothing here). The config file is judged whole, as for check
+ * (readConfigObject); when it names the resources, also as the round it
+ * drives (`check --config FILE`, what install's service runs), so a file the
+ * round refuses is refused here too, with the same error.
+ */
+export function resolveReportOptions(argv: ParsedArgv, config: ConfigObject, now: Date): ReportOptions {
   for (const flag of VALUE_FLAGS) {
     const value = argv.values[flag];
     if (flag !== 'log-dir' && value !== undefined) {
@@ -70,6 +73,7 @@ export function resolveReportOptions(
       undefined,
       'the file to write the report to, e.g. --html report.html',
     );
+  if (config.resources !== undefined) resolveOptions('check', parseArgv(['check']), config);
   const logDir = argv.values['log-dir'] ?? config['log-dir'];
   return {
     html: parsePath(html, '--html'),
@@ -82,9 +86,10 @@ export function resolveReportOptions(
   };
 }
 
+/** As written (a resource with spaces around it is none the history has: writeReport names those it has). */
 function parseResourceName(value: string): string {
   if (value.trim() === '' || value.length > RESULT_LIMITS.maxTargetChars) {
     throw new InvalidInputError('--resource', value, 'a resource as the rounds list it (one of --resources)');
   }
-  return value.trim();
+  return value;
 }

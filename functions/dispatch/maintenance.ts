@@ -62,9 +62,9 @@ const ALLOWED = `an ISO-8601 time with seconds and a time zone, e.g. 2026-12-01T
  * returned: whether that is a warning is the caller's decision.
  */
 export function parseMaintenanceUntil(value: string, field: string, now: number | null): number {
-  const text = value.trim();
-  const until = v.is(TIMESTAMP, text) ? Date.parse(text.replace(' ', 'T')) : Number.NaN;
-  if (!Number.isFinite(until) || !isCalendarDate(text)) throw new InvalidInputError(field, value, ALLOWED);
+  // As written, as every tag and stage param: " 2026-12-01T18:00:00Z" is refused, not trimmed.
+  const until = v.is(TIMESTAMP, value) ? Date.parse(value.replace(' ', 'T')) : Number.NaN;
+  if (!Number.isFinite(until) || !isCalendarDate(value)) throw new InvalidInputError(field, value, ALLOWED);
   if (now !== null && until - now > MAINTENANCE_MAX_AHEAD_MS) {
     throw new InvalidInputError(
       field,
@@ -85,7 +85,7 @@ export function stageWindow(
   value: string | null | undefined,
   now: number,
 ): { until: number | null; error: InvalidInputError | null } {
-  if (value === null || value === undefined || value.trim() === '') return { until: null, error: null };
+  if (value === null || value === undefined || value === '') return { until: null, error: null };
   try {
     return { until: parseMaintenanceUntil(value, STAGE_MAINTENANCE_FIELD, now), error: null };
   } catch (error) {

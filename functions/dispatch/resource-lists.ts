@@ -85,7 +85,8 @@ export async function prepareResourceLists(
       continue;
     }
     try {
-      const name = parseParameterName(named.trim(), tagField, path);
+      // As written, as every tag: a name with a space around it is refused, not trimmed.
+      const name = parseParameterName(named, tagField, path);
       byTag.add(name);
       perHost.set(host.instanceId, { kind: 'parameter', name });
     } catch (error) {

@@ -91,6 +91,38 @@ function recoveredAfter(input: ComposeInput): string | null {
   return formatDuration(change.at - spell.since);
 }
 
+/** Hosts of an OK that went quiet for maintenance (maintenanceQuiet). */
+export interface MaintenanceQuiet {
+  /** Their latest records, each in a window. */
+  hosts: HostRecord[];
+  /** Every host the change is about is one: the OK is no recovery at all. */
+  all: boolean;
+}
+
+/**
+ * For an OK: the hosts it is about (the host a host alarm watches, else the
+ * hosts affected before) whose latest record puts them in a maintenance
+ * window. Such a host is measured and recorded but written into none of the
+ * metrics the alarms watch (functions/metrics/emit-metrics.ts), so its alarm
+ * goes quiet when the window opens, whatever its path does: that is not a
+ * recovery, and is not announced as one. Null when none is.
+ */
+export function maintenanceQuiet(input: ComposeInput): MaintenanceQuiet | null {
+  const { change, evidence } = input;
+  if (change.state !== 'OK') return null;
+  const host = subjectHost(input);
+  const about = host !== null ? [host] : evidence.before.map((r) => r.instanceId);
+  const hosts = evidence.hosts.filter((r) => r.maintenanceUntil !== null && about.includes(r.instanceId));
+  if (hosts.length === 0) return null;
+  return { hosts, all: new Set(hosts.map((r) => r.instanceId)).size === about.length };
+}
+
+/** `until 2026-12-01 18:00:00 UTC`, or the record's text when it is no time. */
+function untilText(r: HostRecord): string {
+  const at = Date.parse(r.maintenanceUntil ?? '');
+  return `until ${Number.isFinite(at) ? utc(at) : show(r.maintenanceUntil, 40)}`;
+}
+
 /** The subject line, per alarm kind (see the module comment). */
 export function subjectOf(input: ComposeInput): string {
   const { change, alarm, evidence, settings } = input;
@@ -103,7 +135,11 @@ export function subjectOf(input: ComposeInput): string {
     const after = recoveredAfter(input);
     const whose = host ?? (alarm.kind === 'latency-anomaly' ? 'fleet' : null);
     const who = whose === null ? alarm.title : `${whose} ${alarm.title}`;
-    what = after === null ? `${who}: OK again` : `${who}: recovered after ${after}`;
+    what = maintenanceQuiet(input)?.all
+      ? `${who}: quiet for maintenance`
+      : after === null
+        ? `${who}: OK again`
+        : `${who}: recovered after ${after}`;
   } else if (change.state === 'INSUFFICIENT_DATA') {
     what = alarm.kind === 'monitoring-blind' ? 'monitoring blind: no round ran' : `${alarm.title}: no data`;
   } else {
@@ -196,7 +232,20 @@ function headerLines(input: ComposeInput): string[] {
       'below the flag thresholds. The band is on the alarm page (link below).',
     );
   }
-  if (change.state === 'OK') {
+  const quiet = maintenanceQuiet(input);
+  if (quiet?.all) {
+    const one = quiet.hosts.length === 1 ? quiet.hosts[0] : undefined;
+    const since = spell?.since ?? null;
+    lines.push(
+      '',
+      one !== undefined
+        ? `Not a recovery: ${one.instanceId} is in a maintenance window (${untilText(one)}).`
+        : `Not a recovery: the ${plural(quiet.hosts.length, 'host')} it was about are in a maintenance window.`,
+      'A host in a window is measured and recorded, but kept out of the metrics this alarm watches,',
+      'so the alarm went quiet; whether the path recovered shows in the latest records below.',
+      ...(since === null ? [] : [`In ALARM since ${utc(since)} (${formatDuration(change.at - since)}).`]),
+    );
+  } else if (change.state === 'OK') {
     const after = recoveredAfter(input);
     if (after !== null && spell?.since !== null && spell !== null) {
       lines.push('', `Recovered after ${after} (in ALARM since ${utc(spell.since ?? change.at)}).`);
@@ -204,6 +253,14 @@ function headerLines(input: ComposeInput): string[] {
       lines.push(
         '',
         'Back to OK; when it went into ALARM is not known (no ALARM in the alarm history read).',
+      );
+    }
+    if (quiet !== null) {
+      lines.push(
+        `Not recovered but in a maintenance window, out of this alarm's metrics: ${quiet.hosts
+          .slice(0, 10)
+          .map((r) => `${r.instanceId} (${untilText(r)})`)
+          .join(', ')}${quiet.hosts.length > 10 ? ` and ${quiet.hosts.length - 10} more` : ''}.`,
       );
     }
   }
@@ -223,8 +280,11 @@ function evidenceHeadline(input: ComposeInput): string[] {
   const round = evidence.round === null ? '' : ` (round ${show(evidence.round, 64)})`;
   const more = evidence.incomplete ? ' or more' : '';
   if (change.state === 'OK' && evidence.before.length > 0) {
+    const quiet = maintenanceQuiet(input)?.all === true;
     return [
-      `What recovered: ${plural(evidence.before.length, 'host')} affected in the last round before recovery${round}:`,
+      quiet
+        ? `${plural(evidence.before.length, 'host')} affected in the last round before the alarm went quiet${round}:`
+        : `What recovered: ${plural(evidence.before.length, 'host')} affected in the last round before recovery${round}:`,
       ...evidence.before.slice(0, 20).map((r) => `  was: ${hostBrief(r, input.settings.thresholds)}`),
       ...(evidence.before.length > 20 ? [`  (${evidence.before.length - 20} more)`] : []),
       '',
@@ -345,7 +405,7 @@ export function composeEmail(input: ComposeInput): { text: string; cut: boolean 
     const r = hosts[i] as HostRecord;
     const heading = [
       '',
-      `== ${i + 1}/${total} ${r.instanceId} (${hostnameOf(r)})${r.roundId === null ? '' : ` round ${show(r.roundId, 64)}`}`,
+      `== ${i + 1}/${total} ${r.instanceId} (${hostnameOf(r)})${r.roundId === null ? '' : ` round ${show(r.roundId, 64)}`}${r.maintenanceUntil === null ? '' : ` [maintenance ${untilText(r)}]`}`,
     ];
     const link = [`Log stream: ${streamLink(settings, r)}`];
     if (body.tryAdd([...heading, ...hostDetail(r, settings.thresholds, true), ...link])) full++;
@@ -386,7 +446,17 @@ export function composeChat(input: ComposeInput, subject: string): string {
   const t = settings.thresholds;
   const lines: string[] = [];
   const after = recoveredAfter(input);
-  if (after !== null) lines.push(`*Recovered after ${after}.*`);
+  const quiet = maintenanceQuiet(input);
+  if (quiet?.all) lines.push('*Not a recovery: quiet for maintenance (out of the alarm’s metrics).*');
+  else if (after !== null) lines.push(`*Recovered after ${after}.*`);
+  if (quiet !== null && !quiet.all) {
+    lines.push(
+      `In a maintenance window, not recovered: ${quiet.hosts
+        .slice(0, 5)
+        .map((r) => chatCode(r.instanceId, 24))
+        .join(', ')}`,
+    );
+  }
   if (change.reason !== '') lines.push(chatPlain(change.reason, 300));
   if (evidence.round !== null) lines.push(`Round ${chatCode(evidence.round, 64)}`);
   const hostLine = (r: HostRecord): string => {
@@ -502,6 +572,14 @@ export function composeWebhook(input: ComposeInput, subject: string, email: stri
     },
     subject,
     round: evidence.round,
+    // An OK whose hosts went quiet for maintenance (maintenanceQuiet); null otherwise.
+    maintenance: ((q) =>
+      q === null
+        ? null
+        : {
+            notRecovery: q.all,
+            hosts: q.hosts.slice(0, 50).map((r) => ({ instanceId: r.instanceId, until: r.maintenanceUntil })),
+          })(maintenanceQuiet(input)),
     hosts: evidence.hosts.slice(0, 50).map(hostFacts),
     hostsTotal: Math.max(evidence.total, evidence.hosts.length),
     links: {

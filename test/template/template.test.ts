@@ -178,7 +178,11 @@ describe('packaged CloudFormation template', () => {
     agentEnv = { [AGENT_BUNDLE_ENV]: built ? DEFAULT_AGENT_PATH : placeholderAgent() };
     [main, other, adopted] = await Promise.all([
       packageStage(`ci-${runId}`, [], agentEnv),
-      packageStage(`qa-${runId}`, ['alarmEmail=ops@example.com', 'metricGranularity=fleet'], agentEnv),
+      packageStage(
+        `qa-${runId}`,
+        ['alarmEmail=ops@example.com', 'metricGranularity=fleet', 'jitterThresholdMs=5.50', 'count=025'],
+        agentEnv,
+      ),
       packageStage(
         `mig-${runId}`,
         [
@@ -463,6 +467,31 @@ describe('packaged CloudFormation template', () => {
       list?.output ?? '',
       /param resourcesParameter "\/elsewhere\/list" is not allowed: a parameter under \/cloudconnexa\//,
     );
+  });
+
+  it('judges stage params that carry agent settings by the agent grammar, as written: refused as the flag is, naming the param', async () => {
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const runs = await Promise.all([
+      runPackage(`spacedcount-${runId}`, ['count= 25'], agentEnv),
+      runPackage(`spacedjitter-${runId}`, ['jitterThresholdMs= 5'], agentEnv),
+      runPackage(`spacedrule-${runId}`, ['lossRule= any-hop'], agentEnv),
+      runPackage(`spacedwindow-${runId}`, [`maintenanceUntil= ${tomorrow}`], agentEnv),
+    ]);
+    const [count, jitter, rule, window] = runs.map((r) => ({ code: r.code, output: r.stdout + r.stderr }));
+    assert.notEqual(count?.code, 0);
+    assert.match(
+      count?.output ?? '',
+      /param count " 25" is not allowed: an integer from 1 to 500, in digits \(no sign, exponent, point or spaces\)/,
+    );
+    assert.notEqual(jitter?.code, 0, 'once trimmed by the functions and never checked by the document');
+    assert.match(
+      jitter?.output ?? '',
+      /param jitterThresholdMs " 5" is not allowed: a number from 0 to 60000/,
+    );
+    assert.notEqual(rule?.code, 0);
+    assert.match(rule?.output ?? '', /param lossRule " any-hop" is not allowed: one of persistent, any-hop/);
+    assert.notEqual(window?.code, 0);
+    assert.match(window?.output ?? '', /param maintenanceUntil " \d{4}-.*" is not allowed: an ISO-8601 time/);
   });
 
   it('sends failed collection jobs to a dead-letter queue and hides a batch longer than the collector runs', () => {
@@ -1082,6 +1111,10 @@ describe('packaged CloudFormation template', () => {
       EXECUTION_TIMEOUT_SECONDS: STACK_PARAM_DEFAULTS.executionTimeoutSeconds,
     };
     for (const [name, value] of Object.entries(expected)) assert.equal(env[name], value, name);
+    // Stage params set the document's defaults as dispatch would send them (the jitter threshold too).
+    const qa = documentOf(other.template);
+    assert.equal(qa.parameters.JitterThresholdMs.default, '5.5');
+    assert.equal(qa.parameters.Count.default, '25');
     const document = documentOf(main.template);
     assert.equal(document.parameters.Resources.default, STACK_PARAM_DEFAULTS.resources);
     assert.equal(

@@ -94,6 +94,75 @@ for (const [label, node] of [
       assert.equal(existsSync(join(dir, 'x.html')), false);
     });
 
+    it('refuses a config file the round refuses, with the same error and exit code as check', () => {
+      // Prepare: files that check refuses, each with a usable log-dir (report reads only that).
+      const bodies: Array<[string, string, RegExp]> = [
+        [
+          'threshold',
+          `{"log-dir": ${JSON.stringify(logs)}, "latency-threshold": -1}`,
+          /config latency-threshold -1 is not allowed: a number from 0\.1 to 60000/,
+        ],
+        [
+          'exponent',
+          `{"log-dir": ${JSON.stringify(logs)}, "count": 1e2}`,
+          /config count 1e2 is not allowed: an integer from 1 to 500/,
+        ],
+        [
+          'unknown key',
+          `{"log-dir": ${JSON.stringify(logs)}, "treshold": 5}`,
+          /config key "treshold" is not allowed: one of resources, /,
+        ],
+        [
+          'duplicate key',
+          `{"log-dir": ${JSON.stringify(logs)}, "count": 5, "count": 6}`,
+          /config key "count" is not allowed: each key once/,
+        ],
+        [
+          'after a BOM',
+          `\ufeff{"log-dir": ${JSON.stringify(logs)}, "loss-rule": " any-hop"}`,
+          /config loss-rule " any-hop" is not allowed: one of persistent, any-hop/,
+        ],
+        [
+          'watch only',
+          `{"log-dir": ${JSON.stringify(logs)}, "every": "0"}`,
+          /config every "0" is not allowed: a number from 0\.01 to 1440/,
+        ],
+        [
+          'round too long',
+          `{"log-dir": ${JSON.stringify(logs)}, "resources": "10.20.0.5", "count": 500, "interval": 60}`,
+          /config count × config interval "500 × 60 s" is not allowed: a round whose worst case/,
+        ],
+      ];
+      for (const [label, body, message] of bodies) {
+        const config = join(dir, `refused-${label.replace(/ /g, '-')}.json`);
+        writeFileSync(config, body, { mode: 0o644 });
+        const page = join(dir, 'refused.html');
+        // Act
+        const report = run(['--html', page, '--config', config]);
+        const check = runAgent(['check', '--resources', '127.0.0.1', '--config', config], { node });
+        // Assess
+        assert.equal(report.status, 2, `${label}: ${report.stderr}`);
+        assert.match(report.stderr, message, label);
+        assert.equal(report.stderr, check.stderr, `${label}: report and check say the same`);
+        assert.equal(check.status, 2, label);
+        assert.equal(existsSync(page), false, label);
+      }
+    });
+
+    it('takes --since and --resource as written, spaces not trimmed (as every flag)', () => {
+      const file = join(dir, 'spaced.html');
+      const since = run(['--html', file, '--log-dir', logs, '--since', ' 2026-11-30T00:00Z']);
+      assert.equal(since.status, 2, since.stderr);
+      assert.match(since.stderr, /^error: --since " 2026-11-30T00:00Z" is not allowed: an ISO 8601 time/);
+      const resource = run(['--html', file, '--log-dir', logs, '--resource', 'db.corp.internal ']);
+      assert.equal(resource.status, 2, resource.stderr);
+      assert.match(
+        resource.stderr,
+        /^error: --resource "db\.corp\.internal " is not allowed: one of the resources in the history/,
+      );
+      assert.equal(existsSync(file), false);
+    });
+
     it('exits 3 for a missing log dir or output directory, 2 for an output name that is a link (left alone)', () => {
       const missing = run(['--html', join(dir, 'y.html'), '--log-dir', join(dir, 'nowhere')]);
       assert.equal(missing.status, 3, missing.stderr);

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { jsonMemberTexts } from '../../../agent/cli/json-member-texts.ts';
+import { InvalidInputError } from '../../../common/errors.ts';
 
 describe('jsonMemberTexts', () => {
   it('gives each member its value as written: numbers, strings, lists, objects, literals', () => {
@@ -41,8 +42,20 @@ describe('jsonMemberTexts', () => {
     }
   });
 
-  it('keeps the last of a repeated name, as JSON.parse does, and nothing for other values', () => {
-    assert.deepEqual(Object.fromEntries(jsonMemberTexts('{"count": 1, "count": 2E1}')), { count: '2E1' });
+  it('refuses a repeated name, however it is spelled (JSON.parse would keep the last silently)', () => {
+    for (const text of ['{"count": 1, "count": 2E1}', '{"count": "1", "co\\u0075nt": "2"}']) {
+      assert.throws(
+        () => jsonMemberTexts(text),
+        (error: unknown) =>
+          error instanceof InvalidInputError &&
+          error.message ===
+            'config key "count" is not allowed: each key once (it is given twice in the file)',
+        text,
+      );
+    }
+  });
+
+  it('gives nothing for values other than an object', () => {
     assert.equal(jsonMemberTexts('{}').size, 0);
     assert.equal(jsonMemberTexts(' [1e999] ').size, 0);
     assert.equal(jsonMemberTexts('1e999').size, 0);

@@ -73,14 +73,17 @@ describe('readConfigFile', () => {
 
   it('reads a file that starts with a UTF-8 byte order mark, its numbers still as written', () => {
     // Prepare: what an editor that writes EF BB BF first saves.
-    const file = rootConfig('bom.json', '\ufeff{"count": 3, "interval": 1e0}');
+    const file = rootConfig('bom.json', '\ufeff{"count": 3, "interval": 0.5}');
+    const exponent = rootConfig('bom-exponent.json', '\ufeff{"count": 3, "interval": 1e0}');
     // Act
     const parsed = readConfigFile(file);
     const options = loadConfigFile(file);
     // Assess: the mark is not part of the JSON; the scanner sees the same text as JSON.parse.
-    assert.deepEqual(parsed, { count: 3, interval: 1 });
+    assert.deepEqual(parsed, { count: 3, interval: 0.5 });
     assert.deepEqual(options.count, new WrittenValue('3', 3));
-    assert.deepEqual(options.interval, new WrittenValue('1e0', 1));
+    assert.deepEqual(options.interval, new WrittenValue('0.5', 0.5));
+    assert.deepEqual(readConfigFile(exponent), { count: 3, interval: 1 });
+    assert.throws(() => loadConfigFile(exponent), /^InvalidInputError: config interval 1e0 is not allowed/);
   });
 
   it('names a missing file and one that is not JSON', () => {

@@ -150,6 +150,12 @@ const SETTINGS: Setting[] = [
     read: (o) => o.gatewayIp,
     texts: ['203.0.113.10', ' 203.0.113.10', '2001:db8::1', '203.0.113', '1e3', '1'],
   },
+  {
+    option: 'openvpn-management',
+    numeric: false,
+    read: (o) => o.openvpnManagement,
+    texts: ['127.0.0.1:7505', ' 127.0.0.1:7505', '/run/ovpn.sock', 'unix:/run/ovpn.sock', '127.0.0.1'],
+  },
 ];
 
 const commandFor = (s: Setting): Extract<CommandName, 'check' | 'watch'> =>
@@ -274,12 +280,25 @@ describe('what the reviewer found', () => {
     assert.deepEqual(viaConfig(SETTINGS[2] as Setting, '1000'), { ok: true, value: 1000 });
   });
 
-  it('shows values of the wrong JSON type as written too, and a repeated key by its last value', () => {
+  it('shows values of the wrong JSON type as written too, and refuses a repeated key by its name', () => {
     const list = refusal('{"resources": ["10.0.0.1"], "count": [1e999, true]}');
     assert.equal(list.ok, false);
     assert.equal(!list.ok && list.shown, '[1e999, true]');
-    const twice = refusal('{"resources": ["10.0.0.1"], "count": 1e1, "count": 2E1}');
-    assert.equal(!twice.ok && twice.shown, '2E1');
+    const twice = refusal('{"resources": ["10.0.0.1"], "count": 10, "count": 20}');
+    assert.equal(!twice.ok && twice.shown, '"count"');
+  });
+
+  it('takes the gateway address and the management endpoint as written, as every setting: spaces refused', () => {
+    const gateway = SETTINGS.find((s) => s.option === 'gateway-ip') as Setting;
+    const management = SETTINGS.find((s) => s.option === 'openvpn-management') as Setting;
+    assert.deepEqual(viaFlag(gateway, ' 203.0.113.10'), {
+      ok: false,
+      field: '--gateway-ip',
+      shown: '" 203.0.113.10"',
+      allowed: 'an IPv4 or IPv6 address',
+    });
+    assert.equal(viaConfig(management, '"127.0.0.1:7505 "').ok, false);
+    assert.deepEqual(viaFlag(management, '127.0.0.1:7505'), { ok: true, value: '127.0.0.1:7505' });
   });
 
   it('shows a bare number (a config object built in code) as JavaScript writes it, never as null', () => {

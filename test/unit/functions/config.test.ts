@@ -62,6 +62,24 @@ describe('loadConfig', () => {
       /METRIC_GRANULARITY "everything" is not allowed: one of fleet, host, resource/,
     ],
     ['DEFAULT_COUNT', '0', /^DEFAULT_COUNT "0" is not allowed: an integer from 1 to /],
+    // As written, as the flag, the config file, a tag and packaging take them: never trimmed.
+    ['DEFAULT_COUNT', ' 25', /^DEFAULT_COUNT " 25" is not allowed: an integer from 1 to 500, in digits/],
+    [
+      'DEFAULT_JITTER_THRESHOLD_MS',
+      '5 ',
+      /^DEFAULT_JITTER_THRESHOLD_MS "5 " is not allowed: a number from 0/,
+    ],
+    [
+      'DEFAULT_LOSS_RULE',
+      ' any-hop',
+      /^DEFAULT_LOSS_RULE " any-hop" is not allowed: one of persistent, any-hop$/,
+    ],
+    ['DEFAULT_BASELINE_FLAG', 'on ', /^DEFAULT_BASELINE_FLAG "on " is not allowed: one of on, off$/],
+    [
+      'MAINTENANCE_UNTIL',
+      ' 2026-12-01T18:00:00Z',
+      /^MAINTENANCE_UNTIL " 2026-12-01T18:00:00Z" is not allowed: an ISO-8601 time/,
+    ],
     ['ALLOW_INSTALL', 'yes', /^ALLOW_INSTALL "yes" is not allowed: true or false$/],
     ['DEFAULT_BASELINE_FLAG', 'true', /^DEFAULT_BASELINE_FLAG "true" is not allowed: one of on, off$/],
     ['COMMAND_TIMEOUT_SECONDS', '10', /COMMAND_TIMEOUT_SECONDS "10" is not allowed: an integer from 30/],

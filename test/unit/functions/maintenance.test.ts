@@ -39,9 +39,21 @@ describe('parseMaintenanceUntil', () => {
       Date.parse('2026-12-01T18:30:00Z'),
     );
     assert.equal(
-      parseMaintenanceUntil(' 2026-12-01T18:00:00.250Z ', FIELD, NOW),
+      parseMaintenanceUntil('2026-12-01T18:00:00.250Z', FIELD, NOW),
       Date.parse('2026-12-01T18:00:00.250Z'),
     );
+  });
+
+  it('takes the time as written, as every tag and stage param: spaces around it are refused, not trimmed', () => {
+    for (const value of [' 2026-12-01T18:00:00Z', '2026-12-01T18:00:00Z ', ' ']) {
+      assert.throws(
+        () => parseMaintenanceUntil(value, FIELD, NOW),
+        (error: unknown) =>
+          error instanceof InvalidInputError &&
+          error.message.startsWith(`${FIELD} ${JSON.stringify(value)} is not allowed: an ISO-8601 time`),
+        JSON.stringify(value),
+      );
+    }
   });
 
   for (const [value, why] of [

@@ -207,6 +207,12 @@ describe('resource lists in Parameter Store', () => {
     ],
     ['outside the readable path', () => undefined, '/other-team/list', /a parameter under \/cloudconnexa\//],
     ['not a parameter name', () => undefined, 'db hosts', /a Parameter Store parameter name under/],
+    [
+      'named with a space before it (tags are taken as written, not trimmed)',
+      () => store.set('/cloudconnexa/spaced', ['String', '10.0.0.1']),
+      ' /cloudconnexa/spaced',
+      /^CloudConnexaMonitor:ResourcesParameter " \/cloudconnexa\/spaced" is not allowed: a Parameter Store parameter name under/,
+    ],
   ];
   for (const [what, prepare, name, message] of misconfigured) {
     it(`reports a host whose parameter is ${what} as misconfigured, naming it, and sends the others`, async () => {

@@ -258,6 +258,57 @@ describe('notifier: hosts flagged', () => {
     );
   });
 
+  it('on OK with the flagged hosts now in a maintenance window says the alarm went quiet, not what recovered', async () => {
+    // Prepare: both flagged hosts enter a window (the stage's); their rounds stay flagged, out of HostsFlagged.
+    const window = { state: 'in', until: new Date(T + 3_600_000).toISOString(), source: 'stage' } as const;
+    const fake = flaggedFleet();
+    fake.addRound(roundIdAt(T + 10_000, 'bbbbbbbb'), T + 15_000, [
+      { instanceId: instance(1), doc: flaggedDocument({ hostname: 'connector-1' }), maintenance: window },
+      { instanceId: instance(2), doc: flaggedDocument({ hostname: 'connector-2' }), maintenance: window },
+    ]);
+    // Act
+    await notifyAlarm(
+      stateChange('hosts-flagged', 'OK', T + 20_000, { state: 'ALARM', at: T - 25 * 60_000 }),
+      ports(fake, { now: () => T + 50_000 }),
+      notifyConfig(),
+    );
+    // Assess
+    const n = only();
+    assert.equal(
+      n.subject,
+      `OK: hosts flagged for latency or loss: quiet for maintenance [CloudConnexa ${STAGE}]`,
+    );
+    assert.match(n.email, /Not a recovery: the 2 hosts it was about are in a maintenance window\./);
+    assert.match(n.email, /2 hosts affected in the last round before the alarm went quiet/);
+    assert.doesNotMatch(n.email, /What recovered|Recovered after/);
+  });
+
+  it('on OK with one flagged host recovered and one in a maintenance window says which is which', async () => {
+    // Prepare
+    const window = { state: 'in', until: '2026-11-26T18:11:12.000Z', source: 'tag' } as const;
+    const fake = flaggedFleet();
+    fake.addRound(roundIdAt(T + 10_000, 'bbbbbbbb'), T + 15_000, [
+      { instanceId: instance(1), doc: cleanDocument('connector-1') },
+      { instanceId: instance(2), doc: flaggedDocument({ hostname: 'connector-2' }), maintenance: window },
+    ]);
+    // Act
+    await notifyAlarm(
+      stateChange('hosts-flagged', 'OK', T + 20_000, { state: 'ALARM', at: T - 25 * 60_000 }),
+      ports(fake, { now: () => T + 50_000 }),
+      notifyConfig(),
+    );
+    // Assess
+    const n = only();
+    assert.match(n.subject, /: recovered after 25 min /);
+    assert.match(
+      n.email,
+      new RegExp(
+        `Not recovered but in a maintenance window, out of this alarm's metrics: ${instance(2)} \\(until 2026-11-26 18:11:12 UTC\\)\\.`,
+      ),
+    );
+    assert.ok(!n.email.includes(`metrics: ${instance(1)}`));
+  });
+
   it('treats OK after INSUFFICIENT_DATA as a recovery only when the history shows ALARM before it', async () => {
     const change = stateChange('hosts-flagged', 'OK', T, { state: 'INSUFFICIENT_DATA', at: T - 60_000 });
     cwMock.on(DescribeAlarmHistoryCommand).resolves({
@@ -671,6 +722,54 @@ describe('notifier: latency anomaly detection alarms (named by a prefix, not a r
       ok?.subject,
       `OK: ${ANOMALY_HOST} latency above its expected band: recovered after 20 min [CloudConnexa ${STAGE}]`,
     );
+  });
+
+  it('host: an OK because the host entered a maintenance window says so, not that the path recovered', async () => {
+    // Prepare: the host was slow; its next round, the first in a window, is as slow, but out of
+    // HostLatencyMs, so the anomaly alarm (missing data: not breaching) goes back to OK.
+    const until = new Date(T + 3 * 3_600_000).toISOString();
+    const window = { state: 'in', until, source: 'tag' } as const;
+    const fake = new FakeLogGroups();
+    fake.addRound(roundIdAt(LATEST), LATEST + 20_000, [
+      { instanceId: ANOMALY_HOST, doc: measuring('connector-3', 180) },
+    ]);
+    fake.addRound(roundIdAt(T + 10_000, 'bbbbbbbb'), T + 15_000, [
+      { instanceId: ANOMALY_HOST, doc: measuring('connector-3', 185), maintenance: window },
+    ]);
+    const okAt = T + 20 * 60_000;
+    // Act
+    await notifyAlarm(
+      stateChange(
+        'latency-anomaly-host',
+        'OK',
+        okAt,
+        { state: 'ALARM', at: T },
+        { name: ANOMALY_ALARM.host },
+      ),
+      ports(fake, { now: () => okAt + 30_000 }),
+      notifyConfig(),
+    );
+    // Assess
+    const n = only();
+    assert.equal(
+      n.subject,
+      `OK: ${ANOMALY_HOST} latency above its expected band: quiet for maintenance [CloudConnexa ${STAGE}]`,
+    );
+    assert.match(
+      n.email,
+      new RegExp(
+        `Not a recovery: ${ANOMALY_HOST} is in a maintenance window \\(until 2026-11-26 20:11:12 UTC\\)\\.`,
+      ),
+    );
+    assert.match(n.email, /kept out of the metrics this alarm watches,\nso the alarm went quiet/);
+    assert.match(n.email, /In ALARM since 2026-11-26 17:11:12 UTC \(20 min\)\./);
+    assert.match(
+      n.email,
+      new RegExp(`== 1/1 ${ANOMALY_HOST} .*\\[maintenance until 2026-11-26 20:11:12 UTC\\]`),
+    );
+    assert.doesNotMatch(n.email, /Recovered after|What recovered/);
+    assert.doesNotMatch(n.chat.content.description, /Recovered after/);
+    assert.match(n.chat.content.description, /Not a recovery: quiet for maintenance/);
   });
 
   it('does not notify INSUFFICIENT_DATA (a model without data for weeks after a deploy), nor OK after it', async () => {

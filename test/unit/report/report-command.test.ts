@@ -73,7 +73,7 @@ describe('report options', () => {
     assert.equal(options(['--html', 'r.html']).logDir, '/home/ubuntu/Connexa-Logs');
     assert.equal(options(['--html', 'r.html'], { 'log-dir': '/var/log/cc' }).logDir, '/var/log/cc');
     assert.equal(options(['--html', 'r.html', '--log-dir', '/x'], { 'log-dir': '/var/log/cc' }).logDir, '/x');
-    const full = options(['--html', 'r.html', '--since', '1h', '--resource', ' db.corp.internal ']);
+    const full = options(['--html', 'r.html', '--since', '1h', '--resource', 'db.corp.internal']);
     assert.deepEqual(full, {
       html: 'r.html',
       since: new Date('2026-11-30T11:30:00Z'),
