@@ -96,7 +96,7 @@ import type { LogDir } from '../files/log-dir.ts';
 import { readLastLines } from '../files/read-lines.ts';
 import { rotateIfNeeded } from '../files/rotate.ts';
 import { BASELINE_RULE } from './baseline.ts';
-import { type HopAddresses, PATH_RULE } from './path-change.ts';
+import { HOP_ADDRESS, type HopAddresses, PATH_RULE } from './path-change.ts';
 
 export const HISTORY_FILE = 'cc-monitor-history.jsonl';
 
@@ -521,14 +521,14 @@ function numberIn(value: unknown, min: number, max: number): number | null {
 }
 
 /**
- * Every one a hop address. A loop of its own: run for every address of every
+ * Every one a hop address (HOP_ADDRESS, as the writer keeps them). A loop of its own: run for every address of every
  * line, it is the first code to be optimized, and a small function is quick
  * to compile where decodeRound, with the decoders inlined, is not.
  */
 function areHopAddresses(list: readonly unknown[]): boolean {
   for (let i = 0; i < list.length; i++) {
     const a = list[i];
-    if (typeof a !== 'string' || a === '' || a.length > RESULT_LIMITS.maxHopHostChars) return false;
+    if (typeof a !== 'string' || !HOP_ADDRESS.test(a)) return false;
   }
   return true;
 }
