@@ -28,6 +28,12 @@ export interface LinesRead {
   fromStart: boolean;
   /** Bytes read. */
   bytes: number;
+  /**
+   * The file ends with bytes no newline closes (a record in flight or torn),
+   * which the next append turns into a line of its own (append-line.ts);
+   * false when nothing was read.
+   */
+  openTail: boolean;
 }
 
 export interface TailBounds {
@@ -120,7 +126,8 @@ function readBackwards(
   // At the file's first byte, the bytes before the oldest newline are a whole line too.
   if (start === 0 && lineEnd !== null && lineEnd > 0 && found.length < maxLines) found.push([0, lineEnd]);
   const lines = found.reverse().map(([a, b]) => region.toString('utf8', a - start, b - start));
-  return { lines, fromStart: start === 0, bytes: region.length };
+  const openTail = region.length > 0 && region[region.length - 1] !== NEWLINE;
+  return { lines, fromStart: start === 0, bytes: region.length, openTail };
 }
 
 /**

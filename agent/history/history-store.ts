@@ -54,6 +54,17 @@
  * the rules, which never read those fields and so cannot be misled by them,
  * and is skipped by the report.
  *
+ * A path left out of a line is resolved by both readers (and so the writer
+ * may leave it out) only when they agree on the last line that wrote it: the
+ * writer's memory (RecentHistory.paths) leaves a target out when a line in
+ * its refresh window wrote it a path that the report's reader takes and the
+ * round's does not (an entry skipped for its latency or method), that the
+ * report's reader skips (a line whose own fields break a bound), or two
+ * paths; and is empty when the file ends with bytes no newline closes, which
+ * the append makes a line (append-line.ts). Lines slipped into the history
+ * by another user cannot then change the path the report gives the agent's
+ * own rounds (test/unit/history/history-attacks.test.ts).
+ *
  * Bounded: past HISTORY_LIMITS.fileBytes the file is rotated like the JSON
  * report (`.1`, `.2`; the oldest dropped), so the store never holds more than
  * (keep + 1) × fileBytes (24 MiB) plus one line, and always at least keep ×
@@ -85,7 +96,7 @@ import type { LogDir } from '../files/log-dir.ts';
 import { readLastLines } from '../files/read-lines.ts';
 import { rotateIfNeeded } from '../files/rotate.ts';
 import { BASELINE_RULE } from './baseline.ts';
-import { type HopAddresses, PATH_RULE } from './path-change.ts';
+import { HOP_ADDRESS, type HopAddresses, PATH_RULE } from './path-change.ts';
 
 export const HISTORY_FILE = 'cc-monitor-history.jsonl';
 
@@ -323,17 +334,7 @@ export function decodeRound(line: string, memory: PathMemory = new Map()): Decod
   const layout = value.hv === LINE_VERSION_BASELINE ? F2 : F3;
   const keyed = value.hv === LINE_VERSION_KEYED;
   const { at, lt, lp, ad, r, tn } = value;
-  if (
-    typeof at !== 'string' ||
-    !ISO_TIMESTAMP.test(at) ||
-    !isCalendarDate(at) ||
-    !Number.isFinite(Date.parse(at))
-  )
-    return null;
-  const latencyThresholdMs = numberIn(lt, 0, LIMITS.latencyThresholdMs.max);
-  const lossThresholdPct = numberIn(lp, 0, 100);
-  if (latencyThresholdMs === null || lossThresholdPct === null) return null;
-  if (tn !== undefined && !(HISTORY_TUNNEL_STATES as readonly unknown[]).includes(tn)) return null;
+  if (!roundFieldsSound(value)) return null;
   if (!Array.isArray(r) || r.length > LIMITS.maxResources) return null;
   const addresses = hopAddressList(ad, r.length);
   if (addresses === null) return null;
@@ -360,12 +361,35 @@ export function decodeRound(line: string, memory: PathMemory = new Map()): Decod
       known.linesAgo = 0;
     }
   });
-  const round: HistoryRound = { at, latencyThresholdMs, lossThresholdPct, resources };
+  const round: HistoryRound = {
+    at: at as string,
+    latencyThresholdMs: lt as number,
+    lossThresholdPct: lp as number,
+    resources,
+  };
   if (tn !== undefined) round.tunnel = tn as HistoryTunnelState;
   return {
     round,
     skippedEntries: r.length - resources.length,
   };
+}
+
+/**
+ * Whether a line's own fields (its time, thresholds and tunnel state; not its
+ * entries or hop addresses) are what decodeRound reads; it skips the line
+ * otherwise.
+ */
+function roundFieldsSound(value: Wire): boolean {
+  const { at, tn } = value;
+  return (
+    typeof at === 'string' &&
+    ISO_TIMESTAMP.test(at) &&
+    isCalendarDate(at) &&
+    Number.isFinite(Date.parse(at)) &&
+    numberIn(value.lt, 0, LIMITS.latencyThresholdMs.max) !== null &&
+    numberIn(value.lp, 0, 100) !== null &&
+    (tn === undefined || (HISTORY_TUNNEL_STATES as readonly unknown[]).includes(tn))
+  );
 }
 
 /** The line's hop addresses (`ad`, absent: none) when every one is one and there are not too many; else null. */
@@ -497,14 +521,14 @@ function numberIn(value: unknown, min: number, max: number): number | null {
 }
 
 /**
- * Every one a hop address. A loop of its own: run for every address of every
+ * Every one a hop address (HOP_ADDRESS, as the writer keeps them). A loop of its own: run for every address of every
  * line, it is the first code to be optimized, and a small function is quick
  * to compile where decodeRound, with the decoders inlined, is not.
  */
 function areHopAddresses(list: readonly unknown[]): boolean {
   for (let i = 0; i < list.length; i++) {
     const a = list[i];
-    if (typeof a !== 'string' || a === '' || a.length > RESULT_LIMITS.maxHopHostChars) return false;
+    if (typeof a !== 'string' || !HOP_ADDRESS.test(a)) return false;
   }
   return true;
 }
@@ -560,6 +584,12 @@ interface Gathering extends TargetPast {
   waiting: number;
   /** The newest path written, and how many lines after it (the writer's PathMemory). */
   memory: { hops: HopAddresses | null; linesAgo: number } | null;
+  /**
+   * The report's reader may take another path than `memory` as the lines'
+   * last (see forgetPath): the writer is not told the target's path, so it
+   * writes it again.
+   */
+  unsure: boolean;
 }
 
 /** How an entry's method counts for the baseline: an ICMP echo, a TCP handshake (tcp, http), or no latency at all. */
@@ -579,6 +609,9 @@ interface LineAddresses {
   entries: number;
   /** undefined: not checked yet; null: they break a bound. */
   checked: string[] | null | undefined;
+  /** The line's own fields, checked (roundFieldsSound) when a path in it is first remembered. */
+  fields: Wire;
+  sound: boolean | undefined;
 }
 
 /**
@@ -591,7 +624,8 @@ interface LineAddresses {
  * target within PATH_REFRESH_LINES lines. An entry is skipped when what the
  * rules read of it breaks a bound (its target, latency, method, or a hop
  * list that is read); its other fields are not read (see the module's
- * description). It runs for every entry of RECENT_ROUNDS lines, every round,
+ * description). The writer's memory (`paths`) is that of both readers only
+ * (forgetPath, roundFieldsSound). It runs for every entry of RECENT_ROUNDS lines, every round,
  * mostly before the code is compiled, so the usual entry (its path and
  * method left out) takes a short path of plain checks.
  */
@@ -615,7 +649,13 @@ function gatherPast(lines: readonly string[]): Omit<RecentHistory, 'truncated' |
     const shortest = layout.flags;
     const longest = layout.tr + 1;
     const hAt = layout.h;
-    const line: LineAddresses = { ad: value.ad, entries: r.length, checked: undefined };
+    const line: LineAddresses = {
+      ad: value.ad,
+      entries: r.length,
+      checked: undefined,
+      fields: value,
+      sound: undefined,
+    };
     for (let j = 0; j < r.length; j++) {
       let wire: unknown = r[j];
       if (keyed) wire = isRecord(wire) ? keyedAsPositional(wire) : null;
@@ -631,16 +671,21 @@ function gatherPast(lines: readonly string[]): Omit<RecentHistory, 'truncated' |
         n > longest ||
         typeof target !== 'string' ||
         target.length === 0 ||
-        target.length > MAX_TARGET_CHARS ||
-        (ms !== null && !(typeof ms === 'number' && ms >= 0 && ms <= maxMs))
+        target.length > MAX_TARGET_CHARS
       ) {
         skipped++;
         continue;
       }
       let p = past.get(target);
       if (p === undefined) {
-        p = { paths: [], icmpMs: [], tcpMs: [], waiting: 0, memory: null };
+        p = { paths: [], icmpMs: [], tcpMs: [], waiting: 0, memory: null, unsure: false };
         past.set(target, p);
+      }
+      if (ms !== null && !(typeof ms === 'number' && ms >= 0 && ms <= maxMs)) {
+        skipped++;
+        // The report's reader reads the hops before the latency: it takes the path such an entry writes.
+        if (n > hAt && wire[hAt] !== 0) forgetPath(p, i);
+        continue;
       }
       // The usual entry leaves its path (the line before's) and its method (icmp) out.
       let basis = BASIS_ICMP;
@@ -660,7 +705,7 @@ function gatherPast(lines: readonly string[]): Omit<RecentHistory, 'truncated' |
   }
   const paths: PathMemory = new Map();
   past.forEach((p, target) => {
-    if (p.memory !== null) paths.set(target, p.memory);
+    if (p.memory !== null && !p.unsure) paths.set(target, p.memory);
   });
   return { past, rounds, skipped, paths };
 }
@@ -687,25 +732,53 @@ function gatherPathAndMethod(
           ? BASIS_NONE
           : -1;
   const rawHops: unknown = wire[layout.h];
-  if (basis < 0 || !(rawHops === 0 || rawHops === null || Array.isArray(rawHops))) return -1;
+  if (basis < 0 || !(rawHops === 0 || rawHops === null || Array.isArray(rawHops))) {
+    // The report's reader reads the hops before the method: it takes the path such an entry writes.
+    if (basis < 0 && rawHops !== 0) forgetPath(p, i);
+    return -1;
+  }
   if (rawHops === 0) {
     p.waiting++;
     return basis;
   }
-  const remember = p.memory === null && i + 1 < PATH_REFRESH_LINES;
+  const inRefresh = i + 1 < PATH_REFRESH_LINES;
+  // A second path for the target in one line (newest first, so the first path met is the newest line's).
+  if (inRefresh && p.memory !== null && p.memory.linesAgo === i) p.unsure = true;
+  const remember = inRefresh && p.memory === null;
   let hops: HopAddresses | null | undefined = null;
   if (rawHops !== null && (remember || p.paths.length < PATHS_WINDOW)) {
     if (line.checked === undefined) line.checked = hopAddressList(line.ad, line.entries);
     hops = line.checked === null ? undefined : decodeHops(rawHops, line.checked);
     if (hops === undefined) return -1;
   }
-  if (remember) p.memory = { hops, linesAgo: i };
+  if (remember) {
+    p.memory = { hops, linesAgo: i };
+    // The report's reader skips a line whose own fields or hop addresses break a bound: for it, no path.
+    if (line.sound === undefined) {
+      if (line.checked === undefined) line.checked = hopAddressList(line.ad, line.entries);
+      line.sound = line.checked !== null && roundFieldsSound(line.fields);
+    }
+    if (!line.sound) p.unsure = true;
+  }
   // This entry, and those waiting for the path it wrote.
   if (hops !== null) {
     for (let k = p.waiting; k >= 0 && p.paths.length < PATHS_WINDOW; k--) p.paths.push(hops);
   }
   p.waiting = 0;
   return basis;
+}
+
+/**
+ * Line `i` wrote a path for the target that this reader does not take and
+ * the report's reader may (it reads the hops before the fields this reader
+ * skips the entry for), or a second path for it: unless a newer line wrote
+ * one, the writer is told nothing of the target's path and writes it again,
+ * so the two readers never resolve a left-out path differently.
+ */
+function forgetPath(p: Gathering, i: number): void {
+  if (i + 1 >= PATH_REFRESH_LINES || (p.memory !== null && p.memory.linesAgo !== i)) return;
+  if (p.memory === null) p.memory = { hops: null, linesAgo: i };
+  p.unsure = true;
 }
 
 // ---------------------------------------------------------------- the file
@@ -772,7 +845,11 @@ export function readRecentRounds(dir: LogDir, maxRounds = RECENT_ROUNDS): Recent
     maxBytes: HISTORY_LIMITS.tailBytes,
     firstReadBytes: HISTORY_LIMITS.firstReadBytes,
   });
-  return { ...gatherPast(read.lines), truncated: read.truncated, notes: read.notes };
+  const gathered = gatherPast(read.lines);
+  // The next append makes the open tail a line between the ones read and its own, and a complete one
+  // may write a path: with no memory, the writer writes every path.
+  if (read.openTail) gathered.paths = new Map();
+  return { ...gathered, truncated: read.truncated, notes: read.notes };
 }
 
 export interface HistoryQuery {
@@ -847,8 +924,9 @@ function readFiles(
   dir: LogDir,
   names: readonly string[],
   o: { maxRounds: number; maxBytes: number; firstReadBytes?: number },
-): { lines: string[]; truncated: boolean; notes: string[] } {
+): { lines: string[]; truncated: boolean; notes: string[]; openTail: boolean } {
   const newestFirst: string[][] = [];
+  let openTail = false;
   const notes: string[] = [];
   let lines = 0;
   let bytes = 0;
@@ -873,6 +951,7 @@ function readFiles(
       break;
     }
     if (read === null) continue;
+    if (index === 0) openTail = read.openTail;
     bytes += read.bytes;
     lines += read.lines.length;
     newestFirst.push(read.lines);
@@ -881,5 +960,5 @@ function readFiles(
       break;
     }
   }
-  return { lines: newestFirst.reverse().flat(), truncated, notes };
+  return { lines: newestFirst.reverse().flat(), truncated, notes, openTail };
 }

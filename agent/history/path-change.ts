@@ -27,11 +27,21 @@
  * A longer or shorter path shifts the hops after the insertion or removal to
  * other positions, so it shows as a change at the first shifted hop.
  */
+import { RESULT_LIMITS } from '../../common/result-contract.ts';
 import type { Hop, PathChange } from '../../common/result-schema.ts';
 import { normalizeAddress } from '../analysis/analyse-path.ts';
 
 /** Hop addresses by position (index 0 is hop 1); null where no hop answered. */
 export type HopAddresses = (string | null)[];
+
+/**
+ * A hop address as a path keeps it: what `mtr -n` prints (run-mtr.ts), an
+ * IPv4 or IPv6 address, perhaps with a zone index. The round history is
+ * read back from a directory another user may write, and its paths go into
+ * the result document (`pathChange.previousHops`): held to this, a crafted
+ * history cannot make them larger, or costlier to print, than a round's own.
+ */
+export const HOP_ADDRESS = new RegExp(`^[\\w.:%@[\\]-]{1,${RESULT_LIMITS.maxAddressChars}}$`);
 
 export const PATH_RULE = {
   /** Earlier rounds compared with (2 hours of 5-minute rounds). */
@@ -42,7 +52,7 @@ export const PATH_RULE = {
 
 /**
  * The path of an mtr report as addresses by position: a hop's address when it
- * answered, null otherwise (a position mtr skipped included), up to the
+ * answered (and is one: HOP_ADDRESS), null otherwise (a position mtr skipped included), up to the
  * destination (`address`; mtr may list hops past it, which are not on the
  * path). Trailing silent positions are dropped.
  */
@@ -52,7 +62,8 @@ export function hopAddresses(hops: readonly Hop[], address: string | null): HopA
   for (const hop of hops) {
     const index = hop.ttl - 1;
     while (path.length < index) path.push(null);
-    const answered = hop.host !== null && hop.lossPct < 100;
+    // A name that is no address (never, with -n) is kept as silent: the history keeps only addresses.
+    const answered = hop.host !== null && hop.lossPct < 100 && HOP_ADDRESS.test(hop.host);
     path[index] = answered ? hop.host : null;
     if (answered && hop.host !== null && normalizeAddress(hop.host) === destination) break;
   }

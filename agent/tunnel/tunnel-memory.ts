@@ -32,11 +32,14 @@ export function parseTunnelMemory(text: string): TunnelMemory | null {
     return null;
   }
   const since = m.since;
+  // The round copies `since` into the result's tunnel.since (an ISO timestamp): only the text the agent
+  // wrote (toISOString) is kept, not any other that Date.parse takes ("Jan 1 2026 (<anything>)").
+  const sinceMs = typeof since === 'string' && since.length <= 40 ? Date.parse(since) : Number.NaN;
   const ok =
     m.v === 1 &&
     (TUNNEL_STATES as readonly unknown[]).includes(m.state) &&
     [null, ...TUNNEL_SOURCES].includes(m.source as never) &&
-    (since === null || (typeof since === 'string' && since.length <= 40 && Date.parse(since) > 0)) &&
+    (since === null || (sinceMs > 0 && new Date(sinceMs).toISOString() === since)) &&
     (m.key === null || (typeof m.key === 'string' && m.key.length <= 4200)) &&
     FIELDS.slice(4).every((k) => {
       const n = m[k];

@@ -78,7 +78,7 @@ describe('readLastLines: the chunked tail reader', () => {
     const read = readLastLines(logDir, NAME, { maxLines: 3, maxBytes: 1_000_000, firstReadBytes: 1024 });
     const grown = readLastLines(logDir, NAME, { maxLines: 30, maxBytes: 1_000_000, firstReadBytes: 1024 });
     // Assess: one read of 1 KB, then reads doubling what was read (1, 2, 4 KB) until 30 lines are in.
-    assert.deepEqual(read, { lines: [line, line, line], fromStart: false, bytes: 1024 });
+    assert.deepEqual(read, { lines: [line, line, line], fromStart: false, bytes: 1024, openTail: false });
     assert.equal(grown?.lines.length, 30);
     assert.equal(grown?.bytes, 4096);
   });
@@ -105,7 +105,7 @@ describe('readLastLines: the chunked tail reader', () => {
       // Assess
       assert.deepEqual(
         read,
-        { lines: lines.slice(2), fromStart: false, bytes: maxBytes },
+        { lines: lines.slice(2), fromStart: false, bytes: maxBytes, openTail: false },
         `${firstReadBytes}`,
       );
     }
@@ -117,14 +117,32 @@ describe('readLastLines: the chunked tail reader', () => {
       lines: [],
       fromStart: true,
       bytes: 17,
+      openTail: true,
     });
     write('');
     assert.deepEqual(readLastLines(logDir, NAME, { maxLines: 5, maxBytes: 1000 }), {
       lines: [],
       fromStart: true,
       bytes: 0,
+      openTail: false,
     });
     assert.equal(readLastLines(logDir, 'absent.jsonl', { maxLines: 5, maxBytes: 1000 }), null);
+  });
+
+  it('says whether the file ends with bytes no newline closes, which the next append makes a line', () => {
+    for (const [text, openTail] of [
+      ['one\ntwo\n', false],
+      ['one\ntwo', true],
+      ['one\ntwo\r', true],
+      ['one\n\n', false],
+    ] as const) {
+      write(text);
+      for (const firstReadBytes of [1, 4096]) {
+        const read = readLastLines(logDir, NAME, { maxLines: 1, maxBytes: 1000, firstReadBytes });
+        assert.equal(read?.openTail, openTail, `${JSON.stringify(text)}, first read ${firstReadBytes}`);
+        assert.deepEqual(read?.lines, openTail ? ['one'] : [text === 'one\n\n' ? 'one' : 'two']);
+      }
+    }
   });
 
   it('refuses bounds that are not bounds', () => {

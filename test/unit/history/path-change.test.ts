@@ -74,6 +74,18 @@ describe('path change: the responding hops of an mtr report', () => {
     ]);
     assert.deepEqual(hopAddresses(hops, '2001:DB8::5'), ['2001:db8::1', '2001:db8:0:0:0:0:0:5']);
   });
+
+  it('keeps as silent a hop whose name is no address (mtr runs with -n), as the history reader refuses it', () => {
+    const zoned = `fe80::1%${'e'.repeat(64 - 'fe80::1%'.length)}`;
+    const hops = pathOf([
+      [A, 0, 1],
+      ['x'.repeat(65), 0, 2],
+      ['gw\u001b[31m', 0, 3],
+      [zoned, 0, 4],
+      [D, 0, 5],
+    ]);
+    assert.deepEqual(hopAddresses(hops, D), [A, null, null, zoned, D]);
+  });
 });
 
 describe('path change: the rule', () => {

@@ -104,13 +104,23 @@ describe('readRecentRounds: what the rules read, and only that', () => {
       ['', 0, 5000, null, null, null],
       [5, 0, 5000, null, null, null],
       [TARGET, 0, 5000, null, null, null, 0, [0, 9]],
+      // Hop names that are no address (see `names` below).
+      [TARGET, 0, 5000, null, null, null, 0, [2]],
+      [TARGET, 0, 5000, null, null, null, 0, [2]],
       [TARGET, 0, 5000, null, null, null, 0, 'a,b'],
       [TARGET, 0, 5000],
       { t: TARGET, ms: 5 },
     ];
+    // Lines whose hop name 2 is no address: a control, or longer than any address.
+    const named = [['gw\u001b[31m'], ['1'.repeat(65)]];
+    const names = (e: unknown): Record<string, unknown> => {
+      const at = broken.indexOf(e) - broken.findIndex((b) => JSON.stringify(b).endsWith(',[2]]'));
+      const name = named[at];
+      return name === undefined ? {} : { ad: ['10.199.100.1', TARGET, ...name] };
+    };
     writeLines([
       line3(0, [entry3(1, true), other(1)]),
-      ...broken.map((e, i) => line3(i + 1, [e, other(i + 2)])),
+      ...broken.map((e, i) => line3(i + 1, [e, other(i + 2)], names(e))),
     ]);
     // Act
     const read = readRecentRounds(logDir);
@@ -118,7 +128,7 @@ describe('readRecentRounds: what the rules read, and only that', () => {
     assert.deepEqual(read.past.get(TARGET)?.icmpMs, [1]);
     assert.deepEqual(
       read.past.get('10.20.0.9')?.icmpMs,
-      Array.from({ length: broken.length + 1 }, (_, i) => 12 - i),
+      Array.from({ length: broken.length + 1 }, (_, i) => broken.length + 1 - i),
     );
     assert.equal(read.skipped, broken.length);
     assert.deepEqual(read.past.get(TARGET)?.paths, [HOPS]);

@@ -6,7 +6,15 @@
  * alarms), its seed line (which feeds the old metric filter) and its files.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CheckOptions } from '../../../agent/cli/resolve-options.ts';
@@ -18,12 +26,14 @@ import {
 } from '../../../agent/history/history-store.ts';
 import type { MtrRunOptions } from '../../../agent/probes/run-mtr.ts';
 import type { ProbeSamples } from '../../../agent/probes/tcp-probe.ts';
+import { fitResult, serializeResult } from '../../../agent/round/fit-result.ts';
 import type { ProgressEvent, RoundDeps } from '../../../agent/round/round-deps.ts';
 import { REPORT_FILE, runRound } from '../../../agent/round/run-round.ts';
 import { MonitorError, ProcessError } from '../../../common/errors.ts';
+import { RESULT_LIMITS, RESULT_MAX_CHARS } from '../../../common/result-contract.ts';
 import type { ResultDocument, RoundSettings } from '../../../common/result-schema.ts';
 import { parseResourceList } from '../../../common/settings.ts';
-import { assertCollectorAccepts } from '../../helpers/collector-accepts.ts';
+import { assertCollectorAccepts, assertCollectorAcceptsText } from '../../helpers/collector-accepts.ts';
 import { tempDir } from '../../helpers/run-agent.ts';
 
 const MTR_FIXTURES = join(__dirname, '..', '..', 'fixtures', 'mtr');
@@ -762,6 +772,78 @@ describe('runRound: each round held against the earlier rounds of this host', ()
       doc.warnings.some((w) => /round history: 2 damaged line\(s\) or entries/.test(w)),
       doc.warnings.join('\n'),
     );
+  });
+
+  it('a history another user filled with the largest paths and latencies: 50 resources, the document valid, fitted and quick', async () => {
+    // Prepare: 48 lines claiming, for each of 50 resources, a 255-hop path of the longest hop addresses,
+    // and latencies at both ends of the range, so every path changes and every baseline is as wide as
+    // it can be; beside it, a host whose history names its hops with controls and markup.
+    const targets = Array.from({ length: 50 }, (_, i) => `10.20.1.${i + 1}`);
+    const history = (names: string[]): string =>
+      Array.from({ length: 48 }, (_, n) =>
+        JSON.stringify({
+          hv: 3,
+          at: new Date(STARTED.getTime() - (48 - n) * 300_000).toISOString(),
+          lt: 75,
+          lp: 5,
+          ad: names,
+          r: targets.map((t) => [
+            t,
+            0,
+            n % 2 === 0 ? 0 : RESULT_LIMITS.maxMs * 1000,
+            0,
+            0,
+            0,
+            0,
+            names.map((_, k) => k),
+          ]),
+        }),
+      ).join('\n');
+    const longest = Array.from({ length: 255 }, (_, i) =>
+      `2001:db8::${i}%`.padEnd(RESULT_LIMITS.maxAddressChars, 'f'),
+    );
+    const hostile = longest.map((name, i) => `${i}\u0000\u001b[31m\u202e"</script>${name}`);
+    const mtr: Record<string, string> = { [GATEWAY]: gatewayPath };
+    for (const t of targets) {
+      mtr[t] = mtrJson(t, [
+        ['100.96.0.1', 0, 20],
+        ['10.8.0.1', 0, 21],
+        [t, 0, 23],
+      ]);
+    }
+    const docs: ResultDocument[] = [];
+    const took: Record<string, number[]> = { clean: [], filled: [], named: [] };
+    for (const [name, names] of [
+      ['clean', null],
+      ['filled', longest],
+      ['clean', null],
+      ['filled', longest],
+      ['named', hostile],
+      ['named', hostile],
+    ] as const) {
+      const h = host(`filled-${name}-${docs.length}`);
+      mkdirSync(h.logDir, { recursive: true });
+      if (names !== null) writeFileSync(join(h.logDir, HISTORY_FILE), `${history(names)}\n`);
+      // Act: the round (host() asserts the collector accepts its document, fitted as the agent prints it).
+      const started = performance.now();
+      docs.push(await h.round(targets.join(','), { mtr }));
+      took[name]?.push(performance.now() - started);
+    }
+    // Assess: the largest paths a history can claim change every path, the document fits, and the round
+    // costs about what a round without history does (a baseline measured here; they were 30 times it).
+    const filled = docs[1] as ResultDocument;
+    const named = docs[4] as ResultDocument;
+    assert.ok(filled.resources.every((r) => r.pathChange?.firstDifferentHop === 1 && r.baseline !== null));
+    assert.ok(filled.warnings.some((w) => w.startsWith('previous paths of 50 path change(s) dropped')));
+    const fastest = (list: number[] | undefined): number => Math.min(...(list ?? []));
+    const clean = fastest(took.clean);
+    assert.ok(fastest(took.filled) < 8 * clean && fastest(took.named) < 8 * clean, JSON.stringify(took));
+    const printed = serializeResult(fitResult(filled));
+    assert.ok(printed.length <= RESULT_MAX_CHARS, `${printed.length} characters`);
+    assertCollectorAcceptsText(printed);
+    // Hop names that are no address (mtr runs with -n): those entries are skipped, nothing of them shown.
+    assert.ok(named.resources.every((r) => r.pathChange === null && r.baseline === null));
+    assert.ok(named.warnings.some((w) => /round history: 2400 damaged line\(s\) or entries/.test(w)));
   });
 
   it('a history file that is not the agent’s own: measurements kept, outcome environment naming it', async () => {

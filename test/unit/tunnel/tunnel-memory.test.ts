@@ -62,6 +62,10 @@ describe('the tunnel state file', () => {
       ['unknown state', JSON.stringify({ v: 1, ...MEMORY, state: 'exploded' }), /is not a tunnel state/],
       ['another version', JSON.stringify({ ...MEMORY, v: 2 }), /is not a tunnel state/],
       ['bad since', JSON.stringify({ v: 1, ...MEMORY, since: 'yesterday' }), /is not a tunnel state/],
+      // Times Date.parse takes that are not the ISO form the result's tunnel.since must have (it is copied there).
+      ['since in words', JSON.stringify({ v: 1, ...MEMORY, since: 'Jan 1 2026 (<x>\u0000)' }), /is not/],
+      ['since in another form', JSON.stringify({ v: 1, ...MEMORY, since: '2026-03-04 05:05' }), /is not/],
+      ['since not a date', JSON.stringify({ v: 1, ...MEMORY, since: '2026-02-30T05:05:00.000Z' }), /is not/],
       ['an array', '[1,2,3]', /is not a tunnel state/],
       ['too large', `{"v":1,"pad":"${'x'.repeat(20_000)}"}`, /is larger than 16384 bytes/],
     ];
