@@ -24,6 +24,7 @@ import {
   HISTORY_FILE,
   HISTORY_LIMITS,
   type HistoryRound,
+  newPathMemory,
   PATH_REFRESH_LINES,
   type PathMemory,
   RECENT_ROUNDS,
@@ -98,7 +99,7 @@ export async function buildWithoutHistory(outfile: string, root = ROOT): Promise
  * Repeated, it is the history of a host whose paths do not change.
  */
 export function linesAsWritten(round: HistoryRound): string {
-  const memory: PathMemory = new Map();
+  const memory: PathMemory = newPathMemory();
   let lines = '';
   for (let i = 0; i < PATH_REFRESH_LINES; i++) {
     const line = encodeRound(round, memory);
