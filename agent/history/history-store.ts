@@ -347,8 +347,8 @@ export function decodeRound(line: string, memory: PathMemory = newPathMemory()):
   return decoded;
 }
 
-/** decodeRound, `memory.lines` left to the caller. */
-function decodeLine(line: string, memory: PathMemory): DecodedRound | null {
+/** decodeRound, `memory.lines` left to the caller; null memory: paths left out read as null, none kept. */
+function decodeLine(line: string, memory: PathMemory | null): DecodedRound | null {
   const value = parseLine(line);
   if (value === null) return null;
   const layout = value.hv === LINE_VERSION_BASELINE ? F2 : F3;
@@ -380,11 +380,13 @@ function decodeLine(line: string, memory: PathMemory): DecodedRound | null {
       : decodePositional(wire, layout, addresses, memory, written);
     if (entry !== null) resources.push(entry);
   }
-  const known = memory.written;
-  const lineNumber = memory.lines;
-  written.forEach((hops, target) => {
-    known.set(target, { hops, line: lineNumber });
-  });
+  if (memory !== null) {
+    const known = memory.written;
+    const lineNumber = memory.lines;
+    written.forEach((hops, target) => {
+      known.set(target, { hops, line: lineNumber });
+    });
+  }
   const round: HistoryRound = { at, latencyThresholdMs, lossThresholdPct, resources };
   if (tn !== undefined) round.tunnel = tn as HistoryTunnelState;
   return {
@@ -417,7 +419,7 @@ function decodePositional(
   wire: unknown,
   layout: Layout,
   addresses: readonly string[],
-  memory: PathMemory,
+  memory: PathMemory | null,
   written: PathsWritten,
 ): HistoryEntry | null {
   if (!Array.isArray(wire)) return null;
@@ -429,7 +431,7 @@ function decodePositional(
     return null;
   let hops: HopAddresses | null | undefined = null;
   const rawHops: unknown = n > layout.h ? wire[layout.h] : 0;
-  if (rawHops === 0) hops = memory.written.get(target)?.hops ?? null;
+  if (rawHops === 0) hops = memory === null ? null : (memory.written.get(target)?.hops ?? null);
   else if (rawHops !== null) {
     hops = decodeHops(rawHops, addresses);
     if (hops === undefined) return null;
@@ -835,9 +837,12 @@ export interface StoredHistory {
   notes: string[];
   /**
    * Each stored round, oldest first, every field checked (decodeRound), to
-   * `visit`, one at a time: only what `visit` keeps stays in memory.
+   * `visit`, one at a time: only what `visit` keeps stays in memory. With
+   * `paths` false, the paths lines leave out are not remembered (an entry
+   * that leaves its path out has `hops` null, and `paths` of the pass is
+   * empty): a pass that draws no path then keeps nothing per target.
    */
-  visit(visit: (round: HistoryRound) => void): HistoryPass;
+  visit(visit: (round: HistoryRound) => void, o?: { paths?: boolean }): HistoryPass;
   close(): void;
 }
 
@@ -889,12 +894,13 @@ export function openStoredHistory(dir: LogDir, maxBytes = STORE_MAX_BYTES): Stor
   return {
     truncated,
     notes,
-    visit(visit) {
+    visit(visit, o = {}) {
       // Oldest first, so that each line finds the paths the lines before it wrote.
       const paths = newPathMemory();
+      const memory = o.paths === false ? null : paths;
       let skipped = 0;
       const onLine = (line: string | null): void => {
-        const decoded = line === null ? null : decodeLine(line, paths);
+        const decoded = line === null ? null : decodeLine(line, memory);
         paths.lines++;
         if (decoded === null) skipped++;
         else {
