@@ -23,6 +23,7 @@ import {
   F3,
   HISTORY_FILE,
   HISTORY_LIMITS,
+  HISTORY_TUNNEL_STATES,
   type HistoryRound,
   newPathMemory,
   PATH_REFRESH_LINES,
@@ -54,9 +55,11 @@ const GOAL = 0.1;
 const STAND_INS: Record<string, string> = {
   'history-store.ts': `
     export const HISTORY_FILE = ${JSON.stringify(HISTORY_FILE)};
-    export function readRecentRounds() { return { past: new Map(), rounds: 0, skipped: 0, truncated: false, notes: [], paths: new Map() }; }
+    export const HISTORY_TUNNEL_STATES = ${JSON.stringify(HISTORY_TUNNEL_STATES)};
+    export function readRecentRounds() { return { past: new Map(), rounds: 0, skipped: 0, truncated: false, notes: [], paths: { lines: 0, written: new Map() } }; }
     export function appendRound() {}
-    export function readHistory() { return { rounds: [], skipped: 0, truncated: false, notes: [], paths: new Map() }; }
+    export function readHistory() { return { rounds: [], skipped: 0, truncated: false, notes: [], paths: { lines: 0, written: new Map() } }; }
+    export function openStoredHistory() { return { truncated: false, notes: [], visit() { return { skipped: 0, paths: { lines: 0, written: new Map() } }; }, close() {} }; }
     export function filterRounds(rounds) { return rounds; }`,
   'round-history.ts': `
     export function bandOfPath() { return null; }

@@ -46,8 +46,12 @@
  * target: the latency with its method and the paths of the newest rounds;
  * it checks the bounds of exactly those fields (and the hops only of the
  * lines the path rule and the writer need), builds no entry objects, and
- * leaves the other fields unread. The report (readHistory) decodes and
- * checks every field of every line (decodeRound). So "damaged" differs
+ * leaves the other fields unread. The report (openStoredHistory, visiting
+ * the rounds oldest first as they are read in chunks, holding none of them;
+ * readHistory collects them) decodes and checks every field of every line
+ * (decodeRound); a line longer than maxLineBytes is skipped unread. Paths
+ * are remembered by the line that wrote them (PathMemory), so a line costs
+ * the paths it writes, never the count of targets known. So "damaged" differs
  * between them: an entry whose latency, method, target or needed hops break
  * a bound is skipped by both; one whose other fields do (the verdict, the
  * band, the trouble spot, the line's time or thresholds) still counts for

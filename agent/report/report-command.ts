@@ -1,7 +1,9 @@
 /**
  * `report --html <file>`: reads the round history from the log directory (as
  * every file there is read: held directory handle, as its acting user, no
- * links; history-store.ts) and writes the page (render-report.ts) to the
+ * links; history-store.ts), drawing the series while it reads
+ * (series-from-store.ts: memory bounded by what the page charts, not by the
+ * store, which a non-root user may have crafted), and writes the page (render-report.ts) to the
  * operator's file atomically: a temporary file beside it created with
  * O_EXCL | O_NOFOLLOW, fsync, rename(2). A symbolic link, directory or special
  * file at the given name is refused, never followed or replaced. A file it
