@@ -23,7 +23,9 @@ import {
   F3,
   HISTORY_FILE,
   HISTORY_LIMITS,
+  HISTORY_TUNNEL_STATES,
   type HistoryRound,
+  newPathMemory,
   PATH_REFRESH_LINES,
   type PathMemory,
   RECENT_ROUNDS,
@@ -53,9 +55,11 @@ const GOAL = 0.1;
 const STAND_INS: Record<string, string> = {
   'history-store.ts': `
     export const HISTORY_FILE = ${JSON.stringify(HISTORY_FILE)};
-    export function readRecentRounds() { return { past: new Map(), rounds: 0, skipped: 0, truncated: false, notes: [], paths: new Map() }; }
+    export const HISTORY_TUNNEL_STATES = ${JSON.stringify(HISTORY_TUNNEL_STATES)};
+    export function readRecentRounds() { return { past: new Map(), rounds: 0, skipped: 0, truncated: false, notes: [], paths: { lines: 0, written: new Map() } }; }
     export function appendRound() {}
-    export function readHistory() { return { rounds: [], skipped: 0, truncated: false, notes: [], paths: new Map() }; }
+    export function readHistory() { return { rounds: [], skipped: 0, truncated: false, notes: [], paths: { lines: 0, written: new Map() } }; }
+    export function openStoredHistory() { return { truncated: false, notes: [], visit() { return { skipped: 0, paths: { lines: 0, written: new Map() } }; }, close() {} }; }
     export function filterRounds(rounds) { return rounds; }`,
   'round-history.ts': `
     export function bandOfPath() { return null; }
@@ -98,7 +102,7 @@ export async function buildWithoutHistory(outfile: string, root = ROOT): Promise
  * Repeated, it is the history of a host whose paths do not change.
  */
 export function linesAsWritten(round: HistoryRound): string {
-  const memory: PathMemory = new Map();
+  const memory: PathMemory = newPathMemory();
   let lines = '';
   for (let i = 0; i < PATH_REFRESH_LINES; i++) {
     const line = encodeRound(round, memory);

@@ -6,18 +6,21 @@
  *   npm run bench -- --quick           fewer rounds, a fast look (~4 minutes)
  *   npm run bench -- --only lab|fleet|history  one part (lab includes history: the round
  *                                      history's cost per round against the agent without it)
+ *   npm run bench -- --only report     report --html's peak RSS and CPU on the largest histories,
+ *                                      against main's agent (bench/report-cost.ts; not in the full run)
  */
 import { InvalidInputError } from '../common/errors.ts';
 import { runFleetBench } from './fleet.ts';
 import { HISTORY_FULL, HISTORY_QUICK, runHistoryBench } from './history-cost.ts';
 import { cleanupLabBench, FULL_CONFIG, labBenchSkipReason, QUICK_CONFIG, runLabBench } from './lab-bench.ts';
+import { runReportBench } from './report-cost.ts';
 
 interface BenchArgs {
-  only: 'lab' | 'fleet' | 'history' | null;
+  only: 'lab' | 'fleet' | 'history' | 'report' | null;
   quick: boolean;
 }
 
-const USAGE = 'usage: node --import tsx bench/run.ts [--quick] [--only lab|fleet|history]';
+const USAGE = 'usage: node --import tsx bench/run.ts [--quick] [--only lab|fleet|history|report]';
 
 function parseArgs(argv: readonly string[]): BenchArgs {
   const args: BenchArgs = { only: null, quick: false };
@@ -26,13 +29,13 @@ function parseArgs(argv: readonly string[]): BenchArgs {
     if (arg === '--quick') args.quick = true;
     else if (arg === '--only' || arg?.startsWith('--only=')) {
       const value = arg === '--only' ? argv[++i] : arg.slice('--only='.length);
-      if (value !== 'lab' && value !== 'fleet' && value !== 'history')
-        throw new InvalidInputError('--only', value ?? '', 'lab, fleet or history');
+      if (value !== 'lab' && value !== 'fleet' && value !== 'history' && value !== 'report')
+        throw new InvalidInputError('--only', value ?? '', 'lab, fleet, history or report');
       args.only = value;
     } else if (arg === '--help' || arg === '-h') {
       console.log(USAGE);
       process.exit(0);
-    } else throw new InvalidInputError('argument', arg, '--quick, --only lab|fleet|history or --help');
+    } else throw new InvalidInputError('argument', arg, '--quick, --only lab|fleet|history|report or --help');
   }
   return args;
 }
@@ -43,6 +46,10 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const started = performance.now();
   console.log(`Benchmarks (${args.quick ? 'quick' : 'full'} run), ${new Date().toISOString()}\n`);
+  if (args.only === 'report') {
+    await runReportBench({ runs: args.quick ? 1 : 3 });
+    return;
+  }
   if (args.only !== 'fleet') {
     const skip = labBenchSkipReason();
     if (skip !== null) console.log(`Lab benchmarks SKIPPED: ${skip}\n`);

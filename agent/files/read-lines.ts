@@ -159,3 +159,89 @@ function collect(
   }
   return end;
 }
+
+/** A file of the log directory held open for reading (openForReading): its size when opened. */
+export interface HeldFile {
+  fd: number;
+  size: number;
+}
+
+/**
+ * Opens `name` in `dir` for reading as readLastLines does (regular file of
+ * the acting user, one link, never through a link); null when it does not
+ * exist. The caller closes `fd`. Throws E_LOG_DIR (see LogDir.run).
+ */
+export function openForReading(dir: LogDir, name: string): HeldFile | null {
+  return dir.run(`reading ${name}`, () => {
+    const opened = openRegularFile(dir, name, fs.constants.O_RDONLY, {
+      action: 'read it',
+      owner: dir.actingUid,
+      singleLink: true,
+    });
+    return opened === null ? null : { fd: opened.fd, size: opened.stat.size };
+  });
+}
+
+/** Bytes read at a time by forEachLine. */
+const FORWARD_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * Calls `onLine` for each complete, non-empty line of the bytes [from, to)
+ * of `fd`, oldest first, holding at most one chunk and one line in memory:
+ * the lines readLastLines would give for that range (when `from` is not 0,
+ * the bytes before the first newline are the end of an older line and are
+ * left out; a tail without a newline is left out). A line longer than
+ * `maxLineBytes` is not decoded: `onLine(null)` stands for it. Stops early
+ * when the file turns out shorter than `to` (cut under us).
+ */
+export function forEachLine(
+  fd: number,
+  from: number,
+  to: number,
+  maxLineBytes: number,
+  onLine: (line: string | null) => void,
+): void {
+  const chunk = Buffer.allocUnsafe(Math.min(FORWARD_CHUNK_BYTES, Math.max(1, to - from)));
+  // The start of the line being read, held across chunks; null while skipping.
+  let carry: Buffer[] = [];
+  let carried = 0;
+  let skipping = from > 0;
+  let oversize = false;
+  let position = from;
+  while (position < to) {
+    const n = fs.readSync(fd, chunk, 0, Math.min(chunk.length, to - position), position);
+    if (n === 0) break;
+    position += n;
+    let start = 0;
+    for (;;) {
+      const newline = chunk.indexOf(NEWLINE, start);
+      const end = newline < 0 || newline >= n ? n : newline;
+      const length = carried + end - start;
+      if (!skipping && !oversize) {
+        if (length > maxLineBytes) {
+          oversize = true;
+          carry = [];
+          carried = 0;
+        } else if (newline >= 0 && newline < n) {
+          if (length > 0)
+            onLine(
+              carried === 0
+                ? chunk.toString('utf8', start, end)
+                : Buffer.concat([...carry, chunk.subarray(start, end)]).toString('utf8'),
+            );
+        } else if (end > start) {
+          // Copied: the chunk is overwritten by the next read.
+          carry.push(Buffer.from(chunk.subarray(start, end)));
+          carried += end - start;
+        }
+      }
+      if (newline < 0 || newline >= n) break;
+      if (oversize) onLine(null);
+      carry = [];
+      carried = 0;
+      skipping = false;
+      oversize = false;
+      start = newline + 1;
+    }
+  }
+}

@@ -46,8 +46,12 @@
  * target: the latency with its method and the paths of the newest rounds;
  * it checks the bounds of exactly those fields (and the hops only of the
  * lines the path rule and the writer need), builds no entry objects, and
- * leaves the other fields unread. The report (readHistory) decodes and
- * checks every field of every line (decodeRound). So "damaged" differs
+ * leaves the other fields unread. The report (openStoredHistory, visiting
+ * the rounds oldest first as they are read in chunks, holding none of them;
+ * readHistory collects them) decodes and checks every field of every line
+ * (decodeRound); a line longer than maxLineBytes is skipped unread. Paths
+ * are remembered by the line that wrote them (PathMemory), so a line costs
+ * the paths it writes, never the count of targets known. So "damaged" differs
  * between them: an entry whose latency, method, target or needed hops break
  * a bound is skipped by both; one whose other fields do (the verdict, the
  * band, the trouble spot, the line's time or thresholds) still counts for
@@ -80,6 +84,7 @@
  * rotate.ts); a line that does not parse or breaks a bound is skipped, and an
  * entry that does is skipped alone, so a damaged file never stops a round.
  */
+import * as fs from 'node:fs';
 import { isCalendarDate } from '../../common/calendar-date.ts';
 import {
   PROBE_METHODS,
@@ -93,7 +98,7 @@ import type { ProbeMethod, TroubleSpot, Verdict } from '../../common/result-sche
 import { LIMITS } from '../../common/settings.ts';
 import { appendLine } from '../files/append-line.ts';
 import type { LogDir } from '../files/log-dir.ts';
-import { readLastLines } from '../files/read-lines.ts';
+import { forEachLine, type HeldFile, openForReading, readLastLines } from '../files/read-lines.ts';
 import { rotateIfNeeded } from '../files/rotate.ts';
 import { BASELINE_RULE } from './baseline.ts';
 import { HOP_ADDRESS, type HopAddresses, PATH_RULE } from './path-change.ts';
@@ -226,12 +231,28 @@ export interface HistoryRound {
 type Wire = Record<string, unknown>;
 
 /**
- * The last path written for each target, as the lines read so far say:
- * `linesAgo` counts the lines after the one that wrote it. A reader builds it
- * (HistoryRead.paths, RecentHistory.paths); the writer leaves out a path it
- * knows.
+ * The last path written for each target, as the lines read so far say: the
+ * number of the line that wrote it (the first line read is 0), and `lines`,
+ * the lines read (every line, round or not). A line's paths are set without
+ * touching the others, so reading costs per path written, not per target
+ * known. A reader builds it (HistoryRead.paths, RecentHistory.paths); the
+ * writer leaves out a path it knows.
  */
-export type PathMemory = Map<string, { hops: HopAddresses | null; linesAgo: number }>;
+export interface PathMemory {
+  lines: number;
+  written: Map<string, { hops: HopAddresses | null; line: number }>;
+}
+
+export const newPathMemory = (): PathMemory => ({ lines: 0, written: new Map() });
+
+/** The target's last path written and how many lines were read after the one that wrote it; undefined: none. */
+export function knownPath(
+  memory: PathMemory,
+  target: string,
+): { hops: HopAddresses | null; linesAgo: number } | undefined {
+  const known = memory.written.get(target);
+  return known === undefined ? undefined : { hops: known.hops, linesAgo: memory.lines - 1 - known.line };
+}
 
 /**
  * One round as its line (no newline), leaving out the paths `memory` (the
@@ -254,8 +275,14 @@ function samePath(a: HopAddresses | null, b: HopAddresses | null): boolean {
 
 /** Whether `memory` has the path a line written now may leave out (see the module's description). */
 function knowsPath(memory: PathMemory | null, target: string, hops: HopAddresses | null): boolean {
-  const known = memory?.get(target);
-  return known !== undefined && known.linesAgo + 1 < PATH_REFRESH_LINES && samePath(known.hops, hops);
+  const known = memory?.written.get(target);
+  // lines − line: the lines after the one that wrote it, plus the line now written.
+  return (
+    known !== undefined &&
+    memory !== null &&
+    memory.lines - known.line < PATH_REFRESH_LINES &&
+    samePath(known.hops, hops)
+  );
 }
 
 function toWire(round: HistoryRound, withHops: boolean, memory: PathMemory | null): Wire {
@@ -326,9 +353,17 @@ function parseLine(line: string): Wire | null {
  * Reads one line, every field checked (the report's reader); null when it
  * is not a round line this version reads (it is then skipped). A path the
  * line leaves out is taken from `memory`, the lines before it (null when
- * they do not have it), and `memory` is brought up to this line.
+ * they do not have it), and `memory` is brought up to this line (a skipped
+ * line counts as a line too).
  */
-export function decodeRound(line: string, memory: PathMemory = new Map()): DecodedRound | null {
+export function decodeRound(line: string, memory: PathMemory = newPathMemory()): DecodedRound | null {
+  const decoded = decodeLine(line, memory);
+  memory.lines++;
+  return decoded;
+}
+
+/** decodeRound, `memory.lines` left to the caller; null memory: paths left out read as null, none kept. */
+function decodeLine(line: string, memory: PathMemory | null): DecodedRound | null {
   const value = parseLine(line);
   if (value === null) return null;
   const layout = value.hv === LINE_VERSION_BASELINE ? F2 : F3;
@@ -350,17 +385,13 @@ export function decodeRound(line: string, memory: PathMemory = new Map()): Decod
       : decodePositional(wire, layout, addresses, memory, written);
     if (entry !== null) resources.push(entry);
   }
-  memory.forEach((value) => {
-    value.linesAgo++;
-  });
-  written.forEach((hops, target) => {
-    const known = memory.get(target);
-    if (known === undefined) memory.set(target, { hops, linesAgo: 0 });
-    else {
-      known.hops = hops;
-      known.linesAgo = 0;
-    }
-  });
+  if (memory !== null) {
+    const known = memory.written;
+    const lineNumber = memory.lines;
+    written.forEach((hops, target) => {
+      known.set(target, { hops, line: lineNumber });
+    });
+  }
   const round: HistoryRound = {
     at: at as string,
     latencyThresholdMs: lt as number,
@@ -416,7 +447,7 @@ function decodePositional(
   wire: unknown,
   layout: Layout,
   addresses: readonly string[],
-  memory: PathMemory,
+  memory: PathMemory | null,
   written: PathsWritten,
 ): HistoryEntry | null {
   if (!Array.isArray(wire)) return null;
@@ -428,7 +459,7 @@ function decodePositional(
     return null;
   let hops: HopAddresses | null | undefined = null;
   const rawHops: unknown = n > layout.h ? wire[layout.h] : 0;
-  if (rawHops === 0) hops = memory.get(target)?.hops ?? null;
+  if (rawHops === 0) hops = memory === null ? null : (memory.written.get(target)?.hops ?? null);
   else if (rawHops !== null) {
     hops = decodeHops(rawHops, addresses);
     if (hops === undefined) return null;
@@ -703,9 +734,11 @@ function gatherPast(lines: readonly string[]): Omit<RecentHistory, 'truncated' |
       }
     }
   }
-  const paths: PathMemory = new Map();
+  const paths = newPathMemory();
+  paths.lines = lines.length;
   past.forEach((p, target) => {
-    if (p.memory !== null && !p.unsure) paths.set(target, p.memory);
+    if (p.memory !== null && !p.unsure)
+      paths.written.set(target, { hops: p.memory.hops, line: lines.length - 1 - p.memory.linesAgo });
   });
   return { past, rounds, skipped, paths };
 }
@@ -848,7 +881,7 @@ export function readRecentRounds(dir: LogDir, maxRounds = RECENT_ROUNDS): Recent
   const gathered = gatherPast(read.lines);
   // The next append makes the open tail a line between the ones read and its own, and a complete one
   // may write a path: with no memory, the writer writes every path.
-  if (read.openTail) gathered.paths = new Map();
+  if (read.openTail) gathered.paths = newPathMemory();
   return { ...gathered, truncated: read.truncated, notes: read.notes };
 }
 
@@ -861,42 +894,136 @@ export interface HistoryQuery {
   maxBytes?: number;
 }
 
+/** The store's default read bound: the largest it can be. */
+const STORE_MAX_BYTES = (HISTORY_LIMITS.keep + 1) * HISTORY_LIMITS.fileBytes + HISTORY_LIMITS.maxLineBytes;
+
+/** What a pass over the stored history (StoredHistory.visit) skipped. */
+export interface HistoryPass {
+  /** Lines and entries skipped because they did not parse or broke a bound. */
+  skipped: number;
+  /** The last path written for each target, as the lines read say. */
+  paths: PathMemory;
+}
+
+/**
+ * The stored history held open for reading: the rotated copies and the
+ * current file, each at the size it had when opened, so that every pass
+ * (visit) reads the same bytes whatever the agent appends or rotates
+ * meanwhile. Close it.
+ */
+export interface StoredHistory {
+  /** The byte budget ran out before the oldest round was reached. */
+  truncated: boolean;
+  /** Rotated copies that could not be read, and why. */
+  notes: string[];
+  /**
+   * Each stored round, oldest first, every field checked (decodeRound), to
+   * `visit`, one at a time: only what `visit` keeps stays in memory. With
+   * `paths` false, the paths lines leave out are not remembered (an entry
+   * that leaves its path out has `hops` null, and `paths` of the pass is
+   * empty): a pass that draws no path then keeps nothing per target.
+   */
+  visit(visit: (round: HistoryRound) => void, o?: { paths?: boolean }): HistoryPass;
+  close(): void;
+}
+
+/**
+ * Opens the stored history: the current file and the rotated copies, read
+ * newest first up to `maxBytes` (default: the largest the store can be) as
+ * readHistory does. Throws E_LOG_DIR as readRecentRounds.
+ */
+export function openStoredHistory(dir: LogDir, maxBytes = STORE_MAX_BYTES): StoredHistory {
+  const names = [HISTORY_FILE];
+  for (let n = 1; n <= HISTORY_LIMITS.keep; n++) names.push(rotatedName(n));
+  // Newest first: each file's byte range [from, size).
+  const held: { fd: number; from: number; to: number }[] = [];
+  const notes: string[] = [];
+  let bytes = 0;
+  let truncated = false;
+  const close = (): void => {
+    for (const f of held) fs.closeSync(f.fd);
+    held.length = 0;
+  };
+  try {
+    for (const [index, name] of names.entries()) {
+      if (bytes >= maxBytes) {
+        truncated = true;
+        break;
+      }
+      let opened: HeldFile | null;
+      try {
+        opened = openForReading(dir, name);
+      } catch (error) {
+        // The current file is the round's own business; a rotated copy is only older evidence.
+        if (index === 0) throw error;
+        notes.push(error instanceof Error ? error.message : String(error));
+        break;
+      }
+      if (opened === null) continue;
+      const from = Math.max(0, opened.size - (maxBytes - bytes));
+      held.push({ fd: opened.fd, from, to: opened.size });
+      bytes += opened.size - from;
+      if (from > 0) {
+        truncated = true;
+        break;
+      }
+    }
+  } catch (error) {
+    close();
+    throw error;
+  }
+  return {
+    truncated,
+    notes,
+    visit(visit, o = {}) {
+      // Oldest first, so that each line finds the paths the lines before it wrote.
+      const paths = newPathMemory();
+      const memory = o.paths === false ? null : paths;
+      let skipped = 0;
+      const onLine = (line: string | null): void => {
+        const decoded = line === null ? null : decodeLine(line, memory);
+        paths.lines++;
+        if (decoded === null) skipped++;
+        else {
+          skipped += decoded.skippedEntries;
+          visit(decoded.round);
+        }
+      };
+      for (let i = held.length - 1; i >= 0; i--) {
+        const f = held[i] as (typeof held)[number];
+        dir.run(`reading ${names[i]}`, () =>
+          forEachLine(f.fd, f.from, f.to, HISTORY_LIMITS.maxLineBytes, onLine),
+        );
+      }
+      return { skipped, paths };
+    },
+    close,
+  };
+}
+
 /**
  * The stored rounds, oldest first, every field checked (decodeRound), from
  * the rotated copies and the current file, filtered by `since` and
- * `resource`: what the HTML history report is drawn from. Bounded by
- * `maxBytes` (default: the largest the store can be), reading the newest
- * rounds first. Throws E_LOG_DIR as readRecentRounds.
+ * `resource`. Bounded by `maxBytes` (default: the largest the store can be),
+ * reading the newest rounds first. It holds every round: the HTML report
+ * visits them instead (openStoredHistory). Throws E_LOG_DIR as
+ * readRecentRounds.
  */
 export function readHistory(dir: LogDir, query: HistoryQuery = {}): HistoryRead {
-  const names = [HISTORY_FILE];
-  for (let n = 1; n <= HISTORY_LIMITS.keep; n++) names.push(rotatedName(n));
-  const read = readFiles(dir, names, {
-    maxRounds: Number.POSITIVE_INFINITY,
-    maxBytes:
-      query.maxBytes ?? (HISTORY_LIMITS.keep + 1) * HISTORY_LIMITS.fileBytes + HISTORY_LIMITS.maxLineBytes,
-  });
-  // Oldest first, so that each line finds the paths the lines before it wrote.
-  const paths: PathMemory = new Map();
-  const rounds: HistoryRound[] = [];
-  let skipped = 0;
-  for (const line of read.lines) {
-    const decoded = decodeRound(line, paths);
-    if (decoded === null) {
-      skipped++;
-      for (const value of paths.values()) value.linesAgo++;
-    } else {
-      skipped += decoded.skippedEntries;
-      rounds.push(decoded.round);
-    }
+  const stored = openStoredHistory(dir, query.maxBytes);
+  try {
+    const rounds: HistoryRound[] = [];
+    const pass = stored.visit((round) => rounds.push(round));
+    return {
+      rounds: filterRounds(rounds, query),
+      skipped: pass.skipped,
+      truncated: stored.truncated,
+      notes: stored.notes,
+      paths: pass.paths,
+    };
+  } finally {
+    stored.close();
   }
-  return {
-    rounds: filterRounds(rounds, query),
-    skipped,
-    truncated: read.truncated,
-    notes: read.notes,
-    paths,
-  };
 }
 
 /** The rounds that `since` and `resource` select (see HistoryQuery), in the order given. Pure. */

@@ -1,7 +1,9 @@
 /**
  * `report --html <file>`: reads the round history from the log directory (as
  * every file there is read: held directory handle, as its acting user, no
- * links; history-store.ts) and writes the page (render-report.ts) to the
+ * links; history-store.ts), drawing the series while it reads
+ * (series-from-store.ts: memory bounded by what the page charts, not by the
+ * store, which a non-root user may have crafted), and writes the page (render-report.ts) to the
  * operator's file atomically: a temporary file beside it created with
  * O_EXCL | O_NOFOLLOW, fsync, rename(2). A symbolic link, directory or special
  * file at the given name is refused, never followed or replaced. A file it
@@ -22,10 +24,11 @@ import { escapeControlCharacters } from '../../common/printable.ts';
 import { describeType, openDirectory, PathWalkError } from '../files/dir-handle.ts';
 import { openLogDirForReading } from '../files/log-dir.ts';
 import { writeFileAtomic } from '../files/write-atomic.ts';
-import { filterRounds, HISTORY_FILE, type HistoryRound, readHistory } from '../history/history-store.ts';
+import { HISTORY_FILE, openStoredHistory, type StoredHistory } from '../history/history-store.ts';
 import { renderReport } from './render-report.ts';
 import type { ReportOptions } from './report-options.ts';
-import { buildSeries, resourcesLeftOutNote } from './report-series.ts';
+import { resourcesLeftOutNote } from './report-series.ts';
+import { type StoredSeries, seriesFromStore } from './series-from-store.ts';
 
 export interface ReportEnv {
   hostname: string;
@@ -41,44 +44,46 @@ export interface ReportDone {
   notes: string[];
 }
 
-/** Names listed in the error for an unknown --resource. */
-const LISTED_RESOURCES = 20;
-
 /** Writes the report. Throws E_INVALID_INPUT (exit 2), E_LOG_DIR or E_REPORT_FILE (exit 3). */
 export function writeReport(options: ReportOptions, env: ReportEnv): ReportDone {
   const logDir = openLogDirForReading(options.logDir);
-  let all: ReturnType<typeof readHistory>;
+  let stored: StoredHistory;
+  let drawn: StoredSeries;
   try {
-    all = readHistory(logDir);
+    stored = openStoredHistory(logDir);
+    try {
+      drawn = seriesFromStore(stored, options);
+    } finally {
+      stored.close();
+    }
   } finally {
     logDir.close();
   }
-  const rounds = filterRounds(all.rounds, options);
-  if (
-    options.resource !== null &&
-    !all.rounds.some((r) => r.resources.some((e) => e.target === options.resource))
-  ) {
-    throw new InvalidInputError('--resource', options.resource, resourcesAllowed(all.rounds));
+  if (!drawn.resourceFound) {
+    throw new InvalidInputError(
+      '--resource',
+      options.resource ?? '',
+      resourcesAllowed(drawn.known, drawn.knownCount),
+    );
   }
   const notes: string[] = [];
   const historyFile = path.join(logDir.path, HISTORY_FILE);
-  if (all.skipped > 0)
-    notes.push(`${all.skipped} damaged line(s) or entries of ${historyFile} were skipped.`);
-  if (all.truncated)
+  if (drawn.skipped > 0)
+    notes.push(`${drawn.skipped} damaged line(s) or entries of ${historyFile} were skipped.`);
+  if (stored.truncated)
     notes.push('The history is larger than the report reads; its oldest rounds are left out.');
-  notes.push(...all.notes);
-  if (rounds.length === 0) {
-    const newest = all.rounds[all.rounds.length - 1];
+  notes.push(...stored.notes);
+  if (drawn.rounds === 0) {
     notes.push(
-      newest === undefined
+      drawn.newestAt === null
         ? `No rounds in ${historyFile} yet.`
-        : `No rounds since ${options.since?.toISOString()}; the newest was at ${newest.at}.`,
+        : `No rounds since ${options.since?.toISOString()}; the newest was at ${drawn.newestAt}.`,
     );
   }
-  const series = buildSeries(rounds);
+  const { series } = drawn;
   const page = renderReport(
     {
-      rounds,
+      rounds: [],
       hostname: env.hostname,
       generatedAt: env.now,
       logDir: logDir.path,
@@ -92,21 +97,19 @@ export function writeReport(options: ReportOptions, env: ReportEnv): ReportDone 
   // On the page already (renderReport); said on stderr too.
   const leftOut = series === null ? null : resourcesLeftOutNote(series);
   if (leftOut !== null) notes.push(leftOut);
-  const resources = new Set(rounds.flatMap((r) => r.resources.map((e) => e.target)));
   return {
     file: path.resolve(options.html),
     bytes: Buffer.byteLength(page),
-    rounds: rounds.length,
-    resources: resources.size,
+    rounds: drawn.rounds,
+    resources: drawn.resources,
     notes: notes.map(escapeControlCharacters),
   };
 }
 
-function resourcesAllowed(rounds: readonly HistoryRound[]): string {
-  const known = [...new Set(rounds.flatMap((r) => r.resources.map((e) => e.target)))];
-  if (known.length === 0) return 'a resource in the history, which has no rounds yet';
-  const shown = known.slice(0, LISTED_RESOURCES).map((t) => JSON.stringify(escapeControlCharacters(t)));
-  const more = known.length > LISTED_RESOURCES ? ` and ${known.length - LISTED_RESOURCES} more` : '';
+function resourcesAllowed(listed: readonly string[], count: number): string {
+  if (count === 0) return 'a resource in the history, which has no rounds yet';
+  const shown = listed.map((t) => JSON.stringify(escapeControlCharacters(t)));
+  const more = count > listed.length ? ` and ${count - listed.length} more` : '';
   return `one of the resources in the history: ${shown.join(', ')}${more}`;
 }
 

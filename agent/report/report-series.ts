@@ -118,7 +118,8 @@ export interface ReportSeries {
   resourcesLeftOut: number;
 }
 
-interface Sample {
+/** One resource in one round: the rounds' epoch ms, the start as written. */
+export interface Sample {
   at: number;
   iso: string;
   entry: HistoryEntry;
@@ -150,32 +151,40 @@ export function buildSeries(rounds: readonly HistoryRound[]): ReportSeries | nul
       byTarget.set(entry.target, list);
     }
   }
-  let roundsPerPoint = 1;
-  const resources: ResourceSeries[] = [];
-  for (const [target, samples] of byTarget) {
-    const groups = bucketed ? slice(samples, start, end) : samples.map((s) => [s]);
-    for (const g of groups) roundsPerPoint = Math.max(roundsPerPoint, g.length);
-    const newest = (samples[samples.length - 1] as Sample).entry;
-    const events = eventsOf(samples);
-    resources.push({
-      target,
-      address: newest.address,
-      method: newest.method,
-      points: groups.map(pointOf),
-      stats: statsOf(samples),
-      events: events.slice(0, REPORT_LIMITS.maxEvents),
-      moreEvents: Math.max(0, events.length - REPORT_LIMITS.maxEvents),
-    });
-  }
-  return {
+  const series: ReportSeries = {
     start,
     end,
     rounds: timed.length,
     stepMs,
-    roundsPerPoint,
-    resources,
-    resourcesLeftOut: total - resources.length,
+    roundsPerPoint: 1,
+    resources: [],
+    resourcesLeftOut: total,
   };
+  for (const [target, samples] of byTarget) addResource(series, target, samples);
+  return series;
+}
+
+/**
+ * The series of one resource from its samples (oldest first, at least one)
+ * into `series` (its `resourcesLeftOut` counted down).
+ */
+export function addResource(series: ReportSeries, target: string, samples: Sample[]): void {
+  const { start, end } = series;
+  const groups =
+    series.rounds > REPORT_LIMITS.maxPoints ? slice(samples, start, end) : samples.map((s) => [s]);
+  for (const g of groups) series.roundsPerPoint = Math.max(series.roundsPerPoint, g.length);
+  const newest = (samples[samples.length - 1] as Sample).entry;
+  const events = eventsOf(samples);
+  series.resources.push({
+    target,
+    address: newest.address,
+    method: newest.method,
+    points: groups.map(pointOf),
+    stats: statsOf(samples),
+    events: events.slice(0, REPORT_LIMITS.maxEvents),
+    moreEvents: Math.max(0, events.length - REPORT_LIMITS.maxEvents),
+  });
+  series.resourcesLeftOut--;
 }
 
 /** What the page and stderr say when resources are left out; null when none is. */
@@ -201,7 +210,8 @@ function newestTargets(
   return { kept: new Set(ranked.slice(0, max).map((t) => t.target)), total: lastSeen.size };
 }
 
-function medianInterval(times: number[]): number {
+/** `times` ascending. */
+export function medianInterval(times: number[]): number {
   const gaps: number[] = [];
   for (let i = 1; i < times.length; i++) gaps.push((times[i] as number) - (times[i - 1] as number));
   // One round: an hour's width, so that it shows as a block and the axis has a span.
@@ -213,7 +223,7 @@ function slice(samples: Sample[], start: number, end: number): Sample[][] {
   const groups: Sample[][] = [];
   let index = -1;
   for (const s of samples) {
-    const i = Math.min(n - 1, Math.floor(((s.at - start) / (end - start)) * n));
+    const i = Math.max(0, Math.min(n - 1, Math.floor(((s.at - start) / (end - start)) * n)));
     if (i !== index) {
       groups.push([]);
       index = i;

@@ -16,6 +16,7 @@ import {
   HISTORY_FILE,
   type HistoryEntry,
   type HistoryRound,
+  type PathMemory,
   RECENT_ROUNDS,
   readRecentRounds,
 } from '../../../agent/history/history-store.ts';
@@ -188,12 +189,15 @@ describe('readRecentRounds: the newest rounds across the rotated copy and the cu
       `${Array.from({ length: 100 }, (_, n) => encodeRound(round(n))).join('\n')}\n`,
       `${HISTORY_FILE}.1`,
     );
-    const known = new Map(
-      Array.from({ length: 7 }, (_, k) => [
-        `10.20.${k}.5`,
-        { hops: ['10.199.100.1', null, `10.20.${k}.5`], linesAgo: 0 },
-      ]),
-    );
+    const known: PathMemory = {
+      lines: 1,
+      written: new Map(
+        Array.from({ length: 7 }, (_, k) => [
+          `10.20.${k}.5`,
+          { hops: ['10.199.100.1', null, `10.20.${k}.5`], line: 0 },
+        ]),
+      ),
+    };
     const current = [100, 101, 102, 103, 104].map((n) => encodeRound(round(n), known));
     assert.ok(
       current.every((line) => !line.includes('10.199.100.1')),

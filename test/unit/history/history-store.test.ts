@@ -18,6 +18,7 @@ import {
   HISTORY_LIMITS,
   type HistoryEntry,
   type HistoryRound,
+  newPathMemory,
   PATH_REFRESH_LINES,
   type PathMemory,
   RECENT_ROUNDS,
@@ -168,7 +169,7 @@ describe('history store: the line format', () => {
       `{"hv":1,"at":"2026-01-01T12:01:00.000Z",${head},"r":[{"t":"10.20.0.5","v":"latency","ms":12.5,"lo":11.9,"hi":14.25,"sd":0.4,"loss":0,"tr":["latency",1,"tunnel"],"pc":1,"bm":11.8,"far":1}]}`,
     ];
     // Act
-    const memory = new Map();
+    const memory = newPathMemory();
     const [first, second] = lines.map((line) => decodeRound(line, memory));
     // Assess
     assert.equal(first?.round.tunnel, 'up');
@@ -369,7 +370,7 @@ describe('history store: the file', () => {
       maxLines: RECENT_ROUNDS,
       maxBytes: HISTORY_LIMITS.tailBytes,
     });
-    const memory: PathMemory = new Map();
+    const memory: PathMemory = newPathMemory();
     const known = (tail?.lines ?? []).map(
       (line) => decodeRound(line, memory)?.round.resources[0]?.hops !== null,
     );
@@ -391,7 +392,7 @@ describe('history store: the file', () => {
     fs.rmSync(file(`${HISTORY_FILE}.1`));
     const read = readRecentRounds(logDir);
     assert.deepEqual(read.past.get('10.20.0.5')?.paths, [], 'not known');
-    assert.equal(read.paths.size, 0);
+    assert.equal(read.paths.written.size, 0);
     assert.ok(wroteFirstPath(encodeRound(round(5), read.paths)));
   });
 
@@ -402,7 +403,7 @@ describe('history store: the file', () => {
       skipped: 0,
       truncated: false,
       notes: [],
-      paths: new Map(),
+      paths: newPathMemory(),
     });
   });
 

@@ -19,6 +19,8 @@ import {
   HISTORY_FILE,
   HISTORY_LIMITS,
   type HistoryEntry,
+  knownPath,
+  newPathMemory,
   PATH_REFRESH_LINES,
   type PathMemory,
   RECENT_ROUNDS,
@@ -147,7 +149,7 @@ describe('readRecentRounds: what the rules read, and only that', () => {
     assert.equal(read.skipped, 0);
     assert.equal(readHistory(logDir).skipped, 1);
     // And the writer's memory: the newest path written, in the newest line.
-    assert.deepEqual(read.paths.get(TARGET), { hops: HOPS, linesAgo: 0 });
+    assert.deepEqual(knownPath(read.paths, TARGET), { hops: HOPS, linesAgo: 0 });
   });
 
   it('reads lines of formats 1, 2 and 3 mixed, a path written in one format carried into the next', () => {
@@ -189,7 +191,7 @@ describe('readRecentRounds: what the rules read, and only that', () => {
       maxLines: RECENT_ROUNDS,
       maxBytes: HISTORY_LIMITS.tailBytes,
     });
-    const memory: PathMemory = new Map();
+    const memory: PathMemory = newPathMemory();
     const decoded = (tail?.lines ?? []).map((line) => decodeRound(line, memory)?.round);
     const newestFirst = decoded.reverse().flatMap((r) => r?.resources ?? []);
     const expected = (target: string) => {
@@ -224,9 +226,9 @@ describe('readRecentRounds: what the rules read, and only that', () => {
     assert.ok((read.past.get('https://wiki.corp.internal/')?.tcpMs.length ?? 0) > 0);
     // The writer's memory: every target's path, as the full decode of the same lines says.
     for (const target of targets) {
-      const known = memory.get(target);
+      const known = knownPath(memory, target);
       assert.ok(known !== undefined && known.linesAgo + 1 < PATH_REFRESH_LINES);
-      assert.deepEqual(read.paths.get(target), known, target);
+      assert.deepEqual(knownPath(read.paths, target), known, target);
     }
   });
 });

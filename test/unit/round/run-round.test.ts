@@ -22,6 +22,7 @@ import {
   decodeRound,
   HISTORY_FILE,
   type HistoryRound,
+  newPathMemory,
   type PathMemory,
 } from '../../../agent/history/history-store.ts';
 import type { MtrRunOptions } from '../../../agent/probes/run-mtr.ts';
@@ -633,7 +634,7 @@ describe('runRound: each round held against the earlier rounds of this host', ()
       },
       /** The history's rounds as the store reads them back (whatever the line format). */
       history(): HistoryRound[] {
-        const memory: PathMemory = new Map();
+        const memory: PathMemory = newPathMemory();
         return readFileSync(join(logDir, HISTORY_FILE), 'utf8')
           .trim()
           .split('\n')
