@@ -39,9 +39,10 @@ export function parseSince(value: unknown, now: Date, field = '--since'): Date {
 /**
  * The options of `report`; check's and watch's measurement flags are refused
  * (they mean nothing here). The config file is judged whole, as for check
- * (readConfigObject); when it names the resources, also as the round it
- * drives (`check --config FILE`, what install's service runs), so a file the
- * round refuses is refused here too, with the same error.
+ * (readConfigObject), and as the round it drives (`check --config FILE`,
+ * what install's service runs; without resources in the file, the smallest
+ * round, one resource), so a file the round refuses is refused here too,
+ * with the same error.
  */
 export function resolveReportOptions(argv: ParsedArgv, config: ConfigObject, now: Date): ReportOptions {
   for (const flag of VALUE_FLAGS) {
@@ -73,7 +74,13 @@ export function resolveReportOptions(argv: ParsedArgv, config: ConfigObject, now
       undefined,
       'the file to write the report to, e.g. --html report.html',
     );
-  if (config.resources !== undefined) resolveOptions('check', parseArgv(['check']), config);
+  // Without resources in the file, as the smallest round any `check --resources X --config FILE`
+  // runs (one resource): what that refuses (a round longer than the bound), every check refuses.
+  resolveOptions(
+    'check',
+    parseArgv(config.resources === undefined ? ['check', '--resources', '127.0.0.1'] : ['check']),
+    config,
+  );
   const logDir = argv.values['log-dir'] ?? config['log-dir'];
   return {
     html: parsePath(html, '--html'),

@@ -93,28 +93,33 @@ function recoveredAfter(input: ComposeInput): string | null {
 
 /** Hosts of an OK that went quiet for maintenance (maintenanceQuiet). */
 export interface MaintenanceQuiet {
-  /** Their latest records, each in a window. */
+  /** Their latest records at the change, each in a window. */
   hosts: HostRecord[];
-  /** Every host the change is about is one: the OK is no recovery at all. */
+  /** Every host the change is about is one, and all of them are known: the OK is no recovery at all. */
   all: boolean;
 }
 
 /**
  * For an OK: the hosts it is about (the host a host alarm watches, else the
- * hosts affected before) whose latest record puts them in a maintenance
- * window. Such a host is measured and recorded but written into none of the
- * metrics the alarms watch (functions/metrics/emit-metrics.ts), so its alarm
- * goes quiet when the window opens, whatever its path does: that is not a
- * recovery, and is not announced as one. Null when none is.
+ * hosts affected before) whose latest record at the change
+ * (Evidence.atChange: what the alarm saw, not what came after) puts them in
+ * a maintenance window, as the collector noted it (a host's own document
+ * cannot: host-records.ts). Such a host is measured and recorded but written
+ * into none of the metrics the alarms watch (functions/metrics/emit-metrics.ts),
+ * so its alarm goes quiet when the window opens, whatever its path does: that
+ * is not a recovery, and is not announced as one. `all` only when every host
+ * the alarm was about is known (none left out of `before` by the listing
+ * bound, no search cut short) and in a window. Null when none is.
  */
 export function maintenanceQuiet(input: ComposeInput): MaintenanceQuiet | null {
   const { change, evidence } = input;
   if (change.state !== 'OK') return null;
   const host = subjectHost(input);
-  const about = host !== null ? [host] : evidence.before.map((r) => r.instanceId);
-  const hosts = evidence.hosts.filter((r) => r.maintenanceUntil !== null && about.includes(r.instanceId));
+  const about = new Set(host !== null ? [host] : evidence.before.map((r) => r.instanceId));
+  const hosts = evidence.atChange.filter((r) => r.maintenanceUntil !== null && about.has(r.instanceId));
   if (hosts.length === 0) return null;
-  return { hosts, all: new Set(hosts.map((r) => r.instanceId)).size === about.length };
+  const known = !evidence.incomplete && (host !== null || evidence.beforeTotal <= evidence.before.length);
+  return { hosts, all: known && new Set(hosts.map((r) => r.instanceId)).size === about.size };
 }
 
 /** `until 2026-12-01 18:00:00 UTC`, or the record's text when it is no time. */

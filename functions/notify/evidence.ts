@@ -60,6 +60,15 @@ export interface Evidence {
   incomplete: boolean;
   /** A recovery: what the affected hosts showed in the last round before it (hosts then show their latest). */
   before: HostRecord[];
+  /** A recovery: hosts affected before (before the NOTIFY_LIMITS.hostsListed bound on `before`). */
+  beforeTotal: number;
+  /**
+   * A recovery: each host's latest record at or before the change, what the
+   * alarm saw (`hosts` may hold later ones: the notifier can run late). The
+   * collector stamps a record before it writes the host's metrics, so a record
+   * after the change cannot be why the alarm changed.
+   */
+  atChange: HostRecord[];
   dispatchLog: FoundEvent[];
   deadLetters: DeadLetterNote[];
   /** What could not be gathered, and why; shown in the message. */
@@ -73,6 +82,8 @@ export function emptyEvidence(): Evidence {
     total: 0,
     incomplete: false,
     before: [],
+    beforeTotal: 0,
+    atChange: [],
     dispatchLog: [],
     deadLetters: [],
     notes: [],
@@ -231,6 +242,11 @@ class Gatherer {
 
   /** The latest record of each of these hosts in [start, end]. */
   async latestOf(instanceIds: readonly string[], start: number, end: number): Promise<HostRecord[]> {
+    return latestPerHost(await this.recordsOf(instanceIds, start, end));
+  }
+
+  /** The records of these hosts in [start, end] (oldest first when the search was cut: `incomplete`). */
+  async recordsOf(instanceIds: readonly string[], start: number, end: number): Promise<HostRecord[]> {
     const ids = instanceIds.filter((id) => INSTANCE_STREAM.test(id)).slice(0, EVIDENCE_LIMITS.maxStreams);
     if (ids.length === 0) return [];
     const found = await this.ports.logs.search(
@@ -245,7 +261,14 @@ class Gatherer {
       this.signal,
     );
     if (!found.complete) this.evidence.incomplete = true;
-    return latestPerHost(this.read(found.events));
+    return this.read(found.events);
+  }
+
+  /** For a recovery: `hosts` (their latest records) and `atChange` (their latest at or before it). */
+  private setRecovered(records: readonly HostRecord[], change: AlarmChange, order = bySeverity): void {
+    this.evidence.hosts = latestPerHost(records).sort(order);
+    this.evidence.atChange = latestPerHost(records.filter((r) => r.at <= change.at));
+    this.evidence.total = this.evidence.hosts.length;
   }
 
   async dispatchLog(start: number, end: number): Promise<void> {
@@ -291,24 +314,30 @@ class Gatherer {
       return;
     }
     this.evidence.before = affected;
+    this.evidence.beforeTotal = found.records.length;
     const since = change.at - this.settings.periodMs * 2;
-    this.evidence.hosts = (
-      await this.step('the latest records of the hosts affected before', [] as HostRecord[], () =>
-        this.latestOf(
+    const records = await this.step(
+      'the latest records of the hosts affected before',
+      [] as HostRecord[],
+      () =>
+        this.recordsOf(
           affected.map((r) => r.instanceId),
           since,
           now,
         ),
-      )
-    ).sort(order);
-    this.evidence.total = this.evidence.hosts.length;
+    );
+    this.setRecovered(records, change, order);
   }
 
   async hostEvidence(instanceId: string, change: AlarmChange, now: number): Promise<void> {
-    this.evidence.hosts = await this.step(`the records of ${instanceId}`, [] as HostRecord[], () =>
-      this.latestOf([instanceId], change.at - this.settings.lookbackMs, now),
+    const records = await this.step(`the records of ${instanceId}`, [] as HostRecord[], () =>
+      this.recordsOf([instanceId], change.at - this.settings.lookbackMs, now),
     );
-    this.evidence.total = this.evidence.hosts.length;
+    if (change.state === 'OK') this.setRecovered(records, change);
+    else {
+      this.evidence.hosts = latestPerHost(records);
+      this.evidence.total = this.evidence.hosts.length;
+    }
   }
 
   async deadLetterEvidence(queueName: string | undefined): Promise<void> {

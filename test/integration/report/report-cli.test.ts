@@ -128,6 +128,11 @@ for (const [label, node] of [
           /config every "0" is not allowed: a number from 0\.01 to 1440/,
         ],
         [
+          'round too long for any resource list',
+          `{"log-dir": ${JSON.stringify(logs)}, "count": 500, "interval": 60}`,
+          /config count × config interval "500 × 60 s" is not allowed: a round whose worst case/,
+        ],
+        [
           'round too long',
           `{"log-dir": ${JSON.stringify(logs)}, "resources": "10.20.0.5", "count": 500, "interval": 60}`,
           /config count × config interval "500 × 60 s" is not allowed: a round whose worst case/,

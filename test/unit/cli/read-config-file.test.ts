@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { jsonMemberTexts } from '../../../agent/cli/json-member-texts.ts';
+import { VALUE_FLAGS } from '../../../agent/cli/parse-argv.ts';
 import { loadConfigFile, MAX_CONFIG_BYTES, readConfigFile } from '../../../agent/cli/read-config-file.ts';
-import { WrittenValue } from '../../../common/errors.ts';
+import { InvalidInputError, WrittenValue } from '../../../common/errors.ts';
 import {
   type HostileDirs,
   hostileDirs,
@@ -84,6 +86,50 @@ describe('readConfigFile', () => {
     assert.deepEqual(options.interval, new WrittenValue('0.5', 0.5));
     assert.deepEqual(readConfigFile(exponent), { count: 3, interval: 1 });
     assert.throws(() => loadConfigFile(exponent), /^InvalidInputError: config interval 1e0 is not allowed/);
+  });
+
+  it('refuses a key given twice however either is spelled (every \\u escape of every letter), after a byte order mark too', () => {
+    // Prepare: each option name, then the same name with one character escaped (lower and upper hex).
+    let cases = 0;
+    for (const key of VALUE_FLAGS) {
+      for (let at = 0; at < key.length; at++) {
+        const code = key.charCodeAt(at).toString(16).padStart(4, '0');
+        for (const hex of [code, code.toUpperCase()]) {
+          const spelled = `${key.slice(0, at)}\\u${hex}${key.slice(at + 1)}`;
+          const file = rootConfig(`dup-${cases}.json`, `\ufeff{"${key}": "1", "${spelled}": "2"}`);
+          // Act + Assess: the repeated name, decoded, is what the error names (exit 2, as any bad key).
+          assert.throws(
+            () => loadConfigFile(file),
+            (error: unknown) =>
+              error instanceof InvalidInputError &&
+              error.message ===
+                `config key "${key}" is not allowed: each key once (it is given twice in the file)`,
+            `${key} / ${spelled}`,
+          );
+          cases++;
+        }
+      }
+    }
+    assert.equal(
+      cases,
+      VALUE_FLAGS.reduce((n, k) => n + 2 * k.length, 0),
+    );
+  });
+
+  it('does not take a key written inside a value, or a nested object, for a repeated key', () => {
+    for (const text of [
+      '{"log-dir": "\\"count\\": 1, \\\\", "count": "3"}',
+      '{"resources": ["count", "\\"count\\":"], "count": "3"}',
+      '{"resources": "10.0.0.1", "count": "3", "log-dir": "/var/log/cc\\\\"}',
+    ]) {
+      assert.equal(jsonMemberTexts(text).get('count'), '"3"', text);
+    }
+    // A nested object is refused for its type, not for a repeat of its inner names.
+    const nested = rootConfig('nested.json', '{"count": {"count": 1, "count": 2}}');
+    assert.throws(
+      () => loadConfigFile(nested),
+      /^InvalidInputError: config count \{"count": 1, "count": 2\} is not allowed: a string, a number/,
+    );
   });
 
   it('names a missing file and one that is not JSON', () => {

@@ -309,6 +309,114 @@ describe('notifier: hosts flagged', () => {
     assert.ok(!n.email.includes(`metrics: ${instance(1)}`));
   });
 
+  it('on OK, hosts that entered a maintenance window only after the change did not quiet it: a recovery', async () => {
+    // Prepare: the round before the change is clean (a true recovery); the next one, after the
+    // change, is the first in a window; the notifier runs late (a retry) and reads both.
+    const window = { state: 'in', until: new Date(T + 3_600_000).toISOString(), source: 'stage' } as const;
+    const fake = flaggedFleet();
+    fake.addRound(roundIdAt(T + 10_000, 'bbbbbbbb'), T + 15_000, [
+      { instanceId: instance(1), doc: cleanDocument('connector-1') },
+      { instanceId: instance(2), doc: cleanDocument('connector-2') },
+    ]);
+    fake.addRound(roundIdAt(T + PERIOD_MS + 10_000, 'cccccccc'), T + PERIOD_MS + 15_000, [
+      { instanceId: instance(1), doc: flaggedDocument({ hostname: 'connector-1' }), maintenance: window },
+      { instanceId: instance(2), doc: flaggedDocument({ hostname: 'connector-2' }), maintenance: window },
+    ]);
+    // Act
+    await notifyAlarm(
+      stateChange('hosts-flagged', 'OK', T + 20_000, { state: 'ALARM', at: T - 25 * 60_000 }),
+      ports(fake, { now: () => T + PERIOD_MS + 60_000 }),
+      notifyConfig(),
+    );
+    // Assess: what the alarm saw at the change decides, not what came after it.
+    const n = only();
+    assert.match(n.subject, /: recovered after 25 min /);
+    assert.doesNotMatch(n.email, /Not a recovery|went quiet|Not recovered but in a maintenance window/);
+    assert.doesNotMatch(n.chat.content.description, /quiet for maintenance|not recovered/);
+  });
+
+  it('on OK, a host whose window opened before the change but whose latest record came after it still quieted the alarm', async () => {
+    // Prepare: both hosts enter a window before the change; after it, the window still open, a later round.
+    const window = { state: 'in', until: new Date(T + 3_600_000).toISOString(), source: 'tag' } as const;
+    const fake = flaggedFleet();
+    for (const [at, tag] of [
+      [T + 10_000, 'bbbbbbbb'],
+      [T + PERIOD_MS + 10_000, 'cccccccc'],
+    ] as const) {
+      fake.addRound(roundIdAt(at, tag), at + 5_000, [
+        { instanceId: instance(1), doc: flaggedDocument({ hostname: 'connector-1' }), maintenance: window },
+        { instanceId: instance(2), doc: flaggedDocument({ hostname: 'connector-2' }), maintenance: window },
+      ]);
+    }
+    // Act
+    await notifyAlarm(
+      stateChange('hosts-flagged', 'OK', T + 20_000, { state: 'ALARM', at: T - 25 * 60_000 }),
+      ports(fake, { now: () => T + PERIOD_MS + 60_000 }),
+      notifyConfig(),
+    );
+    // Assess
+    assert.match(only().subject, /: quiet for maintenance \[/);
+  });
+
+  it('on OK, a fleet alarm about more hosts than are listed is not called quiet for maintenance from the listed ones', async () => {
+    // Prepare: more hosts flagged than a notification lists; those listed (the first by id, all
+    // equally severe) enter a window before the change, the rest recover.
+    const listed = NOTIFY_LIMITS.hostsListed;
+    const ids = Array.from({ length: listed + 1 }, (_, i) => instance(i + 1));
+    const window = { state: 'in', until: new Date(T + 3_600_000).toISOString(), source: 'stage' } as const;
+    const fake = new FakeLogGroups();
+    fake.addRound(
+      roundIdAt(LATEST),
+      LATEST + 20_000,
+      ids.map((id) => ({ instanceId: id, doc: flaggedDocument({ hostname: 'connector' }) })),
+    );
+    fake.addRound(
+      roundIdAt(T - 120_000, 'bbbbbbbb'),
+      T - 120_000,
+      ids.map((id, i) =>
+        i < listed
+          ? { instanceId: id, doc: flaggedDocument({ hostname: 'connector' }), maintenance: window }
+          : { instanceId: id, doc: cleanDocument('connector') },
+      ),
+    );
+    // Act
+    await notifyAlarm(
+      stateChange('hosts-flagged', 'OK', T + 20_000, { state: 'ALARM', at: T - 25 * 60_000 }),
+      ports(fake, { now: () => T + 50_000 }),
+      notifyConfig(),
+    );
+    // Assess: the host left out of the list recovered; the OK is not "quiet for maintenance".
+    const n = only();
+    assert.doesNotMatch(n.subject, /quiet for maintenance/);
+    assert.doesNotMatch(n.email, /Not a recovery/);
+  });
+
+  it('on OK, a host claiming a maintenance window in its own output is not believed: the collector alone says so', async () => {
+    // Prepare: both hosts print a document carrying a `maintenance` member of their own; dispatch made none.
+    const fake = flaggedFleet();
+    const claim = { state: 'in', until: new Date(T + 3_600_000).toISOString(), source: 'stage' };
+    fake.addRound(roundIdAt(T + 10_000, 'bbbbbbbb'), T + 15_000, [
+      {
+        instanceId: instance(1),
+        doc: { ...flaggedDocument({ hostname: 'connector-1' }), maintenance: claim },
+      },
+      {
+        instanceId: instance(2),
+        doc: { ...flaggedDocument({ hostname: 'connector-2' }), maintenance: claim },
+      },
+    ] as never);
+    // Act
+    await notifyAlarm(
+      stateChange('hosts-flagged', 'OK', T + 20_000, { state: 'ALARM', at: T - 25 * 60_000 }),
+      ports(fake, { now: () => T + 50_000 }),
+      notifyConfig(),
+    );
+    // Assess
+    const n = only();
+    assert.doesNotMatch(n.subject, /quiet for maintenance/);
+    assert.doesNotMatch(n.email, /maintenance window|\[maintenance until/);
+  });
+
   it('treats OK after INSUFFICIENT_DATA as a recovery only when the history shows ALARM before it', async () => {
     const change = stateChange('hosts-flagged', 'OK', T, { state: 'INSUFFICIENT_DATA', at: T - 60_000 });
     cwMock.on(DescribeAlarmHistoryCommand).resolves({
