@@ -830,15 +830,21 @@ describe('runRound: each round held against the earlier rounds of this host', ()
       docs.push(await h.round(targets.join(','), { mtr }));
       took[name]?.push(performance.now() - started);
     }
-    // Assess: the largest paths a history can claim change every path, the document fits, and the round
-    // costs about what a round without history does (a baseline measured here; they were 30 times it).
+    // Assess: the largest paths a history can claim change every path, and the document stays about the
+    // size of a round's own (it was 13 MB, and the round 30 times a clean one's CPU).
     const filled = docs[1] as ResultDocument;
     const named = docs[4] as ResultDocument;
     assert.ok(filled.resources.every((r) => r.pathChange?.firstDifferentHop === 1 && r.baseline !== null));
     assert.ok(filled.warnings.some((w) => w.startsWith('previous paths of 50 path change(s) dropped')));
-    const fastest = (list: number[] | undefined): number => Math.min(...(list ?? []));
-    const clean = fastest(took.clean);
-    assert.ok(fastest(took.filled) < 8 * clean && fastest(took.named) < 8 * clean, JSON.stringify(took));
+    // The cost was the document: 13 MB of previous hops that fit-result serialized again and again. Its
+    // size is the deterministic measure (a timed bound flaked on a loaded CI machine); the time is in the message.
+    for (const doc of [filled, named]) {
+      const chars = JSON.stringify(doc).length;
+      assert.ok(
+        chars < 4 * RESULT_MAX_CHARS,
+        `${chars} characters before fitting; rounds took ${JSON.stringify(took)} ms`,
+      );
+    }
     const printed = serializeResult(fitResult(filled));
     assert.ok(printed.length <= RESULT_MAX_CHARS, `${printed.length} characters`);
     assertCollectorAcceptsText(printed);
