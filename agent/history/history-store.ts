@@ -335,9 +335,25 @@ export interface DecodedRound {
   skippedEntries: number;
 }
 
+/**
+ * Whether a line (decoded) is longer than maxLineBytes in UTF-8 bytes, the
+ * bound the writer (encodeRound) and the report's chunked reader
+ * (forEachLine, on the bytes in the file) hold lines to: the round's reader
+ * must skip exactly the lines the report's does, or a path written in a line
+ * only one of them reads would resolve the writer's left-out paths
+ * differently. Decoding never shortens a line (a byte that is no UTF-8 becomes
+ * U+FFFD, 3 bytes), so a line the chunked reader skips is skipped here too.
+ */
+function overlong(line: string): boolean {
+  const max = HISTORY_LIMITS.maxLineBytes;
+  // Each UTF-16 code unit is 1 to 3 bytes: most lines are decided without counting.
+  if (line.length > max) return true;
+  return line.length * 3 > max && Buffer.byteLength(line) > max;
+}
+
 /** The JSON object of a line in a format this version reads, or null (the line is then skipped). */
 function parseLine(line: string): Wire | null {
-  if (line.length > HISTORY_LIMITS.maxLineBytes) return null;
+  if (overlong(line)) return null;
   let value: unknown;
   try {
     value = JSON.parse(line);

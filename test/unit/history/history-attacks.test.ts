@@ -17,6 +17,7 @@ import { type LogDir, prepareLogDir } from '../../../agent/files/log-dir.ts';
 import {
   appendRound,
   HISTORY_FILE,
+  HISTORY_LIMITS,
   type HistoryEntry,
   type HistoryRound,
   readHistory,
@@ -138,6 +139,19 @@ const ATTACKS: ((n: number, pick: () => HopAddresses | null, t: () => string) =>
   (n, pick, t) => `${hostileLine(n, [[t(), pick(), 1000]])}\r`,
 ];
 
+/**
+ * Lines longer than maxLineBytes in UTF-8 bytes and shorter in UTF-16 code
+ * units (2 and 3 bytes a character), well-formed otherwise: the report's
+ * reader skips them by their bytes, so the round's must too. A megabyte each:
+ * tried for each pair of paths, not in the seeded runs.
+ */
+const OVERLONG_ATTACKS: typeof ATTACKS = ['\u00e9', '\u20ac'].map(
+  (pad) => (n, pick, t) =>
+    hostileLine(n, [[t(), pick(), 1000]], {
+      pad: pad.repeat(Math.floor(HISTORY_LIMITS.maxLineBytes / Buffer.byteLength(pad)) + 1),
+    }),
+);
+
 /** Mishaps at the end of the file: what the next append closes with a newline of its own. */
 const TAILS: ((n: number, pick: () => HopAddresses | null, t: () => string, truth: unknown[]) => void)[] = [
   // A well-formed line without its newline, and one cut short.
@@ -201,7 +215,7 @@ describe('round history: lines slipped in by another user', () => {
   it('has the writer write a path again after any line the two readers could take differently (each kind, each pair of paths)', () => {
     const target = (): string => TARGETS[0];
     const pairs = PATHS.flatMap((x) => PATHS.filter((y) => y !== x).map((y) => [x, y] as const));
-    for (const [kind, attack] of ATTACKS.entries()) {
+    for (const [kind, attack] of [...ATTACKS, ...OVERLONG_ATTACKS].entries()) {
       for (const [x, y] of pairs) {
         // Prepare: the agent's round on path X, a slipped-in line claiming Y, then the agent's round on Y.
         fs.rmSync(file(), { force: true });
