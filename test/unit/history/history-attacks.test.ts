@@ -259,6 +259,53 @@ describe('round history: lines slipped in by another user', () => {
     }
   });
 
+  it('leaves the report every round it keeps with its own path across rotations (20 seeds × 300 rounds, files of 4 KB)', () => {
+    // Prepare: small files, so that the store rotates every 20 or so rounds and drops its oldest copy; targets
+    // missing from some rounds (so from a file's first line), paths changing.
+    const limits = HISTORY_LIMITS as { fileBytes: number };
+    const fileBytes = limits.fileBytes;
+    limits.fileBytes = 4096;
+    try {
+      for (let seed = 1; seed <= 20; seed++) {
+        for (const name of [HISTORY_FILE, `${HISTORY_FILE}.1`, `${HISTORY_FILE}.2`])
+          fs.rmSync(path.join(dir, name), { force: true });
+        const random = mulberry32(seed);
+        const pick = (): HopAddresses | null => PATHS[Math.floor(random() * PATHS.length)] ?? null;
+        const current = TARGETS.map(() => pick());
+        const truth: (HopAddresses | null | undefined)[][] = [];
+        // Act
+        for (let n = 0; n < 300; n++) {
+          for (let k = 0; k < current.length; k++) if (random() < 0.1) current[k] = pick();
+          const present = TARGETS.map(() => random() < 0.7);
+          const round: HistoryRound = {
+            at: atOf(n),
+            latencyThresholdMs: 75,
+            lossThresholdPct: HONEST_LP,
+            resources: TARGETS.flatMap((t, k) => (present[k] ? [entry(t, current[k] ?? null, 10 + k)] : [])),
+          };
+          appendRound(logDir, round, readRecentRounds(logDir).paths);
+          // A round without resources is no round to the report (filterRounds).
+          if (round.resources.length > 0)
+            truth.push(TARGETS.map((_, k) => (present[k] ? (current[k] ?? null) : undefined)));
+        }
+        // Assess: the rounds the store still holds (the newest), each with the paths it had.
+        const kept = readHistory(logDir).rounds.map((r) =>
+          TARGETS.map((t) => {
+            const e = r.resources.find((x) => x.target === t);
+            return e === undefined ? undefined : e.hops;
+          }),
+        );
+        assert.ok(kept.length > 20 && kept.length < 100, `seed ${seed}: ${kept.length} rounds kept`);
+        const newest = truth.slice(truth.length - kept.length);
+        for (let n = 0; n < kept.length; n++) {
+          assert.deepEqual(kept[n], newest[n], `seed ${seed}, kept round ${n}`);
+        }
+      }
+    } finally {
+      limits.fileBytes = fileBytes;
+    }
+  });
+
   it('does not take a torn last line that a later append completes for a path it never read', () => {
     // Prepare: path A written; the next round, on path B, loses only its newline (a full disk, a crash).
     const [a, b] = [PATHS[0] ?? null, PATHS[1] ?? null];
