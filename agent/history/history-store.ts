@@ -35,7 +35,9 @@
  *
  * Paths rarely change, so the hops are written only when the path differs
  * from the last one written for the target, when that one is
- * PATH_REFRESH_LINES lines back or more, and on the first line of a file; an
+ * PATH_REFRESH_LINES lines back or more or in another file (a rotated copy:
+ * each file names its own paths, so dropping the oldest copy leaves every
+ * line's path in the store), and on the first line of a file; an
  * entry without them (0, or left out) has the path of the last line that
  * wrote it (null: no path). So every run of
  * PATH_REFRESH_LINES lines names every path, and a reader of the last
@@ -335,9 +337,25 @@ export interface DecodedRound {
   skippedEntries: number;
 }
 
+/**
+ * Whether a line (decoded) is longer than maxLineBytes in UTF-8 bytes, the
+ * bound the writer (encodeRound) and the report's chunked reader
+ * (forEachLine, on the bytes in the file) hold lines to: the round's reader
+ * must skip exactly the lines the report's does, or a path written in a line
+ * only one of them reads would resolve the writer's left-out paths
+ * differently. Decoding never shortens a line (a byte that is no UTF-8 becomes
+ * U+FFFD, 3 bytes), so a line the chunked reader skips is skipped here too.
+ */
+function overlong(line: string): boolean {
+  const max = HISTORY_LIMITS.maxLineBytes;
+  // Each UTF-16 code unit is 1 to 3 bytes: most lines are decided without counting.
+  if (line.length > max) return true;
+  return line.length * 3 > max && Buffer.byteLength(line) > max;
+}
+
 /** The JSON object of a line in a format this version reads, or null (the line is then skipped). */
 function parseLine(line: string): Wire | null {
-  if (line.length > HISTORY_LIMITS.maxLineBytes) return null;
+  if (overlong(line)) return null;
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -843,9 +861,9 @@ export interface RecentHistory {
   /** Rotated copies that could not be read, and why. */
   notes: string[];
   /**
-   * The last path written for each target whose path a line within the last
-   * PATH_REFRESH_LINES wrote, for the next line (appendRound; the writer
-   * writes an older one again anyway).
+   * The last path written for each target whose path a line of the current
+   * file within the last PATH_REFRESH_LINES wrote, for the next line
+   * (appendRound; the writer writes an older one again anyway).
    */
   paths: PathMemory;
 }
@@ -882,6 +900,13 @@ export function readRecentRounds(dir: LogDir, maxRounds = RECENT_ROUNDS): Recent
   // The next append makes the open tail a line between the ones read and its own, and a complete one
   // may write a path: with no memory, the writer writes every path.
   if (read.openTail) gathered.paths = newPathMemory();
+  // A path last written in the rotated copy is written again: each file names its own paths, so the
+  // rotation that drops that copy leaves no line of the others whose path the report cannot find.
+  const firstCurrent = read.lines.length - read.newestLines;
+  const written = gathered.paths.written;
+  written.forEach((w, target) => {
+    if (w.line < firstCurrent) written.delete(target);
+  });
   return { ...gathered, truncated: read.truncated, notes: read.notes };
 }
 
@@ -1045,15 +1070,17 @@ export function filterRounds(
 
 /**
  * `names` newest file first; reads each from its end until the lines or the
- * bytes are used up. The lines oldest first.
+ * bytes are used up. The lines oldest first; `newestLines` of them are the
+ * first name's.
  */
 function readFiles(
   dir: LogDir,
   names: readonly string[],
   o: { maxRounds: number; maxBytes: number; firstReadBytes?: number },
-): { lines: string[]; truncated: boolean; notes: string[]; openTail: boolean } {
+): { lines: string[]; truncated: boolean; notes: string[]; openTail: boolean; newestLines: number } {
   const newestFirst: string[][] = [];
   let openTail = false;
+  let newestLines = 0;
   const notes: string[] = [];
   let lines = 0;
   let bytes = 0;
@@ -1078,7 +1105,10 @@ function readFiles(
       break;
     }
     if (read === null) continue;
-    if (index === 0) openTail = read.openTail;
+    if (index === 0) {
+      openTail = read.openTail;
+      newestLines = read.lines.length;
+    }
     bytes += read.bytes;
     lines += read.lines.length;
     newestFirst.push(read.lines);
@@ -1087,5 +1117,5 @@ function readFiles(
       break;
     }
   }
-  return { lines: newestFirst.reverse().flat(), truncated, notes, openTail };
+  return { lines: newestFirst.reverse().flat(), truncated, notes, openTail, newestLines };
 }

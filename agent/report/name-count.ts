@@ -3,9 +3,16 @@
  * 53-bit hash (two 32-bit multiplicative hashes of its UTF-16 code units) in
  * an open-addressing table of doubles, 8 to 16 bytes a name whatever its
  * length. Two names that share a hash count once: for a million names about
- * one chance in 10^4 (and a name crafted to collide only lowers a count the
- * report prints). Used where the report says how many resources it left out
- * of a history that may name hundreds of thousands.
+ * one chance in 10^4 by accident, but the hash is no defence against a
+ * crafted store (colliding names are found in seconds: a multicollision on
+ * the FNV half, then a birthday match on the rest; see
+ * test/unit/report/report-stream-attacks.test.ts). So a count only ever
+ * comes out lower than the truth, and a caller counts with it only names
+ * whose undercount misleads no one: the report counts the resources it left
+ * out this way, never the ones it charts, so that the count is never
+ * negative and never 0 when one is left out (series-from-store.ts). Used
+ * where the report says how many resources it left out of a history that
+ * may name hundreds of thousands.
  */
 export class NameCount {
   private table = new Float64Array(1024);

@@ -55,7 +55,7 @@ export interface StoredSeries {
   resourceFound: boolean;
   /** With `resource`: the first LISTED_RESOURCES resources the history names, first seen first ... */
   known: string[];
-  /** ... of this many. */
+  /** ... of this many (counted by hash: a crafted store can make it lower, never below `known`'s length). */
   knownCount: number;
 }
 
@@ -123,8 +123,6 @@ export function seriesFromStore(stored: Pick<StoredHistory, 'visit'>, query: Ser
    * never charted (a time it is seen again, however old, is then its own).
    */
   const lastSeen = new Map<string, number>();
-  const counted = new NameCount();
-  const countedTwice = new NameCount();
   let newestAt: string | null = null;
   let resourceFound = query.resource === null;
   const known = query.resource === null ? null : new NameCount();
@@ -153,25 +151,20 @@ export function seriesFromStore(stored: Pick<StoredHistory, 'visit'>, query: Ser
       seenAt?.add(t);
       latest = Math.max(latest, t);
       if (again) twice.add(k);
-      for (const e of entries) {
-        if (again) {
-          countedTwice.add(e.target);
-          continue;
+      else {
+        for (const e of entries) {
+          const seen = lastSeen.get(e.target);
+          if (seen === undefined || t > seen) lastSeen.set(e.target, t);
         }
-        counted.add(e.target);
-        const seen = lastSeen.get(e.target);
-        if (seen === undefined || t > seen) lastSeen.set(e.target, t);
       }
       if (lastSeen.size > 2 * CANDIDATES) keepNewest(lastSeen, CANDIDATES);
     },
     { paths: false },
   );
-  let onlyTwice = 0;
-  for (const h of countedTwice.hashes()) if (!counted.hasHash(h)) onlyTwice++;
   const result: StoredSeries = {
     series: null,
     rounds: at.length,
-    resources: counted.size + onlyTwice,
+    resources: 0,
     skipped: first.skipped,
     newestAt,
     resourceFound,
@@ -212,6 +205,13 @@ export function seriesFromStore(stored: Pick<StoredHistory, 'visit'>, query: Ser
   const tunnel: number[] = new Array(rounds).fill(NO_TUNNEL);
   /** A round's start as written, when it is not what toISOString gives for its time. */
   const written = new Map<number, string>();
+  /**
+   * The names that are not candidates, of the rounds drawn and of the rounds
+   * read twice, by hash (see name-count.ts): with the candidates not
+   * charted, the resources left out.
+   */
+  const notCandidates = new NameCount();
+  const twiceNotCandidates = new NameCount();
   let k = -1;
   let sequence = 0;
   stored.visit(
@@ -220,13 +220,20 @@ export function seriesFromStore(stored: Pick<StoredHistory, 'visit'>, query: Ser
       if (entries === null) return;
       k++;
       // The bytes are those of the first pass; should they have changed under us, extra rounds are left out.
-      if (k >= rounds || twice.has(k)) return;
+      if (k >= rounds) return;
+      if (twice.has(k)) {
+        for (const e of entries) if (!charted.has(e.target)) twiceNotCandidates.add(e.target);
+        return;
+      }
       const t = Date.parse(round.at);
       let used = false;
       for (const e of entries) {
         sequence++;
         const c = charted.get(e.target);
-        if (c === undefined) continue;
+        if (c === undefined) {
+          notCandidates.add(e.target);
+          continue;
+        }
         if (t < c.firstAt) {
           c.firstAt = t;
           c.firstSeq = sequence;
@@ -262,6 +269,17 @@ export function seriesFromStore(stored: Pick<StoredHistory, 'visit'>, query: Ser
     .sort((a, b) => b.newest - a.newest || byFirst(a, b))
     .slice(0, REPORT_LIMITS.maxResources)
     .sort(byFirst);
+  // Left out: the names that were no candidates, and the candidates not charted (by name, exactly). Two names
+  // that share a hash count once, so a crafted store can lower this count, but never to 0 when one is left
+  // out, and never by a charted name.
+  const leftOut = notCandidates;
+  const isChosen = new Set(chosen);
+  charted.forEach((c) => {
+    if (c.round.length > 0 && !isChosen.has(c)) leftOut.add(c.target);
+  });
+  let onlyTwice = 0;
+  for (const h of twiceNotCandidates.hashes()) if (!leftOut.hasHash(h)) onlyTwice++;
+  result.resources = chosen.length + leftOut.size + onlyTwice;
 
   const series: ReportSeries = {
     start,
@@ -273,7 +291,8 @@ export function seriesFromStore(stored: Pick<StoredHistory, 'visit'>, query: Ser
         : medianInterval(times),
     roundsPerPoint: 1,
     resources: [],
-    resourcesLeftOut: counted.size,
+    // addResource counts each charted one down.
+    resourcesLeftOut: chosen.length + leftOut.size,
   };
   for (const c of chosen) {
     // Oldest first; a sort is stable, so the entries of one round keep their order.

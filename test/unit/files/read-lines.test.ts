@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { type LogDir, prepareLogDir } from '../../../agent/files/log-dir.ts';
-import { readLastLines } from '../../../agent/files/read-lines.ts';
+import { forEachLine, openForReading, readLastLines } from '../../../agent/files/read-lines.ts';
 import {
   encodeRound,
   HISTORY_FILE,
@@ -154,6 +154,110 @@ describe('readLastLines: the chunked tail reader', () => {
     ]) {
       assert.throws(() => readLastLines(logDir, NAME, bounds), /bad bounds/);
     }
+  });
+});
+
+/** The chunk forEachLine reads at a time (read-lines.ts). */
+const CHUNK = 1024 * 1024;
+
+/** What forEachLine must give for bytes [from, to) of `bytes`: readLastLines' lines, an overlong one as null. */
+function forwardExpected(bytes: Buffer, from: number, to: number, maxLineBytes: number): (string | null)[] {
+  const pieces: Buffer[] = [];
+  let start = from;
+  for (let i = bytes.indexOf(0x0a, from); i >= 0 && i < to; i = bytes.indexOf(0x0a, i + 1)) {
+    pieces.push(bytes.subarray(start, i));
+    start = i + 1;
+  }
+  // Before the first newline of a range not at the file's start: the end of an older line.
+  if (from > 0) pieces.shift();
+  return pieces.filter((p) => p.length > 0).map((p) => (p.length > maxLineBytes ? null : p.toString('utf8')));
+}
+
+function forward(from: number, to: number, maxLineBytes: number): (string | null)[] {
+  const held = openForReading(logDir, NAME);
+  assert.ok(held !== null);
+  const got: (string | null)[] = [];
+  try {
+    forEachLine(held.fd, from, to, maxLineBytes, (line) => got.push(line));
+  } finally {
+    fs.closeSync(held.fd);
+  }
+  return got;
+}
+
+describe('forEachLine: the chunked forward reader', () => {
+  it('gives the same lines as split on newlines whatever falls on a chunk boundary (every piece at every offset near it)', () => {
+    // Prepare: a piece placed so that it starts from 6 bytes before to 6 bytes after the 1 MiB boundary:
+    // a newline, CRLF, NUL, 2-, 3- and 4-byte characters split across the boundary, an empty line.
+    const pieces = ['\n', '\r\n', '\u0000', 'é', '€', '😀', '\n\n', 'é\n€', '\n😀\n'];
+    let cases = 0;
+    for (const piece of pieces) {
+      for (let shift = -6; shift <= 6; shift++) {
+        for (const fromStart of [0, 3]) {
+          const head = Buffer.from(`${'h'.repeat(40)}\n`);
+          const pad = Buffer.alloc(CHUNK + fromStart + shift - head.length, 'a');
+          const text = Buffer.concat([head, pad, Buffer.from(`${piece}tail line\nlast`)]);
+          fs.writeFileSync(path.join(dir, NAME), text);
+          for (const to of [text.length, text.length - 4]) {
+            for (const maxLineBytes of [2 * CHUNK, CHUNK + shift, 40]) {
+              // Act / Assess
+              const label = `${JSON.stringify(piece)} at ${shift}, from ${fromStart}, to ${to}, max ${maxLineBytes}`;
+              assert.deepEqual(
+                forward(fromStart, to, maxLineBytes),
+                forwardExpected(text, fromStart, to, maxLineBytes),
+                label,
+              );
+              cases++;
+            }
+          }
+        }
+      }
+    }
+    assert.equal(cases, pieces.length * 13 * 2 * 2 * 3);
+  });
+
+  it('reads a line longer than the chunk whole, and stands null for one over the bound (once)', () => {
+    const long = `{"k":"${'€'.repeat(CHUNK)}"}`;
+    const text = Buffer.from(`first\n${long}\nlast\n`);
+    fs.writeFileSync(path.join(dir, NAME), text);
+    assert.deepEqual(forward(0, text.length, 4 * CHUNK), ['first', long, 'last']);
+    assert.deepEqual(forward(0, text.length, CHUNK), ['first', null, 'last']);
+    // Starting inside it: the rest of it is an older line's end.
+    assert.deepEqual(forward(10, text.length, 4 * CHUNK), ['last']);
+  });
+
+  it('gives nothing for an empty file, a file of newlines or a line without its newline', () => {
+    for (const [text, lines] of [
+      ['', []],
+      ['\n', []],
+      ['\n\n\n\n', []],
+      ['no newline', []],
+      ['one\ntwo', ['one']],
+      ['\r\n', ['\r']],
+      ['\u0000\n', ['\u0000']],
+    ] as const) {
+      write(text);
+      assert.deepEqual(forward(0, Buffer.byteLength(text), 100), lines, JSON.stringify(text));
+    }
+  });
+
+  it('stops where a file cut under it ends (no hang, no line joined across the cut)', () => {
+    // Prepare: 3 MiB of lines; the file held open, then cut inside the second chunk.
+    const line = `${'q'.repeat(99)}\n`;
+    write(line.repeat((3 * CHUNK) / 100));
+    const held = openForReading(logDir, NAME);
+    assert.ok(held !== null);
+    fs.truncateSync(path.join(dir, NAME), CHUNK + 50);
+    const got: (string | null)[] = [];
+    try {
+      // Act
+      forEachLine(held.fd, 0, held.size, CHUNK, (l) => got.push(l));
+    } finally {
+      fs.closeSync(held.fd);
+    }
+    // Assess: the lines before the cut; the one it cut is not a line.
+    assert.equal(got.length, Math.floor((CHUNK + 50) / 100));
+    assert.ok(got.every((l) => l === line.slice(0, -1)));
   });
 });
 

@@ -17,6 +17,7 @@ import { type LogDir, prepareLogDir } from '../../../agent/files/log-dir.ts';
 import {
   appendRound,
   HISTORY_FILE,
+  HISTORY_LIMITS,
   type HistoryEntry,
   type HistoryRound,
   readHistory,
@@ -138,6 +139,19 @@ const ATTACKS: ((n: number, pick: () => HopAddresses | null, t: () => string) =>
   (n, pick, t) => `${hostileLine(n, [[t(), pick(), 1000]])}\r`,
 ];
 
+/**
+ * Lines longer than maxLineBytes in UTF-8 bytes and shorter in UTF-16 code
+ * units (2 and 3 bytes a character), well-formed otherwise: the report's
+ * reader skips them by their bytes, so the round's must too. A megabyte each:
+ * tried for each pair of paths, not in the seeded runs.
+ */
+const OVERLONG_ATTACKS: typeof ATTACKS = ['\u00e9', '\u20ac'].map(
+  (pad) => (n, pick, t) =>
+    hostileLine(n, [[t(), pick(), 1000]], {
+      pad: pad.repeat(Math.floor(HISTORY_LIMITS.maxLineBytes / Buffer.byteLength(pad)) + 1),
+    }),
+);
+
 /** Mishaps at the end of the file: what the next append closes with a newline of its own. */
 const TAILS: ((n: number, pick: () => HopAddresses | null, t: () => string, truth: unknown[]) => void)[] = [
   // A well-formed line without its newline, and one cut short.
@@ -201,7 +215,7 @@ describe('round history: lines slipped in by another user', () => {
   it('has the writer write a path again after any line the two readers could take differently (each kind, each pair of paths)', () => {
     const target = (): string => TARGETS[0];
     const pairs = PATHS.flatMap((x) => PATHS.filter((y) => y !== x).map((y) => [x, y] as const));
-    for (const [kind, attack] of ATTACKS.entries()) {
+    for (const [kind, attack] of [...ATTACKS, ...OVERLONG_ATTACKS].entries()) {
       for (const [x, y] of pairs) {
         // Prepare: the agent's round on path X, a slipped-in line claiming Y, then the agent's round on Y.
         fs.rmSync(file(), { force: true });
@@ -242,6 +256,53 @@ describe('round history: lines slipped in by another user', () => {
       for (let n = 0; n < truth.length; n++) {
         assert.deepEqual(reported[n], truth[n], `seed ${seed}, round ${n}`);
       }
+    }
+  });
+
+  it('leaves the report every round it keeps with its own path across rotations (20 seeds × 300 rounds, files of 4 KB)', () => {
+    // Prepare: small files, so that the store rotates every 20 or so rounds and drops its oldest copy; targets
+    // missing from some rounds (so from a file's first line), paths changing.
+    const limits = HISTORY_LIMITS as { fileBytes: number };
+    const fileBytes = limits.fileBytes;
+    limits.fileBytes = 4096;
+    try {
+      for (let seed = 1; seed <= 20; seed++) {
+        for (const name of [HISTORY_FILE, `${HISTORY_FILE}.1`, `${HISTORY_FILE}.2`])
+          fs.rmSync(path.join(dir, name), { force: true });
+        const random = mulberry32(seed);
+        const pick = (): HopAddresses | null => PATHS[Math.floor(random() * PATHS.length)] ?? null;
+        const current = TARGETS.map(() => pick());
+        const truth: (HopAddresses | null | undefined)[][] = [];
+        // Act
+        for (let n = 0; n < 300; n++) {
+          for (let k = 0; k < current.length; k++) if (random() < 0.1) current[k] = pick();
+          const present = TARGETS.map(() => random() < 0.7);
+          const round: HistoryRound = {
+            at: atOf(n),
+            latencyThresholdMs: 75,
+            lossThresholdPct: HONEST_LP,
+            resources: TARGETS.flatMap((t, k) => (present[k] ? [entry(t, current[k] ?? null, 10 + k)] : [])),
+          };
+          appendRound(logDir, round, readRecentRounds(logDir).paths);
+          // A round without resources is no round to the report (filterRounds).
+          if (round.resources.length > 0)
+            truth.push(TARGETS.map((_, k) => (present[k] ? (current[k] ?? null) : undefined)));
+        }
+        // Assess: the rounds the store still holds (the newest), each with the paths it had.
+        const kept = readHistory(logDir).rounds.map((r) =>
+          TARGETS.map((t) => {
+            const e = r.resources.find((x) => x.target === t);
+            return e === undefined ? undefined : e.hops;
+          }),
+        );
+        assert.ok(kept.length > 20 && kept.length < 100, `seed ${seed}: ${kept.length} rounds kept`);
+        const newest = truth.slice(truth.length - kept.length);
+        for (let n = 0; n < kept.length; n++) {
+          assert.deepEqual(kept[n], newest[n], `seed ${seed}, kept round ${n}`);
+        }
+      }
+    } finally {
+      limits.fileBytes = fileBytes;
     }
   });
 
