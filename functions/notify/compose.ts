@@ -103,8 +103,8 @@ export interface MaintenanceQuiet {
  * For an OK: the hosts it is about (the host a host alarm watches, else the
  * hosts affected before) whose latest record at the change
  * (Evidence.atChange: what the alarm saw, not what came after) puts them in
- * a maintenance window, as the collector noted it (a host's own document
- * cannot: host-records.ts). Such a host is measured and recorded but written
+ * a maintenance window still open at the change, as the collector noted it
+ * (a host's own document cannot: host-records.ts). Such a host is measured and recorded but written
  * into none of the metrics the alarms watch (functions/metrics/emit-metrics.ts),
  * so its alarm goes quiet when the window opens, whatever its path does: that
  * is not a recovery, and is not announced as one. `all` only when every host
@@ -116,7 +116,9 @@ export function maintenanceQuiet(input: ComposeInput): MaintenanceQuiet | null {
   if (change.state !== 'OK') return null;
   const host = subjectHost(input);
   const about = new Set(host !== null ? [host] : evidence.before.map((r) => r.instanceId));
-  const hosts = evidence.atChange.filter((r) => r.maintenanceUntil !== null && about.has(r.instanceId));
+  // A window that closed before the change quieted nothing at it: such a host has gone silent since.
+  const openAtChange = (r: HostRecord): boolean => Date.parse(r.maintenanceUntil ?? '') > change.at;
+  const hosts = evidence.atChange.filter((r) => about.has(r.instanceId) && openAtChange(r));
   if (hosts.length === 0) return null;
   const known = !evidence.incomplete && (host !== null || evidence.beforeTotal <= evidence.before.length);
   return { hosts, all: known && new Set(hosts.map((r) => r.instanceId)).size === about.size };

@@ -309,6 +309,26 @@ describe('notifier: hosts flagged', () => {
     assert.ok(!n.email.includes(`metrics: ${instance(1)}`));
   });
 
+  it('on OK, a window that closed before the change quieted nothing: the host went silent after it, not into maintenance', async () => {
+    // Prepare: both flagged hosts' last records are in a window that ended before the change; nothing since.
+    const window = { state: 'in', until: new Date(T + 12_000).toISOString(), source: 'tag' } as const;
+    const fake = flaggedFleet();
+    fake.addRound(roundIdAt(T + 10_000, 'bbbbbbbb'), T + 11_000, [
+      { instanceId: instance(1), doc: flaggedDocument({ hostname: 'connector-1' }), maintenance: window },
+      { instanceId: instance(2), doc: flaggedDocument({ hostname: 'connector-2' }), maintenance: window },
+    ]);
+    // Act
+    await notifyAlarm(
+      stateChange('hosts-flagged', 'OK', T + 20_000, { state: 'ALARM', at: T - 25 * 60_000 }),
+      ports(fake, { now: () => T + 50_000 }),
+      notifyConfig(),
+    );
+    // Assess
+    const n = only();
+    assert.doesNotMatch(n.subject, /quiet for maintenance/);
+    assert.doesNotMatch(n.email, /Not a recovery|Not recovered but in a maintenance window/);
+  });
+
   it('on OK, hosts that entered a maintenance window only after the change did not quiet it: a recovery', async () => {
     // Prepare: the round before the change is clean (a true recovery); the next one, after the
     // change, is the first in a window; the notifier runs late (a retry) and reads both.
