@@ -149,12 +149,17 @@ export function buildScript(payload: AgentPayload, agentVersion: string): string
   return script;
 }
 
-/** Script lines for runCommand: comment-only and blank lines dropped, since every byte counts against 64 KB. */
+/**
+ * Script lines for runCommand: comment-only and blank lines dropped and the
+ * indentation taken off, since every byte counts against 64 KB (about 260 of
+ * them are indentation). Safe for ssm/run-agent.sh, where no quoted string or
+ * here-document spans lines: a line's leading blanks are only layout to sh.
+ */
 export function scriptLines(script: string): string[] {
-  const lines = script.split('\n').filter((line) => {
-    const trimmed = line.trim();
-    return trimmed !== '' && !trimmed.startsWith('#');
-  });
+  const lines = script
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
   return ['#!/bin/sh', ...lines];
 }
 

@@ -165,11 +165,14 @@ describe('SSM document generator', () => {
     );
   });
 
-  it('drops comment and blank lines from the embedded script but keeps the code', () => {
-    const lines = scriptLines('#!/bin/sh\n# why\n\nset -eu\n  # indented why\necho "#not a comment"\n');
-    assert.deepEqual(lines, ['#!/bin/sh', 'set -eu', 'echo "#not a comment"']);
+  it('drops comment and blank lines and indentation from the embedded script but keeps the code', () => {
+    const lines = scriptLines(
+      '#!/bin/sh\n# why\n\nset -eu\n  # indented why\nif true; then\n  echo "#not a comment"\nfi\n',
+    );
+    assert.deepEqual(lines, ['#!/bin/sh', 'set -eu', 'if true; then', 'echo "#not a comment"', 'fi']);
     const script = documentScript(buildDocument({ agentPath: agent, executionTimeoutSeconds: 60 }));
     assert.match(script, /^#!\/bin\/sh\nset -eu\n/);
+    assert.doesNotMatch(script, /^[ \t]/m, 'no line of the document script is indented');
   });
 });
 
