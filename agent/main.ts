@@ -183,19 +183,22 @@ async function main(argv: string[]): Promise<number> {
     }
     return output.exitCode;
   }
-  if (!__AGENT_FULL__) return 2; // unreachable: the fleet build refused watch above
-  return watchRounds(options as WatchOptions, deps, {
-    emit: (output) => print(output, json),
-    sleep: (ms) =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, ms);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      }),
-    stopRequested: () => stopRequests > 0,
-  });
+  // A constant branch, not an early return, so that the fleet build leaves out watch.ts too.
+  if (__AGENT_FULL__) {
+    return watchRounds(options as WatchOptions, deps, {
+      emit: (output) => print(output, json),
+      sleep: (ms) =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, ms);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        }),
+      stopRequested: () => stopRequests > 0,
+    });
+  }
+  return 2; // unreachable: the fleet build refused watch above
 }
 
 main(process.argv.slice(2)).then(

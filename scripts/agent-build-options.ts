@@ -5,7 +5,33 @@
  * `full: false` is the fleet build, which the SSM document embeds: the agent
  * leaves out what no fleet host runs (agent/main.ts `__AGENT_FULL__`).
  */
-import type { BuildOptions } from 'esbuild';
+import type { BuildOptions, Plugin } from 'esbuild';
+
+/**
+ * Marks the project's own modules (relative imports) free of import-time side
+ * effects, as package.json `"sideEffects": false` would for a package, so a
+ * module none of whose exports the bundle uses is left out whole, constants
+ * and all. Without it the fleet build kept the module-level constants of the
+ * report, install and --config modules it never calls (about 190 characters
+ * of the SSM document). True of agent/ and common/: apart from agent/main.ts,
+ * the entry, no module does anything at import but declare (a module-level
+ * check that throws, such as an alphabet's length, guards its own exports).
+ */
+const ownModulesArePure: Plugin = {
+  name: 'own-modules-are-pure',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.?\// }, async (args) => {
+      if (args.pluginData === 'own-modules-are-pure') return undefined;
+      const resolved = await build.resolve(args.path, {
+        kind: args.kind,
+        importer: args.importer,
+        resolveDir: args.resolveDir,
+        pluginData: 'own-modules-are-pure',
+      });
+      return resolved.errors.length > 0 ? undefined : { path: resolved.path, sideEffects: false };
+    });
+  },
+};
 
 export function agentBuildOptions(o: {
   entryPoint: string;
@@ -24,6 +50,7 @@ export function agentBuildOptions(o: {
     legalComments: 'none',
     banner: { js: '#!/usr/bin/env node' },
     define: { __AGENT_VERSION__: JSON.stringify(o.version), __AGENT_FULL__: String(o.full) },
+    plugins: [ownModulesArePure],
     logLevel: 'warning',
   };
 }

@@ -15,9 +15,9 @@ const builds = [
 for (const { outfile, setup } of builds) {
   await build(agentBuildOptions({ entryPoint: 'agent/main.ts', outfile, version: pkg.version, full: setup }));
   const raw = statSync(outfile).size;
-  const packed = encodeAgent(readFileSync(outfile)).packedBase85.length;
+  const packed = encodeAgent(readFileSync(outfile)).packedBase90.length;
   if (process.env.BUILD_QUIET !== '1') {
     const embedded = setup ? '' : ' (embedded in the SSM document)';
-    console.error(`built ${outfile}: ${raw} bytes raw, ${packed} bytes Brotli+base85${embedded}`);
+    console.error(`built ${outfile}: ${raw} bytes raw, ${packed} bytes Brotli+base90${embedded}`);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Builds the SSM command document (schema 2.2) that runs the monitor agent on a
- * host. The agent bundle travels inside the document (Brotli + base85, see
- * ssm/base85.ts) with its SHA-256, which the host checks before running it. serverless.yml reaches this
+ * host. The agent bundle travels inside the document (Brotli + base90, see
+ * ssm/base90.ts) with its SHA-256, which the host checks before running it. serverless.yml reaches this
  * module through ssm/document.cjs at package time.
  */
 import { createHash } from 'node:crypto';
@@ -19,7 +19,7 @@ import {
   type SsmParameterName,
   ssmEnvName,
 } from '../common/ssm-parameters.ts';
-import { BASE85_ALPHABET, encodeBase85 } from './base85.ts';
+import { BASE90_ALPHABET, encodeBase90 } from './base90.ts';
 
 /** Name of the document's only step: GetCommandInvocation's PluginName. */
 export const RUN_STEP_NAME = 'runMonitorAgent';
@@ -41,8 +41,8 @@ const SCRIPT_PATH = join(ROOT, 'ssm', 'run-agent.sh');
 
 export interface AgentPayload {
   sha256: string;
-  /** The bundle compressed with Brotli (quality 11), as base85 text (ssm/base85.ts): see encodeAgent. */
-  packedBase85: string;
+  /** The bundle compressed with Brotli (quality 11), as base90 text (ssm/base90.ts): see encodeAgent. */
+  packedBase90: string;
   /** Size of the uncompressed bundle. */
   bytes: number;
 }
@@ -101,7 +101,7 @@ export function resolveAgentPath(
  * Brotli at its best quality: about 13 % smaller than gzip -9 on the bundle,
  * which matters because the bundle shares the document's 64 KB with the
  * resource lists. The host decodes it with the Node.js it runs the agent with
- * (zlib has Brotli since Node.js 11.7), so it needs no gzip; the base85 text
+ * (zlib has Brotli since Node.js 11.7), so it needs no gzip; the base90 text
  * around it is decoded by the same node (CCM_UNPACK in ssm/run-agent.sh).
  */
 export function packAgent(bundle: Buffer): Buffer {
@@ -117,7 +117,7 @@ export function packAgent(bundle: Buffer): Buffer {
 export function encodeAgent(bundle: Buffer): AgentPayload {
   return {
     sha256: createHash('sha256').update(bundle).digest('hex'),
-    packedBase85: encodeBase85(packAgent(bundle)),
+    packedBase90: encodeBase90(packAgent(bundle)),
     bytes: bundle.length,
   };
 }
@@ -136,8 +136,8 @@ export function buildScript(payload: AgentPayload, agentVersion: string): string
     '@@AGENT_SHA256@@': payload.sha256,
     '@@AGENT_VERSION@@': shellSafe('agent version', agentVersion),
     '@@RESULT_SCHEMA@@': RESULT_SCHEMA,
-    '@@BASE85_ALPHABET@@': BASE85_ALPHABET,
-    '@@AGENT_PACKED_BASE85@@': payload.packedBase85,
+    '@@BASE90_ALPHABET@@': BASE90_ALPHABET,
+    '@@AGENT_PACKED_BASE90@@': payload.packedBase90,
     '@@REQUIRED_ENV_CHECKS@@': checks.join('\n'),
     '@@AGENT_ARGUMENTS@@': args.join('\n'),
   };
@@ -149,12 +149,17 @@ export function buildScript(payload: AgentPayload, agentVersion: string): string
   return script;
 }
 
-/** Script lines for runCommand: comment-only and blank lines dropped, since every byte counts against 64 KB. */
+/**
+ * Script lines for runCommand: comment-only and blank lines dropped and the
+ * indentation taken off, since every byte counts against 64 KB (about 260 of
+ * them are indentation). Safe for ssm/run-agent.sh, where no quoted string or
+ * here-document spans lines: a line's leading blanks are only layout to sh.
+ */
 export function scriptLines(script: string): string[] {
-  const lines = script.split('\n').filter((line) => {
-    const trimmed = line.trim();
-    return trimmed !== '' && !trimmed.startsWith('#');
-  });
+  const lines = script
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
   return ['#!/bin/sh', ...lines];
 }
 

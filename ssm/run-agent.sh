@@ -146,12 +146,13 @@ ccm_sha256() {
   sha256sum "$1" | cut -d ' ' -f 1
 }
 
-# Decodes the base85 text on stdin (ssm/base85.ts: 5 digits per 4 bytes,
-# big-endian, a final group of n+1 digits padded with the top digit) and
-# inflates the Brotli inside. A length of 5k+1, a character outside the alphabet
-# or a group above 2^32-1 (writeUInt32BE throws) exits non-zero.
-# ES5 and zlib's Brotli only, so every node the document accepts (12.22+) runs it.
-CCM_UNPACK='var z=require("zlib"),c=[];process.stdin.on("data",function(d){c.push(d)}).on("end",function(){var a="@@BASE85_ALPHABET@@",s=Buffer.concat(c).toString("latin1"),n=s.length,r=n%5,o=Buffer.alloc(Math.ceil(n/5)*4),i,j,d,v;for(i=0;i<n;i+=5){for(v=j=0;j<5;j++){d=i+j<n?a.indexOf(s[i+j]):84;if(d<0||r==1)throw Error("not base85");v=v*85+d}o.writeUInt32BE(v,i/5*4)}process.stdout.write(z.brotliDecompressSync(r?o.slice(0,o.length+r-5):o))})'
+# Decodes the base90 text on stdin (ssm/base90.ts: 21 digits per 17 bytes,
+# big-endian; k digits carry floor(k*0.8115) bytes) and inflates the Brotli
+# inside. A character outside the alphabet, a group length the encoder never
+# writes (k-1 digits would carry as many bytes) or a group value above its
+# bytes exits non-zero. ES5 with BigInt (Node.js 10.4+) and zlib's Brotli
+# (11.7+) only, so every node the document accepts (12.22+) runs it.
+CCM_UNPACK='var z=require("zlib"),c=[];process.stdin.on("data",function(d){c.push(d)}).on("end",function(){var a="@@BASE90_ALPHABET@@",s=Buffer.concat(c).toString("latin1"),n=s.length,e=Error("not base90"),o=[],i=0,j,k,m,v,d;while(i<n){k=Math.min(21,n-i);m=k*.8115|0;if(m==((k-1)*.8115|0))throw e;for(v=0n,j=i+k;i<j;i++){d=a.indexOf(s[i]);if(d<0)throw e;v=v*90n+BigInt(d)}v=v.toString(16);if(v.length>2*m)throw e;o.push(Buffer.from(v.padStart(2*m,"0"),"hex"))}process.stdout.write(z.brotliDecompressSync(Buffer.concat(o)))})'
 
 # The agent is cached by hash so that each round does not decode it again; the
 # cached file is verified every round, and written under a temporary name then
@@ -164,10 +165,10 @@ else
   mkdir -p "$CCM_CACHE" || ccm_fail environment E_AGENT_INTEGRITY "cannot create the agent cache directory $CCM_CACHE"
   chmod 700 "$CCM_CACHE" || ccm_fail environment E_AGENT_INTEGRITY "cannot restrict the agent cache directory $CCM_CACHE to its owner"
   CCM_TMP="$CCM_CACHE/.agent-$CCM_SHA256.$$.tmp"
-  # Brotli + base85 (ssm/document.ts encodeAgent), decoded by the node that runs the agent.
-  if ! printf '%s' '@@AGENT_PACKED_BASE85@@' | "$CCM_NODE" -e "$CCM_UNPACK" >"$CCM_TMP" 2>/dev/null; then
+  # Brotli + base90 (ssm/document.ts encodeAgent), decoded by the node that runs the agent.
+  if ! printf '%s' '@@AGENT_PACKED_BASE90@@' | "$CCM_NODE" -e "$CCM_UNPACK" >"$CCM_TMP" 2>/dev/null; then
     rm -f "$CCM_TMP"
-    ccm_fail internal-error E_AGENT_INTEGRITY "the agent embedded in the SSM document could not be decoded (base85/Brotli): the document is corrupt or was modified; refusing to run it"
+    ccm_fail internal-error E_AGENT_INTEGRITY "the agent embedded in the SSM document could not be decoded (base90/Brotli): the document is corrupt or was modified; refusing to run it"
   fi
   CCM_ACTUAL=$(ccm_sha256 "$CCM_TMP")
   if [ "$CCM_ACTUAL" != "$CCM_SHA256" ]; then

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { InvalidInputError } from '../../common/errors.ts';
 import { RESOURCES_MAX_CHARS, RESOURCES_MIN_CHARS } from '../../common/ssm-parameters.ts';
-import { BASE85_ALPHABET, base85Length } from '../../ssm/base85.ts';
+import { BASE90_ALPHABET, base90Length } from '../../ssm/base90.ts';
 import {
   AGENT_BUNDLE_ENV,
   buildDocument,
@@ -51,7 +51,7 @@ describe('SSM document generator', () => {
     );
   });
 
-  it('carries the agent as Brotli + base85 that its own script decodes to the bytes of the declared SHA-256', () => {
+  it('carries the agent as Brotli + base90 that its own script decodes to the bytes of the declared SHA-256', () => {
     // Prepare
     const bundle = Buffer.from("'use strict';\nconsole.log('agent');\n".repeat(200));
     const path = join(scratch, 'repeating-agent.js');
@@ -63,17 +63,20 @@ describe('SSM document generator', () => {
     const script = documentScript(document);
     const unpack = /^CCM_UNPACK='([^']*)'$/m.exec(script)?.[1];
     assert.ok(unpack, 'the script defines CCM_UNPACK');
-    const decoded = spawnSync(process.execPath, ['-e', unpack], { input: payload.packedBase85 });
+    const decoded = spawnSync(process.execPath, ['-e', unpack], { input: payload.packedBase90 });
     assert.equal(decoded.status, 0, String(decoded.stderr));
     assert.deepEqual(decoded.stdout, bundle);
     assert.equal(payload.sha256, createHash('sha256').update(bundle).digest('hex'));
-    assert.ok(script.includes(`printf '%s' '${payload.packedBase85}'`), 'the text sits in single quotes');
+    assert.ok(script.includes(`printf '%s' '${payload.packedBase90}'`), 'the text sits in single quotes');
     // Only the alphabet's characters, which JSON carries without escapes (the 64 KB counts JSON bytes).
-    assert.ok([...payload.packedBase85].every((char) => BASE85_ALPHABET.includes(char)));
-    assert.ok(JSON.stringify(document).includes(payload.packedBase85));
+    assert.ok([...payload.packedBase90].every((char) => BASE90_ALPHABET.includes(char)));
+    assert.ok(JSON.stringify(document).includes(payload.packedBase90));
     const packed = packAgent(bundle).length;
-    assert.equal(payload.packedBase85.length, base85Length(packed));
-    assert.ok(payload.packedBase85.length <= (packed * 5) / 4 + 4, 'within 5/4 of the Brotli stream, + 4');
+    assert.equal(payload.packedBase90.length, base90Length(packed));
+    assert.ok(
+      payload.packedBase90.length <= (packed * 21) / 17 + 2,
+      'within 21/17 of the Brotli stream, + 2',
+    );
   });
 
   it('rejects a stage default that the parameter pattern would refuse at SendCommand', () => {
@@ -165,11 +168,14 @@ describe('SSM document generator', () => {
     );
   });
 
-  it('drops comment and blank lines from the embedded script but keeps the code', () => {
-    const lines = scriptLines('#!/bin/sh\n# why\n\nset -eu\n  # indented why\necho "#not a comment"\n');
-    assert.deepEqual(lines, ['#!/bin/sh', 'set -eu', 'echo "#not a comment"']);
+  it('drops comment and blank lines and indentation from the embedded script but keeps the code', () => {
+    const lines = scriptLines(
+      '#!/bin/sh\n# why\n\nset -eu\n  # indented why\nif true; then\n  echo "#not a comment"\nfi\n',
+    );
+    assert.deepEqual(lines, ['#!/bin/sh', 'set -eu', 'if true; then', 'echo "#not a comment"', 'fi']);
     const script = documentScript(buildDocument({ agentPath: agent, executionTimeoutSeconds: 60 }));
     assert.match(script, /^#!\/bin\/sh\nset -eu\n/);
+    assert.doesNotMatch(script, /^[ \t]/m, 'no line of the document script is indented');
   });
 });
 

@@ -229,9 +229,13 @@ describe('SSM document script', () => {
         const good = encodeAgent(readFileSync(standIn.agent));
         const evil = encodeAgent(Buffer.from(EVIL));
         const text = readFileSync(standIn.script, 'utf8');
-        assert.ok(text.includes(good.packedBase85));
+        assert.ok(text.includes(good.packedBase90));
         const tampered = join(scratch, `tampered-${shell.replace(/\W/g, '')}.sh`);
-        writeFileSync(tampered, text.replace(good.packedBase85, evil.packedBase85));
+        // A replacer function: the text may hold $& or $`, patterns in a replacement string.
+        writeFileSync(
+          tampered,
+          text.replace(good.packedBase90, () => evil.packedBase90),
+        );
         const marker = join(cache, 'evil-ran');
         const run = await runScript(shell, tampered, {
           ...ssmEnv(),
@@ -257,12 +261,15 @@ describe('SSM document script', () => {
         const good = encodeAgent(readFileSync(standIn.agent));
         const text = readFileSync(standIn.script, 'utf8');
         const corrupt = join(scratch, `corrupt-${shell.replace(/\W/g, '')}.sh`);
-        // `%` is no base85 digit (ssm/base85.ts): the decoder itself refuses the text.
-        writeFileSync(corrupt, text.replace(good.packedBase85, `%%%%${good.packedBase85.slice(40)}`));
+        // `{` is no base90 digit (ssm/base90.ts): the decoder itself refuses the text.
+        writeFileSync(
+          corrupt,
+          text.replace(good.packedBase90, () => `{{{{${good.packedBase90.slice(40)}`),
+        );
         const run = await runScript(shell, corrupt, { ...ssmEnv(), CCM_CACHE_DIR: cache });
         const doc = parseResultDocument(run.stdout);
         assert.equal(errorOf(doc).code, 'E_AGENT_INTEGRITY');
-        assert.match(errorOf(doc).message, /could not be decoded \(base85\/Brotli\)/);
+        assert.match(errorOf(doc).message, /could not be decoded \(base90\/Brotli\)/);
         assert.equal(existsSync(join(cache, `agent-${good.sha256}.js`)), false, 'nothing cached');
       });
 
