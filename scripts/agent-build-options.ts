@@ -5,7 +5,19 @@
  * `full: false` is the fleet build, which the SSM document embeds: the agent
  * leaves out what no fleet host runs (agent/main.ts `__AGENT_FULL__`).
  */
+import { resolve } from 'node:path';
 import type { BuildOptions, Plugin } from 'esbuild';
+
+/**
+ * Named, not left to esbuild to find: a module that a plugin resolves (as
+ * ownModulesArePure does every relative import) is otherwise compiled without
+ * it when the entry point is given relative to the project, as
+ * scripts/build-agent.mjs gives it (esbuild 0.28), and without its `strict`
+ * the CommonJS bundle lost "use strict": the agent ran as sloppy code (a write
+ * to a frozen object silently dropped, not a TypeError) unlike its ES module
+ * sources under tsx.
+ */
+const TSCONFIG = resolve(__dirname, '..', 'tsconfig.json');
 
 /**
  * Marks the project's own modules (relative imports) free of import-time side
@@ -50,6 +62,7 @@ export function agentBuildOptions(o: {
     legalComments: 'none',
     banner: { js: '#!/usr/bin/env node' },
     define: { __AGENT_VERSION__: JSON.stringify(o.version), __AGENT_FULL__: String(o.full) },
+    tsconfig: TSCONFIG,
     plugins: [ownModulesArePure],
     logLevel: 'warning',
   };
