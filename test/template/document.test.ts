@@ -15,6 +15,7 @@ import { BASE90_ALPHABET, base90Length } from '../../ssm/base90.ts';
 import {
   AGENT_BUNDLE_ENV,
   buildDocument,
+  buildScript,
   DOCUMENT_SIZE_LIMIT,
   documentResourcesMaxChars,
   documentScript,
@@ -166,6 +167,35 @@ describe('SSM document generator', () => {
       () => buildDocument({ agentPath: agent, executionTimeoutSeconds: 0 }),
       /executionTimeoutSeconds/,
     );
+  });
+
+  it('takes off only layout: the document script parses as ssm/run-agent.sh does, indentation and all', () => {
+    // bash prints a function's body in one canonical form (`declare -f`): a here-document,
+    // a quoted string across lines or a line continuation whose words the indentation
+    // kept apart would print differently once the lines are trimmed.
+    const canonical = (script: string): string => {
+      const wrapped = join(scratch, `canonical-${createHash('sha256').update(script).digest('hex')}.sh`);
+      writeFileSync(wrapped, `ccm_body() {\n${script}\n}\ndeclare -f ccm_body\n`);
+      const run = spawnSync('bash', ['--norc', '--noprofile', wrapped], { encoding: 'utf8' });
+      assert.equal(run.status, 0, run.stderr);
+      return run.stdout;
+    };
+    // The oracle tells apart what trimming would break.
+    for (const fragile of ['cat <<EOF\n  kept\nEOF', "echo 'a\n  b'", 'echo a\\\n  b', 'echo a\\ \necho b']) {
+      assert.notEqual(
+        canonical(scriptLines(fragile).join('\n')),
+        canonical(fragile),
+        JSON.stringify(fragile),
+      );
+    }
+    // Prepare
+    const payload = encodeAgent(readFileSync(agent));
+    const unstripped = buildScript(payload, '1.2.3');
+    // Act
+    const stripped = scriptLines(unstripped).join('\n');
+    // Assess
+    assert.ok(stripped.length < unstripped.length);
+    assert.equal(canonical(stripped), canonical(unstripped));
   });
 
   it('drops comment and blank lines and indentation from the embedded script but keeps the code', () => {
