@@ -1151,7 +1151,7 @@ describe('packaged CloudFormation template', () => {
       assert.ok(script.includes(`SSM_${spec.name}`), `script reads SSM_${spec.name}`);
   });
 
-  it("carries the generator's script through packaging character for character, base90 text and ${...} of the shell included", () => {
+  it("carries the generator's script through packaging character for character, the base90 text and the shell's parameter expansions included", () => {
     // Prepare: the script as ssm/document.ts writes it for the same bundle. osls resolves
     // variables in what serverless.yml says, and the file resolver's value must come out
     // untouched: the script's own ${PATH:+...} and the base90 text's $ } ` % & among them.
