@@ -5,11 +5,26 @@
  * `full: false` is the fleet build, which the SSM document embeds: the agent
  * leaves out what no fleet host runs (agent/main.ts `__AGENT_FULL__`).
  */
+import { resolve, sep } from 'node:path';
 import type { BuildOptions, Plugin } from 'esbuild';
 
 /**
- * Marks the project's own modules (relative imports) free of import-time side
- * effects, as package.json `"sideEffects": false` would for a package, so a
+ * Named, not left to esbuild to find: a module that a plugin resolves (as
+ * ownModulesArePure does every relative import) is otherwise compiled without
+ * it when the entry point is given relative to the project, as
+ * scripts/build-agent.mjs gives it (esbuild 0.28), and without its `strict`
+ * the CommonJS bundle lost "use strict": the agent ran as sloppy code (a write
+ * to a frozen object silently dropped, not a TypeError) unlike its ES module
+ * sources under tsx.
+ */
+const TSCONFIG = resolve(__dirname, '..', 'tsconfig.json');
+
+/** The directories whose modules ownModulesArePure marks: ours, and none of a dependency's. */
+const PURE_DIRS = ['agent', 'common'].map((dir) => resolve(__dirname, '..', dir) + sep);
+
+/**
+ * Marks the project's own modules (relative imports resolving into agent/ or
+ * common/, never into node_modules) free of import-time side effects, as package.json `"sideEffects": false` would for a package, so a
  * module none of whose exports the bundle uses is left out whole, constants
  * and all. Without it the fleet build kept the module-level constants of the
  * report, install and --config modules it never calls (about 190 characters
@@ -28,7 +43,13 @@ const ownModulesArePure: Plugin = {
         resolveDir: args.resolveDir,
         pluginData: 'own-modules-are-pure',
       });
-      return resolved.errors.length > 0 ? undefined : { path: resolved.path, sideEffects: false };
+      if (resolved.errors.length > 0) return undefined;
+      const ours =
+        PURE_DIRS.some((dir) => resolved.path.startsWith(dir)) &&
+        !resolved.path.includes(`${sep}node_modules${sep}`);
+      // Anything else (a bundled dependency's own relative imports, test fixtures) keeps
+      // esbuild's judgement: a polyfill or a registration imported for its effect stays.
+      return ours ? { path: resolved.path, sideEffects: false } : undefined;
     });
   },
 };
@@ -50,6 +71,7 @@ export function agentBuildOptions(o: {
     legalComments: 'none',
     banner: { js: '#!/usr/bin/env node' },
     define: { __AGENT_VERSION__: JSON.stringify(o.version), __AGENT_FULL__: String(o.full) },
+    tsconfig: TSCONFIG,
     plugins: [ownModulesArePure],
     logLevel: 'warning',
   };

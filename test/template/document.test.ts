@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { BASE90_ALPHABET, base90Length } from '../../ssm/base90.ts';
 import {
   AGENT_BUNDLE_ENV,
   buildDocument,
+  buildScript,
   DOCUMENT_SIZE_LIMIT,
   documentResourcesMaxChars,
   documentScript,
@@ -24,6 +25,7 @@ import {
   scriptLines,
   worstCaseSize,
 } from '../../ssm/document.ts';
+import { seededBytes } from '../helpers/seeded-bytes.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'ccm-document-'));
 const agent = join(scratch, 'agent.js');
@@ -91,7 +93,10 @@ describe('SSM document generator', () => {
     // Prepare: agents that compress badly, growing (random bytes in base64 text).
     const sizes = [0, 37_000, 38_500, 40_000].map((bytes) => {
       const path = join(scratch, `agent-${bytes}.js`);
-      writeFileSync(path, `// ${randomBytes(bytes).toString('base64')}\nconsole.log('{}');\n`);
+      writeFileSync(
+        path,
+        `// ${seededBytes(`agent ${bytes}`, bytes).toString('base64')}\nconsole.log('{}');\n`,
+      );
       // Act
       const document = buildDocument({ agentPath: path, executionTimeoutSeconds: 60 });
       return { room: documentResourcesMaxChars(document), size: worstCaseSize(document) };
@@ -117,7 +122,7 @@ describe('SSM document generator', () => {
 
   it('refuses to build a document that leaves no room for a realistic resource list', () => {
     const big = join(scratch, 'big-agent.js');
-    writeFileSync(big, `// ${randomBytes(43_000).toString('base64')}\n`);
+    writeFileSync(big, `// ${seededBytes('too big', 43_000).toString('base64')}\n`);
     assert.throws(
       () => buildDocument({ agentPath: big, executionTimeoutSeconds: 60 }),
       new RegExp(
@@ -130,7 +135,7 @@ describe('SSM document generator', () => {
     // Prepare: the default list is part of the document, so each character of it takes one from
     // the room (R0 with a one-address default): a list of R0 - 2,300 leaves about 2,300.
     const path = join(scratch, 'roomy-agent.js');
-    writeFileSync(path, `// ${randomBytes(38_500).toString('base64')}\n`);
+    writeFileSync(path, `// ${seededBytes('stage list', 38_500).toString('base64')}\n`);
     const room0 = documentResourcesMaxChars(buildDocument({ agentPath: path, executionTimeoutSeconds: 60 }));
     assert.ok(room0 > 4_700 && room0 < RESOURCES_MAX_CHARS, `room ${room0}`);
     const list = (chars: number) =>
@@ -166,6 +171,35 @@ describe('SSM document generator', () => {
       () => buildDocument({ agentPath: agent, executionTimeoutSeconds: 0 }),
       /executionTimeoutSeconds/,
     );
+  });
+
+  it('takes off only layout: the document script parses as ssm/run-agent.sh does, indentation and all', () => {
+    // bash prints a function's body in one canonical form (`declare -f`): a here-document,
+    // a quoted string across lines or a line continuation whose words the indentation
+    // kept apart would print differently once the lines are trimmed.
+    const canonical = (script: string): string => {
+      const wrapped = join(scratch, `canonical-${createHash('sha256').update(script).digest('hex')}.sh`);
+      writeFileSync(wrapped, `ccm_body() {\n${script}\n}\ndeclare -f ccm_body\n`);
+      const run = spawnSync('bash', ['--norc', '--noprofile', wrapped], { encoding: 'utf8' });
+      assert.equal(run.status, 0, run.stderr);
+      return run.stdout;
+    };
+    // The oracle tells apart what trimming would break.
+    for (const fragile of ['cat <<EOF\n  kept\nEOF', "echo 'a\n  b'", 'echo a\\\n  b', 'echo a\\ \necho b']) {
+      assert.notEqual(
+        canonical(scriptLines(fragile).join('\n')),
+        canonical(fragile),
+        JSON.stringify(fragile),
+      );
+    }
+    // Prepare
+    const payload = encodeAgent(readFileSync(agent));
+    const unstripped = buildScript(payload, '1.2.3');
+    // Act
+    const stripped = scriptLines(unstripped).join('\n');
+    // Assess
+    assert.ok(stripped.length < unstripped.length);
+    assert.equal(canonical(stripped), canonical(unstripped));
   });
 
   it('drops comment and blank lines and indentation from the embedded script but keeps the code', () => {

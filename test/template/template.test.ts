@@ -36,6 +36,7 @@ import { CLAIMS_KEY_ATTRIBUTE, CLAIMS_TTL_ATTRIBUTE } from '../../functions/aws/
 import { CLAIM_STALE_MS, CLAIM_TTL_SECONDS } from '../../functions/collect/job-claims.ts';
 import {
   AGENT_BUNDLE_ENV,
+  buildDocument,
   type CommandDocument,
   DEFAULT_AGENT_PATH,
   DOCUMENT_SIZE_LIMIT,
@@ -1148,6 +1149,24 @@ describe('packaged CloudFormation template', () => {
     assert.doesNotMatch(script, /@@[A-Z_]+@@/, 'every generator token is filled in');
     for (const spec of SSM_PARAMETERS)
       assert.ok(script.includes(`SSM_${spec.name}`), `script reads SSM_${spec.name}`);
+  });
+
+  it("carries the generator's script through packaging character for character, the base90 text and the shell's parameter expansions included", () => {
+    // Prepare: the script as ssm/document.ts writes it for the same bundle. osls resolves
+    // variables in what serverless.yml says, and the file resolver's value must come out
+    // untouched: the script's own ${PATH:+...} and the base90 text's $ } ` % & among them.
+    const agentPath = agentEnv[AGENT_BUNDLE_ENV] ?? '';
+    const expected = buildDocument({ agentPath, executionTimeoutSeconds: 240 }).mainSteps[0].inputs
+      .runCommand;
+    // Act
+    const packaged = documentOf(main.template).mainSteps[0].inputs.runCommand;
+    // Assess
+    assert.deepEqual(packaged, expected);
+    const script = packaged.join('\n');
+    assert.match(script, /\$\{PATH:\+\$PATH:\}/);
+    const text = /^if ! printf '%s' '([^']*)' \|/m.exec(script)?.[1] ?? '';
+    for (const char of ['$', '}', '`', '%', '&', '(', '[', ':'])
+      assert.ok(text.includes(char), `the agent text holds ${char}`);
   });
 
   it('keeps the document plus the longest allowed parameter values under 64 KB', (t) => {

@@ -7,14 +7,22 @@
  */
 import assert from 'node:assert/strict';
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BASE90_ALPHABET, base90Length, encodeBase90, GROUP_BYTES } from '../../../ssm/base90.ts';
+import { createContext, Script } from 'node:vm';
+import {
+  BASE90_ALPHABET,
+  base90Length,
+  bytesIn,
+  digitsFor,
+  encodeBase90,
+  GROUP_BYTES,
+} from '../../../ssm/base90.ts';
 import { buildDocument, documentScript, packAgent } from '../../../ssm/document.ts';
 import { NODE12 } from '../../helpers/run-agent.ts';
+import { seededBytes } from '../../helpers/seeded-bytes.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'ccm-unpack-'));
 const NODES = [
@@ -55,6 +63,31 @@ function unpackStdin(node: string, program: string, input: Buffer): SpawnSyncRet
   return spawnSync(node, ['-e', program], { input, timeout: 60_000 });
 }
 
+/**
+ * The decoder program run in this process on `text`, with the stdin and stdout
+ * it reads and writes stood in for: many thousand texts in the time of a few
+ * node processes. Returns what it wrote, or throws what it threw.
+ */
+function decoderHere(program: string): (text: string) => Buffer {
+  const script = new Script(program);
+  const context = createContext({ require: () => ({}), Buffer, BigInt, Error, Math, process: null });
+  return (text) => {
+    const written: Buffer[] = [];
+    const handlers = new Map<string, (chunk?: Buffer) => void>();
+    const stdin = {
+      on(event: string, handler: (chunk?: Buffer) => void) {
+        handlers.set(event, handler);
+        return stdin;
+      },
+    };
+    context.process = { stdin, stdout: { write: (chunk: Buffer) => written.push(chunk) } };
+    script.runInContext(context);
+    handlers.get('data')?.(Buffer.from(text, 'latin1'));
+    handlers.get('end')?.();
+    return Buffer.concat(written);
+  };
+}
+
 /** The `digits` digits of a group value, most significant first (21 for a full group, whose values above 2^136-1 are no encoding). */
 function group(value: bigint, digits = 21): string {
   let text = '';
@@ -64,11 +97,17 @@ function group(value: bigint, digits = 21): string {
   return text;
 }
 
-/** Random buffers of every length to 40 and some long ones, every byte value, all-0 and all-FF groups. */
+/**
+ * Seeded buffers of every length to 3 groups and one byte, around later group
+ * boundaries and some long ones, every byte value, all-0 and all-FF groups.
+ */
 function propertyCases(): Buffer[] {
   const cases: Buffer[] = [];
-  for (let n = 0; n <= 40; n++) cases.push(randomBytes(n));
-  for (const n of [255, 1021, 1022, 1023, 1024, 4099]) cases.push(randomBytes(n));
+  for (let n = 0; n <= 3 * GROUP_BYTES + 1; n++) cases.push(seededBytes(`length ${n}`, n));
+  for (const groups of [8, 60, 61])
+    for (const n of [groups * GROUP_BYTES - 1, groups * GROUP_BYTES, groups * GROUP_BYTES + 1])
+      cases.push(seededBytes(`boundary ${n}`, n));
+  for (const n of [255, 1021, 1022, 1023, 1024, 4099]) cases.push(seededBytes(`long ${n}`, n));
   const every = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
   for (let drop = 0; drop < GROUP_BYTES; drop++)
     cases.push(every.subarray(drop), Buffer.from(every.subarray(drop)).reverse());
@@ -94,6 +133,46 @@ describe('agent unpacking on the host (CCM_UNPACK) against the build-time encode
     assert.equal(seen.size, 256);
   });
 
+  it('gives back every 1- and 2-byte final group and refuses every final group one above its bytes, at every length', () => {
+    // Prepare: a full group in front, so the final group is decoded as the tail of a longer text.
+    const decodeHere = decoderHere(withoutBrotli(program));
+    const head = seededBytes('exhaustive head', GROUP_BYTES);
+    const prefix = encodeBase90(head);
+    // Act + Assess: every value of a final group of 1 and of 2 bytes.
+    for (let value = 0; value < 0x10000; value++) {
+      const tail = value < 0x100 ? Buffer.from([value]) : Buffer.from([value >> 8, value & 0xff]);
+      for (const bytes of value < 0x100 ? [tail, Buffer.from([0, value])] : [tail]) {
+        const text = prefix + encodeBase90(bytes);
+        assert.deepEqual(decodeHere(text), Buffer.concat([head, bytes]), text);
+      }
+    }
+    // Every final-group length: the largest value of its bytes decodes, one more is refused,
+    // and so is every length the encoder never writes, whatever its digits.
+    for (let digits = 1; digits <= 21; digits++) {
+      const bytes = bytesIn(digits);
+      const written = bytes > 0 && digitsFor(bytes) === digits;
+      const largest = 256n ** BigInt(bytes) - 1n;
+      if (written) {
+        assert.deepEqual(
+          decodeHere(prefix + group(largest, digits)),
+          Buffer.concat([head, Buffer.alloc(bytes, 0xff)]),
+        );
+        assert.throws(() => decodeHere(prefix + group(largest + 1n, digits)), /not base90/, `${digits}`);
+      } else {
+        assert.throws(() => decodeHere(prefix + group(0n, digits)), /not base90/, `${digits} digits`);
+      }
+    }
+    // Every character outside the alphabet, in every position of a group.
+    for (let code = 0; code < 256; code++) {
+      const char = String.fromCharCode(code);
+      if (BASE90_ALPHABET.includes(char)) continue;
+      for (let at = 0; at < 21; at += code % 7 === 0 ? 1 : 20) {
+        const text = `${prefix.slice(0, at)}${char}${prefix.slice(at + 1)}`;
+        assert.throws(() => decodeHere(text), /not base90/, `${code} at ${at}`);
+      }
+    }
+  });
+
   for (const node of NODES) {
     describe(`run by ${node.label}`, () => {
       it('decodes whatever the encoder wrote back to the same bytes, whatever the length', () => {
@@ -117,7 +196,8 @@ describe('agent unpacking on the host (CCM_UNPACK) against the build-time encode
         const perTail = new Array<number>(GROUP_BYTES).fill(0);
         const bundles: Buffer[] = [];
         for (let n = 0; perTail.some((count) => count < 1) && n < 2000; n++) {
-          const bundle = n % 2 === 0 ? randomBytes(n * 7) : Buffer.from(`console.log(${n});\n`.repeat(n));
+          const bundle =
+            n % 2 === 0 ? seededBytes(`bundle ${n}`, n * 7) : Buffer.from(`console.log(${n});\n`.repeat(n));
           const tail = packAgent(bundle).length % GROUP_BYTES;
           if ((perTail[tail] ?? 0) >= 1) continue;
           perTail[tail] = (perTail[tail] ?? 0) + 1;
@@ -141,7 +221,7 @@ describe('agent unpacking on the host (CCM_UNPACK) against the build-time encode
 
       it('refuses a text that is no encoding: a stray character, a length the encoder never writes, a group above its bytes', () => {
         const decode = withoutBrotli(program);
-        const valid = encodeBase90(randomBytes(34));
+        const valid = encodeBase90(seededBytes('refusals', 34));
         const bad: Array<[string, Buffer]> = [
           // 1, 6, 11 and 16 digits: one digit fewer carries as many bytes.
           ...[1, 6, 11, 16].map((k): [string, Buffer] => [

@@ -4,7 +4,6 @@
  * is exercised against it in test/integration/ssm-script/unpack.test.ts.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import {
   BASE90_ALPHABET,
@@ -15,6 +14,7 @@ import {
   GROUP_BYTES,
   GROUP_DIGITS,
 } from '../../../ssm/base90.ts';
+import { seededBytes } from '../../helpers/seeded-bytes.ts';
 
 describe('base90 encoding of the agent bundle', () => {
   it('uses 90 distinct printable ASCII characters in code order, none special where the text travels', () => {
@@ -73,7 +73,7 @@ describe('base90 encoding of the agent bundle', () => {
 
   it('takes 21 characters per 17 bytes and the fewest for the rest, all of the alphabet', () => {
     for (let n = 0; n <= 80; n++) {
-      const bytes = randomBytes(n);
+      const bytes = seededBytes(`length ${n}`, n);
       const text = encodeBase90(bytes);
       assert.equal(text.length, base90Length(n), `${n} bytes`);
       assert.ok(text.length <= (n * 21) / 17 + 2, `${n} bytes: ${text.length} characters`);
@@ -82,7 +82,7 @@ describe('base90 encoding of the agent bundle', () => {
   });
 
   it('encodes a view into a larger buffer as the bytes of the view only', () => {
-    const big = randomBytes(64);
+    const big = seededBytes('view', 64);
     const view = big.subarray(3, 24);
     assert.equal(encodeBase90(view), encodeBase90(Buffer.from(view)));
     assert.equal(
