@@ -68,18 +68,18 @@ const STAND_INS: Record<string, string> = {
 };
 
 /**
- * Builds the agent of `root` (default: this checkout) with the options of every agent build (scripts/agent-build-options.ts), with the history modules
+ * Builds the agent of `root` (default: this checkout; the stand-alone build unless `full` is false) with the options of every agent build (scripts/agent-build-options.ts), with the history modules
  * stood in for; its version ends in `-no-history`. Throws esbuild's error when
  * the agent imports something from them that the stand-ins lack.
  */
-export async function buildWithoutHistory(outfile: string, root = ROOT): Promise<void> {
+export async function buildWithoutHistory(outfile: string, root = ROOT, full = true): Promise<void> {
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
   await build({
     ...agentBuildOptions({
       entryPoint: path.join(root, 'agent', 'main.ts'),
       outfile,
       version: `${pkg.version}-no-history`,
-      full: true,
+      full,
     }),
     plugins: [
       {
