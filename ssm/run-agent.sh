@@ -181,6 +181,8 @@ else
   for ccm_old in "$CCM_CACHE"/agent-*.js; do
     [ "$ccm_old" = "$CCM_AGENT" ] || rm -f "$ccm_old"
   done
+  # So is a temporary file of a decode that was killed (a decode takes a second): an hour old, none is in flight.
+  find "$CCM_CACHE" -maxdepth 1 -name '.agent-*.tmp' -type f -mmin +60 -exec rm -f {} + 2>/dev/null || :
 fi
 
 set -- "$CCM_AGENT" check --json

@@ -13,6 +13,7 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -206,6 +207,23 @@ describe('SSM document script', () => {
         assert.equal(afterRun.mtimeMs, before.mtimeMs);
         assert.match(second.stderr, /using cached agent/);
         assert.equal(parseResultDocument(second.stdout).outcome, 'completed');
+      });
+
+      it('removes what a killed decode left (an hour-old temporary file), never one a concurrent round is writing', async () => {
+        // Prepare: a temporary file of a decode killed long ago, and one of a decode running now.
+        const cache = freshCache('leftover');
+        const killed = join(cache, '.agent-0123.4242.tmp');
+        const inFlight = join(cache, '.agent-0123.4343.tmp');
+        writeFileSync(killed, 'partial');
+        writeFileSync(inFlight, 'partial');
+        const hourAgo = new Date(Date.now() - 61 * 60_000);
+        utimesSync(killed, hourAgo, hourAgo);
+        // Act
+        const run = await runScript(shell, standIn.script, { ...ssmEnv(), CCM_CACHE_DIR: cache });
+        // Assess
+        assert.equal(run.code, 0, run.stderr);
+        assert.equal(existsSync(killed), false, 'the killed decode’s file is gone');
+        assert.equal(existsSync(inFlight), true, 'a decode in flight keeps its file');
       });
 
       it('replaces a cached agent whose hash no longer matches', async () => {
