@@ -8,6 +8,7 @@
  * its one number grammar (numberPattern) and LIMITS, resources from its
  * character class, defaults from DEFAULTS. Nothing here restates a rule.
  */
+import { InvalidInputError } from './errors.ts';
 import {
   DEFAULTS,
   formatNumber,
@@ -157,4 +158,21 @@ export function ssmParameter(name: SsmParameterName): SsmParameterSpec {
   const spec = SSM_PARAMETERS.find((p) => p.name === name);
   if (spec === undefined) throw new Error(`no SSM parameter ${name}`);
   return spec;
+}
+
+/**
+ * Throws InvalidInputError naming `field` and the value as `given` when `value`
+ * does not match the parameter's allowedPattern: what SSM would refuse, for
+ * the whole SendCommand, is refused where the value came from.
+ */
+export function checkAllowedPattern(
+  name: SsmParameterName,
+  value: string,
+  field: string,
+  given: unknown = value,
+): void {
+  const pattern = ssmParameter(name).allowedPattern;
+  if (!new RegExp(pattern).test(value)) {
+    throw new InvalidInputError(field, given, `a value matching the SSM document pattern ${pattern}`);
+  }
 }

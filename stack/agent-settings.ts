@@ -1,17 +1,3 @@
-/**
- * The stage params that carry an agent setting (the stage defaults every host
- * runs with unless its tags say otherwise), judged at package time by the
- * agent's own grammar (common/settings.ts), as the flag, the config-file key
- * and the tag are: `count= 25` fails `serverless package` with `param count
- * " 25" is not allowed: an integer from 1 to 500, in digits (no sign,
- * exponent, point or spaces)`, what `--count " 25"` says but for the name.
- * Nothing is trimmed (osls itself drops trailing spaces from a
- * `--param="name=value"`, not leading ones). serverless.yml reaches this
- * through ssm/document.cjs, which sets the document parameters' defaults from
- * the values returned here; the Lambda environment gets the same params, and
- * functions/config.ts judges them again, by the same parsers, as written.
- */
-import { InvalidInputError } from '../common/errors.ts';
 import {
   formatNumber,
   formatSwitch,
@@ -27,7 +13,7 @@ import {
   parseResourceList,
   parseTcpPort,
 } from '../common/settings.ts';
-import { SSM_PARAMETERS, type SsmParameterName } from '../common/ssm-parameters.ts';
+import { checkAllowedPattern, type SsmParameterName } from '../common/ssm-parameters.ts';
 import type { StackParamName } from '../common/stack-params.ts';
 
 type Parse = (value: string, field: string) => string;
@@ -84,14 +70,7 @@ export function parseAgentSettingParams(
   ][]) {
     const field = `param ${param}`;
     const value = parse(params[param], field);
-    const pattern = SSM_PARAMETERS.find((p) => p.name === document)?.allowedPattern ?? '';
-    if (!new RegExp(pattern).test(value)) {
-      throw new InvalidInputError(
-        field,
-        params[param],
-        `a value matching the SSM document pattern ${pattern}`,
-      );
-    }
+    checkAllowedPattern(document, value, field, params[param]);
     defaults[document] = value;
   }
   return defaults;

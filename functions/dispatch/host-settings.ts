@@ -1,12 +1,3 @@
-/**
- * Effective settings of one host: the stage defaults overridden by its
- * `<TAG_KEY>:<Setting>` tags. Tags are user input on a host we do not control,
- * so they pass through the same validators as the agent's flags and config
- * file, as they are (`" on"` is refused as `--baseline-flag " on"` is); a value that
- * validates but that the SSM document's allowedPattern would refuse is refused
- * here too, because SSM rejects the whole SendCommand (all 50 hosts) otherwise.
- */
-import { InvalidInputError } from '../../common/errors.ts';
 import {
   formatNumber,
   formatSwitch,
@@ -21,7 +12,12 @@ import {
   parseResourceList,
   parseTcpPort,
 } from '../../common/settings.ts';
-import { RESOURCES_MAX_CHARS, SSM_PARAMETERS, type SsmParameterName } from '../../common/ssm-parameters.ts';
+import {
+  checkAllowedPattern,
+  RESOURCES_MAX_CHARS,
+  SSM_PARAMETERS,
+  type SsmParameterName,
+} from '../../common/ssm-parameters.ts';
 import type { HostSettings } from '../config.ts';
 import { checkListLength } from './resource-parameters.ts';
 
@@ -101,15 +97,11 @@ export function toSsmParameters(
   const parameters = {} as SsmParameters;
   for (const spec of SSM_PARAMETERS) {
     const value = values[spec.name];
-    if (!new RegExp(spec.allowedPattern).test(value)) {
-      const field =
-        spec.name === 'LogDir' || spec.name === 'AllowInstall' ? spec.name : `${tagKey}:${spec.name}`;
-      throw new InvalidInputError(
-        field,
-        value,
-        `a value matching the SSM document pattern ${spec.allowedPattern}`,
-      );
-    }
+    checkAllowedPattern(
+      spec.name,
+      value,
+      spec.name === 'LogDir' || spec.name === 'AllowInstall' ? spec.name : `${tagKey}:${spec.name}`,
+    );
     parameters[spec.name] = [value];
   }
   return parameters;
