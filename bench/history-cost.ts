@@ -18,9 +18,10 @@ import { build } from 'esbuild';
 import { ROTATION_DEFAULTS } from '../agent/cli/resolve-options.ts';
 import { prepareLogDir } from '../agent/files/log-dir.ts';
 import {
+  BAND_DEFAULTS,
+  BAND_WRITTEN,
   decodeRound,
   encodeRound,
-  F3,
   HISTORY_FILE,
   HISTORY_LIMITS,
   HISTORY_TUNNEL_STATES,
@@ -151,23 +152,24 @@ function lastLines(file: string, count: number): string[] {
 }
 
 /**
- * Bytes of a format-3 history line that are the path and baseline rules'
+ * Bytes of a format-4 history line that are the path and baseline rules'
  * state (issue 10) rather than the report's history (issue 11: per round and
  * resource the band, loss, verdict and trouble spot): the hop address list
- * `ad`, each entry's hops and path-change flag, and the tunnel state `tn`.
- * The line is written again without them, trailing defaults left out as the
- * writer leaves them out (history-store.ts), and the difference is returned.
+ * `ad`, the hop column `h`, each band entry's path-change flag, and the
+ * tunnel state `tn`. The line is written again without them, trailing
+ * defaults left out as the writer leaves them out (history-store.ts), and the
+ * difference is returned.
  */
 export function ruleStateBytes(line: string): number {
-  const wire = JSON.parse(line) as { hv: number; ad?: unknown; tn?: unknown; r: unknown[][] };
-  if (wire.hv !== 3) throw new Error(`history line format ${wire.hv}: this bench reads format 3`);
-  const { ad: _ad, tn: _tn, ...rest } = wire;
-  const r = wire.r.map((entry) => {
-    const e = entry.map((value, i) => (i === F3.flags || i === F3.h ? 0 : value));
-    while (e.length > F3.flags && e[e.length - 1] === (e.length - 1 === F3.tr ? null : 0)) e.pop();
+  const wire = JSON.parse(line) as { hv: number; ad?: unknown; h?: unknown; tn?: unknown; b: string };
+  if (wire.hv !== 4) throw new Error(`history line format ${wire.hv}: this bench reads format 4`);
+  const { ad: _ad, h: _h, tn: _tn, ...rest } = wire;
+  const band = (JSON.parse(wire.b) as unknown[][]).map((entry) => {
+    const e = entry.map((value, i) => (i === BAND_WRITTEN ? 0 : value));
+    while (e.length > BAND_WRITTEN && e[e.length - 1] === BAND_DEFAULTS[e.length - 1]) e.pop();
     return e;
   });
-  return Buffer.byteLength(line) - Buffer.byteLength(JSON.stringify({ ...rest, r }));
+  return Buffer.byteLength(line) - Buffer.byteLength(JSON.stringify({ ...rest, b: JSON.stringify(band) }));
 }
 
 export async function runHistoryBench(config: HistoryBenchConfig): Promise<void> {
@@ -308,7 +310,7 @@ export async function runHistoryBench(config: HistoryBenchConfig): Promise<void>
         "round writes without them: the old files' report line and the history line the HTML report draws (issue 11: per",
         'resource latency, band, loss, verdict and trouble spot). The baselines are recomputed from those latencies, so they',
         `take no bytes; a path is written when it changes or every ${PATH_REFRESH_LINES} lines. "All": today's agent writes the report line`,
-        'alone on a clean round (no MTR file); the history line (format 3, positional, round trips in whole microseconds)',
+        'alone on a clean round (no MTR file); the history line (format 4, by column, round trips in whole microseconds)',
         'is the per-round record issue 11 asks the agent to keep, so that row has no goal here.',
         `History files after the run: ${historyFiles.map((name) => `${name} ${(fs.statSync(path.join(logDirs.with, name)).size / 1e6).toFixed(1)} MB`).join(', ')}.`,
         `State at rest, bounded: the history at most ${mib((HISTORY_LIMITS.keep + 1) * HISTORY_LIMITS.fileBytes)} MiB (rotated past ${mib(HISTORY_LIMITS.fileBytes)} MiB,`,

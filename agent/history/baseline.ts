@@ -20,8 +20,14 @@ import type { Baseline } from '../../common/result-schema.ts';
 import { round3 } from '../analysis/analyse-path.ts';
 
 export const BASELINE_RULE = {
-  /** Recent rounds the baseline is made of (4 hours of 5-minute rounds). */
-  windowRounds: 48,
+  /**
+   * Recent rounds the baseline is made of (3 hours of 5-minute rounds): every
+   * round reads them back (history-store.ts), and each line read costs CPU
+   * on every host every round (issue 10's goal: the history under 10 % more
+   * per round; bench/history-cpu.ts); 36 medians as well as 48 for a path's
+   * normal, and a new normal is learned in 90 minutes rather than two hours.
+   */
+  windowRounds: 36,
   /** Rounds needed before there is a baseline at all. */
   minRounds: 10,
   /** Spreads above the median that count as far. */

@@ -5,33 +5,45 @@
  * It is the agent's own file, beside the old tool's files, whose names and
  * keys stay as they were.
  *
- * A line is a JSON object, its entries positional arrays (a line per round
- * for weeks, read back every round: short to write and quick to parse):
+ * A line is a JSON object, one per round, its entries by column (a line per
+ * round for weeks, read back every round: short to write, and quick to parse
+ * for what the rules read):
  *
- *   {"hv":3,"at":"2026-01-01T12:00:00.000Z","lt":75,"lp":5,"ad":["10.199.100.1","10.20.0.5"],"r":[
- *     ["db.corp.internal",0,12300,11900,14200,400,1,[0,null,1],"10.20.0.5",0,"latency",["latency",1,"tunnel"]]]}
+ *   {"hv":4,"at":"2026-01-01T12:00:00.000Z","lt":75,"lp":5,"ad":["10.199.100.1","10.20.0.5"],
+ *    "t":["db.corp.internal","10.20.0.7"],"ms":[12300,55100],"m":[0,"tcp"],"h":[[0,null,1],0],
+ *    "b":"[[0,11900,14200,400,1,\"10.20.0.5\",\"latency\",[\"latency\",1,\"tunnel\"]],[0,50100,61200,2100]]"}
  *
- * `hv` the line format (3); `at` the round's start (ISO 8601, UTC); `lt`/`lp`
+ * `hv` the line format (4); `at` the round's start (ISO 8601, UTC); `lt`/`lp`
  * the latency (ms) and loss (%) thresholds of the round; `ad` the hop
- * addresses of the round, each once (paths share their first hops); `r` one
- * entry per resource, by position (F3 below): target; loss (%); latency
- * (µs, as judged); the fastest and slowest probe and their standard deviation
- * (µs: the band of a SmokePing-style graph; mtr reports no median, so the
- * centre is the mean); flags (1: a path change was reported); the hops as
- * positions in `ad` (null: silent; 0: the path of the last line that wrote
- * one, see below; null for the list: no path); the address (0: the target;
- * null: it did not resolve); the method (0: `icmp`); the verdict (0: `ok`);
- * the trouble spot (kind, hop, side). Numbers not measured are null; trailing
- * fields at their default (0, or null for the trouble spot) are left out.
- * `tn`, when present, is the tunnel's state in the round (one of
- * HISTORY_TUNNEL_STATES; left out when not known): the HTML report marks the
- * rounds it was not `up`. Older lines are still read: format 2 (the same,
- * with the baseline the round was held against after the standard deviation,
- * and flag 2 for "far above it") and format 1 (the fields as keys of an
- * object per entry: t, loss, ms, lo, hi, sd, bm, pc, far, h, a, m, v, tr,
- * keys of empty values left out). Nothing reads the baseline or the far flag
- * (the rules recompute the baseline from the latencies; the report draws
- * neither), so format 3 no longer writes them.
+ * addresses of the round, each once (paths share their first hops). Then
+ * what the rules read, one column each, an entry per resource: `t` the
+ * target; `ms` the latency as judged (µs; null: nothing answered); `m` the
+ * method (0: `icmp`; the column left out when every entry's is); `h` the
+ * hops as positions in `ad` (null: silent; 0: the path of the last line that
+ * wrote one, see below; null for the list: no path; the column left out when
+ * every entry's is 0). Then `b`, what only the report reads, as JSON text, so
+ * that a round's JSON.parse passes over it as one string: per entry, loss
+ * (%); the fastest and slowest probe and their standard deviation (µs: the
+ * band of a SmokePing-style graph; mtr reports no median, so the centre is
+ * the mean); flags (1: a path change was reported); the address (0: the
+ * target; null: it did not resolve); the verdict (0: `ok`); the trouble spot
+ * (kind, hop, side); trailing fields at their default (0, or null for the
+ * trouble spot) left out. Numbers not measured are null. `tn`, when present,
+ * is the tunnel's state in the round (one of HISTORY_TUNNEL_STATES; left out
+ * when not known): the HTML report marks the rounds it was not `up`.
+ *
+ * Older lines are still read: format 3 (`r`, one array per entry, by
+ * position, F3 below: target, loss, latency, fastest, slowest, standard
+ * deviation (µs), flags, hops, address, method, verdict, trouble spot, the
+ * same values as format 4), format 2 (the same in milliseconds, with the
+ * baseline the round was held against after the standard deviation, and
+ * flag 2 for "far above it") and format 1 (the fields as keys of an object
+ * per entry: t, loss, ms, lo, hi, sd, bm, pc, far, h, a, m, v, tr, keys of
+ * empty values left out). Nothing reads the baseline or the far flag (the
+ * rules recompute the baseline from the latencies; the report draws
+ * neither), so formats 3 and 4 do not write them. Both readers bring a
+ * format-4 entry to the format-3 positions (columnEntries) and an older one
+ * to the columns (ruleColumns), so that each checks every format alike.
  *
  * Paths rarely change, so the hops are written only when the path differs
  * from the last one written for the target, when that one is
@@ -48,7 +60,7 @@
  * target: the latency with its method and the paths of the newest rounds;
  * it checks the bounds of exactly those fields (and the hops only of the
  * lines the path rule and the writer need), builds no entry objects, and
- * leaves the other fields unread. The report (openStoredHistory, visiting
+ * leaves the other fields unread (`b` stays a string). The report (openStoredHistory, visiting
  * the rounds oldest first as they are read in chunks, holding none of them;
  * readHistory collects them) decodes and checks every field of every line
  * (decodeRound); a line longer than maxLineBytes is skipped unread. Paths
@@ -76,7 +88,7 @@
  * (keep + 1) × fileBytes (24 MiB) plus one line, and always at least keep ×
  * fileBytes (16 MiB) of the newest rounds once it has rotated: under 7 KB a
  * round on average for 50 resources on 10-hop IPv4 paths with every field
- * set (about 5 KB in format 3), so 7 days of 5-minute rounds (2,016 rounds,
+ * set (about 4.4 KB in format 4), so 7 days of 5-minute rounds (2,016 rounds,
  * about 10 MB) always fit (tested in test/unit/history/history-store.test.ts).
  * Every read is bounded too: a round reads at most tailBytes from the end,
  * and only as far back as its RECENT_ROUNDS lines need (read-lines.ts).
@@ -138,8 +150,9 @@ export const PATH_REFRESH_LINES = 16;
 /** Rounds a round reads back: enough for both rules. */
 export const RECENT_ROUNDS = Math.max(PATH_RULE.windowRounds, BASELINE_RULE.windowRounds);
 
-const LINE_VERSION = 3;
-/** The formats still read: 2 (positional, with the baseline) and 1 (entries as objects). */
+const LINE_VERSION = 4;
+/** The formats still read: 3 (entries as arrays), 2 (the same with the baseline) and 1 (entries as objects). */
+const LINE_VERSION_POSITIONAL = 3;
 const LINE_VERSION_BASELINE = 2;
 const LINE_VERSION_KEYED = 1;
 
@@ -163,37 +176,27 @@ export interface Layout {
   far: boolean;
 }
 /**
- * Positions in a format-3 entry; the fields before `flags` are always
- * written. Round trips in whole microseconds: JSON.parse reads an integer
- * much faster than a decimal (a round reads RECENT_ROUNDS lines of them),
- * and ms × 1000 rounded, divided back, is the same number for the
- * milliseconds with 3 decimals the agent keeps (round3, mtr's own figures).
+ * Positions in a format-3 entry, and in a format-4 entry brought to it
+ * (columnEntries); the fields before `flags` are always written. Round trips
+ * in whole microseconds: JSON.parse reads an integer much faster than a
+ * decimal (a round reads RECENT_ROUNDS lines of them), and ms × 1000
+ * rounded, divided back, is the same number for the milliseconds with 3
+ * decimals the agent keeps (round3, mtr's own figures).
  */
 // biome-ignore format: a table
-export const F3: Layout = { t: 0, loss: 1, ms: 2, lo: 3, hi: 4, sd: 5, flags: 6, h: 7, a: 8, m: 9, v: 10, tr: 11, perMs: 1000, far: false };
+const F3: Layout = { t: 0, loss: 1, ms: 2, lo: 3, hi: 4, sd: 5, flags: 6, h: 7, a: 8, m: 9, v: 10, tr: 11, perMs: 1000, far: false };
 /** Format 2: the baseline (unread) at 6, the fields from `flags` on one further; milliseconds. */
 // biome-ignore format: a table
 const F2: Layout = { t: 0, loss: 1, ms: 2, lo: 3, hi: 4, sd: 5, flags: 7, h: 8, a: 9, m: 10, v: 11, tr: 12, perMs: 1, far: true };
 /** Format 1 brought to the format-3 positions (keyedAsPositional); milliseconds. */
 const F1: Layout = { ...F3, perMs: 1 };
 
-/** A round trip (ms) as format 3 writes it. */
+/** A round trip (ms) as formats 3 and 4 write it. */
 const toMicroseconds = (ms: number | null): number | null => (ms === null ? null : Math.round(ms * 1000));
-/** What a left-out trailing field of format 3 stands for. */
-const TRAILING_DEFAULTS: readonly unknown[] = [
-  undefined,
-  undefined,
-  undefined,
-  undefined,
-  undefined,
-  undefined,
-  0,
-  0,
-  0,
-  0,
-  0,
-  null,
-];
+/** Fields of a format-4 band entry always written (loss, fastest, slowest, standard deviation); the flags are next. */
+export const BAND_WRITTEN = 4;
+/** What a left-out trailing field of a band entry stands for: flags, address, verdict, trouble spot. */
+export const BAND_DEFAULTS: readonly unknown[] = [undefined, undefined, undefined, undefined, 0, 0, 0, null];
 const FLAG_PATH_CHANGE = 1;
 /** Format 2's "far above the baseline", no longer written or read. */
 const FLAG_FAR = 2;
@@ -296,35 +299,52 @@ function toWire(round: HistoryRound, withHops: boolean, memory: PathMemory | nul
     addresses.set(address, addresses.size);
     return addresses.size - 1;
   };
-  const r = round.resources.map((e) => {
-    let hops: unknown = 0;
-    if (!withHops) hops = null;
-    else if (!knowsPath(memory, e.target, e.hops)) hops = e.hops === null ? null : e.hops.map(indexOf);
-    const wire: unknown[] = [
-      e.target,
+  const entries = round.resources;
+  const targets: string[] = [];
+  const latencies: (number | null)[] = [];
+  const methods: unknown[] = [];
+  const hops: unknown[] = [];
+  const band: unknown[][] = [];
+  let anyMethod = false;
+  let anyPath = false;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i] as HistoryEntry;
+    targets.push(e.target);
+    latencies.push(toMicroseconds(e.latencyMs));
+    const method = e.method === 'icmp' ? 0 : e.method;
+    anyMethod ||= method !== 0;
+    methods.push(method);
+    let path: unknown = null;
+    if (withHops)
+      path = knowsPath(memory, e.target, e.hops) ? 0 : e.hops === null ? null : e.hops.map(indexOf);
+    anyPath ||= path !== 0;
+    hops.push(path);
+    const fields: unknown[] = [
       e.lossPct,
-      toMicroseconds(e.latencyMs),
       toMicroseconds(e.lowMs),
       toMicroseconds(e.highMs),
       toMicroseconds(e.stdevMs),
       e.pathChanged ? FLAG_PATH_CHANGE : 0,
-      hops,
       e.address === e.target ? 0 : e.address,
-      e.method === 'icmp' ? 0 : e.method,
       e.verdict === 'ok' ? 0 : e.verdict,
       e.trouble === null ? null : [e.trouble.kind, e.trouble.hop, e.trouble.side],
     ];
-    while (wire.length > F3.flags && wire[wire.length - 1] === TRAILING_DEFAULTS[wire.length - 1]) wire.pop();
-    return wire;
-  });
+    while (fields.length > BAND_WRITTEN && fields[fields.length - 1] === BAND_DEFAULTS[fields.length - 1])
+      fields.pop();
+    band.push(fields);
+  }
   const wire: Wire = {
     hv: LINE_VERSION,
     at: round.at,
     lt: round.latencyThresholdMs,
     lp: round.lossThresholdPct,
     ad: [...addresses.keys()],
-    r,
+    t: targets,
+    ms: latencies,
   };
+  if (anyMethod) wire.m = methods;
+  if (anyPath) wire.h = hops;
+  wire.b = JSON.stringify(band);
   if (round.tunnel != null) wire.tn = round.tunnel;
   return wire;
 }
@@ -364,7 +384,12 @@ function parseLine(line: string): Wire | null {
   }
   if (!isRecord(value)) return null;
   const { hv } = value;
-  return hv === LINE_VERSION || hv === LINE_VERSION_BASELINE || hv === LINE_VERSION_KEYED ? value : null;
+  return hv === LINE_VERSION ||
+    hv === LINE_VERSION_POSITIONAL ||
+    hv === LINE_VERSION_BASELINE ||
+    hv === LINE_VERSION_KEYED
+    ? value
+    : null;
 }
 
 /**
@@ -386,8 +411,9 @@ function decodeLine(line: string, memory: PathMemory | null): DecodedRound | nul
   if (value === null) return null;
   const layout = value.hv === LINE_VERSION_BASELINE ? F2 : F3;
   const keyed = value.hv === LINE_VERSION_KEYED;
-  const { at, lt, lp, ad, r, tn } = value;
+  const { at, lt, lp, ad, tn } = value;
   if (!roundFieldsSound(value)) return null;
+  const r = value.hv === LINE_VERSION ? columnEntries(value) : value.r;
   if (!Array.isArray(r) || r.length > LIMITS.maxResources) return null;
   const addresses = hopAddressList(ad, r.length);
   if (addresses === null) return null;
@@ -421,6 +447,113 @@ function decodeLine(line: string, memory: PathMemory | null): DecodedRound | nul
     round,
     skippedEntries: r.length - resources.length,
   };
+}
+
+/** What the rules read of a line, a column each, an entry per resource (ruleColumns). */
+interface RuleColumns {
+  t: readonly unknown[];
+  ms: readonly unknown[];
+  /** Absent: every method icmp (0). */
+  m: readonly unknown[] | undefined;
+  /** Absent: every path left out (0). */
+  h: readonly unknown[] | undefined;
+  /** The latencies' unit: this many to the millisecond. */
+  perMs: number;
+}
+
+/**
+ * The columns of a format-4 line (unchecked, but lined up), or null when
+ * they do not line up or are too many: the report's reader then skips the
+ * line whole, so the round's reader does too.
+ */
+function lineColumns(value: Wire): RuleColumns | null {
+  const { t, ms, m, h } = value;
+  if (!Array.isArray(t) || t.length > LIMITS.maxResources) return null;
+  const n = t.length;
+  if (!Array.isArray(ms) || ms.length !== n) return null;
+  if (m !== undefined && !(Array.isArray(m) && m.length === n)) return null;
+  if (h !== undefined && !(Array.isArray(h) && h.length === n)) return null;
+  return { t, ms, m, h, perMs: F3.perMs };
+}
+
+/**
+ * What the rules read of any line this version reads, as columns (null: the
+ * line has no entries to read). An entry of format 1 to 3 that is not one
+ * (not an object or array, or of a length the format never wrote) gets no
+ * target (undefined), so the round's reader skips it, as the report's reader
+ * skips it before reading its hops.
+ */
+function ruleColumns(value: Wire): RuleColumns | null {
+  if (value.hv === LINE_VERSION) return lineColumns(value);
+  const r = value.r;
+  if (!Array.isArray(r) || r.length > LIMITS.maxResources) return null;
+  const keyed = value.hv === LINE_VERSION_KEYED;
+  const layout = keyed ? F1 : value.hv === LINE_VERSION_BASELINE ? F2 : F3;
+  const t: unknown[] = [];
+  const ms: unknown[] = [];
+  const m: unknown[] = [];
+  const h: unknown[] = [];
+  for (let j = 0; j < r.length; j++) {
+    const raw: unknown = r[j];
+    const wire = keyed ? (isRecord(raw) ? keyedAsPositional(raw) : null) : raw;
+    const whole = Array.isArray(wire) && wire.length >= layout.flags && wire.length <= layout.tr + 1;
+    t.push(whole ? wire[layout.t] : undefined);
+    ms.push(whole ? wire[layout.ms] : null);
+    m.push(whole && wire.length > layout.m ? wire[layout.m] : 0);
+    h.push(whole && wire.length > layout.h ? wire[layout.h] : 0);
+  }
+  return { t, ms, m, h, perMs: layout.perMs };
+}
+
+/** A format-4 line's band (`b`) parsed, when it is a list of an entry per target; else null (the line is skipped). */
+function lineBand(value: Wire, entries: number): unknown[] | null {
+  if (typeof value.b !== 'string') return null;
+  let band: unknown;
+  try {
+    band = JSON.parse(value.b);
+  } catch {
+    return null;
+  }
+  return Array.isArray(band) && band.length === entries ? band : null;
+}
+
+/**
+ * A format-4 line's entries at the format-3 positions (F3): its columns and
+ * its band put together; null when the line is skipped whole (its columns do
+ * not line up, or its band is not a list of as many). An entry whose band is
+ * not a list of BAND_WRITTEN to BAND_DEFAULTS.length fields keeps its
+ * target, latency, method and hops, as the round's reader reads them, with
+ * a loss no check passes (undefined): the report's reader then skips it
+ * after taking the path it writes, as the round's reader takes it.
+ */
+function columnEntries(value: Wire): unknown[][] | null {
+  const columns = lineColumns(value);
+  const band = columns === null ? null : lineBand(value, columns.t.length);
+  if (columns === null || band === null) return null;
+  const { t, ms, m, h } = columns;
+  const entries: unknown[][] = [];
+  for (let j = 0; j < t.length; j++) {
+    const raw: unknown = band[j];
+    const b: readonly unknown[] =
+      Array.isArray(raw) && raw.length >= BAND_WRITTEN && raw.length <= BAND_DEFAULTS.length ? raw : [];
+    const n = b.length;
+    // F3 order: t, loss, ms, lo, hi, sd, flags, h, a, m, v, tr.
+    entries.push([
+      t[j],
+      b[0],
+      ms[j],
+      b[1],
+      b[2],
+      b[3],
+      n > 4 ? b[4] : 0,
+      h === undefined ? 0 : h[j],
+      n > 5 ? b[5] : 0,
+      m === undefined ? 0 : m[j],
+      n > 6 ? b[6] : 0,
+      n > 7 ? b[7] : null,
+    ]);
+  }
+  return entries;
 }
 
 /**
@@ -682,75 +815,82 @@ function gatherPast(lines: readonly string[]): Omit<RecentHistory, 'truncated' |
   const past = new Map<string, Gathering>();
   let rounds = 0;
   let skipped = 0;
+  // The targets of the line read before (the next newer), by position, and what was gathered for each
+  // (undefined: its target was not one).
+  let before: readonly (Gathering | undefined)[] = [];
+  let beforeTargets: readonly unknown[] = [];
   for (let i = 0; i < lines.length; i++) {
     // i: lines after this one (the newest is 0).
     const value = parseLine(lines[lines.length - 1 - i] as string);
-    const r = value?.r;
-    if (value === null || !Array.isArray(r) || r.length > LIMITS.maxResources) {
+    const columns = value === null ? null : ruleColumns(value);
+    if (value === null || columns === null) {
       skipped++;
       continue;
     }
     rounds++;
-    const keyed = value.hv === LINE_VERSION_KEYED;
-    const layout = keyed ? F1 : value.hv === LINE_VERSION_BASELINE ? F2 : F3;
-    const perMs = layout.perMs;
+    const { t, ms: latencies, m, h, perMs } = columns;
     const maxMs = MAX_MS * perMs;
-    const shortest = layout.flags;
-    const longest = layout.tr + 1;
-    const hAt = layout.h;
     const line: LineAddresses = {
       ad: value.ad,
-      entries: r.length,
+      entries: t.length,
       checked: undefined,
       fields: value,
       sound: undefined,
     };
-    for (let j = 0; j < r.length; j++) {
-      let wire: unknown = r[j];
-      if (keyed) wire = isRecord(wire) ? keyedAsPositional(wire) : null;
-      if (!Array.isArray(wire)) {
-        skipped++;
-        continue;
-      }
-      const n = wire.length;
-      const target: unknown = wire[0];
-      const ms: unknown = wire[2];
-      if (
-        n < shortest ||
-        n > longest ||
-        typeof target !== 'string' ||
-        target.length === 0 ||
-        target.length > MAX_TARGET_CHARS
-      ) {
-        skipped++;
-        continue;
-      }
-      let p = past.get(target);
+    // Lines name the same targets in the same order round after round: a target where the line before
+    // had it is that one's (checked then), without a look-up.
+    const targets: (Gathering | undefined)[] = new Array(t.length);
+    for (let j = 0; j < t.length; j++) {
+      const target: unknown = t[j];
+      let p = j < before.length && target === beforeTargets[j] ? before[j] : undefined;
       if (p === undefined) {
-        p = { paths: [], icmpMs: [], tcpMs: [], waiting: 0, memory: null, unsure: false };
-        past.set(target, p);
-      }
-      if (ms !== null && !(typeof ms === 'number' && ms >= 0 && ms <= maxMs)) {
-        skipped++;
-        // The report's reader reads the hops before the latency: it takes the path such an entry writes.
-        if (n > hAt && wire[hAt] !== 0) forgetPath(p, i);
-        continue;
-      }
-      // The usual entry leaves its path (the line before's) and its method (icmp) out.
-      let basis = BASIS_ICMP;
-      if (n <= hAt) p.waiting++;
-      else {
-        basis = gatherPathAndMethod(p, wire, layout, line, i);
-        if (basis < 0) {
+        if (typeof target !== 'string' || target.length === 0 || target.length > MAX_TARGET_CHARS) {
           skipped++;
           continue;
         }
+        p = past.get(target);
+        if (p === undefined) {
+          p = { paths: [], icmpMs: [], tcpMs: [], waiting: 0, memory: null, unsure: false };
+          past.set(target, p);
+        }
+      }
+      targets[j] = p;
+      const ms: unknown = latencies[j];
+      // The usual entry leaves its path (the line before's) and its method (icmp) out.
+      const rawHops: unknown = h === undefined ? 0 : h[j];
+      if (ms !== null && !(typeof ms === 'number' && ms >= 0 && ms <= maxMs)) {
+        skipped++;
+        // The report's reader reads the hops before the latency: it takes the path such an entry writes.
+        if (rawHops !== 0) forgetPath(p, i);
+        continue;
+      }
+      const method: unknown = m === undefined ? 0 : m[j];
+      const basis =
+        method === 0 || method === 'icmp'
+          ? BASIS_ICMP
+          : method === 'tcp' || method === 'http'
+            ? BASIS_TCP
+            : method === null
+              ? BASIS_NONE
+              : -1;
+      if (basis < 0 || !(rawHops === 0 || rawHops === null || Array.isArray(rawHops))) {
+        skipped++;
+        // The report's reader reads the hops before the method: it takes the path such an entry writes.
+        if (basis < 0 && rawHops !== 0) forgetPath(p, i);
+        continue;
+      }
+      if (rawHops === 0) p.waiting++;
+      else if (!gatherPath(p, rawHops, line, i)) {
+        skipped++;
+        continue;
       }
       if (ms !== null && basis !== BASIS_NONE) {
-        const latencies = basis === BASIS_ICMP ? p.icmpMs : p.tcpMs;
-        if (latencies.length < LATENCIES_WINDOW) latencies.push((ms as number) / perMs);
+        const list = basis === BASIS_ICMP ? p.icmpMs : p.tcpMs;
+        if (list.length < LATENCIES_WINDOW) list.push((ms as number) / perMs);
       }
     }
+    before = targets;
+    beforeTargets = t;
   }
   const paths = newPathMemory();
   paths.lines = lines.length;
@@ -762,36 +902,11 @@ function gatherPast(lines: readonly string[]): Omit<RecentHistory, 'truncated' |
 }
 
 /**
- * An entry that writes its hops or its method, in line `i` (lines after it):
- * its basis (BASIS_*), its path (when read) taken into `p`; -1 when what is
- * read of them breaks a bound (then `p` is left as it was).
+ * An entry of line `i` (lines after it) that writes its path (`rawHops`: a
+ * hop list or null): the path taken into `p` where it is read; false when
+ * the hop list read breaks a bound (then `p` is left as it was).
  */
-function gatherPathAndMethod(
-  p: Gathering,
-  wire: readonly unknown[],
-  layout: Layout,
-  line: LineAddresses,
-  i: number,
-): number {
-  const method: unknown = wire.length > layout.m ? wire[layout.m] : 0;
-  const basis =
-    method === 0 || method === 'icmp'
-      ? BASIS_ICMP
-      : method === 'tcp' || method === 'http'
-        ? BASIS_TCP
-        : method === null
-          ? BASIS_NONE
-          : -1;
-  const rawHops: unknown = wire[layout.h];
-  if (basis < 0 || !(rawHops === 0 || rawHops === null || Array.isArray(rawHops))) {
-    // The report's reader reads the hops before the method: it takes the path such an entry writes.
-    if (basis < 0 && rawHops !== 0) forgetPath(p, i);
-    return -1;
-  }
-  if (rawHops === 0) {
-    p.waiting++;
-    return basis;
-  }
+function gatherPath(p: Gathering, rawHops: unknown, line: LineAddresses, i: number): boolean {
   const inRefresh = i + 1 < PATH_REFRESH_LINES;
   // A second path for the target in one line (newest first, so the first path met is the newest line's).
   if (inRefresh && p.memory !== null && p.memory.linesAgo === i) p.unsure = true;
@@ -800,14 +915,17 @@ function gatherPathAndMethod(
   if (rawHops !== null && (remember || p.paths.length < PATHS_WINDOW)) {
     if (line.checked === undefined) line.checked = hopAddressList(line.ad, line.entries);
     hops = line.checked === null ? undefined : decodeHops(rawHops, line.checked);
-    if (hops === undefined) return -1;
+    if (hops === undefined) return false;
   }
   if (remember) {
     p.memory = { hops, linesAgo: i };
-    // The report's reader skips a line whose own fields or hop addresses break a bound: for it, no path.
+    // The report's reader skips a line whose own fields, hop addresses or band break a bound: for it, no path.
     if (line.sound === undefined) {
       if (line.checked === undefined) line.checked = hopAddressList(line.ad, line.entries);
-      line.sound = line.checked !== null && roundFieldsSound(line.fields);
+      line.sound =
+        line.checked !== null &&
+        roundFieldsSound(line.fields) &&
+        (line.fields.hv !== LINE_VERSION || lineBand(line.fields, line.entries) !== null);
     }
     if (!line.sound) p.unsure = true;
   }
@@ -816,7 +934,7 @@ function gatherPathAndMethod(
     for (let k = p.waiting; k >= 0 && p.paths.length < PATHS_WINDOW; k--) p.paths.push(hops);
   }
   p.waiting = 0;
-  return basis;
+  return true;
 }
 
 /**

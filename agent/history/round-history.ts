@@ -3,7 +3,7 @@
  * (path-change.ts) and `baseline` (baseline.ts) from the earlier rounds of
  * the same target on this host, `--baseline-flag on` turns a round far above
  * its baseline into a latency flag, and the round becomes the history entries
- * the store keeps (history-store.ts). Pure.
+ * the store keeps (history-store.ts). No I/O.
  */
 import type { ResourceResult } from '../../common/result-schema.ts';
 import { normalizeAddress, round3 } from '../analysis/analyse-path.ts';
@@ -56,8 +56,9 @@ const NOTHING: readonly never[] = [];
 
 /**
  * `past`: what the stored rounds say per target (readRecentRounds). Returns
- * the resources in the order given, each with `pathChange` and `baseline`,
- * and the round's history entries.
+ * the resources in the order given, each with `pathChange` and `baseline`
+ * (set on the probed result itself, which the round owns; a result the
+ * baseline flag changes is a copy), and the round's history entries.
  */
 export function applyHistory(
   probed: readonly ProbedResource[],
@@ -84,7 +85,10 @@ export function applyHistory(
       // A latency was measured, so the verdict was ok or loss: the flag rule counts it from here on.
       judged = { ...result, latencyFlag: true, verdict: result.lossFlag ? 'latency+loss' : 'latency' };
     }
-    resources.push({ ...judged, pathChange, baseline });
+    // Filled in, not copied: a copy of every resource of every round costs more than the rules themselves.
+    judged.pathChange = pathChange;
+    judged.baseline = baseline;
+    resources.push(judged);
     entries.push({
       target: judged.target,
       address: judged.address,

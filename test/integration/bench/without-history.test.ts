@@ -68,22 +68,25 @@ describe('history bench: the agent without the history', () => {
     const logDir = join(dir.path, 'split');
     checkRound(AGENT, logDir);
     const line = readFileSync(join(logDir, HISTORY_FILE), 'utf8').trimEnd().split('\n')[0] ?? '';
-    const wire = JSON.parse(line) as { ad: string[]; tn?: string; r: unknown[][] };
-    const withoutHops = JSON.stringify({ ...wire, ad: [], r: wire.r.map((e) => e.slice(0, 6)) });
+    const wire = JSON.parse(line) as { ad: string[]; h?: unknown[]; tn?: string; b: string };
+    // By hand: the band entries' flags (position 4) are 0 here (no path change on a first round), so
+    // the band stays as written, and the rules' state is ad, h and tn.
+    const band = JSON.parse(wire.b) as unknown[][];
+    assert.ok(
+      band.every((e) => e.length <= 4 || e[4] === 0),
+      wire.b,
+    );
     const hand = JSON.stringify(
-      Object.fromEntries(
-        Object.entries({ ...wire, r: wire.r.map((e) => e.slice(0, 6)) }).filter(
-          ([k]) => k !== 'ad' && k !== 'tn',
-        ),
-      ),
+      Object.fromEntries(Object.entries(wire).filter(([k]) => k !== 'ad' && k !== 'h' && k !== 'tn')),
     );
 
     // Act
     const bytes = ruleStateBytes(line);
 
     // Assess: the loopback path has hops, so there is state; removing it is what the bench counts
-    assert.ok(wire.ad.length > 0 && withoutHops.length < line.length, line);
+    assert.ok(wire.ad.length > 0 && wire.h !== undefined, line);
     assert.equal(bytes, Buffer.byteLength(line) - Buffer.byteLength(hand));
-    assert.throws(() => ruleStateBytes(line.replace('"hv":3', '"hv":2')), /format 2/);
+    assert.ok(bytes > 0);
+    assert.throws(() => ruleStateBytes(line.replace('"hv":4', '"hv":3')), /format 3/);
   });
 });

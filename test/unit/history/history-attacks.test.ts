@@ -105,6 +105,44 @@ function hostileLine(
   return JSON.stringify({ hv: 3, at: atOf(n), lt: 75, lp: HOSTILE_LP, ad, r, ...extra });
 }
 
+/**
+ * A format-4 line by hand (entries by column, `b` the band as JSON text),
+ * `ad` built from the entries' paths; `band` replaces the band entry of each
+ * (default: loss 0, nothing else measured), `extra` any field.
+ */
+function hostileLine4(
+  n: number,
+  entries: [string, HopAddresses | null | 0, unknown, unknown?][],
+  extra: Record<string, unknown> = {},
+  band: unknown = undefined,
+): string {
+  const ad: string[] = [];
+  const h = entries.map(([, hops]) =>
+    hops === 0 || hops === null
+      ? hops
+      : hops.map((a) => {
+          if (a === null) return null;
+          if (!ad.includes(a)) ad.push(a);
+          return ad.indexOf(a);
+        }),
+  );
+  return JSON.stringify({
+    hv: 4,
+    at: atOf(n),
+    lt: 75,
+    lp: HOSTILE_LP,
+    ad,
+    t: entries.map(([target]) => target),
+    ms: entries.map(([, , ms]) => ms),
+    m: entries.map(([, , , method]) => method ?? 0),
+    h,
+    b: JSON.stringify(
+      band === undefined ? entries.map(() => [0, null, null, null]) : entries.map(() => band),
+    ),
+    ...extra,
+  });
+}
+
 /** The kinds of line a hostile user slips in, each naming the paths it claims. */
 const ATTACKS: ((n: number, pick: () => HopAddresses | null, t: () => string) => string)[] = [
   // Lines the report skips whole (time, thresholds, tunnel state, hop table), writing paths.
@@ -128,11 +166,35 @@ const ATTACKS: ((n: number, pick: () => HopAddresses | null, t: () => string) =>
   },
   // A well-formed line: indistinguishable from the agent's, so it does count as the lines before.
   (n, pick, t) => hostileLine(n, [[t(), pick(), 1000]]),
+  // The same in format 4: lines skipped whole (their own fields, columns that do not line up, a band
+  // that is not JSON text of an entry each), entries skipped for what the round's reader reads, and an
+  // entry whose band the report cannot read (the round's reader never reads it), all writing paths.
+  (n, pick, t) => hostileLine4(n, [[t(), pick(), 1000]], { at: 'yesterday' }),
+  (n, pick, t) => hostileLine4(n, [[t(), pick(), 1000]], { ms: [1000, 1000] }),
+  (n, pick, t) => hostileLine4(n, [[t(), pick(), 1000]], { m: 0 }),
+  (n, pick, t) => hostileLine4(n, [[t(), pick(), 1000]], { b: 7 }),
+  (n, pick, t) => hostileLine4(n, [[t(), pick(), 1000]], { b: '[[0,null,null' }),
+  (n, pick, t) => hostileLine4(n, [[t(), pick(), 1000]], { b: '[]' }),
+  (n, pick, t) => hostileLine4(n, [[t(), pick(), -1]]),
+  (n, pick, t) => hostileLine4(n, [[t(), pick(), '12']]),
+  (n, pick, t) => hostileLine4(n, [[t(), pick(), 1000, 'udp']]),
+  (n, pick, t) => hostileLine4(n, [[t(), pick(), 1000]], {}, [101, null, null, null]),
+  (n, pick, t) => hostileLine4(n, [[t(), pick(), 1000]], {}, [0]),
+  (n, pick, t) => hostileLine4(n, [[t(), pick(), 1000]], {}, 'x'),
+  (n, pick, t) => {
+    const target = t();
+    return hostileLine4(n, [
+      [target, pick(), 1000],
+      [target, pick(), 2000],
+    ]);
+  },
+  (n, pick, t) => hostileLine4(n, [[t(), pick(), 1000]]),
   // Junk.
   () => 'garbage',
   () => '{}',
   () => '[]',
   () => '{"hv":3}',
+  () => '{"hv":4}',
   () => 'nul\u0000byte',
   () => '',
   // Windows line ends.

@@ -81,10 +81,25 @@ const minuteOf = (r: HistoryRound): number => new Date(r.at).getUTCMinutes();
 const timed = (minute: number): HistoryRound => round(minute, [entry('10.20.0.5', { latencyMs: minute })]);
 /** The latencies the round's reader gathered for 10.20.0.5, newest first. */
 const latencies = (read: RecentHistory): number[] | undefined => read.past.get('10.20.0.5')?.icmpMs;
-/** The line writes its first entry's path (position 7 present and not 0: "the path of the lines before"). */
+/** The line writes its first entry's path (a hop column whose first entry is not 0: "the path of the lines before"). */
 const wroteFirstPath = (line: string): boolean => {
-  const first = (JSON.parse(line) as { r: unknown[][] }).r[0] ?? [];
-  return first.length > 7 && first[7] !== 0;
+  const { h } = JSON.parse(line) as { h?: unknown[] };
+  return h !== undefined && h[0] !== 0;
+};
+
+/** A format-4 line's fields, its band (`b`, JSON text) parsed. */
+interface Format4 {
+  hv: number;
+  ad: string[];
+  t: string[];
+  ms: (number | null)[];
+  m?: unknown[];
+  h?: unknown[];
+  band: unknown[][];
+}
+const format4 = (line: string): Format4 => {
+  const wire = JSON.parse(line) as Omit<Format4, 'band'> & { b: string };
+  return { ...wire, band: JSON.parse(wire.b) as unknown[][] };
 };
 
 describe('history store: the line format', () => {
@@ -112,40 +127,34 @@ describe('history store: the line format', () => {
     // Assess
     assert.deepEqual(decodeRound(line), { round: written, skippedEntries: 0 });
     assert.ok(!line.includes('\n'));
-    const wire = JSON.parse(line) as { hv: number; ad: string[]; r: unknown[][] };
-    assert.equal(wire.hv, 3);
+    const wire = format4(line);
+    assert.equal(wire.hv, 4);
     assert.deepEqual(
-      wire.r[0],
+      [wire.t, wire.ms, wire.m, wire.h],
       [
-        '10.20.0.5',
-        0,
-        12500,
-        11900,
-        14250,
-        400,
-        1,
-        [0, null, 1, 2],
-        0,
-        0,
-        'latency',
-        ['latency', 1, 'tunnel'],
+        ['10.20.0.5', 'db.corp.internal'],
+        [12500, null],
+        [0, null],
+        [[0, null, 1, 2], null],
       ],
-      'every field, round trips in microseconds; an address that is the target and the method icmp written as 0',
+      'what the rules read, by column: latency in microseconds, the method icmp as 0, hops as positions in ad',
     );
     assert.deepEqual(
-      wire.r[1],
-      ['db.corp.internal', 100, null, null, null, null, 0, null, null, null, 'unmeasured'],
-      'no path and no address are null; no trouble spot is left out',
+      wire.band,
+      [
+        [0, 11900, 14250, 400, 1, 0, 'latency', ['latency', 1, 'tunnel']],
+        [100, null, null, null, 0, null, 'unmeasured'],
+      ],
+      'the rest: an address that is the target written as 0, no trouble spot left out',
     );
     assert.deepEqual(wire.ad, ['10.199.100.1', '10.199.4.2', '10.20.0.5'], 'each hop address once');
-    const lean = JSON.parse(encodeRound(round(1, [entry('10.20.0.5')]), readAfter([round(0)]).paths)) as {
-      r: unknown[][];
-    };
+    const lean = format4(encodeRound(round(1, [entry('10.20.0.5')]), readAfter([round(0)]).paths));
     assert.deepEqual(
-      lean.r[0],
-      ['10.20.0.5', 0, 12500, 11900, 14250, 400],
-      'a known path and defaults left out',
+      [lean.t, lean.ms, lean.m, lean.h, lean.band],
+      [['10.20.0.5'], [12500], undefined, undefined, [[0, 11900, 14250, 400]]],
+      'a known path, every method icmp, and defaults left out',
     );
+    assert.ok(!('ad' in lean) || lean.ad.length === 0);
   });
 
   it('keeps the milliseconds it was given, to the microsecond', () => {
@@ -200,7 +209,9 @@ describe('history store: the line format', () => {
   });
 
   it('skips lines that are not round lines, and entries that break a bound, keeping the rest', () => {
-    const good = encodeRound(round(0));
+    // Format 3 as the agent wrote it before format 4 (entries by position), then format 4 below.
+    const good = `{"hv":3,"at":"2026-01-01T12:00:00.000Z","lt":75,"lp":5,"ad":["10.199.100.1","10.199.4.2","10.20.0.5"],"r":[["10.20.0.5",0,12500,11900,14250,400,0,[0,null,1,2]]]}`;
+    assert.deepEqual(decodeRound(good)?.round, round(0));
     const [wire] = [JSON.parse(good) as { r: unknown[][] }];
     const withEntry = (e: unknown) => JSON.stringify({ ...wire, r: [wire.r[0], e] });
     const base = wire.r[0] ?? [];
@@ -257,6 +268,61 @@ describe('history store: the line format', () => {
       const decoded = decodeRound(withEntry(bad));
       assert.equal(decoded?.skippedEntries, 1, JSON.stringify(bad));
       assert.deepEqual(decoded?.round.resources, round(0).resources);
+    }
+    // Format 4: a line skipped whole when its own fields, its columns or its band are not what it writes.
+    const line4 = JSON.parse(encodeRound(round(0, [entry('10.20.0.5'), entry('10.20.0.6')]))) as Record<
+      string,
+      unknown
+    > & { t: unknown[]; ms: unknown[]; h: unknown[]; b: string };
+    const band4 = JSON.parse(line4.b) as unknown[][];
+    const with4 = (fields: Record<string, unknown>) => JSON.stringify({ ...line4, ...fields });
+    assert.equal(decodeRound(with4({}))?.round.resources.length, 2);
+    for (const fields of [
+      { at: 'yesterday' },
+      { lp: 101 },
+      { t: 'x' },
+      { t: Array.from({ length: 51 }, (_, i) => `10.20.1.${i}`) },
+      { ms: [12500] },
+      { m: [0] },
+      { m: 0 },
+      { h: [0] },
+      { h: 'x' },
+      { b: 7 },
+      { b: '[[0,1,2,3]' },
+      { b: JSON.stringify(band4.slice(0, 1)) },
+      { b: '{}' },
+      { ad: [''] },
+    ]) {
+      assert.equal(decodeRound(with4(fields)), null, JSON.stringify(fields));
+    }
+    // ... and an entry skipped when a column's value or its band entry breaks a bound, the other kept.
+    const column = (name: 't' | 'ms' | 'h', value: unknown) => ({
+      [name]: [(line4[name] as unknown[])[0], value],
+    });
+    const bandOf = (value: unknown) => ({ b: JSON.stringify([band4[0], value]) });
+    const withSecond = (second: unknown[]) => [...(band4[1] as unknown[]), ...second];
+    for (const fields of [
+      column('t', ''),
+      column('t', 5),
+      column('ms', -1),
+      column('ms', '12'),
+      column('ms', 3_600_000_001),
+      { m: [0, 'udp'] },
+      column('h', [0, 9]),
+      column('h', ['10.0.0.1']),
+      bandOf([101, null, null, null]),
+      bandOf([0, -1, null, null]),
+      bandOf([0, null, null]),
+      bandOf([...withSecond([0, 0, 0, null]), 0]),
+      bandOf(withSecond([4])),
+      bandOf(withSecond([0, 'x'.repeat(65)])),
+      bandOf(withSecond([0, 0, 'fine'])),
+      bandOf(withSecond([0, 0, 'latency', ['rtt', 1, 'tunnel']])),
+      bandOf('x'),
+    ]) {
+      const decoded = decodeRound(with4(fields));
+      assert.equal(decoded?.skippedEntries, 1, JSON.stringify(fields));
+      assert.deepEqual(decoded?.round.resources, [entry('10.20.0.5')], JSON.stringify(fields));
     }
     // And in the first format.
     const keyed = `"hv":1,"at":"2026-01-01T12:00:00.000Z","lt":75,"lp":5,"ad":["10.199.100.1","10.199.4.2","10.20.0.5"]`;
@@ -348,7 +414,7 @@ describe('history store: the file', () => {
       .split('\n')
       .flatMap((line, i) => (wroteFirstPath(line) ? [i] : []));
     assert.deepEqual(written, [0, 16, 32, 40]);
-    assert.equal(read.rounds, 45);
+    assert.equal(read.rounds, Math.min(rounds.length, RECENT_ROUNDS));
     // The round's reader: the paths of the path rule's window, newest first.
     assert.deepEqual(
       read.past.get('10.20.0.5')?.paths,

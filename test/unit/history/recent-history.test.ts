@@ -78,20 +78,36 @@ describe('readRecentRounds: what the rules read, and only that', () => {
       ['thresholds', entry3(9), { lt: -1 }],
       ['tunnel state', entry3(10), { tn: 'sideways' }],
     ];
-    writeLines([line3(0, [entry3(1, true)]), ...broken.map(([, e, extra], i) => line3(i + 1, [e], extra))]);
+    // In format 4 what the rules do not read is the band (`b`): its entry broken, not the band as a whole.
+    const brokenBands = ['[[101,null,null,null]]', '[[0]]', '["x"]', '[[0,null,null,null,0,0,"fine"]]'];
+    const line4 = (minute: number, band: string): string =>
+      JSON.stringify({
+        hv: 4,
+        at: at(minute),
+        lt: 75,
+        lp: 5,
+        t: [TARGET],
+        ms: [(minute + 1) * 1000],
+        b: band,
+      });
+    writeLines([
+      line3(0, [entry3(1, true)]),
+      ...broken.map(([, e, extra], i) => line3(i + 1, [e], extra)),
+      ...brokenBands.map((band, i) => line4(broken.length + 1 + i, band)),
+    ]);
     // Act
     const read = readRecentRounds(logDir);
     const report = readHistory(logDir);
     // Assess
-    assert.deepEqual(read.past.get(TARGET)?.icmpMs, [10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
+    assert.deepEqual(read.past.get(TARGET)?.icmpMs, [14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
     assert.deepEqual(
       read.past.get(TARGET)?.paths,
-      Array.from({ length: 10 }, () => HOPS),
+      Array.from({ length: 14 }, () => HOPS),
     );
-    assert.deepEqual([read.rounds, read.skipped], [10, 0]);
+    assert.deepEqual([read.rounds, read.skipped], [14, 0]);
     const reported = report.rounds.flatMap((r) => r.resources.map((e) => e.latencyMs));
     assert.deepEqual(reported, [1], 'the report skips every broken one');
-    assert.equal(report.skipped, broken.length);
+    assert.equal(report.skipped, broken.length + brokenBands.length);
   });
 
   it('skips an entry whose latency, method, target or read hop list is broken, and counts it', () => {
@@ -152,32 +168,34 @@ describe('readRecentRounds: what the rules read, and only that', () => {
     assert.deepEqual(knownPath(read.paths, TARGET), { hops: HOPS, linesAgo: 0 });
   });
 
-  it('reads lines of formats 1, 2 and 3 mixed, a path written in one format carried into the next', () => {
+  it('reads lines of formats 1 to 4 mixed, a path written in one format carried into the next', () => {
     // Prepare: format 1 writes the path (milliseconds), format 2 a TCP entry and one leaving the path out
-    // (with its baseline and far flag, unread), format 3 leaves it out.
+    // (with its baseline and far flag, unread), formats 3 and 4 leave it out.
     const ad = '"ad":["10.199.100.1","10.20.0.5"]';
     const lines = [
       `{"hv":1,"at":"${at(0)}","lt":75,"lp":5,${ad},"r":[{"t":"${TARGET}","ms":1.5,"loss":0,"h":[0,null,1],"bm":1,"far":1}]}`,
       `{"hv":2,"at":"${at(1)}","lt":75,"lp":5,${ad},"r":[["${TARGET}",0,2.5,null,null,null,1.2,3],["https://wiki/",0,7.25,null,null,null,null,0,null,"10.20.0.7","tcp"]]}`,
       line3(2, [entry3(3.5)]),
+      `{"hv":4,"at":"${at(3)}","lt":75,"lp":5,"t":["${TARGET}"],"ms":[4500],"b":"[[0,null,null,null]]"}`,
     ];
     writeLines(lines);
     // Act
     const read = readRecentRounds(logDir);
     // Assess
-    assert.deepEqual(read.past.get(TARGET)?.icmpMs, [3.5, 2.5, 1.5]);
-    assert.deepEqual(read.past.get(TARGET)?.paths, [HOPS, HOPS, HOPS]);
+    assert.deepEqual(read.past.get(TARGET)?.icmpMs, [4.5, 3.5, 2.5, 1.5]);
+    assert.deepEqual(read.past.get(TARGET)?.paths, [HOPS, HOPS, HOPS, HOPS]);
     assert.deepEqual(read.past.get('https://wiki/')?.tcpMs, [7.25]);
     assert.deepEqual(read.past.get('https://wiki/')?.paths, [], 'it wrote no path');
-    assert.deepEqual([read.rounds, read.skipped], [3, 0]);
-    // The report reads all three, the format-2 path change flag too.
+    assert.deepEqual([read.rounds, read.skipped], [4, 0]);
+    // The report reads all four, the format-2 path change flag too.
     const report = readHistory(logDir).rounds;
     assert.deepEqual(
       report.map((r) => r.resources[0]?.latencyMs),
-      [1.5, 2.5, 3.5],
+      [1.5, 2.5, 3.5, 4.5],
     );
     assert.equal(report[1]?.resources[0]?.pathChanged, true);
     assert.deepEqual(report[2]?.resources[0]?.hops, HOPS);
+    assert.deepEqual(report[3]?.resources[0]?.hops, HOPS);
   });
 
   it('gives the rules, on an honest history, what reading every field of the same lines gives them', () => {
