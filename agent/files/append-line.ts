@@ -22,6 +22,7 @@ import { errnoOf } from '../../common/errno.ts';
 import { MonitorError } from '../../common/errors.ts';
 import type { LogDir } from './log-dir.ts';
 import { openRegularFile, type RegularFileRules } from './open-entry.ts';
+import { type FileState, fileState } from './read-lines.ts';
 
 const { O_RDWR, O_WRONLY, O_APPEND, O_CREAT } = fs.constants;
 
@@ -30,26 +31,44 @@ const NEWLINE = 0x0a;
 const TORN_MIN_AGE_MS = 1_000;
 const TORN_WAIT_LIMIT_MS = 3_000;
 
-/** Appends `line` and a newline to the file `name` in `dir`. Throws E_LOG_DIR (see LogDir.run), E_INTERNAL. */
-export function appendLine(dir: LogDir, name: string, line: string): void {
-  if (line.includes('\n') || line.includes('\r')) {
-    // A record split over lines would be read as two broken records.
-    throw new MonitorError(
-      'E_INTERNAL',
-      `appendLine: the record for ${dir.display(name)} contains a line break`,
-    );
-  }
+/**
+ * Appends `line` and a newline to the file `name` in `dir`. `line` may be a
+ * function of the file as it is just before the write (its identity and
+ * size, after a torn tail is closed): a record that depends on the lines
+ * before it (the round history leaves out the paths they have) is composed
+ * against the file it lands in, not the one its writer read earlier.
+ * Throws E_LOG_DIR (see LogDir.run), E_INTERNAL.
+ */
+export function appendLine(dir: LogDir, name: string, line: string | ((file: FileState) => string)): void {
+  // A record known up front is checked before the file is opened (or created).
+  if (typeof line === 'string') checkRecord(dir, name, line);
   dir.run(`appending to ${name}`, () => {
     const { fd, readable } = openForAppend(dir, name);
     try {
       // A torn tail (crash, full disk, an older version) is closed first so the
       // new record starts on its own line and stays parseable.
       const prefix = readable && hasTornTail(fd) ? '\n' : '';
-      writeAll(fd, Buffer.from(`${prefix}${line}\n`, 'utf8'));
+      const stat = fs.fstatSync(fd);
+      const record =
+        typeof line === 'string'
+          ? line
+          : line({ ...fileState(stat), size: stat.size + Buffer.byteLength(prefix) });
+      checkRecord(dir, name, record);
+      writeAll(fd, Buffer.from(`${prefix}${record}\n`, 'utf8'));
     } finally {
       fs.closeSync(fd);
     }
   });
+}
+
+/** A record split over lines would be read as two broken records. Throws E_INTERNAL. */
+function checkRecord(dir: LogDir, name: string, record: string): void {
+  if (record.includes('\n') || record.includes('\r')) {
+    throw new MonitorError(
+      'E_INTERNAL',
+      `appendLine: the record for ${dir.display(name)} contains a line break`,
+    );
+  }
 }
 
 /** Read-write lets us read the last byte; a file we may append to but not read is still appended to. */

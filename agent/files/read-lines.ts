@@ -34,7 +34,26 @@ export interface LinesRead {
    * false when nothing was read.
    */
   openTail: boolean;
+  /** The file read, as it was when opened: what an append can tell a change by (sameFile). */
+  file: FileState;
 }
+
+/**
+ * A file's identity and size: a file unchanged since it was read has the
+ * same (another user's line slipped in makes it longer; a replaced file has
+ * another inode).
+ */
+export interface FileState {
+  dev: number;
+  ino: number;
+  size: number;
+}
+
+export const fileState = (stat: fs.Stats): FileState => ({ dev: stat.dev, ino: stat.ino, size: stat.size });
+
+/** Whether two states are the same file at the same size. */
+export const sameFile = (a: FileState, b: FileState): boolean =>
+  a.dev === b.dev && a.ino === b.ino && a.size === b.size;
 
 export interface TailBounds {
   /** Complete, non-empty lines wanted (Infinity: every line the byte budget reaches). */
@@ -73,13 +92,16 @@ export function readLastLines(dir: LogDir, name: string, o: TailBounds): LinesRe
     });
     if (opened === null) return null;
     try {
-      return readBackwards(
-        opened.fd,
-        opened.stat.size,
-        o.maxLines,
-        Math.max(0, opened.stat.size - o.maxBytes),
-        first,
-      );
+      return {
+        ...readBackwards(
+          opened.fd,
+          opened.stat.size,
+          o.maxLines,
+          Math.max(0, opened.stat.size - o.maxBytes),
+          first,
+        ),
+        file: fileState(opened.stat),
+      };
     } finally {
       fs.closeSync(opened.fd);
     }
@@ -99,7 +121,7 @@ function readBackwards(
   maxLines: number,
   budgetStart: number,
   firstReadBytes: number,
-): LinesRead {
+): Omit<LinesRead, 'file'> {
   let region = Buffer.alloc(0);
   let start = size;
   // Absolute offsets: [from, to) of each line found, newest first.

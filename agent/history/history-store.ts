@@ -79,9 +79,12 @@
  * round's does not (an entry skipped for its latency or method), that the
  * report's reader skips (a line whose own fields break a bound), or two
  * paths; and is empty when the file ends with bytes no newline closes, which
- * the append makes a line (append-line.ts). Lines slipped into the history
- * by another user cannot then change the path the report gives the agent's
- * own rounds (test/unit/history/history-attacks.test.ts).
+ * the append makes a line (append-line.ts); and it is used only when the
+ * file is, at the append, as it was read (PathMemory.file), since the round
+ * writes other files in between. Lines slipped into the history by another
+ * user cannot then change the path the report gives the agent's own rounds
+ * (test/unit/history/history-attacks.test.ts), short of one landing in the
+ * microseconds between the append's fstat and its write.
  *
  * Bounded: past HISTORY_LIMITS.fileBytes the file is rotated like the JSON
  * report (`.1`, `.2`; the oldest dropped), so the store never holds more than
@@ -112,7 +115,14 @@ import type { ProbeMethod, TroubleSpot, Verdict } from '../../common/result-sche
 import { LIMITS } from '../../common/settings.ts';
 import { appendLine } from '../files/append-line.ts';
 import type { LogDir } from '../files/log-dir.ts';
-import { forEachLine, type HeldFile, openForReading, readLastLines } from '../files/read-lines.ts';
+import {
+  type FileState,
+  forEachLine,
+  type HeldFile,
+  openForReading,
+  readLastLines,
+  sameFile,
+} from '../files/read-lines.ts';
 import { rotateIfNeeded } from '../files/rotate.ts';
 import { BASELINE_RULE } from './baseline.ts';
 import { HOP_ADDRESS, type HopAddresses, PATH_RULE } from './path-change.ts';
@@ -246,6 +256,12 @@ type Wire = Record<string, unknown>;
 export interface PathMemory {
   lines: number;
   written: Map<string, { hops: HopAddresses | null; line: number }>;
+  /**
+   * The file the lines were read from, as it was then (readRecentRounds;
+   * absent for other readers): appendRound leaves no path out of a line
+   * that would land after lines this memory has not read.
+   */
+  file?: FileState;
 }
 
 export const newPathMemory = (): PathMemory => ({ lines: 0, written: new Map() });
@@ -956,14 +972,23 @@ function forgetPath(p: Gathering, i: number): void {
  * Appends the round, rotating the file first when it has passed its bound.
  * `paths`: what the history read this round said (RecentHistory.paths); the
  * paths it knows are left out of the line, except on the first line of a
- * file. Throws E_LOG_DIR.
+ * file and when the file is not as it was read (PathMemory.file): another
+ * user's line in between would stand between this line and those paths.
+ * What is left is the microseconds between the check and the write (one
+ * write(2) after an fstat). Throws E_LOG_DIR.
  */
 export function appendRound(dir: LogDir, round: HistoryRound, paths: PathMemory | null = null): void {
   const rotated = rotateIfNeeded(dir, HISTORY_FILE, {
     maxBytes: HISTORY_LIMITS.fileBytes,
     keep: HISTORY_LIMITS.keep,
   });
-  appendLine(dir, HISTORY_FILE, encodeRound(round, rotated.length > 0 ? null : paths));
+  // Composed against the file as it is at the write: a line another user slipped in since the history
+  // was read (the round writes its report and MTR files in between) would otherwise stand between this
+  // line and the paths it leaves out, and the report would give this round that line's paths.
+  appendLine(dir, HISTORY_FILE, (file) => {
+    const unchanged = rotated.length === 0 && paths?.file !== undefined && sameFile(paths.file, file);
+    return encodeRound(round, unchanged ? paths : null);
+  });
 }
 
 /** What a round read of the history (readRecentRounds). */
@@ -1025,6 +1050,7 @@ export function readRecentRounds(dir: LogDir, maxRounds = RECENT_ROUNDS): Recent
   written.forEach((w, target) => {
     if (w.line < firstCurrent) written.delete(target);
   });
+  if (read.current !== undefined) gathered.paths.file = read.current;
   return { ...gathered, truncated: read.truncated, notes: read.notes };
 }
 
@@ -1195,9 +1221,18 @@ function readFiles(
   dir: LogDir,
   names: readonly string[],
   o: { maxRounds: number; maxBytes: number; firstReadBytes?: number },
-): { lines: string[]; truncated: boolean; notes: string[]; openTail: boolean; newestLines: number } {
+): {
+  lines: string[];
+  truncated: boolean;
+  notes: string[];
+  openTail: boolean;
+  newestLines: number;
+  /** The current file (the first name) as it was read; undefined when there is none. */
+  current: FileState | undefined;
+} {
   const newestFirst: string[][] = [];
   let openTail = false;
+  let current: FileState | undefined;
   let newestLines = 0;
   const notes: string[] = [];
   let lines = 0;
@@ -1224,6 +1259,7 @@ function readFiles(
     }
     if (read === null) continue;
     if (index === 0) {
+      current = read.file;
       openTail = read.openTail;
       newestLines = read.lines.length;
     }
@@ -1235,5 +1271,5 @@ function readFiles(
       break;
     }
   }
-  return { lines: newestFirst.reverse().flat(), truncated, notes, openTail, newestLines };
+  return { lines: newestFirst.reverse().flat(), truncated, notes, openTail, newestLines, current };
 }

@@ -75,6 +75,26 @@ describe('appendLine', () => {
     assert.equal(fs.existsSync(file), false);
   });
 
+  it('composes a record against the file it lands in: its identity, and its size where the record starts', () => {
+    // Prepare: a line, then a torn tail, which the append closes with a newline before the record.
+    fs.writeFileSync(file, '{"a":1}\n{"b":');
+    fs.utimesSync(file, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    const { dev, ino } = fs.statSync(file);
+    const seen: unknown[] = [];
+    // Act
+    appendLine(logDir, NAME, (at) => {
+      seen.push(at);
+      return `{"c":${at.size}}`;
+    });
+    // Assess: the record starts at the size it was given.
+    const text = fs.readFileSync(file, 'utf8');
+    assert.deepEqual(seen, [{ dev, ino, size: 14 }]);
+    assert.equal(text.slice(14), '{"c":14}\n');
+    // A composed record with a line break is refused too, the file left as it was.
+    assert.throws(() => appendLine(logDir, NAME, () => '{"d":\n4}'), { code: 'E_INTERNAL' });
+    assert.equal(fs.readFileSync(file, 'utf8'), text);
+  });
+
   it('keeps every line whole when 4 processes append 2,000 lines each at once', async () => {
     const writers = ['w0', 'w1', 'w2', 'w3'].map((w) =>
       spawnFixture('append-writer.ts', [file, w, '2000', '9000']),

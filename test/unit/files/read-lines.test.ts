@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { type LogDir, prepareLogDir } from '../../../agent/files/log-dir.ts';
-import { forEachLine, openForReading, readLastLines } from '../../../agent/files/read-lines.ts';
+import { fileState, forEachLine, openForReading, readLastLines } from '../../../agent/files/read-lines.ts';
 import {
   encodeRound,
   HISTORY_FILE,
@@ -36,6 +36,8 @@ afterEach(() => {
 
 const NAME = 'lines.jsonl';
 const write = (text: string, name = NAME): void => fs.writeFileSync(path.join(dir, name), text);
+/** The file as a read finds it: what an append compares with (append-line.ts). */
+const file = (name = NAME) => fileState(fs.statSync(path.join(dir, name)));
 
 /** What the reader must return when the whole file is within the budget: complete, non-empty lines, the last n. */
 function expected(text: string, maxLines: number): string[] {
@@ -79,7 +81,13 @@ describe('readLastLines: the chunked tail reader', () => {
     const read = readLastLines(logDir, NAME, { maxLines: 3, maxBytes: 1_000_000, firstReadBytes: 1024 });
     const grown = readLastLines(logDir, NAME, { maxLines: 30, maxBytes: 1_000_000, firstReadBytes: 1024 });
     // Assess: one read of 1 KB, then reads doubling what was read (1, 2, 4 KB) until 30 lines are in.
-    assert.deepEqual(read, { lines: [line, line, line], fromStart: false, bytes: 1024, openTail: false });
+    assert.deepEqual(read, {
+      lines: [line, line, line],
+      fromStart: false,
+      bytes: 1024,
+      openTail: false,
+      file: file(),
+    });
     assert.equal(grown?.lines.length, 30);
     assert.equal(grown?.bytes, 4096);
   });
@@ -106,7 +114,7 @@ describe('readLastLines: the chunked tail reader', () => {
       // Assess
       assert.deepEqual(
         read,
-        { lines: lines.slice(2), fromStart: false, bytes: maxBytes, openTail: false },
+        { lines: lines.slice(2), fromStart: false, bytes: maxBytes, openTail: false, file: file() },
         `${firstReadBytes}`,
       );
     }
@@ -119,6 +127,7 @@ describe('readLastLines: the chunked tail reader', () => {
       fromStart: true,
       bytes: 17,
       openTail: true,
+      file: file(),
     });
     write('');
     assert.deepEqual(readLastLines(logDir, NAME, { maxLines: 5, maxBytes: 1000 }), {
@@ -126,6 +135,7 @@ describe('readLastLines: the chunked tail reader', () => {
       fromStart: true,
       bytes: 0,
       openTail: false,
+      file: file(),
     });
     assert.equal(readLastLines(logDir, 'absent.jsonl', { maxLines: 5, maxBytes: 1000 }), null);
   });

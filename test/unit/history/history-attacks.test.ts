@@ -390,4 +390,27 @@ describe('round history: lines slipped in by another user', () => {
     assert.deepEqual(hops, [a, b, a]);
     assert.deepEqual(readRecentRounds(logDir).past.get(TARGETS[0])?.paths, [a, b, a]);
   });
+
+  it('does not leave out a path when a line was slipped in between the round reading the history and appending to it', () => {
+    // Prepare: the agent's round on path X. The next round reads the history (run-round: holdAgainstHistory),
+    // then appends the report line, the MTR files and only then its history line (recordFiles): another user
+    // watching the report file (inotify) slips in a well-formed format-4 line claiming path Y in between.
+    const [x, y] = [PATHS[0] ?? null, PATHS[1] ?? null];
+    const round = (n: number, hops: HopAddresses | null): HistoryRound => ({
+      at: atOf(n),
+      latencyThresholdMs: 75,
+      lossThresholdPct: HONEST_LP,
+      resources: [entry(TARGETS[0], hops, 10)],
+    });
+    appendRound(logDir, round(0, x), readRecentRounds(logDir).paths);
+    const readAtRoundStart = readRecentRounds(logDir).paths;
+    fs.appendFileSync(file(), `${hostileLine4(1, [[TARGETS[0], y, 1000]])}\n`);
+    // Act: the round, still on X, appends with what it read.
+    appendRound(logDir, round(2, x), readAtRoundStart);
+    // Assess: the report gives the agent's second round the path it had (X), not the slipped-in line's.
+    assert.deepEqual(reportedPaths(), [
+      [x, null, null],
+      [x, null, null],
+    ]);
+  });
 });
