@@ -48,12 +48,13 @@ export function appendLine(dir: LogDir, name: string, line: string | ((file: Fil
       // A torn tail (crash, full disk, an older version) is closed first so the
       // new record starts on its own line and stays parseable.
       const prefix = readable && hasTornTail(fd) ? '\n' : '';
-      const stat = fs.fstatSync(fd);
-      const record =
-        typeof line === 'string'
-          ? line
-          : line({ ...fileState(stat), size: stat.size + Buffer.byteLength(prefix) });
-      checkRecord(dir, name, record);
+      let record = line;
+      if (typeof record !== 'string') {
+        // Only a composed record needs the file: a plain append (the report, every round) costs no fstat.
+        const stat = fs.fstatSync(fd);
+        record = record({ ...fileState(stat), size: stat.size + Buffer.byteLength(prefix) });
+        checkRecord(dir, name, record);
+      }
       writeAll(fd, Buffer.from(`${prefix}${record}\n`, 'utf8'));
     } finally {
       fs.closeSync(fd);

@@ -82,6 +82,14 @@ function entry(target: string, hops: HopAddresses | null, ms: number): HistoryEn
 
 const atOf = (n: number): string => new Date(Date.UTC(2026, 0, 1) + n * 300_000).toISOString();
 
+/** The agent's round of the first target alone, on `hops`. */
+const firstOnly = (n: number, hops: HopAddresses | null): HistoryRound => ({
+  at: atOf(n),
+  latencyThresholdMs: 75,
+  lossThresholdPct: HONEST_LP,
+  resources: [entry(TARGETS[0], hops, 10)],
+});
+
 /** A format-3 line by hand, `ad` built from the entries' paths unless given. */
 function hostileLine(
   n: number,
@@ -287,7 +295,7 @@ describe('round history: lines slipped in by another user', () => {
           lossThresholdPct: HONEST_LP,
           resources: [entry(TARGETS[0], hops, 10)],
         });
-        appendRound(logDir, round(0, x), readRecentRounds(logDir).paths);
+        appendRound(logDir, firstOnly(0, x), readRecentRounds(logDir).paths);
         fs.appendFileSync(file(), `${attack(1, () => y, target)}\n`);
         // Act
         appendRound(logDir, round(2, y), readRecentRounds(logDir).paths);
@@ -371,20 +379,14 @@ describe('round history: lines slipped in by another user', () => {
   it('does not take a torn last line that a later append completes for a path it never read', () => {
     // Prepare: path A written; the next round, on path B, loses only its newline (a full disk, a crash).
     const [a, b] = [PATHS[0] ?? null, PATHS[1] ?? null];
-    const round = (n: number, hops: HopAddresses | null): HistoryRound => ({
-      at: atOf(n),
-      latencyThresholdMs: 75,
-      lossThresholdPct: HONEST_LP,
-      resources: [entry(TARGETS[0], hops, 10)],
-    });
-    appendRound(logDir, round(0, a), readRecentRounds(logDir).paths);
-    appendRound(logDir, round(1, b), readRecentRounds(logDir).paths);
+    appendRound(logDir, firstOnly(0, a), readRecentRounds(logDir).paths);
+    appendRound(logDir, firstOnly(1, b), readRecentRounds(logDir).paths);
     fs.truncateSync(file(), fs.statSync(file()).size - 1);
     // A second ago, so the next append knows the tail is torn, not in flight, without waiting.
     const past = new Date(Date.now() - 5_000);
     fs.utimesSync(file(), past, past);
     // Act: the next round, back on path A, reads the history (the torn line unseen) and appends.
-    appendRound(logDir, round(2, a), readRecentRounds(logDir).paths);
+    appendRound(logDir, firstOnly(2, a), readRecentRounds(logDir).paths);
     // Assess: the torn line became a line of its own; every round with the path it had.
     const hops = readHistory(logDir).rounds.map((r) => r.resources[0]?.hops ?? null);
     assert.deepEqual(hops, [a, b, a]);
@@ -396,17 +398,11 @@ describe('round history: lines slipped in by another user', () => {
     // then appends the report line, the MTR files and only then its history line (recordFiles): another user
     // watching the report file (inotify) slips in a well-formed format-4 line claiming path Y in between.
     const [x, y] = [PATHS[0] ?? null, PATHS[1] ?? null];
-    const round = (n: number, hops: HopAddresses | null): HistoryRound => ({
-      at: atOf(n),
-      latencyThresholdMs: 75,
-      lossThresholdPct: HONEST_LP,
-      resources: [entry(TARGETS[0], hops, 10)],
-    });
-    appendRound(logDir, round(0, x), readRecentRounds(logDir).paths);
+    appendRound(logDir, firstOnly(0, x), readRecentRounds(logDir).paths);
     const readAtRoundStart = readRecentRounds(logDir).paths;
     fs.appendFileSync(file(), `${hostileLine4(1, [[TARGETS[0], y, 1000]])}\n`);
     // Act: the round, still on X, appends with what it read.
-    appendRound(logDir, round(2, x), readAtRoundStart);
+    appendRound(logDir, firstOnly(2, x), readAtRoundStart);
     // Assess: the report gives the agent's second round the path it had (X), not the slipped-in line's.
     assert.deepEqual(reportedPaths(), [
       [x, null, null],
