@@ -84,7 +84,13 @@
  * writes other files in between. Lines slipped into the history by another
  * user cannot then change the path the report gives the agent's own rounds
  * (test/unit/history/history-attacks.test.ts), short of one landing in the
- * microseconds between the append's fstat and its write.
+ * microseconds between the append's fstat and its write. That is a promise
+ * about lines added; "as it was read" is the file's identity and size, not
+ * its bytes. The user who owns the log directory owns this file too (the
+ * agent acts as that user, log-dir.ts) and can rewrite it, the agent's own
+ * lines included, at any time: no check at the append can stop that (a
+ * rewrite to the same size passes this one), and none is attempted; the
+ * report of such a directory is only as true as its owner lets it be.
  *
  * Bounded: past HISTORY_LIMITS.fileBytes the file is rotated like the JSON
  * report (`.1`, `.2`; the oldest dropped), so the store never holds more than
